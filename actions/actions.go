@@ -1,0 +1,81 @@
+// Package actions is the plugin contract of koi: what an action is, how it is
+// configured from a playbook, and which side effects it may perform. It
+// imports nothing else of koi, so that plugins never depend on the engine.
+package actions
+
+import (
+	"context"
+	"time"
+)
+
+// Action is one configured action of a rule. A value is created by the
+// registry's constructor, decoded strictly from the playbook's YAML into the
+// struct's `yaml` fields, validated once at load time, and then run for every
+// fire of its rule.
+type Action interface {
+	// Validate checks the decoded parameters. A *FieldError names the
+	// offending parameter so the loader can point at its line and column.
+	Validate(lc LoadContext) error
+	// Do performs the action for one fire. Local actions run inside the
+	// fire's database transaction through fx: if Do fails, the fire and all
+	// of its effects are rolled back together.
+	Do(ctx context.Context, f *Fire, fx Effects) (Result, error)
+}
+
+// ScalarDecoder is implemented by actions that accept a one-value shorthand,
+// such as `set_tier: vip` for `set_tier: {tier: vip}`.
+type ScalarDecoder interface {
+	DecodeScalar(value string) error
+}
+
+// LoadContext is what validation may consult about the deployment.
+type LoadContext struct {
+	// Tiers are the configured member tiers, lowest first.
+	Tiers []string
+}
+
+// Result is what an action reports back; later actions of the same fire see
+// it in Fire.Results under the action's kind (a message can quote the coupon).
+type Result map[string]any
+
+// Fire describes one firing of a rule for one customer.
+type Fire struct {
+	Playbook   string
+	Rule       string
+	RunID      int64
+	FireID     int64
+	CustomerID string
+	At         time.Time
+	// Key is stable for this fire across retries and re-runs: use it as the
+	// idempotency key towards anything outside koi.
+	Key string
+	// Index is the position of the action within its rule, so that two
+	// actions of the same kind in one rule get distinct keys.
+	Index int
+	// Profile holds the customer's profile values by attribute name.
+	Profile map[string]any
+	// Results holds the results of the earlier actions of this fire by kind.
+	Results map[string]Result
+}
+
+// Coupon is one entry of the coupon ledger. Money is in fen.
+type Coupon struct {
+	Code        string
+	CustomerID  string
+	FireID      int64
+	AmountFen   int64
+	MinSpendFen int64
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+}
+
+// Effects are the side effects an action may perform on koi's own state. The
+// engine binds them to the fire's transaction.
+type Effects interface {
+	// IssueCoupon writes a coupon to the ledger. Codes must be unique.
+	IssueCoupon(c Coupon) error
+	// UpdateTags adds and removes tags of a customer and returns the result.
+	UpdateTags(customerID string, add, remove []string) ([]string, error)
+	// SetTier changes a customer's tier.
+	SetTier(customerID, tier string) error
+}

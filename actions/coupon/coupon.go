@@ -1,0 +1,79 @@
+// Package coupon is the built-in `coupon` action: it issues a coupon into
+// koi's ledger in the same transaction as the fire.
+package coupon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"math"
+
+	"github.com/koihq/koi/actions"
+)
+
+// Kind is the action's playbook name.
+const Kind = "coupon"
+
+var _ actions.Action = (*Coupon)(nil)
+
+// Coupon issues a coupon: `coupon: { amount: 20, min_spend: 100, expires_in: 7d }`.
+type Coupon struct {
+	// Amount is the coupon's face value in yuan.
+	Amount float64 `yaml:"amount"`
+	// MinSpend is the order amount in yuan the coupon requires (0: none, 无门槛).
+	MinSpend float64 `yaml:"min_spend"`
+	// ExpiresIn is how long the coupon stays valid after issue.
+	ExpiresIn actions.Duration `yaml:"expires_in"`
+}
+
+// New returns an undecoded coupon action for the registry.
+func New() actions.Action { return &Coupon{} }
+
+// Validate checks amounts and expiry.
+func (c *Coupon) Validate(actions.LoadContext) error {
+	var errs actions.Errors
+	if !(c.Amount > 0) || math.IsInf(c.Amount, 0) {
+		errs = append(errs, actions.Errorf("amount", "must be a positive amount in yuan, got %v", c.Amount))
+	} else if actions.YuanToFen(c.Amount) == 0 {
+		errs = append(errs, actions.Errorf("amount", "%v yuan is less than one fen", c.Amount))
+	}
+	if c.MinSpend < 0 || math.IsNaN(c.MinSpend) || math.IsInf(c.MinSpend, 0) {
+		errs = append(errs, actions.Errorf("min_spend", "must be zero or a positive amount in yuan, got %v", c.MinSpend))
+	}
+	if c.ExpiresIn <= 0 {
+		errs = append(errs, actions.Errorf("expires_in", "is required and must be positive, like 7d"))
+	}
+	return errs.Err()
+}
+
+// Do writes the coupon. Its code derives from the fire's key, so a retried
+// fire can never mint a second coupon under another code.
+func (c *Coupon) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (actions.Result, error) {
+	cp := actions.Coupon{
+		Code:        Code(f.Key, f.Index),
+		CustomerID:  f.CustomerID,
+		FireID:      f.FireID,
+		AmountFen:   actions.YuanToFen(c.Amount),
+		MinSpendFen: actions.YuanToFen(c.MinSpend),
+		IssuedAt:    f.At,
+		ExpiresAt:   f.At.Add(c.ExpiresIn.Std()),
+	}
+	if err := fx.IssueCoupon(cp); err != nil {
+		return nil, fmt.Errorf("issue coupon: %w", err)
+	}
+	return actions.Result{
+		"code":       cp.Code,
+		"amount":     c.Amount,
+		"min_spend":  c.MinSpend,
+		"expires_at": cp.ExpiresAt,
+	}, nil
+}
+
+var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// Code returns the coupon code for the index-th action of the fire with key.
+func Code(key string, index int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s#%d", key, index))
+	return "K" + codeEncoding.EncodeToString(sum[:10])
+}

@@ -1,0 +1,39 @@
+package actions
+
+import "fmt"
+
+// FieldError is a validation error of one parameter of an action.
+type FieldError struct {
+	// Field is the parameter's YAML key.
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
+
+// Errorf returns a *FieldError for field.
+func Errorf(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Errors collects several validation errors; the loader reports each one.
+type Errors []error
+
+func (es Errors) Error() string {
+	s := ""
+	for i, e := range es {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+// Err returns nil when es is empty, so `return errs.Err()` reads naturally.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}

@@ -1,0 +1,205 @@
+package rules
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/koihq/koi/actions"
+)
+
+// decoder decodes YAML nodes into Go structs strictly: unknown and duplicate
+// keys are errors, and every error carries the position of the node at fault.
+// yaml.v3's own KnownFields only works on a Decoder over bytes, loses nothing
+// but positions inside Node.Decode, and stops at the first error; walking the
+// nodes ourselves gives all errors with line:col.
+type decoder struct {
+	file string
+	errs *ErrorList
+}
+
+var (
+	yamlNodeType    = reflect.TypeOf(yaml.Node{})
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	scalarDecType   = reflect.TypeOf((*actions.ScalarDecoder)(nil)).Elem()
+)
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	*d.errs = append(*d.errs, Error{File: d.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)})
+}
+
+// decode fills v (addressable) from n.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if v.Type() == yamlNodeType {
+		v.Set(reflect.ValueOf(*n))
+		return
+	}
+	if n.Tag == "!!null" && v.Kind() != reflect.Interface {
+		return
+	}
+	if reflect.PointerTo(v.Type()).Implements(scalarDecType) && n.Kind == yaml.ScalarNode {
+		if err := v.Addr().Interface().(actions.ScalarDecoder).DecodeScalar(n.Value); err != nil {
+			d.errorf(n, "%s: %v", what, err)
+		}
+		return
+	}
+	if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.errorf(n, "%s: %s", what, cleanYAMLError(err))
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), what)
+	case reflect.Struct:
+		d.decodeStruct(n, v, what)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(n, "%s: want a list, got %s", what, describe(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", what, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.errorf(n, "%s: want a mapping, got %s", what, describe(n))
+			return
+		}
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.errorf(n, "%s: %s", what, cleanYAMLError(err))
+		}
+	default:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "%s: want %s, got %s", what, kindName(v.Kind()), describe(n))
+			return
+		}
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.errorf(n, "%s: want %s, got %q", what, kindName(v.Kind()), n.Value)
+		}
+	}
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: want a mapping, got %s", what, describe(n))
+		return
+	}
+	fields := structFields(v.Type())
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			d.errorf(k, "%s: key %q appears twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		idx, ok := fields[k.Value]
+		if !ok {
+			d.errorf(k, "%s: unknown key %q (known keys: %s)", what, k.Value, strings.Join(fieldNames(v.Type()), ", "))
+			continue
+		}
+		d.decode(val, v.Field(idx), k.Value)
+	}
+}
+
+// structFields maps YAML keys to field indexes, from `yaml:"name"` tags.
+func structFields(t reflect.Type) map[string]int {
+	m := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		if name := yamlName(t.Field(i)); name != "" {
+			m[name] = i
+		}
+	}
+	return m
+}
+
+func fieldNames(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if name := yamlName(t.Field(i)); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func yamlName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	tag := f.Tag.Get("yaml")
+	if tag == "-" {
+		return ""
+	}
+	name, _, _ := strings.Cut(tag, ",")
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name
+}
+
+// keyNode returns the key node of key in mapping n, for pointing at a field.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}
+
+func kindName(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	default:
+		return "a " + k.String()
+	}
+}
+
+// cleanYAMLError strips yaml.v3's "yaml: unmarshal errors:\n  line N:" framing,
+// since our errors carry the position themselves.
+func cleanYAMLError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "line ") {
+		if _, rest, ok := strings.Cut(s, ": "); ok {
+			s = rest
+		}
+	}
+	return strings.TrimPrefix(s, "yaml: ")
+}

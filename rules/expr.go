@@ -1,0 +1,305 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
+)
+
+// MaxExprNodes bounds the size of one expression, so a pasted or generated
+// monster cannot make every evaluation of a million customers crawl.
+const MaxExprNodes = 500
+
+// Env is the expression environment playbooks compile against. The engine
+// supplies it, so the file format does not depend on how profiles are built.
+type Env struct {
+	// Profile is a zero value (or nil pointer) of the type expressions run on.
+	Profile any
+	// Functions maps expression function names (has_tag) to methods of the
+	// profile type (HasTag).
+	Functions map[string]Function
+}
+
+// Function is a helper callable from expressions, backed by a profile method.
+type Function struct {
+	// Method is the Go method name on the profile type.
+	Method string
+	// ShadowsBuiltin marks names that expr also defines (count): the call is
+	// ours only when its first argument is a string literal.
+	ShadowsBuiltin bool
+	// Check validates literal arguments at load time (a window like "7d").
+	Check func(args []ast.Node) error
+}
+
+// Condition is a compiled boolean expression.
+type Condition struct {
+	// Source is the expression as written.
+	Source  string
+	program *vm.Program
+}
+
+// Eval runs the condition on env using m, a VM the caller reuses (one per
+// goroutine) to avoid allocating a stack per customer.
+func (c *Condition) Eval(m *vm.VM, env any) (bool, error) {
+	out, err := m.Run(c.program, env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition returned %T, not a boolean", out)
+	}
+	return b, nil
+}
+
+// Program exposes the compiled program, for tools that walk or run it.
+func (c *Condition) Program() *vm.Program { return c.program }
+
+// exprError is a compile error with its position inside the expression.
+type exprError struct {
+	line, col int // 1-based line, 0-based column, as expr reports them
+	msg       string
+}
+
+// nilSafe names the functions comparisons and arithmetic are rewritten to
+// when an operand may be nil.
+var nilSafe = map[string]string{
+	"<": "__lt", ">": "__gt", "<=": "__le", ">=": "__ge",
+	"+": "__add", "-": "__sub", "*": "__mul", "/": "__div", "%": "__mod", "**": "__pow",
+}
+
+// CompileExpr compiles a boolean expression against env. It is exported for
+// tools (koi export --where, the API's filters) that take expressions too.
+func CompileExpr(src string, env *Env) (*Condition, error) {
+	c, errs := compileExpr(src, env)
+	if len(errs) > 0 {
+		e := errs[0]
+		return nil, fmt.Errorf("%d:%d: %s", e.line, e.col+1, e.msg)
+	}
+	return c, nil
+}
+
+// compileExpr type-checks src against env, then compiles a nil-safe program.
+//
+// Profiles have attributes that are nil when unknown (recency_days of a
+// customer who never ordered). DESIGN §2 says a comparison against nil is
+// false, never an error, but expr panics on `nil > 45`. A patch before type
+// checking would have to rewrite every comparison and lose type errors such
+// as `tier > 5`, so we check first, then rewrite only the operators whose
+// operand types can hold nil, then compile.
+func compileExpr(src string, env *Env) (*Condition, []exprError) {
+	cfg := newConfig(env)
+	tree, err := checker.ParseCheck(src, cfg)
+	if err != nil {
+		return nil, []exprError{toExprError(err)}
+	}
+	var errs []exprError
+	ast.Walk(&tree.Node, &argChecker{src: src, env: env, errs: &errs})
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	ast.Walk(&tree.Node, nilSafeRewriter{})
+	if _, err := checker.Check(tree, cfg); err != nil {
+		return nil, []exprError{toExprError(fmt.Errorf("internal: nil-safe rewrite: %w", err))}
+	}
+	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+		return nil, []exprError{toExprError(err)}
+	}
+	prog, err := compiler.Compile(tree, cfg)
+	if err != nil {
+		return nil, []exprError{toExprError(err)}
+	}
+	return &Condition{Source: src, program: prog}, nil
+}
+
+func newConfig(env *Env) *conf.Config {
+	cfg := conf.CreateNew()
+	opts := []expr.Option{
+		expr.Env(env.Profile),
+		expr.AsBool(),
+		expr.MaxNodes(MaxExprNodes),
+		expr.Patch(functionRenamer{env.Functions}),
+	}
+	for op, name := range nilSafe {
+		opts = append(opts, nilSafeFunction(op, name))
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	cfg.Check()
+	return cfg
+}
+
+func toExprError(err error) exprError {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return exprError{line: max(fe.Line, 1), col: fe.Column, msg: fe.Message}
+	}
+	return exprError{line: 1, col: 0, msg: err.Error()}
+}
+
+// functionRenamer maps helper names to profile methods before type checking.
+type functionRenamer struct{ fns map[string]Function }
+
+func (r functionRenamer) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	fn, ok := r.fns[id.Value]
+	if !ok {
+		return
+	}
+	if fn.ShadowsBuiltin {
+		if len(call.Arguments) == 0 {
+			return
+		}
+		if _, lit := call.Arguments[0].(*ast.StringNode); !lit {
+			return
+		}
+	}
+	id.Value = fn.Method
+}
+
+// argChecker runs each helper's load-time argument check.
+type argChecker struct {
+	src  string
+	env  *Env
+	errs *[]exprError
+}
+
+func (a *argChecker) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	for name, fn := range a.env.Functions {
+		if fn.Method != id.Value || fn.Check == nil {
+			continue
+		}
+		if err := fn.Check(call.Arguments); err != nil {
+			line, col := position(a.src, call.Location().From)
+			*a.errs = append(*a.errs, exprError{line: line, col: col, msg: fmt.Sprintf("%s: %v", name, err)})
+		}
+	}
+}
+
+// nilSafeRewriter replaces operators whose operands may be nil by calls to
+// the nil-safe functions. The walk is post-order, so an operand that was
+// itself rewritten (and so is untyped here) counts as nilable.
+type nilSafeRewriter struct{}
+
+func (nilSafeRewriter) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BinaryNode)
+	if !ok {
+		return
+	}
+	name, ok := nilSafe[b.Operator]
+	if !ok || !(nilable(b.Left) || nilable(b.Right)) {
+		return
+	}
+	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}, Arguments: []ast.Node{b.Left, b.Right}}
+	ast.Patch(node, call)
+}
+
+func nilable(n ast.Node) bool {
+	if _, isNil := n.(*ast.NilNode); isNil {
+		return true
+	}
+	t := n.Type()
+	if t == nil {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return true
+	}
+	return false
+}
+
+// nilSafeFunction returns an option defining name as op with nil semantics:
+// a comparison with nil is false; arithmetic with nil is nil.
+func nilSafeFunction(op, name string) expr.Option {
+	compare := map[string]func(a, b any) bool{
+		"<": runtime.Less, ">": runtime.More, "<=": runtime.LessOrEqual, ">=": runtime.MoreOrEqual,
+	}[op]
+	if compare != nil {
+		return expr.Function(name, func(p ...any) (out any, err error) {
+			a, b := deref(p[0]), deref(p[1])
+			if a == nil || b == nil {
+				return false, nil
+			}
+			defer recoverOp(op, a, b, &err)
+			return compare(a, b), nil
+		}, new(func(any, any) bool))
+	}
+	arith := map[string]func(a, b any) any{
+		"+": runtime.Add, "-": runtime.Subtract, "*": runtime.Multiply,
+		"/":  func(a, b any) any { return runtime.Divide(a, b) },
+		"%":  func(a, b any) any { return runtime.Modulo(a, b) },
+		"**": func(a, b any) any { return runtime.Exponent(a, b) },
+	}[op]
+	return expr.Function(name, func(p ...any) (out any, err error) {
+		a, b := deref(p[0]), deref(p[1])
+		if a == nil || b == nil {
+			return nil, nil
+		}
+		defer recoverOp(op, a, b, &err)
+		return arith(a, b), nil
+	}, new(func(any, any) any))
+}
+
+func recoverOp(op string, a, b any, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("invalid operation: %T %s %T", a, op, b)
+	}
+}
+
+// position turns a rune offset into a 1-based line and 0-based column.
+func position(src string, offset int) (line, col int) {
+	line = 1
+	for i, r := range []rune(src) {
+		if i == offset {
+			break
+		}
+		if r == '\n' {
+			line++
+			col = 0
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+func deref(v any) any {
+	if v == nil {
+		return nil
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	return rv.Interface()
+}

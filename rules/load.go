@@ -1,0 +1,440 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/koihq/koi/actions"
+)
+
+// Options configure loading.
+type Options struct {
+	// Env is what conditions compile against. Required.
+	Env *Env
+	// Registry resolves action kinds. Required.
+	Registry *actions.Registry
+	// Tiers are the configured tiers, lowest first.
+	Tiers []string
+	// Timezone is used when a playbook names none; UTC if nil.
+	Timezone *time.Location
+}
+
+type playbookYAML struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Schedule    string      `yaml:"schedule"`
+	Timezone    string      `yaml:"timezone"`
+	Audience    string      `yaml:"audience"`
+	Holdout     string      `yaml:"holdout"`
+	Limits      limitsYAML  `yaml:"limits"`
+	Rules       []yaml.Node `yaml:"rules"`
+}
+
+type limitsYAML struct {
+	MaxFires string `yaml:"max_fires"`
+}
+
+type ruleYAML struct {
+	ID       string      `yaml:"id"`
+	On       string      `yaml:"on"`
+	When     string      `yaml:"when"`
+	Cooldown string      `yaml:"cooldown"`
+	Once     bool        `yaml:"once"`
+	Stop     bool        `yaml:"stop"`
+	Actions  []yaml.Node `yaml:"actions"`
+}
+
+var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// cronParser accepts standard five-field crontabs and descriptors such as
+// "@daily" and "@every 6h", the forms the scheduler runs.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// loader holds the state of loading one file.
+type loader struct {
+	opts  Options
+	file  string
+	lines []string
+	errs  ErrorList
+	dec   decoder
+}
+
+// Load parses, validates and compiles one playbook. On failure the error is
+// an ErrorList with every problem of the file.
+func Load(file string, src []byte, opts Options) (*Playbook, error) {
+	l := &loader{opts: opts, file: file, lines: strings.Split(string(src), "\n")}
+	l.dec = decoder{file: file, errs: &l.errs}
+	pb := l.load(src)
+	if err := l.errs.Err(); err != nil {
+		return nil, err
+	}
+	return pb, nil
+}
+
+// LoadFile reads and loads one playbook file.
+func LoadFile(path string, opts Options) (*Playbook, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Line: 1, Col: 1, Msg: fmt.Sprintf("read: %v", err)}}
+	}
+	return Load(path, src, opts)
+}
+
+// IsPlaybookFile reports whether name is a playbook (not a playbook test).
+func IsPlaybookFile(name string) bool {
+	ext := filepath.Ext(name)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	return !strings.HasSuffix(strings.TrimSuffix(name, ext), "_test")
+}
+
+// LoadPaths loads playbooks from files and directories (not recursively).
+// It returns every playbook that loaded and, separately, all errors: a
+// server keeps running the good ones, `koi check` prints every error.
+func LoadPaths(paths []string, opts Options) ([]*Playbook, error) {
+	var files []string
+	var errs ErrorList
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, Error{File: p, Line: 1, Col: 1, Msg: err.Error()})
+			continue
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			errs = append(errs, Error{File: p, Line: 1, Col: 1, Msg: err.Error()})
+			continue
+		}
+		for _, e := range entries {
+			if !e.IsDir() && IsPlaybookFile(e.Name()) {
+				files = append(files, filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	sort.Strings(files)
+	var pbs []*Playbook
+	byName := map[string]string{}
+	for _, f := range files {
+		pb, err := LoadFile(f, opts)
+		if err != nil {
+			errs = append(errs, err.(ErrorList)...)
+			continue
+		}
+		if prev, dup := byName[pb.Name]; dup {
+			errs = append(errs, Error{File: f, Line: 1, Col: 1, Msg: fmt.Sprintf("playbook name %q is already used by %s", pb.Name, prev)})
+			continue
+		}
+		byName[pb.Name] = f
+		pbs = append(pbs, pb)
+	}
+	return pbs, errs.Err()
+}
+
+func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	l.dec.errorf(n, format, args...)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func (l *loader) load(src []byte) *Playbook {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		line := 1
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		l.errs = append(l.errs, Error{File: l.file, Line: line, Col: 1, Msg: "invalid YAML: " + cleanYAMLError(err)})
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		l.errs = append(l.errs, Error{File: l.file, Line: 1, Col: 1, Msg: "empty playbook"})
+		return nil
+	}
+	root := doc.Content[0]
+	var raw playbookYAML
+	l.dec.decode(root, reflect.ValueOf(&raw).Elem(), "playbook")
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	sum := sha256.Sum256(src)
+	pb := &Playbook{
+		Name:        raw.Name,
+		Description: raw.Description,
+		File:        l.file,
+		Hash:        hex.EncodeToString(sum[:8]),
+		Schedule:    raw.Schedule,
+		Location:    l.opts.Timezone,
+		MaxFires:    DefaultMaxFires,
+	}
+	if pb.Location == nil {
+		pb.Location = time.UTC
+	}
+	switch {
+	case raw.Name == "":
+		l.errorf(root, "playbook: name is required")
+	case !slug.MatchString(raw.Name):
+		l.errorf(valueNode(root, "name"), "name %q: use lowercase letters, digits, - and _", raw.Name)
+	}
+	if raw.Timezone != "" {
+		loc, err := time.LoadLocation(raw.Timezone)
+		if err != nil {
+			l.errorf(valueNode(root, "timezone"), "timezone: unknown timezone %q (use an IANA name like Asia/Shanghai)", raw.Timezone)
+		} else {
+			pb.Location = loc
+		}
+	}
+	if raw.Schedule != "" {
+		if strings.Contains(raw.Schedule, "TZ=") {
+			l.errorf(valueNode(root, "schedule"), "schedule: set the timezone with the timezone key, not in the cron spec")
+		} else if s, err := cronParser.Parse(raw.Schedule); err != nil {
+			l.errorf(valueNode(root, "schedule"), "schedule: invalid cron %q: %v", raw.Schedule, err)
+		} else {
+			pb.Cron = s
+		}
+	}
+	if raw.Audience != "" {
+		pb.Audience = l.condition(valueNode(root, "audience"), "audience")
+	}
+	if raw.Holdout != "" {
+		bp, err := parsePercent(raw.Holdout)
+		switch {
+		case err != nil:
+			l.errorf(valueNode(root, "holdout"), "holdout: %v", err)
+		case bp >= 10000:
+			l.errorf(valueNode(root, "holdout"), "holdout: %s would hold out everyone; use less than 100%%", raw.Holdout)
+		default:
+			pb.HoldoutBP = bp
+		}
+	}
+	if raw.Limits.MaxFires != "" {
+		n := valueNode(valueNode(root, "limits"), "max_fires")
+		if lim, err := parseLimit(raw.Limits.MaxFires); err != nil {
+			l.errorf(n, "limits.max_fires: %v", err)
+		} else {
+			pb.MaxFires = lim
+		}
+	}
+	if keyNode(root, "rules") == nil || len(raw.Rules) == 0 {
+		l.errorf(root, "playbook: rules is required and must list at least one rule")
+	}
+	ids := map[string]int{}
+	for i := range raw.Rules {
+		if r := l.rule(&raw.Rules[i], ids); r != nil {
+			pb.Rules = append(pb.Rules, r)
+		}
+	}
+	return pb
+}
+
+func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
+	var raw ruleYAML
+	before := len(l.errs)
+	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), "rule")
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Stop: raw.Stop, Line: n.Line}
+	switch {
+	case raw.ID == "":
+		l.errorf(n, "rule: id is required")
+	case !slug.MatchString(raw.ID):
+		l.errorf(valueNode(n, "id"), "rule id %q: use lowercase letters, digits, - and _", raw.ID)
+	default:
+		if line, dup := ids[raw.ID]; dup {
+			l.errorf(valueNode(n, "id"), "rule id %q is already used on line %d", raw.ID, line)
+		}
+		ids[raw.ID] = n.Line
+	}
+	name := "rule " + raw.ID
+	if raw.On != "" && !slug.MatchString(raw.On) {
+		l.errorf(valueNode(n, "on"), "%s: on: event type %q: use lowercase letters, digits, - and _", name, raw.On)
+	}
+	if keyNode(n, "when") == nil {
+		l.errorf(n, "%s: when is required (write `when: true` to match everyone in the audience)", name)
+	} else {
+		r.When = l.condition(valueNode(n, "when"), name+": when")
+	}
+	hasCooldown := keyNode(n, "cooldown") != nil
+	switch {
+	case hasCooldown && raw.Once:
+		l.errorf(valueNode(n, "once"), "%s: say either cooldown or once: true, not both", name)
+	case !hasCooldown && !raw.Once:
+		l.errorf(n, "%s: every rule needs cooldown: (like 30d) or once: true, so it cannot fire every run", name)
+	case hasCooldown:
+		d, err := actions.ParseDuration(raw.Cooldown)
+		if err != nil {
+			l.errorf(valueNode(n, "cooldown"), "%s: cooldown: %v", name, err)
+		} else if d <= 0 {
+			l.errorf(valueNode(n, "cooldown"), "%s: cooldown must be positive", name)
+		}
+		r.Cooldown = d
+	}
+	if len(raw.Actions) == 0 {
+		l.errorf(n, "%s: actions is required and must list at least one action", name)
+	}
+	for i := range raw.Actions {
+		if a, ok := l.action(&raw.Actions[i], name); ok {
+			r.Actions = append(r.Actions, a)
+		}
+	}
+	if len(l.errs) > before {
+		return nil
+	}
+	return r
+}
+
+func (l *loader) action(n *yaml.Node, rule string) (RuleAction, bool) {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		l.errorf(n, "%s: an action is one `kind: parameters` entry, like `- coupon: {amount: 20, expires_in: 7d}`", rule)
+		return RuleAction{}, false
+	}
+	kindNode, params := n.Content[0], n.Content[1]
+	kind := kindNode.Value
+	a, ok := l.opts.Registry.New(kind)
+	if !ok {
+		l.errorf(kindNode, "%s: unknown action %q (known actions: %s)", rule, kind, strings.Join(l.opts.Registry.Kinds(), ", "))
+		return RuleAction{}, false
+	}
+	before := len(l.errs)
+	if params.Kind == yaml.ScalarNode {
+		if sd, ok := a.(actions.ScalarDecoder); ok && params.Tag != "!!null" {
+			if err := sd.DecodeScalar(params.Value); err != nil {
+				l.errorf(params, "%s: %s: %v", rule, kind, err)
+			}
+		} else if params.Tag != "!!null" {
+			l.errorf(params, "%s: %s: want a mapping of parameters, got %q", rule, kind, params.Value)
+		}
+	} else {
+		l.dec.decode(params, reflect.ValueOf(a).Elem(), kind)
+	}
+	if len(l.errs) > before {
+		return RuleAction{}, false
+	}
+	if err := a.Validate(actions.LoadContext{Tiers: l.opts.Tiers}); err != nil {
+		l.actionErrors(err, params, rule, kind)
+		return RuleAction{}, false
+	}
+	return RuleAction{Kind: kind, Action: a}, true
+}
+
+// actionErrors reports validation errors at the parameter they name.
+func (l *loader) actionErrors(err error, params *yaml.Node, rule, kind string) {
+	errs, ok := err.(actions.Errors)
+	if !ok {
+		errs = actions.Errors{err}
+	}
+	for _, e := range errs {
+		at := params
+		if fe, ok := e.(*actions.FieldError); ok {
+			if v := valueNode(params, fe.Field); v != nil {
+				at = v
+			}
+		}
+		l.errorf(at, "%s: %s: %v", rule, kind, e)
+	}
+}
+
+// condition compiles the expression in scalar n, mapping its errors to file positions.
+func (l *loader) condition(n *yaml.Node, what string) *Condition {
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		l.errorf(n, "%s: want an expression, got %s", what, describe(n))
+		return nil
+	}
+	c, errs := compileExpr(n.Value, l.opts.Env)
+	for _, e := range errs {
+		line, col := l.exprPosition(n, e)
+		l.errs = append(l.errs, Error{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf("%s: %s", what, e.msg)})
+	}
+	return c
+}
+
+// exprPosition maps a position inside an expression to the file.
+func (l *loader) exprPosition(n *yaml.Node, e exprError) (line, col int) {
+	switch {
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		line = n.Line + e.line
+		indent := 0
+		if line-1 < len(l.lines) {
+			text := l.lines[line-1]
+			indent = len(text) - len(strings.TrimLeft(text, " "))
+		}
+		return line, indent + e.col + 1
+	case e.line > 1:
+		return n.Line + e.line - 1, e.col + 1
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		return n.Line, n.Column + 1 + e.col
+	default:
+		return n.Line, n.Column + e.col
+	}
+}
+
+// valueNode returns the value of key in mapping n, or n itself when absent,
+// so an error always has somewhere to point.
+func valueNode(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return n
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return n
+}
+
+// parsePercent parses "10%" or "2.5%" into basis points.
+func parsePercent(s string) (int, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	if !ok {
+		return 0, fmt.Errorf("want a percentage like 10%%, got %q", s)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("want a percentage like 10%%, got %q", s)
+	}
+	bp := f * 100
+	if bp != float64(int(bp)) {
+		return 0, fmt.Errorf("%q: at most two decimals", s)
+	}
+	return int(bp), nil
+}
+
+// parseLimit parses "5000" or "5%".
+func parseLimit(s string) (Limit, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "%") {
+		bp, err := parsePercent(s)
+		if err != nil {
+			return Limit{}, err
+		}
+		if bp <= 0 || bp > 10000 {
+			return Limit{}, fmt.Errorf("%q: want more than 0%% and at most 100%%", s)
+		}
+		return Limit{BP: bp}, nil
+	}
+	n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil || n <= 0 {
+		return Limit{}, fmt.Errorf("want a positive whole number or a share of the audience like 5%%, got %q", s)
+	}
+	return Limit{Count: n}, nil
+}

@@ -1,0 +1,82 @@
+// Package rules is koi's playbook file format: the YAML structure, strict
+// parsing with file:line:col errors, and compilation of conditions with expr.
+package rules
+
+import (
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/koihq/koi/actions"
+)
+
+// Playbook is a loaded, validated and compiled playbook file.
+type Playbook struct {
+	Name        string
+	Description string
+	// File is the path the playbook was loaded from.
+	File string
+	// Hash identifies this version of the file's content; fires record it.
+	Hash string
+	// Schedule is the cron spec or "@every" interval; empty when the
+	// playbook only runs on demand or on events.
+	Schedule string
+	// Cron is the parsed Schedule, nil when Schedule is empty.
+	Cron cron.Schedule
+	// Location is the timezone the schedule and calendar days use.
+	Location *time.Location
+	// Audience prefilters customers; nil means everyone.
+	Audience *Condition
+	// HoldoutBP is the control group share in basis points (1000 = 10%).
+	HoldoutBP int
+	// MaxFires is the blast guard.
+	MaxFires Limit
+	Rules    []*Rule
+}
+
+// Rule is one rule of a playbook.
+type Rule struct {
+	ID string
+	// On is the event type that triggers the rule; empty for scheduled rules.
+	On   string
+	When *Condition
+	// Cooldown is the minimum time between two fires for one customer;
+	// zero when Once is set.
+	Cooldown time.Duration
+	// Once means the rule fires at most once per customer, ever.
+	Once bool
+	// Stop makes later rules of the playbook skip a customer this rule fired for.
+	Stop    bool
+	Actions []RuleAction
+	// Line is where the rule starts in its file, for reports and tools.
+	Line int
+}
+
+// RuleAction is one decoded and validated action of a rule.
+type RuleAction struct {
+	Kind   string
+	Action actions.Action
+}
+
+// Limit is a bound given either as a count or as a share of the audience.
+type Limit struct {
+	Count int
+	// BP is a share of the audience in basis points, used when Count is 0.
+	BP int
+}
+
+// Of returns the bound for an audience of n customers.
+func (l Limit) Of(n int) int {
+	if l.Count > 0 {
+		return l.Count
+	}
+	return int(int64(n) * int64(l.BP) / 10000)
+}
+
+// DefaultMaxFires guards playbooks that set no limit: a fifth of the audience,
+// but never fewer than DefaultMaxFiresFloor, so small ponds are not held for
+// ordinary runs.
+var DefaultMaxFires = Limit{BP: 2000}
+
+// DefaultMaxFiresFloor is the smallest default blast guard.
+const DefaultMaxFiresFloor = 100
