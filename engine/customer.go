@@ -1,0 +1,61 @@
+// Package engine is koi's core: customers, events and the profiles derived
+// from them, evaluation of playbooks, and the interfaces of the state store.
+// Adapters under engine/ implement those interfaces; only cmd/koi wires them.
+package engine
+
+import "time"
+
+// Customer is one member of the brand's pond, as stored.
+type Customer struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name,omitempty"`
+	Phone   string         `json:"phone,omitempty"`
+	Email   string         `json:"email,omitempty"`
+	WeComID string         `json:"wecom_id,omitempty"`
+	Tier    string         `json:"tier,omitempty"`
+	Tags    []string       `json:"tags,omitempty"`
+	Attrs   map[string]any `json:"attrs,omitempty"`
+	Member  bool           `json:"member"`
+	// JoinedAt is when the customer entered the pond.
+	JoinedAt time.Time `json:"joined_at"`
+	// Birthday is "MM-DD" or "YYYY-MM-DD"; empty when unknown.
+	Birthday string `json:"birthday,omitempty"`
+	Guide    string `json:"guide,omitempty"`
+}
+
+// Event types the profile understands; any other type is a custom event that
+// count() can still see.
+const (
+	EventOrder        = "order"
+	EventRefund       = "refund"
+	EventShare        = "share"
+	EventReferral     = "referral"
+	EventCouponRedeem = "coupon_redeem"
+)
+
+// Event is something a customer did. Money is in fen.
+type Event struct {
+	ID         string         `json:"id"`
+	CustomerID string         `json:"customer_id"`
+	Type       string         `json:"type"`
+	At         time.Time      `json:"at"`
+	AmountFen  int64          `json:"amount_fen,omitempty"`
+	OrderID    string         `json:"order_id,omitempty"`
+	Code       string         `json:"code,omitempty"`
+	Attrs      map[string]any `json:"attrs,omitempty"`
+}
+
+// OrderKey is the id an order is known by: its order_id, or its event id.
+func (e *Event) OrderKey() string {
+	if e.OrderID != "" {
+		return e.OrderID
+	}
+	return e.ID
+}
+
+// IssuedCoupon is a coupon as the profile needs it.
+type IssuedCoupon struct {
+	Code      string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}

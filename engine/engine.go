@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/rules"
+)
+
+// Config is the engine's configuration.
+type Config struct {
+	Profile ProfileConfig
+	// Tiers are the member tiers, lowest first.
+	Tiers []string
+	// BatchSize is the number of fires written per transaction.
+	BatchSize int
+	// Logger receives operational messages; slog.Default() if nil.
+	Logger *slog.Logger
+	// AfterBatch, when set, is called after each committed batch of fires.
+	// Tests use it to stop a run at a known point.
+	AfterBatch func(playbook string, written int)
+}
+
+// Engine holds the loaded playbooks and evaluates them against the store.
+type Engine struct {
+	store    Store
+	registry *actions.Registry
+	cfg      Config
+	log      *slog.Logger
+
+	mu        sync.RWMutex
+	playbooks map[string]*rules.Playbook
+}
+
+// New returns an engine over store with the actions in registry.
+func New(store Store, registry *actions.Registry, cfg Config) *Engine {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Engine{store: store, registry: registry, cfg: cfg, log: log, playbooks: map[string]*rules.Playbook{}}
+}
+
+// LoadOptions are the options playbooks must be loaded with for this engine.
+func (e *Engine) LoadOptions() rules.Options {
+	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location}
+}
+
+// Load loads playbooks from paths. Playbooks that load replace their previous
+// version; a playbook whose file is broken keeps its previous version, and
+// the returned error lists every problem.
+func (e *Engine) Load(paths ...string) error {
+	pbs, err := rules.LoadPaths(paths, e.LoadOptions())
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pb := range pbs {
+		e.playbooks[pb.Name] = pb
+	}
+	return err
+}
+
+// Playbooks returns the loaded playbooks by name.
+func (e *Engine) Playbooks() []*rules.Playbook {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*rules.Playbook, 0, len(e.playbooks))
+	for _, pb := range e.playbooks {
+		out = append(out, pb)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// RunRequest says what to run.
+type RunRequest struct {
+	// Playbooks names the playbooks to run; empty runs all of them.
+	Playbooks []string
+	// At is the moment to evaluate.
+	At time.Time
+	// DryRun computes everything and writes nothing.
+	DryRun bool
+}
+
+// Run evaluates playbooks at req.At, one after another, so that what one
+// playbook does (a tier, a tag, a coupon) is visible to the next.
+func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
+	pbs, err := e.selectPlaybooks(req.Playbooks)
+	if err != nil {
+		return nil, err
+	}
+	pond, err := e.store.LoadPond(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load pond: %w", err)
+	}
+	snap := ComputeSnapshot(pond, req.At, e.cfg.Profile)
+	var runs []*Run
+	for _, pb := range pbs {
+		r, err := e.runPlaybook(ctx, pb, snap, req.DryRun)
+		if r != nil {
+			runs = append(runs, r)
+		}
+		if err != nil {
+			return runs, fmt.Errorf("run %s: %w", pb.Name, err)
+		}
+	}
+	return runs, nil
+}
+
+func (e *Engine) selectPlaybooks(names []string) ([]*rules.Playbook, error) {
+	all := e.Playbooks()
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := map[string]*rules.Playbook{}
+	for _, pb := range all {
+		byName[pb.Name] = pb
+	}
+	var out []*rules.Playbook
+	for _, n := range names {
+		pb, ok := byName[n]
+		if !ok {
+			known := make([]string, len(all))
+			for i, p := range all {
+				known[i] = p.Name
+			}
+			return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no playbook named %q (loaded: %v)", n, known)}
+		}
+		out = append(out, pb)
+	}
+	return out, nil
+}
+
+// Limit returns the blast guard of pb for an audience of n customers.
+func Limit(pb *rules.Playbook, audience int) int {
+	if pb.MaxFires == rules.DefaultMaxFires {
+		return max(pb.MaxFires.Of(audience), rules.DefaultMaxFiresFloor)
+	}
+	return pb.MaxFires.Of(audience)
+}
+
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snapshot, dryRun bool) (*Run, error) {
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: time.Now(), Status: RunRunning, DryRun: dryRun}
+	marks, err := e.store.FireMarks(ctx, pb.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read fire marks: %w", err)
+	}
+	ev := evaluate(pb, snap, marks)
+	run.Audience = ev.audience
+	run.Rules = ev.counts
+	run.Limit = Limit(pb, ev.audience)
+	if !dryRun {
+		if err := e.store.StartRun(ctx, run); err != nil {
+			return nil, fmt.Errorf("start run: %w", err)
+		}
+	}
+	if n := ev.fires(); n > run.Limit {
+		// Blast guard: nothing fires. Every would-be fire is reported as
+		// suppressed so the marketer sees the size of what was stopped.
+		for _, c := range run.Rules {
+			c.suppress(ReasonBlastGuard, c.Fired)
+			c.Fired = 0
+		}
+		run.Status = RunHeld
+		run.Error = fmt.Sprintf("held by the blast guard: %d fires exceed limits.max_fires %d", n, run.Limit)
+		return run, e.finish(ctx, run)
+	}
+	if dryRun {
+		run.Status = RunDone
+		run.EndedAt = time.Now()
+		run.tally()
+		return run, nil
+	}
+	// The evaluation's fire counts are what should fire; writing recounts
+	// what did, since another run may have claimed a fire meanwhile.
+	for _, c := range run.Rules {
+		c.Fired = 0
+	}
+	if err := e.write(ctx, pb, snap, run, ev); err != nil {
+		run.Status = RunFailed
+		run.Error = err.Error()
+		_ = e.finish(ctx, run)
+		return run, err
+	}
+	run.Status = RunDone
+	return run, e.finish(ctx, run)
+}
+
+func (e *Engine) finish(ctx context.Context, run *Run) error {
+	run.EndedAt = time.Now()
+	run.tally()
+	if run.DryRun {
+		return nil
+	}
+	// A cancelled context must not leave the run looking alive.
+	if err := e.store.FinishRun(context.WithoutCancel(ctx), run); err != nil {
+		return fmt.Errorf("finish run: %w", err)
+	}
+	return nil
+}
+
+func (r *Run) tally() {
+	r.Matched, r.Fired = 0, 0
+	for _, c := range r.Rules {
+		r.Matched += c.Matched
+		r.Fired += c.Fired
+	}
+}

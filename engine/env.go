@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/koihq/koi/rules"
+)
+
+// ExprEnv is the environment playbook conditions compile against: the
+// Profile type and its helper functions.
+func ExprEnv() *rules.Env {
+	return &rules.Env{
+		Profile: &Profile{},
+		Functions: map[string]rules.Function{
+			"has_tag": {Method: "HasTag"},
+			"count":   {Method: "CountEvents", ShadowsBuiltin: true, Check: checkCountArgs},
+		},
+	}
+}
+
+// checkCountArgs validates count("type", "window") when its window is a literal.
+func checkCountArgs(args []ast.Node) error {
+	if len(args) != 2 {
+		return fmt.Errorf("want count(type, window), like count(\"visit\", \"7d\")")
+	}
+	if w, ok := args[1].(*ast.StringNode); ok {
+		if _, err := parseWindow(w.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}

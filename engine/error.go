@@ -1,0 +1,39 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Adapters map them to their own vocabulary (HTTP statuses,
+// exit codes) in exactly one place each.
+const (
+	EInvalid  = "invalid"
+	ENotFound = "not_found"
+	EConflict = "conflict"
+	EInternal = "internal"
+)
+
+// Error is an error koi reports to its users, with a machine-readable code.
+type Error struct {
+	Code    string
+	Message string
+	// Field names the input at fault, when there is one.
+	Field string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+// ErrorCode returns the code of err, EInternal for errors koi did not classify.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}

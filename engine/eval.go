@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"hash/fnv"
+	"time"
+	"runtime"
+	"sync"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/koihq/koi/rules"
+)
+
+// decision is what evaluation decided for one (customer, rule): fire it or
+// record it as holdout, with the fire sequence number it will claim.
+type decision struct {
+	cust    int
+	rule    int
+	seq     int
+	holdout bool
+}
+
+// evaluation is the pure, write-free outcome of evaluating a playbook.
+type evaluation struct {
+	audience  int
+	counts    []*RuleCounts
+	decisions []decision // in customer order, then rule order
+}
+
+// fires counts the decisions that would act (not holdout).
+func (ev *evaluation) fires() int {
+	n := 0
+	for _, d := range ev.decisions {
+		if !d.holdout {
+			n++
+		}
+	}
+	return n
+}
+
+// InHoldout reports whether a customer is in a playbook's control group.
+// It depends only on the playbook's name and the customer's id, so a
+// customer stays in (or out of) the group across runs, restarts and edits.
+func InHoldout(playbook, customerID string, bp int) bool {
+	if bp <= 0 {
+		return false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(playbook))
+	h.Write([]byte{0})
+	h.Write([]byte(customerID))
+	return int(h.Sum64()%10000) < bp
+}
+
+// evaluate runs a playbook's scheduled rules over a snapshot without writing.
+func evaluate(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark) *evaluation {
+	n := len(snap.Profiles)
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1024 {
+		workers = 1
+	}
+	chunk := (n + workers - 1) / max(workers, 1)
+	parts := make([]*evaluation, 0, workers)
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		part := &evaluation{counts: newCounts(pb)}
+		parts = append(parts, part)
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			evaluateRange(pb, snap, marks, lo, hi, part)
+		}()
+	}
+	wg.Wait()
+	out := &evaluation{counts: newCounts(pb)}
+	for _, p := range parts {
+		out.audience += p.audience
+		out.decisions = append(out.decisions, p.decisions...)
+		for i, c := range p.counts {
+			oc := out.counts[i]
+			oc.Matched += c.Matched
+			oc.Fired += c.Fired
+			oc.Errors += c.Errors
+			if oc.FirstError == "" {
+				oc.FirstError = c.FirstError
+			}
+			for r, k := range c.Suppressed {
+				oc.suppress(r, k)
+			}
+		}
+	}
+	return out
+}
+
+func newCounts(pb *rules.Playbook) []*RuleCounts {
+	cs := make([]*RuleCounts, len(pb.Rules))
+	for i, r := range pb.Rules {
+		cs[i] = &RuleCounts{Rule: r.ID, Suppressed: map[string]int{}}
+	}
+	return cs
+}
+
+func evaluateRange(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, lo, hi int, out *evaluation) {
+	var m vm.VM
+	for i := lo; i < hi; i++ {
+		if !snap.Present[i] {
+			continue
+		}
+		p := &snap.Profiles[i]
+		if pb.Audience != nil {
+			ok, err := pb.Audience.Eval(&m, p)
+			if err != nil || !ok {
+				continue
+			}
+		}
+		out.audience++
+		evaluateCustomer(pb, snap, marks, i, p, &m, out)
+	}
+}
+
+// evaluateCustomer applies the rules in order to one customer.
+func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, p *Profile, m *vm.VM, out *evaluation) {
+	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
+	for ri, r := range pb.Rules {
+		if r.On != "" {
+			continue // event-triggered rules run when their event arrives
+		}
+		c := out.counts[ri]
+		ok, err := r.When.Eval(m, p)
+		if err != nil {
+			c.fail(p.ID + ": " + err.Error())
+			continue
+		}
+		if !ok {
+			continue
+		}
+		c.Matched++
+		seq, reason := nextSeq(r, marks[FireRef{Rule: r.ID, CustomerID: p.ID}], snap.Now)
+		switch {
+		case reason != "":
+			c.suppress(reason, 1)
+		case holdout:
+			c.suppress(ReasonHoldout, 1)
+			out.decisions = append(out.decisions, decision{cust: i, rule: ri, seq: seq, holdout: true})
+		default:
+			c.Fired++
+			out.decisions = append(out.decisions, decision{cust: i, rule: ri, seq: seq})
+		}
+		// A stop rule claims the customer on match, even a suppressed one:
+		// later rules must not treat someone this rule is cooling down or
+		// holding out, or the control group would be contaminated.
+		if r.Stop {
+			return
+		}
+	}
+}
+
+// nextSeq decides whether a rule may fire again and with which sequence.
+func nextSeq(r *rules.Rule, last FireMark, now time.Time) (seq int, reason string) {
+	if last.Seq == 0 {
+		return 1, ""
+	}
+	if r.Once {
+		return 0, ReasonOnce
+	}
+	if now.Before(last.At.Add(r.Cooldown)) {
+		return 0, ReasonCooldown
+	}
+	return last.Seq + 1, ""
+}

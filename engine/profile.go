@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"slices"
+	"time"
+)
+
+// Profile is what the engine derives from a customer and their events at a
+// moment `now`. It is the environment playbook expressions run on; the
+// `expr` tags are the attribute names of DESIGN §2. Money is in yuan.
+type Profile struct {
+	ID     string         `expr:"id"`
+	Name   string         `expr:"name"`
+	Tier   string         `expr:"tier"`
+	Tags   []string       `expr:"tags"`
+	Attrs  map[string]any `expr:"attrs"`
+	Guide  string         `expr:"guide"`
+	Member bool           `expr:"member"`
+
+	JoinedDays int `expr:"joined_days"`
+	// RecencyDays is nil when the customer never ordered.
+	RecencyDays *int    `expr:"recency_days"`
+	Orders      int     `expr:"orders"`
+	Spend       float64 `expr:"spend"`
+	AOV         float64 `expr:"aov"`
+	Orders30d   int     `expr:"orders_30d"`
+	Orders90d   int     `expr:"orders_90d"`
+	Orders365d  int     `expr:"orders_365d"`
+	Spend30d    float64 `expr:"spend_30d"`
+	Spend90d    float64 `expr:"spend_90d"`
+	Spend365d   float64 `expr:"spend_365d"`
+
+	RFM       RFM    `expr:"rfm"`
+	Lifecycle string `expr:"lifecycle"`
+
+	Shares90d int `expr:"shares_90d"`
+	Referrals int `expr:"referrals"`
+
+	OpenCoupons int `expr:"open_coupons"`
+	// CouponExpiringDays is nil when no coupon is open.
+	CouponExpiringDays *int `expr:"coupon_expiring_days"`
+	// BirthdayInDays is nil when the birthday is unknown.
+	BirthdayInDays *int `expr:"birthday_in_days"`
+
+	Now time.Time `expr:"now"`
+
+	// facts feed RFM scoring and lifecycle; not visible to expressions.
+	facts facts
+	// events backs count(); nil for profiles built outside a pond.
+	events []compactEvent
+	types  *typeTable
+}
+
+// RFM holds the quintile scores and segment of a customer.
+type RFM struct {
+	R       int    `expr:"r" json:"r"`
+	F       int    `expr:"f" json:"f"`
+	M       int    `expr:"m" json:"m"`
+	Segment string `expr:"segment" json:"segment"`
+}
+
+// The eight classic RFM segments.
+const (
+	SegImportantValue   = "important_value"   // 重要价值: R high, F high, M high
+	SegImportantDevelop = "important_develop" // 重要发展: R high, F low, M high
+	SegImportantRetain  = "important_retain"  // 重要保持: R low, F high, M high
+	SegImportantWinback = "important_winback" // 重要挽留: R low, F low, M high
+	SegGeneralValue     = "general_value"     // 一般价值: R high, F high, M low
+	SegGeneralDevelop   = "general_develop"   // 一般发展: R high, F low, M low
+	SegGeneralRetain    = "general_retain"    // 一般保持: R low, F high, M low
+	SegGeneralWinback   = "general_winback"   // 一般挽留: R low, F low, M low
+)
+
+// Segments lists the eight segments, important first.
+var Segments = []string{
+	SegImportantValue, SegImportantDevelop, SegImportantRetain, SegImportantWinback,
+	SegGeneralValue, SegGeneralDevelop, SegGeneralRetain, SegGeneralWinback,
+}
+
+// Lifecycle stages, deepest first.
+const (
+	StageKOC       = "koc"       // 品牌KOC
+	StageRepeat    = "repeat"    // 复购会员
+	StagePurchased = "purchased" // 已购会员
+	StageMember    = "member"    // 未购会员
+	StageBasic     = "basic"     // 基础用户
+)
+
+// Stages lists the lifecycle stages, deepest first.
+var Stages = []string{StageKOC, StageRepeat, StagePurchased, StageMember, StageBasic}
+
+// facts are the per-customer numbers population-level steps need.
+type facts struct {
+	rfmScored   bool
+	rfmRecency  int   // whole days since the last order
+	rfmOrders   int   // orders in the RFM window
+	rfmSpend    int64 // fen in the RFM window
+	periodOrd   int   // orders in the lifecycle period
+	periodRefs  int   // referral events in the lifecycle period
+	everOrdered bool
+}
+
+// HasTag reports whether the customer has tag t. Expressions call it as has_tag(t).
+func (p *Profile) HasTag(t string) bool { return slices.Contains(p.Tags, t) }
+
+// CountEvents counts the customer's events of a type in a window ending now,
+// like count("visit", "7d"). Expressions call it as count(type, window).
+func (p *Profile) CountEvents(typ, window string) int {
+	d, err := parseWindow(window)
+	if err != nil || p.types == nil {
+		return 0
+	}
+	id, ok := p.types.lookup(typ)
+	if !ok {
+		return 0
+	}
+	now := p.Now.UnixMilli()
+	from := now - d.Milliseconds()
+	n := 0
+	for _, e := range p.events {
+		if e.at > now {
+			break
+		}
+		if e.at > from && e.typ == id {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Run statuses.
+const (
+	RunRunning     = "running"
+	RunDone        = "done"
+	RunHeld        = "held"
+	RunFailed      = "failed"
+	RunInterrupted = "interrupted"
+)
+
+// Suppression reasons (DESIGN §4).
+const (
+	ReasonCooldown   = "cooldown"
+	ReasonOnce       = "once"
+	ReasonHoldout    = "holdout"
+	ReasonBlastGuard = "blast_guard"
+)
+
+// Run is one evaluation of one playbook.
+type Run struct {
+	ID       int64  `json:"id,omitempty"`
+	Playbook string `json:"playbook"`
+	Hash     string `json:"hash"`
+	// At is the moment evaluated; StartedAt and EndedAt are wall time.
+	At        time.Time `json:"at"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	Status    string    `json:"status"`
+	DryRun    bool      `json:"dry_run"`
+	// Audience is the number of customers the audience filter admitted.
+	Audience int `json:"audience"`
+	Matched  int `json:"matched"`
+	Fired    int `json:"fired"`
+	// Limit is the blast guard in force for this run.
+	Limit int           `json:"limit"`
+	Rules []*RuleCounts `json:"rules"`
+	Error string        `json:"error,omitempty"`
+}
+
+// RuleCounts are the outcomes of one rule in a run.
+type RuleCounts struct {
+	Rule    string `json:"rule"`
+	Matched int    `json:"matched"`
+	Fired   int    `json:"fired"`
+	// Suppressed counts matches that did not fire, by reason.
+	Suppressed map[string]int `json:"suppressed"`
+	// Errors counts customers whose condition or actions failed.
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+}
+
+func (rc *RuleCounts) suppress(reason string, n int) {
+	if n == 0 {
+		return
+	}
+	if rc.Suppressed == nil {
+		rc.Suppressed = map[string]int{}
+	}
+	rc.Suppressed[reason] += n
+}
+
+func (rc *RuleCounts) fail(msg string) {
+	rc.Errors++
+	if rc.FirstError == "" {
+		rc.FirstError = msg
+	}
+}
+
+// Reasons lists a rule's suppression reasons in a stable order.
+func (rc *RuleCounts) Reasons() []string {
+	rs := make([]string, 0, len(rc.Suppressed))
+	for r := range rc.Suppressed {
+		rs = append(rs, r)
+	}
+	sort.Strings(rs)
+	return rs
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/koihq/koi/engine"
+)
+
+// StartRun records a run as running. Runs of the same playbook still marked
+// running belong to a process that died: they are marked interrupted.
+func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = 'the process stopped before the run finished' WHERE playbook = ? AND status = ?`,
+		engine.RunInterrupted, r.Playbook, engine.RunRunning); err != nil {
+		return fmt.Errorf("mark interrupted runs: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (playbook, hash, at, started_at, status, audience, limit_fires) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Playbook, r.Hash, ms(r.At), ms(r.StartedAt), r.Status, r.Audience, r.Limit)
+	if err != nil {
+		return fmt.Errorf("insert run: %w", err)
+	}
+	if r.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// FinishRun records the outcome and per-rule counts of a run.
+func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, status = ?, audience = ?, matched = ?, fired = ?, limit_fires = ?, error = ? WHERE id = ?`,
+		ms(r.EndedAt), r.Status, r.Audience, r.Matched, r.Fired, r.Limit, r.Error, r.ID); err != nil {
+		return fmt.Errorf("update run: %w", err)
+	}
+	for _, c := range r.Rules {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_rules (run_id, rule, matched, fired, errors, first_error) VALUES (?, ?, ?, ?, ?, ?)`,
+			r.ID, c.Rule, c.Matched, c.Fired, c.Errors, c.FirstError); err != nil {
+			return fmt.Errorf("insert run rule: %w", err)
+		}
+		for _, reason := range c.Reasons() {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO run_suppressions (run_id, rule, reason, count) VALUES (?, ?, ?, ?)`,
+				r.ID, c.Rule, reason, c.Suppressed[reason]); err != nil {
+				return fmt.Errorf("insert run suppression: %w", err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// GetRun reads a run with its per-rule counts.
+func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
+	r := &engine.Run{ID: id}
+	var at, started int64
+	var ended sql.NullInt64
+	err := d.db.QueryRowContext(ctx, `SELECT playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error FROM runs WHERE id = ?`, id).
+		Scan(&r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error)
+	if err == sql.ErrNoRows {
+		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", id)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run %d: %w", id, err)
+	}
+	r.At, r.StartedAt = fromMs(at), fromMs(started)
+	if ended.Valid {
+		r.EndedAt = fromMs(ended.Int64)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT rule, matched, fired, errors, first_error FROM run_rules WHERE run_id = ? ORDER BY rowid`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byRule := map[string]*engine.RuleCounts{}
+	for rows.Next() {
+		c := &engine.RuleCounts{Suppressed: map[string]int{}}
+		if err := rows.Scan(&c.Rule, &c.Matched, &c.Fired, &c.Errors, &c.FirstError); err != nil {
+			return nil, err
+		}
+		r.Rules = append(r.Rules, c)
+		byRule[c.Rule] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	srows, err := d.db.QueryContext(ctx, `SELECT rule, reason, count FROM run_suppressions WHERE run_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var rule, reason string
+		var n int
+		if err := srows.Scan(&rule, &reason, &n); err != nil {
+			return nil, err
+		}
+		if c := byRule[rule]; c != nil {
+			c.Suppressed[reason] = n
+		}
+	}
+	return r, srows.Err()
+}

@@ -1,0 +1,45 @@
+package engine
+
+// Values returns the profile as attribute names and values, the shape of
+// `koi export` and of message templates. Nil attributes stay nil.
+func (p *Profile) Values() map[string]any {
+	tags := p.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	attrs := p.Attrs
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	return map[string]any{
+		"id": p.ID, "name": p.Name, "tier": p.Tier, "tags": tags, "attrs": attrs,
+		"guide": p.Guide, "member": p.Member,
+		"joined_days":  p.JoinedDays,
+		"recency_days": intOrNil(p.RecencyDays),
+		"orders":       p.Orders, "spend": p.Spend, "aov": p.AOV,
+		"orders_30d": p.Orders30d, "orders_90d": p.Orders90d, "orders_365d": p.Orders365d,
+		"spend_30d": p.Spend30d, "spend_90d": p.Spend90d, "spend_365d": p.Spend365d,
+		"rfm":                  map[string]any{"r": p.RFM.R, "f": p.RFM.F, "m": p.RFM.M, "segment": p.RFM.Segment},
+		"lifecycle":            p.Lifecycle,
+		"shares_90d":           p.Shares90d,
+		"referrals":            p.Referrals,
+		"open_coupons":         p.OpenCoupons,
+		"coupon_expiring_days": intOrNil(p.CouponExpiringDays),
+		"birthday_in_days":     intOrNil(p.BirthdayInDays),
+	}
+}
+
+// ValueNames lists the attribute names of Values in export order.
+var ValueNames = []string{
+	"id", "name", "tier", "tags", "attrs", "guide", "member", "joined_days",
+	"recency_days", "orders", "spend", "aov", "orders_30d", "orders_90d", "orders_365d",
+	"spend_30d", "spend_90d", "spend_365d", "rfm", "lifecycle", "shares_90d", "referrals",
+	"open_coupons", "coupon_expiring_days", "birthday_in_days",
+}
+
+func intOrNil(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
