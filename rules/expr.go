@@ -152,27 +152,35 @@ func toExprError(err error) exprError {
 type functionRenamer struct{ fns map[string]Function }
 
 func (r functionRenamer) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok {
-		return
-	}
-	id, ok := call.Callee.(*ast.IdentifierNode)
-	if !ok {
-		return
-	}
-	fn, ok := r.fns[id.Value]
-	if !ok {
-		return
-	}
-	if fn.ShadowsBuiltin {
-		if len(call.Arguments) == 0 {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok {
 			return
 		}
-		if _, lit := call.Arguments[0].(*ast.StringNode); !lit {
+		if fn, ok := r.fns[id.Value]; ok && !fn.ShadowsBuiltin {
+			id.Value = fn.Method
+		}
+	case *ast.BuiltinNode:
+		// The parser turns calls of builtin names (count) into BuiltinNodes;
+		// ours is the one whose first argument is a string literal.
+		fn, ok := r.fns[n.Name]
+		if !ok || !fn.ShadowsBuiltin || len(n.Arguments) == 0 {
 			return
 		}
+		if _, lit := n.Arguments[0].(*ast.StringNode); !lit {
+			return
+		}
+		args := make([]ast.Node, len(n.Arguments))
+		for i, a := range n.Arguments {
+			// The parser also wrapped later arguments as predicates (#).
+			if p, ok := a.(*ast.PredicateNode); ok {
+				a = p.Node
+			}
+			args[i] = a
+		}
+		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn.Method}, Arguments: args})
 	}
-	id.Value = fn.Method
 }
 
 // argChecker runs each helper's load-time argument check.

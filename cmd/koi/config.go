@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+)
+
+// config is koi.yaml.
+type config struct {
+	Database  string    `yaml:"database"`
+	Playbooks string    `yaml:"playbooks"`
+	Timezone  string    `yaml:"timezone"`
+	Tiers     []string  `yaml:"tiers"`
+	RFM       rfmConfig `yaml:"rfm"`
+	location  *time.Location
+	profile   engine.ProfileConfig
+}
+
+type rfmConfig struct {
+	Window     string             `yaml:"window"`
+	Period     string             `yaml:"period"`
+	Thresholds *engine.Thresholds `yaml:"thresholds"`
+}
+
+// defaultTiers are the tiers when the config names none, lowest first.
+var defaultTiers = []string{"normal", "silver", "gold", "vip"}
+
+// loadConfig reads the config file; a missing default koi.yaml is fine.
+func loadConfig(path string) (*config, error) {
+	c := &config{Playbooks: "examples/playbooks", Timezone: "Asia/Shanghai"}
+	explicit := path != ""
+	if !explicit {
+		path = "koi.yaml"
+	}
+	src, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	case err != nil:
+		return nil, fmt.Errorf("config: %w", err)
+	default:
+		dec := yaml.NewDecoder(bytes.NewReader(src))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+			return nil, fmt.Errorf("config %s: %s", path, err)
+		}
+	}
+	if len(c.Tiers) == 0 {
+		c.Tiers = defaultTiers
+	}
+	if c.location, err = time.LoadLocation(c.Timezone); err != nil {
+		return nil, fmt.Errorf("config %s: timezone: unknown timezone %q", path, c.Timezone)
+	}
+	c.profile = engine.ProfileConfig{Location: c.location, Thresholds: c.RFM.Thresholds}
+	for _, d := range []struct {
+		key string
+		val string
+		dst *time.Duration
+	}{{"rfm.window", c.RFM.Window, &c.profile.RFMWindow}, {"rfm.period", c.RFM.Period, &c.profile.Period}} {
+		if d.val == "" {
+			continue
+		}
+		if *d.dst, err = actions.ParseDuration(d.val); err != nil || *d.dst <= 0 {
+			return nil, fmt.Errorf("config %s: %s: want a positive duration like 365d, got %q", path, d.key, d.val)
+		}
+	}
+	return c, nil
+}

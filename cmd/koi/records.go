@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+)
+
+// fieldError is a problem with one field of an import line.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string {
+	if e.field == "" {
+		return e.msg
+	}
+	return e.field + ": " + e.msg
+}
+
+type customerRecord struct {
+	ID       string         `json:"id"`
+	Name     string         `json:"name"`
+	Phone    string         `json:"phone"`
+	Email    string         `json:"email"`
+	WeComID  string         `json:"wecom_id"`
+	Tier     string         `json:"tier"`
+	Tags     []string       `json:"tags"`
+	Member   bool           `json:"member"`
+	JoinedAt string         `json:"joined_at"`
+	Birthday string         `json:"birthday"`
+	Guide    string         `json:"guide"`
+	Attrs    map[string]any `json:"attrs"`
+}
+
+type eventRecord struct {
+	ID         string         `json:"id"`
+	CustomerID string         `json:"customer_id"`
+	Type       string         `json:"type"`
+	Amount     float64        `json:"amount"`
+	At         string         `json:"at"`
+	OrderID    string         `json:"order_id"`
+	Code       string         `json:"code"`
+	Attrs      map[string]any `json:"attrs"`
+}
+
+// decodeJSONLine decodes one JSONL line strictly into v.
+func decodeJSONLine(line []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &fieldError{field: te.Field, msg: fmt.Sprintf("want %s, got JSON %s", jsonKind(te.Type.Kind().String()), te.Value)}
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return &fieldError{field: strings.Trim(f, `"`), msg: "unknown field"}
+		}
+		return &fieldError{msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	if dec.More() {
+		return &fieldError{msg: "invalid JSON: more than one value on the line"}
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "float64", "int", "int64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "a list"
+	case "map":
+		return "an object"
+	}
+	return "a " + k
+}
+
+// parseTime accepts RFC 3339, or a date taken as midnight in loc.
+func parseTime(field, s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &fieldError{field: field, msg: fmt.Sprintf("%q is not RFC 3339 (like 2026-05-01T10:00:00+08:00) or a date", s)}
+}
+
+func (r *customerRecord) toCustomer(loc *time.Location) (engine.Customer, error) {
+	c := engine.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
+		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, Attrs: r.Attrs}
+	if r.JoinedAt != "" {
+		t, err := parseTime("joined_at", r.JoinedAt, loc)
+		if err != nil {
+			return c, err
+		}
+		c.JoinedAt = t
+	}
+	return c, engine.ValidateCustomer(&c)
+}
+
+func (r *eventRecord) toEvent(loc *time.Location) (engine.Event, error) {
+	e := engine.Event{ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
+	if math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0) {
+		return e, &fieldError{field: "amount", msg: "must be a number of yuan"}
+	}
+	e.AmountFen = actions.YuanToFen(r.Amount)
+	if r.At == "" {
+		return e, &fieldError{field: "at", msg: "is required (RFC 3339)"}
+	}
+	t, err := parseTime("at", r.At, loc)
+	if err != nil {
+		return e, err
+	}
+	e.At = t
+	return e, engine.ValidateEvent(&e)
+}
+
+// fromCSV fills a record from a CSV row by header name. Columns named
+// attrs.KEY become attributes; tags are separated by "|".
+func customerFromCSV(header, row []string) (customerRecord, error) {
+	var r customerRecord
+	for i, h := range header {
+		v := strings.TrimSpace(row[i])
+		var err error
+		switch h {
+		case "id":
+			r.ID = v
+		case "name":
+			r.Name = v
+		case "phone":
+			r.Phone = v
+		case "email":
+			r.Email = v
+		case "wecom_id":
+			r.WeComID = v
+		case "tier":
+			r.Tier = v
+		case "tags":
+			r.Tags = splitTags(v)
+		case "member":
+			r.Member, err = parseCSVBool(h, v)
+		case "joined_at":
+			r.JoinedAt = v
+		case "birthday":
+			r.Birthday = v
+		case "guide":
+			r.Guide = v
+		case "attrs":
+			err = csvAttrs(h, v, &r.Attrs)
+		default:
+			err = csvAttr(h, v, &r.Attrs)
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func eventFromCSV(header, row []string) (eventRecord, error) {
+	var r eventRecord
+	for i, h := range header {
+		v := strings.TrimSpace(row[i])
+		var err error
+		switch h {
+		case "id":
+			r.ID = v
+		case "customer_id":
+			r.CustomerID = v
+		case "type":
+			r.Type = v
+		case "amount":
+			if v != "" {
+				if r.Amount, err = strconv.ParseFloat(v, 64); err != nil {
+					err = &fieldError{field: h, msg: fmt.Sprintf("%q is not a number of yuan", v)}
+				}
+			}
+		case "at":
+			r.At = v
+		case "order_id":
+			r.OrderID = v
+		case "code":
+			r.Code = v
+		case "attrs":
+			err = csvAttrs(h, v, &r.Attrs)
+		default:
+			err = csvAttr(h, v, &r.Attrs)
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func splitTags(v string) []string {
+	if v == "" {
+		return nil
+	}
+	var tags []string
+	for _, t := range strings.Split(v, "|") {
+		if t = strings.TrimSpace(t); t != "" {
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+func parseCSVBool(field, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "", "0", "false", "no", "n":
+		return false, nil
+	case "1", "true", "yes", "y":
+		return true, nil
+	}
+	return false, &fieldError{field: field, msg: fmt.Sprintf("%q is not true or false", v)}
+}
+
+func csvAttrs(field, v string, attrs *map[string]any) error {
+	if v == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(v), attrs); err != nil {
+		return &fieldError{field: field, msg: "want a JSON object"}
+	}
+	return nil
+}
+
+func csvAttr(column, v string, attrs *map[string]any) error {
+	key, ok := strings.CutPrefix(column, "attrs.")
+	if !ok || key == "" {
+		return &fieldError{field: column, msg: "unknown column (custom attributes go in attrs.NAME columns)"}
+	}
+	if v == "" {
+		return nil
+	}
+	if *attrs == nil {
+		*attrs = map[string]any{}
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		(*attrs)[key] = n
+	} else {
+		(*attrs)[key] = v
+	}
+	return nil
+}
