@@ -2,9 +2,9 @@ package engine
 
 import (
 	"hash/fnv"
-	"time"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 

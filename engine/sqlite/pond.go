@@ -120,4 +120,3 @@ func (d *DB) loadCoupons(ctx context.Context, pond *engine.Pond) error {
 	}
 	return rows.Err()
 }
-
