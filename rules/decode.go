@@ -69,7 +69,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", what, i))
+			d.decode(item, s.Index(i), what)
 		}
 		v.Set(s)
 	case reflect.Map:
@@ -110,8 +110,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 			d.errorf(k, "%s: unknown key %q (known keys: %s)", what, k.Value, strings.Join(fieldNames(v.Type()), ", "))
 			continue
 		}
-		d.decode(val, v.Field(idx), k.Value)
+		d.decode(val, v.Field(idx), join(what, k.Value))
 	}
+}
+
+// join builds the path an error names: "rule r1: coupon: amount".
+func join(what, key string) string {
+	if what == "" {
+		return key
+	}
+	return what + ": " + key
 }
 
 // structFields maps YAML keys to field indexes, from `yaml:"name"` tags.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -279,6 +281,48 @@ func recoverOp(op string, a, b any, err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("invalid operation: %T %s %T", a, op, b)
 	}
+}
+
+// explainUnknownName rewrites expr's "unknown name x" into the marketer's
+// vocabulary, suggesting attributes that look alike.
+func explainUnknownName(msg string, env *Env) string {
+	name, ok := strings.CutPrefix(msg, "unknown name ")
+	if !ok {
+		return msg
+	}
+	var similar []string
+	for _, a := range attributeNames(env) {
+		if strings.HasPrefix(a, name) || strings.HasPrefix(name, a) || strings.Contains(a, name) {
+			similar = append(similar, a)
+		}
+	}
+	out := fmt.Sprintf("unknown attribute %q", name)
+	if len(similar) > 0 {
+		out += fmt.Sprintf(" (did you mean %s?)", strings.Join(similar, ", "))
+	}
+	return out
+}
+
+// attributeNames lists the expression names of the profile type.
+func attributeNames(env *Env) []string {
+	t := reflect.TypeOf(env.Profile)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("expr"); tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	for name := range env.Functions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // position turns a rune offset into a 1-based line and 0-based column.

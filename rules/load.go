@@ -246,7 +246,11 @@ func (l *loader) load(src []byte) *Playbook {
 func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 	var raw ruleYAML
 	before := len(l.errs)
-	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), "rule")
+	what := "rule"
+	if id := keyNode(n, "id"); id != nil {
+		what = "rule " + valueNode(n, "id").Value
+	}
+	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), what)
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -322,7 +326,7 @@ func (l *loader) action(n *yaml.Node, rule string) (RuleAction, bool) {
 			l.errorf(params, "%s: %s: want a mapping of parameters, got %q", rule, kind, params.Value)
 		}
 	} else {
-		l.dec.decode(params, reflect.ValueOf(a).Elem(), kind)
+		l.dec.decode(params, reflect.ValueOf(a).Elem(), rule+": "+kind)
 	}
 	if len(l.errs) > before {
 		return RuleAction{}, false
@@ -362,6 +366,7 @@ func (l *loader) condition(n *yaml.Node, what string) *Condition {
 	}
 	c, errs := compileExpr(n.Value, l.opts.Env)
 	for _, e := range errs {
+		e.msg = explainUnknownName(e.msg, l.opts.Env)
 		line, col := l.exprPosition(n, e)
 		l.errs = append(l.errs, Error{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf("%s: %s", what, e.msg)})
 	}
@@ -372,13 +377,15 @@ func (l *loader) condition(n *yaml.Node, what string) *Condition {
 func (l *loader) exprPosition(n *yaml.Node, e exprError) (line, col int) {
 	switch {
 	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
-		line = n.Line + e.line
+		// The block's content starts on the next line; its indentation is
+		// that of the first content line, and deeper indentation is part
+		// of the expression text itself.
 		indent := 0
-		if line-1 < len(l.lines) {
-			text := l.lines[line-1]
-			indent = len(text) - len(strings.TrimLeft(text, " "))
+		if n.Line < len(l.lines) {
+			first := l.lines[n.Line]
+			indent = len(first) - len(strings.TrimLeft(first, " "))
 		}
-		return line, indent + e.col + 1
+		return n.Line + e.line, indent + e.col + 1
 	case e.line > 1:
 		return n.Line + e.line - 1, e.col + 1
 	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
