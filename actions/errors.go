@@ -37,3 +37,6 @@ func (es Errors) Err() error {
 	}
 	return es
 }
+
+// Unwrap exposes the individual errors to errors.Is and errors.As.
+func (es Errors) Unwrap() []error { return es }

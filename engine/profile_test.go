@@ -59,10 +59,10 @@ func (b *pondBuilder) profileAt(t *testing.T, id string, at time.Time, cfg engin
 
 func TestWindowsAreHalfOpenAtTheStart(t *testing.T) {
 	b := newPond().customer("a").
-		order("a", 30*day, 100, "o1").                  // exactly now-30d: outside (now-30d, now]
+		order("a", 30*day, 100, "o1").                 // exactly now-30d: outside (now-30d, now]
 		order("a", 30*day-time.Millisecond, 10, "o2"). // just inside
-		order("a", 0, 1, "o3").                         // exactly now: inside
-		order("a", -time.Minute, 1000, "o4")            // after now: ignored
+		order("a", 0, 1, "o3").                        // exactly now: inside
+		order("a", -time.Minute, 1000, "o4")           // after now: ignored
 	p := b.profile(t, "a")
 	if p.Orders30d != 2 || p.Spend30d != 11 {
 		t.Errorf("30d window: orders %d spend %v, want 2 and 11", p.Orders30d, p.Spend30d)
@@ -246,9 +246,9 @@ func TestSegmentsAgainstMeans(t *testing.T) {
 	b := newPond()
 	// Means over a, b, c, d: recency 40 days, orders 2.5, spend 250.
 	b.customer("a").order("a", 10*day, 100, "a1").order("a", 11*day, 100, "a2").order("a", 12*day, 100, "a3").order("a", 13*day, 100, "a4") // R high F high M high
-	b.customer("b").order("b", 70*day, 300, "b1")                                                                                    // R low F low M high
-	b.customer("c").order("c", 20*day, 10, "c1").order("c", 21*day, 10, "c2").order("c", 22*day, 10, "c3")                             // R high F high M low
-	b.customer("d").order("d", 60*day, 200, "d1").order("d", 61*day, 10, "d2")                                                         // R low F low M low
+	b.customer("b").order("b", 70*day, 300, "b1")                                                                                           // R low F low M high
+	b.customer("c").order("c", 20*day, 10, "c1").order("c", 21*day, 10, "c2").order("c", 22*day, 10, "c3")                                  // R high F high M low
+	b.customer("d").order("d", 60*day, 200, "d1").order("d", 61*day, 10, "d2")                                                              // R low F low M low
 	want := map[string]string{"a": engine.SegImportantValue, "b": engine.SegImportantWinback, "c": engine.SegGeneralValue, "d": engine.SegGeneralWinback}
 	s := engine.ComputeSnapshot(b.p, now, engine.ProfileConfig{})
 	for id, seg := range want {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -28,11 +29,23 @@ func openApp(ctx context.Context, g *globals, batchSize int) (*app, error) {
 		return nil, err
 	}
 	e := engine.New(db, builtin.Registry(), engine.Config{
-		Profile:   cfg.profile,
-		Tiers:     cfg.Tiers,
-		BatchSize: batchSize,
+		Profile:    cfg.profile,
+		Tiers:      cfg.Tiers,
+		BatchSize:  batchSize,
+		AfterBatch: batchPause(),
 	})
 	return &app{cfg: cfg, db: db, engine: e}, nil
+}
+
+// batchPause is a fault-injection hook for the crash tests: with
+// KOI_TEST_BATCH_PAUSE set, a run sleeps after each committed batch of fires,
+// so a test can kill the process between two batches.
+func batchPause() func(string, int) {
+	d, err := time.ParseDuration(os.Getenv("KOI_TEST_BATCH_PAUSE"))
+	if err != nil || d <= 0 {
+		return nil
+	}
+	return func(string, int) { time.Sleep(d) }
 }
 
 func (a *app) Close() { a.db.Close() }

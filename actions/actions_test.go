@@ -1,0 +1,125 @@
+package actions_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/actions/coupon"
+	"github.com/koihq/koi/actions/settier"
+	"github.com/koihq/koi/actions/tag"
+)
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "36h": 36 * time.Hour, "1h30m": 90 * time.Minute} {
+		if got, err := actions.ParseDuration(in); err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "7 days", "-3d", "d", "1.5d"} {
+		if _, err := actions.ParseDuration(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestYuanFen(t *testing.T) {
+	if got := actions.YuanToFen(199.9); got != 19990 {
+		t.Errorf("199.9 yuan = %d fen", got)
+	}
+	if got := actions.FenToYuan(19990); got != 199.9 {
+		t.Errorf("19990 fen = %v yuan", got)
+	}
+}
+
+func TestCouponValidation(t *testing.T) {
+	bad := []*coupon.Coupon{
+		{Amount: -5, ExpiresIn: actions.Duration(time.Hour)},
+		{Amount: 0.001, ExpiresIn: actions.Duration(time.Hour)},
+		{Amount: 5, MinSpend: -1, ExpiresIn: actions.Duration(time.Hour)},
+		{Amount: 5},
+	}
+	fields := []string{"amount", "amount", "min_spend", "expires_in"}
+	for i, c := range bad {
+		err := c.Validate(actions.LoadContext{})
+		var fe *actions.FieldError
+		if !errors.As(err, &fe) || fe.Field != fields[i] {
+			t.Errorf("%+v: error %v, want one naming %s", c, err, fields[i])
+		}
+	}
+	if err := (&coupon.Coupon{Amount: 20, ExpiresIn: actions.Duration(time.Hour)}).Validate(actions.LoadContext{}); err != nil {
+		t.Error(err)
+	}
+}
+
+type effects struct {
+	coupons []actions.Coupon
+	tier    string
+	tags    []string
+}
+
+func (e *effects) IssueCoupon(c actions.Coupon) error { e.coupons = append(e.coupons, c); return nil }
+func (e *effects) UpdateTags(_ string, add, _ []string) ([]string, error) {
+	e.tags = append(e.tags, add...)
+	return e.tags, nil
+}
+func (e *effects) SetTier(_, tier string) error { e.tier = tier; return nil }
+
+func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &coupon.Coupon{Amount: 20, MinSpend: 99.5, ExpiresIn: actions.Duration(48 * time.Hour)}
+	fx := &effects{}
+	f := &actions.Fire{Key: "pb/r/c1/1", CustomerID: "c1", At: at}
+	res, err := c.Do(context.Background(), f, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fx.coupons[0]
+	if got.AmountFen != 2000 || got.MinSpendFen != 9950 || !got.ExpiresAt.Equal(at.Add(48*time.Hour)) || res["code"] != got.Code {
+		t.Errorf("coupon %+v result %v", got, res)
+	}
+	if coupon.Code("pb/r/c1/1", 0) != got.Code || coupon.Code("pb/r/c1/1", 1) == got.Code || coupon.Code("pb/r/c1/2", 0) == got.Code {
+		t.Error("codes must be stable per fire and action and differ otherwise")
+	}
+}
+
+func TestSetTierAndTag(t *testing.T) {
+	st := &settier.SetTier{}
+	if err := st.DecodeScalar("gold"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Validate(actions.LoadContext{Tiers: []string{"normal", "vip"}}); err == nil || !strings.Contains(err.Error(), `unknown tier "gold"`) {
+		t.Errorf("unknown tier: %v", err)
+	}
+	fx := &effects{}
+	if _, err := st.Do(context.Background(), &actions.Fire{CustomerID: "c"}, fx); err != nil || fx.tier != "gold" {
+		t.Errorf("tier %q, %v", fx.tier, err)
+	}
+	if err := (&tag.Tag{Add: []string{"a"}, Remove: []string{"a"}}).Validate(actions.LoadContext{}); err == nil {
+		t.Error("adding and removing the same tag validated")
+	}
+	if err := (&tag.Tag{}).Validate(actions.LoadContext{}); err == nil {
+		t.Error("an empty tag action validated")
+	}
+}
+
+func TestRegistryRejectsBadKinds(t *testing.T) {
+	for _, kind := range []string{"Coupon", "send-sms", ""} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("kind %q was accepted", kind)
+				}
+			}()
+			actions.NewRegistry().Add(kind, coupon.New)
+		}()
+	}
+	r := actions.NewRegistry()
+	r.Add("send_sms", coupon.New)
+	if _, ok := r.New("send_sms"); !ok || len(r.Kinds()) != 1 {
+		t.Error("registered kind not found")
+	}
+}
