@@ -78,16 +78,7 @@ func evaluate(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark) *e
 		out.audience += p.audience
 		out.decisions = append(out.decisions, p.decisions...)
 		for i, c := range p.counts {
-			oc := out.counts[i]
-			oc.Matched += c.Matched
-			oc.Fired += c.Fired
-			oc.Errors += c.Errors
-			if oc.FirstError == "" {
-				oc.FirstError = c.FirstError
-			}
-			for r, k := range c.Suppressed {
-				oc.suppress(r, k)
-			}
+			out.counts[i].add(c)
 		}
 	}
 	return out

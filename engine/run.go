@@ -66,6 +66,19 @@ func (rc *RuleCounts) suppress(reason string, n int) {
 	rc.Suppressed[reason] += n
 }
 
+// add accumulates o into rc.
+func (rc *RuleCounts) add(o *RuleCounts) {
+	rc.Matched += o.Matched
+	rc.Fired += o.Fired
+	rc.Errors += o.Errors
+	if rc.FirstError == "" {
+		rc.FirstError = o.FirstError
+	}
+	for r, k := range o.Suppressed {
+		rc.suppress(r, k)
+	}
+}
+
 func (rc *RuleCounts) fail(msg string) {
 	rc.Errors++
 	if rc.FirstError == "" {

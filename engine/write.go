@@ -36,15 +36,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 			return fmt.Errorf("write fires: %w", err)
 		}
 		for i, c := range delta {
-			rc := run.Rules[i]
-			rc.Fired += c.Fired
-			rc.Errors += c.Errors
-			if rc.FirstError == "" {
-				rc.FirstError = c.FirstError
-			}
-			for r, k := range c.Suppressed {
-				rc.suppress(r, k)
-			}
+			run.Rules[i].add(c)
 		}
 		applyMutations(snap, muts)
 		written += len(chunk)

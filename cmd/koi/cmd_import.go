@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
@@ -52,9 +53,16 @@ reported with its line number and field; the good lines are kept.`,
 			}
 			defer db.Close()
 			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location}
-			if err := im.run(f, format); err != nil {
+			var size int64 = -1
+			if st, err := f.Stat(); err == nil {
+				size = st.Size()
+			}
+			bar := newBar(int(size), "importing "+kind, cmd.ErrOrStderr())
+			pr := progressbar.NewReader(f, bar)
+			if err := im.run(&pr, format); err != nil {
 				return err
 			}
+			_ = bar.Finish()
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "imported %d of %d %s from %s", im.good, im.lines, kind, path)
 			if im.dups > 0 {
