@@ -119,6 +119,9 @@ type typeTable struct {
 	names []string
 }
 
+// maxEventTypes bounds the interned event types to what a uint16 holds.
+const maxEventTypes = 1 << 16
+
 // The well-known types get fixed ids so profile code can switch on them.
 const (
 	typOrder uint16 = iota
@@ -139,6 +142,11 @@ func newTypeTable() typeTable {
 func (t *typeTable) id(name string) uint16 {
 	if id, ok := t.ids[name]; ok {
 		return id
+	}
+	if len(t.names) >= maxEventTypes {
+		// Beyond this many distinct types the rest share one id; count()
+		// cannot tell them apart, but nothing overflows.
+		return maxEventTypes - 1
 	}
 	id := uint16(len(t.names))
 	t.ids[name] = id

@@ -168,11 +168,12 @@ func (l *loader) load(src []byte) *Playbook {
 		return nil
 	}
 	root := doc.Content[0]
-	var raw playbookYAML
-	l.dec.decode(root, reflect.ValueOf(&raw).Elem(), "playbook")
 	if root.Kind != yaml.MappingNode {
+		l.errorf(root, "a playbook is a mapping with name, rules and the other keys; got %s", describe(root))
 		return nil
 	}
+	var raw playbookYAML
+	l.dec.decode(root, reflect.ValueOf(&raw).Elem(), "playbook")
 	sum := sha256.Sum256(src)
 	pb := &Playbook{
 		Name:        raw.Name,
@@ -244,6 +245,10 @@ func (l *loader) load(src []byte) *Playbook {
 }
 
 func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "rule: want a mapping with id, when, cooldown or once, and actions; got %s", describe(n))
+		return nil
+	}
 	var raw ruleYAML
 	before := len(l.errs)
 	what := "rule"
@@ -251,9 +256,6 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 		what = "rule " + valueNode(n, "id").Value
 	}
 	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), what)
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
 	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Stop: raw.Stop, Line: n.Line}
 	switch {
 	case raw.ID == "":
