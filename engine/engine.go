@@ -140,9 +140,6 @@ func (e *Engine) selectPlaybooks(names []string) ([]*rules.Playbook, error) {
 
 // Limit returns the blast guard of pb for an audience of n customers.
 func Limit(pb *rules.Playbook, audience int) int {
-	if pb.MaxFires == rules.DefaultMaxFires {
-		return max(pb.MaxFires.Of(audience), rules.DefaultMaxFiresFloor)
-	}
 	return pb.MaxFires.Of(audience)
 }
 

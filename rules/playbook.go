@@ -63,6 +63,9 @@ type Limit struct {
 	Count int
 	// BP is a share of the audience in basis points, used when Count is 0.
 	BP int
+	// Floor is the least a share may come to, so small ponds are not held
+	// for ordinary runs; only the default guard sets it.
+	Floor int
 }
 
 // Of returns the bound for an audience of n customers.
@@ -70,13 +73,10 @@ func (l Limit) Of(n int) int {
 	if l.Count > 0 {
 		return l.Count
 	}
-	return int(int64(n) * int64(l.BP) / 10000)
+	return max(int(int64(n)*int64(l.BP)/10000), l.Floor)
 }
 
 // DefaultMaxFires guards playbooks that set no limit: a fifth of the audience,
 // but never fewer than DefaultMaxFiresFloor, so small ponds are not held for
 // ordinary runs.
-var DefaultMaxFires = Limit{BP: 2000}
-
-// DefaultMaxFiresFloor is the smallest default blast guard.
-const DefaultMaxFiresFloor = 100
+var DefaultMaxFires = Limit{BP: 2000, Floor: 100}
