@@ -14,8 +14,12 @@ func ExprEnv() *rules.Env {
 	return &rules.Env{
 		Profile: &Profile{},
 		Functions: map[string]rules.Function{
-			"has_tag": {Method: "HasTag"},
-			"count":   {Method: "CountEvents", ShadowsBuiltin: true, Check: checkCountArgs},
+			"has_tag": {Method: "HasTag", Fast: func(env any, args []any) any {
+				return env.(*Profile).HasTag(args[0].(string))
+			}},
+			"count": {Method: "CountEvents", ShadowsBuiltin: true, Check: checkCountArgs, Fast: func(env any, args []any) any {
+				return env.(*Profile).CountEvents(args[0].(string), args[1].(string))
+			}},
 		},
 	}
 }

@@ -41,6 +41,10 @@ type Function struct {
 	ShadowsBuiltin bool
 	// Check validates literal arguments at load time (a window like "7d").
 	Check func(args []ast.Node) error
+	// Fast, when set, is the same function as plain Go: it receives the
+	// profile (as passed to Eval) and the evaluated arguments, and spares
+	// natively compiled conditions a reflective method call per customer.
+	Fast func(env any, args []any) any
 }
 
 // Condition is a compiled boolean expression.
@@ -48,11 +52,43 @@ type Condition struct {
 	// Source is the expression as written.
 	Source  string
 	program *vm.Program
+	// native is the same condition as Go closures (see native.go), nil
+	// when it uses something only the VM supports.
+	native  boolFn
+	envType reflect.Type
 }
 
-// Eval runs the condition on env using m, a VM the caller reuses (one per
-// goroutine) to avoid allocating a stack per customer.
+// Eval runs the condition on env. m is a VM the caller reuses (one per
+// goroutine) for conditions that run on expr's VM.
 func (c *Condition) Eval(m *vm.VM, env any) (bool, error) {
+	if c.native != nil && reflect.TypeOf(env) == c.envType {
+		if ok, done := c.evalNative(env); done {
+			return ok, nil
+		}
+	}
+	return c.evalVM(m, env)
+}
+
+// Native reports whether the condition runs as native closures.
+func (c *Condition) Native() bool { return c.native != nil }
+
+// evalNative runs the closures. A panic (an invalid operation the VM would
+// report as an error) returns done=false, and the VM runs it again to give
+// the error in its own words.
+func (c *Condition) evalNative(env any) (ok, done bool) {
+	defer func() {
+		if recover() != nil {
+			ok, done = false, false
+		}
+	}()
+	return c.native(reflect.ValueOf(env).UnsafePointer(), env), true
+}
+
+// EvalVM runs the condition on expr's VM, the reference the native
+// closures are tested against.
+func (c *Condition) EvalVM(m *vm.VM, env any) (bool, error) { return c.evalVM(m, env) }
+
+func (c *Condition) evalVM(m *vm.VM, env any) (bool, error) {
 	out, err := m.Run(c.program, env)
 	if err != nil {
 		return false, err
@@ -114,6 +150,8 @@ func compileExpr(src string, env *Env) (*Condition, []exprError) {
 	if _, err := checker.Check(tree, cfg); err != nil {
 		return nil, []exprError{toExprError(fmt.Errorf("internal: nil-safe rewrite: %w", err))}
 	}
+	// Before the optimizer rewrites the tree into forms only the VM knows.
+	native := nativeCompile(tree.Node, env)
 	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
@@ -121,7 +159,7 @@ func compileExpr(src string, env *Env) (*Condition, []exprError) {
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
-	return &Condition{Source: src, program: prog}, nil
+	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile)}, nil
 }
 
 func newConfig(env *Env) *conf.Config {
@@ -246,20 +284,38 @@ func nilable(n ast.Node) bool {
 }
 
 // nilSafeFunction returns an option defining name as op with nil semantics:
-// a comparison with nil is false; arithmetic with nil is nil.
+// a comparison with nil is false; arithmetic with nil is nil. The VM and the
+// native closures call the same implementation, so they cannot disagree.
 func nilSafeFunction(op, name string) expr.Option {
+	impl := nilSafeImpl(op)
+	if isComparison(op) {
+		return expr.Function(name, func(p ...any) (any, error) { return impl(p[0], p[1]) }, new(func(any, any) bool))
+	}
+	return expr.Function(name, func(p ...any) (any, error) { return impl(p[0], p[1]) }, new(func(any, any) any))
+}
+
+func isComparison(op string) bool {
+	switch op {
+	case "<", ">", "<=", ">=":
+		return true
+	}
+	return false
+}
+
+// nilSafeImpl implements op over values that may be nil or pointers.
+func nilSafeImpl(op string) func(a, b any) (any, error) {
 	compare := map[string]func(a, b any) bool{
 		"<": runtime.Less, ">": runtime.More, "<=": runtime.LessOrEqual, ">=": runtime.MoreOrEqual,
 	}[op]
 	if compare != nil {
-		return expr.Function(name, func(p ...any) (out any, err error) {
-			a, b := deref(p[0]), deref(p[1])
+		return func(a, b any) (out any, err error) {
+			a, b = deref(a), deref(b)
 			if a == nil || b == nil {
 				return false, nil
 			}
 			defer recoverOp(op, a, b, &err)
 			return compare(a, b), nil
-		}, new(func(any, any) bool))
+		}
 	}
 	arith := map[string]func(a, b any) any{
 		"+": runtime.Add, "-": runtime.Subtract, "*": runtime.Multiply,
@@ -267,14 +323,14 @@ func nilSafeFunction(op, name string) expr.Option {
 		"%":  func(a, b any) any { return runtime.Modulo(a, b) },
 		"**": func(a, b any) any { return runtime.Exponent(a, b) },
 	}[op]
-	return expr.Function(name, func(p ...any) (out any, err error) {
-		a, b := deref(p[0]), deref(p[1])
+	return func(a, b any) (out any, err error) {
+		a, b = deref(a), deref(b)
 		if a == nil || b == nil {
 			return nil, nil
 		}
 		defer recoverOp(op, a, b, &err)
 		return arith(a, b), nil
-	}, new(func(any, any) any))
+	}
 }
 
 func recoverOp(op string, a, b any, err *error) {
