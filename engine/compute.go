@@ -50,25 +50,53 @@ type order struct {
 	refunded int64
 }
 
-// baseProfile computes everything but RFM scores, which need the population.
-// scratch is reused across calls by one worker to avoid allocations.
-func baseProfile(c *Customer, evs []compactEvent, coupons []IssuedCoupon, types *typeTable, now time.Time, cfg ProfileConfig, scratch *[]order) Profile {
+// profiler computes profiles at one moment. Everything that depends only
+// on the moment is computed once here, not once per customer.
+type profiler struct {
+	now                                time.Time
+	nowMs, rfmFrom, periodFrom, from90 int64
+	types                              *typeTable
+	// untilBirthday[month][day] is the number of days from today (in the
+	// configured calendar) to the next such birthday.
+	untilBirthday [13][32]int
+}
+
+func newProfiler(now time.Time, cfg ProfileConfig, types *typeTable) *profiler {
+	nowMs := now.UnixMilli()
+	pr := &profiler{
+		now: now, nowMs: nowMs, types: types,
+		rfmFrom:    nowMs - cfg.RFMWindow.Milliseconds(),
+		periodFrom: nowMs - cfg.Period.Milliseconds(),
+		from90:     nowMs - 90*dayMs,
+	}
+	today := now.In(cfg.Location)
+	for m := 1; m <= 12; m++ {
+		for d := 1; d <= 31; d++ {
+			pr.untilBirthday[m][d] = daysUntil(time.Month(m), d, today)
+		}
+	}
+	return pr
+}
+
+// scratch is one worker's reusable buffers, so profiles allocate nothing.
+type scratch struct {
+	orders, refunds []order
+	redeemed        []uint64
+}
+
+// profile computes everything but RFM scores, which need the population.
+// Its nil-able numbers point into slots (three ints the caller provides), so
+// a million profiles do not make three million tiny allocations.
+func (pr *profiler) profile(c *Customer, evs []compactEvent, coupons []IssuedCoupon, birthday uint16, slots []int, sc *scratch) Profile {
+	now, nowMs := pr.now, pr.nowMs
 	p := Profile{
 		ID: c.ID, Name: c.Name, Tier: c.Tier, Tags: c.Tags, Attrs: c.Attrs,
-		Guide: c.Guide, Member: c.Member, Now: now, events: evs, types: types,
-		JoinedDays: wholeDays(now.Sub(c.JoinedAt)),
+		Guide: c.Guide, Member: c.Member, Now: now, events: evs, types: pr.types,
 	}
-	if c.JoinedAt.IsZero() {
-		p.JoinedDays = 0
+	if !c.JoinedAt.IsZero() {
+		p.JoinedDays = wholeDays(now.Sub(c.JoinedAt))
 	}
-	nowMs := now.UnixMilli()
-	rfmFrom := nowMs - cfg.RFMWindow.Milliseconds()
-	periodFrom := nowMs - cfg.Period.Milliseconds()
-	from90 := nowMs - 90*dayMs
-
-	orders := (*scratch)[:0]
-	var refunds []order
-	var redeemed []uint64
+	orders, refunds, redeemed := sc.orders[:0], sc.refunds[:0], sc.redeemed[:0]
 	for _, e := range evs {
 		if e.at > nowMs {
 			break // events are sorted; later ones do not exist yet at now
@@ -81,18 +109,19 @@ func baseProfile(c *Customer, evs []compactEvent, coupons []IssuedCoupon, types 
 		case typRefund:
 			refunds = append(refunds, order{ref: e.ref, amount: e.amount})
 		case typShare:
-			if e.at > from90 {
+			if e.at > pr.from90 {
 				p.Shares90d++
 			}
 		case typReferral:
 			p.Referrals++
-			if e.at > periodFrom {
+			if e.at > pr.periodFrom {
 				p.facts.periodRefs++
 			}
 		case typCouponRedeem:
 			redeemed = append(redeemed, e.ref)
 		}
 	}
+	sc.orders, sc.refunds, sc.redeemed = orders, refunds, redeemed
 	// Refunds apply after all orders are known: a refund's own timestamp does
 	// not matter, its amount leaves the window of the order it refunds.
 	for _, r := range refunds {
@@ -123,23 +152,22 @@ func baseProfile(c *Customer, evs []compactEvent, coupons []IssuedCoupon, types 
 			p.Orders365d++
 			spend365 += net
 		}
-		if o.at > rfmFrom {
+		if o.at > pr.rfmFrom {
 			p.facts.rfmOrders++
 			rfmSpend += net
 		}
-		if o.at > periodFrom {
+		if o.at > pr.periodFrom {
 			p.facts.periodOrd++
 		}
 	}
-	*scratch = orders
 	p.Spend = actions.FenToYuan(spend)
 	p.Spend30d = actions.FenToYuan(spend30)
 	p.Spend90d = actions.FenToYuan(spend90)
 	p.Spend365d = actions.FenToYuan(spend365)
 	if p.Orders > 0 {
 		p.AOV = actions.FenToYuan(spend) / float64(p.Orders)
-		r := wholeDays(time.Duration(nowMs-last) * time.Millisecond)
-		p.RecencyDays = &r
+		slots[0] = wholeDays(time.Duration(nowMs-last) * time.Millisecond)
+		p.RecencyDays = &slots[0]
 		p.facts.everOrdered = true
 	}
 	if p.facts.rfmOrders > 0 {
@@ -148,8 +176,11 @@ func baseProfile(c *Customer, evs []compactEvent, coupons []IssuedCoupon, types 
 		p.facts.rfmSpend = rfmSpend
 	}
 	p.Lifecycle = lifecycle(c.Member, p.facts)
-	openCoupons(&p, coupons, redeemed, now)
-	p.BirthdayInDays = birthdayInDays(c.Birthday, now.In(cfg.Location))
+	openCoupons(&p, coupons, redeemed, now, &slots[1])
+	if birthday != 0 {
+		slots[2] = pr.untilBirthday[birthday/100][birthday%100]
+		p.BirthdayInDays = &slots[2]
+	}
 	return p
 }
 
@@ -179,7 +210,7 @@ func lifecycle(member bool, f facts) string {
 }
 
 // openCoupons counts coupons issued by now, not expired and not redeemed.
-func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time.Time) {
+func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time.Time, slot *int) {
 	var nearest time.Time
 	for _, c := range coupons {
 		if c.IssuedAt.After(now) || !now.Before(c.ExpiresAt) {
@@ -202,25 +233,30 @@ func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time
 		}
 	}
 	if p.OpenCoupons > 0 {
-		d := wholeDays(nearest.Sub(now))
-		p.CouponExpiringDays = &d
+		*slot = wholeDays(nearest.Sub(now))
+		p.CouponExpiringDays = slot
 	}
 }
 
-// birthdayInDays counts calendar days from today to the next birthday (0 on
-// the day). A 29 February birthday falls on 1 March in other years.
-func birthdayInDays(birthday string, today time.Time) *int {
-	month, day, ok := parseBirthday(birthday)
-	if !ok {
-		return nil
-	}
+// daysUntil counts calendar days from today to the next (month, day), 0 on
+// the day. A 29 February birthday falls on 1 March in other years, which
+// time.Date's normalisation gives for free.
+func daysUntil(month time.Month, day int, today time.Time) int {
 	t := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
 	next := time.Date(today.Year(), month, day, 0, 0, 0, 0, time.UTC)
 	if next.Before(t) {
 		next = time.Date(today.Year()+1, month, day, 0, 0, 0, 0, time.UTC)
 	}
-	d := int(next.Sub(t) / (24 * time.Hour))
-	return &d
+	return int(next.Sub(t) / (24 * time.Hour))
+}
+
+// packBirthday parses a birthday into month*100 + day, 0 when unknown.
+func packBirthday(s string) uint16 {
+	m, d, ok := parseBirthday(s)
+	if !ok {
+		return 0
+	}
+	return uint16(m)*100 + uint16(d)
 }
 
 // parseBirthday accepts "MM-DD" and "YYYY-MM-DD".

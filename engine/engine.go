@@ -35,6 +35,30 @@ type Engine struct {
 
 	mu        sync.RWMutex
 	playbooks map[string]*rules.Playbook
+
+	// writeMu serialises the engine's own store writes, so its changes
+	// reach the in-memory pond in the order they committed.
+	writeMu sync.Mutex
+	// pondMu guards the pond's contents; pond is nil until first loaded.
+	pondMu sync.RWMutex
+	pond   *Pond
+	// spare is the memory of the last finished run's snapshot, for reuse.
+	spareMu sync.Mutex
+	spare   *Snapshot
+}
+
+func (e *Engine) takeSpare() *Snapshot {
+	e.spareMu.Lock()
+	defer e.spareMu.Unlock()
+	s := e.spare
+	e.spare = nil
+	return s
+}
+
+func (e *Engine) putSpare(s *Snapshot) {
+	e.spareMu.Lock()
+	defer e.spareMu.Unlock()
+	e.spare = s
 }
 
 // New returns an engine over store with the actions in registry.
@@ -96,11 +120,14 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	pond, err := e.store.LoadPond(ctx)
+	pond, err := e.currentPond(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load pond: %w", err)
+		return nil, err
 	}
-	snap := ComputeSnapshot(pond, req.At, e.cfg.Profile)
+	e.pondMu.RLock()
+	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
+	e.pondMu.RUnlock()
+	defer e.putSpare(snap)
 	var runs []*Run
 	for _, pb := range pbs {
 		r, err := e.runPlaybook(ctx, pb, snap, req.DryRun)

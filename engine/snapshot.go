@@ -17,22 +17,41 @@ type Snapshot struct {
 	Pop     *Population
 	pond    *Pond
 	cfg     ProfileConfig
+	pr      *profiler
+	slots   []int // backs the profiles' nil-able numbers
 }
 
 // ComputeSnapshot computes all profiles at now, in parallel.
 func ComputeSnapshot(pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
+	return computeSnapshot(nil, pond, now, cfg)
+}
+
+// computeSnapshot computes a snapshot, reusing the memory of old (which
+// nothing may use any more) when it is large enough: a million profiles
+// are 400 MB, and allocating them afresh for every run costs more than
+// computing them.
+func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
 	n := pond.Len()
-	s := &Snapshot{Now: now, Profiles: make([]Profile, n), Present: make([]bool, n), pond: pond, cfg: cfg}
+	s := &Snapshot{Now: now, pond: pond, cfg: cfg}
+	var slots []int
+	if old != nil && cap(old.Profiles) >= n {
+		s.Profiles, s.Present, slots = old.Profiles[:n], old.Present[:n], old.slots[:3*n]
+		clear(s.Profiles) // absent customers must read as zero, as when fresh
+	} else {
+		s.Profiles, s.Present, slots = make([]Profile, n), make([]bool, n), make([]int, 3*n)
+	}
+	s.slots = slots
+	s.pr = newProfiler(now, cfg, &pond.types)
 	parallel(n, func(lo, hi int) {
-		var scratch []order
+		var sc scratch
 		for i := lo; i < hi; i++ {
 			c := &pond.Customers[i]
 			s.Present[i] = !c.JoinedAt.After(now)
 			if !s.Present[i] {
 				continue
 			}
-			s.Profiles[i] = baseProfile(c, pond.events[i], pond.coupons[i], &pond.types, now, cfg, &scratch)
+			s.Profiles[i] = s.pr.profile(c, pond.events[i], pond.coupons[i], pond.birthdays[i], slots[3*i:3*i+3:3*i+3], &sc)
 		}
 	})
 	s.Pop = NewPopulation(s.Profiles, cfg.Thresholds)
@@ -49,13 +68,13 @@ func ComputeSnapshot(pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 // Refresh recomputes customer i's profile after its stored fields, events or
 // coupons changed, scoring it against the snapshot's population.
 func (s *Snapshot) Refresh(i int) {
-	var scratch []order
+	var sc scratch
 	c := &s.pond.Customers[i]
 	s.Present[i] = !c.JoinedAt.After(s.Now)
 	if !s.Present[i] {
 		return
 	}
-	s.Profiles[i] = baseProfile(c, s.pond.events[i], s.pond.coupons[i], &s.pond.types, s.Now, s.cfg, &scratch)
+	s.Profiles[i] = s.pr.profile(c, s.pond.events[i], s.pond.coupons[i], s.pond.birthdays[i], make([]int, 3), &sc)
 	s.Pop.Score(&s.Profiles[i])
 }
 

@@ -8,9 +8,23 @@ import (
 )
 
 // Store is koi's durable state. engine/sqlite implements it.
+//
+// The engine keeps the pond in memory. Every committed change to customers,
+// events or coupons advances the store's pond version, and every write
+// method returns the version its transaction committed: when that is the
+// engine's version plus one, the engine applies the change to its pond;
+// otherwise someone else wrote too, and the pond is reloaded before it is
+// used again.
 type Store interface {
-	// LoadPond reads every customer, event and issued coupon in bulk.
+	// LoadPond reads every customer, event and issued coupon in bulk, and
+	// sets the pond's Version to the version it reflects.
 	LoadPond(ctx context.Context) (*Pond, error)
+	// PondVersion returns the current pond version.
+	PondVersion(ctx context.Context) (int64, error)
+	// PutCustomers inserts or replaces customers in one transaction.
+	PutCustomers(ctx context.Context, cs []Customer, now time.Time) (version int64, err error)
+	// AddEvents stores events in one transaction, idempotently by id.
+	AddEvents(ctx context.Context, evs []Event) (AddedEvents, error)
 	// FireMarks returns the latest fire of every (rule, customer) of a playbook.
 	FireMarks(ctx context.Context, playbook string) (map[FireRef]FireMark, error)
 	// StartRun records a run as running and sets its ID.
@@ -18,17 +32,49 @@ type Store interface {
 	// FinishRun records a run's outcome and counts.
 	FinishRun(ctx context.Context, r *Run) error
 	// WriteFires runs fn in one transaction whose clock is now.
-	WriteFires(ctx context.Context, now time.Time, fn func(tx FireTx) error) error
+	WriteFires(ctx context.Context, now time.Time, fn func(tx FireTx) error) (version int64, err error)
 }
 
-// FireTx is a transaction that records fires and their local effects.
+// AddedEvents reports what AddEvents did with each event.
+type AddedEvents struct {
+	// Inserted[i] is true when evs[i] was new; false for a duplicate id or
+	// an invalid item.
+	Inserted []bool
+	// ItemErrs holds the items that were not stored, by index (an unknown
+	// customer, say). The others are stored.
+	ItemErrs map[int]error
+	// Version is the pond version the transaction committed.
+	Version int64
+}
+
+// FireTx is a write transaction for a batch of fires and their local
+// effects. Nothing of it is visible until WriteFires commits.
 type FireTx interface {
-	actions.Effects
-	// Fire inserts f and, only if it is new, runs do, all inside a savepoint:
-	// when do fails, the fire and every effect of do are rolled back and the
-	// rest of the transaction stays. inserted is false when a fire with the
-	// same (playbook, rule, customer, seq) exists: another run got there first.
-	Fire(f *Fire, do func() error) (inserted bool, err error)
+	// InsertFires inserts fires, setting their IDs. inserted[i] is false
+	// when a fire with the same (playbook, rule, customer, seq) exists:
+	// another run got there first.
+	InsertFires(fires []*Fire) (inserted []bool, err error)
+	// DeleteFires removes fires of this transaction whose actions failed.
+	DeleteFires(ids []int64) error
+	// CustomerStates reads the stored tier and tags of customers; a
+	// customer that does not exist (any more) is missing from the map.
+	CustomerStates(ids []string) (map[string]CustomerState, error)
+	// ApplyEffects writes the coupons, tags and tiers of the batch.
+	ApplyEffects(e *BatchEffects) error
+}
+
+// CustomerState is the part of a customer local actions change.
+type CustomerState struct {
+	Tier string
+	Tags []string
+}
+
+// BatchEffects are the local effects of a batch of fires.
+type BatchEffects struct {
+	Coupons []actions.Coupon
+	// Tags and Tiers are the customers' new tags and tiers, by id.
+	Tags  map[string][]string
+	Tiers map[string]string
 }
 
 // FireRef names a rule's fire state for one customer.

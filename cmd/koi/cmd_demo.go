@@ -1,13 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -38,7 +40,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			}
 			defer db.Close()
 			bar := newBar(customers, "generating pond", cmd.ErrOrStderr())
-			n, events, err := seedDemo(cmd, db, demoPond{seed: seed, anchor: at}, customers, bar)
+			n, events, err := seedDemo(cmd.Context(), db, demo.Generator{Seed: seed, Anchor: at}, customers, bar)
 			if err != nil {
 				return err
 			}
@@ -53,32 +55,27 @@ func newDemoCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// seedDemo writes n demo customers in batches. Ids are deterministic, so
-// running it twice upserts the same pond instead of doubling it.
-func seedDemo(cmd *cobra.Command, db *sqlite.DB, d demoPond, n int, bar *progressbar.ProgressBar) (int, int, error) {
-	const batch = 2000
-	d.anchor = d.anchor.Truncate(24 * time.Hour)
+// seedDemo writes n demo customers, generated on all cores while the
+// previous batch is written. Ids are deterministic, so running it twice
+// upserts the same pond instead of doubling it.
+func seedDemo(ctx context.Context, db *sqlite.DB, d demo.Generator, n int, bar *progressbar.ProgressBar) (int, int, error) {
 	total := 0
 	now := time.Now()
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		cs := make([]engine.Customer, 0, hi-lo)
-		var evs []engine.Event
-		for i := lo; i < hi; i++ {
-			c, e := d.customer(i)
-			cs = append(cs, c)
-			evs = append(evs, e...)
+	err := d.Generate(ctx, n, 5000, runtime.GOMAXPROCS(0), func(b demo.Batch) error {
+		if err := db.UpsertCustomers(ctx, b.Customers, now); err != nil {
+			return err
 		}
-		if err := db.UpsertCustomers(cmd.Context(), cs, now); err != nil {
-			return 0, 0, err
-		}
-		if _, bad, err := db.InsertEvents(cmd.Context(), evs); err != nil {
-			return 0, 0, err
+		if _, bad, err := db.InsertEvents(ctx, b.Events); err != nil {
+			return err
 		} else if len(bad) > 0 {
-			return 0, 0, fmt.Errorf("demo generated %d events of unknown customers", len(bad))
+			return fmt.Errorf("demo generated %d events of unknown customers", len(bad))
 		}
-		total += len(evs)
-		_ = bar.Add(hi - lo)
+		total += len(b.Events)
+		_ = bar.Add(b.Hi - b.Lo)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
 	}
 	_ = bar.Finish()
 	return n, total, nil

@@ -14,9 +14,16 @@ import (
 
 // UpsertCustomers inserts or replaces customers in one transaction.
 func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time.Time) error {
+	_, err := d.PutCustomers(ctx, cs, now)
+	return err
+}
+
+// PutCustomers inserts or replaces customers in one transaction and returns
+// the pond version it committed.
+func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Time) (int64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	st, err := tx.PrepareContext(ctx, `INSERT INTO customers (`+customerColumns+`, updated_at)
@@ -26,7 +33,7 @@ func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time
 			member = excluded.member, joined_at = excluded.joined_at, birthday = excluded.birthday,
 			guide = excluded.guide, updated_at = excluded.updated_at`)
 	if err != nil {
-		return fmt.Errorf("prepare upsert customer: %w", err)
+		return 0, fmt.Errorf("prepare upsert customer: %w", err)
 	}
 	defer st.Close()
 	for i := range cs {
@@ -39,7 +46,7 @@ func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time
 		if len(c.Attrs) > 0 {
 			b, err := json.Marshal(c.Attrs)
 			if err != nil {
-				return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
+				return 0, fmt.Errorf("customer %s: attrs: %w", c.ID, err)
 			}
 			attrs = string(b)
 		}
@@ -49,25 +56,49 @@ func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time
 		}
 		if _, err := st.ExecContext(ctx, c.ID, c.Name, c.Phone, c.Email, c.WeComID, c.Tier, tags, attrs,
 			boolInt(c.Member), ms(joined), c.Birthday, c.Guide, ms(now)); err != nil {
-			return fmt.Errorf("upsert customer %s: %w", c.ID, err)
+			return 0, fmt.Errorf("upsert customer %s: %w", c.ID, err)
 		}
 	}
-	return tx.Commit()
+	version, err := bumpVersion(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return version, nil
 }
 
 // InsertEvents stores events in one transaction, idempotently: an event whose
 // id is already stored is skipped. An event of an unknown customer is not
 // stored and reported in itemErrs at its index; the others are kept.
 func (d *DB) InsertEvents(ctx context.Context, evs []engine.Event) (inserted int, itemErrs map[int]error, err error) {
+	res, err := d.AddEvents(ctx, evs)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, ok := range res.Inserted {
+		if ok {
+			inserted++
+		}
+	}
+	return inserted, res.ItemErrs, nil
+}
+
+// AddEvents is InsertEvents reporting each event's fate and the pond
+// version. The transaction commits with synchronous=FULL: when it returns,
+// every inserted event is durable.
+func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (engine.AddedEvents, error) {
+	out := engine.AddedEvents{Inserted: make([]bool, len(evs))}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("begin: %w", err)
+		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	st, err := tx.PrepareContext(ctx, `INSERT INTO events (id, customer_id, type, at, amount_fen, order_id, code, attrs)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
-		return 0, nil, fmt.Errorf("prepare insert event: %w", err)
+		return out, fmt.Errorf("prepare insert event: %w", err)
 	}
 	defer st.Close()
 	for i := range evs {
@@ -76,29 +107,55 @@ func (d *DB) InsertEvents(ctx context.Context, evs []engine.Event) (inserted int
 		if len(e.Attrs) > 0 {
 			b, err := json.Marshal(e.Attrs)
 			if err != nil {
-				return 0, nil, fmt.Errorf("event %s: attrs: %w", e.ID, err)
+				return out, fmt.Errorf("event %s: attrs: %w", e.ID, err)
 			}
 			attrs = sql.NullString{String: string(b), Valid: true}
 		}
 		res, err := st.ExecContext(ctx, e.ID, e.CustomerID, e.Type, ms(e.At), e.AmountFen, e.OrderID, e.Code, attrs)
 		if err != nil {
 			if isForeignKey(err) {
-				if itemErrs == nil {
-					itemErrs = map[int]error{}
+				if out.ItemErrs == nil {
+					out.ItemErrs = map[int]error{}
 				}
-				itemErrs[i] = &engine.Error{Code: engine.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", e.CustomerID)}
+				out.ItemErrs[i] = &engine.Error{Code: engine.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", e.CustomerID)}
 				continue
 			}
-			return 0, nil, fmt.Errorf("insert event %s: %w", e.ID, err)
+			return out, fmt.Errorf("insert event %s: %w", e.ID, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			inserted++
+			out.Inserted[i] = true
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, nil, fmt.Errorf("commit: %w", err)
+	if out.Version, err = bumpVersion(ctx, tx); err != nil {
+		return out, err
 	}
-	return inserted, itemErrs, nil
+	if err := tx.Commit(); err != nil {
+		return out, fmt.Errorf("commit: %w", err)
+	}
+	return out, nil
+}
+
+func scanCustomer(row interface{ Scan(...any) error }) (engine.Customer, error) {
+	var c engine.Customer
+	var tags, attrs string
+	var joined int64
+	var member int
+	if err := row.Scan(&c.ID, &c.Name, &c.Phone, &c.Email, &c.WeComID, &c.Tier, &tags, &attrs, &member, &joined, &c.Birthday, &c.Guide); err != nil {
+		return c, err
+	}
+	c.Member = member != 0
+	c.JoinedAt = fromMs(joined)
+	if tags != "[]" && tags != "" {
+		if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+			return c, fmt.Errorf("customer %s: tags: %w", c.ID, err)
+		}
+	}
+	if attrs != "{}" && attrs != "" {
+		if err := json.Unmarshal([]byte(attrs), &c.Attrs); err != nil {
+			return c, fmt.Errorf("customer %s: attrs: %w", c.ID, err)
+		}
+	}
+	return c, nil
 }
 
 // GetCustomer reads one stored customer.

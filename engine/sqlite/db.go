@@ -122,6 +122,24 @@ func (d *DB) applyMigration(ctx context.Context, version int, name string) error
 	return tx.Commit()
 }
 
+// bumpVersion advances the pond version inside tx and returns the new one.
+func bumpVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var v int64
+	if err := tx.QueryRowContext(ctx, `UPDATE pond_version SET version = version + 1 WHERE id = 1 RETURNING version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("bump pond version: %w", err)
+	}
+	return v, nil
+}
+
+// PondVersion returns the current pond version.
+func (d *DB) PondVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := d.db.QueryRowContext(ctx, `SELECT version FROM pond_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read pond version: %w", err)
+	}
+	return v, nil
+}
+
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMs(v int64) time.Time { return time.UnixMilli(v).UTC() }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
 )
 
@@ -33,132 +32,179 @@ func (d *DB) FireMarks(ctx context.Context, playbook string) (map[engine.FireRef
 	return marks, rows.Err()
 }
 
-// WriteFires runs fn in one write transaction.
-func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.FireTx) error) error {
+// WriteFires runs fn in one write transaction and returns the pond version
+// it committed.
+func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.FireTx) error) (int64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	ftx, err := newFireTx(ctx, tx, now)
-	if err != nil {
-		return err
-	}
-	defer ftx.close()
+	ftx := &fireTx{ctx: ctx, tx: tx, now: now}
 	if err := fn(ftx); err != nil {
-		return err
+		return 0, err
+	}
+	version, err := bumpVersion(ctx, tx)
+	if err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return 0, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return version, nil
 }
 
-// fireTx is a transaction with its statements prepared once per batch.
+// fireTx writes a batch of fires with multi-row statements: a few dozen
+// statements per thousand fires instead of several per fire.
 type fireTx struct {
-	ctx        context.Context
-	tx         *sql.Tx
-	now        time.Time
-	insertFire *sql.Stmt
-	insertCoup *sql.Stmt
+	ctx context.Context
+	tx  *sql.Tx
+	now time.Time
 }
 
 var _ engine.FireTx = (*fireTx)(nil)
 
-func newFireTx(ctx context.Context, tx *sql.Tx, now time.Time) (*fireTx, error) {
-	f := &fireTx{ctx: ctx, tx: tx, now: now}
-	var err error
-	f.insertFire, err = tx.PrepareContext(ctx, `INSERT INTO fires (run_id, playbook, rule, customer_id, seq, status, at, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING RETURNING id`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert fire: %w", err)
-	}
-	f.insertCoup, err = tx.PrepareContext(ctx, `INSERT INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare insert coupon: %w", err)
-	}
-	return f, nil
+// rowsPerStatement bounds multi-row statements well below SQLite's limit
+// of 32766 bound parameters.
+const rowsPerStatement = 500
+
+// values returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func values(rows, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
-func (f *fireTx) close() {
-	f.insertFire.Close()
-	f.insertCoup.Close()
+type fireKey struct {
+	rule, customer string
+	seq            int
 }
 
-// Fire inserts the fire and runs do inside a savepoint.
-func (f *fireTx) Fire(fire *engine.Fire, do func() error) (bool, error) {
-	if _, err := f.tx.ExecContext(f.ctx, `SAVEPOINT fire`); err != nil {
-		return false, fmt.Errorf("savepoint: %w", err)
-	}
-	var id int64
-	err := f.insertFire.QueryRowContext(f.ctx, fire.RunID, fire.Playbook, fire.Rule, fire.CustomerID, fire.Seq, fire.Status, ms(fire.At), fire.Hash).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		_, rerr := f.tx.ExecContext(f.ctx, `RELEASE fire`)
-		return false, rerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("insert fire: %w", err)
-	}
-	fire.ID = id
-	if derr := do(); derr != nil {
-		if _, err := f.tx.ExecContext(f.ctx, `ROLLBACK TO fire`); err != nil {
-			return false, fmt.Errorf("rollback fire: %w", err)
+// InsertFires inserts the fires, skipping keys that exist.
+func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
+	inserted := make([]bool, len(fires))
+	pos := make(map[fireKey]int, len(fires))
+	for start := 0; start < len(fires); start += rowsPerStatement {
+		chunk := fires[start:min(start+rowsPerStatement, len(fires))]
+		args := make([]any, 0, 8*len(chunk))
+		for i, fr := range chunk {
+			pos[fireKey{fr.Rule, fr.CustomerID, fr.Seq}] = start + i
+			args = append(args, fr.RunID, fr.Playbook, fr.Rule, fr.CustomerID, fr.Seq, fr.Status, ms(fr.At), fr.Hash)
 		}
-		if _, err := f.tx.ExecContext(f.ctx, `RELEASE fire`); err != nil {
-			return false, fmt.Errorf("release fire: %w", err)
+		// RETURNING gives rows in no particular order: match them by key.
+		rows, err := f.tx.QueryContext(f.ctx, `INSERT INTO fires (run_id, playbook, rule, customer_id, seq, status, at, hash)
+			VALUES `+values(len(chunk), 8)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING
+			RETURNING id, rule, customer_id, seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert fires: %w", err)
 		}
-		return false, derr
+		for rows.Next() {
+			var id int64
+			var k fireKey
+			if err := rows.Scan(&id, &k.rule, &k.customer, &k.seq); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("insert fires: %w", err)
+			}
+			i, ok := pos[k]
+			if !ok {
+				rows.Close()
+				return nil, fmt.Errorf("insert fires: returned an unknown fire %v", k)
+			}
+			fires[i].ID, inserted[i] = id, true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("insert fires: %w", err)
+		}
 	}
-	if _, err := f.tx.ExecContext(f.ctx, `RELEASE fire`); err != nil {
-		return false, fmt.Errorf("release fire: %w", err)
-	}
-	return true, nil
+	return inserted, nil
 }
 
-// IssueCoupon writes a coupon to the ledger.
-func (f *fireTx) IssueCoupon(c actions.Coupon) error {
-	_, err := f.insertCoup.ExecContext(f.ctx, c.Code, c.CustomerID, c.FireID, c.AmountFen, c.MinSpendFen, ms(c.IssuedAt), ms(c.ExpiresAt))
-	if err != nil {
-		return fmt.Errorf("insert coupon %s: %w", c.Code, err)
+// DeleteFires removes fires by id.
+func (f *fireTx) DeleteFires(ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	enc, _ := json.Marshal(ids)
+	if _, err := f.tx.ExecContext(f.ctx, `DELETE FROM fires WHERE id IN (SELECT value FROM json_each(?))`, string(enc)); err != nil {
+		return fmt.Errorf("delete failed fires: %w", err)
 	}
 	return nil
 }
 
-// UpdateTags adds and removes tags, keeping the stored order.
-func (f *fireTx) UpdateTags(customerID string, add, remove []string) ([]string, error) {
-	var raw string
-	if err := f.tx.QueryRowContext(f.ctx, `SELECT tags FROM customers WHERE id = ?`, customerID).Scan(&raw); err != nil {
-		return nil, fmt.Errorf("read tags of %s: %w", customerID, err)
+// CustomerStates reads tier and tags of customers.
+func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, error) {
+	out := make(map[string]engine.CustomerState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
 	}
-	var tags []string
-	if err := json.Unmarshal([]byte(raw), &tags); err != nil {
-		return nil, fmt.Errorf("decode tags of %s: %w", customerID, err)
+	enc, _ := json.Marshal(ids)
+	rows, err := f.tx.QueryContext(f.ctx, `SELECT id, tier, tags FROM customers WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	if err != nil {
+		return nil, fmt.Errorf("read customer states: %w", err)
 	}
-	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
-	for _, t := range add {
-		if !slices.Contains(tags, t) {
-			tags = append(tags, t)
+	defer rows.Close()
+	for rows.Next() {
+		var id, tier, raw string
+		if err := rows.Scan(&id, &tier, &raw); err != nil {
+			return nil, fmt.Errorf("read customer states: %w", err)
 		}
+		var tags []string
+		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
+			return nil, fmt.Errorf("decode tags of %s: %w", id, err)
+		}
+		out[id] = engine.CustomerState{Tier: tier, Tags: tags}
 	}
-	if tags == nil {
-		tags = []string{}
-	}
-	enc, _ := json.Marshal(tags)
-	if _, err := f.tx.ExecContext(f.ctx, `UPDATE customers SET tags = ?, updated_at = ? WHERE id = ?`, string(enc), ms(f.now), customerID); err != nil {
-		return nil, fmt.Errorf("update tags of %s: %w", customerID, err)
-	}
-	return tags, nil
+	return out, rows.Err()
 }
 
-// SetTier changes a customer's tier.
-func (f *fireTx) SetTier(customerID, tier string) error {
-	res, err := f.tx.ExecContext(f.ctx, `UPDATE customers SET tier = ?, updated_at = ? WHERE id = ?`, tier, ms(f.now), customerID)
-	if err != nil {
-		return fmt.Errorf("update tier of %s: %w", customerID, err)
+// ApplyEffects writes coupons, tags and tiers with multi-row statements.
+func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
+	for start := 0; start < len(e.Coupons); start += rowsPerStatement {
+		chunk := e.Coupons[start:min(start+rowsPerStatement, len(e.Coupons))]
+		args := make([]any, 0, 7*len(chunk))
+		for _, c := range chunk {
+			args = append(args, c.Code, c.CustomerID, c.FireID, c.AmountFen, c.MinSpendFen, ms(c.IssuedAt), ms(c.ExpiresAt))
+		}
+		if _, err := f.tx.ExecContext(f.ctx, `INSERT INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
+			VALUES `+values(len(chunk), 7), args...); err != nil {
+			return fmt.Errorf("insert coupons: %w", err)
+		}
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update tier: no customer %s", customerID)
+	tags := make(map[string]string, len(e.Tags))
+	for id, t := range e.Tags {
+		if t == nil {
+			t = []string{}
+		}
+		enc, _ := json.Marshal(t)
+		tags[id] = string(enc)
+	}
+	if err := f.updateColumn("tags", tags); err != nil {
+		return err
+	}
+	return f.updateColumn("tier", e.Tiers)
+}
+
+// updateColumn sets one column of many customers, a chunk per statement.
+func (f *fireTx) updateColumn(column string, byID map[string]string) error {
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // deterministic statements, and friendlier to the b-tree
+	for start := 0; start < len(ids); start += rowsPerStatement {
+		chunk := ids[start:min(start+rowsPerStatement, len(ids))]
+		args := make([]any, 0, 1+2*len(chunk))
+		args = append(args, ms(f.now))
+		for _, id := range chunk {
+			args = append(args, id, byID[id])
+		}
+		res, err := f.tx.ExecContext(f.ctx, `UPDATE customers SET `+column+` = v.column2, updated_at = ?
+			FROM (VALUES `+values(len(chunk), 2)+`) AS v WHERE customers.id = v.column1`, args...)
+		if err != nil {
+			return fmt.Errorf("update %s: %w", column, err)
+		}
+		if n, _ := res.RowsAffected(); int(n) != len(chunk) {
+			return fmt.Errorf("update %s: %d of %d customers exist", column, n, len(chunk))
+		}
 	}
 	return nil
 }

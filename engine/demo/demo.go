@@ -1,21 +1,28 @@
-package main
+// Package demo generates a deterministic synthetic pond: members, tiers,
+// tags and two years of orders, refunds, shares, referrals and visits. koi
+// demo, koi bench and the Go benchmarks all draw from it.
+package demo
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/koihq/koi/engine"
 )
 
-// demoPond generates a deterministic synthetic pond: the same seed, size and
-// anchor always give the same customers and events. Each customer draws from
-// its own generator seeded by (seed, index), so any slice of the pond can be
-// generated independently (and later in parallel) with identical results.
-type demoPond struct {
-	seed   uint64
-	anchor time.Time
+// Generator generates a deterministic synthetic pond: the same seed, size
+// and anchor always give the same customers and events. Each customer draws
+// from its own generator seeded by (Seed, index), so any slice of the pond
+// can be generated independently, in parallel, with identical results.
+type Generator struct {
+	Seed uint64
+	// Anchor is the pond's present: histories end here. It is truncated to
+	// the day.
+	Anchor time.Time
 }
 
 var (
@@ -27,16 +34,17 @@ var (
 	demoCustom   = []string{"visit", "live_view", "message_reply"}
 )
 
-// customer returns customer i and its events.
-func (d demoPond) customer(i int) (engine.Customer, []engine.Event) {
-	r := rand.New(rand.NewPCG(d.seed, uint64(i)+1))
+// Customer returns customer i and its events, sorted by time.
+func (d Generator) Customer(i int) (engine.Customer, []engine.Event) {
+	d.Anchor = d.Anchor.Truncate(24 * time.Hour)
+	r := rand.New(rand.NewPCG(d.Seed, uint64(i)+1))
 	day := 24 * time.Hour
 	id := fmt.Sprintf("c%07d", i)
 	c := engine.Customer{
 		ID:       id,
 		Name:     demoSurnames[r.IntN(len(demoSurnames))] + demoGiven[r.IntN(len(demoGiven))],
 		Phone:    fmt.Sprintf("13%d%08d", r.IntN(10), r.IntN(100000000)),
-		JoinedAt: d.anchor.Add(-time.Duration(r.IntN(3*365*24)) * time.Hour),
+		JoinedAt: d.Anchor.Add(-time.Duration(r.IntN(3*365*24)) * time.Hour),
 		Member:   r.Float64() < 0.65,
 		Attrs: map[string]any{
 			"city":       demoCities[r.IntN(len(demoCities))],
@@ -61,10 +69,10 @@ func (d demoPond) customer(i int) (engine.Customer, []engine.Event) {
 	}
 	// Activity starts when the customer joined, at most two years back.
 	start := c.JoinedAt
-	if floor := d.anchor.Add(-730 * day); start.Before(floor) {
+	if floor := d.Anchor.Add(-730 * day); start.Before(floor) {
 		start = floor
 	}
-	span := d.anchor.Sub(start)
+	span := d.Anchor.Sub(start)
 	at := func(from time.Time, within time.Duration) time.Time {
 		if within <= 0 {
 			return from
@@ -115,12 +123,12 @@ func (d demoPond) customer(i int) (engine.Customer, []engine.Event) {
 	for k := r.IntN(4); k > 0; k-- {
 		next(engine.EventShare, at(start, span))
 	}
-	recent := d.anchor.Add(-60 * day)
+	recent := d.Anchor.Add(-60 * day)
 	if recent.Before(start) {
 		recent = start
 	}
 	for k := r.IntN(13); k > 0; k-- {
-		next(demoCustom[r.IntN(len(demoCustom))], at(recent, d.anchor.Sub(recent)))
+		next(demoCustom[r.IntN(len(demoCustom))], at(recent, d.Anchor.Sub(recent)))
 	}
 	switch yuan := spend / 100; {
 	case yuan >= 5000:
@@ -132,5 +140,73 @@ func (d demoPond) customer(i int) (engine.Customer, []engine.Event) {
 	default:
 		c.Tier = "normal"
 	}
+	slices.SortStableFunc(evs, func(a, b engine.Event) int { return a.At.Compare(b.At) })
 	return c, evs
+}
+
+// Batch is a run of consecutive customers, [Lo, Hi), with their events.
+type Batch struct {
+	Lo, Hi    int
+	Customers []engine.Customer
+	Events    []engine.Event
+}
+
+// Generate makes customers [0, n) in batches of size on workers goroutines
+// and calls fn with each batch in order. It stops at fn's first error.
+func (d Generator) Generate(ctx context.Context, n, size, workers int, fn func(Batch) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		lo, hi int
+		out    chan Batch
+	}
+	jobs := make(chan job)
+	// order holds the result channels in batch order; its buffer bounds how
+	// far generation runs ahead of fn.
+	order := make(chan chan Batch, 2*workers)
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		for lo := 0; lo < n; lo += size {
+			j := job{lo: lo, hi: min(lo+size, n), out: make(chan Batch, 1)}
+			select {
+			case order <- j.out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for w := 0; w < max(workers, 1); w++ {
+		go func() {
+			for j := range jobs {
+				j.out <- d.batch(j.lo, j.hi)
+			}
+		}()
+	}
+	for out := range order {
+		select {
+		case b := <-out:
+			if err := fn(b); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return ctx.Err()
+}
+
+func (d Generator) batch(lo, hi int) Batch {
+	b := Batch{Lo: lo, Hi: hi, Customers: make([]engine.Customer, 0, hi-lo), Events: make([]engine.Event, 0, 11*(hi-lo))}
+	for i := lo; i < hi; i++ {
+		c, evs := d.Customer(i)
+		b.Customers = append(b.Customers, c)
+		b.Events = append(b.Events, evs...)
+	}
+	return b
 }

@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The engine keeps the pond in memory between runs: loading a million
+// customers and ten million events takes seconds, evaluating them a
+// fraction of that. SQLite stays the truth. Writes that go through the
+// engine update the pond as they commit; the pond version (see Store) tells
+// when anyone else wrote, and then the pond is loaded again.
+
+// Warm loads the pond into memory, or reloads it if the store has changed
+// behind the engine's back. Servers call it at start-up; Run calls it too.
+func (e *Engine) Warm(ctx context.Context) error {
+	_, err := e.currentPond(ctx)
+	return err
+}
+
+// currentPond returns the in-memory pond, loading it when it is missing or
+// out of date.
+func (e *Engine) currentPond(ctx context.Context) (*Pond, error) {
+	v, err := e.store.PondVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p := e.residentPond(v); p != nil {
+		return p, nil
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if v, err = e.store.PondVersion(ctx); err != nil {
+		return nil, err
+	}
+	if p := e.residentPond(v); p != nil {
+		return p, nil // another goroutine loaded it meanwhile
+	}
+	start := time.Now()
+	p, err := e.store.LoadPond(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load pond: %w", err)
+	}
+	e.log.Debug("pond loaded", "customers", p.Len(), "events", p.EventCount(), "version", p.Version, "took", time.Since(start))
+	e.pondMu.Lock()
+	e.pond = p
+	e.pondMu.Unlock()
+	return p, nil
+}
+
+// residentPond returns the pond if it reflects version v.
+func (e *Engine) residentPond(v int64) *Pond {
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	if e.pond != nil && e.pond.Version == v {
+		return e.pond
+	}
+	return nil
+}
+
+// applyToPond applies a committed change to the pond when the pond was
+// exactly one version behind it; otherwise another process wrote as well,
+// and the pond is marked for reloading. The caller holds writeMu.
+func (e *Engine) applyToPond(version int64, apply func(p *Pond)) {
+	e.pondMu.Lock()
+	defer e.pondMu.Unlock()
+	if e.pond == nil {
+		return
+	}
+	if e.pond.Version+1 != version {
+		e.pond.Version = -1
+		return
+	}
+	apply(e.pond)
+	if e.pond.Version != -1 { // apply may have found the pond wanting
+		e.pond.Version = version
+	}
+}
+
+// applyMutations applies a committed batch of fires to the run's snapshot,
+// so later playbooks of the run see it, and to the engine's pond.
+func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) {
+	apply := func(p *Pond) {
+		touched := map[int]bool{}
+		for _, m := range muts {
+			c := &p.Customers[m.cust]
+			switch {
+			case m.tier != nil:
+				c.Tier = *m.tier
+			case m.tags != nil:
+				c.Tags = *m.tags
+			case m.coupon != nil:
+				p.AddCoupon(m.cust, *m.coupon)
+			}
+			touched[m.cust] = true
+		}
+		for i := range touched {
+			snap.Refresh(i)
+		}
+	}
+	e.pondMu.RLock()
+	same := e.pond == snap.pond
+	e.pondMu.RUnlock()
+	if same {
+		e.applyToPond(version, apply)
+		return
+	}
+	// The engine reloaded its pond during the run: keep the run's own
+	// pond consistent, and have the engine's reloaded again.
+	e.pondMu.Lock()
+	apply(snap.pond)
+	if e.pond != nil {
+		e.pond.Version = -1
+	}
+	e.pondMu.Unlock()
+}
+
+// PutCustomers stores customers and updates the pond. A customer without a
+// join time joins now.
+func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time) error {
+	for i := range cs {
+		if cs[i].JoinedAt.IsZero() {
+			cs[i].JoinedAt = now
+		}
+		cs[i].JoinedAt = cs[i].JoinedAt.Truncate(time.Millisecond)
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	version, err := e.store.PutCustomers(ctx, cs, now)
+	if err != nil {
+		return err
+	}
+	e.applyToPond(version, func(p *Pond) {
+		for _, c := range cs {
+			p.PutCustomer(c)
+		}
+	})
+	return nil
+}
+
+// AddEvents stores events, idempotently by id, and adds the new ones to the
+// pond. When it returns, every inserted event is durable.
+func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error) {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	res, err := e.store.AddEvents(ctx, evs)
+	if err != nil {
+		return res, err
+	}
+	e.applyToPond(res.Version, func(p *Pond) {
+		for i := range evs {
+			if !res.Inserted[i] {
+				continue
+			}
+			if ci, ok := p.Lookup(evs[i].CustomerID); ok {
+				p.AddLoadedEvent(ci, evs[i])
+			} else {
+				p.Version = -1 // a customer the pond does not know: reload
+			}
+		}
+	})
+	return res, nil
+}
