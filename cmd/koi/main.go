@@ -76,6 +76,7 @@ func newRoot() *cobra.Command {
 		newDemoCmd(g),
 		newImportCmd(g),
 		newExportCmd(g),
+		newBenchCmd(g),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}

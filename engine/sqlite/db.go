@@ -38,6 +38,7 @@ func DSN(path string) string {
 		"foreign_keys(1)",
 		// FULL: an acknowledged write survives power loss, not just kill -9.
 		"synchronous(FULL)",
+		"cache_size(-65536)",
 	} {
 		q.Add("_pragma", p)
 	}

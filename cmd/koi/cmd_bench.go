@@ -1,0 +1,516 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+// benchFS is the fixed bench set: five playbooks of four rules each, the
+// same twenty rules as SQL (rules.sql) and the profile views they need.
+//
+//go:embed bench/*.yaml bench/*.sql
+var benchFS embed.FS
+
+// benchAnchor is the bench pond's present. It is fixed, not today, so the
+// bench measures the same work on every day it is run.
+var benchAnchor = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// benchReport is koi bench's result; --json prints it as is.
+type benchReport struct {
+	Customers int `json:"customers"`
+	Events    int `json:"events"`
+	Reps      int `json:"reps"`
+	// The medians over the repetitions, in seconds.
+	EvalSeconds    float64 `json:"eval_seconds"`
+	SQLSeconds     float64 `json:"sql_seconds"`
+	StartupSeconds float64 `json:"startup_seconds"`
+	// SQLRatio is sql_seconds / eval_seconds.
+	SQLRatio              float64          `json:"sql_ratio"`
+	IngestEventsPerSecond float64          `json:"ingest_events_per_second"`
+	RSSBytes              int64            `json:"rss_bytes"`
+	Matched               int              `json:"matched"`
+	Fired                 int              `json:"fired"`
+	Rules                 []benchRuleCount `json:"rules"`
+	EvalSamples           []float64        `json:"eval_samples"`
+	SQLSamples            []float64        `json:"sql_samples"`
+	StartupSamples        []float64        `json:"startup_samples"`
+	Machine               benchMachine     `json:"machine"`
+	Budget                []benchCheck     `json:"budget"`
+	GenerateSeconds       float64          `json:"generate_seconds"`
+	IngestEvents          int              `json:"ingest_events"`
+	IngestBatch           int              `json:"ingest_batch"`
+	countsDiffer          bool
+}
+
+type benchRuleCount struct {
+	Rule string `json:"rule"` // playbook/rule
+	Koi  int    `json:"koi"`
+	SQL  int    `json:"sql"`
+}
+
+type benchMachine struct {
+	Cores     int    `json:"cores"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+}
+
+type benchCheck struct {
+	What   string  `json:"what"`
+	Value  float64 `json:"value"`
+	Target string  `json:"target"`
+	Met    bool    `json:"met"`
+}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	var (
+		customers, reps, ingestN, ingestBatch int
+		seed                                  uint64
+		asJSON                                bool
+		dir, cpuProfile                       string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure koi on a fresh synthetic pond: evaluation against hand-written SQL, ingest, start-up, memory",
+		Long: `bench generates a deterministic demo pond in a temporary database, then
+measures, as the median of --reps repetitions:
+
+  eval_seconds     one full run of the bench set (20 rules in 5 playbooks) over
+                   every customer, from the start of the run to its fires committed
+  sql_seconds      the same 20 rules as hand-written SQL over the same data
+  startup_seconds  opening the database and loading the pond
+  ingest           events per second through the engine, in batches of --ingest-batch,
+                   each batch durable when acknowledged
+
+It fails when koi and SQL disagree on any rule's count.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if customers <= 0 || reps <= 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--customers and --reps must be positive")}
+			}
+			if dir == "" {
+				tmp, err := os.MkdirTemp("", "koi-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				dir = tmp
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			progress := cmd.ErrOrStderr()
+			if asJSON {
+				progress = io.Discard
+			}
+			if ingestN <= 0 {
+				ingestN = min(max(customers/5, 10000), 200000)
+			}
+			if ingestBatch <= 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--ingest-batch must be positive")}
+			}
+			rep, err := runBench(cmd.Context(), dir, customers, reps, ingestN, ingestBatch, seed, progress)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printBench(cmd.OutOrStdout(), rep)
+			}
+			if rep.countsDiffer {
+				return &exitError{code: exitFailed, err: fmt.Errorf("koi and SQL disagree on the bench set's matches: the comparison is void")}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&customers, "customers", 1_000_000, "number of `customers` (about 10 events each)")
+	cmd.Flags().IntVar(&reps, "reps", 3, "`repetitions` of each measurement; the median is reported")
+	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest (default: a fifth of --customers, 10,000 to 200,000)")
+	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch (one transaction, as one HTTP request)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "demo pond `seed`")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to `file` (go tool pprof)")
+	cmd.Flags().StringVar(&dir, "dir", "", "keep the bench databases in `dir` instead of a temporary directory")
+	return cmd
+}
+
+func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestBatch int, seed uint64, progress io.Writer) (*benchReport, error) {
+	rep := &benchReport{Customers: customers, Reps: reps, IngestBatch: ingestBatch,
+		Machine: benchMachine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}}
+	pristine := filepath.Join(dir, "pristine.db")
+	playbooks := filepath.Join(dir, "playbooks")
+	if err := writeBenchPlaybooks(playbooks); err != nil {
+		return nil, err
+	}
+
+	// The pond, generated once.
+	start := time.Now()
+	events, err := generateBenchPond(ctx, pristine, customers, seed, progress)
+	if err != nil {
+		return nil, fmt.Errorf("generate pond: %w", err)
+	}
+	rep.Events, rep.GenerateSeconds = events, time.Since(start).Seconds()
+
+	// koi: each repetition starts from a copy of the pristine database, so
+	// every run fires the same.
+	var koiCounts map[string]int
+	for r := 0; r < reps; r++ {
+		fmt.Fprintf(progress, "koi: repetition %d of %d\n", r+1, reps)
+		work := filepath.Join(dir, "work.db")
+		if err := copyDB(pristine, work); err != nil {
+			return nil, err
+		}
+		counts, fired, startup, eval, err := benchKoiOnce(ctx, work, playbooks, r == reps-1, ingestN, rep)
+		if err != nil {
+			return nil, err
+		}
+		koiCounts, rep.Fired = counts, fired
+		rep.StartupSamples = append(rep.StartupSamples, startup.Seconds())
+		rep.EvalSamples = append(rep.EvalSamples, eval.Seconds())
+	}
+
+	// SQL, on the pristine data.
+	sqlCounts, samples, err := benchSQL(ctx, pristine, reps, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep.SQLSamples = samples
+
+	rep.Rules, rep.Matched, rep.countsDiffer = compareCounts(koiCounts, sqlCounts)
+	rep.EvalSeconds = median(rep.EvalSamples)
+	rep.SQLSeconds = median(rep.SQLSamples)
+	rep.StartupSeconds = median(rep.StartupSamples)
+	if rep.EvalSeconds > 0 {
+		rep.SQLRatio = rep.SQLSeconds / rep.EvalSeconds
+	}
+	rep.RSSBytes = peakRSS()
+	rep.Budget = []benchCheck{
+		{What: "eval_seconds", Value: rep.EvalSeconds, Target: "<= 2", Met: rep.EvalSeconds <= 2},
+		{What: "sql_seconds / eval_seconds", Value: rep.SQLRatio, Target: ">= 3", Met: rep.SQLRatio >= 3},
+		{What: "ingest_events_per_second", Value: rep.IngestEventsPerSecond, Target: ">= 50000", Met: rep.IngestEventsPerSecond >= 50000},
+		{What: "startup_seconds", Value: rep.StartupSeconds, Target: "<= 20", Met: rep.StartupSeconds <= 20},
+		{What: "rss_bytes", Value: float64(rep.RSSBytes), Target: "<= 1.5 GiB", Met: rep.RSSBytes <= 3<<29},
+	}
+	return rep, nil
+}
+
+func writeBenchPlaybooks(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := benchFS.ReadDir("bench")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		b, err := benchFS.ReadFile("bench/" + e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func generateBenchPond(ctx context.Context, path string, customers int, seed uint64, progress io.Writer) (int, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	bar := newBar(customers, "generating pond", progress)
+	_, events, err := seedDemo(ctx, db, demo.Generator{Seed: seed, Anchor: benchAnchor}, customers, bar)
+	if err != nil {
+		return 0, err
+	}
+	// Fold the WAL into the database file, so a file copy is the database.
+	if _, err := db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return events, nil
+}
+
+func copyDB(from, to string) error {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(to + suffix)
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	return dst.Close()
+}
+
+// benchKoiOnce opens a copy of the pond, loads it (start-up) and runs the
+// bench set once (eval). With ingest set it then measures ingest.
+func benchKoiOnce(ctx context.Context, path, playbooks string, ingest bool, ingestN int, rep *benchReport) (counts map[string]int, fired int, startup, eval time.Duration, err error) {
+	start := time.Now()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	defer db.Close()
+	e := engine.New(db, builtin.Registry(), engine.Config{
+		Profile: engine.ProfileConfig{Location: time.UTC},
+		Tiers:   defaultTiers,
+	})
+	if err := e.Load(playbooks); err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("bench set: %w", err)
+	}
+	if err := e.Warm(ctx); err != nil {
+		return nil, 0, 0, 0, err
+	}
+	startup = time.Since(start)
+
+	start = time.Now()
+	runs, err := e.Run(ctx, engine.RunRequest{At: benchAnchor})
+	eval = time.Since(start)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	counts = map[string]int{}
+	for _, r := range runs {
+		if r.Status != engine.RunDone {
+			return nil, 0, 0, 0, fmt.Errorf("bench run of %s ended %s: %s", r.Playbook, r.Status, r.Error)
+		}
+		fired += r.Fired
+		for _, c := range r.Rules {
+			counts[r.Playbook+"/"+c.Rule] = c.Matched
+		}
+	}
+	if ingest {
+		if err := benchIngest(ctx, e, db, ingestN, rep); err != nil {
+			return nil, 0, 0, 0, err
+		}
+	}
+	return counts, fired, startup, eval, nil
+}
+
+// benchIngest adds visits of existing customers through the engine, in
+// batches as the HTTP API receives them. Each batch commits with
+// synchronous=FULL before the next starts: acknowledged means durable.
+func benchIngest(ctx context.Context, e *engine.Engine, db *sqlite.DB, n int, rep *benchReport) error {
+	customers, _, err := db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	batch := make([]engine.Event, 0, rep.IngestBatch)
+	at := benchAnchor.Add(time.Hour)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		batch = append(batch, engine.Event{
+			ID: fmt.Sprintf("bench-ingest-%d", i), CustomerID: fmt.Sprintf("c%07d", (i*7919)%customers),
+			Type: "visit", At: at.Add(time.Duration(i) * time.Millisecond),
+		})
+		if len(batch) == cap(batch) || i == n-1 {
+			res, err := e.AddEvents(ctx, batch)
+			if err != nil {
+				return fmt.Errorf("ingest: %w", err)
+			}
+			if len(res.ItemErrs) > 0 {
+				return fmt.Errorf("ingest: %d events refused", len(res.ItemErrs))
+			}
+			batch = batch[:0]
+		}
+	}
+	rep.IngestEvents = n
+	rep.IngestEventsPerSecond = float64(n) / time.Since(start).Seconds()
+	return nil
+}
+
+// benchSQL runs the SQL version reps times on one connection (TEMP tables
+// are per connection): materialise the profile (profile.sql), then the
+// twenty queries. Both are timed.
+func benchSQL(ctx context.Context, path string, reps int, progress io.Writer) (map[string]int, []float64, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	build, err := benchFS.ReadFile("bench/profile.sql")
+	if err != nil {
+		return nil, nil, err
+	}
+	r := strings.NewReplacer("{{now}}", fmt.Sprint(benchAnchor.UnixMilli()), "{{day}}", fmt.Sprint(int64(24*time.Hour/time.Millisecond)))
+	buildSQL := r.Replace(string(build))
+	queries, err := benchQueries()
+	if err != nil {
+		return nil, nil, err
+	}
+	counts := map[string]int{}
+	var samples []float64
+	for rep := 0; rep < reps; rep++ {
+		fmt.Fprintf(progress, "sql: repetition %d of %d\n", rep+1, reps)
+		start := time.Now()
+		if _, err := conn.ExecContext(ctx, buildSQL); err != nil {
+			return nil, nil, fmt.Errorf("materialise the profile: %w", err)
+		}
+		for _, q := range queries {
+			var n int
+			if err := conn.QueryRowContext(ctx, q.sql).Scan(&n); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", q.rule, err)
+			}
+			counts[q.rule] = n
+		}
+		samples = append(samples, time.Since(start).Seconds())
+	}
+	return counts, samples, nil
+}
+
+type benchQuery struct{ rule, sql string }
+
+// benchQueries splits rules.sql into its queries, each named by the
+// "-- playbook/rule" line before it.
+func benchQueries() ([]benchQuery, error) {
+	src, err := benchFS.ReadFile("bench/rules.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []benchQuery
+	for _, line := range strings.Split(string(src), "\n") {
+		if name, ok := strings.CutPrefix(line, "-- "); ok && strings.HasPrefix(name, "bench-") {
+			out = append(out, benchQuery{rule: strings.TrimSpace(name)})
+			continue
+		}
+		if len(out) > 0 && !strings.HasPrefix(line, "--") {
+			out[len(out)-1].sql += line + "\n"
+		}
+	}
+	return out, nil
+}
+
+// compareCounts lines up koi's and SQL's matches per rule. A rule missing
+// on either side counts as a difference.
+func compareCounts(koi, sql map[string]int) (rules []benchRuleCount, matched int, differ bool) {
+	for _, name := range benchRuleNames(sql, koi) {
+		c := benchRuleCount{Rule: name, Koi: koi[name], SQL: sql[name]}
+		_, inKoi := koi[name]
+		_, inSQL := sql[name]
+		if c.Koi != c.SQL || !inKoi || !inSQL {
+			differ = true
+		}
+		matched += c.Koi
+		rules = append(rules, c)
+	}
+	return rules, matched, differ
+}
+
+func benchRuleNames(a, b map[string]int) []string {
+	var names []string
+	for k := range a {
+		names = append(names, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// peakRSS reads the process's peak resident memory (VmHWM) on Linux.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func printBench(w io.Writer, r *benchReport) {
+	fmt.Fprintf(w, "koi bench: %d customers, %d events, median of %d (generated in %.1fs)\n\n", r.Customers, r.Events, r.Reps, r.GenerateSeconds)
+	fmt.Fprintf(w, "%-34s %12s   %s\n", "MEASURE", "VALUE", "BUDGET")
+	for _, c := range r.Budget {
+		val := fmt.Sprintf("%.2f", c.Value)
+		switch c.What {
+		case "rss_bytes":
+			val = fmt.Sprintf("%.0f MiB", c.Value/(1<<20))
+		case "ingest_events_per_second":
+			val = fmt.Sprintf("%.0f", c.Value)
+		}
+		mark := "ok"
+		if !c.Met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "%-34s %12s   %-10s %s\n", c.What, val, c.Target, mark)
+	}
+	fmt.Fprintf(w, "%-34s %12.2f\n", "sql_seconds", r.SQLSeconds)
+	fmt.Fprintf(w, "\n%-40s %8s %8s\n", "RULE", "KOI", "SQL")
+	for _, c := range r.Rules {
+		flag := ""
+		if c.Koi != c.SQL {
+			flag = "  <- differs"
+		}
+		fmt.Fprintf(w, "%-40s %8d %8d%s\n", c.Rule, c.Koi, c.SQL, flag)
+	}
+	fmt.Fprintf(w, "%-40s %8d   (%.1f%% of customers; %d fired)\n", "total matched", r.Matched, 100*float64(r.Matched)/float64(max(r.Customers, 1)), r.Fired)
+	fmt.Fprintf(w, "\nmachine: %d cores, %s %s/%s\n", r.Machine.Cores, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch)
+}
