@@ -1,0 +1,74 @@
+package engine_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/rules"
+)
+
+// The hot paths of a run, on a demo pond. Compare changes with benchstat:
+//
+//	go test ./engine -run '^$' -bench . -count 10 > old.txt   (and new.txt)
+//	benchstat old.txt new.txt
+
+var benchAt = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func demoPond(b *testing.B, n int) *engine.Pond {
+	b.Helper()
+	g := demo.Generator{Seed: 1, Anchor: benchAt}
+	p := engine.NewPond()
+	p.Grow(n)
+	for i := 0; i < n; i++ {
+		c, evs := g.Customer(i)
+		idx := p.PutCustomer(c)
+		for _, e := range evs {
+			p.AddLoadedEvent(idx, e)
+		}
+	}
+	return p
+}
+
+// BenchmarkComputeSnapshot computes every profile of a 50,000-customer pond.
+func BenchmarkComputeSnapshot(b *testing.B) {
+	p := demoPond(b, 50_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		engine.ComputeSnapshot(p, benchAt, engine.ProfileConfig{})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/50_000, "ns/customer")
+}
+
+// BenchmarkEvaluateExamples evaluates every condition of the example
+// playbooks on every profile, as a run does before it writes anything.
+func BenchmarkEvaluateExamples(b *testing.B) {
+	p := demoPond(b, 50_000)
+	snap := engine.ComputeSnapshot(p, benchAt, engine.ProfileConfig{})
+	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var conds []*rules.Condition
+	for _, pb := range pbs {
+		for _, r := range pb.Rules {
+			conds = append(conds, r.When)
+		}
+	}
+	var m vm.VM
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range snap.Profiles {
+			for _, c := range conds {
+				if _, err := c.Eval(&m, &snap.Profiles[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(snap.Profiles)*len(conds)), "ns/condition")
+}
