@@ -123,44 +123,39 @@ func newJSONCache() *jsonCache {
 }
 
 func (jc *jsonCache) decodeTags(raw []byte) ([]string, error) {
-	if len(raw) == 0 || string(raw) == "[]" {
+	if string(raw) == "[]" {
 		return nil, nil
 	}
-	jc.mu.Lock()
-	v, ok := jc.tags[string(raw)]
-	jc.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
-	}
-	jc.mu.Lock()
-	if len(jc.tags) < jsonCacheLimit {
-		jc.tags[string(raw)] = v
-	}
-	jc.mu.Unlock()
-	return v, nil
+	return cachedDecode(&jc.mu, jc.tags, raw)
 }
 
 func (jc *jsonCache) decodeAttrs(raw []byte) (map[string]any, error) {
-	if len(raw) == 0 || string(raw) == "{}" {
+	if string(raw) == "{}" {
 		return nil, nil
 	}
-	jc.mu.Lock()
-	v, ok := jc.attrs[string(raw)]
-	jc.mu.Unlock()
+	return cachedDecode(&jc.mu, jc.attrs, raw)
+}
+
+// cachedDecode decodes raw once per distinct text, up to jsonCacheLimit.
+func cachedDecode[T any](mu *sync.Mutex, cache map[string]T, raw []byte) (T, error) {
+	var v T
+	if len(raw) == 0 {
+		return v, nil
+	}
+	mu.Lock()
+	v, ok := cache[string(raw)]
+	mu.Unlock()
 	if ok {
 		return v, nil
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, err
+		return v, err
 	}
-	jc.mu.Lock()
-	if len(jc.attrs) < jsonCacheLimit {
-		jc.attrs[string(raw)] = v
+	mu.Lock()
+	if len(cache) < jsonCacheLimit {
+		cache[string(raw)] = v
 	}
-	jc.mu.Unlock()
+	mu.Unlock()
 	return v, nil
 }
 
