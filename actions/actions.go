@@ -52,10 +52,23 @@ type Fire struct {
 	// Index is the position of the action within its rule, so that two
 	// actions of the same kind in one rule get distinct keys.
 	Index int
-	// Profile holds the customer's profile values by attribute name.
-	Profile map[string]any
+	// ProfileFunc computes the customer's profile values; the engine sets
+	// it. Actions call Profile instead.
+	ProfileFunc func() map[string]any
 	// Results holds the results of the earlier actions of this fire by kind.
 	Results map[string]Result
+
+	profile map[string]any
+}
+
+// Profile returns the customer's profile values by attribute name. They
+// are computed on first use: most actions never look, and computing them
+// for every fire of a large run is measurable.
+func (f *Fire) Profile() map[string]any {
+	if f.profile == nil && f.ProfileFunc != nil {
+		f.profile = f.ProfileFunc()
+	}
+	return f.profile
 }
 
 // Coupon is one entry of the coupon ledger. Money is in fen.

@@ -14,12 +14,18 @@ import (
 type stagedEffects struct {
 	tx   FireTx
 	snap *Snapshot
+	// fromPond is true when the pond holds exactly what the transaction
+	// sees (no one else wrote since it was loaded), so customers' stored
+	// state is read from memory instead of the database.
+	fromPond bool
 	// prefetch lists the customers whose state to read on first need, in
-	// one query for the whole batch.
+	// one query for the whole batch, when the pond cannot be trusted.
 	prefetch []string
-	states   map[string]CustomerState
-	out      *BatchEffects
-	muts     []mutation
+	fetched  bool
+	// states holds customers' state as the batch has left it so far.
+	states map[string]CustomerState
+	out    *BatchEffects
+	muts   []mutation
 	// fatal is a store error met while serving an action: it fails the
 	// batch, not just the fire.
 	fatal error
@@ -32,41 +38,62 @@ type stagedEffects struct {
 
 var _ actions.Effects = (*stagedEffects)(nil)
 
-func newStagedEffects(tx FireTx, snap *Snapshot) *stagedEffects {
+func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool) *stagedEffects {
 	return &stagedEffects{
-		tx: tx, snap: snap,
-		out:  &BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}},
-		tags: map[string][]string{}, tiers: map[string]string{},
+		tx: tx, snap: snap, fromPond: fromPond,
+		states: map[string]CustomerState{},
+		out:    &BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}},
+		tags:   map[string][]string{}, tiers: map[string]string{},
 	}
+}
+
+// stored returns a customer's state as committed before this batch.
+func (s *stagedEffects) stored(id string) (CustomerState, bool, error) {
+	if s.fromPond {
+		i, ok := s.snap.pond.Lookup(id)
+		if !ok {
+			return CustomerState{}, false, nil
+		}
+		c := &s.snap.pond.Customers[i]
+		return CustomerState{Tier: c.Tier, Tags: c.Tags}, true, nil
+	}
+	if !s.fetched {
+		s.fetched = true
+		states, err := s.tx.CustomerStates(s.prefetch)
+		if err != nil {
+			return CustomerState{}, false, err
+		}
+		for id, st := range states {
+			s.states[id] = st
+		}
+		if st, ok := states[id]; ok {
+			return st, true, nil
+		}
+	}
+	// A customer outside the prefetch: an action touching someone else.
+	more, err := s.tx.CustomerStates([]string{id})
+	if err != nil {
+		return CustomerState{}, false, err
+	}
+	st, ok := more[id]
+	return st, ok, nil
 }
 
 // state returns a customer's tier and tags as the batch has left them so
 // far, including the current fire's staged changes.
 func (s *stagedEffects) state(id string) (CustomerState, error) {
-	if s.states == nil {
-		states, err := s.tx.CustomerStates(s.prefetch)
-		if err != nil {
-			s.fatal = err
-			return CustomerState{}, err
-		}
-		s.states = states
-	}
 	st, ok := s.states[id]
-	if !ok && !slices.Contains(s.prefetch, id) {
-		// An action touching a customer outside the batch.
-		more, err := s.tx.CustomerStates([]string{id})
+	if !ok {
+		var err error
+		st, ok, err = s.stored(id)
 		if err != nil {
 			s.fatal = err
 			return CustomerState{}, err
 		}
-		s.prefetch = append(s.prefetch, id)
-		st, ok = more[id]
-		if ok {
-			s.states[id] = st
+		if !ok {
+			return st, fmt.Errorf("no customer %s", id)
 		}
-	}
-	if !ok {
-		return st, fmt.Errorf("no customer %s", id)
+		s.states[id] = st
 	}
 	if t, ok := s.tags[id]; ok {
 		st.Tags = t

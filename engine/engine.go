@@ -124,9 +124,11 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	e.pondMu.RLock()
 	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
+	e.log.Debug("snapshot computed", "customers", len(snap.Profiles), "took", time.Since(start))
 	defer e.putSpare(snap)
 	var runs []*Run
 	for _, pb := range pbs {
@@ -177,6 +179,7 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 		return nil, fmt.Errorf("read fire marks: %w", err)
 	}
 	ev := evaluate(pb, snap, marks)
+	e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.audience, "fires", ev.fires(), "took", time.Since(run.StartedAt))
 	run.Audience = ev.audience
 	run.Rules = ev.counts
 	run.Limit = Limit(pb, ev.audience)
@@ -207,7 +210,10 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 	for _, c := range run.Rules {
 		c.Fired = 0
 	}
-	if err := e.write(ctx, pb, snap, run, ev); err != nil {
+	written := time.Now()
+	err = e.write(ctx, pb, snap, run, ev)
+	e.log.Debug("playbook written", "playbook", pb.Name, "fires", len(ev.decisions), "took", time.Since(written))
+	if err != nil {
 		run.Status = RunFailed
 		run.Error = err.Error()
 		_ = e.finish(ctx, run)

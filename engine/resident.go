@@ -59,6 +59,14 @@ func (e *Engine) residentPond(v int64) *Pond {
 	return nil
 }
 
+// pondIsCurrent reports whether p reflects exactly the store's version v.
+// The caller holds writeMu, so p does not change while it relies on that.
+func (e *Engine) pondIsCurrent(p *Pond, v int64) bool {
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	return p.Version == v
+}
+
 // applyToPond applies a committed change to the pond when the pond was
 // exactly one version behind it; otherwise another process wrote as well,
 // and the pond is marked for reloading. The caller holds writeMu.

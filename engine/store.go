@@ -50,6 +50,10 @@ type AddedEvents struct {
 // FireTx is a write transaction for a batch of fires and their local
 // effects. Nothing of it is visible until WriteFires commits.
 type FireTx interface {
+	// BaseVersion is the pond version the transaction started from. The
+	// transaction holds the write lock, so nothing else changes the
+	// database until it commits.
+	BaseVersion() int64
 	// InsertFires inserts fires, setting their IDs. inserted[i] is false
 	// when a fire with the same (playbook, rule, customer, seq) exists:
 	// another run got there first.

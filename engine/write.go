@@ -64,10 +64,12 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	if err != nil {
 		return nil, err
 	}
-	fx := newStagedEffects(tx, snap)
-	for i, d := range chunk {
-		if inserted[i] && !d.holdout {
-			fx.prefetch = append(fx.prefetch, fires[i].CustomerID)
+	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()))
+	if !fx.fromPond {
+		for i, d := range chunk {
+			if inserted[i] && !d.holdout {
+				fx.prefetch = append(fx.prefetch, fires[i].CustomerID)
+			}
 		}
 	}
 	var failed []int64
@@ -111,7 +113,7 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profi
 	af := &actions.Fire{
 		Playbook: f.Playbook, Rule: f.Rule, RunID: f.RunID, FireID: f.ID,
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
-		Profile: p.Values(), Results: map[string]actions.Result{},
+		ProfileFunc: p.Values,
 	}
 	for i, ra := range r.Actions {
 		af.Index = i
@@ -119,7 +121,12 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profi
 		if err != nil {
 			return fmt.Errorf("action %d (%s): %w", i+1, ra.Kind, err)
 		}
-		af.Results[ra.Kind] = res
+		if res != nil {
+			if af.Results == nil {
+				af.Results = make(map[string]actions.Result, len(r.Actions))
+			}
+			af.Results[ra.Kind] = res
+		}
 	}
 	return nil
 }

@@ -24,8 +24,9 @@ var _ engine.Store = (*DB)(nil)
 
 // DB is an open koi database.
 type DB struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	stmts stmtCache
 }
 
 // DSN returns the connection string for path. Pragmas live in the DSN so
@@ -63,7 +64,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.stmts.close()
+	return d.db.Close()
+}
 
 // SQL exposes the handle for tests and benchmarks that query directly.
 func (d *DB) SQL() *sql.DB { return d.db }

@@ -383,3 +383,48 @@ func TestRegistryRejectsDuplicateKinds(t *testing.T) {
 	}()
 	builtin.Registry().Add("coupon", func() actions.Action { return &failing{} })
 }
+
+// recorder is a plugin action that notes what a fire shows it.
+type recorder struct {
+	mu   sync.Mutex
+	seen map[string]string
+}
+
+func (a *recorder) Validate(actions.LoadContext) error { return nil }
+func (a *recorder) Do(_ context.Context, f *actions.Fire, _ actions.Effects) (actions.Result, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen[f.CustomerID] = fmt.Sprintf("tier=%v orders=%v coupon=%v", f.Profile()["tier"], f.Profile()["orders"], f.Results["coupon"]["code"] != nil)
+	return nil, nil
+}
+
+func TestActionsSeeTheProfileAndEarlierResults(t *testing.T) {
+	f := newFixture(t)
+	rec := &recorder{seen: map[string]string{}}
+	f.reg.Add("record", func() actions.Action { return rec })
+	f.customers(3, 2)
+	f.playbook("look", `
+name: look
+limits: { max_fires: 10000 }
+rules:
+  - id: r
+    when: "true"
+    once: true
+    actions:
+      - coupon: { amount: 5, expires_in: 3d }
+      - record: {}
+`)
+	if r := f.run(f.engine(), t0, false); r.Fired != 3 {
+		t.Fatalf("fired %d, want 3", r.Fired)
+	}
+	want := map[string]string{
+		"c000": "tier=normal orders=1 coupon=true",
+		"c001": "tier=normal orders=1 coupon=true",
+		"c002": "tier=normal orders=0 coupon=true",
+	}
+	for id, w := range want {
+		if rec.seen[id] != w {
+			t.Errorf("%s: action saw %q, want %q", id, rec.seen[id], w)
+		}
+	}
+}

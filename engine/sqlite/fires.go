@@ -40,12 +40,14 @@ func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.Fi
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	ftx := &fireTx{ctx: ctx, tx: tx, now: now}
-	if err := fn(ftx); err != nil {
-		return 0, err
-	}
+	// Bumping first tells the batch which version it started from: the
+	// transaction holds the write lock, so no one can move it meanwhile.
 	version, err := bumpVersion(ctx, tx)
 	if err != nil {
+		return 0, err
+	}
+	ftx := &fireTx{db: d, ctx: ctx, tx: tx, now: now, base: version - 1}
+	if err := fn(ftx); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -57,9 +59,11 @@ func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.Fi
 // fireTx writes a batch of fires with multi-row statements: a few dozen
 // statements per thousand fires instead of several per fire.
 type fireTx struct {
-	ctx context.Context
-	tx  *sql.Tx
-	now time.Time
+	db   *DB
+	ctx  context.Context
+	tx   *sql.Tx
+	now  time.Time
+	base int64
 }
 
 var _ engine.FireTx = (*fireTx)(nil)
@@ -67,6 +71,31 @@ var _ engine.FireTx = (*fireTx)(nil)
 // rowsPerStatement bounds multi-row statements well below SQLite's limit
 // of 32766 bound parameters.
 const rowsPerStatement = 500
+
+// exec runs a multi-row statement of rows rows. Full-size statements, the
+// bulk of a large batch, are prepared once and reused.
+func (f *fireTx) exec(query string, rows int, args []any) (sql.Result, error) {
+	if rows < rowsPerStatement {
+		return f.tx.ExecContext(f.ctx, query, args...)
+	}
+	s, err := f.db.stmt(f.ctx, f.tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(f.ctx, args...)
+}
+
+// query is exec for statements that return rows.
+func (f *fireTx) query(query string, rows int, args []any) (*sql.Rows, error) {
+	if rows < rowsPerStatement {
+		return f.tx.QueryContext(f.ctx, query, args...)
+	}
+	s, err := f.db.stmt(f.ctx, f.tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(f.ctx, args...)
+}
 
 // values returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func values(rows, cols int) string {
@@ -78,6 +107,9 @@ type fireKey struct {
 	rule, customer string
 	seq            int
 }
+
+// BaseVersion returns the pond version before this transaction.
+func (f *fireTx) BaseVersion() int64 { return f.base }
 
 // InsertFires inserts the fires, skipping keys that exist.
 func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
@@ -91,9 +123,9 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 			args = append(args, fr.RunID, fr.Playbook, fr.Rule, fr.CustomerID, fr.Seq, fr.Status, ms(fr.At), fr.Hash)
 		}
 		// RETURNING gives rows in no particular order: match them by key.
-		rows, err := f.tx.QueryContext(f.ctx, `INSERT INTO fires (run_id, playbook, rule, customer_id, seq, status, at, hash)
+		rows, err := f.query(`INSERT INTO fires (run_id, playbook, rule, customer_id, seq, status, at, hash)
 			VALUES `+values(len(chunk), 8)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING
-			RETURNING id, rule, customer_id, seq`, args...)
+			RETURNING id, rule, customer_id, seq`, len(chunk), args)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}
@@ -164,8 +196,8 @@ func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 		for _, c := range chunk {
 			args = append(args, c.Code, c.CustomerID, c.FireID, c.AmountFen, c.MinSpendFen, ms(c.IssuedAt), ms(c.ExpiresAt))
 		}
-		if _, err := f.tx.ExecContext(f.ctx, `INSERT INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
-			VALUES `+values(len(chunk), 7), args...); err != nil {
+		if _, err := f.exec(`INSERT INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
+			VALUES `+values(len(chunk), 7), len(chunk), args); err != nil {
 			return fmt.Errorf("insert coupons: %w", err)
 		}
 	}
@@ -197,8 +229,8 @@ func (f *fireTx) updateColumn(column string, byID map[string]string) error {
 		for _, id := range chunk {
 			args = append(args, id, byID[id])
 		}
-		res, err := f.tx.ExecContext(f.ctx, `UPDATE customers SET `+column+` = v.column2, updated_at = ?
-			FROM (VALUES `+values(len(chunk), 2)+`) AS v WHERE customers.id = v.column1`, args...)
+		res, err := f.exec(`UPDATE customers SET `+column+` = v.column2, updated_at = ?
+			FROM (VALUES `+values(len(chunk), 2)+`) AS v WHERE customers.id = v.column1`, len(chunk), args)
 		if err != nil {
 			return fmt.Errorf("update %s: %w", column, err)
 		}
