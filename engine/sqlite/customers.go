@@ -63,7 +63,7 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 	if err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	return version, nil
@@ -129,7 +129,7 @@ func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (engine.AddedEve
 	if out.Version, err = bumpVersion(ctx, tx); err != nil {
 		return out, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return out, fmt.Errorf("commit: %w", err)
 	}
 	return out, nil

@@ -27,6 +27,7 @@ type DB struct {
 	db    *sql.DB
 	path  string
 	stmts stmtCache
+	ckpt  *checkpointer
 }
 
 // DSN returns the connection string for path. Pragmas live in the DSN so
@@ -40,6 +41,12 @@ func DSN(path string) string {
 		// FULL: an acknowledged write survives power loss, not just kill -9.
 		"synchronous(FULL)",
 		"cache_size(-65536)",
+		// Multi-row statements keep a statement journal, to undo just the
+		// statement on a constraint error; in memory it costs no syscalls.
+		"temp_store(MEMORY)",
+		// A backstop: the checkpointer (checkpoint.go) checkpoints when
+		// writes pause, so commits rarely pay for it.
+		"wal_autocheckpoint(65536)",
 	} {
 		q.Add("_pragma", p)
 	}
@@ -60,11 +67,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	d.startCheckpointer()
 	return d, nil
 }
 
 // Close closes the database.
 func (d *DB) Close() error {
+	d.ckpt.close()
 	d.stmts.close()
 	return d.db.Close()
 }
@@ -125,6 +134,15 @@ func (d *DB) applyMigration(ctx context.Context, version int, name string) error
 		return err
 	}
 	return tx.Commit()
+}
+
+// commit commits tx and notes it for the checkpointer.
+func (d *DB) commit(tx *sql.Tx) error {
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.ckpt.kick()
+	return nil
 }
 
 // bumpVersion advances the pond version inside tx and returns the new one.

@@ -50,7 +50,7 @@ func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.Fi
 	if err := fn(ftx); err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.commit(tx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	return version, nil

@@ -28,7 +28,7 @@ func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
 	if r.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return d.commit(tx)
 }
 
 // FinishRun records the outcome and per-rule counts of a run.
@@ -54,7 +54,7 @@ func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
 			}
 		}
 	}
-	return tx.Commit()
+	return d.commit(tx)
 }
 
 // GetRun reads a run with its per-rule counts.
