@@ -101,13 +101,13 @@ func (pr *profiler) profile(c *Customer, evs []compactEvent, coupons []IssuedCou
 		if e.at > nowMs {
 			break // events are sorted; later ones do not exist yet at now
 		}
-		switch e.typ {
+		switch e.typ() {
 		case typOrder:
 			if findOrder(orders, e.ref) < 0 {
-				orders = append(orders, order{ref: e.ref, at: e.at, amount: e.amount})
+				orders = append(orders, order{ref: e.ref, at: e.at, amount: e.amount()})
 			}
 		case typRefund:
-			refunds = append(refunds, order{ref: e.ref, amount: e.amount})
+			refunds = append(refunds, order{ref: e.ref, amount: e.amount()})
 		case typShare:
 			if e.at > pr.from90 {
 				p.Shares90d++

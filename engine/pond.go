@@ -27,14 +27,27 @@ type Pond struct {
 	Version int64
 }
 
-// compactEvent keeps what profiles need in 32 bytes, so ten million events
+// compactEvent keeps what profiles need in 24 bytes, so ten million events
 // fit comfortably in memory.
 type compactEvent struct {
-	at     int64  // unix milliseconds
-	amount int64  // fen
-	ref    uint64 // hash of the order key (order, refund) or code (coupon_redeem)
-	typ    uint16
+	at  int64  // unix milliseconds
+	ref uint64 // hash of the order key (order, refund) or code (coupon_redeem)
+	// meta packs the amount in fen (high 48 bits) and the interned type
+	// (low 16 bits); ValidateEvent bounds amounts to MaxAmountFen.
+	meta uint64
 }
+
+// MaxAmountFen is the largest event amount koi keeps: 2^48-1 fen, about
+// 2.8 trillion yuan.
+const MaxAmountFen = 1<<48 - 1
+
+func newCompactEvent(at, amountFen int64, typ uint16, ref uint64) compactEvent {
+	a := uint64(min(max(amountFen, 0), MaxAmountFen))
+	return compactEvent{at: at, ref: ref, meta: a<<16 | uint64(typ)}
+}
+
+func (e *compactEvent) typ() uint16   { return uint16(e.meta) }
+func (e *compactEvent) amount() int64 { return int64(e.meta >> 16) }
 
 // NewPond returns an empty pond.
 func NewPond() *Pond {
@@ -98,13 +111,14 @@ func (p *Pond) AddEvent(e Event) bool {
 func (p *Pond) AddLoadedEvent(i int, e Event) { p.appendEvent(i, e) }
 
 func (p *Pond) appendEvent(i int, e Event) {
-	ce := compactEvent{at: e.At.UnixMilli(), amount: e.AmountFen, typ: p.types.id(e.Type)}
+	var ref uint64
 	switch e.Type {
 	case EventOrder, EventRefund:
-		ce.ref = hashString(e.OrderKey())
+		ref = hashString(e.OrderKey())
 	case EventCouponRedeem:
-		ce.ref = hashString(e.Code)
+		ref = hashString(e.Code)
 	}
+	ce := newCompactEvent(e.At.UnixMilli(), e.AmountFen, p.types.id(e.Type), ref)
 	evs := p.events[i]
 	// Keep events sorted by time; most arrive in order, so this is an append.
 	if n := len(evs); n > 0 && evs[n-1].at > ce.at {
@@ -125,18 +139,16 @@ func (p *Pond) appendEvent(i int, e Event) {
 type EventBatch struct {
 	pond  *Pond
 	types map[string]uint16
-	items []batchedEvent
-}
-
-type batchedEvent struct {
-	cust int32
-	ev   compactEvent
+	// custs[i] is the customer index of evs[i]; two slices rather than
+	// one of pairs, which padding would make 8 bytes larger per event.
+	custs []int32
+	evs   []compactEvent
 }
 
 // NewEventBatch returns a batch for one loader goroutine, with room for
 // about capacity events.
 func (p *Pond) NewEventBatch(capacity int) *EventBatch {
-	return &EventBatch{pond: p, types: map[string]uint16{}, items: make([]batchedEvent, 0, capacity)}
+	return &EventBatch{pond: p, types: map[string]uint16{}, custs: make([]int32, 0, capacity), evs: make([]compactEvent, 0, capacity)}
 }
 
 // Add adds an event of customer index i. ref is the order key for orders
@@ -151,15 +163,17 @@ func (b *EventBatch) Add(i int, typ []byte, at, amountFen int64, ref []byte) {
 		b.pond.typesMu.Unlock()
 		b.types[name] = id
 	}
-	ce := compactEvent{at: at, amount: amountFen, typ: id}
+	var h uint64
 	if ref != nil && (id == typOrder || id == typRefund || id == typCouponRedeem) {
-		ce.ref = hashBytes(ref)
+		h = hashBytes(ref)
 	}
-	b.items = append(b.items, batchedEvent{cust: int32(i), ev: ce})
+	ce := newCompactEvent(at, amountFen, id, h)
+	b.custs = append(b.custs, int32(i))
+	b.evs = append(b.evs, ce)
 }
 
 // Len returns the number of events in the batch.
-func (b *EventBatch) Len() int { return len(b.items) }
+func (b *EventBatch) Len() int { return len(b.evs) }
 
 // AddEventBatches adds bulk-loaded events to a pond that holds none yet.
 // All events go into one array, sliced per customer and sorted by time,
@@ -168,10 +182,10 @@ func (p *Pond) AddEventBatches(batches ...*EventBatch) {
 	counts := make([]int32, len(p.Customers))
 	total := 0
 	for _, b := range batches {
-		for _, it := range b.items {
-			counts[it.cust]++
+		for _, c := range b.custs {
+			counts[c]++
 		}
-		total += len(b.items)
+		total += len(b.evs)
 	}
 	arena := make([]compactEvent, total)
 	next := make([]int, len(p.Customers))
@@ -184,12 +198,12 @@ func (p *Pond) AddEventBatches(batches ...*EventBatch) {
 		p.events[i] = arena[off:off:end]
 		off = end
 	}
-	for bi, b := range batches {
-		for _, it := range b.items {
-			arena[next[it.cust]] = it.ev
-			next[it.cust]++
+	for _, b := range batches {
+		for k, c := range b.custs {
+			arena[next[c]] = b.evs[k]
+			next[c]++
 		}
-		batches[bi].items = nil // let the batch go before sorting
+		b.custs, b.evs = nil, nil // let the batch go before sorting
 	}
 	parallel(len(p.Customers), func(lo, hi int) {
 		for i := lo; i < hi; i++ {

@@ -121,7 +121,7 @@ func (p *Profile) CountEvents(typ, window string) int {
 		if e.at > now {
 			break
 		}
-		if e.at > from && e.typ == id {
+		if e.at > from && e.typ() == id {
 			n++
 		}
 	}

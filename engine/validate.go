@@ -36,6 +36,8 @@ func ValidateEvent(e *Event) error {
 		return &Error{Code: EInvalid, Field: "at", Message: "is required (RFC 3339, like 2026-05-01T10:00:00+08:00)"}
 	case e.AmountFen < 0:
 		return &Error{Code: EInvalid, Field: "amount", Message: "must not be negative (a refund is its own event type)"}
+	case e.AmountFen > MaxAmountFen:
+		return &Error{Code: EInvalid, Field: "amount", Message: fmt.Sprintf("must be at most %d fen", int64(MaxAmountFen))}
 	}
 	switch e.Type {
 	case EventOrder:
