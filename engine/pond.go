@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -66,6 +67,33 @@ func (p *Pond) Grow(n int) {
 	}
 }
 
+// AppendCustomers appends n zero customers for a bulk loader to fill in
+// place, in parallel, and returns them. The loader must not set contact
+// details (see PutCustomer), and must call IndexCustomers once they are
+// filled.
+func (p *Pond) AppendCustomers(n int) []Customer {
+	p.Grow(n)
+	start := len(p.Customers)
+	p.Customers = slices.Grow(p.Customers, n)[:start+n]
+	return p.Customers[start:]
+}
+
+// IndexCustomers indexes the customers added by AppendCustomers. A
+// duplicate id is an error: the store's primary key rules it out.
+func (p *Pond) IndexCustomers() error {
+	for i := len(p.events); i < len(p.Customers); i++ {
+		c := &p.Customers[i]
+		if _, dup := p.index[c.ID]; dup {
+			return fmt.Errorf("customer %q loaded twice", c.ID)
+		}
+		p.index[c.ID] = i
+		p.events = append(p.events, nil)
+		p.coupons = append(p.coupons, nil)
+		p.birthdays = append(p.birthdays, packBirthday(c.Birthday))
+	}
+	return nil
+}
+
 // Len returns the number of customers.
 func (p *Pond) Len() int { return len(p.Customers) }
 
@@ -75,8 +103,12 @@ func (p *Pond) Lookup(id string) (int, bool) {
 	return i, ok
 }
 
-// PutCustomer adds or replaces a customer and returns its index.
+// PutCustomer adds or replaces a customer and returns its index. The pond
+// keeps what evaluation needs: contact details (phone, email, WeCom id)
+// are dropped, since at a million customers they cost tens of megabytes
+// that no profile reads. Read them from the store.
 func (p *Pond) PutCustomer(c Customer) int {
+	c.Phone, c.Email, c.WeComID = "", "", ""
 	if i, ok := p.index[c.ID]; ok {
 		p.Customers[i] = c
 		p.birthdays[i] = packBirthday(c.Birthday)

@@ -30,6 +30,7 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -310,5 +311,28 @@ func write(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGCTargetDefaultsLowAndYieldsToGOGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	old, had := os.LookupEnv("GOGC")
+	defer func() {
+		if had {
+			os.Setenv("GOGC", old)
+		} else {
+			os.Unsetenv("GOGC")
+		}
+	}()
+	os.Unsetenv("GOGC")
+	debug.SetGCPercent(100)
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != defaultGOGC {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, defaultGOGC)
+	}
+	os.Setenv("GOGC", "100")
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100 in the environment: GC percent %d, want it left at 100", got)
 	}
 }

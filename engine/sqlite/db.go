@@ -30,6 +30,9 @@ type DB struct {
 	ckpt  *checkpointer
 }
 
+// pageCache is each connection's page cache: 64 MiB (negative: KiB).
+const pageCache = "-65536"
+
 // DSN returns the connection string for path. Pragmas live in the DSN so
 // that every connection the pool opens gets them, not just the first.
 func DSN(path string) string {
@@ -40,7 +43,7 @@ func DSN(path string) string {
 		"foreign_keys(1)",
 		// FULL: an acknowledged write survives power loss, not just kill -9.
 		"synchronous(FULL)",
-		"cache_size(-65536)",
+		"cache_size(" + pageCache + ")",
 		// Multi-row statements keep a statement journal, to undo just the
 		// statement on a constraint error; in memory it costs no syscalls.
 		"temp_store(MEMORY)",

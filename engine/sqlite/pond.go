@@ -63,7 +63,11 @@ type readConn struct {
 	version int64
 }
 
-func (c *readConn) rollback() { _ = c.tx.Rollback() }
+// rollback ends the read and gives the connection its usual page cache back.
+func (c *readConn) rollback() {
+	_, _ = c.tx.Exec(`PRAGMA cache_size = ` + pageCache)
+	_ = c.tx.Rollback()
+}
 
 func (d *DB) readConns(ctx context.Context, n int) ([]*readConn, error) {
 	var conns []*readConn
@@ -77,6 +81,14 @@ func (d *DB) readConns(ctx context.Context, n int) ([]*readConn, error) {
 		}
 		c := &readConn{tx: tx}
 		conns = append(conns, c)
+		// A scan reads each page once: a large page cache would only hold
+		// a hundred megabytes of pages nobody reads again.
+		if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -4096`); err != nil {
+			for _, c := range conns {
+				c.rollback()
+			}
+			return nil, fmt.Errorf("shrink page cache: %w", err)
+		}
 		// The first read fixes the transaction's snapshot of the database.
 		if err := tx.QueryRowContext(ctx, `SELECT version FROM pond_version WHERE id = 1`).Scan(&c.version); err != nil {
 			for _, c := range conns {
@@ -174,64 +186,77 @@ func (in interner) get(b []byte) string {
 }
 
 func loadCustomers(ctx context.Context, conns []*readConn, pond *engine.Pond) error {
-	var n int
-	if err := conns[0].tx.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil {
-		return err
-	}
 	ranges, err := rowidRanges(ctx, conns[0], "customers", len(conns))
 	if err != nil {
 		return err
 	}
-	jc := newJSONCache()
-	parts := make([][]engine.Customer, len(conns))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, c := range conns {
-		g.Go(func() error {
-			part, err := scanCustomers(gctx, c.tx, ranges[i], jc, n/len(conns)+1)
-			parts[i] = part
+	// Counting each range first lets every loader fill its own part of the
+	// pond in place: no per-loader slices to copy a million customers from.
+	counts := make([]int, len(ranges))
+	total := 0
+	for i, r := range ranges {
+		if err := conns[0].tx.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE rowid > ? AND rowid <= ?`, r[0], r[1]).Scan(&counts[i]); err != nil {
 			return err
-		})
+		}
+		total += counts[i]
+	}
+	all := pond.AppendCustomers(total)
+	jc := newJSONCache()
+	g, gctx := errgroup.WithContext(ctx)
+	off := 0
+	for i, c := range conns {
+		part := all[off : off+counts[i]]
+		off += counts[i]
+		g.Go(func() error { return scanCustomers(gctx, c.tx, ranges[i], jc, part) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	pond.Grow(n)
-	for _, part := range parts {
-		for _, c := range part {
-			pond.PutCustomer(c)
-		}
-	}
-	return nil
+	return pond.IndexCustomers()
 }
 
-func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, capacity int) ([]engine.Customer, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE rowid > ? AND rowid <= ?`, r[0], r[1])
+// pondCustomerColumns are the columns the pond keeps (see Pond.PutCustomer).
+const pondCustomerColumns = `id, name, tier, tags, attrs, member, joined_at, birthday, guide`
+
+// scanCustomers fills out with the customers of rowid range r; out has
+// exactly as many entries as the range holds customers.
+func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, out []engine.Customer) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+pondCustomerColumns+` FROM customers WHERE rowid > ? AND rowid <= ?`, r[0], r[1])
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	out := make([]engine.Customer, 0, capacity)
 	in := interner{}
 	var tier, tags, attrs, guide sql.RawBytes
+	n := 0
 	for rows.Next() {
-		var c engine.Customer
+		if n == len(out) {
+			return fmt.Errorf("customers %d..%d: more rows than counted", r[0], r[1])
+		}
+		c := &out[n]
 		var joined int64
 		var member int
-		if err := rows.Scan(&c.ID, &c.Name, &c.Phone, &c.Email, &c.WeComID, &tier, &tags, &attrs, &member, &joined, &c.Birthday, &guide); err != nil {
-			return nil, err
+		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &c.Birthday, &guide); err != nil {
+			return err
 		}
 		c.Tier, c.Guide = in.get(tier), in.get(guide)
 		c.Member = member != 0
 		c.JoinedAt = fromMs(joined)
 		if c.Tags, err = jc.decodeTags(tags); err != nil {
-			return nil, fmt.Errorf("customer %s: tags: %w", c.ID, err)
+			return fmt.Errorf("customer %s: tags: %w", c.ID, err)
 		}
 		if c.Attrs, err = jc.decodeAttrs(attrs); err != nil {
-			return nil, fmt.Errorf("customer %s: attrs: %w", c.ID, err)
+			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
 		}
-		out = append(out, c)
+		n++
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n != len(out) {
+		return fmt.Errorf("customers %d..%d: %d rows, counted %d", r[0], r[1], n, len(out))
+	}
+	return nil
 }
 
 // eventQuery reads what profiles need, and only that: the order key of
