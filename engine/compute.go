@@ -87,7 +87,7 @@ type scratch struct {
 // profile computes everything but RFM scores, which need the population.
 // Its nil-able numbers point into slots (three ints the caller provides), so
 // a million profiles do not make three million tiny allocations.
-func (pr *profiler) profile(c *Customer, evs []compactEvent, coupons []IssuedCoupon, birthday uint16, slots []int, sc *scratch) Profile {
+func (pr *profiler) profile(c *PondCustomer, evs []compactEvent, coupons []IssuedCoupon, birthday uint16, slots []int, sc *scratch) Profile {
 	now, nowMs := pr.now, pr.nowMs
 	p := Profile{
 		ID: c.ID, Name: c.Name, Tier: c.Tier, Tags: c.Tags, Attrs: c.Attrs,

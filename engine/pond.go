@@ -5,13 +5,14 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Pond is the in-memory working set of an evaluation: every customer with
 // their events in a compact form. SQLite stays the durable truth; the pond is
 // built from it in bulk so evaluation never issues a query per customer.
 type Pond struct {
-	Customers []Customer
+	Customers []PondCustomer
 	events    [][]compactEvent
 	coupons   [][]IssuedCoupon
 	// birthdays caches each customer's parsed birthday (month*100 + day, 0
@@ -50,6 +51,25 @@ func newCompactEvent(at, amountFen int64, typ uint16, ref uint64) compactEvent {
 func (e *compactEvent) typ() uint16   { return uint16(e.meta) }
 func (e *compactEvent) amount() int64 { return int64(e.meta >> 16) }
 
+// PondCustomer is a customer as the pond keeps it: the fields profiles
+// read. Contact details (phone, email, WeCom id) stay in the store, and
+// the birthday is kept packed beside it; at a million customers that is
+// 80 MB less.
+type PondCustomer struct {
+	ID       string
+	Name     string
+	Tier     string
+	Guide    string
+	Tags     []string
+	Attrs    map[string]any
+	Member   bool
+	JoinedAt time.Time
+}
+
+func pondCustomer(c *Customer) PondCustomer {
+	return PondCustomer{ID: c.ID, Name: c.Name, Tier: c.Tier, Guide: c.Guide, Tags: c.Tags, Attrs: c.Attrs, Member: c.Member, JoinedAt: c.JoinedAt}
+}
+
 // NewPond returns an empty pond.
 func NewPond() *Pond {
 	return &Pond{index: map[string]int{}, types: newTypeTable(), seen: map[string]struct{}{}}
@@ -68,20 +88,24 @@ func (p *Pond) Grow(n int) {
 }
 
 // AppendCustomers appends n zero customers for a bulk loader to fill in
-// place, in parallel, and returns them. The loader must not set contact
-// details (see PutCustomer), and must call IndexCustomers once they are
-// filled.
-func (p *Pond) AppendCustomers(n int) []Customer {
+// place, in parallel, with their birthdays ("MM-DD", "YYYY-MM-DD" or
+// empty) beside them; the loader then calls IndexCustomers.
+func (p *Pond) AppendCustomers(n int) (cs []PondCustomer, birthdays []string) {
 	p.Grow(n)
 	start := len(p.Customers)
-	p.Customers = slices.Grow(p.Customers, n)[:start+n]
-	return p.Customers[start:]
+	p.Customers = p.Customers[:start+n]
+	return p.Customers[start:], make([]string, n)
 }
 
-// IndexCustomers indexes the customers added by AppendCustomers. A
-// duplicate id is an error: the store's primary key rules it out.
-func (p *Pond) IndexCustomers() error {
-	for i := len(p.events); i < len(p.Customers); i++ {
+// IndexCustomers indexes the customers added by AppendCustomers, given the
+// birthdays it returned. A duplicate id is an error: the store's primary
+// key rules it out.
+func (p *Pond) IndexCustomers(birthdays []string) error {
+	first := len(p.events)
+	if len(birthdays) != len(p.Customers)-first {
+		return fmt.Errorf("%d birthdays for %d customers", len(birthdays), len(p.Customers)-first)
+	}
+	for i := first; i < len(p.Customers); i++ {
 		c := &p.Customers[i]
 		if _, dup := p.index[c.ID]; dup {
 			return fmt.Errorf("customer %q loaded twice", c.ID)
@@ -89,7 +113,7 @@ func (p *Pond) IndexCustomers() error {
 		p.index[c.ID] = i
 		p.events = append(p.events, nil)
 		p.coupons = append(p.coupons, nil)
-		p.birthdays = append(p.birthdays, packBirthday(c.Birthday))
+		p.birthdays = append(p.birthdays, packBirthday(birthdays[i-first]))
 	}
 	return nil
 }
@@ -104,18 +128,15 @@ func (p *Pond) Lookup(id string) (int, bool) {
 }
 
 // PutCustomer adds or replaces a customer and returns its index. The pond
-// keeps what evaluation needs: contact details (phone, email, WeCom id)
-// are dropped, since at a million customers they cost tens of megabytes
-// that no profile reads. Read them from the store.
+// keeps what profiles read (see PondCustomer).
 func (p *Pond) PutCustomer(c Customer) int {
-	c.Phone, c.Email, c.WeComID = "", "", ""
 	if i, ok := p.index[c.ID]; ok {
-		p.Customers[i] = c
+		p.Customers[i] = pondCustomer(&c)
 		p.birthdays[i] = packBirthday(c.Birthday)
 		return i
 	}
 	p.index[c.ID] = len(p.Customers)
-	p.Customers = append(p.Customers, c)
+	p.Customers = append(p.Customers, pondCustomer(&c))
 	p.events = append(p.events, nil)
 	p.coupons = append(p.coupons, nil)
 	p.birthdays = append(p.birthdays, packBirthday(c.Birthday))

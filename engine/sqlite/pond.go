@@ -200,34 +200,34 @@ func loadCustomers(ctx context.Context, conns []*readConn, pond *engine.Pond) er
 		}
 		total += counts[i]
 	}
-	all := pond.AppendCustomers(total)
+	all, birthdays := pond.AppendCustomers(total)
 	jc := newJSONCache()
 	g, gctx := errgroup.WithContext(ctx)
 	off := 0
 	for i, c := range conns {
-		part := all[off : off+counts[i]]
+		part, bdays := all[off:off+counts[i]], birthdays[off:off+counts[i]]
 		off += counts[i]
-		g.Go(func() error { return scanCustomers(gctx, c.tx, ranges[i], jc, part) })
+		g.Go(func() error { return scanCustomers(gctx, c.tx, ranges[i], jc, part, bdays) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return pond.IndexCustomers()
+	return pond.IndexCustomers(birthdays)
 }
 
 // pondCustomerColumns are the columns the pond keeps (see Pond.PutCustomer).
 const pondCustomerColumns = `id, name, tier, tags, attrs, member, joined_at, birthday, guide`
 
-// scanCustomers fills out with the customers of rowid range r; out has
-// exactly as many entries as the range holds customers.
-func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, out []engine.Customer) error {
+// scanCustomers fills out, and birthdays beside it, with the customers of
+// rowid range r; out has exactly as many entries as the range holds.
+func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, out []engine.PondCustomer, birthdays []string) error {
 	rows, err := tx.QueryContext(ctx, `SELECT `+pondCustomerColumns+` FROM customers WHERE rowid > ? AND rowid <= ?`, r[0], r[1])
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	in := interner{}
-	var tier, tags, attrs, guide sql.RawBytes
+	var tier, tags, attrs, guide, birthday sql.RawBytes
 	n := 0
 	for rows.Next() {
 		if n == len(out) {
@@ -236,10 +236,11 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		c := &out[n]
 		var joined int64
 		var member int
-		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &c.Birthday, &guide); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide); err != nil {
 			return err
 		}
 		c.Tier, c.Guide = in.get(tier), in.get(guide)
+		birthdays[n] = string(birthday) // parsed once all are loaded, then dropped
 		c.Member = member != 0
 		c.JoinedAt = fromMs(joined)
 		if c.Tags, err = jc.decodeTags(tags); err != nil {
