@@ -124,8 +124,7 @@ func TestAnotherWriterMidRunIsNotOverwritten(t *testing.T) {
 	f.customers(4, 0)
 	f.playbook("tag-all", tagEveryone)
 	other := f.otherWriter()
-	var e *engine.Engine
-	e = engine.New(f.db, f.reg, engine.Config{
+	e := engine.New(f.db, f.reg, engine.Config{
 		Tiers: []string{"normal", "gold", "vip"}, BatchSize: 1,
 		// After the first fire commits, another process tags c003: the
 		// engine's pond no longer matches the database, and the tag action
