@@ -46,6 +46,12 @@ func (e *Engine) currentPond(ctx context.Context) (*Pond, error) {
 	e.pondMu.Lock()
 	e.pond = p
 	e.pondMu.Unlock()
+	// Have the snapshot memory ready before the first run (see snapshotMemory).
+	if s := e.takeSpare(); s != nil && cap(s.Profiles) >= p.Len() {
+		e.putSpare(s)
+	} else {
+		e.putSpare(snapshotMemory(p.Len()))
+	}
 	return p, nil
 }
 
