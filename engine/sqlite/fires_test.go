@@ -1,0 +1,61 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+)
+
+// The batch statements run OR FAIL, which keeps the rows a failing
+// statement wrote before it failed; the transaction must take them back.
+// Each case fails in the last row of a full-size statement (500 rows, the
+// prepared kind), after 499 good ones.
+func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
+	const n = 500
+	for _, tc := range []struct {
+		name string
+		fill func(e *engine.BatchEffects)
+	}{
+		{"coupons", func(e *engine.BatchEffects) {
+			for i := 0; i < n; i++ {
+				code := fmt.Sprintf("K%03d", i)
+				if i == n-1 {
+					code = "K000" // a duplicate code
+				}
+				e.Coupons = append(e.Coupons, actions.Coupon{Code: code, CustomerID: fmt.Sprintf("c%03d", i), AmountFen: 100, IssuedAt: t0, ExpiresAt: t0.Add(day)})
+			}
+		}},
+		{"tags", func(e *engine.BatchEffects) {
+			for i := 0; i < n; i++ {
+				e.Tags[fmt.Sprintf("c%03d", i)] = []string{"x"}
+			}
+			e.Tags["nobody"] = []string{"x"} // a customer that does not exist
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.customers(n, 0)
+			_, err := f.db.WriteFires(context.Background(), t0, func(tx engine.FireTx) error {
+				fires := []*engine.Fire{{RunID: 1, Playbook: "p", Rule: "r", CustomerID: "c000", Seq: 1, Status: engine.FireFired, At: t0}}
+				if _, err := tx.InsertFires(fires); err != nil {
+					return err
+				}
+				e := &engine.BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}}
+				tc.fill(e)
+				return tx.ApplyEffects(e)
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("WriteFires = %v, want an error naming %s", err, tc.name)
+			}
+			for _, q := range []string{`SELECT count(*) FROM fires`, `SELECT count(*) FROM coupons`, `SELECT count(*) FROM customers WHERE tags != '[]'`} {
+				if got := f.count(q); got != 0 {
+					t.Errorf("%s = %d after the failed batch, want 0", q, got)
+				}
+			}
+		})
+	}
+}
