@@ -4,13 +4,13 @@
 
 -- bench-rfm/retain-recall
 SELECT count(*) FROM bench_profile WHERE orders > 0
-  AND segment = 'important_retain' AND recency_days > 60 AND recency_days <= 75;
+  AND segment = 'important_retain' AND recency_days > 150 AND recency_days <= 160;
 -- bench-rfm/develop-boost
 SELECT count(*) FROM bench_profile WHERE orders > 0
   AND segment = 'important_develop' AND orders_90d = 1 AND spend_90d >= 30000;
 -- bench-rfm/value-care
 SELECT count(*) FROM bench_profile WHERE orders > 0
-  AND segment = 'important_value' AND rfm_r = 5 AND rfm_m = 5 AND orders_30d >= 2 AND spend_30d >= 100000;
+  AND segment = 'important_value' AND rfm_r = 5 AND rfm_m = 5 AND orders_30d >= 2 AND spend_30d >= 200000;
 -- bench-rfm/winback
 SELECT count(*) FROM bench_profile WHERE orders > 0
   AND segment = 'general_winback' AND recency_days >= 200 AND recency_days < 205;
@@ -21,7 +21,7 @@ SELECT count(*) FROM bench_profile WHERE lifecycle = 'member' AND orders = 0 AND
 -- bench-lifecycle/koc-reward
 SELECT count(*) FROM bench_profile WHERE lifecycle = 'koc' AND referrals >= 2 AND shares_90d >= 2;
 -- bench-lifecycle/repeat-upsell
-SELECT count(*) FROM bench_profile WHERE lifecycle = 'repeat' AND spend < 12000 * orders AND orders_90d >= 2;
+SELECT count(*) FROM bench_profile WHERE lifecycle = 'repeat' AND spend < 11000 * orders AND orders_90d >= 2;
 -- bench-engagement/browsers
 SELECT count(*) FROM bench_profile WHERE member AND visits_7d >= 3 AND orders_30d = 0;
 -- bench-engagement/live-viewers
@@ -32,7 +32,7 @@ SELECT count(*) FROM bench_profile WHERE member AND replies_30d = 0
 -- bench-engagement/sharers
 SELECT count(*) FROM bench_profile WHERE member AND shares_90d >= 2 AND visits_30d >= 5;
 -- bench-tier/silver-near-gold
-SELECT count(*) FROM bench_profile WHERE tier = 'silver' AND spend_365d >= 180000;
+SELECT count(*) FROM bench_profile WHERE tier = 'silver' AND spend_365d >= 190000;
 -- bench-tier/gold-lapsing
 SELECT count(*) FROM bench_profile WHERE tier IN ('gold', 'vip') AND recency_days > 120 AND recency_days <= 130;
 -- bench-tier/normal-frequent
