@@ -215,7 +215,12 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 		c.Fired = 0
 	}
 	written := time.Now()
-	err = e.write(ctx, pb, snap, run, ev)
+	touched, err := e.write(ctx, pb, snap, run, ev)
+	// Later playbooks of the run see what this one changed, even when it
+	// failed halfway: its committed batches stand.
+	e.pondMu.RLock()
+	snap.RefreshAll(touched)
+	e.pondMu.RUnlock()
 	e.log.Debug("playbook written", "playbook", pb.Name, "fires", len(ev.decisions), "took", time.Since(written))
 	if err != nil {
 		run.Status = RunFailed

@@ -92,11 +92,12 @@ func (e *Engine) applyToPond(version int64, apply func(p *Pond)) {
 	}
 }
 
-// applyMutations applies a committed batch of fires to the run's snapshot,
-// so later playbooks of the run see it, and to the engine's pond.
+// applyMutations applies a committed batch of fires to the pond: the
+// engine's, and the run's if the engine has loaded another meanwhile. The
+// run's snapshot is brought up to date by Snapshot.Refresh of the customers
+// changed.
 func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) {
 	apply := func(p *Pond) {
-		touched := map[int]bool{}
 		for _, m := range muts {
 			c := &p.Customers[m.cust]
 			switch {
@@ -107,10 +108,6 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 			case m.coupon != nil:
 				p.AddCoupon(m.cust, *m.coupon)
 			}
-			touched[m.cust] = true
-		}
-		for i := range touched {
-			snap.Refresh(i)
 		}
 	}
 	e.pondMu.RLock()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -78,14 +79,31 @@ func snapshotMemory(n int) *Snapshot {
 // coupons changed, scoring it against the snapshot's population.
 func (s *Snapshot) Refresh(i int) {
 	var sc scratch
+	s.refresh(i, &sc)
+}
+
+func (s *Snapshot) refresh(i int, sc *scratch) {
 	c := &s.pond.Customers[i]
 	s.Present[i] = !c.JoinedAt.After(s.Now)
 	if !s.Present[i] {
 		return
 	}
 	// The profile's own slots: whatever pointed into them is being replaced.
-	s.Profiles[i] = s.pr.profile(c, s.pond.events[i], s.pond.coupons[i], s.pond.birthdays[i], s.slots[3*i:3*i+3:3*i+3], &sc)
+	s.Profiles[i] = s.pr.profile(c, s.pond.events[i], s.pond.coupons[i], s.pond.birthdays[i], s.slots[3*i:3*i+3:3*i+3], sc)
 	s.Pop.Score(&s.Profiles[i])
+}
+
+// RefreshAll refreshes the customers at indexes (duplicates allowed), in
+// parallel. The caller keeps the pond from changing meanwhile.
+func (s *Snapshot) RefreshAll(indexes []int) {
+	slices.Sort(indexes)
+	indexes = slices.Compact(indexes)
+	parallel(len(indexes), func(lo, hi int) {
+		var sc scratch
+		for _, i := range indexes[lo:hi] {
+			s.refresh(i, &sc)
+		}
+	})
 }
 
 // Pond returns the pond the snapshot was computed from.

@@ -14,13 +14,22 @@ import (
 // its staged effects dropped, so it changes nothing and the rest of the
 // batch stands. The batch's effects are written with a few multi-row
 // statements.
-func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, run *Run, ev *evaluation) error {
+//
+// Batches end between customers, so one customer's fires in a playbook
+// commit together. write returns the customers it changed: the caller
+// refreshes their profiles for the playbooks after this one.
+func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, run *Run, ev *evaluation) (touched []int, err error) {
 	written := 0
-	for start := 0; start < len(ev.decisions); start += e.cfg.BatchSize {
+	for start := 0; start < len(ev.decisions); {
 		if err := ctx.Err(); err != nil {
-			return err
+			return touched, err
 		}
-		chunk := ev.decisions[start:min(start+e.cfg.BatchSize, len(ev.decisions))]
+		end := min(start+e.cfg.BatchSize, len(ev.decisions))
+		for end < len(ev.decisions) && ev.decisions[end].cust == ev.decisions[end-1].cust {
+			end++
+		}
+		chunk := ev.decisions[start:end]
+		start = end
 		var muts []mutation
 		var delta []*RuleCounts
 		e.writeMu.Lock()
@@ -32,10 +41,13 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 		})
 		if err == nil {
 			e.applyMutations(snap, muts, version)
+			for _, m := range muts {
+				touched = append(touched, m.cust)
+			}
 		}
 		e.writeMu.Unlock()
 		if err != nil {
-			return fmt.Errorf("write fires: %w", err)
+			return touched, fmt.Errorf("write fires: %w", err)
 		}
 		for i, c := range delta {
 			run.Rules[i].add(c)
@@ -45,7 +57,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 			e.cfg.AfterBatch(pb.Name, written)
 		}
 	}
-	return nil
+	return touched, nil
 }
 
 // writeBatch records one batch of decisions in tx and returns the in-memory

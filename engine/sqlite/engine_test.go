@@ -428,3 +428,43 @@ rules:
 		}
 	}
 }
+
+// A batch never splits one customer's fires: they commit together.
+func TestBatchesEndBetweenCustomers(t *testing.T) {
+	f := newFixture(t)
+	f.customers(10, 0)
+	f.playbook("pair", `
+name: pair
+limits: { max_fires: 10000 }
+rules:
+  - id: one
+    when: "true"
+    once: true
+    actions:
+      - tag: { add: [one] }
+  - id: two
+    when: "true"
+    once: true
+    actions:
+      - tag: { add: [two] }
+`)
+	var batches []int
+	last := 0
+	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal"}, BatchSize: 3,
+		AfterBatch: func(_ string, written int) { batches = append(batches, written-last); last = written }})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(e, t0, false)
+	if r.Fired != 20 {
+		t.Fatalf("fired %d, want 20", r.Fired)
+	}
+	for _, n := range batches {
+		if n%2 != 0 {
+			t.Fatalf("batch sizes %v: a batch split a customer's two fires", batches)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM customers WHERE tags = '["one","two"]'`); n != 10 {
+		t.Errorf("%d of 10 customers have both tags", n)
+	}
+}
