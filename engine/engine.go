@@ -134,9 +134,46 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	e.pondMu.RUnlock()
 	e.log.Debug("snapshot computed", "customers", len(snap.Profiles), "took", time.Since(start))
 	defer e.putSpare(snap)
-	var runs []*Run
-	for _, pb := range pbs {
-		r, err := e.runPlaybook(ctx, pb, snap, req.DryRun)
+	var (
+		runs    []*Run
+		ahead   *lookahead
+		changed []int // customers the previous playbook changed
+	)
+	// The lookahead reads the snapshot, which goes back to the spare when
+	// Run returns: it must be done by then.
+	defer func() {
+		if ahead != nil {
+			ahead.wait()
+		}
+	}()
+	refresh := func(idx []int) {
+		e.pondMu.RLock()
+		defer e.pondMu.RUnlock()
+		snap.RefreshAll(idx)
+	}
+	for k, pb := range pbs {
+		started := time.Now()
+		var marks map[FireRef]FireMark
+		var ev *evaluation
+		if ahead != nil {
+			started = ahead.started
+			marks, ev, err = ahead.settle(snap, changed, refresh)
+			ahead = nil
+		} else {
+			refresh(changed)
+			if marks, err = e.store.FireMarks(ctx, pb.Name); err == nil {
+				ev = evaluate(pb, snap, marks)
+			}
+		}
+		if err != nil {
+			return runs, fmt.Errorf("run %s: read fire marks: %w", pb.Name, err)
+		}
+		e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.audience, "fires", ev.fires(), "took", time.Since(started))
+		if k+1 < len(pbs) && !req.DryRun {
+			ahead = e.startLookahead(ctx, pbs[k+1], snap)
+		}
+		var r *Run
+		r, changed, err = e.runPlaybook(ctx, pb, snap, ev, started, req.DryRun)
 		if r != nil {
 			runs = append(runs, r)
 		}
@@ -176,20 +213,16 @@ func Limit(pb *rules.Playbook, audience int) int {
 	return pb.MaxFires.Of(audience)
 }
 
-func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snapshot, dryRun bool) (*Run, error) {
-	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: time.Now(), Status: RunRunning, DryRun: dryRun}
-	marks, err := e.store.FireMarks(ctx, pb.Name)
-	if err != nil {
-		return nil, fmt.Errorf("read fire marks: %w", err)
-	}
-	ev := evaluate(pb, snap, marks)
-	e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.audience, "fires", ev.fires(), "took", time.Since(run.StartedAt))
+// runPlaybook records and writes a playbook's evaluation, and returns the
+// customers it changed.
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snapshot, ev *evaluation, started time.Time, dryRun bool) (*Run, []int, error) {
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun}
 	run.Audience = ev.audience
 	run.Rules = ev.counts
 	run.Limit = Limit(pb, ev.audience)
 	if !dryRun {
 		if err := e.store.StartRun(ctx, run); err != nil {
-			return nil, fmt.Errorf("start run: %w", err)
+			return nil, nil, fmt.Errorf("start run: %w", err)
 		}
 	}
 	if n := ev.fires(); n > run.Limit {
@@ -201,13 +234,13 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 		}
 		run.Status = RunHeld
 		run.Error = fmt.Sprintf("held by the blast guard: %d fires exceed limits.max_fires %d", n, run.Limit)
-		return run, e.finish(ctx, run)
+		return run, nil, e.finish(ctx, run)
 	}
 	if dryRun {
 		run.Status = RunDone
 		run.EndedAt = time.Now()
 		run.tally()
-		return run, nil
+		return run, nil, nil
 	}
 	// The evaluation's fire counts are what should fire; writing recounts
 	// what did, since another run may have claimed a fire meanwhile.
@@ -215,21 +248,16 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 		c.Fired = 0
 	}
 	written := time.Now()
-	touched, err := e.write(ctx, pb, snap, run, ev)
-	// Later playbooks of the run see what this one changed, even when it
-	// failed halfway: its committed batches stand.
-	e.pondMu.RLock()
-	snap.RefreshAll(touched)
-	e.pondMu.RUnlock()
+	changed, err := e.write(ctx, pb, snap, run, ev)
 	e.log.Debug("playbook written", "playbook", pb.Name, "fires", len(ev.decisions), "took", time.Since(written))
 	if err != nil {
 		run.Status = RunFailed
 		run.Error = err.Error()
 		_ = e.finish(ctx, run)
-		return run, err
+		return run, changed, err
 	}
 	run.Status = RunDone
-	return run, e.finish(ctx, run)
+	return run, changed, e.finish(ctx, run)
 }
 
 func (e *Engine) finish(ctx context.Context, run *Run) error {

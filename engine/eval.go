@@ -52,10 +52,15 @@ func InHoldout(playbook, customerID string, bp int) bool {
 	return int(h.Sum64()%10000) < bp
 }
 
-// evaluate runs a playbook's scheduled rules over a snapshot without writing.
+// evaluate runs a playbook's scheduled rules over a snapshot without
+// writing, on all cores.
 func evaluate(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark) *evaluation {
+	return evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0))
+}
+
+// evaluateWith is evaluate on at most workers goroutines.
+func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, workers int) *evaluation {
 	n := len(snap.Profiles)
-	workers := runtime.GOMAXPROCS(0)
 	if n < 1024 {
 		workers = 1
 	}
@@ -95,19 +100,34 @@ func newCounts(pb *rules.Playbook) []*RuleCounts {
 func evaluateRange(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, lo, hi int, out *evaluation) {
 	var m vm.VM
 	for i := lo; i < hi; i++ {
-		if !snap.Present[i] {
-			continue
-		}
-		p := &snap.Profiles[i]
-		if pb.Audience != nil {
-			ok, err := pb.Audience.Eval(&m, p)
-			if err != nil || !ok {
-				continue
-			}
-		}
-		out.audience++
-		evaluateCustomer(pb, snap, marks, i, p, &m, out)
+		evaluateOne(pb, snap, marks, i, &m, out)
 	}
+}
+
+// evaluateSubset evaluates the customers at indexes, which are sorted.
+func evaluateSubset(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, indexes []int) *evaluation {
+	out := &evaluation{counts: newCounts(pb)}
+	var m vm.VM
+	for _, i := range indexes {
+		evaluateOne(pb, snap, marks, i, &m, out)
+	}
+	return out
+}
+
+// evaluateOne applies the audience and then the rules to customer i.
+func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, m *vm.VM, out *evaluation) {
+	if !snap.Present[i] {
+		return
+	}
+	p := &snap.Profiles[i]
+	if pb.Audience != nil {
+		ok, err := pb.Audience.Eval(m, p)
+		if err != nil || !ok {
+			return
+		}
+	}
+	out.audience++
+	evaluateCustomer(pb, snap, marks, i, p, m, out)
 }
 
 // evaluateCustomer applies the rules in order to one customer.

@@ -79,6 +79,19 @@ func (rc *RuleCounts) add(o *RuleCounts) {
 	}
 }
 
+// sub takes o, a part of what rc counted, out of rc again. Errors are
+// counted but FirstError stays: callers only take out parts without errors.
+func (rc *RuleCounts) sub(o *RuleCounts) {
+	rc.Matched -= o.Matched
+	rc.Fired -= o.Fired
+	rc.Errors -= o.Errors
+	for r, k := range o.Suppressed {
+		if rc.Suppressed[r] -= k; rc.Suppressed[r] == 0 {
+			delete(rc.Suppressed, r)
+		}
+	}
+}
+
 func (rc *RuleCounts) fail(msg string) {
 	rc.Errors++
 	if rc.FirstError == "" {

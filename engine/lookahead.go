@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/koihq/koi/rules"
+)
+
+// A run's playbooks take turns: each is evaluated after the one before it
+// has written, so it sees that playbook's tiers, tags and coupons. Writing
+// is SQLite's single writer on one core. While it goes on, the lookahead
+// evaluates the next playbook on the other core, over the snapshot as it
+// stands; once the writing is done, it evaluates again only the customers
+// the writing changed, before and after their profiles are refreshed, and
+// swaps their part of the result. The outcome is exactly that of
+// evaluating afterwards (TestLookaheadEqualsEvaluatingAfterwards), at the
+// cost of the changed customers only.
+
+// lookahead is the early evaluation of the next playbook of a run.
+type lookahead struct {
+	pb      *rules.Playbook
+	started time.Time
+	done    chan struct{}
+	marks   map[FireRef]FireMark
+	ev      *evaluation
+	err     error
+}
+
+// startLookahead evaluates pb on one goroutine. Until wait returns, the
+// snapshot's profiles must not change.
+func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *Snapshot) *lookahead {
+	la := &lookahead{pb: pb, started: time.Now(), done: make(chan struct{})}
+	go func() {
+		defer close(la.done)
+		if la.marks, la.err = e.store.FireMarks(ctx, pb.Name); la.err != nil {
+			return
+		}
+		la.ev = evaluateWith(pb, snap, la.marks, 1)
+	}()
+	return la
+}
+
+func (la *lookahead) wait() { <-la.done }
+
+// settle waits for the lookahead and returns its evaluation as if it had
+// started after the customers in changed (indexes, in any order) were
+// refreshed; refresh refreshes them.
+func (la *lookahead) settle(snap *Snapshot, changed []int, refresh func([]int)) (map[FireRef]FireMark, *evaluation, error) {
+	la.wait()
+	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
+	if la.err != nil {
+		refresh(changed)
+		return nil, nil, la.err
+	}
+	if len(changed) == 0 {
+		return la.marks, la.ev, nil
+	}
+	// When much changed, patching would cost about as much as evaluating
+	// again, on all cores.
+	if len(changed) > len(snap.Profiles)/8 {
+		refresh(changed)
+		return la.marks, evaluate(la.pb, snap, la.marks), nil
+	}
+	before := evaluateSubset(la.pb, snap, la.marks, changed)
+	refresh(changed)
+	after := evaluateSubset(la.pb, snap, la.marks, changed)
+	if before.errors() > 0 || after.errors() > 0 {
+		// A rule's FirstError is the first in customer order, which
+		// patching cannot tell: evaluate again.
+		return la.marks, evaluate(la.pb, snap, la.marks), nil
+	}
+	return la.marks, patch(la.ev, before, after, changed), nil
+}
+
+func (ev *evaluation) errors() int {
+	n := 0
+	for _, c := range ev.counts {
+		n += c.Errors
+	}
+	return n
+}
+
+// patch replaces the part of ev that before is (the customers in changed,
+// sorted) with after.
+func patch(ev, before, after *evaluation, changed []int) *evaluation {
+	out := &evaluation{audience: ev.audience - before.audience + after.audience, counts: ev.counts}
+	for i, c := range out.counts {
+		c.sub(before.counts[i])
+		c.add(after.counts[i])
+	}
+	out.decisions = make([]decision, 0, len(ev.decisions)-len(before.decisions)+len(after.decisions))
+	a, k := 0, 0
+	for _, d := range ev.decisions {
+		for a < len(after.decisions) && after.decisions[a].cust < d.cust {
+			out.decisions = append(out.decisions, after.decisions[a])
+			a++
+		}
+		for k < len(changed) && changed[k] < d.cust {
+			k++
+		}
+		if k < len(changed) && changed[k] == d.cust {
+			continue
+		}
+		out.decisions = append(out.decisions, d)
+	}
+	out.decisions = append(out.decisions, after.decisions[a:]...)
+	return out
+}
