@@ -17,10 +17,10 @@ import (
 func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 	const n = 500
 	for _, tc := range []struct {
-		name string
-		fill func(e *engine.BatchEffects)
+		name, wantErr string
+		fill          func(e *engine.BatchEffects)
 	}{
-		{"coupons", func(e *engine.BatchEffects) {
+		{"coupons", "coupons", func(e *engine.BatchEffects) {
 			for i := 0; i < n; i++ {
 				code := fmt.Sprintf("K%03d", i)
 				if i == n-1 {
@@ -29,7 +29,17 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 				e.Coupons = append(e.Coupons, actions.Coupon{Code: code, CustomerID: fmt.Sprintf("c%03d", i), AmountFen: 100, IssuedAt: t0, ExpiresAt: t0.Add(day)})
 			}
 		}},
-		{"tags", func(e *engine.BatchEffects) {
+		// Foreign keys are checked at commit (defer_foreign_keys).
+		{"coupon of nobody", "FOREIGN KEY", func(e *engine.BatchEffects) {
+			for i := 0; i < n; i++ {
+				cust := fmt.Sprintf("c%03d", i)
+				if i == n-1 {
+					cust = "nobody"
+				}
+				e.Coupons = append(e.Coupons, actions.Coupon{Code: fmt.Sprintf("K%03d", i), CustomerID: cust, AmountFen: 100, IssuedAt: t0, ExpiresAt: t0.Add(day)})
+			}
+		}},
+		{"tags", "tags", func(e *engine.BatchEffects) {
 			for i := 0; i < n; i++ {
 				e.Tags[fmt.Sprintf("c%03d", i)] = []string{"x"}
 			}
@@ -48,8 +58,8 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 				tc.fill(e)
 				return tx.ApplyEffects(e)
 			})
-			if err == nil || !strings.Contains(err.Error(), tc.name) {
-				t.Fatalf("WriteFires = %v, want an error naming %s", err, tc.name)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("WriteFires = %v, want an error saying %s", err, tc.wantErr)
 			}
 			for _, q := range []string{`SELECT count(*) FROM fires`, `SELECT count(*) FROM coupons`, `SELECT count(*) FROM customers WHERE tags != '[]'`} {
 				if got := f.count(q); got != 0 {
