@@ -71,6 +71,8 @@ type fireTx struct {
 	tx   *sql.Tx
 	now  time.Time
 	base int64
+	// nextFireID is the id the next inserted fire gets; 0 until read.
+	nextFireID int64
 }
 
 var _ engine.FireTx = (*fireTx)(nil)
@@ -117,51 +119,78 @@ func values(rows, cols int) string {
 	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
-type fireKey struct {
-	rule, customer string
-	seq            int
-}
-
 // BaseVersion returns the pond version before this transaction.
 func (f *fireTx) BaseVersion() int64 { return f.base }
 
-// InsertFires inserts the fires, skipping keys that exist.
+// InsertFires inserts the fires, skipping keys that exist. The
+// transaction holds the write lock, so it numbers the fires itself, after
+// the highest id there is: an insert then needs no RETURNING, and when a
+// statement inserted every row, which is nearly always, nothing is read
+// back at all.
 func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 	inserted := make([]bool, len(fires))
-	pos := make(map[fireKey]int, len(fires))
+	if f.nextFireID == 0 {
+		if err := f.tx.QueryRowContext(f.ctx, `SELECT coalesce(max(id), 0) + 1 FROM fires`).Scan(&f.nextFireID); err != nil {
+			return nil, fmt.Errorf("insert fires: next id: %w", err)
+		}
+	}
 	for start := 0; start < len(fires); start += rowsPerStatement {
 		chunk := fires[start:min(start+rowsPerStatement, len(fires))]
-		args := make([]any, 0, 8*len(chunk))
-		for i, fr := range chunk {
-			pos[fireKey{fr.Rule, fr.CustomerID, fr.Seq}] = start + i
-			args = append(args, fr.RunID, fr.Playbook, fr.Rule, fr.CustomerID, fr.Seq, fr.Status, ms(fr.At), fr.Hash)
+		first := f.nextFireID
+		args := make([]any, 0, 9*len(chunk))
+		for _, fr := range chunk {
+			fr.ID = f.nextFireID
+			f.nextFireID++
+			args = append(args, fr.ID, fr.RunID, fr.Playbook, fr.Rule, fr.CustomerID, fr.Seq, fr.Status, ms(fr.At), fr.Hash)
 		}
-		// RETURNING gives rows in no particular order: match them by key.
-		rows, err := f.query(`INSERT OR FAIL INTO fires (run_id, playbook, rule, customer_id, seq, status, at, hash)
-			VALUES `+values(len(chunk), 8)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING
-			RETURNING id, rule, customer_id, seq`, len(chunk), args)
+		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash)
+			VALUES `+values(len(chunk), 9)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, len(chunk), args)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			var k fireKey
-			if err := rows.Scan(&id, &k.rule, &k.customer, &k.seq); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("insert fires: %w", err)
-			}
-			i, ok := pos[k]
-			if !ok {
-				rows.Close()
-				return nil, fmt.Errorf("insert fires: returned an unknown fire %v", k)
-			}
-			fires[i].ID, inserted[i] = id, true
-		}
-		if err := rows.Close(); err != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
+		}
+		if int(n) == len(chunk) {
+			for i := range chunk {
+				inserted[start+i] = true
+			}
+			continue
+		}
+		// Some keys existed: another run got there first. Ours are the
+		// numbers that made it in.
+		ids, err := f.existingFireIDs(first, f.nextFireID-1)
+		if err != nil {
+			return nil, fmt.Errorf("insert fires: %w", err)
+		}
+		for i, fr := range chunk {
+			if ids[fr.ID] {
+				inserted[start+i] = true
+			} else {
+				fr.ID = 0
+			}
 		}
 	}
 	return inserted, nil
+}
+
+// existingFireIDs returns which fire ids in [lo, hi] exist.
+func (f *fireTx) existingFireIDs(lo, hi int64) (map[int64]bool, error) {
+	rows, err := f.tx.QueryContext(f.ctx, `SELECT id FROM fires WHERE id BETWEEN ? AND ?`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = true
+	}
+	return ids, rows.Err()
 }
 
 // DeleteFires removes fires by id.

@@ -69,3 +69,51 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// InsertFires numbers fires itself and reports the keys that existed,
+// in small statements and in full prepared ones.
+func TestInsertFiresSkipsExistingKeys(t *testing.T) {
+	f := newFixture(t)
+	f.customers(600, 0)
+	fire := func(i int) *engine.Fire {
+		return &engine.Fire{RunID: 1, Playbook: "p", Rule: "r", CustomerID: fmt.Sprintf("c%03d", i), Seq: 1, Status: engine.FireFired, At: t0}
+	}
+	insert := func(fires []*engine.Fire) []bool {
+		t.Helper()
+		var got []bool
+		if _, err := f.db.WriteFires(context.Background(), t0, func(tx engine.FireTx) error {
+			var err error
+			got, err = tx.InsertFires(fires)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// Customers 0 and 550 have fired before.
+	insert([]*engine.Fire{fire(0), fire(550)})
+	var fires []*engine.Fire
+	for i := 0; i < 600; i++ {
+		fires = append(fires, fire(i))
+	}
+	got := insert(fires)
+	ids := map[int64]bool{}
+	for i, fr := range fires {
+		existed := i == 0 || i == 550
+		if got[i] == existed {
+			t.Errorf("fire %d: inserted = %v, want %v", i, got[i], !existed)
+		}
+		if existed && fr.ID != 0 || !existed && (fr.ID == 0 || ids[fr.ID]) {
+			t.Errorf("fire %d: id %d", i, fr.ID)
+		}
+		ids[fr.ID] = true
+		if !existed {
+			if n := f.count(`SELECT count(*) FROM fires WHERE id = ? AND customer_id = ?`, fr.ID, fr.CustomerID); n != 1 {
+				t.Errorf("fire %d: no row with id %d for %s", i, fr.ID, fr.CustomerID)
+			}
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM fires`); n != 600 {
+		t.Errorf("%d fires stored, want 600", n)
+	}
+}
