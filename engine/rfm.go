@@ -20,7 +20,24 @@ type Population struct {
 // NewPopulation builds the distribution from scored profiles. When th is set
 // its fixed thresholds replace the means (DESIGN §2, rfm.thresholds).
 func NewPopulation(profiles []Profile, th *Thresholds) *Population {
+	return newPopulation(profiles, th, nil)
+}
+
+// newPopulation is NewPopulation reusing the arrays of old, which nothing
+// may use any more, when they are large enough.
+func newPopulation(profiles []Profile, th *Thresholds, old *Population) *Population {
+	n := 0
+	for i := range profiles {
+		if profiles[i].facts.rfmScored {
+			n++
+		}
+	}
 	pop := &Population{}
+	if old != nil && cap(old.recency) >= n {
+		pop.recency, pop.orders, pop.spend = old.recency[:0], old.orders[:0], old.spend[:0]
+	} else {
+		pop.recency, pop.orders, pop.spend = make([]int, 0, n), make([]int, 0, n), make([]int64, 0, n)
+	}
 	for i := range profiles {
 		f := &profiles[i].facts
 		if !f.rfmScored {

@@ -53,7 +53,7 @@ func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig
 			s.Profiles[i] = s.pr.profile(c, pond.events[i], pond.coupons[i], pond.birthdays[i], slots[3*i:3*i+3:3*i+3], &sc)
 		}
 	})
-	s.Pop = NewPopulation(s.Profiles, cfg.Thresholds)
+	s.Pop = newPopulation(s.Profiles, cfg.Thresholds, old.Pop)
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if s.Present[i] {
