@@ -42,6 +42,18 @@ type Run struct {
 	Limit int           `json:"limit"`
 	Rules []*RuleCounts `json:"rules"`
 	Error string        `json:"error,omitempty"`
+	// FirstFireID and LastFireID bound the ids of the run's fires (0 when
+	// it has none); other runs' fires may lie between them.
+	FirstFireID int64 `json:"first_fire_id,omitempty"`
+	LastFireID  int64 `json:"last_fire_id,omitempty"`
+}
+
+// noteFire widens the run's fire id range to include id.
+func (r *Run) noteFire(id int64) {
+	if r.FirstFireID == 0 || id < r.FirstFireID {
+		r.FirstFireID = id
+	}
+	r.LastFireID = max(r.LastFireID, id)
 }
 
 // RuleCounts are the outcomes of one rule in a run.

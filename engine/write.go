@@ -76,6 +76,11 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	if err != nil {
 		return nil, err
 	}
+	for i, f := range fires {
+		if inserted[i] {
+			run.noteFire(f.ID)
+		}
+	}
 	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()))
 	if !fx.fromPond {
 		for i, d := range chunk {

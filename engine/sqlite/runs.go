@@ -38,8 +38,9 @@ func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, status = ?, audience = ?, matched = ?, fired = ?, limit_fires = ?, error = ? WHERE id = ?`,
-		ms(r.EndedAt), r.Status, r.Audience, r.Matched, r.Fired, r.Limit, r.Error, r.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, status = ?, audience = ?, matched = ?, fired = ?, limit_fires = ?, error = ?,
+		first_fire_id = nullif(?, 0), last_fire_id = nullif(?, 0) WHERE id = ?`,
+		ms(r.EndedAt), r.Status, r.Audience, r.Matched, r.Fired, r.Limit, r.Error, r.FirstFireID, r.LastFireID, r.ID); err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
 	for _, c := range r.Rules {
@@ -62,8 +63,9 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 	r := &engine.Run{ID: id}
 	var at, started int64
 	var ended sql.NullInt64
-	err := d.db.QueryRowContext(ctx, `SELECT playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error FROM runs WHERE id = ?`, id).
-		Scan(&r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error)
+	err := d.db.QueryRowContext(ctx, `SELECT playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
+		coalesce(first_fire_id, 0), coalesce(last_fire_id, 0) FROM runs WHERE id = ?`, id).
+		Scan(&r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error, &r.FirstFireID, &r.LastFireID)
 	if err == sql.ErrNoRows {
 		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", id)}
 	}
