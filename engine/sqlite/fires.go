@@ -88,29 +88,32 @@ var _ engine.FireTx = (*fireTx)(nil)
 // of 32766 bound parameters.
 const rowsPerStatement = 500
 
-// exec runs a multi-row statement of rows rows. Full-size statements, the
-// bulk of a large batch, are prepared once and reused.
-func (f *fireTx) exec(query string, rows int, args []any) (sql.Result, error) {
-	if rows < rowsPerStatement {
-		return f.tx.ExecContext(f.ctx, query, args...)
+// chunkSizes splits n rows into statements: full ones of rowsPerStatement,
+// then the rest as powers of two, largest first. Every statement then has
+// one of ten sizes and is prepared once per connection; parsing a
+// statement of a few hundred rows costs SQLite about as much as running
+// it, and a batch's last statement is rarely full.
+func chunkSizes(n int) []int {
+	var out []int
+	for ; n >= rowsPerStatement; n -= rowsPerStatement {
+		out = append(out, rowsPerStatement)
 	}
+	for p := 256; p > 0; p /= 2 {
+		if n >= p {
+			out = append(out, p)
+			n -= p
+		}
+	}
+	return out
+}
+
+// exec runs a multi-row statement, prepared once and reused.
+func (f *fireTx) exec(query string, args []any) (sql.Result, error) {
 	s, err := f.db.stmt(f.ctx, f.tx, query)
 	if err != nil {
 		return nil, err
 	}
 	return s.ExecContext(f.ctx, args...)
-}
-
-// query is exec for statements that return rows.
-func (f *fireTx) query(query string, rows int, args []any) (*sql.Rows, error) {
-	if rows < rowsPerStatement {
-		return f.tx.QueryContext(f.ctx, query, args...)
-	}
-	s, err := f.db.stmt(f.ctx, f.tx, query)
-	if err != nil {
-		return nil, err
-	}
-	return s.QueryContext(f.ctx, args...)
 }
 
 // values returns "(?, ?), (?, ?)" for rows rows of cols columns.
@@ -134,8 +137,10 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 			return nil, fmt.Errorf("insert fires: next id: %w", err)
 		}
 	}
-	for start := 0; start < len(fires); start += rowsPerStatement {
-		chunk := fires[start:min(start+rowsPerStatement, len(fires))]
+	start := 0
+	for _, size := range chunkSizes(len(fires)) {
+		chunk := fires[start : start+size]
+		start += size
 		first := f.nextFireID
 		args := make([]any, 0, 9*len(chunk))
 		for _, fr := range chunk {
@@ -144,7 +149,7 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 			args = append(args, fr.ID, fr.RunID, fr.Playbook, fr.Rule, fr.CustomerID, fr.Seq, fr.Status, ms(fr.At), fr.Hash)
 		}
 		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash)
-			VALUES `+values(len(chunk), 9)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, len(chunk), args)
+			VALUES `+values(len(chunk), 9)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, args)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}
@@ -154,7 +159,7 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 		}
 		if int(n) == len(chunk) {
 			for i := range chunk {
-				inserted[start+i] = true
+				inserted[start-size+i] = true
 			}
 			continue
 		}
@@ -166,7 +171,7 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 		}
 		for i, fr := range chunk {
 			if ids[fr.ID] {
-				inserted[start+i] = true
+				inserted[start-size+i] = true
 			} else {
 				fr.ID = 0
 			}
@@ -233,14 +238,16 @@ func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, 
 
 // ApplyEffects writes coupons, tags and tiers with multi-row statements.
 func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
-	for start := 0; start < len(e.Coupons); start += rowsPerStatement {
-		chunk := e.Coupons[start:min(start+rowsPerStatement, len(e.Coupons))]
+	start := 0
+	for _, size := range chunkSizes(len(e.Coupons)) {
+		chunk := e.Coupons[start : start+size]
+		start += size
 		args := make([]any, 0, 7*len(chunk))
 		for _, c := range chunk {
 			args = append(args, c.Code, c.CustomerID, c.FireID, c.AmountFen, c.MinSpendFen, ms(c.IssuedAt), ms(c.ExpiresAt))
 		}
 		if _, err := f.exec(`INSERT OR FAIL INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
-			VALUES `+values(len(chunk), 7), len(chunk), args); err != nil {
+			VALUES `+values(len(chunk), 7), args); err != nil {
 			return fmt.Errorf("insert coupons: %w", err)
 		}
 	}
@@ -265,15 +272,17 @@ func (f *fireTx) updateColumn(column string, byID map[string]string) error {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids) // deterministic statements, and friendlier to the b-tree
-	for start := 0; start < len(ids); start += rowsPerStatement {
-		chunk := ids[start:min(start+rowsPerStatement, len(ids))]
+	start := 0
+	for _, size := range chunkSizes(len(ids)) {
+		chunk := ids[start : start+size]
+		start += size
 		args := make([]any, 0, 1+2*len(chunk))
 		args = append(args, ms(f.now))
 		for _, id := range chunk {
 			args = append(args, id, byID[id])
 		}
 		res, err := f.exec(`UPDATE OR FAIL customers SET `+column+` = v.column2, updated_at = ?
-			FROM (VALUES `+values(len(chunk), 2)+`) AS v WHERE customers.id = v.column1`, len(chunk), args)
+			FROM (VALUES `+values(len(chunk), 2)+`) AS v WHERE customers.id = v.column1`, args)
 		if err != nil {
 			return fmt.Errorf("update %s: %w", column, err)
 		}
