@@ -1,18 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,8 +48,9 @@ type benchReport struct {
 	// SQLRatio is sql_seconds / eval_seconds.
 	SQLRatio              float64 `json:"sql_ratio"`
 	IngestEventsPerSecond float64 `json:"ingest_events_per_second"`
-	// RSSBytes is the highest peak resident memory of koi's repetitions
-	// (open, load, run, ingest), not counting generation and the SQL side.
+	// RSSBytes is the highest peak resident memory of the repetition
+	// processes (open, load, run, ingest); generation and the SQL side run
+	// in the parent and do not count.
 	RSSBytes        int64            `json:"rss_bytes"`
 	Matched         int              `json:"matched"`
 	Fired           int              `json:"fired"`
@@ -93,7 +97,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure koi on a fresh synthetic pond: evaluation against hand-written SQL, ingest, start-up, memory",
 		Long: `bench generates a deterministic demo pond in a temporary database, then
-measures, as the median of --reps repetitions:
+measures, as the median of --reps repetitions, each koi repetition a fresh
+koi process (as a server that just started) on a fresh copy of the pond:
 
   eval_seconds     one full run of the bench set (20 rules in 5 playbooks) over
                    every customer, from the start of the run to its fires committed
@@ -102,8 +107,8 @@ measures, as the median of --reps repetitions:
   ingest           events per second through the engine, in batches of --ingest-batch,
                    each batch durable when acknowledged
 
-and rss_bytes, the highest peak resident memory of koi's repetitions (not
-counting the generation of the pond or the SQL side).
+and rss_bytes, the highest peak resident memory of the repetition processes
+(not counting the generation of the pond or the SQL side).
 
 It fails when koi and SQL disagree on any rule's count.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -139,7 +144,7 @@ It fails when koi and SQL disagree on any rule's count.`,
 			if ingestBatch <= 0 {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--ingest-batch must be positive")}
 			}
-			rep, err := runBench(cmd.Context(), dir, customers, reps, ingestN, ingestBatch, seed, progress)
+			rep, err := runBench(cmd.Context(), dir, customers, reps, ingestN, ingestBatch, seed, cpuProfile, progress)
 			if err != nil {
 				return err
 			}
@@ -164,12 +169,12 @@ It fails when koi and SQL disagree on any rule's count.`,
 	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch (one transaction, as one HTTP request)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "demo pond `seed`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench to `file` (go tool pprof)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N to file.repN")
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the bench databases in `dir` instead of a temporary directory")
 	return cmd
 }
 
-func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestBatch int, seed uint64, progress io.Writer) (*benchReport, error) {
+func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestBatch int, seed uint64, cpuProfile string, progress io.Writer) (*benchReport, error) {
 	rep := &benchReport{Customers: customers, Reps: reps, IngestBatch: ingestBatch,
 		Machine: benchMachine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}}
 	pristine := filepath.Join(dir, "pristine.db")
@@ -186,8 +191,9 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 	}
 	rep.Events, rep.GenerateSeconds = events, time.Since(start).Seconds()
 
-	// koi: each repetition starts from a copy of the pristine database, so
-	// every run fires the same.
+	// koi: each repetition is a fresh koi process, as a server that just
+	// started, on a fresh copy of the pristine database, so every run
+	// fires the same. Its peak memory is the process's own.
 	var koiCounts map[string]int
 	for r := 0; r < reps; r++ {
 		fmt.Fprintf(progress, "koi: repetition %d of %d\n", r+1, reps)
@@ -195,17 +201,25 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 		if err := copyDB(pristine, work); err != nil {
 			return nil, err
 		}
-		// Peak memory is koi's alone: generating the pond and the SQL
-		// side run in this process too, and are not what is measured.
-		resetPeakRSS()
-		counts, fired, startup, eval, err := benchKoiOnce(ctx, work, playbooks, r == reps-1, ingestN, rep)
-		if err != nil {
-			return nil, err
+		ingest := 0
+		if r == reps-1 {
+			ingest = ingestN
 		}
-		rep.RSSBytes = max(rep.RSSBytes, peakRSS())
-		koiCounts, rep.Fired = counts, fired
-		rep.StartupSamples = append(rep.StartupSamples, startup.Seconds())
-		rep.EvalSamples = append(rep.EvalSamples, eval.Seconds())
+		profile := ""
+		if cpuProfile != "" {
+			profile = fmt.Sprintf("%s.rep%d", cpuProfile, r+1)
+		}
+		res, rss, err := benchRepProcess(ctx, work, playbooks, ingest, ingestBatch, profile)
+		if err != nil {
+			return nil, fmt.Errorf("koi repetition %d: %w", r+1, err)
+		}
+		rep.RSSBytes = max(rep.RSSBytes, rss)
+		koiCounts, rep.Fired = res.Counts, res.Fired
+		rep.StartupSamples = append(rep.StartupSamples, res.StartupSeconds)
+		rep.EvalSamples = append(rep.EvalSamples, res.EvalSeconds)
+		if ingest > 0 {
+			rep.IngestEvents, rep.IngestEventsPerSecond = res.IngestEvents, res.IngestEventsPerSecond
+		}
 	}
 
 	// SQL, on the pristine data.
@@ -290,16 +304,87 @@ func copyDB(from, to string) error {
 		dst.Close()
 		return fmt.Errorf("copy %s: %w", from, err)
 	}
+	// Written back now, not by the kernel half a minute later, in the
+	// middle of the measurements, competing with their fsyncs.
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
 	return dst.Close()
 }
 
+// benchRepResult is what one koi repetition measured; the bench-rep
+// command prints it as JSON for the parent bench.
+type benchRepResult struct {
+	Counts                map[string]int `json:"counts"`
+	Fired                 int            `json:"fired"`
+	StartupSeconds        float64        `json:"startup_seconds"`
+	EvalSeconds           float64        `json:"eval_seconds"`
+	IngestEvents          int            `json:"ingest_events,omitempty"`
+	IngestEventsPerSecond float64        `json:"ingest_events_per_second,omitempty"`
+}
+
+// benchRepProcess runs one repetition as a child koi process and returns
+// its result and peak resident memory.
+func benchRepProcess(ctx context.Context, db, playbooks string, ingest, ingestBatch int, cpuProfile string) (*benchRepResult, int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.CommandContext(ctx, self, "bench-rep", "--db", db, "--playbooks", playbooks,
+		"--ingest-events", strconv.Itoa(ingest), "--ingest-batch", strconv.Itoa(ingestBatch), "--cpuprofile", cpuProfile)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var res benchRepResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		return nil, 0, fmt.Errorf("bench-rep output: %w", err)
+	}
+	return &res, maxRSS(cmd.ProcessState), nil
+}
+
+func newBenchRepCmd(g *globals) *cobra.Command {
+	var playbooks, cpuProfile string
+	var ingestN, ingestBatch int
+	cmd := &cobra.Command{
+		Use:    "bench-rep",
+		Short:  "One repetition of koi bench, in a process of its own (used by koi bench)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			res, err := benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+		},
+	}
+	cmd.Flags().StringVar(&playbooks, "playbooks", "", "bench set `dir`")
+	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest after the run")
+	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to `file`")
+	return cmd
+}
+
 // benchKoiOnce opens a copy of the pond, loads it (start-up) and runs the
-// bench set once (eval). With ingest set it then measures ingest.
-func benchKoiOnce(ctx context.Context, path, playbooks string, ingest bool, ingestN int, rep *benchReport) (counts map[string]int, fired int, startup, eval time.Duration, err error) {
+// bench set once (eval). With ingestN set it then measures ingest.
+func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBatch int) (*benchRepResult, error) {
 	start := time.Now()
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, 0, 0, 0, err
+		return nil, err
 	}
 	defer db.Close()
 	e := engine.New(db, builtin.Registry(), engine.Config{
@@ -307,46 +392,47 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingest bool, inge
 		Tiers:   defaultTiers,
 	})
 	if err := e.Load(playbooks); err != nil {
-		return nil, 0, 0, 0, fmt.Errorf("bench set: %w", err)
+		return nil, fmt.Errorf("bench set: %w", err)
 	}
 	if err := e.Warm(ctx); err != nil {
-		return nil, 0, 0, 0, err
+		return nil, err
 	}
-	startup = time.Since(start)
+	res := &benchRepResult{Counts: map[string]int{}, StartupSeconds: time.Since(start).Seconds()}
 
 	start = time.Now()
 	runs, err := e.Run(ctx, engine.RunRequest{At: benchAnchor})
-	eval = time.Since(start)
+	res.EvalSeconds = time.Since(start).Seconds()
 	if err != nil {
-		return nil, 0, 0, 0, err
+		return nil, err
 	}
-	counts = map[string]int{}
 	for _, r := range runs {
 		if r.Status != engine.RunDone {
-			return nil, 0, 0, 0, fmt.Errorf("bench run of %s ended %s: %s", r.Playbook, r.Status, r.Error)
+			return nil, fmt.Errorf("bench run of %s ended %s: %s", r.Playbook, r.Status, r.Error)
 		}
-		fired += r.Fired
+		res.Fired += r.Fired
 		for _, c := range r.Rules {
-			counts[r.Playbook+"/"+c.Rule] = c.Matched
+			res.Counts[r.Playbook+"/"+c.Rule] = c.Matched
 		}
 	}
-	if ingest {
-		if err := benchIngest(ctx, e, db, ingestN, rep); err != nil {
-			return nil, 0, 0, 0, err
+	if ingestN > 0 {
+		if res.IngestEventsPerSecond, err = benchIngest(ctx, e, db, ingestN, ingestBatch); err != nil {
+			return nil, err
 		}
+		res.IngestEvents = ingestN
 	}
-	return counts, fired, startup, eval, nil
+	return res, nil
 }
 
 // benchIngest adds visits of existing customers through the engine, in
-// batches as the HTTP API receives them. Each batch commits with
-// synchronous=FULL before the next starts: acknowledged means durable.
-func benchIngest(ctx context.Context, e *engine.Engine, db *sqlite.DB, n int, rep *benchReport) error {
+// batches as the HTTP API receives them, and returns events per second.
+// Each batch commits with synchronous=FULL before the next starts:
+// acknowledged means durable.
+func benchIngest(ctx context.Context, e *engine.Engine, db *sqlite.DB, n, batchSize int) (float64, error) {
 	customers, _, err := db.Counts(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	batch := make([]engine.Event, 0, rep.IngestBatch)
+	batch := make([]engine.Event, 0, batchSize)
 	at := benchAnchor.Add(time.Hour)
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -359,17 +445,15 @@ func benchIngest(ctx context.Context, e *engine.Engine, db *sqlite.DB, n int, re
 		if len(batch) == cap(batch) || i == n-1 {
 			res, err := e.AddEvents(ctx, batch)
 			if err != nil {
-				return fmt.Errorf("ingest: %w", err)
+				return 0, fmt.Errorf("ingest: %w", err)
 			}
 			if len(res.ItemErrs) > 0 {
-				return fmt.Errorf("ingest: %d events refused", len(res.ItemErrs))
+				return 0, fmt.Errorf("ingest: %d events refused", len(res.ItemErrs))
 			}
 			batch = batch[:0]
 		}
 	}
-	rep.IngestEvents = n
-	rep.IngestEventsPerSecond = float64(n) / time.Since(start).Seconds()
-	return nil
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // benchSQL runs the SQL version reps times on one connection (TEMP tables
@@ -480,26 +564,10 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// resetPeakRSS returns freed memory to the system and resets the peak
-// resident memory the kernel tracks (Linux 4.0+; elsewhere a no-op, and
-// the peak then covers the whole bench).
-func resetPeakRSS() {
-	debug.FreeOSMemory()
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// peakRSS reads the process's peak resident memory (VmHWM) on Linux.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
-			return kb * 1024
-		}
+// maxRSS returns the peak resident memory of a finished process.
+func maxRSS(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return int64(ru.Maxrss) * 1024 // kilobytes on Linux
 	}
 	return 0
 }

@@ -78,6 +78,7 @@ func newRoot() *cobra.Command {
 		newImportCmd(g),
 		newExportCmd(g),
 		newBenchCmd(g),
+		newBenchRepCmd(g),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
