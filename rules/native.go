@@ -603,6 +603,12 @@ func fastCall(fast func(env any, args []any) any, args []nnode, out reflect.Type
 
 // boxed returns the node's value as the VM holds it on its stack.
 func boxed(n nnode) (anyFn, bool) {
+	if n.isConst && n.kind != nNil {
+		// Boxed once here, not on every evaluation: attrs.city == "上海"
+		// would otherwise allocate the string's box per customer.
+		v := n.konst
+		return func(unsafe.Pointer, any) any { return v }, true
+	}
 	switch n.kind {
 	case nBool:
 		f := n.fn.(boolFn)
