@@ -38,11 +38,14 @@ type stagedEffects struct {
 
 var _ actions.Effects = (*stagedEffects)(nil)
 
-func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool) *stagedEffects {
+// newStagedEffects returns staged effects for a batch of about fires
+// fires, sized so that a batch of one action each grows nothing.
+func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool, fires int) *stagedEffects {
 	return &stagedEffects{
 		tx: tx, snap: snap, fromPond: fromPond,
 		states: map[string]CustomerState{},
-		out:    &BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}},
+		out:    &BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}},
+		muts:   make([]mutation, 0, fires),
 		tags:   map[string][]string{}, tiers: map[string]string{},
 	}
 }

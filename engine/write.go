@@ -81,7 +81,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			run.noteFire(f.ID)
 		}
 	}
-	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()))
+	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()), len(chunk))
 	if !fx.fromPond {
 		for i, d := range chunk {
 			if inserted[i] && !d.holdout {
@@ -138,7 +138,8 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profi
 		if err != nil {
 			return fmt.Errorf("action %d (%s): %w", i+1, ra.Kind, err)
 		}
-		if res != nil {
+		// The last action's result has no later action to read it.
+		if res != nil && i < len(r.Actions)-1 {
 			if af.Results == nil {
 				af.Results = make(map[string]actions.Result, len(r.Actions))
 			}
