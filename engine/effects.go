@@ -43,7 +43,7 @@ var _ actions.Effects = (*stagedEffects)(nil)
 func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool, fires int) *stagedEffects {
 	return &stagedEffects{
 		tx: tx, snap: snap, fromPond: fromPond,
-		states: map[string]CustomerState{},
+		states: make(map[string]CustomerState, fires),
 		out:    &BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}},
 		muts:   make([]mutation, 0, fires),
 		tags:   map[string][]string{}, tiers: map[string]string{},

@@ -116,6 +116,38 @@ func (f *fireTx) exec(query string, args []any) (sql.Result, error) {
 	return s.ExecContext(f.ctx, args...)
 }
 
+// boxes converts the values a batch repeats in every row (its run, rule,
+// time) to interfaces once, not once per row: each conversion of a string
+// or a large integer allocates.
+type boxes struct {
+	strings map[string]any
+	ints    map[int64]any
+}
+
+func (b *boxes) string(s string) any {
+	if v, ok := b.strings[s]; ok {
+		return v
+	}
+	if b.strings == nil {
+		b.strings = map[string]any{}
+	}
+	v := any(s)
+	b.strings[s] = v
+	return v
+}
+
+func (b *boxes) int64(n int64) any {
+	if v, ok := b.ints[n]; ok {
+		return v
+	}
+	if b.ints == nil {
+		b.ints = map[int64]any{}
+	}
+	v := any(n)
+	b.ints[n] = v
+	return v
+}
+
 // values returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func values(rows, cols int) string {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
@@ -143,10 +175,12 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 		start += size
 		first := f.nextFireID
 		args := make([]any, 0, 9*len(chunk))
+		var box boxes
 		for _, fr := range chunk {
 			fr.ID = f.nextFireID
 			f.nextFireID++
-			args = append(args, fr.ID, fr.RunID, fr.Playbook, fr.Rule, fr.CustomerID, fr.Seq, fr.Status, ms(fr.At), fr.Hash)
+			args = append(args, fr.ID, box.int64(fr.RunID), box.string(fr.Playbook), box.string(fr.Rule), fr.CustomerID, fr.Seq,
+				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash))
 		}
 		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash)
 			VALUES `+values(len(chunk), 9)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, args)
@@ -238,13 +272,14 @@ func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, 
 
 // ApplyEffects writes coupons, tags and tiers with multi-row statements.
 func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
+	var box boxes
 	start := 0
 	for _, size := range chunkSizes(len(e.Coupons)) {
 		chunk := e.Coupons[start : start+size]
 		start += size
 		args := make([]any, 0, 7*len(chunk))
 		for _, c := range chunk {
-			args = append(args, c.Code, c.CustomerID, c.FireID, c.AmountFen, c.MinSpendFen, ms(c.IssuedAt), ms(c.ExpiresAt))
+			args = append(args, c.Code, c.CustomerID, c.FireID, box.int64(c.AmountFen), box.int64(c.MinSpendFen), box.int64(ms(c.IssuedAt)), box.int64(ms(c.ExpiresAt)))
 		}
 		if _, err := f.exec(`INSERT OR FAIL INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
 			VALUES `+values(len(chunk), 7), args); err != nil {
