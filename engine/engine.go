@@ -153,14 +153,14 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	}
 	for k, pb := range pbs {
 		started := time.Now()
-		var marks map[FireRef]FireMark
 		var ev *evaluation
 		if ahead != nil {
 			started = ahead.started
-			marks, ev, err = ahead.settle(snap, changed, refresh)
+			ev, err = ahead.settle(snap, changed, refresh)
 			ahead = nil
 		} else {
 			refresh(changed)
+			var marks map[FireRef]FireMark
 			if marks, err = e.store.FireMarks(ctx, pb.Name); err == nil {
 				ev = evaluate(pb, snap, marks)
 			}

@@ -47,21 +47,21 @@ func (la *lookahead) wait() { <-la.done }
 // settle waits for the lookahead and returns its evaluation as if it had
 // started after the customers in changed (indexes, in any order) were
 // refreshed; refresh refreshes them.
-func (la *lookahead) settle(snap *Snapshot, changed []int, refresh func([]int)) (map[FireRef]FireMark, *evaluation, error) {
+func (la *lookahead) settle(snap *Snapshot, changed []int, refresh func([]int)) (*evaluation, error) {
 	la.wait()
 	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
 	if la.err != nil {
 		refresh(changed)
-		return nil, nil, la.err
+		return nil, la.err
 	}
 	if len(changed) == 0 {
-		return la.marks, la.ev, nil
+		return la.ev, nil
 	}
 	// When much changed, patching would cost about as much as evaluating
 	// again, on all cores.
 	if len(changed) > len(snap.Profiles)/8 {
 		refresh(changed)
-		return la.marks, evaluate(la.pb, snap, la.marks), nil
+		return evaluate(la.pb, snap, la.marks), nil
 	}
 	before := evaluateSubset(la.pb, snap, la.marks, changed)
 	refresh(changed)
@@ -69,9 +69,9 @@ func (la *lookahead) settle(snap *Snapshot, changed []int, refresh func([]int)) 
 	if before.errors() > 0 || after.errors() > 0 {
 		// A rule's FirstError is the first in customer order, which
 		// patching cannot tell: evaluate again.
-		return la.marks, evaluate(la.pb, snap, la.marks), nil
+		return evaluate(la.pb, snap, la.marks), nil
 	}
-	return la.marks, patch(la.ev, before, after, changed), nil
+	return patch(la.ev, before, after, changed), nil
 }
 
 func (ev *evaluation) errors() int {
