@@ -123,17 +123,11 @@ It fails when koi and SQL disagree on any rule's count.`,
 				defer os.RemoveAll(tmp)
 				dir = tmp
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			progress := cmd.ErrOrStderr()
 			if asJSON {
 				progress = io.Discard
@@ -353,17 +347,11 @@ func newBenchRepCmd(g *globals) *cobra.Command {
 		Short:  "One repetition of koi bench, in a process of its own (used by koi bench)",
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			res, err := benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch)
 			if err != nil {
 				return err
@@ -562,6 +550,26 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// startCPUProfile profiles the process into path until stop is called;
+// with path empty it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // maxRSS returns the peak resident memory of a finished process.

@@ -124,27 +124,19 @@ type boxes struct {
 	ints    map[int64]any
 }
 
-func (b *boxes) string(s string) any {
-	if v, ok := b.strings[s]; ok {
-		return v
-	}
-	if b.strings == nil {
-		b.strings = map[string]any{}
-	}
-	v := any(s)
-	b.strings[s] = v
-	return v
-}
+func (b *boxes) string(s string) any { return boxOnce(&b.strings, s) }
 
-func (b *boxes) int64(n int64) any {
-	if v, ok := b.ints[n]; ok {
+func (b *boxes) int64(n int64) any { return boxOnce(&b.ints, n) }
+
+func boxOnce[K comparable](m *map[K]any, k K) any {
+	if v, ok := (*m)[k]; ok {
 		return v
 	}
-	if b.ints == nil {
-		b.ints = map[int64]any{}
+	if *m == nil {
+		*m = map[K]any{}
 	}
-	v := any(n)
-	b.ints[n] = v
+	v := any(k)
+	(*m)[k] = v
 	return v
 }
 
