@@ -20,11 +20,11 @@ func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time
 // PutCustomers inserts or replaces customers in one transaction and returns
 // the pond version it committed.
 func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Time) (int64, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
+	defer end()
 	st, err := tx.PrepareContext(ctx, `INSERT INTO customers (`+customerColumns+`, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,

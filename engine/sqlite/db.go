@@ -6,10 +6,12 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,11 +26,28 @@ var _ engine.Store = (*DB)(nil)
 
 // DB is an open koi database.
 type DB struct {
-	db    *sql.DB
-	path  string
-	stmts stmtCache
-	ckpt  *checkpointer
+	db        *sql.DB
+	path      string
+	stmts     stmtCache
+	ckpt      *checkpointer
+	ids       *idIndex
+	compactor *compactor
+	// writeSlot queues this process's writers for writeConn, the one
+	// connection they all use; see beginWrite.
+	writeSlot chan struct{}
+	writeConn *sql.Conn
 }
+
+// Option adjusts how a database is opened.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger has the database's background work (compacting event ids)
+// log to l; by default it logs to slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // pageCache is each connection's page cache: 16 MiB (negative: KiB). It
 // holds the b-tree interior and index pages writes revisit; the rows a run
@@ -66,24 +85,52 @@ func DSN(path string) string {
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	o := options{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{db: db, path: path}
+	d := &DB{db: db, path: path, ids: newIDIndex(), writeSlot: make(chan struct{}, 1)}
+	if d.writeConn, err = db.Conn(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if err := d.loadIDIndex(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+
 	d.startCheckpointer()
+	d.startCompactor(o.log)
 	return d, nil
+}
+
+// loadIDIndex reads the event id runs, their filters and the tail.
+func (d *DB) loadIDIndex(ctx context.Context) error {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("load event ids: %w", err)
+	}
+	defer tx.Rollback()
+	d.ids.mu.Lock()
+	defer d.ids.mu.Unlock()
+	return d.ids.syncLocked(ctx, tx)
 }
 
 // Close closes the database.
 func (d *DB) Close() error {
+	d.compactor.close()
 	d.ckpt.close()
 	d.stmts.close()
+	d.writeConn.Close()
 	return d.db.Close()
 }
 
@@ -119,11 +166,11 @@ func (d *DB) migrate(ctx context.Context) error {
 }
 
 func (d *DB) applyMigration(ctx context.Context, version int, name string) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer end()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 		return err
@@ -143,6 +190,52 @@ func (d *DB) applyMigration(ctx context.Context, version int, name string) error
 		return err
 	}
 	return tx.Commit()
+}
+
+// beginWrite starts a write transaction; end rolls it back unless it was
+// committed, and lets the next writer in. It must be called.
+//
+// This process's writers queue here, first come first served (a channel
+// serves blocked senders in order), instead of polling SQLite's lock on
+// the busy timeout: there, a writer that commits and begins again in a
+// loop, like ingest, wins nearly every time, and the compactor waited
+// seconds for its turn.
+//
+// They all write through one connection. SQLite empties a connection's
+// page cache when another connection has written since its last
+// transaction; with writes spread over the pool, every batch started
+// cold and read the index pages of its foreign keys back from the OS.
+func (d *DB) beginWrite(ctx context.Context) (tx *sql.Tx, end func(), err error) {
+	select {
+	case d.writeSlot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	if tx, err = d.writeConn.BeginTx(ctx, nil); err != nil {
+		<-d.writeSlot
+		return nil, nil, err
+	}
+	var once sync.Once
+	return tx, func() {
+		once.Do(func() {
+			_ = tx.Rollback() // after a commit, ErrTxDone
+			<-d.writeSlot
+		})
+	}, nil
+}
+
+// execWrite runs one writing statement in its own transaction.
+func (d *DB) execWrite(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return res, d.commit(tx)
 }
 
 // commit commits tx and notes it for the checkpointer.

@@ -35,11 +35,11 @@ func (d *DB) FireMarks(ctx context.Context, playbook string) (map[engine.FireRef
 // WriteFires runs fn in one write transaction and returns the pond version
 // it committed.
 func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.FireTx) error) (int64, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
+	defer end()
 	// Bumping first tells the batch which version it started from: the
 	// transaction holds the write lock, so no one can move it meanwhile.
 	version, err := bumpVersion(ctx, tx)

@@ -11,11 +11,11 @@ import (
 // StartRun records a run as running. Runs of the same playbook still marked
 // running belong to a process that died: they are marked interrupted.
 func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer end()
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = 'the process stopped before the run finished' WHERE playbook = ? AND status = ?`,
 		engine.RunInterrupted, r.Playbook, engine.RunRunning); err != nil {
 		return fmt.Errorf("mark interrupted runs: %w", err)
@@ -33,11 +33,11 @@ func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
 
 // FinishRun records the outcome and per-rule counts of a run.
 func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer end()
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET ended_at = ?, status = ?, audience = ?, matched = ?, fired = ?, limit_fires = ?, error = ?,
 		first_fire_id = nullif(?, 0), last_fire_id = nullif(?, 0) WHERE id = ?`,
 		ms(r.EndedAt), r.Status, r.Audience, r.Matched, r.Fired, r.Limit, r.Error, r.FirstFireID, r.LastFireID, r.ID); err != nil {

@@ -1,0 +1,567 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bits-and-blooms/bloom/v3"
+)
+
+// compactor writes the tail of event ids into runs and merges runs, in the
+// background (see eventids.go). Across processes sharing a database only
+// the one holding the compaction lock (a file lock next to the database)
+// compacts; the others pick the new runs up when they next write.
+//
+// Building a run commits in chunks, so ingest is never held up for long;
+// the run's table is invisible until one short transaction registers it,
+// replacing the runs it merged. A build interrupted by a crash leaves an
+// unregistered table, which the next holder of the lock drops.
+type compactor struct {
+	d      *DB
+	log    *slog.Logger
+	kickc  chan struct{}
+	stop   chan struct{}
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+
+	workMu sync.Mutex // one compaction at a time: the loop's or CompactEventIDs'
+	lock   *os.File   // the compaction lock, once held
+}
+
+// maxRuns bounds the runs: beyond it, the smallest neighbours are merged
+// even when their sizes differ. maxMergeInputs bounds one merge, far below
+// SQLite's 500 terms of a compound SELECT.
+const (
+	maxRuns        = 32
+	maxMergeInputs = 16
+)
+
+func (d *DB) startCompactor(log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &compactor{d: d, log: log, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cancel: cancel}
+	d.compactor = c
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		var failures int
+		var retry <-chan time.Time
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-c.kickc:
+				if retry != nil {
+					continue // backing off after a failure
+				}
+			case <-retry:
+				retry = nil
+			}
+			if err := c.work(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				wait := min(time.Second<<min(failures-1, 6), time.Minute)
+				c.log.Error("compacting event ids failed; ingest goes on, ids wait in memory", "err", err, "retry_in", wait)
+				retry = time.After(wait)
+				continue
+			}
+			failures = 0
+		}
+	}()
+	c.kick() // leftovers: a tail past the threshold, filters to save, debris
+}
+
+// kick asks for a compaction; it never blocks.
+func (c *compactor) kick() {
+	select {
+	case c.kickc <- struct{}{}:
+	default:
+	}
+}
+
+func (c *compactor) close() {
+	close(c.stop)
+	c.cancel()
+	c.done.Wait()
+	c.workMu.Lock()
+	defer c.workMu.Unlock()
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// CompactEventIDs does now what the background compactor would do: write
+// the tail of event ids into a run if it is long enough, and merge runs,
+// until nothing is left to do. It does nothing when another process holds
+// the compaction lock.
+func (d *DB) CompactEventIDs(ctx context.Context) error { return d.compactor.work(ctx) }
+
+func (c *compactor) work(ctx context.Context) error {
+	c.workMu.Lock()
+	defer c.workMu.Unlock()
+	if c.lock == nil {
+		f, ok, err := tryLockFile(c.d.path + "-compact.lock")
+		if err != nil {
+			return fmt.Errorf("take compaction lock: %w", err)
+		}
+		if !ok {
+			return nil
+		}
+		c.lock = f
+		if err := c.d.dropUnregisteredRuns(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p, err := c.d.planCompaction(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(p.save) > 0:
+			err = c.d.saveBlooms(ctx, p.save)
+		case p.flush:
+			err = c.d.flushTail(ctx, p)
+		case len(p.merge) > 0:
+			err = c.d.mergeRuns(ctx, p)
+		default:
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// compactionPlan is the next step of compaction.
+type compactionPlan struct {
+	save    []*idRun // runs whose filters to store
+	flush   bool     // write the tail, seq in (lo, hi], into a run
+	lo, hi  int64
+	merge   []*idRun // adjacent runs to merge, oldest first
+	forgets int64    // event_id_state.forgets when planned
+}
+
+func (d *DB) planCompaction(ctx context.Context) (compactionPlan, error) {
+	var p compactionPlan
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return p, fmt.Errorf("plan compaction: %w", err)
+	}
+	defer tx.Rollback()
+	x := d.ids
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.syncLocked(ctx, tx); err != nil {
+		return p, err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT forgets FROM event_id_state WHERE id = 1`).Scan(&p.forgets); err != nil {
+		return p, fmt.Errorf("plan compaction: %w", err)
+	}
+	for _, r := range x.runs {
+		if r.unsaved {
+			p.save = append(p.save, r)
+		}
+	}
+	if len(p.save) > 0 {
+		return p, nil
+	}
+	if len(x.tail) >= x.flushAt {
+		p.flush, p.lo, p.hi = true, x.covered(), x.lastSeq
+		return p, nil
+	}
+	p.merge = x.mergeCandidate()
+	return p, nil
+}
+
+// mergeCandidate picks the runs to merge: the newest runs from the oldest
+// run i that is at most (fanIn-1) times smaller than the runs after it
+// together. fanIn runs of one size merge; a large run waits until the
+// runs after it have grown to about its size. Runs thus shrink from old to
+// new, and an id is rewritten about once per factor of fanIn in size, as
+// in a base-fanIn counter. Past maxRuns, which uneven flushes could
+// otherwise reach, the fanIn adjacent runs with the fewest ids merge.
+func (x *idIndex) mergeCandidate() []*idRun {
+	n := len(x.runs)
+	var newer int64
+	pick := -1
+	for i := n - 2; i >= max(0, n-maxMergeInputs); i-- {
+		newer += x.runs[i+1].ids
+		if x.runs[i].ids*int64(x.fanIn-1) <= newer {
+			pick = i
+		}
+	}
+	if pick >= 0 {
+		return append([]*idRun(nil), x.runs[pick:]...)
+	}
+	if n <= maxRuns {
+		return nil
+	}
+	best, least := 0, int64(-1)
+	for i := 0; i+x.fanIn <= n; i++ {
+		var sum int64
+		for _, r := range x.runs[i : i+x.fanIn] {
+			sum += r.ids
+		}
+		if least < 0 || sum < least {
+			best, least = i, sum
+		}
+	}
+	return append([]*idRun(nil), x.runs[best:best+x.fanIn]...)
+}
+
+// saveBlooms stores filters built at open.
+func (d *DB) saveBlooms(ctx context.Context, runs []*idRun) error {
+	for _, r := range runs {
+		blob, err := r.bloom.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("encode filter of event id run %d: %w", r.run, err)
+		}
+		if _, err := d.execWrite(ctx, `UPDATE event_id_runs SET bloom = ? WHERE run = ? AND bloom IS NULL`, blob, r.run); err != nil {
+			return fmt.Errorf("save filter of event id run %d: %w", r.run, err)
+		}
+		d.ids.mu.Lock()
+		r.unsaved = false
+		d.ids.mu.Unlock()
+	}
+	return nil
+}
+
+// flushTail writes the ids of the events with seq in (p.lo, p.hi] into a
+// new run, in one transaction: SQLite sorts and copies them itself, which
+// holds the write lock for less time than feeding them in one by one.
+func (d *DB) flushTail(ctx context.Context, p compactionPlan) error {
+	start := time.Now()
+	// The filter is built from a read first, so the write does only the copy.
+	f := newRunBloom(p.hi - p.lo)
+	if err := d.addToBloom(ctx, f, `SELECT id FROM events WHERE seq > ? AND seq <= ?`, p.lo, p.hi); err != nil {
+		return fmt.Errorf("read ids to flush: %w", err)
+	}
+	num, err := d.nextRunNumber(ctx)
+	if err != nil {
+		return err
+	}
+	r := &idRun{run: num, first: p.lo + 1, last: p.hi, bloom: f}
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("flush event ids: %w", err)
+	}
+	defer end()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE `+r.table()+` (id TEXT PRIMARY KEY) WITHOUT ROWID`); err != nil {
+		return fmt.Errorf("create %s: %w", r.table(), err)
+	}
+	// OR IGNORE: an id stored twice by hand is kept once, not a failure
+	// that would stop every later flush.
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO `+r.table()+` (id)
+		SELECT id FROM events WHERE seq > ? AND seq <= ? ORDER BY id`, p.lo, p.hi)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", r.table(), err)
+	}
+	if r.ids, err = res.RowsAffected(); err != nil {
+		return fmt.Errorf("write %s: %w", r.table(), err)
+	}
+	ok, err := d.registerRun(ctx, tx, r, nil, p.forgets)
+	if err != nil || !ok {
+		return err
+	}
+	d.compactor.log.Debug("event ids flushed into a run", "run", r.run, "ids", r.ids, "took", time.Since(start))
+	return nil
+}
+
+// addToBloom adds the ids query returns to f.
+func (d *DB) addToBloom(ctx context.Context, f *bloom.BloomFilter, query string, args ...any) error {
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var id sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		f.Add(id)
+	}
+	return rows.Err()
+}
+
+// mergeRuns merges p.merge into one run. The new table is written in
+// chunks, each its own transaction, so ingest waits for one chunk at most;
+// it becomes the run only when registered. While it builds, the tail may
+// grow past twice the threshold; it is flushed in between, so memory stays
+// bounded however long a large merge takes.
+func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
+	start := time.Now()
+	ins := p.merge
+	num, err := d.nextRunNumber(ctx)
+	if err != nil {
+		return err
+	}
+	r := &idRun{run: num, first: ins[0].first, last: ins[len(ins)-1].last}
+	var total int64
+	arms := make([]string, len(ins))
+	for i, in := range ins {
+		total += in.ids
+		arms[i] = `SELECT id FROM ` + in.table() + ` WHERE id > ?1`
+	}
+	r.bloom = newRunBloom(total)
+	if _, err := d.execWrite(ctx, `CREATE TABLE `+r.table()+` (id TEXT PRIMARY KEY) WITHOUT ROWID`); err != nil {
+		return fmt.Errorf("create %s: %w", r.table(), err)
+	}
+	defer func() {
+		if err != nil {
+			d.dropRunTable(r.table())
+		}
+	}()
+	// The runs are sorted by id; SQLite merges them (MERGE (UNION ALL) in
+	// the query plan) and appends to the new table in order.
+	copyChunk := `INSERT OR IGNORE INTO ` + r.table() + ` (id) ` + strings.Join(arms, ` UNION ALL `) + ` ORDER BY id LIMIT ?2`
+	bound := ""
+	for {
+		next, err := d.mergeChunk(ctx, r, copyChunk, bound)
+		if err != nil {
+			return err
+		}
+		if next == bound {
+			break
+		}
+		bound = next
+		if d.ids.tailLen() >= 2*d.ids.flushAt {
+			fp, err := d.planCompaction(ctx)
+			if err != nil {
+				return err
+			}
+			if fp.flush {
+				if err := d.flushTail(ctx, fp); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM `+r.table()).Scan(&r.ids); err != nil {
+		return fmt.Errorf("count %s: %w", r.table(), err)
+	}
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("register event id run %d: %w", r.run, err)
+	}
+	defer end()
+	ok, err := d.registerRun(ctx, tx, r, ins, p.forgets)
+	if err != nil || !ok {
+		if err == nil {
+			d.dropRunTable(r.table())
+		}
+		return err
+	}
+	d.compactor.log.Debug("event id runs merged", "run", r.run, "runs", len(ins), "ids", r.ids, "took", time.Since(start))
+	return nil
+}
+
+// mergeChunk copies the next ids after bound into the merged table, adds
+// them to its filter, and returns the new bound: the last id copied.
+func (d *DB) mergeChunk(ctx context.Context, r *idRun, copyChunk, bound string) (string, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", r.table(), err)
+	}
+	defer end()
+	if _, err := tx.ExecContext(ctx, copyChunk, bound, d.ids.mergeChunk); err != nil {
+		return "", fmt.Errorf("write %s: %w", r.table(), err)
+	}
+	var next sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT max(id) FROM `+r.table()).Scan(&next); err != nil {
+		return "", fmt.Errorf("write %s: %w", r.table(), err)
+	}
+	if err := d.commit(tx); err != nil {
+		return "", fmt.Errorf("write %s: %w", r.table(), err)
+	}
+	if next.String != bound {
+		if err := d.addToBloom(ctx, r.bloom, `SELECT id FROM `+r.table()+` WHERE id > ?`, bound); err != nil {
+			return "", fmt.Errorf("read %s: %w", r.table(), err)
+		}
+	}
+	return next.String, nil
+}
+
+// registerRun makes the run r live in tx, replacing the runs it merged,
+// and commits. If ids were forgotten since the plan, or the runs it
+// replaces or follows changed, the run is void: it reports false, and the
+// next plan starts over.
+func (d *DB) registerRun(ctx context.Context, tx *sql.Tx, r *idRun, merged []*idRun, forgets int64) (bool, error) {
+	blob, err := r.bloom.MarshalBinary()
+	if err != nil {
+		return false, fmt.Errorf("encode filter of event id run %d: %w", r.run, err)
+	}
+	var nowForgets, present, overlap int64
+	nums := make([]any, len(merged))
+	for i, m := range merged {
+		nums[i] = m.run
+	}
+	inList := "NULL"
+	if len(nums) > 0 {
+		inList = strings.TrimSuffix(strings.Repeat("?,", len(nums)), ",")
+	}
+	// overlap counts the runs reaching into a flushed range; for a merge,
+	// runs flushed after its inputs are expected.
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT forgets FROM event_id_state WHERE id = 1),
+		(SELECT count(*) FROM event_id_runs WHERE run IN (`+inList+`)),
+		(SELECT count(*) FROM event_id_runs WHERE last_seq >= ?)`, append(nums, r.first)...).Scan(&nowForgets, &present, &overlap); err != nil {
+		return false, fmt.Errorf("register event id run %d: %w", r.run, err)
+	}
+	if nowForgets != forgets || present != int64(len(merged)) || (len(merged) == 0 && overlap > 0) {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO event_id_runs (run, first_seq, last_seq, ids, bloom) VALUES (?, ?, ?, ?, ?)`,
+		r.run, r.first, r.last, r.ids, blob); err != nil {
+		return false, fmt.Errorf("register event id run %d: %w", r.run, err)
+	}
+	for _, m := range merged {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_id_runs WHERE run = ?`, m.run); err != nil {
+			return false, fmt.Errorf("retire event id run %d: %w", m.run, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DROP TABLE `+m.table()); err != nil {
+			return false, fmt.Errorf("retire event id run %d: %w", m.run, err)
+		}
+	}
+	var gen int64
+	if err := tx.QueryRowContext(ctx, `UPDATE event_id_state SET generation = generation + 1 WHERE id = 1 RETURNING generation`).Scan(&gen); err != nil {
+		return false, fmt.Errorf("register event id run %d: %w", r.run, err)
+	}
+	x := d.ids
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := d.commit(tx); err != nil {
+		return false, fmt.Errorf("register event id run %d: %w", r.run, err)
+	}
+	if x.generation != gen-1 {
+		x.generation = -1 // the next writer reloads
+		return true, nil
+	}
+	x.generation = gen
+	x.runs = spliceRuns(x.runs, r, merged)
+	if len(merged) == 0 {
+		for id, seq := range x.tail {
+			if seq <= r.last {
+				delete(x.tail, id)
+			}
+		}
+	}
+	return true, nil
+}
+
+// spliceRuns returns runs with merged replaced by r, or r appended.
+func spliceRuns(runs []*idRun, r *idRun, merged []*idRun) []*idRun {
+	if len(merged) == 0 {
+		return append(runs, r)
+	}
+	out := make([]*idRun, 0, len(runs)-len(merged)+1)
+	for _, old := range runs {
+		switch old {
+		case merged[0]:
+			out = append(out, r)
+		default:
+			if !containsRun(merged, old) {
+				out = append(out, old)
+			}
+		}
+	}
+	return out
+}
+
+func containsRun(runs []*idRun, r *idRun) bool {
+	for _, x := range runs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// nextRunNumber is one past any run or run table, registered or not.
+func (d *DB) nextRunNumber(ctx context.Context) (int64, error) {
+	tables, err := d.runTables(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var top int64
+	if err := d.db.QueryRowContext(ctx, `SELECT coalesce(max(run), 0) FROM event_id_runs`).Scan(&top); err != nil {
+		return 0, fmt.Errorf("number event id run: %w", err)
+	}
+	for n := range tables {
+		top = max(top, n)
+	}
+	return top + 1, nil
+}
+
+// runTables lists the run tables by number.
+func (d *DB) runTables(ctx context.Context) (map[int64]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'event\_ids\_%' ESCAPE '\'`)
+	if err != nil {
+		return nil, fmt.Errorf("list event id runs: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list event id runs: %w", err)
+		}
+		if n, err := strconv.ParseInt(strings.TrimPrefix(name, "event_ids_"), 10, 64); err == nil {
+			out[n] = name
+		}
+	}
+	return out, rows.Err()
+}
+
+// dropUnregisteredRuns drops the tables of runs whose build did not
+// finish: a crash, or a run made void.
+func (d *DB) dropUnregisteredRuns(ctx context.Context) error {
+	tables, err := d.runTables(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT run FROM event_id_runs`)
+	if err != nil {
+		return fmt.Errorf("list event id runs: %w", err)
+	}
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("list event id runs: %w", err)
+		}
+		delete(tables, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list event id runs: %w", err)
+	}
+	for _, name := range tables {
+		if _, err := d.execWrite(ctx, `DROP TABLE `+name); err != nil {
+			return fmt.Errorf("drop unfinished %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// dropRunTable drops a run table that will not be registered. It is
+// best effort: what stays is dropped when the compaction lock is next
+// taken.
+func (d *DB) dropRunTable(name string) {
+	if _, err := d.execWrite(context.Background(), `DROP TABLE IF EXISTS `+name); err != nil && !errors.Is(err, context.Canceled) {
+		d.compactor.log.Warn("dropping an unfinished event id run failed", "table", name, "err", err)
+	}
+}

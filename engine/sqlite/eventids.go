@@ -1,0 +1,272 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/bits-and-blooms/bloom/v3"
+)
+
+// Event ids are unique without a unique index (migration 0005 says why).
+// An id is stored if it is in the tail, the ids of the events after the
+// last run, which idIndex keeps in memory; or in one of the runs, sorted
+// tables of the ids of a range of events, each with a Bloom filter in
+// memory. The compactor (compactor.go) turns the tail into runs and merges
+// runs.
+//
+// SQLite stays the truth: the tail is read back from events, and the runs
+// and their filters from their tables, whenever another connection may
+// have changed them. Writers take SQLite's write lock before idIndex's
+// lock, so the index a writer checks against is the one its transaction
+// sees.
+//
+// Events must be written through AddEvents: a row inserted by hand is not
+// checked for a duplicate id. Whatever deletes events must also delete
+// their ids from the runs and advance event_id_state's generation and
+// forgets in the same transaction; otherwise ingesting those ids again
+// would be refused as duplicates.
+
+// bloomBitsPerID and bloomHashes size each run's filter: about 1% false
+// positives, 1.25 bytes per id. Every filter uses the same number of
+// hashes, so an id's bit locations are computed once for all runs.
+const (
+	bloomBitsPerID = 10
+	bloomHashes    = 7
+)
+
+// idIndex is the in-memory half of the event id index.
+type idIndex struct {
+	mu sync.Mutex
+	// generation is event_id_state.generation as this index reflects it;
+	// -1 when it must be reloaded.
+	generation int64
+	runs       []*idRun // by seq
+	tail       map[string]int64
+	// lastSeq is the highest event seq this index has seen.
+	lastSeq int64
+	// flushAt is the tail size at which the compactor writes a run, fanIn
+	// how many runs of one size it merges, and mergeChunk how many ids one
+	// transaction of a merge copies; tests make them small. They are set
+	// before the compactor starts.
+	flushAt, fanIn, mergeChunk int
+}
+
+// idRun is one run: the ids of the events with seq in [first, last].
+type idRun struct {
+	run         int64
+	first, last int64
+	ids         int64
+	bloom       *bloom.BloomFilter
+	// unsaved is set when the filter was built at open because the run
+	// had none stored (a run made by migration); the compactor saves it.
+	unsaved bool
+}
+
+func (r *idRun) table() string { return runTable(r.run) }
+
+func runTable(run int64) string { return "event_ids_" + strconv.FormatInt(run, 10) }
+
+// Default thresholds: a run is written every 65,536 new events, which
+// takes the compactor about a fifth of a second; four runs of one size are
+// merged, so at ten million ids there are about a dozen runs; a merge
+// holds the write lock for 65,536 ids at a time, under a tenth of a
+// second.
+const (
+	defaultFlushAt    = 1 << 16
+	defaultFanIn      = 4
+	defaultMergeChunk = 1 << 16
+)
+
+func newIDIndex() *idIndex {
+	return &idIndex{generation: -1, tail: map[string]int64{}, flushAt: defaultFlushAt, fanIn: defaultFanIn, mergeChunk: defaultMergeChunk}
+}
+
+// covered is the last seq the runs hold.
+func (x *idIndex) covered() int64 {
+	if len(x.runs) == 0 {
+		return 0
+	}
+	return x.runs[len(x.runs)-1].last
+}
+
+// querier is what the index reads through: a transaction or the pool.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// syncLocked brings the index up to what q sees: the runs if their
+// generation moved, and the tail if events were added by another
+// connection. x.mu must be held.
+func (x *idIndex) syncLocked(ctx context.Context, q querier) error {
+	var gen, maxSeq int64
+	if err := q.QueryRowContext(ctx, `SELECT (SELECT generation FROM event_id_state WHERE id = 1),
+		(SELECT coalesce(max(seq), 0) FROM events)`).Scan(&gen, &maxSeq); err != nil {
+		return fmt.Errorf("read event id state: %w", err)
+	}
+	if gen != x.generation {
+		if err := x.loadRuns(ctx, q); err != nil {
+			x.generation = -1
+			return err
+		}
+		x.tail = map[string]int64{}
+		x.lastSeq = x.covered()
+		x.generation = gen
+	}
+	if maxSeq > x.lastSeq {
+		if err := x.readTail(ctx, q, maxSeq); err != nil {
+			x.generation = -1
+			return err
+		}
+	}
+	return nil
+}
+
+// loadRuns reads the list of runs, keeping the filters it already has.
+func (x *idIndex) loadRuns(ctx context.Context, q querier) error {
+	have := map[int64]*idRun{}
+	for _, r := range x.runs {
+		have[r.run] = r
+	}
+	rows, err := q.QueryContext(ctx, `SELECT run, first_seq, last_seq, ids FROM event_id_runs ORDER BY first_seq`)
+	if err != nil {
+		return fmt.Errorf("read event id runs: %w", err)
+	}
+	var runs []*idRun
+	for rows.Next() {
+		r := &idRun{}
+		if err := rows.Scan(&r.run, &r.first, &r.last, &r.ids); err != nil {
+			rows.Close()
+			return fmt.Errorf("read event id runs: %w", err)
+		}
+		if old, ok := have[r.run]; ok && old.ids == r.ids {
+			r = old
+		}
+		runs = append(runs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read event id runs: %w", err)
+	}
+	for _, r := range runs {
+		if r.bloom == nil {
+			if err := r.loadBloom(ctx, q); err != nil {
+				return err
+			}
+		}
+	}
+	x.runs = runs
+	return nil
+}
+
+// loadBloom reads the run's stored filter, or builds it from the run.
+func (r *idRun) loadBloom(ctx context.Context, q querier) error {
+	var blob []byte
+	if err := q.QueryRowContext(ctx, `SELECT bloom FROM event_id_runs WHERE run = ?`, r.run).Scan(&blob); err != nil {
+		return fmt.Errorf("read filter of event id run %d: %w", r.run, err)
+	}
+	if blob != nil {
+		f := &bloom.BloomFilter{}
+		if err := f.UnmarshalBinary(blob); err != nil {
+			return fmt.Errorf("decode filter of event id run %d: %w", r.run, err)
+		}
+		r.bloom = f
+		return nil
+	}
+	f := newRunBloom(r.ids)
+	rows, err := q.QueryContext(ctx, `SELECT id FROM `+r.table())
+	if err != nil {
+		return fmt.Errorf("build filter of event id run %d: %w", r.run, err)
+	}
+	defer rows.Close()
+	var id sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("build filter of event id run %d: %w", r.run, err)
+		}
+		f.Add(id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("build filter of event id run %d: %w", r.run, err)
+	}
+	r.bloom, r.unsaved = f, true
+	return nil
+}
+
+func newRunBloom(ids int64) *bloom.BloomFilter {
+	return bloom.New(uint(max(ids, 64))*bloomBitsPerID, bloomHashes)
+}
+
+// readTail adds the ids of the events after lastSeq, up to maxSeq.
+func (x *idIndex) readTail(ctx context.Context, q querier, maxSeq int64) error {
+	rows, err := q.QueryContext(ctx, `SELECT seq, id FROM events WHERE seq > ? AND seq <= ?`, x.lastSeq, maxSeq)
+	if err != nil {
+		return fmt.Errorf("read recent event ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			return fmt.Errorf("read recent event ids: %w", err)
+		}
+		x.tail[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read recent event ids: %w", err)
+	}
+	x.lastSeq = maxSeq
+	return nil
+}
+
+// hasLocked reports whether an event with this id is stored, as q sees
+// it. x.mu must be held and the index synced to q.
+func (x *idIndex) hasLocked(ctx context.Context, q querier, id string) (bool, error) {
+	if _, ok := x.tail[id]; ok {
+		return true, nil
+	}
+	if len(x.runs) == 0 {
+		return false, nil
+	}
+	locs := bloom.Locations([]byte(id), bloomHashes)
+	// Newest first: a duplicate is usually a retry of a recent event.
+	for i := len(x.runs) - 1; i >= 0; i-- {
+		r := x.runs[i]
+		if r.bloom.K() == bloomHashes {
+			if !r.bloom.TestLocations(locs) {
+				continue
+			}
+		} else if !r.bloom.TestString(id) {
+			continue
+		}
+		var one int
+		err := q.QueryRowContext(ctx, `SELECT 1 FROM `+r.table()+` WHERE id = ?`, id).Scan(&one)
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("look up event id in run %d: %w", r.run, err)
+		}
+	}
+	return false, nil
+}
+
+// addedLocked notes events committed by this connection. x.mu must be
+// held, and the events' transaction committed.
+func (x *idIndex) addedLocked(ids map[string]int64) {
+	for id, seq := range ids {
+		x.tail[id] = seq
+		x.lastSeq = max(x.lastSeq, seq)
+	}
+}
+
+// tailLen is how many ids wait in memory for the next run.
+func (x *idIndex) tailLen() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.tail)
+}

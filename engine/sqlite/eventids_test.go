@@ -1,0 +1,201 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+// ingestRandom adds n events in batches of batch, a third of them repeating
+// an id sent before (in an earlier batch or the same one), and checks each
+// reported fate against seen, which it updates.
+func ingestRandom(t *testing.T, db *sqlite.DB, rng *rand.Rand, seen map[string]bool, n, batch, customers int) {
+	t.Helper()
+	ctx := context.Background()
+	var sent []string
+	for id := range seen {
+		sent = append(sent, id)
+	}
+	for done := 0; done < n; done += batch {
+		evs := make([]engine.Event, 0, batch)
+		for len(evs) < batch {
+			id := fmt.Sprintf("e-%08x", rng.Uint32())
+			if len(sent) > 0 && rng.IntN(3) == 0 {
+				id = sent[rng.IntN(len(sent))]
+			}
+			sent = append(sent, id)
+			evs = append(evs, engine.Event{ID: id, CustomerID: fmt.Sprintf("c%03d", rng.IntN(customers)), Type: "visit", At: t0})
+		}
+		res, err := db.AddEvents(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range evs {
+			if want := !seen[e.ID]; res.Inserted[i] != want {
+				t.Fatalf("event %s: inserted %v, want %v", e.ID, res.Inserted[i], want)
+			}
+			seen[e.ID] = true
+		}
+	}
+}
+
+// Ids stay unique while the tail is flushed into runs and runs are merged,
+// level upon level, and after the database is opened again.
+func TestEventIDsStayUniqueThroughRunsAndMerges(t *testing.T) {
+	f := newFixture(t)
+	f.customers(20, 0)
+	ctx := context.Background()
+	sqlite.SetEventIDThresholds(f.db, 8, 2, 5)
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[string]bool{}
+	for round := 0; round < 40; round++ {
+		ingestRandom(t, f.db, rng, seen, 30, 10, 20)
+		if round%3 == 0 {
+			if err := f.db.CompactEventIDs(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	runs, err := sqlite.EventIDRuns(ctx, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inRuns int64
+	for _, n := range runs {
+		inRuns += n
+	}
+	t.Logf("runs: %v", runs)
+	// 1,200 events, a third of them repeats: about 800 ids. Runs of 8,
+	// merged in pairs, leave about log2(800/8) runs, one per level.
+	if len(runs) < 2 || len(runs) > 12 || inRuns < 700 {
+		t.Fatalf("runs %v: want a few, merged, holding most of the %d ids", runs, len(seen))
+	}
+	if _, n, _ := f.db.Counts(ctx); n != len(seen) {
+		t.Fatalf("%d events stored, %d distinct ids sent", n, len(seen))
+	}
+
+	// Opened again, the filters come from the database and the tail from
+	// the events: every id is still known.
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := f.db.SQL().ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if err := sqlite.CheckEventIDs(ctx, db2, false); err != nil {
+		t.Fatal(err)
+	}
+	ingestRandom(t, db2, rng, seen, 200, 20, 20)
+}
+
+// A lookup that a run's filter lets through reads the run: a false
+// positive of the filter costs a read, never an event.
+func TestEventIDFilterFalsePositivesReadTheRun(t *testing.T) {
+	f := newFixture(t)
+	f.customers(5, 0)
+	ctx := context.Background()
+	sqlite.SetEventIDThresholds(f.db, 4, 4, 0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	seen := map[string]bool{}
+	ingestRandom(t, f.db, rng, seen, 40, 4, 5)
+	if err := f.db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sqlite.SaturateEventIDFilters(f.db)
+	ingestRandom(t, f.db, rng, seen, 40, 4, 5)
+	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two handles on one database, as two processes would have: each sees the
+// other's events, and the runs the other's compactor writes. Only one of
+// them compacts: the lock is held by the first to try.
+func TestEventIDsAcrossHandles(t *testing.T) {
+	f := newFixture(t)
+	f.customers(5, 0)
+	ctx := context.Background()
+	a := f.db
+	if err := a.CompactEventIDs(ctx); err != nil { // a takes the lock
+		t.Fatal(err)
+	}
+	b, err := sqlite.Open(ctx, f.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sqlite.SetEventIDThresholds(a, 5, 2, 0)
+	sqlite.SetEventIDThresholds(b, 5, 2, 0)
+	rng := rand.New(rand.NewPCG(5, 6))
+	seen := map[string]bool{}
+	for round := 0; round < 12; round++ {
+		ingestRandom(t, a, rng, seen, 10, 5, 5)
+		ingestRandom(t, b, rng, seen, 10, 5, 5)
+		if err := b.CompactEventIDs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.CompactEventIDs(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := sqlite.EventIDRuns(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) == 0 {
+		t.Fatal("no runs: a did not compact")
+	}
+	for _, db := range []*sqlite.DB{a, b} {
+		if err := sqlite.CheckEventIDs(ctx, db, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A run whose build a crash cut short is a table no run row names; the
+// next holder of the compaction lock drops it.
+func TestUnfinishedRunsAreDropped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "koi.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlite.SetEventIDThresholds(db, 4, 4, 0)
+	if err := db.UpsertCustomers(ctx, []engine.Customer{{ID: "c000", Tier: "normal"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	ingestRandom(t, db, rand.New(rand.NewPCG(7, 8)), seen, 12, 4, 1)
+	if err := db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `CREATE TABLE event_ids_999 (id TEXT PRIMARY KEY) WITHOUT ROWID;
+		INSERT INTO event_ids_999 VALUES ('half-built')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.CheckEventIDs(ctx, db, true); err != nil {
+		t.Fatal(err)
+	}
+	ingestRandom(t, db, rand.New(rand.NewPCG(9, 10)), seen, 12, 4, 1)
+}

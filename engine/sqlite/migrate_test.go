@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine"
+)
+
+// A database from before migration 0005 keeps its events, and their ids
+// become the first run: sent again, each is a duplicate. The run's filter
+// is built when the database opens and saved by the compactor.
+func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "koi.db")
+	raw, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &DB{db: raw, path: path, writeSlot: make(chan struct{}, 1)}
+	if old.writeConn, err = raw.Conn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := migrationFS.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		if i < 4 { // 0001 to 0004
+			if err := old.applyMigration(ctx, i+1, e.Name()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := raw.ExecContext(ctx, `INSERT INTO customers (id, tier, tags, attrs, member, joined_at, updated_at) VALUES ('c1', 'normal', '[]', '{}', 1, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		if _, err := raw.ExecContext(ctx, `INSERT INTO events (id, customer_id, type, at) VALUES (?, 'c1', 'visit', ?)`,
+			fmt.Sprintf("old-%d", i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.writeConn.Close()
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var runs, ids int64
+	var saved bool
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*), sum(ids), bloom IS NOT NULL FROM event_id_runs`).Scan(&runs, &ids, &saved); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 1 || ids != 300 {
+		t.Fatalf("%d runs holding %d ids; want the 300 stored ids in one", runs, ids)
+	}
+	if err := db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.QueryRowContext(ctx, `SELECT bloom IS NOT NULL FROM event_id_runs`).Scan(&saved); err != nil || !saved {
+		t.Fatalf("the run's filter was not saved (%v)", err)
+	}
+	if err := CheckEventIDs(ctx, db, true); err != nil {
+		t.Fatal(err)
+	}
+	evs := []engine.Event{
+		{ID: "old-0", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
+		{ID: "old-299", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
+		{ID: "new-1", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
+	}
+	res, err := db.AddEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted[0] || res.Inserted[1] || !res.Inserted[2] {
+		t.Fatalf("inserted %v, want only the new event", res.Inserted)
+	}
+}
