@@ -114,6 +114,9 @@ func TestEventIDFilterFalsePositivesReadTheRun(t *testing.T) {
 	}
 	sqlite.SaturateEventIDFilters(f.db)
 	ingestRandom(t, f.db, rng, seen, 40, 4, 5)
+	if err := f.db.CompactEventIDs(ctx); err != nil { // waits for the compactor
+		t.Fatal(err)
+	}
 	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
 		t.Fatal(err)
 	}
