@@ -16,6 +16,7 @@ import (
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/sqlite"
+	"github.com/koihq/koi/engine/wire"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -135,15 +136,15 @@ func (im *importer) readJSONL(r io.Reader) error {
 		}
 		im.lines++
 		if im.kind == "customers" {
-			var rec customerRecord
-			if err := decodeJSONLine([]byte(line), &rec); err != nil {
+			var rec wire.Customer
+			if err := wire.DecodeStrict([]byte(line), &rec); err != nil {
 				im.reject(n, err)
 				continue
 			}
 			im.addCustomer(n, &rec)
 		} else {
-			var rec eventRecord
-			if err := decodeJSONLine([]byte(line), &rec); err != nil {
+			var rec wire.Event
+			if err := wire.DecodeStrict([]byte(line), &rec); err != nil {
 				im.reject(n, err)
 				continue
 			}
@@ -185,14 +186,14 @@ func (im *importer) readCSV(r io.Reader) error {
 			continue
 		}
 		if im.kind == "customers" {
-			rec, err := customerFromCSV(header, row)
+			rec, err := wire.CustomerFromCSV(header, row)
 			if err != nil {
 				im.reject(line, err)
 				continue
 			}
 			im.addCustomer(line, &rec)
 		} else {
-			rec, err := eventFromCSV(header, row)
+			rec, err := wire.EventFromCSV(header, row)
 			if err != nil {
 				im.reject(line, err)
 				continue
@@ -205,8 +206,8 @@ func (im *importer) readCSV(r io.Reader) error {
 	}
 }
 
-func (im *importer) addCustomer(line int, rec *customerRecord) {
-	c, err := rec.toCustomer(im.loc)
+func (im *importer) addCustomer(line int, rec *wire.Customer) {
+	c, err := rec.ToCustomer(im.loc)
 	if err != nil {
 		im.reject(line, err)
 		return
@@ -214,8 +215,8 @@ func (im *importer) addCustomer(line int, rec *customerRecord) {
 	im.customers = append(im.customers, c)
 }
 
-func (im *importer) addEvent(line int, rec *eventRecord) {
-	e, err := rec.toEvent(im.loc)
+func (im *importer) addEvent(line int, rec *wire.Event) {
+	e, err := rec.ToEvent(im.loc)
 	if err != nil {
 		im.reject(line, err)
 		return

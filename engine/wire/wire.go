@@ -1,4 +1,7 @@
-package main
+// Package wire is the outside form of customers and events: JSON (import
+// lines, API bodies) and CSV (import files), decoded strictly, with errors
+// that name the field at fault. Money is in yuan here and in fen inside.
+package wire
 
 import (
 	"bytes"
@@ -14,20 +17,23 @@ import (
 	"github.com/koihq/koi/engine"
 )
 
-// fieldError is a problem with one field of an import line.
-type fieldError struct {
-	field string
-	msg   string
+// FieldError is a problem with one field of a record.
+type FieldError struct {
+	// Field is the JSON field or CSV column; empty when the fault is the
+	// whole value (invalid JSON, say).
+	Field string
+	Msg   string
 }
 
-func (e *fieldError) Error() string {
-	if e.field == "" {
-		return e.msg
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Msg
 	}
-	return e.field + ": " + e.msg
+	return e.Field + ": " + e.Msg
 }
 
-type customerRecord struct {
+// Customer is a customer as it arrives.
+type Customer struct {
 	ID       string         `json:"id"`
 	Name     string         `json:"name"`
 	Phone    string         `json:"phone"`
@@ -42,7 +48,8 @@ type customerRecord struct {
 	Attrs    map[string]any `json:"attrs"`
 }
 
-type eventRecord struct {
+// Event is an event as it arrives; its amount is in yuan.
+type Event struct {
 	ID         string         `json:"id"`
 	CustomerID string         `json:"customer_id"`
 	Type       string         `json:"type"`
@@ -53,22 +60,23 @@ type eventRecord struct {
 	Attrs      map[string]any `json:"attrs"`
 }
 
-// decodeJSONLine decodes one JSONL line strictly into v.
-func decodeJSONLine(line []byte, v any) error {
+// DecodeStrict decodes one JSON value strictly into v: unknown fields
+// and trailing values are errors.
+func DecodeStrict(line []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &fieldError{field: te.Field, msg: fmt.Sprintf("want %s, got JSON %s", jsonKind(te.Type.Kind().String()), te.Value)}
+			return &FieldError{Field: te.Field, Msg: fmt.Sprintf("want %s, got JSON %s", jsonKind(te.Type.Kind().String()), te.Value)}
 		}
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return &fieldError{field: strings.Trim(f, `"`), msg: "unknown field"}
+			return &FieldError{Field: strings.Trim(f, `"`), Msg: "unknown field"}
 		}
-		return &fieldError{msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+		return &FieldError{Msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 	}
 	if dec.More() {
-		return &fieldError{msg: "invalid JSON: more than one value on the line"}
+		return &FieldError{Msg: "invalid JSON: more than one value"}
 	}
 	return nil
 }
@@ -95,10 +103,12 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
 		return t, nil
 	}
-	return time.Time{}, &fieldError{field: field, msg: fmt.Sprintf("%q is not RFC 3339 (like 2026-05-01T10:00:00+08:00) or a date", s)}
+	return time.Time{}, &FieldError{Field: field, Msg: fmt.Sprintf("%q is not RFC 3339 (like 2026-05-01T10:00:00+08:00) or a date", s)}
 }
 
-func (r *customerRecord) toCustomer(loc *time.Location) (engine.Customer, error) {
+// ToCustomer converts and validates the record; a date without a time
+// is midnight in loc.
+func (r *Customer) ToCustomer(loc *time.Location) (engine.Customer, error) {
 	c := engine.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
 		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, Attrs: r.Attrs}
 	if r.JoinedAt != "" {
@@ -111,14 +121,16 @@ func (r *customerRecord) toCustomer(loc *time.Location) (engine.Customer, error)
 	return c, engine.ValidateCustomer(&c)
 }
 
-func (r *eventRecord) toEvent(loc *time.Location) (engine.Event, error) {
+// ToEvent converts and validates the record; a date without a time is
+// midnight in loc.
+func (r *Event) ToEvent(loc *time.Location) (engine.Event, error) {
 	e := engine.Event{ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
 	if math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0) {
-		return e, &fieldError{field: "amount", msg: "must be a number of yuan"}
+		return e, &FieldError{Field: "amount", Msg: "must be a number of yuan"}
 	}
 	e.AmountFen = actions.YuanToFen(r.Amount)
 	if r.At == "" {
-		return e, &fieldError{field: "at", msg: "is required (RFC 3339)"}
+		return e, &FieldError{Field: "at", Msg: "is required (RFC 3339)"}
 	}
 	t, err := parseTime("at", r.At, loc)
 	if err != nil {
@@ -128,10 +140,10 @@ func (r *eventRecord) toEvent(loc *time.Location) (engine.Event, error) {
 	return e, engine.ValidateEvent(&e)
 }
 
-// fromCSV fills a record from a CSV row by header name. Columns named
+// CustomerFromCSV fills a record from a CSV row by header name. Columns named
 // attrs.KEY become attributes; tags are separated by "|".
-func customerFromCSV(header, row []string) (customerRecord, error) {
-	var r customerRecord
+func CustomerFromCSV(header, row []string) (Customer, error) {
+	var r Customer
 	for i, h := range header {
 		v := strings.TrimSpace(row[i])
 		var err error
@@ -170,8 +182,9 @@ func customerFromCSV(header, row []string) (customerRecord, error) {
 	return r, nil
 }
 
-func eventFromCSV(header, row []string) (eventRecord, error) {
-	var r eventRecord
+// EventFromCSV fills an event record from a CSV row by header name.
+func EventFromCSV(header, row []string) (Event, error) {
+	var r Event
 	for i, h := range header {
 		v := strings.TrimSpace(row[i])
 		var err error
@@ -185,7 +198,7 @@ func eventFromCSV(header, row []string) (eventRecord, error) {
 		case "amount":
 			if v != "" {
 				if r.Amount, err = strconv.ParseFloat(v, 64); err != nil {
-					err = &fieldError{field: h, msg: fmt.Sprintf("%q is not a number of yuan", v)}
+					err = &FieldError{Field: h, Msg: fmt.Sprintf("%q is not a number of yuan", v)}
 				}
 			}
 		case "at":
@@ -226,7 +239,7 @@ func parseCSVBool(field, v string) (bool, error) {
 	case "1", "true", "yes", "y":
 		return true, nil
 	}
-	return false, &fieldError{field: field, msg: fmt.Sprintf("%q is not true or false", v)}
+	return false, &FieldError{Field: field, Msg: fmt.Sprintf("%q is not true or false", v)}
 }
 
 func csvAttrs(field, v string, attrs *map[string]any) error {
@@ -234,7 +247,7 @@ func csvAttrs(field, v string, attrs *map[string]any) error {
 		return nil
 	}
 	if err := json.Unmarshal([]byte(v), attrs); err != nil {
-		return &fieldError{field: field, msg: "want a JSON object"}
+		return &FieldError{Field: field, Msg: "want a JSON object"}
 	}
 	return nil
 }
@@ -242,7 +255,7 @@ func csvAttrs(field, v string, attrs *map[string]any) error {
 func csvAttr(column, v string, attrs *map[string]any) error {
 	key, ok := strings.CutPrefix(column, "attrs.")
 	if !ok || key == "" {
-		return &fieldError{field: column, msg: "unknown column (custom attributes go in attrs.NAME columns)"}
+		return &FieldError{Field: column, Msg: "unknown column (custom attributes go in attrs.NAME columns)"}
 	}
 	if v == "" {
 		return nil
