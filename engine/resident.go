@@ -150,6 +150,11 @@ func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time)
 	return nil
 }
 
+// Customer returns the stored customer with this id.
+func (e *Engine) Customer(ctx context.Context, id string) (*Customer, error) {
+	return e.store.GetCustomer(ctx, id)
+}
+
 // AddEvents stores events, idempotently by id, and adds the new ones to the
 // pond. When it returns, every inserted event is durable.
 func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error) {

@@ -25,6 +25,9 @@ type Store interface {
 	PutCustomers(ctx context.Context, cs []Customer, now time.Time) (version int64, err error)
 	// AddEvents stores events in one transaction, idempotently by id.
 	AddEvents(ctx context.Context, evs []Event) (AddedEvents, error)
+	// GetCustomer reads one stored customer; an Error with ENotFound when
+	// there is none.
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
 	// FireMarks returns the latest fire of every (rule, customer) of a playbook.
 	FireMarks(ctx context.Context, playbook string) (map[FireRef]FireMark, error)
 	// StartRun records a run as running and sets its ID.

@@ -1,0 +1,268 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/httpapi"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+var t0 = time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+
+const (
+	adminKey    = "admin-secret"
+	marketerKey = "marketer-secret"
+	ingestKey   = "ingest-secret"
+)
+
+type api struct {
+	t   *testing.T
+	url string
+	db  *sqlite.DB
+}
+
+// newAPI serves the API over a fresh database on a loopback port.
+func newAPI(t *testing.T, cfg httpapi.Config) *api {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := engine.New(db, builtin.Registry(), engine.Config{})
+	if err := e.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		secret string
+		role   httpapi.Role
+	}{{adminKey, httpapi.RoleAdmin}, {marketerKey, httpapi.RoleMarketer}, {ingestKey, httpapi.RoleIngest}} {
+		sum, err := httpapi.ParseKeyHash(httpapi.HashKey(k.secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Keys = append(cfg.Keys, httpapi.Key{Name: string(k.role), Role: k.role, SHA256: sum})
+	}
+	cfg.Now = func() time.Time { return t0 }
+	srv := httptest.NewServer(httpapi.New(e, cfg))
+	t.Cleanup(srv.Close)
+	return &api{t: t, url: srv.URL, db: db}
+}
+
+// do sends a request with key (none when empty) and decodes the JSON reply.
+func (a *api) do(method, path, key, body string) (int, map[string]any) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.url+path, strings.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		a.t.Fatalf("%s %s: %d, not JSON: %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// wantError checks an error reply: status, code and field.
+func wantError(t *testing.T, status int, body map[string]any, wantStatus int, code, field string) {
+	t.Helper()
+	e, _ := body["error"].(map[string]any)
+	if status != wantStatus || e == nil || e["code"] != code || (field != "" && e["field"] != field) {
+		t.Fatalf("got %d %v, want %d with code %q field %q", status, body, wantStatus, code, field)
+	}
+	if msg, _ := e["message"].(string); msg == "" {
+		t.Fatalf("error without a message: %v", body)
+	}
+}
+
+func (a *api) count(query string) int {
+	a.t.Helper()
+	var n int
+	if err := a.db.SQL().QueryRow(query).Scan(&n); err != nil {
+		a.t.Fatal(err)
+	}
+	return n
+}
+
+// A missing or unknown key is 401; a key whose role does not allow the
+// endpoint is 403; admin may do everything.
+func TestKeysAndRoles(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	cust := `{"name": "Li Lei", "member": true}`
+	st, body := a.do("PUT", "/api/v1/customers/c1", "", cust)
+	wantError(t, st, body, 401, "unauthorized", "")
+	st, body = a.do("PUT", "/api/v1/customers/c1", "not-a-key", cust)
+	wantError(t, st, body, 401, "unauthorized", "")
+	st, body = a.do("PUT", "/api/v1/customers/c1", marketerKey, cust)
+	wantError(t, st, body, 403, "forbidden", "")
+	if st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, cust); st != 200 || body["id"] != "c1" {
+		t.Fatalf("ingest key writing a customer: %d %v", st, body)
+	}
+	st, body = a.do("GET", "/api/v1/customers/c1", ingestKey, "")
+	wantError(t, st, body, 403, "forbidden", "")
+	if st, body = a.do("GET", "/api/v1/customers/c1", marketerKey, ""); st != 200 || body["name"] != "Li Lei" {
+		t.Fatalf("marketer reading a customer: %d %v", st, body)
+	}
+	if st, _ = a.do("GET", "/api/v1/customers/c1", adminKey, ""); st != 200 {
+		t.Fatalf("admin reading a customer: %d", st)
+	}
+	// The X-API-Key header works too.
+	req, _ := http.NewRequest("GET", a.url+"/api/v1/customers/c1", nil)
+	req.Header.Set("X-API-Key", adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("X-API-Key: %d", resp.StatusCode)
+	}
+}
+
+// Customers: a bad field is named; an id that contradicts the path is
+// refused; an unknown customer is 404.
+func TestCustomers(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	st, body := a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"member": "yes"}`)
+	wantError(t, st, body, 400, "invalid", "member")
+	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"id": "c2"}`)
+	wantError(t, st, body, 400, "invalid", "id")
+	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"nickname": "x"}`)
+	wantError(t, st, body, 400, "invalid", "nickname")
+	st, body = a.do("GET", "/api/v1/customers/nobody", adminKey, "")
+	wantError(t, st, body, 404, "not_found", "")
+	if n := a.count(`SELECT count(*) FROM customers`); n != 0 {
+		t.Fatalf("%d customers stored by refused requests", n)
+	}
+	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"name": "Han Meimei", "tier": "gold", "tags": ["vip-club"], "joined_at": "2026-01-02"}`)
+	if st != 200 || body["tier"] != "gold" || body["joined_at"] != "2026-01-02T00:00:00Z" {
+		t.Fatalf("%d %v", st, body)
+	}
+	st, body = a.do("GET", "/api/v1/nowhere", adminKey, "")
+	wantError(t, st, body, 404, "no_route", "")
+}
+
+// One event: 201 when new, 200 "duplicate" when sent again; bad input is
+// 400 naming the field; an unknown customer is refused.
+func TestPostEvent(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{}`)
+	ev := `{"id": "o-1", "customer_id": "c1", "type": "order", "amount": 99.5, "at": "2026-05-01T09:00:00+08:00"}`
+	st, body := a.do("POST", "/api/v1/events", ingestKey, ev)
+	if st != 201 || body["status"] != "inserted" {
+		t.Fatalf("%d %v", st, body)
+	}
+	st, body = a.do("POST", "/api/v1/events", ingestKey, ev)
+	if st != 200 || body["status"] != "duplicate" {
+		t.Fatalf("sent again: %d %v", st, body)
+	}
+	st, body = a.do("POST", "/api/v1/events", ingestKey, `{"id": "o-2", "customer_id": "c1", "type": "order", "at": "2026-05-01"}`)
+	wantError(t, st, body, 400, "invalid", "amount")
+	st, body = a.do("POST", "/api/v1/events", ingestKey, `{"id": "o-3", "customer_id": "ghost", "type": "visit", "at": "2026-05-01"}`)
+	wantError(t, st, body, 400, "invalid", "customer_id")
+	st, body = a.do("POST", "/api/v1/events", ingestKey, `{"id": "o-4", `)
+	wantError(t, st, body, 400, "invalid", "")
+	if n := a.count(`SELECT count(*) FROM events`); n != 1 {
+		t.Fatalf("%d events stored, want 1", n)
+	}
+	if n := a.count(`SELECT amount_fen FROM events WHERE id = 'o-1'`); n != 9950 {
+		t.Fatalf("stored %d fen, want 9950", n)
+	}
+}
+
+// A batch reports each event; the bad ones are rejected with their field
+// named within the batch, the rest are stored.
+func TestPostEventBatch(t *testing.T) {
+	a := newAPI(t, httpapi.Config{MaxBatch: 5})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{}`)
+	a.do("POST", "/api/v1/events", ingestKey, `{"id": "old", "customer_id": "c1", "type": "visit", "at": "2026-05-01"}`)
+	batch := `{"events": [
+		{"id": "v1", "customer_id": "c1", "type": "visit", "at": "2026-05-01"},
+		{"id": "old", "customer_id": "c1", "type": "visit", "at": "2026-05-01"},
+		{"id": "v2", "customer_id": "c1", "type": "order", "amount": -1, "at": "2026-05-01"},
+		{"id": "v3", "customer_id": "ghost", "type": "visit", "at": "2026-05-01"},
+		{"id": "v1", "customer_id": "c1", "type": "visit", "at": "2026-05-01"}
+	]}`
+	st, body := a.do("POST", "/api/v1/events/batch", ingestKey, batch)
+	if st != 200 || body["inserted"] != 1.0 || body["duplicates"] != 2.0 || body["rejected"] != 2.0 {
+		t.Fatalf("%d %v", st, body)
+	}
+	results := body["results"].([]any)
+	want := []struct{ status, field string }{{"inserted", ""}, {"duplicate", ""}, {"rejected", "events[2].amount"}, {"rejected", "events[3].customer_id"}, {"duplicate", ""}}
+	for i, w := range want {
+		r := results[i].(map[string]any)
+		if r["status"] != w.status || r["index"] != float64(i) {
+			t.Errorf("event %d: %v, want %s", i, r, w.status)
+		}
+		if w.field != "" && r["error"].(map[string]any)["field"] != w.field {
+			t.Errorf("event %d: %v, want the error on %s", i, r, w.field)
+		}
+	}
+	if n := a.count(`SELECT count(*) FROM events`); n != 2 {
+		t.Fatalf("%d events stored, want 2", n)
+	}
+	st, body = a.do("POST", "/api/v1/events/batch", ingestKey, `{"events": [{}, {}, {}, {}, {}, {}]}`)
+	wantError(t, st, body, 400, "invalid", "events")
+	st, body = a.do("POST", "/api/v1/events/batch", ingestKey, `{"events": {"id": "x"}}`)
+	wantError(t, st, body, 400, "invalid", "events")
+	st, body = a.do("POST", "/api/v1/events/batch", ingestKey, `{}`)
+	wantError(t, st, body, 400, "invalid", "events")
+}
+
+// A body over the limit is refused with 413 before it is read whole.
+func TestBodyLimit(t *testing.T) {
+	a := newAPI(t, httpapi.Config{MaxBody: 1024})
+	var b bytes.Buffer
+	b.WriteString(`{"events": [`)
+	for i := 0; b.Len() < 4096; i++ {
+		fmt.Fprintf(&b, `{"id": "e%d", "customer_id": "c1", "type": "visit", "at": "2026-05-01"},`, i)
+	}
+	b.WriteString(`{"id": "last", "customer_id": "c1", "type": "visit", "at": "2026-05-01"}]}`)
+	st, body := a.do("POST", "/api/v1/events/batch", ingestKey, b.String())
+	wantError(t, st, body, 413, "too_large", "")
+	// Sent chunked, without a length to refuse it by, it is cut off
+	// while it is read.
+	req, err := http.NewRequest("POST", a.url+"/api/v1/events/batch", io.MultiReader(strings.NewReader(b.String())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ingestKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(raw), `"too_large"`) || req.ContentLength != 0 {
+		t.Fatalf("chunked: %d %s (length %d)", resp.StatusCode, raw, req.ContentLength)
+	}
+	if n := a.count(`SELECT count(*) FROM events`); n != 0 {
+		t.Fatalf("%d events stored from refused bodies", n)
+	}
+}

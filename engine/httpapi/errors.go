@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/wire"
+)
+
+// Error codes of the API beyond the engine's (engine.EInvalid and friends).
+const (
+	eUnauthorized = "unauthorized"
+	eForbidden    = "forbidden"
+	eTooLarge     = "too_large"
+	eNoRoute      = "no_route"
+	eMethod       = "method_not_allowed"
+)
+
+// statusOf maps an error code to its HTTP status. It is the only place
+// that does.
+func statusOf(code string) int {
+	switch code {
+	case engine.EInvalid:
+		return http.StatusBadRequest
+	case engine.ENotFound, eNoRoute:
+		return http.StatusNotFound
+	case engine.EConflict:
+		return http.StatusConflict
+	case eUnauthorized:
+		return http.StatusUnauthorized
+	case eForbidden:
+		return http.StatusForbidden
+	case eTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case eMethod:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
+// apiError is the body of every error response:
+// {"error": {"code", "message", "field"}}.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// toAPIError classifies err. Errors koi did not classify are internal;
+// their text stays in the log, not in the response.
+func toAPIError(err error) apiError {
+	var ee *engine.Error
+	var fe *wire.FieldError
+	var he *echo.HTTPError
+	var ae *apiErr
+	switch {
+	case errors.As(err, &ae):
+		return ae.e
+	case errors.As(err, &ee):
+		return apiError{Code: ee.Code, Message: ee.Message, Field: ee.Field}
+	case errors.As(err, &fe):
+		return apiError{Code: engine.EInvalid, Message: fe.Msg, Field: fe.Field}
+	case errors.As(err, &he):
+		switch he.Code {
+		case http.StatusRequestEntityTooLarge:
+			return apiError{Code: eTooLarge, Message: "the request body is larger than the server accepts"}
+		case http.StatusNotFound:
+			return apiError{Code: eNoRoute, Message: "no such endpoint"}
+		case http.StatusMethodNotAllowed:
+			return apiError{Code: eMethod, Message: "the endpoint does not take this method"}
+		case http.StatusUnauthorized:
+			return apiError{Code: eUnauthorized, Message: "an API key is required"}
+		}
+	}
+	return apiError{Code: engine.EInternal, Message: "internal error"}
+}
+
+// handleError writes err as JSON with its status.
+func (s *server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae := toAPIError(err)
+	status := statusOf(ae.Code)
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+	}
+	if err := c.JSON(status, map[string]apiError{"error": ae}); err != nil {
+		s.log.Warn("writing an error response failed", "err", err)
+	}
+}
+
+// fieldErr is an invalid-input error naming field.
+func fieldErr(field, msg string) error {
+	return &engine.Error{Code: engine.EInvalid, Field: field, Message: msg}
+}
