@@ -28,13 +28,13 @@ const (
 )
 
 type api struct {
-	t   *testing.T
+	t   testing.TB
 	url string
 	db  *sqlite.DB
 }
 
 // newAPI serves the API over a fresh database on a loopback port.
-func newAPI(t *testing.T, cfg httpapi.Config) *api {
+func newAPI(t testing.TB, cfg httpapi.Config) *api {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
