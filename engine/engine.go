@@ -115,7 +115,19 @@ type RunRequest struct {
 	At time.Time
 	// DryRun computes everything and writes nothing.
 	DryRun bool
+	// Trigger says what started the run, as recorded: TriggerManual
+	// (the default), TriggerSchedule or TriggerLate.
+	Trigger string
 }
+
+// Run triggers.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+	// TriggerLate is a scheduled run made up for after downtime: its
+	// scheduled time passed while koi was not running.
+	TriggerLate = "late"
+)
 
 // Run evaluates playbooks at req.At, one after another, so that what one
 // playbook does (a tier, a tag, a coupon) is visible to the next.
@@ -173,7 +185,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			ahead = e.startLookahead(ctx, pbs[k+1], snap)
 		}
 		var r *Run
-		r, changed, err = e.runPlaybook(ctx, pb, snap, ev, started, req.DryRun)
+		r, changed, err = e.runPlaybook(ctx, pb, snap, ev, started, req)
 		if r != nil {
 			runs = append(runs, r)
 		}
@@ -215,8 +227,13 @@ func Limit(pb *rules.Playbook, audience int) int {
 
 // runPlaybook records and writes a playbook's evaluation, and returns the
 // customers it changed.
-func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snapshot, ev *evaluation, started time.Time, dryRun bool) (*Run, []int, error) {
-	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun}
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snapshot, ev *evaluation, started time.Time, req RunRequest) (*Run, []int, error) {
+	dryRun := req.DryRun
+	trigger := req.Trigger
+	if trigger == "" {
+		trigger = TriggerManual
+	}
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger}
 	run.Audience = ev.audience
 	run.Rules = ev.counts
 	run.Limit = Limit(pb, ev.audience)

@@ -150,6 +150,12 @@ func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time)
 	return nil
 }
 
+// LastRunAt returns when the latest finished run of a playbook evaluated,
+// and false when it never ran.
+func (e *Engine) LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error) {
+	return e.store.LastRunAt(ctx, playbook)
+}
+
 // Customer returns the stored customer with this id.
 func (e *Engine) Customer(ctx context.Context, id string) (*Customer, error) {
 	return e.store.GetCustomer(ctx, id)

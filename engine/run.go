@@ -34,6 +34,9 @@ type Run struct {
 	EndedAt   time.Time `json:"ended_at"`
 	Status    string    `json:"status"`
 	DryRun    bool      `json:"dry_run"`
+	// Trigger is what started the run (TriggerManual, TriggerSchedule,
+	// TriggerLate).
+	Trigger string `json:"trigger"`
 	// Audience is the number of customers the audience filter admitted.
 	Audience int `json:"audience"`
 	Matched  int `json:"matched"`

@@ -32,6 +32,10 @@ type Store interface {
 	FireMarks(ctx context.Context, playbook string) (map[FireRef]FireMark, error)
 	// StartRun records a run as running and sets its ID.
 	StartRun(ctx context.Context, r *Run) error
+	// LastRunAt returns the moment the latest run of a playbook that
+	// finished evaluated (done, held or failed; not one a crash cut
+	// short), and false when there is none.
+	LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error)
 	// FinishRun records a run's outcome and counts.
 	FinishRun(ctx context.Context, r *Run) error
 	// WriteFires runs fn in one transaction whose clock is now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/koihq/koi/engine"
 )
@@ -20,8 +21,8 @@ func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
 		engine.RunInterrupted, r.Playbook, engine.RunRunning); err != nil {
 		return fmt.Errorf("mark interrupted runs: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO runs (playbook, hash, at, started_at, status, audience, limit_fires) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.Playbook, r.Hash, ms(r.At), ms(r.StartedAt), r.Status, r.Audience, r.Limit)
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (playbook, hash, at, started_at, status, audience, limit_fires, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Playbook, r.Hash, ms(r.At), ms(r.StartedAt), r.Status, r.Audience, r.Limit, r.Trigger)
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
@@ -64,8 +65,8 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 	var at, started int64
 	var ended sql.NullInt64
 	err := d.db.QueryRowContext(ctx, `SELECT playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
-		coalesce(first_fire_id, 0), coalesce(last_fire_id, 0) FROM runs WHERE id = ?`, id).
-		Scan(&r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error, &r.FirstFireID, &r.LastFireID)
+		coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger FROM runs WHERE id = ?`, id).
+		Scan(&r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error, &r.FirstFireID, &r.LastFireID, &r.Trigger)
 	if err == sql.ErrNoRows {
 		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", id)}
 	}
@@ -109,4 +110,17 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 		}
 	}
 	return r, srows.Err()
+}
+
+// LastRunAt returns when the latest finished run of playbook evaluated.
+func (d *DB) LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error) {
+	var at sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, `SELECT max(at) FROM runs WHERE playbook = ? AND status IN (?, ?, ?)`,
+		playbook, engine.RunDone, engine.RunHeld, engine.RunFailed).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("read last run of %s: %w", playbook, err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMs(at.Int64), true, nil
 }
