@@ -1,0 +1,262 @@
+package scheduler_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/robfig/cron/v3"
+
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/scheduler"
+	"github.com/koihq/koi/rules"
+)
+
+var shanghai = mustLoad("Asia/Shanghai")
+
+func mustLoad(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+func playbook(name, schedule string, loc *time.Location) *rules.Playbook {
+	c, err := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor).Parse(schedule)
+	if err != nil {
+		panic(err)
+	}
+	return &rules.Playbook{Name: name, Schedule: schedule, Cron: c, Location: loc}
+}
+
+// runner records runs; a run blocks while hold is set, until released or
+// its context is cancelled.
+type runner struct {
+	mu      sync.Mutex
+	runs    []engine.RunRequest
+	last    map[string]time.Time
+	running int
+	most    int
+	hold    chan struct{}
+	started chan engine.RunRequest
+	ctxErr  error
+}
+
+func newRunner() *runner {
+	return &runner{last: map[string]time.Time{}, started: make(chan engine.RunRequest, 16)}
+}
+
+func (r *runner) Run(ctx context.Context, req engine.RunRequest) ([]*engine.Run, error) {
+	r.mu.Lock()
+	r.runs = append(r.runs, req)
+	r.running++
+	r.most = max(r.most, r.running)
+	hold := r.hold
+	r.mu.Unlock()
+	r.started <- req
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			r.mu.Lock()
+			r.ctxErr = ctx.Err()
+			r.mu.Unlock()
+		}
+	}
+	r.mu.Lock()
+	r.running--
+	r.mu.Unlock()
+	return []*engine.Run{{Playbook: req.Playbooks[0], Status: engine.RunDone, Trigger: req.Trigger}}, nil
+}
+
+func (r *runner) LastRunAt(_ context.Context, playbook string) (time.Time, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.last[playbook]
+	return t, ok, nil
+}
+
+// count is the number of runs going on.
+func (r *runner) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
+// settle gives the scheduler's goroutines a moment to set their next
+// timers before the fake clock moves.
+func settle() { time.Sleep(50 * time.Millisecond) }
+
+// next waits for the next run to start.
+func (r *runner) next(t *testing.T) engine.RunRequest {
+	t.Helper()
+	select {
+	case req := <-r.started:
+		return req
+	case <-time.After(5 * time.Second):
+		t.Fatal("no run started")
+		return engine.RunRequest{}
+	}
+}
+
+// none checks that no run starts for a moment.
+func (r *runner) none(t *testing.T) {
+	t.Helper()
+	select {
+	case req := <-r.started:
+		t.Fatalf("unexpected run %+v", req)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func start(t *testing.T, r *runner, clock clockwork.Clock, pbs ...*rules.Playbook) *scheduler.Scheduler {
+	t.Helper()
+	s, err := scheduler.New(r, scheduler.Options{Clock: clock, StopTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(pbs); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { s.Shutdown() })
+	return s
+}
+
+// A playbook runs at its cron time in its own timezone: 10:00 in Shanghai
+// is 02:00 UTC.
+func TestRunsOnScheduleInItsTimezone(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 1, 59, 0, 0, time.UTC))
+	r := newRunner()
+	s := start(t, r, clock, playbook("daily", "0 10 * * *", shanghai))
+	next, ok := s.NextRun("daily")
+	if want := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC); !ok || !next.Equal(want) {
+		t.Fatalf("next run %v, want %v", next, want)
+	}
+	r.none(t)
+	clock.Advance(time.Minute)
+	req := r.next(t)
+	if req.Trigger != engine.TriggerSchedule || req.Playbooks[0] != "daily" || !req.At.Equal(time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)) {
+		t.Fatalf("run %+v", req)
+	}
+}
+
+// After downtime, a missed run is made up once, as late; a playbook that
+// ran at its last scheduled time, or never ran, waits for its next one.
+func TestMissedRunIsMadeUpOnceAsLate(t *testing.T) {
+	now := time.Date(2026, 5, 3, 5, 0, 0, 0, time.UTC) // 13:00 in Shanghai
+	clock := clockwork.NewFakeClockAt(now)
+	r := newRunner()
+	r.last["missed"] = time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC) // due again on the 2nd and 3rd
+	r.last["current"] = time.Date(2026, 5, 3, 2, 0, 0, 0, time.UTC)
+	start(t, r, clock,
+		playbook("missed", "0 10 * * *", shanghai),
+		playbook("current", "0 10 * * *", shanghai),
+		playbook("new", "0 10 * * *", shanghai))
+	req := r.next(t)
+	if req.Playbooks[0] != "missed" || req.Trigger != engine.TriggerLate || !req.At.Equal(now) {
+		t.Fatalf("made-up run %+v", req)
+	}
+	r.none(t)
+	clock.Advance(21 * time.Hour) // 10:00 in Shanghai on the 4th
+	got := map[string]string{}
+	for range 3 {
+		req := r.next(t)
+		got[req.Playbooks[0]] = req.Trigger
+	}
+	for _, name := range []string{"missed", "current", "new"} {
+		if got[name] != engine.TriggerSchedule {
+			t.Errorf("%s on the 4th: %q, want a scheduled run", name, got[name])
+		}
+	}
+}
+
+// A run still going at its next scheduled time is not overlapped.
+func TestRunsNeverOverlap(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 0, 0, 30, 0, time.UTC))
+	r := newRunner()
+	r.hold = make(chan struct{})
+	start(t, r, clock, playbook("often", "* * * * *", time.UTC))
+	settle()
+	clock.Advance(30 * time.Second)
+	r.next(t)
+	settle()
+	clock.Advance(time.Minute) // due again while the first still runs
+	r.none(t)
+	close(r.hold)
+	for r.count() != 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	settle()
+	clock.Advance(time.Minute)
+	r.next(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.most != 1 {
+		t.Fatalf("%d runs at once", r.most)
+	}
+}
+
+// Sync keeps the job of a playbook whose schedule did not change,
+// reschedules one whose did, and drops one that is gone.
+func TestSyncKeepsUnchangedSchedules(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	r := newRunner()
+	s := start(t, r, clock,
+		playbook("same", "0 10 * * *", shanghai),
+		playbook("moved", "0 10 * * *", shanghai),
+		playbook("gone", "0 10 * * *", shanghai))
+	if err := s.Sync([]*rules.Playbook{
+		playbook("same", "0 10 * * *", shanghai),
+		playbook("moved", "0 12 * * *", shanghai),
+		{Name: "unscheduled"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if next, ok := s.NextRun("same"); !ok || !next.Equal(time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("same: next %v %v", next, ok)
+	}
+	if next, ok := s.NextRun("moved"); !ok || !next.Equal(time.Date(2026, 5, 1, 4, 0, 0, 0, time.UTC)) {
+		t.Errorf("moved: next %v %v", next, ok)
+	}
+	for _, name := range []string{"gone", "unscheduled"} {
+		if _, ok := s.NextRun(name); ok {
+			t.Errorf("%s is still scheduled", name)
+		}
+	}
+}
+
+// Shutdown waits for a running playbook up to its timeout, then cancels
+// it and waits for it to return.
+func TestShutdownWaitsThenCancels(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 0, 0, 30, 0, time.UTC))
+	r := newRunner()
+	r.hold = make(chan struct{}) // never released
+	s, err := scheduler.New(r, scheduler.Options{Clock: clock, StopTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync([]*rules.Playbook{playbook("slow", "* * * * *", time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	settle()
+	clock.Advance(30 * time.Second)
+	r.next(t)
+	begin := time.Now()
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waited := time.Since(begin)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctxErr == nil || r.running != 0 {
+		t.Fatalf("after shutdown: ctx err %v, %d running", r.ctxErr, r.running)
+	}
+	if waited < 250*time.Millisecond {
+		t.Fatalf("shutdown cancelled the run after %v, before its timeout", waited)
+	}
+}
