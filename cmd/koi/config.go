@@ -20,6 +20,7 @@ type config struct {
 	Timezone  string    `yaml:"timezone"`
 	Tiers     []string  `yaml:"tiers"`
 	RFM       rfmConfig `yaml:"rfm"`
+	API       apiConfig `yaml:"api"`
 	location  *time.Location
 	profile   engine.ProfileConfig
 }
@@ -59,6 +60,9 @@ func loadConfig(path string) (*config, error) {
 		return nil, fmt.Errorf("config %s: timezone: unknown timezone %q", path, c.Timezone)
 	}
 	c.profile = engine.ProfileConfig{Location: c.location, Thresholds: c.RFM.Thresholds}
+	if err := c.API.resolve(path); err != nil {
+		return nil, err
+	}
 	for _, d := range []struct {
 		key string
 		val string

@@ -79,6 +79,8 @@ func newRoot() *cobra.Command {
 		newExportCmd(g),
 		newBenchCmd(g),
 		newBenchRepCmd(g),
+		newServeCmd(g),
+		newKeyCmd(),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
