@@ -48,9 +48,9 @@ func (s *server) postEvent(c echo.Context) error {
 		return err
 	}
 	if res.Inserted[0] {
-		return c.JSON(http.StatusCreated, eventResult{ID: ev.ID, Status: "inserted"})
+		return c.JSON(http.StatusCreated, map[string]string{"id": ev.ID, "status": "inserted"})
 	}
-	return c.JSON(http.StatusOK, eventResult{ID: ev.ID, Status: "duplicate"})
+	return c.JSON(http.StatusOK, map[string]string{"id": ev.ID, "status": "duplicate"})
 }
 
 // postEventBatch stores {"events": [...]}, reporting each event: a bad
