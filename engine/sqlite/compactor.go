@@ -153,6 +153,9 @@ type compactionPlan struct {
 	lo, hi  int64
 	merge   []*idRun // adjacent runs to merge, oldest first
 	forgets int64    // event_id_state.forgets when planned
+	// flushAt and chunk are the index's thresholds when planned, read
+	// under its lock: a merge consults them long after.
+	flushAt, chunk int
 }
 
 func (d *DB) planCompaction(ctx context.Context) (compactionPlan, error) {
@@ -168,6 +171,7 @@ func (d *DB) planCompaction(ctx context.Context) (compactionPlan, error) {
 	if err := x.syncLocked(ctx, tx); err != nil {
 		return p, err
 	}
+	p.flushAt, p.chunk = x.flushAt, x.mergeChunk
 	if err := tx.QueryRowContext(ctx, `SELECT forgets FROM event_id_state WHERE id = 1`).Scan(&p.forgets); err != nil {
 		return p, fmt.Errorf("plan compaction: %w", err)
 	}
@@ -331,7 +335,7 @@ func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
 	copyChunk := `INSERT OR IGNORE INTO ` + r.table() + ` (id) ` + strings.Join(arms, ` UNION ALL `) + ` ORDER BY id LIMIT ?2`
 	bound := ""
 	for {
-		next, err := d.mergeChunk(ctx, r, copyChunk, bound)
+		next, err := d.mergeChunk(ctx, r, copyChunk, bound, p.chunk)
 		if err != nil {
 			return err
 		}
@@ -339,7 +343,7 @@ func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
 			break
 		}
 		bound = next
-		if d.ids.tailLen() >= 2*d.ids.flushAt {
+		if d.ids.tailLen() >= 2*p.flushAt {
 			fp, err := d.planCompaction(ctx)
 			if err != nil {
 				return err
@@ -370,15 +374,15 @@ func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
 	return nil
 }
 
-// mergeChunk copies the next ids after bound into the merged table, adds
+// mergeChunk copies the next chunk ids after bound into the merged table, adds
 // them to its filter, and returns the new bound: the last id copied.
-func (d *DB) mergeChunk(ctx context.Context, r *idRun, copyChunk, bound string) (string, error) {
+func (d *DB) mergeChunk(ctx context.Context, r *idRun, copyChunk, bound string, chunk int) (string, error) {
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", r.table(), err)
 	}
 	defer end()
-	if _, err := tx.ExecContext(ctx, copyChunk, bound, d.ids.mergeChunk); err != nil {
+	if _, err := tx.ExecContext(ctx, copyChunk, bound, chunk); err != nil {
 		return "", fmt.Errorf("write %s: %w", r.table(), err)
 	}
 	var next sql.NullString

@@ -52,8 +52,8 @@ type idIndex struct {
 	lastSeq int64
 	// flushAt is the tail size at which the compactor writes a run, fanIn
 	// how many runs of one size it merges, and mergeChunk how many ids one
-	// transaction of a merge copies; tests make them small. They are set
-	// before the compactor starts.
+	// transaction of a merge copies; tests make them small. Guarded by mu
+	// like the rest.
 	flushAt, fanIn, mergeChunk int
 }
 
