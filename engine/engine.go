@@ -28,6 +28,8 @@ type Config struct {
 	// AfterBatch, when set, is called after each committed batch of fires.
 	// Tests use it to stop a run at a known point.
 	AfterBatch func(playbook string, written int)
+	// Observer, when set, is told about runs, events and loads (metrics).
+	Observer Observer
 }
 
 // Engine holds the loaded playbooks and evaluates them against the store.
@@ -39,6 +41,7 @@ type Engine struct {
 
 	mu        sync.RWMutex
 	playbooks map[string]*rules.Playbook
+	files     map[string]*PlaybookFile // by path, as of the last load
 
 	// writeMu serialises the engine's own store writes, so its changes
 	// reach the in-memory pond in the order they committed.
@@ -49,6 +52,19 @@ type Engine struct {
 	// spare is the memory of the last finished run's snapshot, for reuse.
 	spareMu sync.Mutex
 	spare   *Snapshot
+	// snapSlot is held by whoever computes a snapshot into the spare
+	// memory (a run, for its whole length), so two never need two
+	// snapshots' worth of memory, and runs never overlap.
+	snapSlot chan struct{}
+	// pop is the population of the latest snapshot, at popAt, kept for
+	// scoring single profiles (lookups, event-triggered rules).
+	popMu sync.Mutex
+	pop   *Population
+	popAt time.Time
+	// triggerKick wakes the trigger worker; triggerMu keeps one batch of
+	// triggers at a time.
+	triggerKick chan struct{}
+	triggerMu   sync.Mutex
 }
 
 func (e *Engine) takeSpare() *Snapshot {
@@ -74,25 +90,24 @@ func New(store Store, registry *actions.Registry, cfg Config) *Engine {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{store: store, registry: registry, cfg: cfg, log: log, playbooks: map[string]*rules.Playbook{}}
+	return &Engine{store: store, registry: registry, cfg: cfg, log: log, playbooks: map[string]*rules.Playbook{},
+		snapSlot: make(chan struct{}, 1), triggerKick: make(chan struct{}, 1)}
+}
+
+// holdSnapshot waits for the snapshot memory (see snapSlot), as long as ctx
+// allows.
+func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
+	select {
+	case e.snapSlot <- struct{}{}:
+		return func() { <-e.snapSlot }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
 	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location}
-}
-
-// Load loads playbooks from paths. Playbooks that load replace their previous
-// version; a playbook whose file is broken keeps its previous version, and
-// the returned error lists every problem.
-func (e *Engine) Load(paths ...string) error {
-	pbs, err := rules.LoadPaths(paths, e.LoadOptions())
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, pb := range pbs {
-		e.playbooks[pb.Name] = pb
-	}
-	return err
 }
 
 // Playbooks returns the loaded playbooks by name.
@@ -141,11 +156,17 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		return nil, err
 	}
 	start := time.Now()
+	release, err := e.holdSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	e.pondMu.RLock()
 	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	e.log.Debug("snapshot computed", "customers", len(snap.Profiles), "took", time.Since(start))
 	defer e.putSpare(snap)
+	defer e.keepPopulation(snap)
 	var (
 		runs    []*Run
 		ahead   *lookahead
@@ -237,6 +258,9 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 	run.Audience = ev.audience
 	run.Rules = ev.counts
 	run.Limit = Limit(pb, ev.audience)
+	if ev.limitBase > 0 {
+		run.Limit = Limit(pb, ev.limitBase)
+	}
 	if !dryRun {
 		if err := e.store.StartRun(ctx, run); err != nil {
 			return nil, nil, fmt.Errorf("start run: %w", err)
@@ -286,6 +310,9 @@ func (e *Engine) finish(ctx context.Context, run *Run) error {
 	// A cancelled context must not leave the run looking alive.
 	if err := e.store.FinishRun(context.WithoutCancel(ctx), run); err != nil {
 		return fmt.Errorf("finish run: %w", err)
+	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.RunFinished(run)
 	}
 	return nil
 }

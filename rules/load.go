@@ -180,6 +180,7 @@ func (l *loader) load(src []byte) *Playbook {
 		Description: raw.Description,
 		File:        l.file,
 		Hash:        hex.EncodeToString(sum[:8]),
+		Source:      string(src),
 		Schedule:    raw.Schedule,
 		Location:    l.opts.Timezone,
 		MaxFires:    DefaultMaxFires,

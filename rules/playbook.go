@@ -18,6 +18,8 @@ type Playbook struct {
 	File string
 	// Hash identifies this version of the file's content; fires record it.
 	Hash string
+	// Source is the file's content this version was loaded from.
+	Source string
 	// Schedule is the cron spec or "@every" interval; empty when the
 	// playbook only runs on demand or on events.
 	Schedule string
