@@ -170,6 +170,16 @@ func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error
 	if err != nil {
 		return res, err
 	}
+	if o := e.cfg.Observer; o != nil {
+		inserted := 0
+		for _, ok := range res.Inserted {
+			if ok {
+				inserted++
+			}
+		}
+		o.EventsAdded(inserted, len(evs)-inserted-len(res.ItemErrs), len(res.ItemErrs))
+	}
+	defer e.nudgeTriggers(evs, res.Inserted)
 	e.applyToPond(res.Version, func(p *Pond) {
 		for i := range evs {
 			if !res.Inserted[i] {
