@@ -25,6 +25,10 @@ type evaluation struct {
 	audience  int
 	counts    []*RuleCounts
 	decisions []decision // in customer order, then rule order
+	// limitBase, when set, is the audience the blast guard is a share of
+	// instead of the one evaluated: the pond, for event-triggered runs,
+	// which look at a few customers at a time.
+	limitBase int
 }
 
 // fires counts the decisions that would act (not holdout).
@@ -127,15 +131,20 @@ func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark,
 		}
 	}
 	out.audience++
-	evaluateCustomer(pb, snap, marks, i, p, m, out)
+	evaluateCustomer(pb, snap, marks, i, p, m, out, nil)
 }
 
-// evaluateCustomer applies the rules in order to one customer.
-func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, p *Profile, m *vm.VM, out *evaluation) {
+// evaluateCustomer applies the rules in order to one customer: the
+// scheduled rules when events is nil, else the rules on those event types.
+func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, p *Profile, m *vm.VM, out *evaluation, events map[string]bool) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
 	for ri, r := range pb.Rules {
-		if r.On != "" {
-			continue // event-triggered rules run when their event arrives
+		if r.On != "" || events != nil {
+			// Event-triggered rules run when their event arrives, and
+			// only they do then.
+			if !events[r.On] {
+				continue
+			}
 		}
 		c := out.counts[ri]
 		ok, err := r.When.Eval(m, p)

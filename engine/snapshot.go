@@ -20,6 +20,17 @@ type Snapshot struct {
 	cfg     ProfileConfig
 	pr      *profiler
 	slots   []int // backs the profiles' nil-able numbers
+	// sparse holds the profiles, by pond index, of a snapshot of a few
+	// customers (event triggers); Profiles is empty then.
+	sparse map[int]*Profile
+}
+
+// profile returns the profile of the customer at pond index i.
+func (s *Snapshot) profile(i int) *Profile {
+	if s.sparse != nil {
+		return s.sparse[i]
+	}
+	return &s.Profiles[i]
 }
 
 // ComputeSnapshot computes all profiles at now, in parallel.

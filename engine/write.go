@@ -65,7 +65,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, chunk []decision, counts []*RuleCounts) ([]mutation, error) {
 	fires := make([]*Fire, len(chunk))
 	for i, d := range chunk {
-		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.Profiles[d.cust].ID,
+		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.profile(d.cust).ID,
 			Seq: d.seq, Status: FireFired, At: snap.Now, Hash: pb.Hash}
 		if d.holdout {
 			f.Status = FireHoldout
@@ -104,7 +104,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		case d.holdout:
 			continue
 		}
-		p := &snap.Profiles[d.cust]
+		p := snap.profile(d.cust)
 		if err := e.doActions(ctx, r, fires[i], p, fx); err != nil {
 			fx.discard()
 			if fx.fatal != nil {

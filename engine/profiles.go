@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// popMaxAge is how far apart two moments may be for one population to
+// score profiles of both. RFM quintiles and means move slowly: a
+// population of the last hour scores a profile as well as a fresh one, at
+// none of the cost (a fresh one takes all profiles: 0.3 s at a million).
+const popMaxAge = time.Hour
+
+// population returns a population for scoring profiles at now: the one the
+// latest run or lookup computed when it is close enough, otherwise a new
+// one computed in the snapshot memory runs share.
+func (e *Engine) population(ctx context.Context, pond *Pond, now time.Time) (*Population, error) {
+	e.popMu.Lock()
+	pop, at := e.pop, e.popAt
+	e.popMu.Unlock()
+	if pop != nil && now.Sub(at).Abs() <= popMaxAge {
+		return pop, nil
+	}
+	release, err := e.holdSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// A run may have computed one while this waited.
+	e.popMu.Lock()
+	pop, at = e.pop, e.popAt
+	e.popMu.Unlock()
+	if pop != nil && now.Sub(at).Abs() <= popMaxAge {
+		return pop, nil
+	}
+	e.pondMu.RLock()
+	snap := computeSnapshot(e.takeSpare(), pond, now, e.cfg.Profile)
+	e.pondMu.RUnlock()
+	defer e.putSpare(snap)
+	return e.keepPopulation(snap), nil
+}
+
+// keepPopulation keeps a copy of a snapshot's population for later
+// lookups; the snapshot's own is reused by the next run.
+func (e *Engine) keepPopulation(snap *Snapshot) *Population {
+	p := *snap.Pop
+	p.recency, p.orders, p.spend = slices.Clone(p.recency), slices.Clone(p.orders), slices.Clone(p.spend)
+	e.popMu.Lock()
+	e.pop, e.popAt = &p, snap.Now
+	e.popMu.Unlock()
+	return &p
+}
+
+// Profile computes one customer's profile at now.
+func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profile, error) {
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pop, err := e.population(ctx, pond, now)
+	if err != nil {
+		return nil, err
+	}
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	i, ok := pond.Lookup(id)
+	if !ok {
+		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no customer %q", id)}
+	}
+	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
+	var sc scratch
+	p := pr.profile(&pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i], make([]int, 3), &sc)
+	pop.Score(&p)
+	return &p, nil
+}
+
+// EachProfile computes the profile at now of every customer in the pond
+// then, in pond order, and calls fn with it until fn returns false. The
+// profile is only valid during the call. Customers who joined after now
+// are left out.
+func (e *Engine) EachProfile(ctx context.Context, now time.Time, fn func(p *Profile) bool) error {
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return err
+	}
+	pop, err := e.population(ctx, pond, now)
+	if err != nil {
+		return err
+	}
+	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
+	var sc scratch
+	slots := make([]int, 3)
+	// The read lock is taken per chunk, so writers are not held off for a
+	// whole pass over a large pond.
+	const chunk = 4096
+	for lo := 0; ; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e.pondMu.RLock()
+		n := pond.Len()
+		if lo >= n {
+			e.pondMu.RUnlock()
+			return nil
+		}
+		for i := lo; i < min(lo+chunk, n); i++ {
+			c := &pond.Customers[i]
+			if c.JoinedAt.After(now) {
+				continue
+			}
+			p := pr.profile(c, pond.events[i], pond.coupons[i], pond.birthdays[i], slots, &sc)
+			pop.Score(&p)
+			if !fn(&p) {
+				e.pondMu.RUnlock()
+				return nil
+			}
+		}
+		e.pondMu.RUnlock()
+	}
+}

@@ -1,0 +1,151 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine"
+)
+
+const thanks = `
+name: thanks
+holdout: 0%
+schedule: "0 10 * * *"
+rules:
+  - id: first-order
+    on: order
+    when: orders == 1
+    once: true
+    actions:
+      - tag: { add: [thanked] }
+  - id: every-share
+    on: share
+    when: "true"
+    cooldown: 1d
+    actions:
+      - coupon: { amount: 5, expires_in: 7d }
+  - id: scheduled
+    when: "true"
+    once: true
+    actions:
+      - tag: { add: [scheduled] }
+`
+
+// Event-triggered rules run for the customers whose events arrived after
+// the cursor, once per (rule, customer, period), and only for the types
+// they are on; scheduled runs leave them alone.
+func TestEventTriggeredRules(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(3, 0)
+	f.playbook("thanks", thanks)
+	e := f.engine()
+	now := t0
+	opts := engine.TriggerOptions{Now: func() time.Time { return now }}
+
+	// The first pass starts the cursor after the events that exist.
+	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 0 {
+		t.Fatalf("first pass: %v %v", runs, err)
+	}
+	add := func(evs ...engine.Event) {
+		t.Helper()
+		if res, err := e.AddEvents(ctx, evs); err != nil || len(res.ItemErrs) > 0 {
+			t.Fatal(err, res.ItemErrs)
+		}
+	}
+	add(engine.Event{ID: "o1", CustomerID: "c000", Type: "order", At: now.Add(-time.Minute), AmountFen: 100},
+		engine.Event{ID: "v1", CustomerID: "c001", Type: "visit", At: now.Add(-time.Minute)},
+		engine.Event{ID: "old", CustomerID: "c002", Type: "order", At: now.Add(-48 * time.Hour), AmountFen: 100})
+	runs, err := e.ProcessTriggers(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Fired != 1 || runs[0].Trigger != engine.TriggerEvent {
+		t.Fatalf("runs = %+v", runs)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'first-order' AND customer_id = 'c000'`); n != 1 {
+		t.Fatalf("c000 first-order fires = %d", n)
+	}
+	// c002's order is two days old when handled: too old to thank for.
+	if n := f.count(`SELECT count(*) FROM fires WHERE customer_id IN ('c001', 'c002')`); n != 0 {
+		t.Fatalf("fires for c001/c002 = %d", n)
+	}
+	cust, err := e.Customer(ctx, "c000")
+	if err != nil || len(cust.Tags) != 1 || cust.Tags[0] != "thanked" {
+		t.Fatalf("c000 = %+v, %v", cust, err)
+	}
+
+	// Nothing new: nothing runs. A second order is not a first order.
+	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 0 {
+		t.Fatalf("idle pass: %v %v", runs, err)
+	}
+	now = now.Add(time.Hour)
+	add(engine.Event{ID: "o2", CustomerID: "c000", Type: "order", At: now, AmountFen: 100},
+		engine.Event{ID: "s1", CustomerID: "c000", Type: "share", At: now},
+		engine.Event{ID: "s2", CustomerID: "c000", Type: "share", At: now})
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'every-share'`); n != 1 {
+		t.Fatalf("every-share fires = %d (two shares in one batch fire once)", n)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'first-order'`); n != 1 {
+		t.Fatalf("first-order fires = %d", n)
+	}
+	// Within the cooldown another share is suppressed; after it, it fires.
+	now = now.Add(time.Hour)
+	add(engine.Event{ID: "s3", CustomerID: "c000", Type: "share", At: now})
+	runs, err = e.ProcessTriggers(ctx, opts)
+	if err != nil || len(runs) != 1 || runs[0].Rules[1].Suppressed[engine.ReasonCooldown] != 1 {
+		t.Fatalf("in cooldown: %+v %v", runs, err)
+	}
+	now = now.Add(25 * time.Hour)
+	add(engine.Event{ID: "s4", CustomerID: "c000", Type: "share", At: now})
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'every-share'`); n != 2 {
+		t.Fatalf("every-share fires after the cooldown = %d", n)
+	}
+
+	// A scheduled run runs the scheduled rule only.
+	run := f.run(e, now, false)
+	if run.Fired != 3 || run.Rules[0].Matched != 0 || run.Rules[1].Matched != 0 {
+		t.Fatalf("scheduled run = %+v", run)
+	}
+}
+
+// A crash after the fires committed but before the cursor moved re-runs
+// the triggers; the fire key keeps them from firing twice.
+func TestEventTriggersRerunFireOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("thanks", thanks)
+	e := f.engine()
+	opts := engine.TriggerOptions{Now: func() time.Time { return t0 }}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	cursor, _, err := f.db.TriggerCursor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c001", Type: "order", At: t0, AmountFen: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetTriggerCursor(ctx, cursor); err != nil { // as if the cursor never moved
+		t.Fatal(err)
+	}
+	runs, err := e.ProcessTriggers(ctx, opts)
+	if err != nil || len(runs) != 1 || runs[0].Fired != 0 || runs[0].Rules[0].Suppressed[engine.ReasonOnce] != 1 {
+		t.Fatalf("re-run: %+v %v", runs, err)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'first-order'`); n != 1 {
+		t.Fatalf("fires = %d", n)
+	}
+}

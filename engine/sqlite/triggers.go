@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/koihq/koi/engine"
+)
+
+// TriggerCursor returns the seq of the last event whose triggers ran, and
+// false when triggers never ran.
+func (d *DB) TriggerCursor(ctx context.Context) (int64, bool, error) {
+	var seq int64
+	err := d.db.QueryRowContext(ctx, `SELECT seq FROM trigger_cursor WHERE id = 1`).Scan(&seq)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read trigger cursor: %w", err)
+	}
+	return seq, true, nil
+}
+
+// SetTriggerCursor records that the triggers of the events up to seq ran.
+func (d *DB) SetTriggerCursor(ctx context.Context, seq int64) error {
+	_, err := d.execWrite(ctx, `INSERT INTO trigger_cursor (id, seq) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET seq = excluded.seq`, seq)
+	if err != nil {
+		return fmt.Errorf("set trigger cursor: %w", err)
+	}
+	return nil
+}
+
+// LatestEventSeq returns the seq of the newest event, 0 when there is none.
+func (d *DB) LatestEventSeq(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read latest event: %w", err)
+	}
+	return seq.Int64, nil
+}
+
+// EventsAfter returns up to limit events after seq, in commit order, with
+// the fields triggers need.
+func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int) ([]engine.EventRef, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT seq, customer_id, type, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.EventRef
+	for rows.Next() {
+		var r engine.EventRef
+		var at int64
+		if err := rows.Scan(&r.Seq, &r.CustomerID, &r.Type, &at); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		r.At = fromMs(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CustomerFireMarks returns the latest fire of each of a playbook's rules
+// for each of the customers: one seek of the fire key per pair.
+func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, customerIDs []string) (map[engine.FireRef]engine.FireMark, error) {
+	marks := map[engine.FireRef]engine.FireMark{}
+	if len(ruleIDs) == 0 || len(customerIDs) == 0 {
+		return marks, nil
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, `SELECT seq, at FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ? ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("read fire marks: %w", err)
+	}
+	defer stmt.Close()
+	for _, c := range customerIDs {
+		for _, r := range ruleIDs {
+			var seq int
+			var at int64
+			err := stmt.QueryRowContext(ctx, playbook, r, c).Scan(&seq, &at)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read fire marks: %w", err)
+			}
+			marks[engine.FireRef{Rule: r, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at)}
+		}
+	}
+	return marks, nil
+}
+
+var _ engine.TriggerStore = (*DB)(nil)

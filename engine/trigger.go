@@ -1,0 +1,304 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/koihq/koi/rules"
+)
+
+// Event-triggered rules (`on: TYPE`) run for one customer right after an
+// event of their type commits. Ingest does not run them: it only nudges a
+// worker (RunTriggers), which reads the events after a durable cursor,
+// evaluates the rules for the customers concerned, commits their fires and
+// only then moves the cursor. A crash between the two re-runs the triggers
+// of the last events, and the fire key makes that fire nothing twice; a
+// slow action delays the worker, never an ingest request.
+
+// TriggerEvent is the trigger of a run made by event-triggered rules.
+const TriggerEvent = "event"
+
+// EventRef is a stored event as triggers see it.
+type EventRef struct {
+	Seq        int64
+	CustomerID string
+	Type       string
+	At         time.Time
+}
+
+// TriggerStore is the part of the store event triggers use.
+type TriggerStore interface {
+	// TriggerCursor returns the seq of the last event whose triggers ran,
+	// and false when triggers never ran.
+	TriggerCursor(ctx context.Context) (int64, bool, error)
+	SetTriggerCursor(ctx context.Context, seq int64) error
+	// LatestEventSeq returns the seq of the newest event (0: none).
+	LatestEventSeq(ctx context.Context) (int64, error)
+	// EventsAfter returns up to limit events after seq, in commit order.
+	EventsAfter(ctx context.Context, seq int64, limit int) ([]EventRef, error)
+	// CustomerFireMarks returns the latest fire of the rules for the customers.
+	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, customerIDs []string) (map[FireRef]FireMark, error)
+}
+
+// TriggerOptions configure RunTriggers.
+type TriggerOptions struct {
+	// Now is the clock (default time.Now); a triggered rule is evaluated
+	// at the moment the worker handles its event.
+	Now func() time.Time
+	// MaxAge skips events older than this when they are handled (default
+	// 24 h), so a backfill of old orders does not thank anyone for them.
+	MaxAge time.Duration
+	// Poll is how often the worker looks for events written by other
+	// processes, such as `koi import` (default 2 s). Events that come
+	// through this engine wake it at once.
+	Poll time.Duration
+	// Batch is the most events handled at once (default 5000).
+	Batch int
+}
+
+func (o TriggerOptions) withDefaults() TriggerOptions {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 24 * time.Hour
+	}
+	if o.Poll <= 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.Batch <= 0 {
+		o.Batch = 5000
+	}
+	return o
+}
+
+// triggerTypes returns, for each event type, the playbooks with rules on it.
+func (e *Engine) triggerTypes() map[string][]*rules.Playbook {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := map[string][]*rules.Playbook{}
+	for _, pb := range e.playbooks {
+		seen := map[string]bool{}
+		for _, r := range pb.Rules {
+			if r.On != "" && !seen[r.On] {
+				seen[r.On] = true
+				out[r.On] = append(out[r.On], pb)
+			}
+		}
+	}
+	for _, pbs := range out {
+		slices.SortFunc(pbs, func(a, b *rules.Playbook) int { return cmpString(a.Name, b.Name) })
+	}
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// nudgeTriggers wakes the trigger worker if any of evs may trigger a rule.
+func (e *Engine) nudgeTriggers(evs []Event, inserted []bool) {
+	types := e.triggerTypes()
+	if len(types) == 0 {
+		return
+	}
+	for i := range evs {
+		if inserted[i] && types[evs[i].Type] != nil {
+			select {
+			case e.triggerKick <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// RunTriggers handles event-triggered rules until ctx ends. The store must
+// implement TriggerStore.
+func (e *Engine) RunTriggers(ctx context.Context, opts TriggerOptions) error {
+	ts, ok := e.store.(TriggerStore)
+	if !ok {
+		return fmt.Errorf("event triggers: the store does not keep a trigger cursor")
+	}
+	opts = opts.withDefaults()
+	tick := time.NewTicker(opts.Poll)
+	defer tick.Stop()
+	for {
+		for {
+			n, _, err := e.processTriggers(ctx, ts, opts)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				e.log.Error("event-triggered rules failed; retrying", "err", err)
+				break
+			}
+			if n < opts.Batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.triggerKick:
+		case <-tick.C:
+		}
+	}
+}
+
+// ProcessTriggers handles the events stored since the last call, once,
+// and returns the runs it recorded. Tests and tools call it directly.
+func (e *Engine) ProcessTriggers(ctx context.Context, opts TriggerOptions) ([]*Run, error) {
+	ts, ok := e.store.(TriggerStore)
+	if !ok {
+		return nil, fmt.Errorf("event triggers: the store does not keep a trigger cursor")
+	}
+	opts = opts.withDefaults()
+	var all []*Run
+	for {
+		n, runs, err := e.processTriggers(ctx, ts, opts)
+		all = append(all, runs...)
+		if err != nil || n < opts.Batch {
+			return all, err
+		}
+	}
+}
+
+// processTriggers handles one batch of events after the cursor and
+// returns how many events it read and the runs it recorded.
+func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts TriggerOptions) (n int, runs []*Run, err error) {
+	e.triggerMu.Lock()
+	defer e.triggerMu.Unlock()
+	cursor, started, err := ts.TriggerCursor(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	types := e.triggerTypes()
+	if !started || len(types) == 0 {
+		// Rules only see the events after they exist: skip the past.
+		latest, err := ts.LatestEventSeq(ctx)
+		if err != nil || latest == cursor && started {
+			return 0, nil, err
+		}
+		return 0, nil, ts.SetTriggerCursor(ctx, latest)
+	}
+	refs, err := ts.EventsAfter(ctx, cursor, opts.Batch)
+	if err != nil || len(refs) == 0 {
+		return 0, nil, err
+	}
+	now := opts.Now()
+	oldest := now.Add(-opts.MaxAge)
+	// The customers each playbook must look at, and which of their event
+	// types arrived, in the order they first did.
+	type work struct {
+		pb    *rules.Playbook
+		custs []string
+		types map[string]map[string]bool
+	}
+	var order []*work
+	byPB := map[string]*work{}
+	for _, r := range refs {
+		if r.At.Before(oldest) {
+			continue
+		}
+		for _, pb := range types[r.Type] {
+			w := byPB[pb.Name]
+			if w == nil {
+				w = &work{pb: pb, types: map[string]map[string]bool{}}
+				byPB[pb.Name] = w
+				order = append(order, w)
+			}
+			if w.types[r.CustomerID] == nil {
+				w.types[r.CustomerID] = map[string]bool{}
+				w.custs = append(w.custs, r.CustomerID)
+			}
+			w.types[r.CustomerID][r.Type] = true
+		}
+	}
+	slices.SortFunc(order, func(a, b *work) int { return cmpString(a.pb.Name, b.pb.Name) })
+	for _, w := range order {
+		run, err := e.runTriggered(ctx, ts, w.pb, w.custs, w.types, now)
+		if err != nil {
+			return 0, runs, fmt.Errorf("event-triggered rules of %s: %w", w.pb.Name, err)
+		}
+		if run != nil {
+			runs = append(runs, run)
+			e.log.Info("event-triggered run", slog.String("playbook", run.Playbook), slog.Int64("run", run.ID),
+				slog.Int("customers", len(w.custs)), slog.Int("fired", run.Fired), slog.String("status", run.Status))
+		}
+	}
+	return len(refs), runs, ts.SetTriggerCursor(ctx, refs[len(refs)-1].Seq)
+}
+
+// runTriggered evaluates a playbook's event-triggered rules for customers
+// and records a run when any rule matched.
+func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Playbook, custs []string, types map[string]map[string]bool, now time.Time) (*Run, error) {
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pop, err := e.population(ctx, pond, now)
+	if err != nil {
+		return nil, err
+	}
+	var ruleIDs []string
+	for _, r := range pb.Rules {
+		if r.On != "" {
+			ruleIDs = append(ruleIDs, r.ID)
+		}
+	}
+	marks, err := ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, custs)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	snap := &Snapshot{Now: now, pond: pond, cfg: e.cfg.Profile.withDefaults(), Pop: pop, sparse: map[int]*Profile{}}
+	snap.pr = newProfiler(now, snap.cfg, &pond.types)
+	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len()}
+	var m vm.VM
+	var sc scratch
+	e.pondMu.RLock()
+	idx := make([]int, 0, len(custs))
+	for _, id := range custs {
+		i, ok := pond.Lookup(id)
+		if !ok || pond.Customers[i].JoinedAt.After(now) {
+			continue
+		}
+		p := snap.pr.profile(&pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i], make([]int, 3), &sc)
+		pop.Score(&p)
+		snap.sparse[i] = &p
+		idx = append(idx, i)
+	}
+	e.pondMu.RUnlock()
+	slices.Sort(idx)
+	for _, i := range idx {
+		p := snap.sparse[i]
+		if pb.Audience != nil {
+			if ok, err := pb.Audience.Eval(&m, p); err != nil || !ok {
+				continue
+			}
+		}
+		ev.audience++
+		evaluateCustomer(pb, snap, marks, i, p, &m, ev, types[p.ID])
+	}
+	matched := 0
+	for _, c := range ev.counts {
+		matched += c.Matched + c.Errors
+	}
+	if matched == 0 {
+		return nil, nil // nothing to record: most events trigger nothing
+	}
+	run, _, err := e.runPlaybook(ctx, pb, snap, ev, started, RunRequest{Trigger: TriggerEvent})
+	return run, err
+}
