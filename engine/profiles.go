@@ -76,11 +76,12 @@ func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profil
 	return &p, nil
 }
 
-// EachProfile computes the profile at now of every customer in the pond
-// then, in pond order, and calls fn with it until fn returns false. The
-// profile is only valid during the call. Customers who joined after now
-// are left out.
-func (e *Engine) EachProfile(ctx context.Context, now time.Time, fn func(p *Profile) bool) error {
+// EachProfile computes the profile at now of every customer in the pond,
+// in pond order from position from, and calls fn with each and its
+// position until fn returns false. The profile is only valid during the
+// call. Customers who joined after now are left out. Positions are stable
+// while the process runs, so they can page a listing.
+func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn func(pos int, p *Profile) bool) error {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, fn func(p *Prof
 	// The read lock is taken per chunk, so writers are not held off for a
 	// whole pass over a large pond.
 	const chunk = 4096
-	for lo := 0; ; lo += chunk {
+	for lo := max(from, 0); ; lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -112,7 +113,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, fn func(p *Prof
 			}
 			p := pr.profile(c, pond.events[i], pond.coupons[i], pond.birthdays[i], slots, &sc)
 			pop.Score(&p)
-			if !fn(&p) {
+			if !fn(i, &p) {
 				e.pondMu.RUnlock()
 				return nil
 			}

@@ -16,6 +16,7 @@ import (
 // otherwise someone else wrote too, and the pond is reloaded before it is
 // used again.
 type Store interface {
+	Queries
 	// LoadPond reads every customer, event and issued coupon in bulk, and
 	// sets the pond's Version to the version it reflects.
 	LoadPond(ctx context.Context) (*Pond, error)

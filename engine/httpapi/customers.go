@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
+	"github.com/expr-lang/expr/vm"
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/wire"
+	"github.com/koihq/koi/rules"
 )
 
 // putCustomer creates or replaces the customer at /customers/:id and
@@ -38,11 +41,90 @@ func (s *server) putCustomer(c echo.Context) error {
 	return c.JSON(http.StatusOK, stored)
 }
 
-// getCustomer returns the stored customer.
+// getCustomer returns the stored customer, their profile now, their latest
+// events, fires and coupons.
 func (s *server) getCustomer(c echo.Context) error {
-	cust, err := s.engine.Customer(c.Request().Context(), c.Param("id"))
+	v, err := s.engine.ViewCustomer(c.Request().Context(), c.Param("id"), s.now())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, cust)
+	return c.JSON(http.StatusOK, v)
+}
+
+// deleteCustomer deletes a customer and their data, on their request.
+func (s *server) deleteCustomer(c echo.Context) error {
+	if err := s.engine.DeleteCustomer(c.Request().Context(), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// maxScan bounds the customers one list request looks at, so a filter that
+// matches few customers answers in bounded time; `next` continues.
+const maxScan = 200_000
+
+// listCustomers lists customers' profiles now, filtered by segment,
+// lifecycle, tag, tier and an expr `where`, a page at a time.
+func (s *server) listCustomers(c echo.Context) error {
+	q := c.QueryParams()
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	limit = engine.PageLimit(limit)
+	from := 0
+	if n := q.Get("next"); n != "" {
+		if from, err = strconv.Atoi(n); err != nil || from < 0 {
+			return fieldErr("next", "not a position from an earlier page's next")
+		}
+	}
+	var where *rules.Condition
+	if w := q.Get("where"); w != "" {
+		if where, err = rules.CompileExpr(w, engine.ExprEnv()); err != nil {
+			return fieldErr("where", err.Error())
+		}
+	}
+	segment, lifecycle, tag, tier := q.Get("segment"), q.Get("lifecycle"), q.Get("tag"), q.Get("tier")
+	out := []map[string]any{}
+	next, scanned := -1, 0
+	var m vm.VM
+	err = s.engine.EachProfile(c.Request().Context(), s.now(), from, func(pos int, p *engine.Profile) bool {
+		if len(out) == limit || scanned == maxScan {
+			next = pos
+			return false
+		}
+		scanned++
+		if (segment != "" && p.RFM.Segment != segment) || (lifecycle != "" && p.Lifecycle != lifecycle) ||
+			(tier != "" && p.Tier != tier) || (tag != "" && !p.HasTag(tag)) {
+			return true
+		}
+		if where != nil {
+			if ok, err := where.Eval(&m, p); err != nil || !ok {
+				return true
+			}
+		}
+		out = append(out, p.Values())
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"customers": out}
+	if next >= 0 {
+		resp["next"] = strconv.Itoa(next)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// queryInt reads an optional integer query parameter.
+func queryInt(c echo.Context, name string) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fieldErr(name, "want a whole number ≥ 0, got "+strconv.Quote(v))
+	}
+	return n, nil
 }

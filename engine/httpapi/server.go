@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,16 @@ type Config struct {
 	Now func() time.Time
 	// Log receives failed requests (default slog.Default()).
 	Log *slog.Logger
+	// Reload reloads the playbooks and their schedules; nil when the
+	// server cannot (POST /playbooks/reload then says so).
+	Reload func(ctx context.Context) (engine.ReloadResult, error)
+	// NextRun tells when a playbook next runs on its schedule.
+	NextRun func(playbook string) (time.Time, bool)
+	// Ready reports why the server cannot work yet (/readyz); nil: ready.
+	Ready func(ctx context.Context) error
+	// Metrics, when set, is served at /metrics, without a key, as
+	// Prometheus scrapes.
+	Metrics http.Handler
 }
 
 type server struct {
@@ -41,11 +52,15 @@ type server struct {
 	loc      *time.Location
 	now      func() time.Time
 	log      *slog.Logger
+	reload   func(ctx context.Context) (engine.ReloadResult, error)
+	nextRun  func(string) (time.Time, bool)
+	ready    func(ctx context.Context) error
 }
 
 // New returns the API's handler over e.
 func New(e *engine.Engine, cfg Config) http.Handler {
-	s := &server{engine: e, keys: cfg.Keys, maxBatch: cfg.MaxBatch, loc: cfg.Location, now: cfg.Now, log: cfg.Log}
+	s := &server{engine: e, keys: cfg.Keys, maxBatch: cfg.MaxBatch, loc: cfg.Location, now: cfg.Now, log: cfg.Log,
+		reload: cfg.Reload, nextRun: cfg.NextRun, ready: cfg.Ready}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 8 << 20
 	}
@@ -67,14 +82,47 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	ec.Use(middleware.Recover())
 	ec.Use(middleware.BodyLimit(strconv.FormatInt(cfg.MaxBody, 10) + "B"))
 
-	v1 := ec.Group("/api/v1", s.authenticate)
-	writers := allow(RoleIngest)
-	readers := allow(RoleMarketer)
-	v1.POST("/events", s.postEvent, writers)
-	v1.POST("/events/batch", s.postEventBatch, writers)
-	v1.PUT("/customers/:id", s.putCustomer, writers)
-	v1.GET("/customers/:id", s.getCustomer, readers)
+	ec.GET("/healthz", s.healthz)
+	ec.GET("/readyz", s.readyz)
+	if cfg.Metrics != nil {
+		ec.GET("/metrics", echo.WrapHandler(cfg.Metrics))
+	}
+	ec.GET("/api/v1/openapi.yaml", serveOpenAPI)
+	s.routes(ec.Group("/api/v1", s.authenticate))
 	return ec
+}
+
+// routes lists every endpoint under /api/v1 with the roles it admits
+// (admin admits everything). openapi.yaml documents each; a test holds
+// the two to each other.
+func (s *server) routes(v1 *echo.Group) {
+	ingest := allow(RoleIngest)
+	marketer := allow(RoleMarketer)
+	adminOnly := allow()
+
+	v1.POST("/events", s.postEvent, ingest)
+	v1.POST("/events/batch", s.postEventBatch, ingest)
+
+	v1.PUT("/customers/:id", s.putCustomer, ingest)
+	v1.GET("/customers/:id", s.getCustomer, marketer)
+	v1.GET("/customers", s.listCustomers, marketer)
+	v1.DELETE("/customers/:id", s.deleteCustomer, adminOnly)
+
+	v1.GET("/playbooks", s.listPlaybooks, marketer)
+	v1.GET("/playbooks/:name", s.getPlaybook, marketer)
+	v1.POST("/playbooks/validate", s.validatePlaybook, marketer)
+	v1.POST("/playbooks/reload", s.reloadPlaybooks, marketer)
+	v1.POST("/playbooks/:name/preview", s.previewPlaybook, marketer)
+	v1.POST("/playbooks/:name/run", s.runPlaybookNow, marketer)
+
+	v1.GET("/runs", s.listRuns, marketer)
+	v1.GET("/runs/:id", s.getRun, marketer)
+	v1.GET("/fires", s.listFires, marketer)
+
+	v1.GET("/coupons", s.listCoupons, marketer)
+	v1.POST("/coupons/:code/redeem", s.redeemCoupon, ingest)
+
+	v1.GET("/reports/segments", s.segmentReport, marketer)
 }
 
 // decode reads the request body, within the size limit, and decodes it

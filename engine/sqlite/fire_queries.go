@@ -33,18 +33,13 @@ func (d *DB) RunFires(ctx context.Context, runID int64) ([]engine.Fire, error) {
 // unique key: one seek finds the next (playbook, rule) that ever fired,
 // one more that rule's fires for the customer.
 func (d *DB) CustomerFires(ctx context.Context, customerID string) ([]engine.Fire, error) {
+	pairs, err := fireRules(ctx, d.db)
+	if err != nil {
+		return nil, err
+	}
 	var out []engine.Fire
-	pb, rule := "", ""
-	for {
-		err := d.db.QueryRowContext(ctx, `SELECT playbook, rule FROM fires WHERE (playbook, rule) > (?, ?)
-			ORDER BY playbook, rule LIMIT 1`, pb, rule).Scan(&pb, &rule)
-		if err == sql.ErrNoRows {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read fires: %w", err)
-		}
-		fs, err := d.queryFires(ctx, `SELECT `+fireColumns+` FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ?`, pb, rule, customerID)
+	for _, p := range pairs {
+		fs, err := d.queryFires(ctx, `SELECT `+fireColumns+` FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ?`, p[0], p[1], customerID)
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +52,24 @@ func (d *DB) CustomerFires(ctx context.Context, customerID string) ([]engine.Fir
 		return cmp.Compare(b.ID, a.ID)
 	})
 	return out, nil
+}
+
+// fireRules lists the (playbook, rule) pairs that ever fired, with one
+// seek of the fire key per pair rather than a scan of it.
+func fireRules(ctx context.Context, q querier) ([][2]string, error) {
+	var out [][2]string
+	pb, rule := "", ""
+	for {
+		err := q.QueryRowContext(ctx, `SELECT playbook, rule FROM fires WHERE (playbook, rule) > (?, ?)
+			ORDER BY playbook, rule LIMIT 1`, pb, rule).Scan(&pb, &rule)
+		if err == sql.ErrNoRows {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read fires: %w", err)
+		}
+		out = append(out, [2]string{pb, rule})
+	}
 }
 
 func (d *DB) queryFires(ctx context.Context, query string, args ...any) ([]engine.Fire, error) {

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// GetRun returns a run with its per-rule counts.
+func (e *Engine) GetRun(ctx context.Context, id int64) (*Run, error) { return e.store.GetRun(ctx, id) }
+
+// ListRuns returns runs, newest first.
+func (e *Engine) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
+	return e.store.ListRuns(ctx, f)
+}
+
+// ListFires returns fires, newest first.
+func (e *Engine) ListFires(ctx context.Context, f FireFilter) ([]Fire, error) {
+	return e.store.ListFires(ctx, f)
+}
+
+// ListCoupons returns coupons, newest first, with their status at now.
+func (e *Engine) ListCoupons(ctx context.Context, f CouponFilter, now time.Time) ([]Coupon, error) {
+	cs, err := e.store.ListCoupons(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	for i := range cs {
+		e.couponStatus(pond, &cs[i], now)
+	}
+	return cs, nil
+}
+
+// couponStatus fills in a coupon's status and yuan amounts; pondMu is held.
+func (e *Engine) couponStatus(pond *Pond, c *Coupon, now time.Time) {
+	c.Amount, c.MinSpend = float64(c.AmountFen)/100, float64(c.MinSpendFen)/100
+	i, ok := pond.Lookup(c.CustomerID)
+	switch {
+	case ok && pond.redeemed(i, c.Code, now):
+		c.Status = CouponRedeemed
+	case !now.Before(c.ExpiresAt):
+		c.Status = CouponExpired
+	default:
+		c.Status = CouponOpen
+	}
+}
+
+// RedeemCoupon redeems a coupon at at, for an order when orderID is set:
+// it records a coupon_redeem event, which is what profiles count. A
+// coupon already redeemed, or expired, is a conflict.
+func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time.Time) (*Coupon, error) {
+	c, err := e.store.GetCoupon(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.pondMu.RLock()
+	e.couponStatus(pond, c, at)
+	e.pondMu.RUnlock()
+	switch c.Status {
+	case CouponRedeemed:
+		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}
+	case CouponExpired:
+		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s expired at %s", code, c.ExpiresAt.Format(time.RFC3339))}
+	}
+	// One id per coupon: two redemptions racing store one event, and the
+	// loser is told it lost.
+	ev := Event{ID: "coupon_redeem:" + code, CustomerID: c.CustomerID, Type: EventCouponRedeem, At: at, Code: code, OrderID: orderID}
+	res, err := e.AddEvents(ctx, []Event{ev})
+	if err != nil {
+		return nil, err
+	}
+	if err := res.ItemErrs[0]; err != nil {
+		return nil, err
+	}
+	if !res.Inserted[0] {
+		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}
+	}
+	c.Status = CouponRedeemed
+	return c, nil
+}
+
+// CustomerView is a customer with what koi knows of them.
+type CustomerView struct {
+	Customer *Customer      `json:"customer"`
+	Profile  map[string]any `json:"profile"`
+	Events   []EventSummary `json:"recent_events"`
+	Fires    []Fire         `json:"fires"`
+	Coupons  []Coupon       `json:"coupons"`
+}
+
+// ViewCustomer returns a customer's stored fields, profile at now, latest
+// events, fires and coupons.
+func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*CustomerView, error) {
+	cust, err := e.store.GetCustomer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.Profile(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	v := &CustomerView{Customer: cust, Profile: p.Values()}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.pondMu.RLock()
+	if i, ok := pond.Lookup(id); ok {
+		v.Events = pond.recentEvents(i, 50)
+	}
+	e.pondMu.RUnlock()
+	if v.Fires, err = e.store.ListFires(ctx, FireFilter{CustomerID: id, Limit: 100}); err != nil {
+		return nil, err
+	}
+	if v.Coupons, err = e.ListCoupons(ctx, CouponFilter{CustomerID: id, Limit: 100}, now); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DeleteCustomer deletes a customer and everything about them.
+func (e *Engine) DeleteCustomer(ctx context.Context, id string) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	version, err := e.store.DeleteCustomer(ctx, id)
+	if err != nil {
+		return err
+	}
+	e.applyToPond(version, func(p *Pond) { p.removeCustomer(id) })
+	return nil
+}

@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/koihq/koi/engine"
+)
+
+// DeleteCustomer deletes a customer on their request (PIPL, GDPR): the
+// customer row, their events, coupons and fires, and their events' ids
+// from the id index, in one transaction. Runs keep their counts, which
+// name no one.
+//
+// events has no index by customer (migration 0003: ingest pays for one on
+// every event), so finding a customer's events reads the table: seconds at
+// ten million events, for a request that is rare and must be complete.
+func (d *DB) DeleteCustomer(ctx context.Context, id string) (int64, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer end()
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE id = ?`, id).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("read customer: %w", err)
+	}
+	if exists == 0 {
+		return 0, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
+	}
+	version, err := bumpVersion(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	x := d.ids
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.syncLocked(ctx, tx); err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id FROM events WHERE customer_id = ?`, id)
+	if err != nil {
+		return 0, fmt.Errorf("read events: %w", err)
+	}
+	type ref struct {
+		seq int64
+		id  string
+	}
+	var evs []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.seq, &r.id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read events: %w", err)
+		}
+		evs = append(evs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read events: %w", err)
+	}
+	for _, r := range x.runs {
+		for _, e := range evs {
+			if e.seq >= r.first && e.seq <= r.last {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+r.table()+` WHERE id = ?`, e.id); err != nil {
+					return 0, fmt.Errorf("forget event id: %w", err)
+				}
+			}
+		}
+	}
+	// Forgetting moves the generation (every index reloads its runs) and
+	// forgets (a run being built from before this is void).
+	if _, err := tx.ExecContext(ctx, `UPDATE event_id_state SET generation = generation + 1, forgets = forgets + 1 WHERE id = 1`); err != nil {
+		return 0, fmt.Errorf("forget event ids: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE customer_id = ?`, id); err != nil {
+		return 0, fmt.Errorf("delete events: %w", err)
+	}
+	// A customer's fires, through the fire key: one (playbook, rule) at a time.
+	pairs, err := fireRules(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range pairs {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ?`, p[0], p[1], id); err != nil {
+			return 0, fmt.Errorf("delete fires: %w", err)
+		}
+	}
+	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customers WHERE id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return 0, fmt.Errorf("delete customer: %w", err)
+		}
+	}
+	if err := d.commit(tx); err != nil {
+		return 0, err
+	}
+	x.generation = -1 // reload runs and tail on next use: the ids are gone
+	return version, nil
+}

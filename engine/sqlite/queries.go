@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/koihq/koi/engine"
+)
+
+var _ engine.Queries = (*DB)(nil)
+
+const runColumns = `id, playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
+	coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger`
+
+func scanRun(s interface{ Scan(...any) error }) (*engine.Run, error) {
+	r := &engine.Run{}
+	var at, started int64
+	var ended sql.NullInt64
+	if err := s.Scan(&r.ID, &r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error,
+		&r.FirstFireID, &r.LastFireID, &r.Trigger); err != nil {
+		return nil, err
+	}
+	r.At, r.StartedAt = fromMs(at), fromMs(started)
+	if ended.Valid {
+		r.EndedAt = fromMs(ended.Int64)
+	}
+	return r, nil
+}
+
+// ListRuns returns runs newest first, without their per-rule counts.
+func (d *DB) ListRuns(ctx context.Context, f engine.RunFilter) ([]*engine.Run, error) {
+	var where []string
+	var args []any
+	if f.Playbook != "" {
+		where, args = append(where, "playbook = ?"), append(args, f.Playbook)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.BeforeID > 0 {
+		where, args = append(where, "id < ?"), append(args, f.BeforeID)
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, engine.PageLimit(f.Limit))
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	out := []*engine.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ListFires returns fires newest first. A run's fires are read from its id
+// range, a customer's through the fire key (see fire_queries.go), a rule's
+// through the key's prefix; others by id.
+func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire, error) {
+	limit := engine.PageLimit(f.Limit)
+	keep := func(x *engine.Fire) bool {
+		return (f.RunID == 0 || x.RunID == f.RunID) && (f.Playbook == "" || x.Playbook == f.Playbook) &&
+			(f.Rule == "" || x.Rule == f.Rule) && (f.CustomerID == "" || x.CustomerID == f.CustomerID) &&
+			(f.BeforeID == 0 || x.ID < f.BeforeID)
+	}
+	var fires []engine.Fire
+	var err error
+	switch {
+	case f.RunID > 0:
+		fires, err = d.RunFires(ctx, f.RunID)
+	case f.CustomerID != "":
+		fires, err = d.CustomerFires(ctx, f.CustomerID)
+	default:
+		var where []string
+		var args []any
+		if f.Playbook != "" {
+			where, args = append(where, "playbook = ?"), append(args, f.Playbook)
+			if f.Rule != "" {
+				where, args = append(where, "rule = ?"), append(args, f.Rule)
+			}
+		}
+		if f.BeforeID > 0 {
+			where, args = append(where, "id < ?"), append(args, f.BeforeID)
+		}
+		q := `SELECT ` + fireColumns + ` FROM fires`
+		if len(where) > 0 {
+			q += ` WHERE ` + strings.Join(where, " AND ")
+		}
+		// A rule filter without a playbook is applied below.
+		q += ` ORDER BY id DESC LIMIT ?`
+		args = append(args, limit*4)
+		if f.Rule == "" || f.Playbook != "" {
+			args[len(args)-1] = limit
+		}
+		fires, err = d.queryFires(ctx, q, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.Fire, 0, min(len(fires), limit))
+	// Newest first: RunFires reads in id order.
+	if f.RunID > 0 {
+		for i, j := 0, len(fires)-1; i < j; i, j = i+1, j-1 {
+			fires[i], fires[j] = fires[j], fires[i]
+		}
+	}
+	for i := range fires {
+		if len(out) == limit {
+			break
+		}
+		if keep(&fires[i]) {
+			out = append(out, fires[i])
+		}
+	}
+	return out, nil
+}
+
+const couponColumns = `rowid, code, customer_id, coalesce(fire_id, 0), amount_fen, min_spend_fen, issued_at, expires_at`
+
+func scanCoupon(s interface{ Scan(...any) error }) (*engine.Coupon, error) {
+	c := &engine.Coupon{}
+	var issued, expires int64
+	if err := s.Scan(&c.Seq, &c.Code, &c.CustomerID, &c.FireID, &c.AmountFen, &c.MinSpendFen, &issued, &expires); err != nil {
+		return nil, err
+	}
+	c.IssuedAt, c.ExpiresAt = fromMs(issued), fromMs(expires)
+	return c, nil
+}
+
+// ListCoupons returns coupons newest first; their Status is left to the
+// engine, which knows the redemptions.
+func (d *DB) ListCoupons(ctx context.Context, f engine.CouponFilter) ([]engine.Coupon, error) {
+	var where []string
+	var args []any
+	if f.CustomerID != "" {
+		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
+	}
+	if f.BeforeSeq > 0 {
+		where, args = append(where, "rowid < ?"), append(args, f.BeforeSeq)
+	}
+	where = append(where, "status != 'void'")
+	q := `SELECT ` + couponColumns + ` FROM coupons WHERE ` + strings.Join(where, " AND ") + ` ORDER BY rowid DESC LIMIT ?`
+	args = append(args, engine.PageLimit(f.Limit))
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list coupons: %w", err)
+	}
+	defer rows.Close()
+	out := []engine.Coupon{}
+	for rows.Next() {
+		c, err := scanCoupon(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list coupons: %w", err)
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+// GetCoupon reads one coupon by code.
+func (d *DB) GetCoupon(ctx context.Context, code string) (*engine.Coupon, error) {
+	c, err := scanCoupon(d.db.QueryRowContext(ctx, `SELECT `+couponColumns+` FROM coupons WHERE code = ? AND status != 'void'`, code))
+	if err == sql.ErrNoRows {
+		return nil, &engine.Error{Code: engine.ENotFound, Field: "code", Message: fmt.Sprintf("no coupon %q", code)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read coupon %s: %w", code, err)
+	}
+	return c, nil
+}
