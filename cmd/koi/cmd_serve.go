@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,10 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/spf13/cobra"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/httpapi"
+	"github.com/koihq/koi/engine/metrics"
 	"github.com/koihq/koi/engine/scheduler"
 )
 
@@ -41,70 +43,7 @@ key is generated and printed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			out := cmd.OutOrStdout()
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			a, err := openApp(ctx, g, 0)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			keys := a.cfg.API.keys
-			if demoArg {
-				k, err := startDemo(ctx, a, g.db, out)
-				if err != nil {
-					return err
-				}
-				keys = append(keys, k)
-			}
-			if len(keys) == 0 {
-				return &exitError{code: exitUsage, err: errors.New("no API keys: add api.keys to koi.yaml (koi key makes one), or use --demo")}
-			}
-			if err := a.engine.Load(a.cfg.Playbooks); err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			if err := a.engine.Warm(ctx); err != nil {
-				return err
-			}
-			sched, err := scheduler.New(a.engine, scheduler.Options{Log: log})
-			if err != nil {
-				return err
-			}
-			if err := sched.Sync(a.engine.Playbooks()); err != nil {
-				log.Error("scheduling playbooks", "err", err)
-			}
-			sched.Start()
-			if listen == "" {
-				listen = a.cfg.API.Listen
-			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				sched.Shutdown()
-				return fmt.Errorf("listen: %w", err)
-			}
-			srv := &http.Server{
-				Handler:           httpapi.New(a.engine, httpapi.Config{Keys: keys, Location: a.cfg.location, Log: log}),
-				ReadHeaderTimeout: 10 * time.Second,
-			}
-			fmt.Fprintf(out, "koi serving http://%s/api/v1 with %s scheduled\n", ln.Addr(), plural(countScheduled(a), "playbook"))
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
-			select {
-			case err = <-served:
-			case <-ctx.Done():
-				log.Info("stopping")
-			}
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if serr := srv.Shutdown(shutdownCtx); serr != nil {
-				log.Error("stopping the API", "err", serr)
-			}
-			if serr := sched.Shutdown(); serr != nil {
-				log.Error("stopping the scheduler", "err", serr)
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serve(ctx, g, serveOptions{listen: listen, demo: demoArg, watch: true}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "`address` to serve the API on (default: api.listen in koi.yaml, or 127.0.0.1:8080)")
@@ -178,4 +117,134 @@ func newKeyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "key", "`name` of the key, in logs")
 	cmd.Flags().StringVar(&role, "role", "ingest", "`role`: admin, marketer or ingest")
 	return cmd
+}
+
+// serveOptions are koi serve's flags, and what tests inject.
+type serveOptions struct {
+	listen string
+	demo   bool
+	// watch reloads playbooks when their files change.
+	watch bool
+	// clock drives schedules, triggers and the API (default: real time).
+	clock clockwork.Clock
+	// serving, when set, is told the address once the API listens.
+	serving func(addr string)
+}
+
+// serve runs koi as a server until ctx ends: the pond in memory, the
+// playbooks on their schedules (reloaded on change, SIGHUP or the API),
+// event-triggered rules, and the HTTP API.
+func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Writer) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.clock == nil {
+		o.clock = clockwork.NewRealClock()
+	}
+	cfg, err := loadConfig(g.config)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	log := cfg.Log.logger(errOut)
+	m := metrics.New()
+	a, err := openApp(ctx, g, 0, func(c *engine.Config) { c.Observer, c.Logger = m, log })
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	keys := a.cfg.API.keys
+	if o.demo {
+		k, err := startDemo(ctx, a, g.db, out)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return &exitError{code: exitUsage, err: errors.New("no API keys: add api.keys to koi.yaml (koi key makes one), or use --demo")}
+	}
+	if err := a.engine.Warm(ctx); err != nil {
+		return err
+	}
+	sched, err := scheduler.New(a.engine, scheduler.Options{Log: log, Clock: o.clock})
+	if err != nil {
+		return err
+	}
+	rl := &reloader{engine: a.engine, sched: sched, paths: []string{a.cfg.Playbooks}, log: log}
+	if _, err := rl.reload(ctx); err != nil && !isLoadError(err) {
+		return err
+	}
+	sched.Start()
+	if o.watch {
+		if err := watchPlaybooks(ctx, a.cfg.Playbooks, rl, log); err != nil {
+			log.Warn("not watching playbooks; reload with SIGHUP or the API", "err", err)
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading playbooks")
+				_, _ = rl.reload(ctx)
+			}
+		}
+	}()
+	triggersDone := make(chan struct{})
+	go func() {
+		defer close(triggersDone)
+		if err := a.engine.RunTriggers(ctx, engine.TriggerOptions{MaxAge: a.cfg.triggerMaxAge, Now: o.clock.Now}); err != nil {
+			log.Error("event-triggered rules stopped", "err", err)
+		}
+	}()
+	listen := o.listen
+	if listen == "" {
+		listen = a.cfg.API.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		stop()
+		<-triggersDone
+		_ = sched.Shutdown()
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: httpapi.New(a.engine, httpapi.Config{
+			Keys: keys, Location: a.cfg.location, Log: log, Now: o.clock.Now,
+			EventTypes: a.cfg.Events.Types,
+			Reload:     rl.reload,
+			NextRun:    sched.NextRun,
+			Metrics:    m.Handler(),
+			Ready:      func(ctx context.Context) error { return a.db.SQL().PingContext(ctx) },
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	fmt.Fprintf(out, "koi serving http://%s/api/v1 with %s scheduled\n", ln.Addr(), plural(countScheduled(a), "playbook"))
+	if o.serving != nil {
+		o.serving(ln.Addr().String())
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("stopping")
+	}
+	stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		log.Error("stopping the API", "err", serr)
+	}
+	if serr := sched.Shutdown(); serr != nil {
+		log.Error("stopping the scheduler", "err", serr)
+	}
+	<-triggersDone
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

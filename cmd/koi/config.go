@@ -21,8 +21,19 @@ type config struct {
 	Tiers     []string  `yaml:"tiers"`
 	RFM       rfmConfig `yaml:"rfm"`
 	API       apiConfig `yaml:"api"`
-	location  *time.Location
-	profile   engine.ProfileConfig
+	Log       logConfig `yaml:"log"`
+	Events    struct {
+		// Types lists the custom event types the API accepts besides the
+		// built-in ones; empty accepts any type.
+		Types []string `yaml:"types"`
+	} `yaml:"events"`
+	Triggers struct {
+		// MaxAge: events older than this when handled trigger no rule.
+		MaxAge string `yaml:"max_age"`
+	} `yaml:"triggers"`
+	location      *time.Location
+	triggerMaxAge time.Duration
+	profile       engine.ProfileConfig
 }
 
 type rfmConfig struct {
@@ -53,6 +64,9 @@ func loadConfig(path string) (*config, error) {
 			return nil, fmt.Errorf("config %s: %s", path, err)
 		}
 	}
+	if err := c.applyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
 	if len(c.Tiers) == 0 {
 		c.Tiers = defaultTiers
 	}
@@ -67,13 +81,17 @@ func loadConfig(path string) (*config, error) {
 		key string
 		val string
 		dst *time.Duration
-	}{{"rfm.window", c.RFM.Window, &c.profile.RFMWindow}, {"rfm.period", c.RFM.Period, &c.profile.Period}} {
+	}{{"rfm.window", c.RFM.Window, &c.profile.RFMWindow}, {"rfm.period", c.RFM.Period, &c.profile.Period},
+		{"triggers.max_age", c.Triggers.MaxAge, &c.triggerMaxAge}} {
 		if d.val == "" {
 			continue
 		}
 		if *d.dst, err = actions.ParseDuration(d.val); err != nil || *d.dst <= 0 {
 			return nil, fmt.Errorf("config %s: %s: want a positive duration like 365d, got %q", path, d.key, d.val)
 		}
+	}
+	if err := c.Log.validate(path); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

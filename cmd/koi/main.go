@@ -69,7 +69,17 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.db, "db", "koi.db", "SQLite database `path`")
+	root.PersistentFlags().StringVar(&g.db, "db", "koi.db", "SQLite database `path` (default: database in koi.yaml or $KOI_DATABASE, else koi.db)")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		// The flag wins; then the environment and koi.yaml. A broken config
+		// is reported by the command that loads it, not here.
+		if cmd.Flags().Changed("db") {
+			return
+		}
+		if cfg, err := loadConfig(g.config); err == nil && cfg.Database != "" {
+			g.db = cfg.Database
+		}
+	}
 	root.PersistentFlags().StringVar(&g.config, "config", "", "config `file` (default: koi.yaml when it exists)")
 	root.AddCommand(
 		newCheckCmd(g),
@@ -81,6 +91,7 @@ func newRoot() *cobra.Command {
 		newBenchRepCmd(g),
 		newServeCmd(g),
 		newKeyCmd(),
+		newBackupCmd(g),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}

@@ -19,7 +19,7 @@ type app struct {
 	engine *engine.Engine
 }
 
-func openApp(ctx context.Context, g *globals, batchSize int) (*app, error) {
+func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engine.Config)) (*app, error) {
 	cfg, err := loadConfig(g.config)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
@@ -28,12 +28,16 @@ func openApp(ctx context.Context, g *globals, batchSize int) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := engine.New(db, builtin.Registry(), engine.Config{
+	ecfg := engine.Config{
 		Profile:    cfg.profile,
 		Tiers:      cfg.Tiers,
 		BatchSize:  batchSize,
 		AfterBatch: batchPause(),
-	})
+	}
+	for _, t := range tune {
+		t(&ecfg)
+	}
+	e := engine.New(db, builtin.Registry(), ecfg)
 	return &app{cfg: cfg, db: db, engine: e}, nil
 }
 

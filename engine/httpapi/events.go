@@ -37,6 +37,9 @@ func (s *server) postEvent(c echo.Context) error {
 		return err
 	}
 	ev, err := rec.ToEvent(s.loc)
+	if err == nil {
+		err = s.checkType(ev.Type)
+	}
 	if err != nil {
 		return err
 	}
@@ -85,6 +88,9 @@ func (s *server) postEventBatch(c echo.Context) error {
 		var ev engine.Event
 		if err == nil {
 			ev, err = rec.ToEvent(s.loc)
+		}
+		if err == nil {
+			err = s.checkType(ev.Type)
 		}
 		if err != nil {
 			reject(r, i, err)
@@ -139,4 +145,18 @@ func dotted(field string) string {
 		return ""
 	}
 	return "." + field
+}
+
+// checkType refuses an event type the configuration does not list, when
+// it lists any: a typo such as "oder" would otherwise be stored and never
+// counted. The built-in types are always known.
+func (s *server) checkType(typ string) error {
+	if len(s.eventTypes) == 0 || s.eventTypes[typ] {
+		return nil
+	}
+	switch typ {
+	case engine.EventOrder, engine.EventRefund, engine.EventShare, engine.EventReferral, engine.EventCouponRedeem:
+		return nil
+	}
+	return fieldErr("type", fmt.Sprintf("unknown event type %q (the config's events.types lists the custom types)", typ))
 }

@@ -266,3 +266,29 @@ func TestDeleteCustomer(t *testing.T) {
 	st, body = a.do("DELETE", "/api/v1/customers/nobody", adminKey, "")
 	wantError(t, st, body, 404, "not_found", "")
 }
+
+// Bad event payloads get 400s naming the field: a missing id, a bad time,
+// a negative amount, and an unknown type when the config lists the types.
+func TestEventFieldErrors(t *testing.T) {
+	a := newAPI(t, httpapi.Config{EventTypes: []string{"visit", "live_view"}})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{}`)
+	for _, c := range []struct{ body, field string }{
+		{`{"customer_id": "c1", "type": "visit", "at": "2026-05-01"}`, "id"},
+		{`{"id": "e1", "customer_id": "c1", "type": "visit", "at": "last tuesday"}`, "at"},
+		{`{"id": "e1", "customer_id": "c1", "type": "order", "amount": -5, "at": "2026-05-01"}`, "amount"},
+		{`{"id": "e1", "customer_id": "c1", "type": "vist", "at": "2026-05-01"}`, "type"},
+	} {
+		st, body := a.do("POST", "/api/v1/events", ingestKey, c.body)
+		wantError(t, st, body, 400, "invalid", c.field)
+	}
+	if st, body := a.do("POST", "/api/v1/events", ingestKey, `{"id": "e2", "customer_id": "c1", "type": "live_view", "at": "2026-05-01"}`); st != 201 {
+		t.Fatalf("a listed custom type: %d %v", st, body)
+	}
+	_, body := a.do("POST", "/api/v1/events/batch", ingestKey, `{"events": [{"id": "e3", "customer_id": "c1", "type": "vist", "at": "2026-05-01"}]}`)
+	if r := body["results"].([]any)[0].(map[string]any); r["status"] != "rejected" || r["error"].(map[string]any)["field"] != "events[0].type" {
+		t.Fatalf("batch = %v", body)
+	}
+	if n := a.count(`SELECT count(*) FROM events`); n != 1 {
+		t.Fatalf("%d events stored", n)
+	}
+}

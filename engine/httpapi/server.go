@@ -43,6 +43,9 @@ type Config struct {
 	// Metrics, when set, is served at /metrics, without a key, as
 	// Prometheus scrapes.
 	Metrics http.Handler
+	// EventTypes, when not empty, are the custom event types the API
+	// accepts besides the built-in ones; others are refused.
+	EventTypes []string
 }
 
 type server struct {
@@ -55,12 +58,20 @@ type server struct {
 	reload   func(ctx context.Context) (engine.ReloadResult, error)
 	nextRun  func(string) (time.Time, bool)
 	ready    func(ctx context.Context) error
+	// eventTypes are the custom types accepted; empty accepts any.
+	eventTypes map[string]bool
 }
 
 // New returns the API's handler over e.
 func New(e *engine.Engine, cfg Config) http.Handler {
 	s := &server{engine: e, keys: cfg.Keys, maxBatch: cfg.MaxBatch, loc: cfg.Location, now: cfg.Now, log: cfg.Log,
 		reload: cfg.Reload, nextRun: cfg.NextRun, ready: cfg.Ready}
+	if len(cfg.EventTypes) > 0 {
+		s.eventTypes = map[string]bool{}
+		for _, t := range cfg.EventTypes {
+			s.eventTypes[t] = true
+		}
+	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 8 << 20
 	}
