@@ -160,13 +160,20 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer release()
 	e.pondMu.RLock()
 	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	e.log.Debug("snapshot computed", "customers", len(snap.Profiles), "took", time.Since(start))
-	defer e.putSpare(snap)
-	defer e.keepPopulation(snap)
+	defer func() {
+		// Keeping a copy of the population for single-profile lookups is
+		// not the run's work: it is done after the run returns, still
+		// holding the snapshot memory, which the next run waits for.
+		go func() {
+			e.keepPopulation(snap)
+			e.putSpare(snap)
+			release()
+		}()
+	}()
 	var (
 		runs    []*Run
 		ahead   *lookahead

@@ -106,7 +106,7 @@ func TestDemoRunAndRerun(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Fired == 0 || rep.Matched < rep.Fired || len(rep.Playbooks) != 7 {
+	if rep.Fired == 0 || rep.Matched < rep.Fired || len(rep.Playbooks) != 8 {
 		t.Fatalf("run: fired %d matched %d playbooks %d", rep.Fired, rep.Matched, len(rep.Playbooks))
 	}
 	if rep.Fired != dryRep.Fired || rep.Matched != dryRep.Matched {
@@ -149,7 +149,7 @@ func TestCheckReportsFileLineCol(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, r.stdout)
 		}
 	}
-	if r := koi(t, nil, "check", "examples/playbooks"); r.code != 0 || !strings.Contains(r.stdout, "ok: 7 playbooks valid") {
+	if r := koi(t, nil, "check", "examples/playbooks"); r.code != 0 || !strings.Contains(r.stdout, "ok: 8 playbooks valid") {
 		t.Errorf("examples: exit %d %s%s", r.code, r.stdout, r.stderr)
 	}
 }

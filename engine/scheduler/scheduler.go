@@ -44,6 +44,13 @@ type Options struct {
 	StopTimeout time.Duration
 	// Log receives runs and failures (default slog.Default()).
 	Log *slog.Logger
+	// Elector, when set, lets only the leader of several koi processes
+	// sharing a database run jobs; Locker, when set, takes a lock per run
+	// (keyed by playbook). Both are gocron's interfaces, so a lock service
+	// (a database row, etcd, Redis) plugs in without koi changes. Neither
+	// is needed for correctness: a double run fires nothing twice.
+	Elector gocron.Elector
+	Locker  gocron.Locker
 }
 
 // Scheduler runs playbooks on their schedules.
@@ -83,7 +90,14 @@ func New(r Runner, opts Options) (*Scheduler, error) {
 	}
 	// gocron's own stop timeout stays off: Shutdown waits, then cancels
 	// the runs' context, then waits for them to return.
-	c, err := gocron.NewScheduler(gocron.WithClock(opts.Clock))
+	sopts := []gocron.SchedulerOption{gocron.WithClock(opts.Clock)}
+	if opts.Elector != nil {
+		sopts = append(sopts, gocron.WithDistributedElector(opts.Elector))
+	}
+	if opts.Locker != nil {
+		sopts = append(sopts, gocron.WithDistributedLocker(opts.Locker))
+	}
+	c, err := gocron.NewScheduler(sopts...)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}

@@ -2,7 +2,9 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,4 +261,38 @@ func TestShutdownWaitsThenCancels(t *testing.T) {
 	if waited < 250*time.Millisecond {
 		t.Fatalf("shutdown cancelled the run after %v, before its timeout", waited)
 	}
+}
+
+// elector is a gocron.Elector whose answer a test sets.
+type elector struct{ leader atomic.Bool }
+
+func (e *elector) IsLeader(context.Context) error {
+	if e.leader.Load() {
+		return nil
+	}
+	return errors.New("not the leader")
+}
+
+// With an elector, only the leader runs jobs: the hook several koi
+// processes sharing a database would use.
+func TestElectorDecidesWhoRuns(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 9, 59, 30, 0, time.UTC))
+	r := newRunner()
+	el := &elector{}
+	s, err := scheduler.New(r, scheduler.Options{Clock: clock, StopTimeout: 300 * time.Millisecond, Elector: el})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown() })
+	if err := s.Sync([]*rules.Playbook{playbook("daily", "* * * * *", time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	settle()
+	clock.Advance(time.Minute)
+	r.none(t)
+	el.leader.Store(true)
+	settle()
+	clock.Advance(time.Minute)
+	r.next(t)
 }
