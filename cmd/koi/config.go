@@ -33,7 +33,12 @@ type config struct {
 	} `yaml:"triggers"`
 	location      *time.Location
 	triggerMaxAge time.Duration
-	profile       engine.ProfileConfig
+	// path and root are the file and its YAML tree, for errors' lines;
+	// fromEnv names the keys the environment set, and the variable.
+	path    string
+	root    *yaml.Node
+	fromEnv map[string]string
+	profile engine.ProfileConfig
 }
 
 type rfmConfig struct {
@@ -63,7 +68,12 @@ func loadConfig(path string) (*config, error) {
 		if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
 			return nil, fmt.Errorf("config %s: %s", path, err)
 		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(src, &root); err == nil {
+			c.root = &root
+		}
 	}
+	c.path = path
 	if err := c.applyEnv(os.LookupEnv); err != nil {
 		return nil, err
 	}
@@ -71,7 +81,7 @@ func loadConfig(path string) (*config, error) {
 		c.Tiers = defaultTiers
 	}
 	if c.location, err = time.LoadLocation(c.Timezone); err != nil {
-		return nil, fmt.Errorf("config %s: timezone: unknown timezone %q", path, c.Timezone)
+		return nil, c.keyError("timezone", "unknown timezone %q", c.Timezone)
 	}
 	c.profile = engine.ProfileConfig{Location: c.location, Thresholds: c.RFM.Thresholds}
 	if err := c.API.resolve(path); err != nil {
@@ -87,10 +97,10 @@ func loadConfig(path string) (*config, error) {
 			continue
 		}
 		if *d.dst, err = actions.ParseDuration(d.val); err != nil || *d.dst <= 0 {
-			return nil, fmt.Errorf("config %s: %s: want a positive duration like 365d, got %q", path, d.key, d.val)
+			return nil, c.keyError(d.key, "want a positive duration like 365d, got %q", d.val)
 		}
 	}
-	if err := c.Log.validate(path); err != nil {
+	if err := c.validateLog(); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -5,34 +5,79 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
-// envOverrides are the settings the environment may override, by variable:
-// an operator changes a container's database path or listen address
-// without editing koi.yaml. The environment wins over the file; flags win
-// over both.
-func (c *config) envOverrides() map[string]*string {
-	return map[string]*string{
-		"KOI_DATABASE":         &c.Database,
-		"KOI_PLAYBOOKS":        &c.Playbooks,
-		"KOI_TIMEZONE":         &c.Timezone,
-		"KOI_LISTEN":           &c.API.Listen,
-		"KOI_LOG_LEVEL":        &c.Log.Level,
-		"KOI_LOG_FORMAT":       &c.Log.Format,
-		"KOI_RFM_WINDOW":       &c.RFM.Window,
-		"KOI_RFM_PERIOD":       &c.RFM.Period,
-		"KOI_TRIGGERS_MAX_AGE": &c.Triggers.MaxAge,
+// envOverrides are the settings the environment may override: an
+// operator changes a container's database path or listen address without
+// editing koi.yaml. The environment wins over the file; flags win over both.
+func (c *config) envOverrides() []envOverride {
+	return []envOverride{
+		{"KOI_DATABASE", "database", &c.Database},
+		{"KOI_PLAYBOOKS", "playbooks", &c.Playbooks},
+		{"KOI_TIMEZONE", "timezone", &c.Timezone},
+		{"KOI_LISTEN", "api.listen", &c.API.Listen},
+		{"KOI_LOG_LEVEL", "log.level", &c.Log.Level},
+		{"KOI_LOG_FORMAT", "log.format", &c.Log.Format},
+		{"KOI_RFM_WINDOW", "rfm.window", &c.RFM.Window},
+		{"KOI_RFM_PERIOD", "rfm.period", &c.RFM.Period},
+		{"KOI_TRIGGERS_MAX_AGE", "triggers.max_age", &c.Triggers.MaxAge},
 	}
+}
+
+type envOverride struct {
+	env, key string
+	dst      *string
 }
 
 // applyEnv applies the environment overrides that lookup finds.
 func (c *config) applyEnv(lookup func(string) (string, bool)) error {
-	for name, dst := range c.envOverrides() {
-		if v, ok := lookup(name); ok {
+	for _, o := range c.envOverrides() {
+		if v, ok := lookup(o.env); ok {
 			if strings.TrimSpace(v) == "" {
-				return fmt.Errorf("environment: %s is set but empty", name)
+				return fmt.Errorf("environment: %s (%s) is set but empty", o.env, o.key)
 			}
-			*dst = v
+			*o.dst = v
+			if c.fromEnv == nil {
+				c.fromEnv = map[string]string{}
+			}
+			c.fromEnv[o.key] = o.env
+		}
+	}
+	return nil
+}
+
+// keyError is an error about a config key, saying where its value came
+// from: the file and line, or the environment variable.
+func (c *config) keyError(key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if env, ok := c.fromEnv[key]; ok {
+		return fmt.Errorf("environment %s: %s: %s", env, key, msg)
+	}
+	if n := findKey(c.root, strings.Split(key, ".")); n != nil {
+		return fmt.Errorf("config %s:%d:%d: %s: %s", c.path, n.Line, n.Column, key, msg)
+	}
+	return fmt.Errorf("config %s: %s: %s", c.path, key, msg)
+}
+
+// findKey returns the value node of a dotted key in a YAML document.
+func findKey(n *yaml.Node, path []string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if len(path) == 0 {
+		return n
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == path[0] {
+			return findKey(n.Content[i+1], path[1:])
 		}
 	}
 	return nil
@@ -46,17 +91,18 @@ type logConfig struct {
 	Format string `yaml:"format"`
 }
 
-func (l *logConfig) validate(path string) error {
+func (c *config) validateLog() error {
+	l := &c.Log
 	var lv slog.Level
 	if l.Level != "" {
 		if err := lv.UnmarshalText([]byte(l.Level)); err != nil {
-			return fmt.Errorf("config %s: log.level: want debug, info, warn or error, got %q", path, l.Level)
+			return c.keyError("log.level", "want debug, info, warn or error, got %q", l.Level)
 		}
 	}
 	switch l.Format {
 	case "", "text", "json":
 	default:
-		return fmt.Errorf("config %s: log.format: want text or json, got %q", path, l.Format)
+		return c.keyError("log.format", "want text or json, got %q", l.Format)
 	}
 	return nil
 }
