@@ -9,18 +9,23 @@ import (
 	"github.com/koihq/koi/engine"
 )
 
+// page reads a list's ?limit= and ?before=.
+func page(c echo.Context) (limit int, before int64, err error) {
+	if limit, err = queryInt(c, "limit"); err != nil {
+		return 0, 0, err
+	}
+	b, err := queryInt(c, "before")
+	return limit, int64(b), err
+}
+
 // listRuns lists runs, newest first: ?playbook=&status=&before=&limit=.
 func (s *server) listRuns(c echo.Context) error {
-	limit, err := queryInt(c, "limit")
-	if err != nil {
-		return err
-	}
-	before, err := queryInt(c, "before")
+	limit, before, err := page(c)
 	if err != nil {
 		return err
 	}
 	runs, err := s.engine.ListRuns(c.Request().Context(), engine.RunFilter{
-		Playbook: c.QueryParam("playbook"), Status: c.QueryParam("status"), BeforeID: int64(before), Limit: limit})
+		Playbook: c.QueryParam("playbook"), Status: c.QueryParam("status"), BeforeID: before, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -43,25 +48,15 @@ func (s *server) getRun(c echo.Context) error {
 // listFires lists fires, newest first: ?run=&playbook=&rule=&customer=&before=&limit=.
 func (s *server) listFires(c echo.Context) error {
 	var f engine.FireFilter
-	for _, p := range []struct {
-		name string
-		dst  *int
-	}{{"limit", &f.Limit}} {
-		n, err := queryInt(c, p.name)
-		if err != nil {
-			return err
-		}
-		*p.dst = n
+	var err error
+	if f.Limit, f.BeforeID, err = page(c); err != nil {
+		return err
 	}
 	run, err := queryInt(c, "run")
 	if err != nil {
 		return err
 	}
-	before, err := queryInt(c, "before")
-	if err != nil {
-		return err
-	}
-	f.RunID, f.BeforeID = int64(run), int64(before)
+	f.RunID = int64(run)
 	f.Playbook, f.Rule, f.CustomerID = c.QueryParam("playbook"), c.QueryParam("rule"), c.QueryParam("customer")
 	fires, err := s.engine.ListFires(c.Request().Context(), f)
 	if err != nil {
@@ -73,15 +68,11 @@ func (s *server) listFires(c echo.Context) error {
 // listCoupons lists coupons, newest first, with their status now:
 // ?customer=&before=&limit=.
 func (s *server) listCoupons(c echo.Context) error {
-	limit, err := queryInt(c, "limit")
+	limit, before, err := page(c)
 	if err != nil {
 		return err
 	}
-	before, err := queryInt(c, "before")
-	if err != nil {
-		return err
-	}
-	cs, err := s.engine.ListCoupons(c.Request().Context(), engine.CouponFilter{CustomerID: c.QueryParam("customer"), BeforeSeq: int64(before), Limit: limit}, s.now())
+	cs, err := s.engine.ListCoupons(c.Request().Context(), engine.CouponFilter{CustomerID: c.QueryParam("customer"), BeforeSeq: before, Limit: limit}, s.now())
 	if err != nil {
 		return err
 	}

@@ -86,9 +86,9 @@ func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire,
 		var args []any
 		if f.Playbook != "" {
 			where, args = append(where, "playbook = ?"), append(args, f.Playbook)
-			if f.Rule != "" {
-				where, args = append(where, "rule = ?"), append(args, f.Rule)
-			}
+		}
+		if f.Rule != "" {
+			where, args = append(where, "rule = ?"), append(args, f.Rule)
 		}
 		if f.BeforeID > 0 {
 			where, args = append(where, "id < ?"), append(args, f.BeforeID)
@@ -97,12 +97,8 @@ func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire,
 		if len(where) > 0 {
 			q += ` WHERE ` + strings.Join(where, " AND ")
 		}
-		// A rule filter without a playbook is applied below.
 		q += ` ORDER BY id DESC LIMIT ?`
-		args = append(args, limit*4)
-		if f.Rule == "" || f.Playbook != "" {
-			args[len(args)-1] = limit
-		}
+		args = append(args, limit)
 		fires, err = d.queryFires(ctx, q, args...)
 	}
 	if err != nil {
