@@ -35,7 +35,7 @@ type Store interface {
 	StartRun(ctx context.Context, r *Run) error
 	// LastRunAt returns the moment the latest run of a playbook that
 	// finished evaluated (done, held or failed; not one a crash cut
-	// short), and false when there is none.
+	// short; not an event-triggered one), and false when there is none.
 	LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error)
 	// FinishRun records a run's outcome and counts.
 	FinishRun(ctx context.Context, r *Run) error

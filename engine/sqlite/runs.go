@@ -112,11 +112,14 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 	return r, srows.Err()
 }
 
-// LastRunAt returns when the latest finished run of playbook evaluated.
+// LastRunAt returns when the latest finished run of playbook evaluated,
+// leaving out event-triggered runs.
 func (d *DB) LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error) {
 	var at sql.NullInt64
-	if err := d.db.QueryRowContext(ctx, `SELECT max(at) FROM runs WHERE playbook = ? AND status IN (?, ?, ?)`,
-		playbook, engine.RunDone, engine.RunHeld, engine.RunFailed).Scan(&at); err != nil {
+	// Event-triggered runs evaluate only on-rules: they do not stand for
+	// a scheduled run.
+	if err := d.db.QueryRowContext(ctx, `SELECT max(at) FROM runs WHERE playbook = ? AND status IN (?, ?, ?) AND trigger != ?`,
+		playbook, engine.RunDone, engine.RunHeld, engine.RunFailed, engine.TriggerEvent).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("read last run of %s: %w", playbook, err)
 	}
 	if !at.Valid {

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/koihq/koi/engine"
 )
@@ -42,5 +43,31 @@ rules:
 	got, _ := f.db.GetRun(ctx, runs[0].ID+1)
 	if got.Trigger != engine.TriggerManual {
 		t.Fatalf("a run without a trigger is recorded as %q, want manual", got.Trigger)
+	}
+}
+
+// Event-triggered runs do not count as the playbook's last run: they
+// evaluate only on-rules, so after downtime the scheduled run is still owed.
+func TestLastRunAtIgnoresEventRuns(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("thanks", thanks)
+	e := f.engine()
+	f.run(e, t0, false)
+	now := t0.Add(3 * day)
+	opts := engine.TriggerOptions{Now: func() time.Time { return now }}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: now, AmountFen: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 1 {
+		t.Fatalf("triggered runs: %v %v", runs, err)
+	}
+	last, ok, err := e.LastRunAt(ctx, "thanks")
+	if err != nil || !ok || !last.Equal(t0) {
+		t.Fatalf("last run at %v (ok %v, %v), want the scheduled run's %v", last, ok, err, t0)
 	}
 }
