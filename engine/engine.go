@@ -42,6 +42,8 @@ type Engine struct {
 	mu        sync.RWMutex
 	playbooks map[string]*rules.Playbook
 	files     map[string]*PlaybookFile // by path, as of the last load
+	// onTypes maps event types to the playbooks with rules on them.
+	onTypes map[string][]*rules.Playbook
 
 	// writeMu serialises the engine's own store writes, so its changes
 	// reach the in-memory pond in the order they committed.

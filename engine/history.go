@@ -25,47 +25,47 @@ func (e *Engine) ListCoupons(ctx context.Context, f CouponFilter, now time.Time)
 	if err != nil {
 		return nil, err
 	}
+	return cs, e.couponStatus(ctx, cs, now)
+}
+
+// couponStatus fills in coupons' status at now, from the redemptions the
+// pond holds, and their yuan amounts.
+func (e *Engine) couponStatus(ctx context.Context, cs []Coupon, now time.Time) error {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.pondMu.RLock()
 	defer e.pondMu.RUnlock()
-	for i := range cs {
-		e.couponStatus(pond, &cs[i], now)
+	for k := range cs {
+		c := &cs[k]
+		c.Amount, c.MinSpend = float64(c.AmountFen)/100, float64(c.MinSpendFen)/100
+		i, ok := pond.Lookup(c.CustomerID)
+		switch {
+		case ok && pond.redeemed(i, c.Code, now):
+			c.Status = CouponRedeemed
+		case !now.Before(c.ExpiresAt):
+			c.Status = CouponExpired
+		default:
+			c.Status = CouponOpen
+		}
 	}
-	return cs, nil
-}
-
-// couponStatus fills in a coupon's status and yuan amounts; pondMu is held.
-func (e *Engine) couponStatus(pond *Pond, c *Coupon, now time.Time) {
-	c.Amount, c.MinSpend = float64(c.AmountFen)/100, float64(c.MinSpendFen)/100
-	i, ok := pond.Lookup(c.CustomerID)
-	switch {
-	case ok && pond.redeemed(i, c.Code, now):
-		c.Status = CouponRedeemed
-	case !now.Before(c.ExpiresAt):
-		c.Status = CouponExpired
-	default:
-		c.Status = CouponOpen
-	}
+	return nil
 }
 
 // RedeemCoupon redeems a coupon at at, for an order when orderID is set:
 // it records a coupon_redeem event, which is what profiles count. A
 // coupon already redeemed, or expired, is a conflict.
 func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time.Time) (*Coupon, error) {
-	c, err := e.store.GetCoupon(ctx, code)
+	stored, err := e.store.GetCoupon(ctx, code)
 	if err != nil {
 		return nil, err
 	}
-	pond, err := e.currentPond(ctx)
-	if err != nil {
+	cs := []Coupon{*stored}
+	if err := e.couponStatus(ctx, cs, at); err != nil {
 		return nil, err
 	}
-	e.pondMu.RLock()
-	e.couponStatus(pond, c, at)
-	e.pondMu.RUnlock()
+	c := &cs[0]
 	switch c.Status {
 	case CouponRedeemed:
 		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}

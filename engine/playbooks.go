@@ -122,6 +122,7 @@ func (e *Engine) Reload(paths ...string) (ReloadResult, error) {
 	sort.Strings(res.Changed)
 	sort.Strings(res.Removed)
 	e.playbooks, e.files = next, files
+	e.onTypes = onTypesOf(next)
 	res.Files = e.filesLocked()
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.PlaybooksLoaded(res.Files)

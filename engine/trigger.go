@@ -77,12 +77,19 @@ func (o TriggerOptions) withDefaults() TriggerOptions {
 	return o
 }
 
-// triggerTypes returns, for each event type, the playbooks with rules on it.
+// triggerTypes returns, for each event type, the playbooks with rules on
+// it, as of the last load. Ingest asks on every batch, so it is computed
+// once per load (onTypes), not per call.
 func (e *Engine) triggerTypes() map[string][]*rules.Playbook {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	return e.onTypes
+}
+
+// onTypesOf maps event types to the playbooks with rules on them.
+func onTypesOf(pbs map[string]*rules.Playbook) map[string][]*rules.Playbook {
 	out := map[string][]*rules.Playbook{}
-	for _, pb := range e.playbooks {
+	for _, pb := range pbs {
 		seen := map[string]bool{}
 		for _, r := range pb.Rules {
 			if r.On != "" && !seen[r.On] {

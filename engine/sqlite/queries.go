@@ -11,6 +11,30 @@ import (
 
 var _ engine.Queries = (*DB)(nil)
 
+// listQuery builds a list's SELECT from the filters that are set, newest
+// (highest key) first.
+type listQuery struct {
+	where []string
+	args  []any
+}
+
+// when adds cond with arg if set is true.
+func (q *listQuery) when(set bool, cond string, arg any) {
+	if set {
+		q.where, q.args = append(q.where, cond), append(q.args, arg)
+	}
+}
+
+// sql returns the query selecting columns from table, ordered by key
+// descending, at most limit rows, and its arguments.
+func (q *listQuery) sql(columns, table, key string, limit int) (string, []any) {
+	s := `SELECT ` + columns + ` FROM ` + table
+	if len(q.where) > 0 {
+		s += ` WHERE ` + strings.Join(q.where, " AND ")
+	}
+	return s + ` ORDER BY ` + key + ` DESC LIMIT ?`, append(q.args, limit)
+}
+
 const runColumns = `id, playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
 	coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger`
 
@@ -31,23 +55,11 @@ func scanRun(s interface{ Scan(...any) error }) (*engine.Run, error) {
 
 // ListRuns returns runs newest first, without their per-rule counts.
 func (d *DB) ListRuns(ctx context.Context, f engine.RunFilter) ([]*engine.Run, error) {
-	var where []string
-	var args []any
-	if f.Playbook != "" {
-		where, args = append(where, "playbook = ?"), append(args, f.Playbook)
-	}
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.BeforeID > 0 {
-		where, args = append(where, "id < ?"), append(args, f.BeforeID)
-	}
-	q := `SELECT ` + runColumns + ` FROM runs`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, engine.PageLimit(f.Limit))
+	var lq listQuery
+	lq.when(f.Playbook != "", "playbook = ?", f.Playbook)
+	lq.when(f.Status != "", "status = ?", f.Status)
+	lq.when(f.BeforeID > 0, "id < ?", f.BeforeID)
+	q, args := lq.sql(runColumns, "runs", "id", engine.PageLimit(f.Limit))
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -82,23 +94,11 @@ func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire,
 	case f.CustomerID != "":
 		fires, err = d.CustomerFires(ctx, f.CustomerID)
 	default:
-		var where []string
-		var args []any
-		if f.Playbook != "" {
-			where, args = append(where, "playbook = ?"), append(args, f.Playbook)
-		}
-		if f.Rule != "" {
-			where, args = append(where, "rule = ?"), append(args, f.Rule)
-		}
-		if f.BeforeID > 0 {
-			where, args = append(where, "id < ?"), append(args, f.BeforeID)
-		}
-		q := `SELECT ` + fireColumns + ` FROM fires`
-		if len(where) > 0 {
-			q += ` WHERE ` + strings.Join(where, " AND ")
-		}
-		q += ` ORDER BY id DESC LIMIT ?`
-		args = append(args, limit)
+		var lq listQuery
+		lq.when(f.Playbook != "", "playbook = ?", f.Playbook)
+		lq.when(f.Rule != "", "rule = ?", f.Rule)
+		lq.when(f.BeforeID > 0, "id < ?", f.BeforeID)
+		q, args := lq.sql(fireColumns, "fires", "id", limit)
 		fires, err = d.queryFires(ctx, q, args...)
 	}
 	if err != nil {
@@ -137,17 +137,11 @@ func scanCoupon(s interface{ Scan(...any) error }) (*engine.Coupon, error) {
 // ListCoupons returns coupons newest first; their Status is left to the
 // engine, which knows the redemptions.
 func (d *DB) ListCoupons(ctx context.Context, f engine.CouponFilter) ([]engine.Coupon, error) {
-	var where []string
-	var args []any
-	if f.CustomerID != "" {
-		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
-	}
-	if f.BeforeSeq > 0 {
-		where, args = append(where, "rowid < ?"), append(args, f.BeforeSeq)
-	}
-	where = append(where, "status != 'void'")
-	q := `SELECT ` + couponColumns + ` FROM coupons WHERE ` + strings.Join(where, " AND ") + ` ORDER BY rowid DESC LIMIT ?`
-	args = append(args, engine.PageLimit(f.Limit))
+	var lq listQuery
+	lq.when(f.CustomerID != "", "customer_id = ?", f.CustomerID)
+	lq.when(f.BeforeSeq > 0, "rowid < ?", f.BeforeSeq)
+	lq.when(true, "status != ?", "void")
+	q, args := lq.sql(couponColumns, "coupons", "rowid", engine.PageLimit(f.Limit))
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list coupons: %w", err)
