@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -10,7 +11,9 @@ import (
 // the checkpointer copies the write-ahead log back into the database file.
 const checkpointIdle = 500 * time.Millisecond
 
-// checkpointer checkpoints the write-ahead log when writing pauses.
+// checkpointer does the database's housekeeping when writing pauses: it
+// folds pending customer changes into the customers rows (changes.go),
+// then checkpoints the write-ahead log.
 //
 // SQLite's automatic checkpoint runs inside whichever commit crosses its
 // threshold: with the default of 1000 pages, a run writing tens of
@@ -20,13 +23,16 @@ const checkpointIdle = 500 * time.Millisecond
 // only a backstop, and checkpoints here once writes go quiet, off the
 // write path. A passive checkpoint never blocks readers or writers.
 type checkpointer struct {
-	kickc chan struct{}
-	stop  chan struct{}
-	done  sync.WaitGroup
+	kickc  chan struct{}
+	urgec  chan struct{}
+	stop   chan struct{}
+	cancel context.CancelFunc
+	done   sync.WaitGroup
 }
 
-func (d *DB) startCheckpointer() {
-	c := &checkpointer{kickc: make(chan struct{}, 1), stop: make(chan struct{})}
+func (d *DB) startCheckpointer(log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &checkpointer{kickc: make(chan struct{}, 1), urgec: make(chan struct{}, 1), stop: make(chan struct{}), cancel: cancel}
 	d.ckpt = c
 	c.done.Add(1)
 	go func() {
@@ -40,11 +46,22 @@ func (d *DB) startCheckpointer() {
 				return
 			case <-c.kickc:
 				timer.Reset(checkpointIdle)
+			case <-c.urgec:
+				// Too many changes pending to wait for a pause: fold one
+				// chunk and yield the write lock; the next commit urges
+				// again while the backlog lasts.
+				if _, err := d.foldChunk(ctx); err != nil && ctx.Err() == nil {
+					log.Error("folding customer changes failed; they stay in the log", "err", err)
+				}
 			case <-timer.C:
 				// An error (the database is closing, say) leaves the work
-				// to the next checkpoint, or to SQLite's own when the last
-				// connection closes.
-				_, _ = d.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+				// to the next pause, or to SQLite's own checkpoint when the
+				// last connection closes. The changes stay readable in the
+				// log meanwhile.
+				if err := d.FoldChanges(ctx); err != nil && ctx.Err() == nil {
+					log.Error("folding customer changes failed; they stay in the log", "err", err)
+				}
+				_, _ = d.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 			}
 		}
 	}()
@@ -58,7 +75,16 @@ func (c *checkpointer) kick() {
 	}
 }
 
+// urge asks for a fold now, without waiting for writes to pause.
+func (c *checkpointer) urge() {
+	select {
+	case c.urgec <- struct{}{}:
+	default:
+	}
+}
+
 func (c *checkpointer) close() {
 	close(c.stop)
+	c.cancel()
 	c.done.Wait()
 }

@@ -35,6 +35,13 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 		return 0, fmt.Errorf("prepare upsert customer: %w", err)
 	}
 	defer st.Close()
+	ids := make([]string, len(cs))
+	for i := range cs {
+		ids[i] = cs[i].ID
+	}
+	if err := dropChanges(ctx, tx, ids); err != nil {
+		return 0, err
+	}
 	for i := range cs {
 		c := &cs[i]
 		tags, attrs := "[]", "{}"
@@ -109,7 +116,7 @@ func scanCustomer(row interface{ Scan(...any) error }) (engine.Customer, error) 
 
 // GetCustomer reads one stored customer.
 func (d *DB) GetCustomer(ctx context.Context, id string) (*engine.Customer, error) {
-	c, err := scanCustomer(d.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	c, err := scanCustomer(d.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers_now WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -36,6 +37,9 @@ type DB struct {
 	// connection they all use; see beginWrite.
 	writeSlot chan struct{}
 	writeConn *sql.Conn
+	// changes counts the pending customer changes, roughly: other
+	// processes append too. It only decides when to fold early.
+	changes atomic.Int64
 }
 
 // Option adjusts how a database is opened.
@@ -107,8 +111,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := d.countChanges(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 
-	d.startCheckpointer()
+	d.startCheckpointer(o.log)
 	d.startCompactor(o.log)
 	return d, nil
 }

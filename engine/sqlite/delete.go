@@ -86,7 +86,7 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (int64, error) {
 			return 0, fmt.Errorf("delete fires: %w", err)
 		}
 	}
-	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customers WHERE id = ?`} {
+	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customer_changes WHERE customer_id = ?`, `DELETE FROM customers WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return 0, fmt.Errorf("delete customer: %w", err)
 		}

@@ -177,7 +177,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 			t.Errorf("dry run wrote %d rows to %s", n, table)
 		}
 	}
-	if n := f.count(`SELECT count(*) FROM customers WHERE tags != '[]'`); n != 0 {
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags != '[]'`); n != 0 {
 		t.Errorf("dry run tagged %d customers", n)
 	}
 	real := f.run(e, t0, false)
@@ -223,7 +223,7 @@ rules:
 	if n := f.count(`SELECT count(*) FROM fires WHERE status = 'holdout'`); n != h {
 		t.Errorf("holdout fires recorded = %d, want %d", n, h)
 	}
-	if n := f.count(`SELECT count(*) FROM customers WHERE tags LIKE '%treated%'`); n != r.Fired {
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags LIKE '%treated%'`); n != r.Fired {
 		t.Errorf("treated customers = %d, want %d (holdout customers get nothing)", n, r.Fired)
 	}
 	// A restart (a new engine and a new run) sees the same group.
@@ -464,7 +464,7 @@ rules:
 			t.Fatalf("batch sizes %v: a batch split a customer's two fires", batches)
 		}
 	}
-	if n := f.count(`SELECT count(*) FROM customers WHERE tags = '["one","two"]'`); n != 10 {
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags = '["one","two"]'`); n != 10 {
 		t.Errorf("%d of 10 customers have both tags", n)
 	}
 }

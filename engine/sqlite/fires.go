@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +59,7 @@ func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.Fi
 	if err := d.commit(tx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	d.noteChanges(ftx.changes)
 	return version, nil
 }
 
@@ -73,6 +73,8 @@ type fireTx struct {
 	base int64
 	// nextFireID is the id the next inserted fire gets; 0 until read.
 	nextFireID int64
+	// changes counts the customer changes logged.
+	changes int64
 }
 
 var _ engine.FireTx = (*fireTx)(nil)
@@ -243,7 +245,7 @@ func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, 
 		return out, nil
 	}
 	enc, _ := json.Marshal(ids)
-	rows, err := f.tx.QueryContext(f.ctx, `SELECT id, tier, tags FROM customers WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	rows, err := f.tx.QueryContext(f.ctx, `SELECT id, tier, tags FROM customers_now WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
 	if err != nil {
 		return nil, fmt.Errorf("read customer states: %w", err)
 	}
@@ -262,7 +264,8 @@ func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, 
 	return out, rows.Err()
 }
 
-// ApplyEffects writes coupons, tags and tiers with multi-row statements.
+// ApplyEffects writes coupons, and logs tags and tiers, with multi-row
+// statements.
 func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 	var box boxes
 	start := 0
@@ -286,36 +289,5 @@ func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 		enc, _ := json.Marshal(t)
 		tags[id] = string(enc)
 	}
-	if err := f.updateColumn("tags", tags); err != nil {
-		return err
-	}
-	return f.updateColumn("tier", e.Tiers)
-}
-
-// updateColumn sets one column of many customers, a chunk per statement.
-func (f *fireTx) updateColumn(column string, byID map[string]string) error {
-	ids := make([]string, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // deterministic statements, and friendlier to the b-tree
-	start := 0
-	for _, size := range chunkSizes(len(ids)) {
-		chunk := ids[start : start+size]
-		start += size
-		args := make([]any, 0, 1+2*len(chunk))
-		args = append(args, ms(f.now))
-		for _, id := range chunk {
-			args = append(args, id, byID[id])
-		}
-		res, err := f.exec(`UPDATE OR FAIL customers SET `+column+` = v.column2, updated_at = ?
-			FROM (VALUES `+values(len(chunk), 2)+`) AS v WHERE customers.id = v.column1`, args)
-		if err != nil {
-			return fmt.Errorf("update %s: %w", column, err)
-		}
-		if n, _ := res.RowsAffected(); int(n) != len(chunk) {
-			return fmt.Errorf("update %s: %d of %d customers exist", column, n, len(chunk))
-		}
-	}
-	return nil
+	return f.appendChanges(tags, e.Tiers)
 }

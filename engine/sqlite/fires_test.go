@@ -61,7 +61,7 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("WriteFires = %v, want an error saying %s", err, tc.wantErr)
 			}
-			for _, q := range []string{`SELECT count(*) FROM fires`, `SELECT count(*) FROM coupons`, `SELECT count(*) FROM customers WHERE tags != '[]'`} {
+			for _, q := range []string{`SELECT count(*) FROM fires`, `SELECT count(*) FROM coupons`, `SELECT count(*) FROM customers_now WHERE tags != '[]'`} {
 				if got := f.count(q); got != 0 {
 					t.Errorf("%s = %d after the failed batch, want 0", q, got)
 				}

@@ -48,6 +48,9 @@ func (d *DB) loadPond(ctx context.Context) (*engine.Pond, bool, error) {
 	if err := loadCustomers(ctx, conns, pond); err != nil {
 		return nil, false, fmt.Errorf("load customers: %w", err)
 	}
+	if err := applyChanges(ctx, conns[0], pond, newJSONCache()); err != nil {
+		return nil, false, fmt.Errorf("load customer changes: %w", err)
+	}
 	if err := loadEvents(ctx, conns, pond); err != nil {
 		return nil, false, fmt.Errorf("load events: %w", err)
 	}

@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/koihq/koi/engine"
+)
+
+// Tags and tiers set by fires go to customer_changes, a log appended in
+// seq order, and are folded into the customers rows later, off the path a
+// run waits for. See migration 0008 for why.
+
+// foldChunk is how many changes one fold transaction folds: the write
+// lock is held for a fraction of a second at a time, so ingest and runs
+// barely notice a fold.
+const foldChunk = 5000
+
+// foldBackstop is how many pending changes make a fold run at once, even
+// while writes go on: under a write load that never pauses, the log would
+// otherwise only grow.
+const foldBackstop = 200_000
+
+// appendChanges logs the new tags and tiers of customers.
+func (f *fireTx) appendChanges(tags, tiers map[string]string) error {
+	ids := make([]string, 0, len(tags)+len(tiers))
+	for id := range tags {
+		ids = append(ids, id)
+	}
+	for id := range tiers {
+		if _, ok := tags[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids) // deterministic, and neighbours in the customer index
+	now := ms(f.now)
+	start := 0
+	for _, size := range chunkSizes(len(ids)) {
+		chunk := ids[start : start+size]
+		start += size
+		args := make([]any, 0, 4*len(chunk))
+		for _, id := range chunk {
+			args = append(args, id, nullable(tiers, id), nullable(tags, id), now)
+		}
+		if _, err := f.exec(`INSERT OR FAIL INTO customer_changes (customer_id, tier, tags, at) VALUES `+values(len(chunk), 4), args); err != nil {
+			return fmt.Errorf("log customer changes: %w", err)
+		}
+	}
+	// Every customer must exist, as an UPDATE of their row would have
+	// required: a change of no one is a bug in an action.
+	enc, _ := json.Marshal(ids)
+	var missing sql.NullString
+	if err := f.tx.QueryRowContext(f.ctx, `SELECT min(value) FROM json_each(?) WHERE value NOT IN (SELECT id FROM customers)`, string(enc)).Scan(&missing); err != nil {
+		return fmt.Errorf("log customer changes: %w", err)
+	}
+	if missing.Valid {
+		return fmt.Errorf("update tags and tiers: no customer %s", missing.String)
+	}
+	f.changes += int64(len(ids))
+	return nil
+}
+
+// nullable returns m[k], or nil (SQL NULL: unchanged) when k is absent.
+func nullable(m map[string]string, k string) any {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return nil
+}
+
+// FoldChanges folds every pending tag and tier change into the customers
+// rows now, as the background does once writes pause.
+func (d *DB) FoldChanges(ctx context.Context) error {
+	for {
+		n, err := d.foldChunk(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// foldChunk folds the oldest changes, at most foldChunk of them, and
+// returns how many it folded.
+func (d *DB) foldChunk(ctx context.Context) (int, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("fold customer changes: begin: %w", err)
+	}
+	defer end()
+	var hi sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM (SELECT seq FROM customer_changes ORDER BY seq LIMIT ?)`, foldChunk).Scan(&hi); err != nil {
+		return 0, fmt.Errorf("fold customer changes: %w", err)
+	}
+	if !hi.Valid {
+		d.changes.Store(0)
+		return 0, nil
+	}
+	// Only changes up to hi are folded; a later change of the same
+	// customer stays in the log and still wins over the row.
+	if _, err := tx.ExecContext(ctx, `UPDATE OR FAIL customers SET
+		tier = coalesce((SELECT x.tier FROM customer_changes x
+			WHERE x.customer_id = customers.id AND x.tier IS NOT NULL AND x.seq <= ?1 ORDER BY x.seq DESC LIMIT 1), tier),
+		tags = coalesce((SELECT x.tags FROM customer_changes x
+			WHERE x.customer_id = customers.id AND x.tags IS NOT NULL AND x.seq <= ?1 ORDER BY x.seq DESC LIMIT 1), tags),
+		updated_at = max(updated_at, (SELECT max(x.at) FROM customer_changes x WHERE x.customer_id = customers.id AND x.seq <= ?1))
+		WHERE id IN (SELECT customer_id FROM customer_changes WHERE seq <= ?1)`, hi.Int64); err != nil {
+		return 0, fmt.Errorf("fold customer changes: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM customer_changes WHERE seq <= ?`, hi.Int64)
+	if err != nil {
+		return 0, fmt.Errorf("fold customer changes: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	// Not d.commit: a fold is housekeeping, and must not postpone the
+	// checkpoint that follows it.
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("fold customer changes: commit: %w", err)
+	}
+	if d.changes.Add(-n) < 0 {
+		d.changes.Store(0)
+	}
+	return int(n), nil
+}
+
+// noteChanges counts newly committed changes, and folds at once when too
+// many are pending.
+func (d *DB) noteChanges(n int64) {
+	if n > 0 && d.changes.Add(n) >= foldBackstop {
+		d.ckpt.urge()
+	}
+}
+
+// countChanges reads how many changes are pending, at open.
+func (d *DB) countChanges(ctx context.Context) error {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM customer_changes`).Scan(&n); err != nil {
+		return fmt.Errorf("count customer changes: %w", err)
+	}
+	d.changes.Store(n)
+	return nil
+}
+
+// dropChanges removes the pending changes of customers that are being
+// replaced or deleted: the new row is the whole truth.
+func dropChanges(ctx context.Context, tx *sql.Tx, ids []string) error {
+	var pending bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM customer_changes)`).Scan(&pending); err != nil {
+		return fmt.Errorf("drop customer changes: %w", err)
+	}
+	if !pending {
+		return nil // the usual case, and a bulk import's every batch
+	}
+	enc, _ := json.Marshal(ids)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM customer_changes WHERE customer_id IN (SELECT value FROM json_each(?))`, string(enc)); err != nil {
+		return fmt.Errorf("drop customer changes: %w", err)
+	}
+	return nil
+}
+
+// applyChanges applies the pending changes, oldest first, to a pond just
+// loaded in the same read transaction.
+func applyChanges(ctx context.Context, c *readConn, pond *engine.Pond, jc *jsonCache) error {
+	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, tier, tags FROM customer_changes ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	in := interner{}
+	for rows.Next() {
+		var id string
+		var tier, tags sql.RawBytes
+		if err := rows.Scan(&id, &tier, &tags); err != nil {
+			return err
+		}
+		i, ok := pond.Lookup(id)
+		if !ok {
+			continue // deleted since; its changes are on their way out
+		}
+		cust := &pond.Customers[i]
+		if tier != nil {
+			cust.Tier = in.get(tier)
+		}
+		if tags != nil {
+			if cust.Tags, err = jc.decodeTags(tags); err != nil {
+				return fmt.Errorf("customer %s: tags: %w", id, err)
+			}
+		}
+	}
+	return rows.Err()
+}
