@@ -28,10 +28,27 @@ type ScalarDecoder interface {
 	DecodeScalar(value string) error
 }
 
-// LoadContext is what validation may consult about the deployment.
+// LoadContext is what validation may consult about the deployment and the
+// rule the action belongs to.
 type LoadContext struct {
 	// Tiers are the configured member tiers, lowest first.
 	Tiers []string
+	// Channels names the configured message channels. Nil means the
+	// deployment is unknown (checking a playbook without a config): any
+	// name is accepted.
+	Channels []string
+	// Sample is a sample profile, every attribute set, to try templates
+	// on, so that a template error is a load error.
+	Sample map[string]any
+	// Earlier holds sample results of the rule's earlier actions by kind
+	// (see Sampler), so a template can be checked to quote them.
+	Earlier map[string]Result
+}
+
+// Sampler is implemented by actions whose results later actions may quote:
+// SampleResult returns a result shaped like a real one, for LoadContext.Earlier.
+type Sampler interface {
+	SampleResult() Result
 }
 
 // Result is what an action reports back; later actions of the same fire see
@@ -80,15 +97,4 @@ type Coupon struct {
 	MinSpendFen int64
 	IssuedAt    time.Time
 	ExpiresAt   time.Time
-}
-
-// Effects are the side effects an action may perform on koi's own state. The
-// engine binds them to the fire's transaction.
-type Effects interface {
-	// IssueCoupon writes a coupon to the ledger. Codes must be unique.
-	IssueCoupon(c Coupon) error
-	// UpdateTags adds and removes tags of a customer and returns the result.
-	UpdateTags(customerID string, add, remove []string) ([]string, error)
-	// SetTier changes a customer's tier.
-	SetTier(customerID, tier string) error
 }

@@ -59,6 +59,7 @@ type effects struct {
 	coupons []actions.Coupon
 	tier    string
 	tags    []string
+	jobs    []actions.Job
 }
 
 func (e *effects) IssueCoupon(c actions.Coupon) error { e.coupons = append(e.coupons, c); return nil }
@@ -67,6 +68,7 @@ func (e *effects) UpdateTags(_ string, add, _ []string) ([]string, error) {
 	return e.tags, nil
 }
 func (e *effects) SetTier(_, tier string) error { e.tier = tier; return nil }
+func (e *effects) Enqueue(j actions.Job) error  { e.jobs = append(e.jobs, j); return nil }
 
 func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

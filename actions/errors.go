@@ -7,6 +7,9 @@ type FieldError struct {
 	// Field is the parameter's YAML key.
 	Field   string
 	Message string
+	// Line (from 1) and Col (from 0) point into the parameter's value, for
+	// errors inside it such as a template's; Line 0 means the whole value.
+	Line, Col int
 }
 
 func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }

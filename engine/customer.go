@@ -21,6 +21,9 @@ type Customer struct {
 	// Birthday is "MM-DD" or "YYYY-MM-DD"; empty when unknown.
 	Birthday string `json:"birthday,omitempty"`
 	Guide    string `json:"guide,omitempty"`
+	// OptOut lists the channels the customer opted out of: koi never
+	// sends to them there.
+	OptOut []string `json:"opt_out,omitempty"`
 }
 
 // Event types the profile understands; any other type is a custom event that

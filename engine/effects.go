@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/koihq/koi/actions"
 )
@@ -30,10 +32,14 @@ type stagedEffects struct {
 	// batch, not just the fire.
 	fatal error
 
-	// The current fire's staged effects.
-	coupons []actions.Coupon
-	tags    map[string][]string
-	tiers   map[string]string
+	// The current fire and action, and the fire's staged effects.
+	fire        *actions.Fire
+	maxAttempts int
+	hasWorker   func(kind string) bool
+	coupons     []actions.Coupon
+	tags        map[string][]string
+	tiers       map[string]string
+	jobs        []NewJob
 }
 
 var _ actions.Effects = (*stagedEffects)(nil)
@@ -147,8 +153,30 @@ func (s *stagedEffects) SetTier(customerID, tier string) error {
 	return nil
 }
 
+// Enqueue stages a job of the current fire's current action.
+func (s *stagedEffects) Enqueue(j actions.Job) error {
+	f := s.fire
+	if j.Kind == "" {
+		return fmt.Errorf("enqueue: a job needs a kind")
+	}
+	if !s.hasWorker(j.Kind) {
+		return fmt.Errorf("enqueue: no worker is registered for jobs of kind %q", j.Kind)
+	}
+	payload, err := json.Marshal(j.Payload)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: payload: %w", j.Kind, err)
+	}
+	s.jobs = append(s.jobs, NewJob{
+		Key: f.Key + "#" + strconv.Itoa(f.Index), Kind: j.Kind, Channel: j.Channel,
+		FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: f.CustomerID,
+		Payload: payload, MaxAttempts: s.maxAttempts,
+	})
+	return nil
+}
+
 // keep moves the current fire's staged effects into the batch.
 func (s *stagedEffects) keep() {
+	s.out.Jobs = append(s.out.Jobs, s.jobs...)
 	for _, c := range s.coupons {
 		s.out.Coupons = append(s.out.Coupons, c)
 		if i, ok := s.snap.pond.Lookup(c.CustomerID); ok {
@@ -179,6 +207,7 @@ func (s *stagedEffects) keep() {
 // discard drops the current fire's staged effects.
 func (s *stagedEffects) discard() {
 	s.coupons = s.coupons[:0]
+	s.jobs = s.jobs[:0]
 	clear(s.tags)
 	clear(s.tiers)
 }

@@ -30,6 +30,15 @@ type Config struct {
 	AfterBatch func(playbook string, written int)
 	// Observer, when set, is told about runs, events and loads (metrics).
 	Observer Observer
+	// MaxAttempts is how many times a job of the outbox is tried before it
+	// is dead-lettered (default 8).
+	MaxAttempts int
+	// JobsQueued, when set, is called after fires that enqueued jobs
+	// commit: the dispatcher's cue to look.
+	JobsQueued func(n int)
+	// Channels names the configured message channels, for validating
+	// playbooks; nil accepts any name.
+	Channels []string
 }
 
 // Engine holds the loaded playbooks and evaluates them against the store.
@@ -88,6 +97,9 @@ func New(store Store, registry *actions.Registry, cfg Config) *Engine {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 5000
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -109,7 +121,8 @@ func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
 
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
-	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location}
+	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
+		Channels: e.cfg.Channels, Sample: SampleValues()}
 }
 
 // Playbooks returns the loaded playbooks by name.

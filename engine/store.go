@@ -71,7 +71,7 @@ type FireTx interface {
 	// CustomerStates reads the stored tier and tags of customers; a
 	// customer that does not exist (any more) is missing from the map.
 	CustomerStates(ids []string) (map[string]CustomerState, error)
-	// ApplyEffects writes the coupons, tags and tiers of the batch.
+	// ApplyEffects writes the coupons, tags, tiers and jobs of the batch.
 	ApplyEffects(e *BatchEffects) error
 }
 
@@ -81,12 +81,16 @@ type CustomerState struct {
 	Tags []string
 }
 
-// BatchEffects are the local effects of a batch of fires.
+// BatchEffects are the effects of a batch of fires: the local ones, and
+// the jobs of the remote ones.
 type BatchEffects struct {
 	Coupons []actions.Coupon
 	// Tags and Tiers are the customers' new tags and tiers, by id.
 	Tags  map[string][]string
 	Tiers map[string]string
+	// Jobs go into the outbox, due at once; a job whose key exists is
+	// skipped (a re-run's).
+	Jobs []NewJob
 }
 
 // FireRef names a rule's fire state for one customer.

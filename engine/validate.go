@@ -20,6 +20,11 @@ func ValidateCustomer(c *Customer) error {
 			return &Error{Code: EInvalid, Field: "tags", Message: "tags must not be blank"}
 		}
 	}
+	for _, ch := range c.OptOut {
+		if strings.TrimSpace(ch) == "" {
+			return &Error{Code: EInvalid, Field: "opt_out", Message: "channel names must not be blank"}
+		}
+	}
 	return nil
 }
 

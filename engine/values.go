@@ -43,3 +43,17 @@ func intOrNil(p *int) any {
 	}
 	return *p
 }
+
+// SampleValues returns the values of a made-up profile with every
+// attribute set, for checking templates when a playbook loads.
+func SampleValues() map[string]any {
+	days := func(n int) *int { return &n }
+	p := &Profile{
+		ID: "sample", Name: "示例客户", Tier: "normal", Tags: []string{"sample"}, Guide: "guide", Member: true,
+		JoinedDays: 400, RecencyDays: days(30), Orders: 3, Spend: 600, AOV: 200,
+		Orders30d: 1, Orders90d: 2, Orders365d: 3, Spend30d: 200, Spend90d: 400, Spend365d: 600,
+		RFM: RFM{R: 3, F: 3, M: 3, Segment: "important_value"}, Lifecycle: "repeat",
+		Shares90d: 1, Referrals: 1, OpenCoupons: 1, CouponExpiringDays: days(3), BirthdayInDays: days(10),
+	}
+	return p.Values()
+}

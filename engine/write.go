@@ -32,11 +32,12 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 		start = end
 		var muts []mutation
 		var delta []*RuleCounts
+		var jobs int
 		e.writeMu.Lock()
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 			delta = newCounts(pb)
 			var err error
-			muts, err = e.writeBatch(ctx, tx, pb, snap, run, chunk, delta)
+			muts, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, chunk, delta)
 			return err
 		})
 		if err == nil {
@@ -48,6 +49,9 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 		e.writeMu.Unlock()
 		if err != nil {
 			return touched, fmt.Errorf("write fires: %w", err)
+		}
+		if jobs > 0 && e.cfg.JobsQueued != nil {
+			e.cfg.JobsQueued(jobs)
 		}
 		for i, c := range delta {
 			run.Rules[i].add(c)
@@ -61,8 +65,8 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 }
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
-// changes to apply once it commits.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, chunk []decision, counts []*RuleCounts) ([]mutation, error) {
+// changes to apply once it commits, and how many jobs it enqueued.
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
 	fires := make([]*Fire, len(chunk))
 	for i, d := range chunk {
 		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.profile(d.cust).ID,
@@ -74,7 +78,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	}
 	inserted, err := tx.InsertFires(fires)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for i, f := range fires {
 		if inserted[i] {
@@ -82,6 +86,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		}
 	}
 	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()), len(chunk))
+	fx.maxAttempts, fx.hasWorker = e.cfg.MaxAttempts, e.registry.HasWorker
 	if !fx.fromPond {
 		for i, d := range chunk {
 			if inserted[i] && !d.holdout {
@@ -108,7 +113,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		if err := e.doActions(ctx, r, fires[i], p, fx); err != nil {
 			fx.discard()
 			if fx.fatal != nil {
-				return nil, fx.fatal // the store failed, not the action
+				return nil, 0, fx.fatal // the store failed, not the action
 			}
 			c.fail(p.ID + ": " + err.Error())
 			failed = append(failed, fires[i].ID)
@@ -118,20 +123,21 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		c.Fired++
 	}
 	if err := tx.DeleteFires(failed); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := tx.ApplyEffects(fx.out); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return fx.muts, nil
+	return fx.muts, len(fx.out.Jobs), nil
 }
 
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profile, fx actions.Effects) error {
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profile, fx *stagedEffects) error {
 	af := &actions.Fire{
 		Playbook: f.Playbook, Rule: f.Rule, RunID: f.RunID, FireID: f.ID,
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
 		ProfileFunc: p.Values,
 	}
+	fx.fire = af
 	for i, ra := range r.Actions {
 		af.Index = i
 		res, err := ra.Action.Do(ctx, af, fx)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,6 +30,10 @@ type Options struct {
 	Tiers []string
 	// Timezone is used when a playbook names none; UTC if nil.
 	Timezone *time.Location
+	// Channels names the configured message channels; nil accepts any.
+	Channels []string
+	// Sample is a sample profile's values, for actions to try templates on.
+	Sample map[string]any
 }
 
 type playbookYAML struct {
@@ -296,9 +301,13 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 	if len(raw.Actions) == 0 {
 		l.errorf(n, "%s: actions is required and must list at least one action", name)
 	}
+	earlier := map[string]actions.Result{}
 	for i := range raw.Actions {
-		if a, ok := l.action(&raw.Actions[i], name); ok {
+		if a, ok := l.action(&raw.Actions[i], name, earlier); ok {
 			r.Actions = append(r.Actions, a)
+			if s, ok := a.Action.(actions.Sampler); ok {
+				earlier[a.Kind] = s.SampleResult()
+			}
 		}
 	}
 	if len(l.errs) > before {
@@ -307,7 +316,7 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 	return r
 }
 
-func (l *loader) action(n *yaml.Node, rule string) (RuleAction, bool) {
+func (l *loader) action(n *yaml.Node, rule string, earlier map[string]actions.Result) (RuleAction, bool) {
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
 		l.errorf(n, "%s: an action is one `kind: parameters` entry, like `- coupon: {amount: 20, expires_in: 7d}`", rule)
 		return RuleAction{}, false
@@ -334,7 +343,8 @@ func (l *loader) action(n *yaml.Node, rule string) (RuleAction, bool) {
 	if len(l.errs) > before {
 		return RuleAction{}, false
 	}
-	if err := a.Validate(actions.LoadContext{Tiers: l.opts.Tiers}); err != nil {
+	lc := actions.LoadContext{Tiers: l.opts.Tiers, Channels: l.opts.Channels, Sample: l.opts.Sample, Earlier: maps.Clone(earlier)}
+	if err := a.Validate(lc); err != nil {
 		l.actionErrors(err, params, rule, kind)
 		return RuleAction{}, false
 	}
@@ -352,6 +362,12 @@ func (l *loader) actionErrors(err error, params *yaml.Node, rule, kind string) {
 		if fe, ok := e.(*actions.FieldError); ok {
 			if v := valueNode(params, fe.Field); v != nil {
 				at = v
+			}
+			if fe.Line > 0 && at.Kind == yaml.ScalarNode {
+				// An error inside the value, a template's say: point at it.
+				line, col := l.exprPosition(at, exprError{line: fe.Line, col: fe.Col})
+				l.errs = append(l.errs, Error{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf("%s: %s: %v", rule, kind, e)})
+				continue
 			}
 		}
 		l.errorf(at, "%s: %s: %v", rule, kind, e)

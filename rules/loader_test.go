@@ -15,7 +15,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.err golden files")
 
 func options() rules.Options {
-	return rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}}
+	return rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"},
+		Channels: []string{"log", "wecom", "crm"}, Sample: engine.SampleValues()}
 }
 
 // TestBadPlaybooks loads every testdata/*.bad.yaml and compares all of its

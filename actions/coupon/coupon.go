@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/koihq/koi/actions"
 )
@@ -15,7 +16,10 @@ import (
 // Kind is the action's playbook name.
 const Kind = "coupon"
 
-var _ actions.Action = (*Coupon)(nil)
+var (
+	_ actions.Action  = (*Coupon)(nil)
+	_ actions.Sampler = (*Coupon)(nil)
+)
 
 // Coupon issues a coupon: `coupon: { amount: 20, min_spend: 100, expires_in: 7d }`.
 type Coupon struct {
@@ -68,6 +72,12 @@ func (c *Coupon) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (act
 		"min_spend":  c.MinSpend,
 		"expires_at": cp.ExpiresAt,
 	}, nil
+}
+
+// SampleResult is a result shaped like Do's, for checking templates that
+// quote the coupon.
+func (c *Coupon) SampleResult() actions.Result {
+	return actions.Result{"code": "KSAMPLE", "amount": c.Amount, "min_spend": c.MinSpend, "expires_at": time.Time{}.Add(c.ExpiresIn.Std())}
 }
 
 var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

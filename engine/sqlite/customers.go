@@ -26,11 +26,11 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 	}
 	defer end()
 	st, err := tx.PrepareContext(ctx, `INSERT INTO customers (`+customerColumns+`, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
 			wecom_id = excluded.wecom_id, tier = excluded.tier, tags = excluded.tags, attrs = excluded.attrs,
 			member = excluded.member, joined_at = excluded.joined_at, birthday = excluded.birthday,
-			guide = excluded.guide, updated_at = excluded.updated_at`)
+			guide = excluded.guide, opt_out = excluded.opt_out, updated_at = excluded.updated_at`)
 	if err != nil {
 		return 0, fmt.Errorf("prepare upsert customer: %w", err)
 	}
@@ -56,12 +56,17 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 			}
 			attrs = string(b)
 		}
+		optOut := "[]"
+		if len(c.OptOut) > 0 {
+			b, _ := json.Marshal(c.OptOut)
+			optOut = string(b)
+		}
 		joined := c.JoinedAt
 		if joined.IsZero() {
 			joined = now
 		}
 		if _, err := st.ExecContext(ctx, c.ID, c.Name, c.Phone, c.Email, c.WeComID, c.Tier, tags, attrs,
-			boolInt(c.Member), ms(joined), c.Birthday, c.Guide, ms(now)); err != nil {
+			boolInt(c.Member), ms(joined), c.Birthday, c.Guide, optOut, ms(now)); err != nil {
 			return 0, fmt.Errorf("upsert customer %s: %w", c.ID, err)
 		}
 	}
@@ -93,11 +98,16 @@ func (d *DB) InsertEvents(ctx context.Context, evs []engine.Event) (inserted int
 
 func scanCustomer(row interface{ Scan(...any) error }) (engine.Customer, error) {
 	var c engine.Customer
-	var tags, attrs string
+	var tags, attrs, optOut string
 	var joined int64
 	var member int
-	if err := row.Scan(&c.ID, &c.Name, &c.Phone, &c.Email, &c.WeComID, &c.Tier, &tags, &attrs, &member, &joined, &c.Birthday, &c.Guide); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.Phone, &c.Email, &c.WeComID, &c.Tier, &tags, &attrs, &member, &joined, &c.Birthday, &c.Guide, &optOut); err != nil {
 		return c, err
+	}
+	if optOut != "[]" && optOut != "" {
+		if err := json.Unmarshal([]byte(optOut), &c.OptOut); err != nil {
+			return c, fmt.Errorf("customer %s: opt_out: %w", c.ID, err)
+		}
 	}
 	c.Member = member != 0
 	c.JoinedAt = fromMs(joined)

@@ -289,5 +289,8 @@ func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 		enc, _ := json.Marshal(t)
 		tags[id] = string(enc)
 	}
-	return f.appendChanges(tags, e.Tiers)
+	if err := f.appendChanges(tags, e.Tiers); err != nil {
+		return err
+	}
+	return f.insertJobs(e.Jobs)
 }

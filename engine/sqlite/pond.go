@@ -117,7 +117,7 @@ func rowidRanges(ctx context.Context, c *readConn, table string, n int) ([][2]in
 	return out, nil
 }
 
-const customerColumns = `id, name, phone, email, wecom_id, tier, tags, attrs, member, joined_at, birthday, guide`
+const customerColumns = `id, name, phone, email, wecom_id, tier, tags, attrs, member, joined_at, birthday, guide, opt_out`
 
 // jsonCache decodes tags and attrs once per distinct text. Most customers
 // share a handful of combinations (a city, an occupation), and sharing the

@@ -45,6 +45,7 @@ type Customer struct {
 	JoinedAt string         `json:"joined_at"`
 	Birthday string         `json:"birthday"`
 	Guide    string         `json:"guide"`
+	OptOut   []string       `json:"opt_out"`
 	Attrs    map[string]any `json:"attrs"`
 }
 
@@ -110,7 +111,7 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 // is midnight in loc.
 func (r *Customer) ToCustomer(loc *time.Location) (engine.Customer, error) {
 	c := engine.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
-		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, Attrs: r.Attrs}
+		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, OptOut: r.OptOut, Attrs: r.Attrs}
 	if r.JoinedAt != "" {
 		t, err := parseTime("joined_at", r.JoinedAt, loc)
 		if err != nil {
@@ -170,6 +171,8 @@ func CustomerFromCSV(header, row []string) (Customer, error) {
 			r.Birthday = v
 		case "guide":
 			r.Guide = v
+		case "opt_out":
+			r.OptOut = splitTags(v)
 		case "attrs":
 			err = csvAttrs(h, v, &r.Attrs)
 		default:

@@ -1,0 +1,55 @@
+package actions
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+)
+
+// Message is a rendered message for one customer.
+type Message struct {
+	// Key is the idempotency key of the job carrying the message.
+	Key string `json:"key"`
+	// Channel is the configured channel's name.
+	Channel    string `json:"channel"`
+	Text       string `json:"text"`
+	Playbook   string `json:"playbook"`
+	Rule       string `json:"rule"`
+	FireID     int64  `json:"fire_id"`
+	CustomerID string `json:"customer_id"`
+	// To is the customer's contact at delivery time.
+	To Contact `json:"to"`
+}
+
+// Channel sends messages to customers: WeCom, SMS, a brand's own system. A
+// channel type is registered under a snake_case name; koi.yaml configures
+// named channels of a type, decoding the channel's `yaml` fields strictly.
+// Send follows Worker's error contract: Permanent, RetryAfter, or retry.
+type Channel interface {
+	// Open validates the configuration and prepares the channel. A
+	// *FieldError names the offending key.
+	Open(oc OpenContext) error
+	// Send delivers one message, honouring ctx's deadline.
+	Send(ctx context.Context, m *Message) error
+}
+
+// OpenContext is what a channel or worker may use when it is opened.
+type OpenContext struct {
+	// Name is the configured channel's name.
+	Name string
+	// Getenv reads the environment, where secrets live.
+	Getenv func(string) string
+	// Logger is koi's logger.
+	Logger *slog.Logger
+	// HTTPClient is the client to make requests with; it has no timeout of
+	// its own, deliveries carry deadlines.
+	HTTPClient *http.Client
+}
+
+// WorkerContext is what a worker constructor gets: the opened channels and
+// the deployment's facilities.
+type WorkerContext struct {
+	OpenContext
+	// Channels are the configured channels by name, opened.
+	Channels map[string]Channel
+}

@@ -1,0 +1,113 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Job is remote work an action enqueues: a message to send, a request to
+// make. It is stored in the outbox with the fire and delivered later by the
+// Worker registered for its Kind, with retries.
+type Job struct {
+	// Kind names the Worker that delivers the job.
+	Kind string
+	// Channel is the customer-facing channel the job sends on, if any. A
+	// customer who opted out of it is never sent to: the job is skipped
+	// with reason consent. Empty for integrations that message no one.
+	Channel string
+	// Payload is what the worker needs, encoded as JSON. It must be
+	// self-contained: the playbook that enqueued it may have changed by the
+	// time it is delivered.
+	Payload any
+}
+
+// Contact is how to reach a customer, read when a job is delivered, so a
+// changed phone number or a new opt-out counts.
+type Contact struct {
+	CustomerID string `json:"customer_id"`
+	Name       string `json:"name,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Email      string `json:"email,omitempty"`
+	// WeComID is the customer's WeCom external user id (external_userid).
+	WeComID string `json:"wecom_id,omitempty"`
+	// Guide is the id of the customer's sales guide (导购), if any.
+	Guide string `json:"guide,omitempty"`
+	// OptOut lists the channels the customer opted out of.
+	OptOut []string `json:"opt_out,omitempty"`
+}
+
+// Delivery is one attempt at a job.
+type Delivery struct {
+	JobID   int64
+	Kind    string
+	Channel string
+	// Key is the job's idempotency key: the same on every attempt. Send it
+	// to the receiver so that it can drop a repeat.
+	Key string
+	// Attempt counts from 1.
+	Attempt    int
+	FireID     int64
+	Playbook   string
+	Rule       string
+	CustomerID string
+	// Payload is the job's payload as enqueued.
+	Payload json.RawMessage
+	// Contact is the customer's contact now.
+	Contact Contact
+}
+
+// Worker delivers jobs of one kind. Deliver is one attempt; it must honour
+// ctx's deadline. A nil error means delivered. Return Permanent(err) when a
+// retry cannot help (a rejected recipient, a malformed request), and
+// RetryAfter when the receiver said when to come back; any other error is
+// retried with backoff until the job's attempts run out.
+type Worker interface {
+	Deliver(ctx context.Context, d *Delivery) error
+}
+
+// WorkerFunc adapts a function to Worker.
+type WorkerFunc func(ctx context.Context, d *Delivery) error
+
+// Deliver calls f.
+func (f WorkerFunc) Deliver(ctx context.Context, d *Delivery) error { return f(ctx, d) }
+
+// DeliveryError tells the dispatcher what to do about a failed attempt.
+type DeliveryError struct {
+	Err error
+	// Permanent means give up now: the job is dead-lettered.
+	Permanent bool
+	// After, when positive, is the earliest the next attempt may be made.
+	After time.Duration
+}
+
+func (e *DeliveryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return &DeliveryError{Err: err, Permanent: true} }
+
+// RetryAfter marks err as worth retrying, not before d.
+func RetryAfter(d time.Duration, err error) error { return &DeliveryError{Err: err, After: d} }
+
+// Permanentf is Permanent(fmt.Errorf(format, args...)).
+func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }
+
+// IsPermanent reports whether err says to give up.
+func IsPermanent(err error) bool {
+	var de *DeliveryError
+	return errors.As(err, &de) && de.Permanent
+}
+
+// RetryDelay returns the delay err asks for, and 0 when it asks none.
+func RetryDelay(err error) time.Duration {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.After
+	}
+	return 0
+}

@@ -1,0 +1,467 @@
+// Package dispatch delivers the jobs of koi's outbox: messages, webhooks,
+// plugin calls that fires enqueued in their transactions. Delivery is at
+// least once: an outcome is recorded only after the attempt, so a crash
+// between the two repeats the attempt, and the job's idempotency key lets
+// the receiver drop the repeat.
+//
+// One dispatcher per database delivers (a file lock elects it); others
+// stand by. Jobs in flight are claimed in memory, not in the database, so
+// an attempt costs no write before it is made; outcomes are written in
+// batches, many per transaction.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+)
+
+// Options tune a dispatcher. Zero values take the defaults.
+type Options struct {
+	// Concurrency is how many deliveries run at once (16).
+	Concurrency int
+	// Batch is how many due jobs are read at a time (256).
+	Batch int
+	// Poll is how often to look for due jobs without a nudge (1s): retries
+	// coming due, jobs other processes enqueued.
+	Poll time.Duration
+	// Timeout bounds one attempt (10s).
+	Timeout time.Duration
+	// Backoff is the delay after the first failed attempt (10s); it doubles
+	// with every further one, up to MaxBackoff (1h), and is jittered.
+	Backoff, MaxBackoff time.Duration
+	// Rates limit deliveries per second by rate group: a job's channel,
+	// or its kind when it has none. A group without a rate is unlimited.
+	Rates map[string]float64
+	// Retention is how long finished jobs are kept (7 days); dead ones
+	// stay until an operator deals with them.
+	Retention time.Duration
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Logger; slog.Default() if nil.
+	Logger *slog.Logger
+	// Delivered, when set, is told each attempt's outcome (metrics).
+	Delivered func(j *engine.Job, state engine.JobState, took time.Duration)
+}
+
+func (o *Options) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Concurrency, 16)
+	def(&o.Batch, 256)
+	defDur(&o.Poll, time.Second)
+	defDur(&o.Timeout, 10*time.Second)
+	defDur(&o.Backoff, 10*time.Second)
+	defDur(&o.MaxBackoff, time.Hour)
+	defDur(&o.Retention, 7*24*time.Hour)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Dispatcher delivers due jobs with their kinds' workers.
+type Dispatcher struct {
+	store    engine.JobStore
+	workers  map[string]actions.Worker
+	opts     Options
+	limiters map[string]*rate.Limiter
+	nudgec   chan struct{}
+
+	mu       sync.Mutex
+	inflight map[int64]bool
+	// released maps jobs the writer released since the last claim to the
+	// epoch of their release. A claim skips jobs released after its read
+	// began: the read may predate the outcome's commit, and would
+	// deliver the job again.
+	released map[int64]uint64
+	epoch    uint64
+}
+
+// New returns a dispatcher over store, delivering each job kind with its
+// worker.
+func New(store engine.JobStore, workers map[string]actions.Worker, opts Options) *Dispatcher {
+	opts.defaults()
+	d := &Dispatcher{store: store, workers: workers, opts: opts, limiters: map[string]*rate.Limiter{},
+		nudgec: make(chan struct{}, 1), inflight: map[int64]bool{}, released: map[int64]uint64{}}
+	for group, perSecond := range opts.Rates {
+		// A burst of one second's worth: a queue that waited may catch up
+		// at once, no faster.
+		d.limiters[group] = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
+	}
+	return d
+}
+
+// Nudge tells the dispatcher that jobs were enqueued; it never blocks.
+func (d *Dispatcher) Nudge() {
+	select {
+	case d.nudgec <- struct{}{}:
+	default:
+	}
+}
+
+// Run takes the dispatch lock, waiting while another process holds it,
+// and delivers until ctx ends. Attempts under way when it ends finish (each
+// within Timeout) and are recorded before Run returns.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	release, err := d.lock(ctx)
+	if err != nil || release == nil {
+		return err
+	}
+	defer release()
+	return d.loop(ctx, false)
+}
+
+// Drain delivers every job due now and returns how many attempts it made,
+// or does nothing when another process dispatches. `koi run` uses it to
+// send what its run enqueued.
+func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
+	release, ok, err := d.store.LockDispatch()
+	if err != nil {
+		return 0, fmt.Errorf("dispatch lock: %w", err)
+	}
+	if !ok {
+		d.opts.Logger.Info("another koi process dispatches; leaving the outbox to it")
+		return 0, nil
+	}
+	defer release()
+	var n int
+	d.opts.Delivered = counting(d.opts.Delivered, &n)
+	err = d.loop(ctx, true)
+	return n, err
+}
+
+func counting(next func(*engine.Job, engine.JobState, time.Duration), n *int) func(*engine.Job, engine.JobState, time.Duration) {
+	var mu sync.Mutex
+	return func(j *engine.Job, s engine.JobState, took time.Duration) {
+		mu.Lock()
+		*n++
+		mu.Unlock()
+		if next != nil {
+			next(j, s, took)
+		}
+	}
+}
+
+// lock waits for the dispatch lock; a nil release means ctx ended first.
+func (d *Dispatcher) lock(ctx context.Context) (func(), error) {
+	logged := false
+	for {
+		release, ok, err := d.store.LockDispatch()
+		if err != nil {
+			return nil, fmt.Errorf("dispatch lock: %w", err)
+		}
+		if ok {
+			if logged {
+				d.opts.Logger.Info("took over dispatching")
+			}
+			return release, nil
+		}
+		if !logged {
+			d.opts.Logger.Info("another koi process dispatches; standing by")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// item is a claimed job and its customer's contact.
+type item struct {
+	job     *engine.Job
+	contact *actions.Contact
+}
+
+// result is an attempt's outcome; a nil outcome releases an unattempted
+// claim.
+type result struct {
+	id      int64
+	outcome *engine.JobOutcome
+}
+
+// loop runs the fetcher, the workers and the writer until ctx ends, or,
+// when drain is set, until nothing is due.
+func (d *Dispatcher) loop(ctx context.Context, drain bool) error {
+	items := make(chan item, d.opts.Concurrency)
+	results := make(chan result, d.opts.Concurrency*4)
+	var workers sync.WaitGroup
+	for range d.opts.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for it := range items {
+				results <- d.attempt(ctx, it)
+			}
+		}()
+	}
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- d.writer(results) }()
+
+	fetchErr := d.fetch(ctx, items, drain)
+	close(items)
+	workers.Wait()
+	close(results)
+	return errors.Join(fetchErr, <-writerDone)
+}
+
+// fetch feeds due jobs to the workers.
+func (d *Dispatcher) fetch(ctx context.Context, items chan<- item, drain bool) error {
+	poll := time.NewTicker(d.opts.Poll)
+	defer poll.Stop()
+	purged := time.Time{}
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		now := d.opts.Now()
+		if now.Sub(purged) > time.Hour {
+			purged = now
+			if n, err := d.store.PurgeJobs(ctx, now.Add(-d.opts.Retention)); err != nil {
+				d.opts.Logger.Warn("purging finished jobs failed", "err", err)
+			} else if n > 0 {
+				d.opts.Logger.Info("purged finished jobs", "jobs", n, "older_than", d.opts.Retention)
+			}
+		}
+		claimed, full, err := d.claim(ctx, now)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d.opts.Logger.Error("reading due jobs failed", "err", err)
+		}
+		for _, it := range claimed {
+			select {
+			case items <- it:
+			case <-ctx.Done():
+				d.release(claimed)
+				return nil
+			}
+		}
+		if full {
+			continue // more are due
+		}
+		if drain {
+			if d.idle() {
+				// Nothing claimable, nothing in flight: any job still
+				// pending is due later.
+				return nil
+			}
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.nudgec:
+		case <-poll.C:
+		}
+	}
+}
+
+// claim reads due jobs that are not in flight, claims them, and reads their
+// customers' contacts. full reports that the read hit its limit.
+func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]item, bool, error) {
+	d.mu.Lock()
+	busy, start := len(d.inflight), d.epoch
+	d.mu.Unlock()
+	limit := d.opts.Batch + busy
+	jobs, err := d.store.DueJobs(ctx, now, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	full := len(jobs) == limit
+	d.mu.Lock()
+	var out []item
+	var ids []string
+	for _, j := range jobs {
+		if d.inflight[j.ID] || d.released[j.ID] > start {
+			continue
+		}
+		d.inflight[j.ID] = true
+		out = append(out, item{job: j})
+		if j.CustomerID != "" {
+			ids = append(ids, j.CustomerID)
+		}
+	}
+	// Every later claim reads after these releases' commits.
+	clear(d.released)
+	d.mu.Unlock()
+	if len(out) == 0 {
+		return nil, false, nil
+	}
+	contacts, err := d.store.Contacts(ctx, ids)
+	if err != nil {
+		d.release(out)
+		return nil, false, err
+	}
+	for i := range out {
+		if c, ok := contacts[out[i].job.CustomerID]; ok {
+			out[i].contact = &c
+		}
+	}
+	return out, full, nil
+}
+
+func (d *Dispatcher) release(items []item) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, it := range items {
+		delete(d.inflight, it.job.ID)
+	}
+}
+
+func (d *Dispatcher) idle() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inflight) == 0
+}
+
+// writer records outcomes in batches: whatever has arrived by the time
+// the previous batch committed, so a busy dispatcher writes hundreds per
+// transaction and an idle one writes each at once.
+func (d *Dispatcher) writer(results <-chan result) error {
+	var errs error
+	for r, ok := <-results; ok; r, ok = <-results {
+		batch := []result{r}
+	more:
+		for len(batch) < 4096 {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		outcomes := make([]engine.JobOutcome, 0, len(batch))
+		for _, r := range batch {
+			if r.outcome != nil {
+				outcomes = append(outcomes, *r.outcome)
+			}
+		}
+		// Recording must outlive shutdown: an attempt made and not
+		// recorded is made again.
+		if err := d.store.FinishJobs(context.Background(), d.opts.Now(), outcomes); err != nil {
+			d.opts.Logger.Error("recording delivery outcomes failed; those jobs will be attempted again", "jobs", len(outcomes), "err", err)
+			errs = errors.Join(errs, err)
+		}
+		d.mu.Lock()
+		d.epoch++
+		for _, r := range batch {
+			delete(d.inflight, r.id)
+			d.released[r.id] = d.epoch
+		}
+		d.mu.Unlock()
+		d.Nudge() // capacity freed
+	}
+	return errs
+}
+
+// attempt makes one delivery attempt and decides what becomes of the job.
+func (d *Dispatcher) attempt(ctx context.Context, it item) result {
+	j := it.job
+	res := result{id: j.ID}
+	outcome := func(state engine.JobState, runAt time.Time, msg string) result {
+		res.outcome = &engine.JobOutcome{ID: j.ID, State: state, Attempts: j.Attempts, RunAt: runAt, LastError: msg}
+		return res
+	}
+	now := d.opts.Now()
+	switch {
+	case j.CustomerID != "" && it.contact == nil:
+		return outcome(engine.JobCancelled, now, "the customer was deleted")
+	case j.Channel != "" && slices.Contains(it.contact.OptOut, j.Channel):
+		return outcome(engine.JobSkipped, now, "consent: the customer opted out of "+j.Channel)
+	}
+	w := d.workers[j.Kind]
+	if w == nil {
+		return outcome(engine.JobDead, now, fmt.Sprintf("no worker for jobs of kind %q in this koi binary", j.Kind))
+	}
+	group := j.Channel
+	if group == "" {
+		group = j.Kind
+	}
+	if l := d.limiters[group]; l != nil {
+		if err := l.Wait(ctx); err != nil {
+			return res // shutting down: unattempted, still pending
+		}
+	}
+	del := &actions.Delivery{JobID: j.ID, Kind: j.Kind, Channel: j.Channel, Key: j.Key, Attempt: j.Attempts + 1,
+		FireID: j.FireID, Playbook: j.Playbook, Rule: j.Rule, CustomerID: j.CustomerID, Payload: j.Payload}
+	if it.contact != nil {
+		del.Contact = *it.contact
+	}
+	// An attempt under way when shutdown begins is let finish, within its
+	// timeout: cut short, it might have reached the receiver anyway.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
+	start := time.Now()
+	err := deliver(actx, w, del)
+	took := time.Since(start)
+	cancel()
+	j.Attempts++
+	now = d.opts.Now()
+	switch {
+	case err == nil:
+		res = outcome(engine.JobDone, now, "")
+	case actions.IsPermanent(err):
+		res = outcome(engine.JobDead, now, err.Error())
+	case j.Attempts >= j.MaxAttempts:
+		res = outcome(engine.JobDead, now, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
+	default:
+		wait := max(d.backoff(j.Attempts), actions.RetryDelay(err))
+		res = outcome(engine.JobPending, now.Add(wait), err.Error())
+	}
+	if d.opts.Delivered != nil {
+		d.opts.Delivered(j, res.outcome.State, took)
+	}
+	return res
+}
+
+// deliver calls the worker, turning a panic into an error: one bad plugin
+// must not stop every delivery.
+func deliver(ctx context.Context, w actions.Worker, del *actions.Delivery) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("worker panicked: %v", p)
+		}
+	}()
+	return w.Deliver(ctx, del)
+}
+
+// backoff is the delay after the n-th failed attempt: Backoff doubled
+// n-1 times, at most MaxBackoff, then jittered down by up to half, so
+// that jobs failing together do not retry together.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	wait := d.opts.MaxBackoff
+	if n-1 < 32 {
+		wait = min(d.opts.Backoff<<(n-1), d.opts.MaxBackoff)
+		if wait <= 0 { // overflow
+			wait = d.opts.MaxBackoff
+		}
+	}
+	return wait/2 + rand.N(wait/2+1)
+}

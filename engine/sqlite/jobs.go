@@ -1,0 +1,229 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+)
+
+var _ engine.JobStore = (*DB)(nil)
+
+// insertJobs writes the batch's jobs into the outbox, due now. A job whose
+// key exists was enqueued by an earlier run of the same fire and is left
+// as it is.
+func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
+	now := ms(f.now)
+	var box boxes
+	start := 0
+	for _, size := range chunkSizes(len(jobs)) {
+		chunk := jobs[start : start+size]
+		start += size
+		args := make([]any, 0, 12*len(chunk))
+		for _, j := range chunk {
+			args = append(args, j.Key, box.string(j.Kind), box.string(j.Channel), j.FireID, box.string(j.Playbook), box.string(j.Rule),
+				j.CustomerID, string(j.Payload), j.MaxAttempts, box.int64(now), box.int64(now), box.int64(now))
+		}
+		if _, err := f.exec(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, max_attempts, run_at, created_at, updated_at)
+			VALUES `+values(len(chunk), 12)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+const jobColumns = `id, key, kind, channel, fire_id, playbook, rule, customer_id, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error`
+
+func scanJob(s interface{ Scan(...any) error }) (*engine.Job, error) {
+	j := &engine.Job{}
+	var payload string
+	var runAt, created, updated int64
+	if err := s.Scan(&j.ID, &j.Key, &j.Kind, &j.Channel, &j.FireID, &j.Playbook, &j.Rule, &j.CustomerID, &payload, &j.State,
+		&j.Attempts, &j.MaxAttempts, &runAt, &created, &updated, &j.LastError); err != nil {
+		return nil, err
+	}
+	j.Payload = json.RawMessage(payload)
+	j.RunAt, j.CreatedAt, j.UpdatedAt = fromMs(runAt), fromMs(created), fromMs(updated)
+	return j, nil
+}
+
+func (d *DB) queryJobs(ctx context.Context, query string, args ...any) ([]*engine.Job, error) {
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*engine.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// DueJobs returns up to limit pending jobs due at now, earliest first.
+func (d *DB) DueJobs(ctx context.Context, now time.Time, limit int) ([]*engine.Job, error) {
+	jobs, err := d.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE state = 'pending' AND run_at <= ? ORDER BY run_at, id LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// FinishJobs records delivery outcomes with one statement per chunk.
+func (d *DB) FinishJobs(ctx context.Context, now time.Time, outcomes []engine.JobOutcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("finish jobs: begin: %w", err)
+	}
+	defer end()
+	start := 0
+	for _, size := range chunkSizes(len(outcomes)) {
+		chunk := outcomes[start : start+size]
+		start += size
+		args := make([]any, 0, 1+5*len(chunk))
+		args = append(args, ms(now))
+		for _, o := range chunk {
+			args = append(args, o.ID, string(o.State), o.Attempts, ms(o.RunAt), o.LastError)
+		}
+		s, err := d.stmt(ctx, tx, `UPDATE jobs SET state = v.column2, attempts = v.column3, run_at = v.column4, last_error = v.column5, updated_at = ?
+			FROM (VALUES `+values(len(chunk), 5)+`) AS v WHERE jobs.id = v.column1 AND jobs.state = 'pending'`)
+		if err != nil {
+			return fmt.Errorf("finish jobs: %w", err)
+		}
+		if _, err := s.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("finish jobs: %w", err)
+		}
+	}
+	if err := d.commit(tx); err != nil {
+		return fmt.Errorf("finish jobs: commit: %w", err)
+	}
+	return nil
+}
+
+// Contacts reads how to reach customers.
+func (d *DB) Contacts(ctx context.Context, ids []string) (map[string]actions.Contact, error) {
+	out := make(map[string]actions.Contact, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	enc, _ := json.Marshal(ids)
+	rows, err := d.db.QueryContext(ctx, `SELECT id, name, phone, email, wecom_id, guide, opt_out FROM customers WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	if err != nil {
+		return nil, fmt.Errorf("read contacts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c actions.Contact
+		var optOut string
+		if err := rows.Scan(&c.CustomerID, &c.Name, &c.Phone, &c.Email, &c.WeComID, &c.Guide, &optOut); err != nil {
+			return nil, fmt.Errorf("read contacts: %w", err)
+		}
+		if optOut != "[]" && optOut != "" {
+			if err := json.Unmarshal([]byte(optOut), &c.OptOut); err != nil {
+				return nil, fmt.Errorf("customer %s: opt_out: %w", c.CustomerID, err)
+			}
+		}
+		out[c.CustomerID] = c
+	}
+	return out, rows.Err()
+}
+
+// ListJobs lists jobs newest first.
+func (d *DB) ListJobs(ctx context.Context, f engine.JobFilter) ([]*engine.Job, error) {
+	var lq listQuery
+	lq.when(f.State != "", "state = ?", string(f.State))
+	lq.when(f.Kind != "", "kind = ?", f.Kind)
+	lq.when(f.Playbook != "", "playbook = ?", f.Playbook)
+	lq.when(f.CustomerID != "", "customer_id = ?", f.CustomerID)
+	lq.when(f.FireID != 0, "fire_id = ?", f.FireID)
+	lq.when(f.Before > 0, "id < ?", f.Before)
+	q, args := lq.sql(jobColumns, "jobs", "id", engine.PageLimit(f.Limit))
+	jobs, err := d.queryJobs(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// GetJob reads one job.
+func (d *DB) GetJob(ctx context.Context, id int64) (*engine.Job, error) {
+	j, err := scanJob(d.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no job %d", id)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job: %w", err)
+	}
+	return j, nil
+}
+
+// RetryJob makes a finished job pending again, due now, attempts reset.
+func (d *DB) RetryJob(ctx context.Context, id int64, now time.Time) (*engine.Job, error) {
+	return d.moveJob(ctx, id, "retry", `state != 'pending'`,
+		`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?1, updated_at = ?1, last_error = '' WHERE id = ?2`, now)
+}
+
+// CancelJob cancels a pending job.
+func (d *DB) CancelJob(ctx context.Context, id int64, now time.Time) (*engine.Job, error) {
+	return d.moveJob(ctx, id, "cancel", `state = 'pending'`,
+		`UPDATE jobs SET state = 'cancelled', updated_at = ?1, last_error = 'cancelled by an operator' WHERE id = ?2`, now)
+}
+
+// moveJob applies update to job id when it is in a state matching cond.
+func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, now time.Time) (*engine.Job, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s job: begin: %w", verb, err)
+	}
+	defer end()
+	var state string
+	var ok bool
+	err = tx.QueryRowContext(ctx, `SELECT state, `+cond+` FROM jobs WHERE id = ?`, id).Scan(&state, &ok)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no job %d", id)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s job: %w", verb, err)
+	}
+	if !ok {
+		return nil, &engine.Error{Code: engine.EConflict, Message: fmt.Sprintf("job %d is %s: nothing to %s", id, state, verb)}
+	}
+	if _, err := tx.ExecContext(ctx, update, ms(now), id); err != nil {
+		return nil, fmt.Errorf("%s job: %w", verb, err)
+	}
+	if err := d.commit(tx); err != nil {
+		return nil, fmt.Errorf("%s job: commit: %w", verb, err)
+	}
+	return d.GetJob(ctx, id)
+}
+
+// PurgeJobs deletes finished jobs last updated before t.
+func (d *DB) PurgeJobs(ctx context.Context, before time.Time) (int, error) {
+	res, err := d.execWrite(ctx, `DELETE FROM jobs WHERE state IN ('done', 'skipped', 'cancelled') AND updated_at < ?`, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge jobs: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// LockDispatch takes the dispatch lock, a file lock next to the database.
+func (d *DB) LockDispatch() (func(), bool, error) {
+	f, ok, err := tryLockFile(d.path + "-dispatch.lock")
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return func() { f.Close() }, true, nil
+}
