@@ -1,0 +1,354 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/actions/webhook"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+var t0 = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+
+const secret = "s3cret"
+
+// receiver is a loopback webhook receiver that verifies signatures and
+// answers with status(n) for the n-th request (from 1).
+type receiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	status func(n int) int
+	mu     sync.Mutex
+	n      int
+	keys   map[string]int
+	texts  []string
+}
+
+func newReceiver(t *testing.T, status func(n int) int) *receiver {
+	r := &receiver{t: t, status: status, keys: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if err := webhook.Verify([]byte(secret), req.Header.Get(webhook.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("bad signature: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var m actions.Message
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Errorf("body: %v", err)
+		}
+		r.mu.Lock()
+		r.n++
+		code := r.status(r.n)
+		if code == http.StatusOK {
+			r.keys[req.Header.Get("Idempotency-Key")]++
+			r.texts = append(r.texts, m.Text)
+		}
+		r.mu.Unlock()
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) requests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// fixture is a database with customers c0..c(n-1), a playbook messaging
+// all of them on the channel hook, and a run that enqueued the messages.
+type fixture struct {
+	db      *sqlite.DB
+	workers map[string]actions.Worker
+	now     atomic.Int64 // the dispatcher's clock, unix ms
+}
+
+func newFixture(t *testing.T, n int, rcv *receiver, optOut ...string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var cs []engine.Customer
+	for i := range n {
+		c := engine.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour)}
+		if i == 0 {
+			c.OptOut = optOut
+		}
+		cs = append(cs, c)
+	}
+	if err := db.UpsertCustomers(ctx, cs, t0); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.yaml"), []byte(`name: hello
+limits: { max_fires: 100% }
+rules:
+  - id: hi
+    when: member
+    once: true
+    actions:
+      - coupon: { amount: 5, expires_in: 7d }
+      - message: { channel: hook, template: "{{.name}}: {{.coupon.code}}" }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := builtin.Registry()
+	e := engine.New(db, reg, engine.Config{Channels: []string{"hook"}, MaxAttempts: 3})
+	if err := e.Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.Run(ctx, engine.RunRequest{At: t0})
+	if err != nil || runs[0].Fired != n {
+		t.Fatalf("run: %v %+v", err, runs)
+	}
+	ep := webhook.New()
+	ep.(*webhook.Endpoint).URL = rcv.srv.URL
+	ep.(*webhook.Endpoint).SecretEnv = "HOOK_SECRET"
+	if err := ep.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return secret }}); err != nil {
+		t.Fatal(err)
+	}
+	workers, err := reg.Workers(actions.WorkerContext{Channels: map[string]actions.Channel{"hook": ep}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db, workers: workers}
+	f.now.Store(t0.UnixMilli())
+	return f
+}
+
+func (f *fixture) dispatcher(o dispatch.Options) *dispatch.Dispatcher {
+	o.Now = func() time.Time { return time.UnixMilli(f.now.Load()).UTC() }
+	return dispatch.New(f.db, f.workers, o)
+}
+
+func (f *fixture) drain(t *testing.T, d *dispatch.Dispatcher) int {
+	t.Helper()
+	n, err := d.Drain(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) jobs(t *testing.T) []*engine.Job {
+	t.Helper()
+	jobs, err := f.db.ListJobs(context.Background(), engine.JobFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+func TestDeliversEachMessageOnceSignedWithItsKey(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixture(t, 50, rcv)
+	if n := f.drain(t, f.dispatcher(dispatch.Options{Concurrency: 4, Batch: 7})); n != 50 {
+		t.Errorf("drain made %d attempts, want 50", n)
+	}
+	if len(rcv.keys) != 50 {
+		t.Errorf("receiver got %d distinct keys, want 50", len(rcv.keys))
+	}
+	for k, n := range rcv.keys {
+		if n != 1 || !strings.HasPrefix(k, "hello/hi/c") || !strings.HasSuffix(k, "/1#1") {
+			t.Errorf("key %q received %d times", k, n)
+		}
+	}
+	for _, text := range rcv.texts {
+		if !strings.HasPrefix(text, "客户") || !strings.Contains(text, ": K") {
+			t.Errorf("text %q: want the name and the coupon code", text)
+		}
+	}
+	for _, j := range f.jobs(t) {
+		if j.State != engine.JobDone || j.Attempts != 1 {
+			t.Errorf("job %d: %s after %d attempts", j.ID, j.State, j.Attempts)
+		}
+	}
+}
+
+// A failing receiver is retried with growing, jittered delays; a job that
+// runs out of attempts is dead with its last error.
+func TestRetriesWithBackoffThenDeadLetters(t *testing.T) {
+	rcv := newReceiver(t, func(n int) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	f := newFixture(t, 1, rcv)
+	d := f.dispatcher(dispatch.Options{Backoff: 10 * time.Second, MaxBackoff: time.Minute})
+	f.drain(t, d)
+	j := f.jobs(t)[0]
+	if j.State != engine.JobPending || j.Attempts != 1 || !strings.Contains(j.LastError, "503") {
+		t.Fatalf("after a 503: %s, %d attempts, %q", j.State, j.Attempts, j.LastError)
+	}
+	// Backoff 10s, jittered down by at most half.
+	if wait := j.RunAt.Sub(t0); wait < 5*time.Second || wait > 10*time.Second {
+		t.Errorf("first retry after %v, want 5s..10s", wait)
+	}
+	if n := f.drain(t, d); n != 0 {
+		t.Errorf("a job not yet due was attempted (%d)", n)
+	}
+	f.now.Store(j.RunAt.UnixMilli())
+	f.drain(t, d)
+	j = f.jobs(t)[0]
+	if wait := j.RunAt.Sub(time.UnixMilli(f.now.Load())); j.Attempts != 2 || wait < 10*time.Second || wait > 20*time.Second {
+		t.Errorf("second retry: %d attempts, after %v; want 2, 10s..20s", j.Attempts, wait)
+	}
+	f.now.Store(j.RunAt.UnixMilli())
+	f.drain(t, d)
+	if j = f.jobs(t)[0]; j.State != engine.JobDone || j.Attempts != 3 {
+		t.Errorf("third attempt: %s after %d", j.State, j.Attempts)
+	}
+
+	// MaxAttempts is 3 (the engine's config): a receiver that always fails
+	// gets three attempts, then the job is dead.
+	down := newReceiver(t, func(int) int { return http.StatusBadGateway })
+	f = newFixture(t, 1, down)
+	d = f.dispatcher(dispatch.Options{Backoff: time.Second})
+	for range 5 {
+		f.drain(t, d)
+		f.now.Add(time.Hour.Milliseconds())
+	}
+	j = f.jobs(t)[0]
+	if j.State != engine.JobDead || j.Attempts != 3 || !strings.Contains(j.LastError, "gave up after 3 attempts") || down.requests() != 3 {
+		t.Errorf("always failing: %s after %d attempts (%d requests), %q", j.State, j.Attempts, down.requests(), j.LastError)
+	}
+}
+
+// A 4xx other than 408 and 429 will not get better: dead at once.
+func TestPermanentErrorsDeadLetterAtOnce(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusUnprocessableEntity })
+	f := newFixture(t, 1, rcv)
+	f.drain(t, f.dispatcher(dispatch.Options{}))
+	if j := f.jobs(t)[0]; j.State != engine.JobDead || j.Attempts != 1 || !strings.Contains(j.LastError, "422") {
+		t.Errorf("after a 422: %s, %d attempts, %q", j.State, j.Attempts, j.LastError)
+	}
+}
+
+// A 429 with Retry-After is retried no sooner than it says.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusTooManyRequests })
+	rcv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	f := newFixture(t, 1, rcv)
+	f.drain(t, f.dispatcher(dispatch.Options{Backoff: time.Second}))
+	if j := f.jobs(t)[0]; j.State != engine.JobPending || j.RunAt.Sub(t0) < 120*time.Second {
+		t.Errorf("after 429 Retry-After 120: %s due in %v", j.State, j.RunAt.Sub(t0))
+	}
+}
+
+// A customer who opted out of the channel is never sent to; the job says
+// why.
+func TestOptedOutCustomersAreSkipped(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixture(t, 3, rcv, "hook")
+	f.drain(t, f.dispatcher(dispatch.Options{}))
+	for _, j := range f.jobs(t) {
+		want := engine.JobDone
+		if j.CustomerID == "c0" {
+			want = engine.JobSkipped
+			if !strings.Contains(j.LastError, "consent") {
+				t.Errorf("skipped job's reason %q, want consent", j.LastError)
+			}
+		}
+		if j.State != want {
+			t.Errorf("%s's job: %s, want %s", j.CustomerID, j.State, want)
+		}
+	}
+	if len(rcv.keys) != 2 {
+		t.Errorf("receiver got %d messages, want 2", len(rcv.keys))
+	}
+}
+
+// The rate limit holds deliveries of a channel to its rate: 30 messages
+// at 20 per second, a burst of 20, take at least half a second. (A lower
+// bound only: a slow machine makes it longer, never shorter.)
+func TestRateLimitPerChannel(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixture(t, 30, rcv)
+	start := time.Now()
+	f.drain(t, f.dispatcher(dispatch.Options{Rates: map[string]float64{"hook": 20}}))
+	if took := time.Since(start); took < 450*time.Millisecond {
+		t.Errorf("30 messages at 20/s took %v, want at least 0.45s", took)
+	}
+	if len(rcv.keys) != 30 {
+		t.Errorf("receiver got %d, want 30", len(rcv.keys))
+	}
+}
+
+// Only one dispatcher per database delivers.
+func TestOneDispatcherPerDatabase(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixture(t, 1, rcv)
+	release, ok, err := f.db.LockDispatch()
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	if n := f.drain(t, f.dispatcher(dispatch.Options{})); n != 0 || rcv.requests() != 0 {
+		t.Errorf("drained %d while another held the lock", n)
+	}
+	release()
+	if n := f.drain(t, f.dispatcher(dispatch.Options{})); n != 1 {
+		t.Errorf("drained %d after the lock was released, want 1", n)
+	}
+}
+
+// Operators retry a dead job and cancel a pending one; a job in another
+// state is a conflict.
+func TestRetryAndCancel(t *testing.T) {
+	rcv := newReceiver(t, func(n int) int {
+		if n == 1 {
+			return http.StatusBadRequest
+		}
+		return http.StatusOK
+	})
+	f := newFixture(t, 2, rcv)
+	ctx := context.Background()
+	jobs := f.jobs(t)
+	if _, err := f.db.CancelJob(ctx, jobs[0].ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t, f.dispatcher(dispatch.Options{}))
+	dead := f.jobs(t)[1]
+	if dead.State != engine.JobDead {
+		t.Fatalf("job %d: %s, want dead", dead.ID, dead.State)
+	}
+	if _, err := f.db.CancelJob(ctx, dead.ID, t0); engine.ErrorCode(err) != engine.EConflict {
+		t.Errorf("cancelling a dead job: %v, want a conflict", err)
+	}
+	if j, err := f.db.RetryJob(ctx, dead.ID, t0); err != nil || j.State != engine.JobPending || j.Attempts != 0 {
+		t.Fatalf("retry: %+v %v", j, err)
+	}
+	f.drain(t, f.dispatcher(dispatch.Options{}))
+	if j := f.jobs(t)[1]; j.State != engine.JobDone {
+		t.Errorf("retried job: %s", j.State)
+	}
+	if j := f.jobs(t)[0]; j.State != engine.JobCancelled {
+		t.Errorf("cancelled job: %s", j.State)
+	}
+	if _, err := f.db.RetryJob(ctx, 999, t0); engine.ErrorCode(err) != engine.ENotFound {
+		t.Errorf("retrying no job: %v", err)
+	}
+}
