@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -21,6 +24,9 @@ type runReport struct {
 	Matched   int            `json:"matched"`
 	Fired     int            `json:"fired"`
 	Playbooks []*playbookRun `json:"playbooks"`
+	// Deliveries counts the outbox's delivery attempts after the run, by
+	// the state they left their job in.
+	Deliveries map[engine.JobState]int `json:"deliveries,omitempty"`
 }
 
 type playbookRun struct {
@@ -68,6 +74,13 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			runs, err := a.engine.Run(ctx, engine.RunRequest{Playbooks: names, At: when, DryRun: dryRun})
 			rep := report(when, dryRun, runs)
+			if err == nil && !dryRun {
+				// Send what the run enqueued, unless a server is running
+				// and dispatching: then it sends.
+				if rep.Deliveries, err = drainOutbox(ctx, a, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -107,6 +120,24 @@ func report(at time.Time, dryRun bool, runs []*engine.Run) *runReport {
 	return rep
 }
 
+// drainOutbox delivers the jobs due now and counts the outcomes.
+func drainOutbox(ctx context.Context, a *app, errOut io.Writer) (map[engine.JobState]int, error) {
+	var mu sync.Mutex
+	counts := map[engine.JobState]int{}
+	d, err := a.dispatcher(a.cfg.Log.logger(errOut), func(_ *engine.Job, s engine.JobState, _ time.Duration) {
+		mu.Lock()
+		counts[s]++
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Drain(ctx); err != nil {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("deliver: %w", err)}
+	}
+	return counts, nil
+}
+
 func printReport(w io.Writer, rep *runReport) {
 	verb := "fired"
 	if rep.DryRun {
@@ -132,4 +163,14 @@ func printReport(w io.Writer, rep *runReport) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%s: %d matched, %d %s at %s\n", map[bool]string{true: "dry run", false: "done"}[rep.DryRun], rep.Matched, rep.Fired, verb, rep.At.Format(time.RFC3339))
+	if len(rep.Deliveries) > 0 {
+		var parts []string
+		for _, s := range []engine.JobState{engine.JobDone, engine.JobPending, engine.JobDead, engine.JobSkipped, engine.JobCancelled} {
+			if n := rep.Deliveries[s]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", map[engine.JobState]string{engine.JobDone: "delivered", engine.JobPending: "to retry",
+					engine.JobDead: "dead", engine.JobSkipped: "skipped (consent)", engine.JobCancelled: "cancelled"}[s], n))
+			}
+		}
+		fmt.Fprintf(w, "outbox: %s (koi jobs lists them)\n", strings.Join(parts, ", "))
+	}
 }

@@ -193,6 +193,19 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			}
 		}
 	}()
+	disp, err := a.dispatcher(log, m.JobDelivered)
+	if err != nil {
+		stop()
+		_ = sched.Shutdown()
+		return err
+	}
+	dispatchDone := make(chan struct{})
+	go func() {
+		defer close(dispatchDone)
+		if err := disp.Run(ctx); err != nil {
+			log.Error("the outbox dispatcher stopped", "err", err)
+		}
+	}()
 	triggersDone := make(chan struct{})
 	go func() {
 		defer close(triggersDone)
@@ -208,6 +221,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	if err != nil {
 		stop()
 		<-triggersDone
+		<-dispatchDone
 		_ = sched.Shutdown()
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -243,6 +257,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 		log.Error("stopping the scheduler", "err", serr)
 	}
 	<-triggersDone
+	<-dispatchDone // attempts under way finish and are recorded
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

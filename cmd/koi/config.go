@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -31,6 +32,9 @@ type config struct {
 		// MaxAge: events older than this when handled trigger no rule.
 		MaxAge string `yaml:"max_age"`
 	} `yaml:"triggers"`
+	// Channels are the message channels by name, each with its type's keys.
+	Channels      map[string]yaml.Node `yaml:"channels"`
+	Outbox        outboxConfig         `yaml:"outbox"`
 	location      *time.Location
 	triggerMaxAge time.Duration
 	// path and root are the file and its YAML tree, for errors' lines;
@@ -103,5 +107,20 @@ func loadConfig(path string) (*config, error) {
 	if err := c.validateLog(); err != nil {
 		return nil, err
 	}
+	if c.Outbox.MaxAttempts < 0 {
+		return nil, c.keyError("outbox.max_attempts", "must be positive")
+	}
 	return c, nil
+}
+
+// channelNames lists the configured channels, and log, which always exists.
+func (c *config) channelNames() []string {
+	names := []string{"log"}
+	for n := range c.Channels {
+		if n != "log" {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
 }

@@ -92,6 +92,7 @@ func newRoot() *cobra.Command {
 		newServeCmd(g),
 		newKeyCmd(),
 		newBackupCmd(g),
+		newJobsCmd(g),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}

@@ -3,20 +3,28 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/dispatch"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
-// app is what a command needs: config, database and engine.
+// app is what a command needs: config, database and engine, and the
+// dispatcher once a command asks for it.
 type app struct {
-	cfg    *config
-	db     *sqlite.DB
-	engine *engine.Engine
+	cfg      *config
+	db       *sqlite.DB
+	engine   *engine.Engine
+	registry *actions.Registry
+	disp     atomic.Pointer[dispatch.Dispatcher]
 }
 
 func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engine.Config)) (*app, error) {
@@ -28,17 +36,50 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 	if err != nil {
 		return nil, err
 	}
+	a := &app{cfg: cfg, db: db, registry: builtin.Registry()}
 	ecfg := engine.Config{
-		Profile:    cfg.profile,
-		Tiers:      cfg.Tiers,
-		BatchSize:  batchSize,
-		AfterBatch: batchPause(),
+		Profile:     cfg.profile,
+		Tiers:       cfg.Tiers,
+		BatchSize:   batchSize,
+		AfterBatch:  batchPause(),
+		Channels:    cfg.channelNames(),
+		MaxAttempts: cfg.Outbox.MaxAttempts,
+		JobsQueued: func(int) {
+			if d := a.disp.Load(); d != nil {
+				d.Nudge()
+			}
+		},
 	}
 	for _, t := range tune {
 		t(&ecfg)
 	}
-	e := engine.New(db, builtin.Registry(), ecfg)
-	return &app{cfg: cfg, db: db, engine: e}, nil
+	a.engine = engine.New(db, a.registry, ecfg)
+	return a, nil
+}
+
+// dispatcher opens the configured channels and returns a dispatcher
+// delivering with them. Only commands that deliver open channels, so that
+// a channel's missing secret does not stop `koi check`.
+func (a *app) dispatcher(log *slog.Logger, observe func(*engine.Job, engine.JobState, time.Duration)) (*dispatch.Dispatcher, error) {
+	set, err := a.cfg.openChannels(a.registry, log)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	opts, err := a.cfg.dispatchOptions(set.rates, log)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	opts.Delivered = observe
+	workers, err := a.registry.Workers(actions.WorkerContext{
+		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}},
+		Channels:    set.byName,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := dispatch.New(a.db, workers, opts)
+	a.disp.Store(d)
+	return d, nil
 }
 
 // batchPause is a fault-injection hook for the crash tests: with

@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,6 +25,8 @@ type Metrics struct {
 	fileErrors  *prometheus.GaugeVec
 	reloadOK    prometheus.Gauge
 	reloadTime  prometheus.Gauge
+	deliveries  *prometheus.CounterVec
+	deliveryDur *prometheus.HistogramVec
 }
 
 var _ engine.Observer = (*Metrics)(nil)
@@ -63,7 +66,16 @@ func New() *Metrics {
 			Help: "When the playbooks were last (re)loaded, as a Unix time.",
 		}),
 	}
-	m.reg.MustRegister(m.runs, m.runDuration, m.matches, m.events, m.fileErrors, m.reloadOK, m.reloadTime,
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "koi_deliveries_total",
+		Help: "Outbox delivery attempts, by job kind, channel and the state they left the job in: done, pending (to retry), dead, skipped (consent), cancelled.",
+	}, []string{"kind", "channel", "state"})
+	m.deliveryDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "koi_delivery_duration_seconds",
+		Help:    "Wall time of one delivery attempt, by job kind.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"kind"})
+	m.reg.MustRegister(m.runs, m.runDuration, m.matches, m.events, m.fileErrors, m.reloadOK, m.reloadTime, m.deliveries, m.deliveryDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -102,6 +114,12 @@ func (m *Metrics) EventsAdded(inserted, duplicates, rejected int) {
 	m.events.WithLabelValues("inserted").Add(float64(inserted))
 	m.events.WithLabelValues("duplicate").Add(float64(duplicates))
 	m.events.WithLabelValues("rejected").Add(float64(rejected))
+}
+
+// JobDelivered counts a delivery attempt's outcome and its duration.
+func (m *Metrics) JobDelivered(j *engine.Job, state engine.JobState, took time.Duration) {
+	m.deliveries.WithLabelValues(j.Kind, j.Channel, string(state)).Inc()
+	m.deliveryDur.WithLabelValues(j.Kind).Observe(took.Seconds())
 }
 
 // PlaybooksLoaded records each file's errors.
