@@ -8,6 +8,10 @@ import (
 
 var kindPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
+// IsName reports whether s is a valid kind or name: snake_case, like
+// set_tier or crm_hook.
+func IsName(s string) bool { return kindPattern.MatchString(s) }
+
 // Registry maps action kinds to constructors. It is an explicit value that
 // the binary wires, not global state, so tests and custom binaries choose
 // exactly which actions exist.

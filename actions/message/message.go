@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -57,7 +58,7 @@ func (m *Message) Validate(lc actions.LoadContext) error {
 	switch {
 	case strings.TrimSpace(m.Channel) == "":
 		errs = append(errs, actions.Errorf("channel", "is required: name a channel configured in koi.yaml, like log"))
-	case lc.Channels != nil && !contains(lc.Channels, m.Channel):
+	case lc.Channels != nil && !slices.Contains(lc.Channels, m.Channel):
 		errs = append(errs, actions.Errorf("channel", "unknown channel %q (configured: %s)", m.Channel, strings.Join(lc.Channels, ", ")))
 	}
 	if strings.TrimSpace(m.Template) == "" {
@@ -77,15 +78,6 @@ func (m *Message) Validate(lc actions.LoadContext) error {
 		}
 	}
 	return errs.Err()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // data is what the template sees: the profile, and earlier results by kind.

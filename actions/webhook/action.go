@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,19 +48,10 @@ func (a *Action) Validate(lc actions.LoadContext) error {
 	switch {
 	case strings.TrimSpace(a.Endpoint) == "":
 		return actions.Errorf("endpoint", "is required: name a webhook channel configured in koi.yaml")
-	case lc.Channels != nil && !contains(lc.Channels, a.Endpoint):
+	case lc.Channels != nil && !slices.Contains(lc.Channels, a.Endpoint):
 		return actions.Errorf("endpoint", "unknown endpoint %q (configured channels: %s)", a.Endpoint, strings.Join(lc.Channels, ", "))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Do enqueues the post. The profile is taken now, as the rule saw it.

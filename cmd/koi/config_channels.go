@@ -47,7 +47,7 @@ func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channel
 	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}}
 	for name, node := range c.Channels {
 		key := "channels." + name
-		if !kindPattern(name) {
+		if !actions.IsName(name) {
 			return nil, c.keyError(key, "channel names are snake_case, like wecom or crm_hook")
 		}
 		if node.Kind != yaml.MappingNode {
@@ -93,18 +93,6 @@ func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channel
 		}
 	}
 	return set, nil
-}
-
-func kindPattern(s string) bool {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // decodeChannel decodes a channel's own keys strictly: an unknown key is an
