@@ -50,7 +50,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger; slog.Default() if nil.
 	Logger *slog.Logger
-	// Delivered, when set, is told each attempt's outcome (metrics).
+	// Delivered, when set, is told each job's outcome (metrics), skipped
+	// and cancelled ones included.
 	Delivered func(j *engine.Job, state engine.JobState, took time.Duration)
 }
 
@@ -129,7 +130,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return err
 	}
 	defer release()
-	return d.loop(ctx, false)
+	_, err = d.loop(ctx, false)
+	return err
 }
 
 // Drain delivers every job due now and returns how many attempts it made,
@@ -145,22 +147,7 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	defer release()
-	var n int
-	d.opts.Delivered = counting(d.opts.Delivered, &n)
-	err = d.loop(ctx, true)
-	return n, err
-}
-
-func counting(next func(*engine.Job, engine.JobState, time.Duration), n *int) func(*engine.Job, engine.JobState, time.Duration) {
-	var mu sync.Mutex
-	return func(j *engine.Job, s engine.JobState, took time.Duration) {
-		mu.Lock()
-		*n++
-		mu.Unlock()
-		if next != nil {
-			next(j, s, took)
-		}
-	}
+	return d.loop(ctx, true)
 }
 
 // lock waits for the dispatch lock; a nil release means ctx ended first.
@@ -203,8 +190,9 @@ type result struct {
 }
 
 // loop runs the fetcher, the workers and the writer until ctx ends, or,
-// when drain is set, until nothing is due.
-func (d *Dispatcher) loop(ctx context.Context, drain bool) error {
+// when drain is set, until nothing is due. It returns how many attempts
+// it recorded.
+func (d *Dispatcher) loop(ctx context.Context, drain bool) (int, error) {
 	items := make(chan item, d.opts.Concurrency)
 	results := make(chan result, d.opts.Concurrency*4)
 	var workers sync.WaitGroup
@@ -213,18 +201,31 @@ func (d *Dispatcher) loop(ctx context.Context, drain bool) error {
 		go func() {
 			defer workers.Done()
 			for it := range items {
-				results <- d.attempt(ctx, it)
+				start := time.Now()
+				r := d.attempt(ctx, it)
+				if r.outcome != nil && d.opts.Delivered != nil {
+					d.opts.Delivered(it.job, r.outcome.State, time.Since(start))
+				}
+				results <- r
 			}
 		}()
 	}
-	writerDone := make(chan error, 1)
-	go func() { writerDone <- d.writer(results) }()
+	type written struct {
+		n   int
+		err error
+	}
+	writerDone := make(chan written, 1)
+	go func() {
+		n, err := d.writer(results)
+		writerDone <- written{n, err}
+	}()
 
 	fetchErr := d.fetch(ctx, items, drain)
 	close(items)
 	workers.Wait()
 	close(results)
-	return errors.Join(fetchErr, <-writerDone)
+	w := <-writerDone
+	return w.n, errors.Join(fetchErr, w.err)
 }
 
 // fetch feeds due jobs to the workers.
@@ -342,8 +343,9 @@ func (d *Dispatcher) idle() bool {
 // writer records outcomes in batches: whatever has arrived by the time
 // the previous batch committed, so a busy dispatcher writes hundreds per
 // transaction and an idle one writes each at once.
-func (d *Dispatcher) writer(results <-chan result) error {
+func (d *Dispatcher) writer(results <-chan result) (int, error) {
 	var errs error
+	recorded := 0
 	for r, ok := <-results; ok; r, ok = <-results {
 		batch := []result{r}
 	more:
@@ -369,6 +371,8 @@ func (d *Dispatcher) writer(results <-chan result) error {
 		if err := d.store.FinishJobs(context.Background(), d.opts.Now(), outcomes); err != nil {
 			d.opts.Logger.Error("recording delivery outcomes failed; those jobs will be attempted again", "jobs", len(outcomes), "err", err)
 			errs = errors.Join(errs, err)
+		} else {
+			recorded += len(outcomes)
 		}
 		d.mu.Lock()
 		d.epoch++
@@ -379,7 +383,7 @@ func (d *Dispatcher) writer(results <-chan result) error {
 		d.mu.Unlock()
 		d.Nudge() // capacity freed
 	}
-	return errs
+	return recorded, errs
 }
 
 // attempt makes one delivery attempt and decides what becomes of the job.
@@ -418,9 +422,7 @@ func (d *Dispatcher) attempt(ctx context.Context, it item) result {
 	// An attempt under way when shutdown begins is let finish, within its
 	// timeout: cut short, it might have reached the receiver anyway.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
-	start := time.Now()
 	err := deliver(actx, w, del)
-	took := time.Since(start)
 	cancel()
 	j.Attempts++
 	now = d.opts.Now()
@@ -434,9 +436,6 @@ func (d *Dispatcher) attempt(ctx context.Context, it item) result {
 	default:
 		wait := max(d.backoff(j.Attempts), actions.RetryDelay(err))
 		res = outcome(engine.JobPending, now.Add(wait), err.Error())
-	}
-	if d.opts.Delivered != nil {
-		d.opts.Delivered(j, res.outcome.State, took)
 	}
 	return res
 }

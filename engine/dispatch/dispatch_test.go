@@ -264,7 +264,15 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestOptedOutCustomersAreSkipped(t *testing.T) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
 	f := newFixture(t, 3, rcv, "hook")
-	f.drain(t, f.dispatcher(dispatch.Options{}))
+	var skipped atomic.Int32
+	d := f.dispatcher(dispatch.Options{Delivered: func(_ *engine.Job, s engine.JobState, _ time.Duration) {
+		if s == engine.JobSkipped {
+			skipped.Add(1)
+		}
+	}})
+	if n := f.drain(t, d); n != 3 || skipped.Load() != 1 {
+		t.Errorf("drain recorded %d outcomes, %d skipped; want 3, 1 (koi run reports them)", n, skipped.Load())
+	}
 	for _, j := range f.jobs(t) {
 		want := engine.JobDone
 		if j.CustomerID == "c0" {
