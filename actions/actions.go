@@ -37,6 +37,9 @@ type LoadContext struct {
 	// deployment is unknown (checking a playbook without a config): any
 	// name is accepted.
 	Channels []string
+	// Guides are the configured sales guides. Nil means the deployment is
+	// unknown: any guide is accepted.
+	Guides []Guide
 	// Sample is a sample profile, every attribute set, to try templates
 	// on, so that a template error is a load error.
 	Sample map[string]any

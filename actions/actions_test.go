@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/actions/actionstest"
 	"github.com/koihq/koi/actions/coupon"
 	"github.com/koihq/koi/actions/settier"
 	"github.com/koihq/koi/actions/tag"
@@ -55,31 +56,16 @@ func TestCouponValidation(t *testing.T) {
 	}
 }
 
-type effects struct {
-	coupons []actions.Coupon
-	tier    string
-	tags    []string
-	jobs    []actions.Job
-}
-
-func (e *effects) IssueCoupon(c actions.Coupon) error { e.coupons = append(e.coupons, c); return nil }
-func (e *effects) UpdateTags(_ string, add, _ []string) ([]string, error) {
-	e.tags = append(e.tags, add...)
-	return e.tags, nil
-}
-func (e *effects) SetTier(_, tier string) error { e.tier = tier; return nil }
-func (e *effects) Enqueue(j actions.Job) error  { e.jobs = append(e.jobs, j); return nil }
-
 func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := &coupon.Coupon{Amount: 20, MinSpend: 99.5, ExpiresIn: actions.Duration(48 * time.Hour)}
-	fx := &effects{}
+	fx := actionstest.NewEffects()
 	f := &actions.Fire{Key: "pb/r/c1/1", CustomerID: "c1", At: at}
 	res, err := c.Do(context.Background(), f, fx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fx.coupons[0]
+	got := fx.Coupons[0]
 	if got.AmountFen != 2000 || got.MinSpendFen != 9950 || !got.ExpiresAt.Equal(at.Add(48*time.Hour)) || res["code"] != got.Code {
 		t.Errorf("coupon %+v result %v", got, res)
 	}
@@ -96,9 +82,9 @@ func TestSetTierAndTag(t *testing.T) {
 	if err := st.Validate(actions.LoadContext{Tiers: []string{"normal", "vip"}}); err == nil || !strings.Contains(err.Error(), `unknown tier "gold"`) {
 		t.Errorf("unknown tier: %v", err)
 	}
-	fx := &effects{}
-	if _, err := st.Do(context.Background(), &actions.Fire{CustomerID: "c"}, fx); err != nil || fx.tier != "gold" {
-		t.Errorf("tier %q, %v", fx.tier, err)
+	fx := actionstest.NewEffects()
+	if _, err := st.Do(context.Background(), &actions.Fire{CustomerID: "c"}, fx); err != nil || fx.Tiers["c"] != "gold" {
+		t.Errorf("tier %q, %v", fx.Tiers["c"], err)
 	}
 	if err := (&tag.Tag{Add: []string{"a"}, Remove: []string{"a"}}).Validate(actions.LoadContext{}); err == nil {
 		t.Error("adding and removing the same tag validated")

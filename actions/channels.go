@@ -44,6 +44,9 @@ type OpenContext struct {
 	// HTTPClient is the client to make requests with; it has no timeout of
 	// its own, deliveries carry deadlines.
 	HTTPClient *http.Client
+	// Guides are the configured sales guides, so a channel can send on a
+	// guide's behalf.
+	Guides []Guide
 }
 
 // WorkerContext is what a worker constructor gets: the opened channels and

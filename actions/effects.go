@@ -36,5 +36,7 @@ type Effects interface {
 	Coupons
 	Tags
 	Tiers
+	Guides
+	Tasks
 	Outbox
 }

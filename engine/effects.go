@@ -39,7 +39,16 @@ type stagedEffects struct {
 	coupons     []actions.Coupon
 	tags        map[string][]string
 	tiers       map[string]string
+	custGuides  map[string]string
+	tasks       []NewTask
 	jobs        []NewJob
+
+	// guides are the configured guides; loads their open tasks as the
+	// batch has left them (nil until first needed), last the guide most
+	// recently given a task.
+	guides []actions.Guide
+	loads  map[string]int
+	last   string
 }
 
 var _ actions.Effects = (*stagedEffects)(nil)
@@ -50,9 +59,9 @@ func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool, fires int) *stag
 	return &stagedEffects{
 		tx: tx, snap: snap, fromPond: fromPond,
 		states: make(map[string]CustomerState, fires),
-		out:    &BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}},
+		out:    &BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}, Guides: map[string]string{}},
 		muts:   make([]mutation, 0, fires),
-		tags:   map[string][]string{}, tiers: map[string]string{},
+		tags:   map[string][]string{}, tiers: map[string]string{}, custGuides: map[string]string{},
 	}
 }
 
@@ -64,7 +73,7 @@ func (s *stagedEffects) stored(id string) (CustomerState, bool, error) {
 			return CustomerState{}, false, nil
 		}
 		c := &s.snap.pond.Customers[i]
-		return CustomerState{Tier: c.Tier, Tags: c.Tags}, true, nil
+		return CustomerState{Tier: c.Tier, Tags: c.Tags, Guide: c.Guide}, true, nil
 	}
 	if !s.fetched {
 		s.fetched = true
@@ -109,6 +118,9 @@ func (s *stagedEffects) state(id string) (CustomerState, error) {
 	}
 	if t, ok := s.tiers[id]; ok {
 		st.Tier = t
+	}
+	if g, ok := s.custGuides[id]; ok {
+		st.Guide = g
 	}
 	return st, nil
 }
@@ -201,6 +213,20 @@ func (s *stagedEffects) keep() {
 			s.muts = append(s.muts, mutation{cust: i, tier: &tier})
 		}
 	}
+	for id, g := range s.custGuides {
+		s.out.Guides[id] = g
+		st := s.states[id]
+		st.Guide = g
+		s.states[id] = st
+		if i, ok := s.snap.pond.Lookup(id); ok {
+			s.muts = append(s.muts, mutation{cust: i, guide: &g})
+		}
+	}
+	for _, t := range s.tasks {
+		s.loads[t.Guide]++
+		s.last = t.Guide
+	}
+	s.out.Tasks = append(s.out.Tasks, s.tasks...)
 	s.discard()
 }
 
@@ -208,6 +234,8 @@ func (s *stagedEffects) keep() {
 func (s *stagedEffects) discard() {
 	s.coupons = s.coupons[:0]
 	s.jobs = s.jobs[:0]
+	s.tasks = s.tasks[:0]
 	clear(s.tags)
 	clear(s.tiers)
+	clear(s.custGuides)
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// Channels names the configured message channels, for validating
 	// playbooks; nil accepts any name.
 	Channels []string
+	// Guides are the sales guides assign_guide chooses among, in the order
+	// round robin takes them. Nil leaves playbooks unchecked against them
+	// (checking without a deployment); the CLI always sets it.
+	Guides []actions.Guide
 }
 
 // Engine holds the loaded playbooks and evaluates them against the store.
@@ -122,7 +126,7 @@ func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
 	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
-		Channels: e.cfg.Channels, Sample: SampleValues()}
+		Channels: e.cfg.Channels, Guides: e.cfg.Guides, Sample: SampleValues()}
 }
 
 // Playbooks returns the loaded playbooks by name.

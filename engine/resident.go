@@ -105,6 +105,8 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 				c.Tier = *m.tier
 			case m.tags != nil:
 				c.Tags = *m.tags
+			case m.guide != nil:
+				c.Guide = *m.guide
 			case m.coupon != nil:
 				p.AddCoupon(m.cust, *m.coupon)
 			}

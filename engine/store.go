@@ -68,17 +68,22 @@ type FireTx interface {
 	InsertFires(fires []*Fire) (inserted []bool, err error)
 	// DeleteFires removes fires of this transaction whose actions failed.
 	DeleteFires(ids []int64) error
-	// CustomerStates reads the stored tier and tags of customers; a
+	// GuideLoads reads how many open tasks each guide has (guides with
+	// none are absent) and which guide was most recently given a task.
+	GuideLoads() (open map[string]int, last string, err error)
+	// CustomerStates reads the stored tier, tags and guide of customers; a
 	// customer that does not exist (any more) is missing from the map.
 	CustomerStates(ids []string) (map[string]CustomerState, error)
-	// ApplyEffects writes the coupons, tags, tiers and jobs of the batch.
+	// ApplyEffects writes the coupons, tags, tiers, guides, tasks and jobs
+	// of the batch.
 	ApplyEffects(e *BatchEffects) error
 }
 
 // CustomerState is the part of a customer local actions change.
 type CustomerState struct {
-	Tier string
-	Tags []string
+	Tier  string
+	Tags  []string
+	Guide string
 }
 
 // BatchEffects are the effects of a batch of fires: the local ones, and
@@ -88,6 +93,10 @@ type BatchEffects struct {
 	// Tags and Tiers are the customers' new tags and tiers, by id.
 	Tags  map[string][]string
 	Tiers map[string]string
+	// Guides are the customers' new guides, by id.
+	Guides map[string]string
+	// Tasks are follow-ups for guides; a task whose key exists is skipped.
+	Tasks []NewTask
 	// Jobs go into the outbox, due at once; a job whose key exists is
 	// skipped (a re-run's).
 	Jobs []NewJob

@@ -86,7 +86,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		}
 	}
 	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()), len(chunk))
-	fx.maxAttempts, fx.hasWorker = e.cfg.MaxAttempts, e.registry.HasWorker
+	fx.maxAttempts, fx.hasWorker, fx.guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
 	if !fx.fromPond {
 		for i, d := range chunk {
 			if inserted[i] && !d.holdout {
@@ -161,5 +161,6 @@ type mutation struct {
 	cust   int
 	tier   *string
 	tags   *[]string
+	guide  *string
 	coupon *IssuedCoupon
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/rules"
@@ -16,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.err golden files")
 
 func options() rules.Options {
 	return rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"},
-		Channels: []string{"log", "wecom", "crm"}, Sample: engine.SampleValues()}
+		Channels: []string{"log", "wecom", "crm"}, Guides: []actions.Guide{{ID: "g01", Capacity: 50}, {ID: "g02"}}, Sample: engine.SampleValues()}
 }
 
 // TestBadPlaybooks loads every testdata/*.bad.yaml and compares all of its

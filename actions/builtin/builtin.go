@@ -3,6 +3,7 @@ package builtin
 
 import (
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/actions/assignguide"
 	"github.com/koihq/koi/actions/coupon"
 	"github.com/koihq/koi/actions/logchannel"
 	"github.com/koihq/koi/actions/message"
@@ -16,6 +17,7 @@ func Register(r *actions.Registry) {
 	r.Add(coupon.Kind, coupon.New)
 	r.Add(tag.Kind, tag.New)
 	r.Add(settier.Kind, settier.New)
+	r.Add(assignguide.Kind, assignguide.New)
 	r.Add(message.Kind, message.New)
 	r.AddWorker(message.Kind, message.NewWorker)
 	r.Add(webhook.Kind, webhook.NewAction)

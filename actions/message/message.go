@@ -7,13 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"text/template"
-	"unicode/utf8"
 
 	"github.com/koihq/koi/actions"
 )
@@ -37,7 +32,7 @@ type Message struct {
 	// Template is the text to send.
 	Template string `yaml:"template"`
 
-	tmpl *template.Template
+	tmpl *actions.Template
 }
 
 // New returns an undecoded message action for the registry.
@@ -50,9 +45,8 @@ type Payload struct {
 	Text    string `json:"text"`
 }
 
-// Validate checks the channel and compiles the template, then renders it
-// against the sample profile so that a misspelt name fails now, not at
-// 10 a.m. for a million customers.
+// Validate checks the channel and compiles the template, trying it on the
+// sample profile.
 func (m *Message) Validate(lc actions.LoadContext) error {
 	var errs actions.Errors
 	switch {
@@ -64,68 +58,17 @@ func (m *Message) Validate(lc actions.LoadContext) error {
 	if strings.TrimSpace(m.Template) == "" {
 		return append(errs, actions.Errorf("template", "is required"))
 	}
-	t, err := template.New(Kind).Option("missingkey=error").Parse(m.Template)
+	t, err := actions.ParseTemplate("template", m.Template, lc)
 	if err != nil {
-		return append(errs, templateError(m.Template, err))
+		return append(errs, err)
 	}
 	m.tmpl = t
-	if lc.Sample != nil {
-		// attrs are free-form, so the sample has none: a template quoting
-		// one is not checked here, and should say {{index .attrs "city"}},
-		// which renders empty for a customer without it.
-		if _, err := m.render(data(lc.Sample, lc.Earlier)); err != nil && !strings.Contains(err.Error(), "<.attrs.") {
-			errs = append(errs, templateError(m.Template, err))
-		}
-	}
 	return errs.Err()
-}
-
-// data is what the template sees: the profile, and earlier results by kind.
-func data(profile map[string]any, results map[string]actions.Result) map[string]any {
-	d := make(map[string]any, len(profile)+len(results))
-	maps.Copy(d, profile)
-	for kind, r := range results {
-		d[kind] = map[string]any(r)
-	}
-	return d
-}
-
-func (m *Message) render(d map[string]any) (string, error) {
-	var b strings.Builder
-	if err := m.tmpl.Execute(&b, d); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
-
-// templatePos finds "template: message:LINE:COL:" or "template: message:LINE:"
-// in text/template's errors.
-var templatePos = regexp.MustCompile(`^template: ` + Kind + `:(\d+)(?::(\d+))?: (.*)$`)
-
-// templateError turns an error of template text into a FieldError
-// pointing into it.
-func templateError(text string, err error) error {
-	msg := err.Error()
-	fe := &actions.FieldError{Field: "template", Message: msg}
-	if m := templatePos.FindStringSubmatch(msg); m != nil {
-		fe.Line, _ = strconv.Atoi(m[1])
-		if m[2] != "" {
-			// text/template counts bytes; editors count characters, and
-			// a Chinese one is three bytes.
-			col, _ := strconv.Atoi(m[2])
-			if lines := strings.Split(text, "\n"); fe.Line <= len(lines) && col <= len(lines[fe.Line-1]) {
-				col = utf8.RuneCountInString(lines[fe.Line-1][:col])
-			}
-			fe.Col = col
-		}
-		fe.Message = strings.TrimPrefix(m[3], `executing "`+Kind+`" at `)
-	}
-	return fe
 }
 
 // Do renders the message and enqueues it.
 func (m *Message) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (actions.Result, error) {
-	text, err := m.render(data(f.Profile(), f.Results))
+	text, err := m.tmpl.Render(f)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}

@@ -233,6 +233,14 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			NextRun:    sched.NextRun,
 			Metrics:    m.Handler(),
 			Ready:      func(ctx context.Context) error { return a.db.SQL().PingContext(ctx) },
+			Jobs:       a.db,
+			JobsChanged: func() {
+				if d := a.disp.Load(); d != nil {
+					d.Nudge()
+				}
+			},
+			Tasks:  a.db,
+			Guides: a.cfg.guides(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

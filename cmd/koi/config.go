@@ -33,8 +33,10 @@ type config struct {
 		MaxAge string `yaml:"max_age"`
 	} `yaml:"triggers"`
 	// Channels are the message channels by name, each with its type's keys.
-	Channels      map[string]yaml.Node `yaml:"channels"`
-	Outbox        outboxConfig         `yaml:"outbox"`
+	Channels map[string]yaml.Node `yaml:"channels"`
+	Outbox   outboxConfig         `yaml:"outbox"`
+	// Guides are the sales guides (导购) assign_guide chooses among.
+	Guides        []guideConfig `yaml:"guides"`
 	location      *time.Location
 	triggerMaxAge time.Duration
 	// path and root are the file and its YAML tree, for errors' lines;
@@ -109,6 +111,9 @@ func loadConfig(path string) (*config, error) {
 	}
 	if c.Outbox.MaxAttempts < 0 {
 		return nil, c.keyError("outbox.max_attempts", "must be positive")
+	}
+	if err := c.validateGuides(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -44,7 +44,7 @@ type channelSet struct {
 // named log, of type log, exists unless the config names one log.
 func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channelSet, error) {
 	set := &channelSet{byName: map[string]actions.Channel{}, rates: map[string]float64{}}
-	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}}
+	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: c.guides()}
 	for name, node := range c.Channels {
 		key := "channels." + name
 		if !actions.IsName(name) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -61,7 +62,8 @@ func (c *config) keyError(key, format string, args ...any) error {
 	return fmt.Errorf("config %s: %s: %s", c.path, key, msg)
 }
 
-// findKey returns the value node of a dotted key in a YAML document.
+// findKey returns the value node of a dotted key in a YAML document; a
+// number indexes a list (guides.2.id).
 func findKey(n *yaml.Node, path []string) *yaml.Node {
 	if n == nil {
 		return nil
@@ -71,6 +73,13 @@ func findKey(n *yaml.Node, path []string) *yaml.Node {
 	}
 	if len(path) == 0 {
 		return n
+	}
+	if n.Kind == yaml.SequenceNode {
+		i, err := strconv.Atoi(path[0])
+		if err != nil || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return findKey(n.Content[i], path[1:])
 	}
 	if n.Kind != yaml.MappingNode {
 		return nil

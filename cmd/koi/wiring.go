@@ -43,6 +43,7 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 		BatchSize:   batchSize,
 		AfterBatch:  batchPause(),
 		Channels:    cfg.channelNames(),
+		Guides:      cfg.guides(),
 		MaxAttempts: cfg.Outbox.MaxAttempts,
 		JobsQueued: func(int) {
 			if d := a.disp.Load(); d != nil {
@@ -71,7 +72,7 @@ func (a *app) dispatcher(log *slog.Logger, observe func(*engine.Job, engine.JobS
 	}
 	opts.Delivered = observe
 	workers, err := a.registry.Workers(actions.WorkerContext{
-		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}},
+		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: a.cfg.guides()},
 		Channels:    set.byName,
 	})
 	if err != nil {

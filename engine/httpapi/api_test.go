@@ -44,7 +44,7 @@ func newAPI(t testing.TB, cfg httpapi.Config) *api {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal", "gold", "vip"}})
+	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal", "gold", "vip"}, Guides: cfg.Guides})
 	if err := e.Warm(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +63,12 @@ func newAPI(t testing.TB, cfg httpapi.Config) *api {
 		cfg.Keys = append(cfg.Keys, httpapi.Key{Name: string(k.role), Role: k.role, SHA256: sum})
 	}
 	cfg.Now = func() time.Time { return t0 }
+	if cfg.Jobs == nil {
+		cfg.Jobs = db
+	}
+	if cfg.Tasks == nil {
+		cfg.Tasks = db
+	}
 	srv := httptest.NewServer(httpapi.New(e, cfg))
 	t.Cleanup(srv.Close)
 	return &api{t: t, url: srv.URL, db: db, e: e, dir: dir}

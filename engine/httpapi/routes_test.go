@@ -30,7 +30,8 @@ func (a *api) writePlaybook(name, body string) {
 }
 
 // Every route admits exactly the roles it documents: admin everything,
-// marketer playbooks, runs, fires, coupons, reports and reading customers,
+// marketer playbooks, runs, fires, coupons, jobs, guides' tasks, reports
+// and reading customers,
 // ingest writing customers, events and redemptions. No key is 401 everywhere.
 func TestEveryRouteChecksItsRoles(t *testing.T) {
 	a := newAPI(t, httpapi.Config{})
@@ -62,6 +63,13 @@ func TestEveryRouteChecksItsRoles(t *testing.T) {
 		{"GET", "/api/v1/coupons", "", m},
 		{"POST", "/api/v1/coupons/NOPE/redeem", "", i},
 		{"GET", "/api/v1/reports/segments", "", m},
+		{"GET", "/api/v1/jobs", "", m},
+		{"GET", "/api/v1/jobs/1", "", m},
+		{"POST", "/api/v1/jobs/1/retry", "", m},
+		{"POST", "/api/v1/jobs/1/cancel", "", m},
+		{"GET", "/api/v1/guides", "", m},
+		{"GET", "/api/v1/guides/g1/tasks", "", m},
+		{"POST", "/api/v1/guides/g1/tasks/1/done", "", m},
 	}
 	for _, r := range routes {
 		st, _ := a.do(r.method, r.path, "", r.body)

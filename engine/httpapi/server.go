@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/wire"
 )
@@ -46,6 +47,15 @@ type Config struct {
 	// EventTypes, when not empty, are the custom event types the API
 	// accepts besides the built-in ones; others are refused.
 	EventTypes []string
+	// Jobs is the outbox: /jobs lists, retries and cancels its jobs.
+	Jobs engine.JobStore
+	// JobsChanged is called after a job is retried, so that the
+	// dispatcher looks at once.
+	JobsChanged func()
+	// Tasks are the guides' follow-up tasks, for /guides.
+	Tasks engine.TaskStore
+	// Guides are the configured sales guides.
+	Guides []actions.Guide
 }
 
 type server struct {
@@ -60,12 +70,18 @@ type server struct {
 	ready    func(ctx context.Context) error
 	// eventTypes are the custom types accepted; empty accepts any.
 	eventTypes map[string]bool
+
+	jobs        engine.JobStore
+	jobsChanged func()
+	tasks       engine.TaskStore
+	guides      []actions.Guide
 }
 
 // New returns the API's handler over e.
 func New(e *engine.Engine, cfg Config) http.Handler {
 	s := &server{engine: e, keys: cfg.Keys, maxBatch: cfg.MaxBatch, loc: cfg.Location, now: cfg.Now, log: cfg.Log,
-		reload: cfg.Reload, nextRun: cfg.NextRun, ready: cfg.Ready}
+		reload: cfg.Reload, nextRun: cfg.NextRun, ready: cfg.Ready,
+		jobs: cfg.Jobs, jobsChanged: cfg.JobsChanged, tasks: cfg.Tasks, guides: cfg.Guides}
 	if len(cfg.EventTypes) > 0 {
 		s.eventTypes = map[string]bool{}
 		for _, t := range cfg.EventTypes {
@@ -132,6 +148,15 @@ func (s *server) routes(v1 *echo.Group) {
 
 	v1.GET("/coupons", s.listCoupons, marketer)
 	v1.POST("/coupons/:code/redeem", s.redeemCoupon, ingest)
+
+	v1.GET("/jobs", s.listJobs, marketer)
+	v1.GET("/jobs/:id", s.getJob, marketer)
+	v1.POST("/jobs/:id/retry", s.retryJob, marketer)
+	v1.POST("/jobs/:id/cancel", s.cancelJob, marketer)
+
+	v1.GET("/guides", s.listGuides, marketer)
+	v1.GET("/guides/:id/tasks", s.listTasks, marketer)
+	v1.POST("/guides/:id/tasks/:task/done", s.completeTask, marketer)
 
 	v1.GET("/reports/segments", s.segmentReport, marketer)
 }

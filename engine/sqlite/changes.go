@@ -10,7 +10,7 @@ import (
 	"github.com/koihq/koi/engine"
 )
 
-// Tags and tiers set by fires go to customer_changes, a log appended in
+// Tags, tiers and guides set by fires go to customer_changes, a log appended in
 // seq order, and are folded into the customers rows later, off the path a
 // run waits for. See migration 0008 for why.
 
@@ -24,14 +24,11 @@ const foldChunk = 5000
 // otherwise only grow.
 const foldBackstop = 200_000
 
-// appendChanges logs the new tags and tiers of customers.
-func (f *fireTx) appendChanges(tags, tiers map[string]string) error {
-	ids := make([]string, 0, len(tags)+len(tiers))
-	for id := range tags {
-		ids = append(ids, id)
-	}
-	for id := range tiers {
-		if _, ok := tags[id]; !ok {
+// appendChanges logs the new tags, tiers and guides of customers.
+func (f *fireTx) appendChanges(tags, tiers, guides map[string]string) error {
+	ids := make([]string, 0, len(tags)+len(tiers)+len(guides))
+	for _, m := range []map[string]string{tags, tiers, guides} {
+		for id := range m {
 			ids = append(ids, id)
 		}
 	}
@@ -39,16 +36,17 @@ func (f *fireTx) appendChanges(tags, tiers map[string]string) error {
 		return nil
 	}
 	slices.Sort(ids) // deterministic, and neighbours in the customer index
+	ids = slices.Compact(ids)
 	now := ms(f.now)
 	start := 0
 	for _, size := range chunkSizes(len(ids)) {
 		chunk := ids[start : start+size]
 		start += size
-		args := make([]any, 0, 4*len(chunk))
+		args := make([]any, 0, 5*len(chunk))
 		for _, id := range chunk {
-			args = append(args, id, nullable(tiers, id), nullable(tags, id), now)
+			args = append(args, id, nullable(tiers, id), nullable(tags, id), nullable(guides, id), now)
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO customer_changes (customer_id, tier, tags, at) VALUES `+values(len(chunk), 4), args); err != nil {
+		if _, err := f.exec(`INSERT OR FAIL INTO customer_changes (customer_id, tier, tags, guide, at) VALUES `+values(len(chunk), 5), args); err != nil {
 			return fmt.Errorf("log customer changes: %w", err)
 		}
 	}
@@ -60,7 +58,7 @@ func (f *fireTx) appendChanges(tags, tiers map[string]string) error {
 		return fmt.Errorf("log customer changes: %w", err)
 	}
 	if missing.Valid {
-		return fmt.Errorf("update tags and tiers: no customer %s", missing.String)
+		return fmt.Errorf("update tags, tiers and guides: no customer %s", missing.String)
 	}
 	f.changes += int64(len(ids))
 	return nil
@@ -108,6 +106,8 @@ func (d *DB) foldChunk(ctx context.Context) (int, error) {
 			WHERE x.customer_id = customers.id AND x.tier IS NOT NULL AND x.seq <= ?1 ORDER BY x.seq DESC LIMIT 1), tier),
 		tags = coalesce((SELECT x.tags FROM customer_changes x
 			WHERE x.customer_id = customers.id AND x.tags IS NOT NULL AND x.seq <= ?1 ORDER BY x.seq DESC LIMIT 1), tags),
+		guide = coalesce((SELECT x.guide FROM customer_changes x
+			WHERE x.customer_id = customers.id AND x.guide IS NOT NULL AND x.seq <= ?1 ORDER BY x.seq DESC LIMIT 1), guide),
 		updated_at = max(updated_at, (SELECT max(x.at) FROM customer_changes x WHERE x.customer_id = customers.id AND x.seq <= ?1))
 		WHERE id IN (SELECT customer_id FROM customer_changes WHERE seq <= ?1)`, hi.Int64); err != nil {
 		return 0, fmt.Errorf("fold customer changes: %w", err)
@@ -166,7 +166,7 @@ func dropChanges(ctx context.Context, tx *sql.Tx, ids []string) error {
 // applyChanges applies the pending changes, oldest first, to a pond just
 // loaded in the same read transaction.
 func applyChanges(ctx context.Context, c *readConn, pond *engine.Pond, jc *jsonCache) error {
-	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, tier, tags FROM customer_changes ORDER BY seq`)
+	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, tier, tags, guide FROM customer_changes ORDER BY seq`)
 	if err != nil {
 		return err
 	}
@@ -174,8 +174,8 @@ func applyChanges(ctx context.Context, c *readConn, pond *engine.Pond, jc *jsonC
 	in := interner{}
 	for rows.Next() {
 		var id string
-		var tier, tags sql.RawBytes
-		if err := rows.Scan(&id, &tier, &tags); err != nil {
+		var tier, tags, guide sql.RawBytes
+		if err := rows.Scan(&id, &tier, &tags, &guide); err != nil {
 			return err
 		}
 		i, ok := pond.Lookup(id)
@@ -185,6 +185,9 @@ func applyChanges(ctx context.Context, c *readConn, pond *engine.Pond, jc *jsonC
 		cust := &pond.Customers[i]
 		if tier != nil {
 			cust.Tier = in.get(tier)
+		}
+		if guide != nil {
+			cust.Guide = in.get(guide)
 		}
 		if tags != nil {
 			if cust.Tags, err = jc.decodeTags(tags); err != nil {

@@ -238,34 +238,34 @@ func (f *fireTx) DeleteFires(ids []int64) error {
 	return nil
 }
 
-// CustomerStates reads tier and tags of customers.
+// CustomerStates reads tier, tags and guide of customers.
 func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, error) {
 	out := make(map[string]engine.CustomerState, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	enc, _ := json.Marshal(ids)
-	rows, err := f.tx.QueryContext(f.ctx, `SELECT id, tier, tags FROM customers_now WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	rows, err := f.tx.QueryContext(f.ctx, `SELECT id, tier, tags, guide FROM customers_now WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
 	if err != nil {
 		return nil, fmt.Errorf("read customer states: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, tier, raw string
-		if err := rows.Scan(&id, &tier, &raw); err != nil {
+		var id, tier, raw, guide string
+		if err := rows.Scan(&id, &tier, &raw, &guide); err != nil {
 			return nil, fmt.Errorf("read customer states: %w", err)
 		}
 		var tags []string
 		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
 			return nil, fmt.Errorf("decode tags of %s: %w", id, err)
 		}
-		out[id] = engine.CustomerState{Tier: tier, Tags: tags}
+		out[id] = engine.CustomerState{Tier: tier, Tags: tags, Guide: guide}
 	}
 	return out, rows.Err()
 }
 
-// ApplyEffects writes coupons, and logs tags and tiers, with multi-row
-// statements.
+// ApplyEffects writes coupons, tasks and jobs, and logs tags, tiers and
+// guides, with multi-row statements.
 func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 	var box boxes
 	start := 0
@@ -289,7 +289,10 @@ func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 		enc, _ := json.Marshal(t)
 		tags[id] = string(enc)
 	}
-	if err := f.appendChanges(tags, e.Tiers); err != nil {
+	if err := f.appendChanges(tags, e.Tiers, e.Guides); err != nil {
+		return err
+	}
+	if err := f.insertTasks(e.Tasks); err != nil {
 		return err
 	}
 	return f.insertJobs(e.Jobs)

@@ -119,7 +119,7 @@ func (d *DB) Contacts(ctx context.Context, ids []string) (map[string]actions.Con
 		return out, nil
 	}
 	enc, _ := json.Marshal(ids)
-	rows, err := d.db.QueryContext(ctx, `SELECT id, name, phone, email, wecom_id, guide, opt_out FROM customers WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	rows, err := d.db.QueryContext(ctx, `SELECT id, name, phone, email, wecom_id, guide, opt_out FROM customers_now WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
 	if err != nil {
 		return nil, fmt.Errorf("read contacts: %w", err)
 	}
