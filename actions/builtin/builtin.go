@@ -10,6 +10,7 @@ import (
 	"github.com/koihq/koi/actions/settier"
 	"github.com/koihq/koi/actions/tag"
 	"github.com/koihq/koi/actions/webhook"
+	"github.com/koihq/koi/actions/wecom"
 )
 
 // Register adds every built-in action, worker and channel type to r.
@@ -24,6 +25,7 @@ func Register(r *actions.Registry) {
 	r.AddWorker(webhook.Kind, webhook.NewWorker)
 	r.AddChannel(logchannel.Type, logchannel.New)
 	r.AddChannel(webhook.Type, webhook.New)
+	r.AddChannel(wecom.Type, wecom.New)
 }
 
 // Registry returns a new registry holding the built-ins.

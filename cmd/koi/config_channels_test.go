@@ -39,7 +39,7 @@ func TestChannelConfig(t *testing.T) {
 		t.Fatalf("a good config: %v", err)
 	}
 	for body, want := range map[string]string{
-		"channels:\n  crm: { type: fax }\n":                                                     "koi.yaml:2:16: channels.crm.type: unknown channel type \"fax\" (known types: log, webhook)",
+		"channels:\n  crm: { type: fax }\n":                                                     "koi.yaml:2:16: channels.crm.type: unknown channel type \"fax\" (known types: log, webhook, wecom)",
 		"channels:\n  crm: { type: webhook, url: 'http://x/', colour: red }\n":                  "koi.yaml:2:51: channels.crm.colour: unknown key",
 		"channels:\n  crm: { type: webhook, url: 'http://x/', secret_env: NOT_SET_ANYWHERE }\n": "channels.crm.secret_env: environment variable NOT_SET_ANYWHERE is empty or unset",
 		"channels:\n  crm: { type: webhook, url: 'ftp://x/' }\n":                                "channels.crm.url: want an http(s) URL",

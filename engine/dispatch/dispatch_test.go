@@ -18,6 +18,8 @@ import (
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/actions/webhook"
+	"github.com/koihq/koi/actions/wecom"
+	"github.com/koihq/koi/actions/wecom/wecomtest"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
 	"github.com/koihq/koi/engine/sqlite"
@@ -358,5 +360,62 @@ func TestRetryAndCancel(t *testing.T) {
 	}
 	if _, err := f.db.RetryJob(ctx, 999, t0); engine.ErrorCode(err) != engine.ENotFound {
 		t.Errorf("retrying no job: %v", err)
+	}
+}
+
+// Messages on a WeCom channel, through the dispatcher, against the fake
+// WeCom API: a token that expired since it was cached is fetched again
+// once, by one of the concurrent deliveries, within the same attempt; each
+// message goes from the customer's guide.
+func TestWeComTokenRefreshDuringDispatch(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 20, newReceiver(t, func(int) int { return http.StatusOK }))
+	var cs []engine.Customer
+	for i := range 20 {
+		c := engine.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour), WeComID: fmt.Sprintf("wm%d", i)}
+		if i%2 == 0 {
+			c.Guide = "g01"
+		}
+		cs = append(cs, c)
+	}
+	if err := f.db.UpsertCustomers(ctx, cs, t0); err != nil {
+		t.Fatal(err)
+	}
+	fake := wecomtest.New("ww1", "corp-secret")
+	defer fake.Close()
+	ch := &wecom.Channel{BaseURL: fake.URL, CorpID: "ww1", SecretEnv: "WECOM_SECRET", Sender: "front_desk"}
+	if err := ch.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return "corp-secret" },
+		Guides: []actions.Guide{{ID: "g01", WeComUser: "wangxiao"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Cache a token, then let it expire on WeCom's side.
+	if err := ch.Send(ctx, &actions.Message{Text: "warm-up", To: actions.Contact{WeComID: "wm0"}}); err != nil {
+		t.Fatal(err)
+	}
+	fake.ExpireTokens()
+	var err error
+	if f.workers, err = builtin.Registry().Workers(actions.WorkerContext{Channels: map[string]actions.Channel{"hook": ch}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.drain(t, f.dispatcher(dispatch.Options{Concurrency: 8})); n != 20 {
+		t.Fatalf("drained %d, want 20", n)
+	}
+	for _, j := range f.jobs(t) {
+		if j.State != engine.JobDone || j.Attempts != 1 {
+			t.Errorf("job %d: %s after %d attempts (%s)", j.ID, j.State, j.Attempts, j.LastError)
+		}
+	}
+	if fake.Fetches() != 2 {
+		t.Errorf("%d token fetches, want 2 (the first, and one refresh)", fake.Fetches())
+	}
+	senders := map[string]int{}
+	for _, s := range fake.Sent()[1:] {
+		senders[s.Sender]++
+		if !strings.HasPrefix(s.Content, "客户") {
+			t.Errorf("content %q", s.Content)
+		}
+	}
+	if senders["wangxiao"] != 10 || senders["front_desk"] != 10 {
+		t.Errorf("senders %v, want 10 from the guide's account and 10 from the default", senders)
 	}
 }
