@@ -84,6 +84,29 @@ func query(t *testing.T, db, q string) int {
 	return n
 }
 
+func queryStrings(t *testing.T, db, q string) []string {
+	t.Helper()
+	d, err := sql.Open("sqlite", sqlite.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rows, err := d.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 const at = "2026-06-18T10:00:00+08:00"
 
 func TestDemoRunAndRerun(t *testing.T) {
