@@ -48,6 +48,8 @@ type benchReport struct {
 	// SQLRatio is sql_seconds / eval_seconds.
 	SQLRatio              float64 `json:"sql_ratio"`
 	IngestEventsPerSecond float64 `json:"ingest_events_per_second"`
+	// OutboxDeliveriesPerSecond is the median over --reps.
+	OutboxDeliveriesPerSecond float64 `json:"outbox_deliveries_per_second"`
 	// RSSBytes is the highest peak resident memory of the repetition
 	// processes (open, load, run, ingest); generation and the SQL side run
 	// in the parent and do not count.
@@ -58,6 +60,8 @@ type benchReport struct {
 	EvalSamples     []float64        `json:"eval_samples"`
 	SQLSamples      []float64        `json:"sql_samples"`
 	StartupSamples  []float64        `json:"startup_samples"`
+	OutboxSamples   []float64        `json:"outbox_samples"`
+	OutboxJobs      int              `json:"outbox_jobs"`
 	Machine         benchMachine     `json:"machine"`
 	Budget          []benchCheck     `json:"budget"`
 	GenerateSeconds float64          `json:"generate_seconds"`
@@ -88,10 +92,10 @@ type benchCheck struct {
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var (
-		customers, reps, ingestN, ingestBatch int
-		seed                                  uint64
-		asJSON                                bool
-		dir, cpuProfile                       string
+		customers, reps, ingestN, ingestBatch, outboxJobs int
+		seed                                              uint64
+		asJSON                                            bool
+		dir, cpuProfile                                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -106,6 +110,9 @@ koi process (as a server that just started) on a fresh copy of the pond:
   startup_seconds  opening the database and loading the pond
   ingest           events per second through the engine, in batches of --ingest-batch,
                    each batch durable when acknowledged
+  outbox           messages per second the dispatcher delivers, with its default
+                   settings, to a signature-checking webhook receiver on loopback
+                   (--outbox-jobs of them, enqueued by a run; in this process)
 
 and rss_bytes, the highest peak resident memory of the repetition processes
 (not counting the generation of the pond or the SQL side).
@@ -142,6 +149,15 @@ It fails when koi and SQL disagree on any rule's count.`,
 			if err != nil {
 				return err
 			}
+			if outboxJobs > 0 {
+				samples, err := benchOutbox(cmd.Context(), dir, outboxJobs, reps, progress)
+				if err != nil {
+					return err
+				}
+				rep.OutboxJobs, rep.OutboxSamples, rep.OutboxDeliveriesPerSecond = outboxJobs, samples, median(samples)
+				rep.Budget = append(rep.Budget, benchCheck{What: "outbox_deliveries_per_second", Value: rep.OutboxDeliveriesPerSecond,
+					Target: ">= 5000", Met: rep.OutboxDeliveriesPerSecond >= 5000})
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -161,6 +177,7 @@ It fails when koi and SQL disagree on any rule's count.`,
 	cmd.Flags().IntVar(&reps, "reps", 3, "`repetitions` of each measurement; the median is reported")
 	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest (default: a fifth of --customers, 10,000 to 200,000)")
 	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch (one transaction, as one HTTP request)")
+	cmd.Flags().IntVar(&outboxJobs, "outbox-jobs", 50_000, "`messages` for the outbox measure (0 skips it)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "demo pond `seed`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N to file.repN")
@@ -588,7 +605,7 @@ func printBench(w io.Writer, r *benchReport) {
 		switch c.What {
 		case "rss_bytes":
 			val = fmt.Sprintf("%.0f MiB", c.Value/(1<<20))
-		case "ingest_events_per_second":
+		case "ingest_events_per_second", "outbox_deliveries_per_second":
 			val = fmt.Sprintf("%.0f", c.Value)
 		}
 		mark := "ok"
