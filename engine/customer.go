@@ -1,6 +1,7 @@
 // Package engine is koi's core: customers, events and the profiles derived
 // from them, evaluation of playbooks, and the interfaces of the state store.
-// Adapters under engine/ implement those interfaces; only cmd/koi wires them.
+// Adapters under engine/ implement those interfaces; only cli (run by
+// cmd/koi) wires them.
 package engine
 
 import "time"

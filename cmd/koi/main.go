@@ -1,101 +1,12 @@
-// Command koi is the koi marketing automation server and its tools.
+// Command koi is the koi marketing automation server and its tools, with
+// the built-in actions and channels.
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	_ "time/tzdata" // playbook timezones must load on hosts without zoneinfo
 
-	"github.com/spf13/cobra"
-
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/cli"
 )
 
-// Exit codes. Scripts and CI depend on them; the README documents them.
-const (
-	exitOK      = 0
-	exitFailed  = 1 // invalid input (playbooks, import lines) or a failed run
-	exitUsage   = 2 // bad flags or arguments
-	exitHeld    = 3 // a run was held by the blast guard
-	exitPartial = 4 // an import kept its good lines and skipped bad ones
-)
-
-// exitError carries an exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
-func main() {
-	tuneGC()
-	os.Exit(run(os.Args[1:]))
-}
-
-func run(args []string) int {
-	root := newRoot()
-	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return exitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "koi:", ee.err)
-		}
-		return ee.code
-	}
-	fmt.Fprintln(os.Stderr, "koi:", err)
-	if engine.ErrorCode(err) == engine.EInvalid || engine.ErrorCode(err) == engine.ENotFound {
-		return exitFailed
-	}
-	return exitUsage
-}
-
-// globals are the flags every command shares.
-type globals struct {
-	db     string
-	config string
-}
-
-func newRoot() *cobra.Command {
-	g := &globals{}
-	root := &cobra.Command{
-		Use:           "koi",
-		Short:         "koi — rules-engine marketing automation for private-domain (私域) customer operations",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.PersistentFlags().StringVar(&g.db, "db", "koi.db", "SQLite database `path` (default: database in koi.yaml or $KOI_DATABASE, else koi.db)")
-	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
-		// The flag wins; then the environment and koi.yaml. A broken config
-		// is reported by the command that loads it, not here.
-		if cmd.Flags().Changed("db") {
-			return
-		}
-		if cfg, err := loadConfig(g.config); err == nil && cfg.Database != "" {
-			g.db = cfg.Database
-		}
-	}
-	root.PersistentFlags().StringVar(&g.config, "config", "", "config `file` (default: koi.yaml when it exists)")
-	root.AddCommand(
-		newCheckCmd(g),
-		newRunCmd(g),
-		newDemoCmd(g),
-		newImportCmd(g),
-		newExportCmd(g),
-		newBenchCmd(g),
-		newBenchRepCmd(g),
-		newServeCmd(g),
-		newKeyCmd(),
-		newBackupCmd(g),
-		newJobsCmd(g),
-	)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &exitError{code: exitUsage, err: err}
-	})
-	return root
-}
+func main() { os.Exit(cli.Main(os.Args[1:], builtin.Register)) }

@@ -1,5 +1,5 @@
 // Package metrics exports what the engine does as Prometheus metrics. It
-// implements engine.Observer; cmd/koi wires it to the engine and serves
+// implements engine.Observer; cli wires it to the engine and serves
 // its registry at /metrics.
 package metrics
 

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchSmoke runs koi bench on a small pond. It asserts what the bench
+// promises, not how fast anything is: every rule of the bench set matches
+// the same customers in koi and in hand-written SQL, about 5% of the pond
+// matches, every measure is filled in, and the temporary files are gone.
+func TestBenchSmoke(t *testing.T) {
+	tmp := t.TempDir()
+	r := koi(t, []string{"TMPDIR=" + tmp}, "bench", "--customers", "20000", "--reps", "2", "--ingest-events", "5000", "--outbox-jobs", "2000", "--json")
+	if r.code != 0 {
+		t.Fatalf("koi bench exited %d: %s", r.code, r.stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, r.stdout)
+	}
+	if len(rep.Rules) != 20 {
+		t.Fatalf("bench set has %d rules, want 20", len(rep.Rules))
+	}
+	playbooks := map[string]bool{}
+	for _, c := range rep.Rules {
+		if c.Koi != c.SQL {
+			t.Errorf("%s: koi matched %d, SQL %d", c.Rule, c.Koi, c.SQL)
+		}
+		playbooks[strings.SplitN(c.Rule, "/", 2)[0]] = true
+	}
+	if len(playbooks) != 5 {
+		t.Errorf("bench set spans %d playbooks, want 5", len(playbooks))
+	}
+	if share := float64(rep.Matched) / float64(rep.Customers); share < 0.02 || share > 0.10 {
+		t.Errorf("bench set matches %.1f%% of customers, want about 5%%", 100*share)
+	}
+	if rep.Events < 9*rep.Customers || rep.Events > 11*rep.Customers {
+		t.Errorf("%d events for %d customers, want about 10 each", rep.Events, rep.Customers)
+	}
+	if rep.Fired != rep.Matched {
+		t.Errorf("fired %d of %d matches; the bench set has no holdout and a fresh pond has no cooldowns", rep.Fired, rep.Matched)
+	}
+	if len(rep.EvalSamples) != 2 || len(rep.SQLSamples) != 2 || len(rep.StartupSamples) != 2 {
+		t.Errorf("samples: eval %v, sql %v, startup %v; want 2 each", rep.EvalSamples, rep.SQLSamples, rep.StartupSamples)
+	}
+	if rep.OutboxJobs != 2000 || len(rep.OutboxSamples) != 2 || rep.OutboxDeliveriesPerSecond <= 0 {
+		t.Errorf("outbox: %d jobs, samples %v", rep.OutboxJobs, rep.OutboxSamples)
+	}
+	if rep.EvalSeconds <= 0 || rep.SQLSeconds <= 0 || rep.StartupSeconds <= 0 || rep.IngestEventsPerSecond <= 0 || rep.RSSBytes <= 0 {
+		t.Errorf("a measure is missing: %+v", rep)
+	}
+	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 6 {
+		t.Errorf("machine or budget missing: %+v %+v", rep.Machine, rep.Budget)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "koi-bench-*"))
+	if len(left) > 0 {
+		t.Errorf("bench left %v behind", left)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "koi-bench")); err == nil {
+		t.Error("bench left its directory behind")
+	}
+}
+
+// TestBenchCountsMustAgree pins the bench's honesty check: a SQL query
+// that counts something else, or a rule only one side knows, voids it.
+func TestBenchCountsMustAgree(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		koi, sql map[string]int
+		differ   bool
+	}{
+		{"equal", map[string]int{"a/x": 3, "a/y": 0}, map[string]int{"a/x": 3, "a/y": 0}, false},
+		{"a count differs", map[string]int{"a/x": 3, "a/y": 1}, map[string]int{"a/x": 3, "a/y": 2}, true},
+		{"SQL lacks a rule", map[string]int{"a/x": 3, "a/y": 0}, map[string]int{"a/x": 3}, true},
+		{"koi lacks a rule", map[string]int{"a/x": 3}, map[string]int{"a/x": 3, "a/z": 0}, true},
+	} {
+		rules, matched, differ := compareCounts(tc.koi, tc.sql)
+		if differ != tc.differ {
+			t.Errorf("%s: differ = %v, want %v (%+v)", tc.name, differ, tc.differ, rules)
+		}
+		if tc.name == "equal" && (matched != 3 || len(rules) != 2) {
+			t.Errorf("equal: matched %d over %d rules, want 3 over 2", matched, len(rules))
+		}
+	}
+}

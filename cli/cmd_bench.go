@@ -1,0 +1,628 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+// benchFS is the fixed bench set: five playbooks of four rules each, the
+// same twenty rules as SQL (rules.sql) and the profile views they need.
+//
+//go:embed bench/*.yaml bench/*.sql
+var benchFS embed.FS
+
+// benchAnchor is the bench pond's present. It is fixed, not today, so the
+// bench measures the same work on every day it is run.
+var benchAnchor = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// benchReport is koi bench's result; --json prints it as is.
+type benchReport struct {
+	Customers int `json:"customers"`
+	Events    int `json:"events"`
+	Reps      int `json:"reps"`
+	// The medians over the repetitions, in seconds.
+	EvalSeconds    float64 `json:"eval_seconds"`
+	SQLSeconds     float64 `json:"sql_seconds"`
+	StartupSeconds float64 `json:"startup_seconds"`
+	// SQLRatio is sql_seconds / eval_seconds.
+	SQLRatio              float64 `json:"sql_ratio"`
+	IngestEventsPerSecond float64 `json:"ingest_events_per_second"`
+	// OutboxDeliveriesPerSecond is the median over --reps.
+	OutboxDeliveriesPerSecond float64 `json:"outbox_deliveries_per_second"`
+	// RSSBytes is the highest peak resident memory of the repetition
+	// processes (open, load, run, ingest); generation and the SQL side run
+	// in the parent and do not count.
+	RSSBytes        int64            `json:"rss_bytes"`
+	Matched         int              `json:"matched"`
+	Fired           int              `json:"fired"`
+	Rules           []benchRuleCount `json:"rules"`
+	EvalSamples     []float64        `json:"eval_samples"`
+	SQLSamples      []float64        `json:"sql_samples"`
+	StartupSamples  []float64        `json:"startup_samples"`
+	OutboxSamples   []float64        `json:"outbox_samples"`
+	OutboxJobs      int              `json:"outbox_jobs"`
+	Machine         benchMachine     `json:"machine"`
+	Budget          []benchCheck     `json:"budget"`
+	GenerateSeconds float64          `json:"generate_seconds"`
+	IngestEvents    int              `json:"ingest_events"`
+	IngestBatch     int              `json:"ingest_batch"`
+	countsDiffer    bool
+}
+
+type benchRuleCount struct {
+	Rule string `json:"rule"` // playbook/rule
+	Koi  int    `json:"koi"`
+	SQL  int    `json:"sql"`
+}
+
+type benchMachine struct {
+	Cores     int    `json:"cores"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+}
+
+type benchCheck struct {
+	What   string  `json:"what"`
+	Value  float64 `json:"value"`
+	Target string  `json:"target"`
+	Met    bool    `json:"met"`
+}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	var (
+		customers, reps, ingestN, ingestBatch, outboxJobs int
+		seed                                              uint64
+		asJSON                                            bool
+		dir, cpuProfile                                   string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure koi on a fresh synthetic pond: evaluation against hand-written SQL, ingest, start-up, memory",
+		Long: `bench generates a deterministic demo pond in a temporary database, then
+measures, as the median of --reps repetitions, each koi repetition a fresh
+koi process (as a server that just started) on a fresh copy of the pond:
+
+  eval_seconds     one full run of the bench set (20 rules in 5 playbooks) over
+                   every customer, from the start of the run to its fires committed
+  sql_seconds      the same 20 rules as hand-written SQL over the same data
+  startup_seconds  opening the database and loading the pond
+  ingest           events per second through the engine, in batches of --ingest-batch,
+                   each batch durable when acknowledged
+  outbox           messages per second the dispatcher delivers, with its default
+                   settings, to a signature-checking webhook receiver on loopback
+                   (--outbox-jobs of them, enqueued by a run; in this process)
+
+and rss_bytes, the highest peak resident memory of the repetition processes
+(not counting the generation of the pond or the SQL side).
+
+It fails when koi and SQL disagree on any rule's count.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if customers <= 0 || reps <= 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--customers and --reps must be positive")}
+			}
+			if dir == "" {
+				tmp, err := os.MkdirTemp("", "koi-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				dir = tmp
+			}
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			progress := cmd.ErrOrStderr()
+			if asJSON {
+				progress = io.Discard
+			}
+			if ingestN <= 0 {
+				ingestN = min(max(customers/5, 10000), 200000)
+			}
+			if ingestBatch <= 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--ingest-batch must be positive")}
+			}
+			rep, err := runBench(cmd.Context(), dir, customers, reps, ingestN, ingestBatch, seed, cpuProfile, progress)
+			if err != nil {
+				return err
+			}
+			if outboxJobs > 0 {
+				samples, err := benchOutbox(cmd.Context(), dir, outboxJobs, reps, progress)
+				if err != nil {
+					return err
+				}
+				rep.OutboxJobs, rep.OutboxSamples, rep.OutboxDeliveriesPerSecond = outboxJobs, samples, median(samples)
+				rep.Budget = append(rep.Budget, benchCheck{What: "outbox_deliveries_per_second", Value: rep.OutboxDeliveriesPerSecond,
+					Target: ">= 5000", Met: rep.OutboxDeliveriesPerSecond >= 5000})
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printBench(cmd.OutOrStdout(), rep)
+			}
+			if rep.countsDiffer {
+				return &exitError{code: exitFailed, err: fmt.Errorf("koi and SQL disagree on the bench set's matches: the comparison is void")}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&customers, "customers", 1_000_000, "number of `customers` (about 10 events each)")
+	cmd.Flags().IntVar(&reps, "reps", 3, "`repetitions` of each measurement; the median is reported")
+	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest (default: a fifth of --customers, 10,000 to 200,000)")
+	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch (one transaction, as one HTTP request)")
+	cmd.Flags().IntVar(&outboxJobs, "outbox-jobs", 50_000, "`messages` for the outbox measure (0 skips it)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "demo pond `seed`")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N to file.repN")
+	cmd.Flags().StringVar(&dir, "dir", "", "keep the bench databases in `dir` instead of a temporary directory")
+	return cmd
+}
+
+func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestBatch int, seed uint64, cpuProfile string, progress io.Writer) (*benchReport, error) {
+	rep := &benchReport{Customers: customers, Reps: reps, IngestBatch: ingestBatch,
+		Machine: benchMachine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}}
+	pristine := filepath.Join(dir, "pristine.db")
+	playbooks := filepath.Join(dir, "playbooks")
+	if err := writeBenchPlaybooks(playbooks); err != nil {
+		return nil, err
+	}
+
+	// The pond, generated once.
+	start := time.Now()
+	events, err := generateBenchPond(ctx, pristine, customers, seed, progress)
+	if err != nil {
+		return nil, fmt.Errorf("generate pond: %w", err)
+	}
+	rep.Events, rep.GenerateSeconds = events, time.Since(start).Seconds()
+
+	// koi: each repetition is a fresh koi process, as a server that just
+	// started, on a fresh copy of the pristine database, so every run
+	// fires the same. Its peak memory is the process's own.
+	var koiCounts map[string]int
+	for r := 0; r < reps; r++ {
+		fmt.Fprintf(progress, "koi: repetition %d of %d\n", r+1, reps)
+		work := filepath.Join(dir, "work.db")
+		if err := copyDB(pristine, work); err != nil {
+			return nil, err
+		}
+		ingest := 0
+		if r == reps-1 {
+			ingest = ingestN
+		}
+		profile := ""
+		if cpuProfile != "" {
+			profile = fmt.Sprintf("%s.rep%d", cpuProfile, r+1)
+		}
+		res, rss, err := benchRepProcess(ctx, work, playbooks, ingest, ingestBatch, profile)
+		if err != nil {
+			return nil, fmt.Errorf("koi repetition %d: %w", r+1, err)
+		}
+		rep.RSSBytes = max(rep.RSSBytes, rss)
+		koiCounts, rep.Fired = res.Counts, res.Fired
+		rep.StartupSamples = append(rep.StartupSamples, res.StartupSeconds)
+		rep.EvalSamples = append(rep.EvalSamples, res.EvalSeconds)
+		if ingest > 0 {
+			rep.IngestEvents, rep.IngestEventsPerSecond = res.IngestEvents, res.IngestEventsPerSecond
+		}
+	}
+
+	// SQL, on the pristine data.
+	sqlCounts, samples, err := benchSQL(ctx, pristine, reps, progress)
+	if err != nil {
+		return nil, err
+	}
+	rep.SQLSamples = samples
+
+	rep.Rules, rep.Matched, rep.countsDiffer = compareCounts(koiCounts, sqlCounts)
+	rep.EvalSeconds = median(rep.EvalSamples)
+	rep.SQLSeconds = median(rep.SQLSamples)
+	rep.StartupSeconds = median(rep.StartupSamples)
+	if rep.EvalSeconds > 0 {
+		rep.SQLRatio = rep.SQLSeconds / rep.EvalSeconds
+	}
+	rep.Budget = []benchCheck{
+		{What: "eval_seconds", Value: rep.EvalSeconds, Target: "<= 2", Met: rep.EvalSeconds <= 2},
+		{What: "sql_seconds / eval_seconds", Value: rep.SQLRatio, Target: ">= 3", Met: rep.SQLRatio >= 3},
+		{What: "ingest_events_per_second", Value: rep.IngestEventsPerSecond, Target: ">= 50000", Met: rep.IngestEventsPerSecond >= 50000},
+		{What: "startup_seconds", Value: rep.StartupSeconds, Target: "<= 20", Met: rep.StartupSeconds <= 20},
+		{What: "rss_bytes", Value: float64(rep.RSSBytes), Target: "<= 1.5 GiB", Met: rep.RSSBytes <= 3<<29},
+	}
+	return rep, nil
+}
+
+func writeBenchPlaybooks(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := benchFS.ReadDir("bench")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		b, err := benchFS.ReadFile("bench/" + e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func generateBenchPond(ctx context.Context, path string, customers int, seed uint64, progress io.Writer) (int, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	bar := newBar(customers, "generating pond", progress)
+	_, events, err := seedDemo(ctx, db, demo.Generator{Seed: seed, Anchor: benchAnchor}, customers, bar)
+	if err != nil {
+		return 0, err
+	}
+	// Fold the WAL into the database file, so a file copy is the database.
+	if _, err := db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return events, nil
+}
+
+func copyDB(from, to string) error {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(to + suffix)
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	// Written back now, not by the kernel half a minute later, in the
+	// middle of the measurements, competing with their fsyncs.
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	return dst.Close()
+}
+
+// benchRepResult is what one koi repetition measured; the bench-rep
+// command prints it as JSON for the parent bench.
+type benchRepResult struct {
+	Counts                map[string]int `json:"counts"`
+	Fired                 int            `json:"fired"`
+	StartupSeconds        float64        `json:"startup_seconds"`
+	EvalSeconds           float64        `json:"eval_seconds"`
+	IngestEvents          int            `json:"ingest_events,omitempty"`
+	IngestEventsPerSecond float64        `json:"ingest_events_per_second,omitempty"`
+}
+
+// benchRepProcess runs one repetition as a child koi process and returns
+// its result and peak resident memory.
+func benchRepProcess(ctx context.Context, db, playbooks string, ingest, ingestBatch int, cpuProfile string) (*benchRepResult, int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.CommandContext(ctx, self, "bench-rep", "--db", db, "--playbooks", playbooks,
+		"--ingest-events", strconv.Itoa(ingest), "--ingest-batch", strconv.Itoa(ingestBatch), "--cpuprofile", cpuProfile)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var res benchRepResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		return nil, 0, fmt.Errorf("bench-rep output: %w", err)
+	}
+	return &res, maxRSS(cmd.ProcessState), nil
+}
+
+func newBenchRepCmd(g *globals) *cobra.Command {
+	var playbooks, cpuProfile string
+	var ingestN, ingestBatch int
+	cmd := &cobra.Command{
+		Use:    "bench-rep",
+		Short:  "One repetition of koi bench, in a process of its own (used by koi bench)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			res, err := benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+		},
+	}
+	cmd.Flags().StringVar(&playbooks, "playbooks", "", "bench set `dir`")
+	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest after the run")
+	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to `file`")
+	return cmd
+}
+
+// benchKoiOnce opens a copy of the pond, loads it (start-up) and runs the
+// bench set once (eval). With ingestN set it then measures ingest.
+func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBatch int) (*benchRepResult, error) {
+	start := time.Now()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	e := engine.New(db, builtin.Registry(), engine.Config{
+		Profile: engine.ProfileConfig{Location: time.UTC},
+		Tiers:   defaultTiers,
+	})
+	if err := e.Load(playbooks); err != nil {
+		return nil, fmt.Errorf("bench set: %w", err)
+	}
+	if err := e.Warm(ctx); err != nil {
+		return nil, err
+	}
+	res := &benchRepResult{Counts: map[string]int{}, StartupSeconds: time.Since(start).Seconds()}
+
+	start = time.Now()
+	runs, err := e.Run(ctx, engine.RunRequest{At: benchAnchor})
+	res.EvalSeconds = time.Since(start).Seconds()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.Status != engine.RunDone {
+			return nil, fmt.Errorf("bench run of %s ended %s: %s", r.Playbook, r.Status, r.Error)
+		}
+		res.Fired += r.Fired
+		for _, c := range r.Rules {
+			res.Counts[r.Playbook+"/"+c.Rule] = c.Matched
+		}
+	}
+	if ingestN > 0 {
+		if res.IngestEventsPerSecond, err = benchIngest(ctx, e, db, ingestN, ingestBatch); err != nil {
+			return nil, err
+		}
+		res.IngestEvents = ingestN
+	}
+	return res, nil
+}
+
+// benchIngest adds visits of existing customers through the engine, in
+// batches as the HTTP API receives them, and returns events per second.
+// Each batch commits with synchronous=FULL before the next starts:
+// acknowledged means durable.
+func benchIngest(ctx context.Context, e *engine.Engine, db *sqlite.DB, n, batchSize int) (float64, error) {
+	var customers int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&customers); err != nil {
+		return 0, err
+	}
+	batch := make([]engine.Event, 0, batchSize)
+	at := benchAnchor.Add(time.Hour)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		batch = append(batch, engine.Event{
+			// Ids spread like the UUIDs most senders use, not in order: an
+			// ordered id would make every insert append to the id index.
+			ID: fmt.Sprintf("ingest-%016x", uint64(i+1)*0x9e3779b97f4a7c15), CustomerID: fmt.Sprintf("c%07d", (i*7919)%customers),
+			Type: "visit", At: at.Add(time.Duration(i) * time.Millisecond),
+		})
+		if len(batch) == cap(batch) || i == n-1 {
+			res, err := e.AddEvents(ctx, batch)
+			if err != nil {
+				return 0, fmt.Errorf("ingest: %w", err)
+			}
+			if len(res.ItemErrs) > 0 {
+				return 0, fmt.Errorf("ingest: %d events refused", len(res.ItemErrs))
+			}
+			batch = batch[:0]
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// benchSQL runs the SQL version reps times on one connection (TEMP tables
+// are per connection): materialise the profile (profile.sql), then the
+// twenty queries. Both are timed.
+func benchSQL(ctx context.Context, path string, reps int, progress io.Writer) (map[string]int, []float64, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	build, err := benchFS.ReadFile("bench/profile.sql")
+	if err != nil {
+		return nil, nil, err
+	}
+	r := strings.NewReplacer("{{now}}", fmt.Sprint(benchAnchor.UnixMilli()), "{{day}}", fmt.Sprint(int64(24*time.Hour/time.Millisecond)))
+	buildSQL := r.Replace(string(build))
+	queries, err := benchQueries()
+	if err != nil {
+		return nil, nil, err
+	}
+	counts := map[string]int{}
+	var samples []float64
+	for rep := 0; rep < reps; rep++ {
+		fmt.Fprintf(progress, "sql: repetition %d of %d\n", rep+1, reps)
+		start := time.Now()
+		if _, err := conn.ExecContext(ctx, buildSQL); err != nil {
+			return nil, nil, fmt.Errorf("materialise the profile: %w", err)
+		}
+		for _, q := range queries {
+			var n int
+			if err := conn.QueryRowContext(ctx, q.sql).Scan(&n); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", q.rule, err)
+			}
+			counts[q.rule] = n
+		}
+		samples = append(samples, time.Since(start).Seconds())
+	}
+	return counts, samples, nil
+}
+
+type benchQuery struct{ rule, sql string }
+
+// benchQueries splits rules.sql into its queries, each named by the
+// "-- playbook/rule" line before it.
+func benchQueries() ([]benchQuery, error) {
+	src, err := benchFS.ReadFile("bench/rules.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []benchQuery
+	for _, line := range strings.Split(string(src), "\n") {
+		if name, ok := strings.CutPrefix(line, "-- "); ok && strings.HasPrefix(name, "bench-") {
+			out = append(out, benchQuery{rule: strings.TrimSpace(name)})
+			continue
+		}
+		if len(out) > 0 && !strings.HasPrefix(line, "--") {
+			out[len(out)-1].sql += line + "\n"
+		}
+	}
+	return out, nil
+}
+
+// compareCounts lines up koi's and SQL's matches per rule. A rule missing
+// on either side counts as a difference.
+func compareCounts(koi, sql map[string]int) (rules []benchRuleCount, matched int, differ bool) {
+	for _, name := range benchRuleNames(sql, koi) {
+		c := benchRuleCount{Rule: name, Koi: koi[name], SQL: sql[name]}
+		_, inKoi := koi[name]
+		_, inSQL := sql[name]
+		if c.Koi != c.SQL || !inKoi || !inSQL {
+			differ = true
+		}
+		matched += c.Koi
+		rules = append(rules, c)
+	}
+	return rules, matched, differ
+}
+
+func benchRuleNames(a, b map[string]int) []string {
+	var names []string
+	for k := range a {
+		names = append(names, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// startCPUProfile profiles the process into path until stop is called;
+// with path empty it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// maxRSS returns the peak resident memory of a finished process.
+func maxRSS(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	return 0
+}
+
+func printBench(w io.Writer, r *benchReport) {
+	fmt.Fprintf(w, "koi bench: %d customers, %d events, median of %d (generated in %.1fs)\n\n", r.Customers, r.Events, r.Reps, r.GenerateSeconds)
+	fmt.Fprintf(w, "%-34s %12s   %s\n", "MEASURE", "VALUE", "BUDGET")
+	for _, c := range r.Budget {
+		val := fmt.Sprintf("%.2f", c.Value)
+		switch c.What {
+		case "rss_bytes":
+			val = fmt.Sprintf("%.0f MiB", c.Value/(1<<20))
+		case "ingest_events_per_second", "outbox_deliveries_per_second":
+			val = fmt.Sprintf("%.0f", c.Value)
+		}
+		mark := "ok"
+		if !c.Met {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "%-34s %12s   %-10s %s\n", c.What, val, c.Target, mark)
+	}
+	fmt.Fprintf(w, "%-34s %12.2f\n", "sql_seconds", r.SQLSeconds)
+	fmt.Fprintf(w, "\n%-40s %8s %8s\n", "RULE", "KOI", "SQL")
+	for _, c := range r.Rules {
+		flag := ""
+		if c.Koi != c.SQL {
+			flag = "  <- differs"
+		}
+		fmt.Fprintf(w, "%-40s %8d %8d%s\n", c.Rule, c.Koi, c.SQL, flag)
+	}
+	fmt.Fprintf(w, "%-40s %8d   (%.1f%% of customers; %d fired)\n", "total matched", r.Matched, 100*float64(r.Matched)/float64(max(r.Customers, 1)), r.Fired)
+	fmt.Fprintf(w, "\nmachine: %d cores, %s %s/%s\n", r.Machine.Cores, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch)
+}

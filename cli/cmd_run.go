@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/koihq/koi/engine"
+)
+
+type runReport struct {
+	At        time.Time      `json:"at"`
+	DryRun    bool           `json:"dry_run"`
+	Matched   int            `json:"matched"`
+	Fired     int            `json:"fired"`
+	Playbooks []*playbookRun `json:"playbooks"`
+	// Deliveries counts the outbox's delivery attempts after the run, by
+	// the state they left their job in.
+	Deliveries map[engine.JobState]int `json:"deliveries,omitempty"`
+}
+
+type playbookRun struct {
+	Name     string               `json:"name"`
+	RunID    int64                `json:"run_id,omitempty"`
+	Status   string               `json:"status"`
+	Hash     string               `json:"hash"`
+	Audience int                  `json:"audience"`
+	Limit    int                  `json:"limit"`
+	Matched  int                  `json:"matched"`
+	Fired    int                  `json:"fired"`
+	Error    string               `json:"error,omitempty"`
+	Rules    []*engine.RuleCounts `json:"rules"`
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var (
+		dir       string
+		at        string
+		dryRun    bool
+		asJSON    bool
+		batchSize int
+	)
+	cmd := &cobra.Command{
+		Use:   "run [NAME...]",
+		Short: "Evaluate playbooks now (or --at a time) and fire their actions",
+		RunE: func(cmd *cobra.Command, names []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			a, err := openApp(ctx, g, batchSize)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if dir == "" {
+				dir = a.cfg.Playbooks
+			}
+			if err := a.engine.Load(dir); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid; nothing was run", dir)}
+			}
+			when, err := parseAt(at, a.cfg.location)
+			if err != nil {
+				return err
+			}
+			runs, err := a.engine.Run(ctx, engine.RunRequest{Playbooks: names, At: when, DryRun: dryRun})
+			rep := report(when, dryRun, runs)
+			if err == nil && !dryRun {
+				// Send what the run enqueued, unless a server is running
+				// and dispatching: then it sends.
+				if rep.Deliveries, err = drainOutbox(ctx, a, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(rep)
+			} else {
+				printReport(cmd.OutOrStdout(), rep)
+			}
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			for _, r := range runs {
+				if r.Status == engine.RunHeld {
+					return &exitError{code: exitHeld, err: fmt.Errorf("playbook %s was held by the blast guard", r.Playbook)}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "playbooks", "", "playbooks `dir` (default: from config, examples/playbooks)")
+	cmd.Flags().StringVar(&at, "at", "", "evaluate at this `time` (RFC 3339 or YYYY-MM-DD) instead of now")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "compute what would fire and write nothing")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().IntVar(&batchSize, "batch-size", 1000, "fires written per transaction")
+	return cmd
+}
+
+func report(at time.Time, dryRun bool, runs []*engine.Run) *runReport {
+	rep := &runReport{At: at, DryRun: dryRun, Playbooks: []*playbookRun{}}
+	for _, r := range runs {
+		rep.Matched += r.Matched
+		rep.Fired += r.Fired
+		rep.Playbooks = append(rep.Playbooks, &playbookRun{
+			Name: r.Playbook, RunID: r.ID, Status: r.Status, Hash: r.Hash, Audience: r.Audience,
+			Limit: r.Limit, Matched: r.Matched, Fired: r.Fired, Error: r.Error, Rules: r.Rules,
+		})
+	}
+	return rep
+}
+
+// drainOutbox delivers the jobs due now and counts the outcomes.
+func drainOutbox(ctx context.Context, a *app, errOut io.Writer) (map[engine.JobState]int, error) {
+	var mu sync.Mutex
+	counts := map[engine.JobState]int{}
+	d, err := a.dispatcher(a.cfg.Log.logger(errOut), func(_ *engine.Job, s engine.JobState, _ time.Duration) {
+		mu.Lock()
+		counts[s]++
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Drain(ctx); err != nil {
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("deliver: %w", err)}
+	}
+	return counts, nil
+}
+
+func printReport(w io.Writer, rep *runReport) {
+	verb := "fired"
+	if rep.DryRun {
+		verb = "would fire"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "PLAYBOOK/RULE\tMATCHED\tFIRED\tSUPPRESSED\n")
+	for _, p := range rep.Playbooks {
+		fmt.Fprintf(tw, "%s (%s, audience %d, limit %d)\t%d\t%d\t\n", p.Name, p.Status, p.Audience, p.Limit, p.Matched, p.Fired)
+		for _, c := range p.Rules {
+			sup := ""
+			for _, reason := range c.Reasons() {
+				sup += fmt.Sprintf("%s=%d ", reason, c.Suppressed[reason])
+			}
+			if c.Errors > 0 {
+				sup += fmt.Sprintf("errors=%d (%s)", c.Errors, c.FirstError)
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\n", c.Rule, c.Matched, c.Fired, sup)
+		}
+		if p.Error != "" {
+			fmt.Fprintf(tw, "  ! %s\t\t\t\n", p.Error)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%s: %d matched, %d %s at %s\n", map[bool]string{true: "dry run", false: "done"}[rep.DryRun], rep.Matched, rep.Fired, verb, rep.At.Format(time.RFC3339))
+	if len(rep.Deliveries) > 0 {
+		var parts []string
+		for _, s := range []engine.JobState{engine.JobDone, engine.JobPending, engine.JobDead, engine.JobSkipped, engine.JobCancelled} {
+			if n := rep.Deliveries[s]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", map[engine.JobState]string{engine.JobDone: "delivered", engine.JobPending: "to retry",
+					engine.JobDead: "dead", engine.JobSkipped: "skipped (consent)", engine.JobCancelled: "cancelled"}[s], n))
+			}
+		}
+		fmt.Fprintf(w, "outbox: %s (koi jobs lists them)\n", strings.Join(parts, ", "))
+	}
+}

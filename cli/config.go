@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+)
+
+// config is koi.yaml.
+type config struct {
+	Database  string    `yaml:"database"`
+	Playbooks string    `yaml:"playbooks"`
+	Timezone  string    `yaml:"timezone"`
+	Tiers     []string  `yaml:"tiers"`
+	RFM       rfmConfig `yaml:"rfm"`
+	API       apiConfig `yaml:"api"`
+	Log       logConfig `yaml:"log"`
+	Events    struct {
+		// Types lists the custom event types the API accepts besides the
+		// built-in ones; empty accepts any type.
+		Types []string `yaml:"types"`
+	} `yaml:"events"`
+	Triggers struct {
+		// MaxAge: events older than this when handled trigger no rule.
+		MaxAge string `yaml:"max_age"`
+	} `yaml:"triggers"`
+	// Channels are the message channels by name, each with its type's keys.
+	Channels map[string]yaml.Node `yaml:"channels"`
+	Outbox   outboxConfig         `yaml:"outbox"`
+	// Guides are the sales guides (导购) assign_guide chooses among.
+	Guides        []guideConfig `yaml:"guides"`
+	location      *time.Location
+	triggerMaxAge time.Duration
+	// path and root are the file and its YAML tree, for errors' lines;
+	// fromEnv names the keys the environment set, and the variable.
+	path    string
+	root    *yaml.Node
+	fromEnv map[string]string
+	profile engine.ProfileConfig
+}
+
+type rfmConfig struct {
+	Window     string             `yaml:"window"`
+	Period     string             `yaml:"period"`
+	Thresholds *engine.Thresholds `yaml:"thresholds"`
+}
+
+// defaultTiers are the tiers when the config names none, lowest first.
+var defaultTiers = []string{"normal", "silver", "gold", "vip"}
+
+// loadConfig reads the config file; a missing default koi.yaml is fine.
+func loadConfig(path string) (*config, error) {
+	c := &config{Playbooks: "examples/playbooks", Timezone: "Asia/Shanghai"}
+	explicit := path != ""
+	if !explicit {
+		path = "koi.yaml"
+	}
+	src, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+	case err != nil:
+		return nil, fmt.Errorf("config: %w", err)
+	default:
+		dec := yaml.NewDecoder(bytes.NewReader(src))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+			return nil, fmt.Errorf("config %s: %s", path, err)
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(src, &root); err == nil {
+			c.root = &root
+		}
+	}
+	c.path = path
+	if err := c.applyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	if len(c.Tiers) == 0 {
+		c.Tiers = defaultTiers
+	}
+	if c.location, err = time.LoadLocation(c.Timezone); err != nil {
+		return nil, c.keyError("timezone", "unknown timezone %q", c.Timezone)
+	}
+	c.profile = engine.ProfileConfig{Location: c.location, Thresholds: c.RFM.Thresholds}
+	if err := c.API.resolve(path); err != nil {
+		return nil, err
+	}
+	for _, d := range []struct {
+		key string
+		val string
+		dst *time.Duration
+	}{{"rfm.window", c.RFM.Window, &c.profile.RFMWindow}, {"rfm.period", c.RFM.Period, &c.profile.Period},
+		{"triggers.max_age", c.Triggers.MaxAge, &c.triggerMaxAge}} {
+		if d.val == "" {
+			continue
+		}
+		if *d.dst, err = actions.ParseDuration(d.val); err != nil || *d.dst <= 0 {
+			return nil, c.keyError(d.key, "want a positive duration like 365d, got %q", d.val)
+		}
+	}
+	if err := c.validateLog(); err != nil {
+		return nil, err
+	}
+	if c.Outbox.MaxAttempts < 0 {
+		return nil, c.keyError("outbox.max_attempts", "must be positive")
+	}
+	if err := c.validateGuides(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// channelNames lists the configured channels, and log, which always exists.
+func (c *config) channelNames() []string {
+	names := []string{"log"}
+	for n := range c.Channels {
+		if n != "log" {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

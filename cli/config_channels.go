@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/dispatch"
+)
+
+// outboxConfig is koi.yaml's outbox section.
+type outboxConfig struct {
+	// Concurrency is how many deliveries run at once.
+	Concurrency int `yaml:"concurrency"`
+	// MaxAttempts before a job is dead-lettered.
+	MaxAttempts int    `yaml:"max_attempts"`
+	Backoff     string `yaml:"backoff"`
+	MaxBackoff  string `yaml:"max_backoff"`
+	Timeout     string `yaml:"timeout"`
+	Retention   string `yaml:"retention"`
+}
+
+// channelKeys are the keys every channel takes, whatever its type; the
+// rest belong to the type.
+var channelKeys = []string{"type", "rate"}
+
+// channelSet is the configured channels, opened.
+type channelSet struct {
+	byName map[string]actions.Channel
+	// rates are the deliveries per second by channel name.
+	rates map[string]float64
+}
+
+// openChannels builds, decodes and opens the configured channels. A channel
+// named log, of type log, exists unless the config names one log.
+func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channelSet, error) {
+	set := &channelSet{byName: map[string]actions.Channel{}, rates: map[string]float64{}}
+	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: c.guides()}
+	for name, node := range c.Channels {
+		key := "channels." + name
+		if !actions.IsName(name) {
+			return nil, c.keyError(key, "channel names are snake_case, like wecom or crm_hook")
+		}
+		if node.Kind != yaml.MappingNode {
+			return nil, c.keyError(key, "want a mapping with a type, like {type: webhook, url: …}")
+		}
+		var typ string
+		rest := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, v := node.Content[i], node.Content[i+1]
+			switch k.Value {
+			case "type":
+				typ = v.Value
+			case "rate":
+				r, err := strconv.ParseFloat(v.Value, 64)
+				if err != nil || r <= 0 {
+					return nil, c.keyError(key+".rate", "want deliveries per second, a positive number, got %q", v.Value)
+				}
+				set.rates[name] = r
+			default:
+				rest.Content = append(rest.Content, k, v)
+			}
+		}
+		ch, ok := reg.NewChannel(typ)
+		if !ok {
+			return nil, c.keyError(key+".type", "unknown channel type %q (known types: %s)", typ, strings.Join(reg.ChannelTypes(), ", "))
+		}
+		if err := c.decodeChannel(key, rest, ch); err != nil {
+			return nil, err
+		}
+		oc.Name = name
+		if err := ch.Open(oc); err != nil {
+			return nil, c.channelError(key, err)
+		}
+		set.byName[name] = ch
+	}
+	if _, ok := set.byName["log"]; !ok {
+		if ch, ok := reg.NewChannel("log"); ok {
+			oc.Name = "log"
+			if err := ch.Open(oc); err != nil {
+				return nil, err
+			}
+			set.byName["log"] = ch
+		}
+	}
+	return set, nil
+}
+
+// decodeChannel decodes a channel's own keys strictly: an unknown key is an
+// error naming the keys the type has.
+func (c *config) decodeChannel(key string, n *yaml.Node, ch actions.Channel) error {
+	known := yamlKeys(reflect.TypeOf(ch).Elem())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; !slices.Contains(known, k) {
+			return c.keyError(key+"."+k, "unknown key (this channel type takes: %s)", strings.Join(append(slices.Clone(channelKeys), known...), ", "))
+		}
+	}
+	if err := n.Decode(ch); err != nil {
+		return c.keyError(key, "%v", err)
+	}
+	return nil
+}
+
+// yamlKeys lists a struct's yaml keys.
+func yamlKeys(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// channelError points a channel's validation errors at their keys.
+func (c *config) channelError(key string, err error) error {
+	errs, ok := err.(actions.Errors)
+	if !ok {
+		errs = actions.Errors{err}
+	}
+	var msgs []string
+	for _, e := range errs {
+		if fe, ok := e.(*actions.FieldError); ok {
+			msgs = append(msgs, c.keyError(key+"."+fe.Field, "%s", fe.Message).Error())
+		} else {
+			msgs = append(msgs, c.keyError(key, "%v", e).Error())
+		}
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
+}
+
+// dispatchOptions turns the outbox section into the dispatcher's options.
+func (c *config) dispatchOptions(rates map[string]float64, log *slog.Logger) (dispatch.Options, error) {
+	o := dispatch.Options{Concurrency: c.Outbox.Concurrency, Rates: rates, Logger: log}
+	if c.Outbox.Concurrency < 0 {
+		return o, c.keyError("outbox.concurrency", "must be positive")
+	}
+	for _, d := range []struct {
+		key, val string
+		dst      *time.Duration
+	}{{"outbox.backoff", c.Outbox.Backoff, &o.Backoff}, {"outbox.max_backoff", c.Outbox.MaxBackoff, &o.MaxBackoff},
+		{"outbox.timeout", c.Outbox.Timeout, &o.Timeout}, {"outbox.retention", c.Outbox.Retention, &o.Retention}} {
+		if d.val == "" {
+			continue
+		}
+		v, err := actions.ParseDuration(d.val)
+		if err != nil || v <= 0 {
+			return o, c.keyError(d.key, "want a positive duration like 10s, got %q", d.val)
+		}
+		*d.dst = v
+	}
+	return o, nil
+}

@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+// koiBin is the koi binary built once for the end-to-end tests, which run
+// it as a real process the way a user or a cron job does.
+var koiBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "koi-e2e")
+	if err != nil {
+		panic(err)
+	}
+	koiBin = filepath.Join(dir, "koi")
+	build := exec.Command("go", "build", "-o", koiBin, "../cmd/koi")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// koi runs the binary in the repository root (so examples/ resolves).
+func koi(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(koiBin, args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func mustKoi(t *testing.T, args ...string) result {
+	t.Helper()
+	r := koi(t, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("koi %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func query(t *testing.T, db, q string) int {
+	t.Helper()
+	d, err := sql.Open("sqlite", sqlite.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var n int
+	if err := d.QueryRow(q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func queryStrings(t *testing.T, db, q string) []string {
+	t.Helper()
+	d, err := sql.Open("sqlite", sqlite.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rows, err := d.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+const at = "2026-06-18T10:00:00+08:00"
+
+func TestDemoRunAndRerun(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "koi.db")
+	r := mustKoi(t, "--db", db, "demo", "--customers", "2000", "--seed", "7", "--at", "2026-06-18")
+	if !strings.Contains(r.stdout, "2000 customers") {
+		t.Errorf("demo said: %s", r.stdout)
+	}
+	mustKoi(t, "--db", db, "check", "examples/playbooks")
+
+	dry := mustKoi(t, "--db", db, "run", "--at", at, "--dry-run", "--json")
+	var dryRep, rep, again runReport
+	if err := json.Unmarshal([]byte(dry.stdout), &dryRep); err != nil {
+		t.Fatalf("dry run JSON: %v\n%s", err, dry.stdout)
+	}
+	if n := query(t, db, `SELECT count(*) FROM fires`) + query(t, db, `SELECT count(*) FROM runs`); n != 0 {
+		t.Fatalf("--dry-run wrote %d rows", n)
+	}
+	r = mustKoi(t, "--db", db, "run", "--at", at, "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Fired == 0 || rep.Matched < rep.Fired || len(rep.Playbooks) != 8 {
+		t.Fatalf("run: fired %d matched %d playbooks %d", rep.Fired, rep.Matched, len(rep.Playbooks))
+	}
+	if rep.Fired != dryRep.Fired || rep.Matched != dryRep.Matched {
+		t.Errorf("dry run predicted %d/%d, the run did %d/%d", dryRep.Matched, dryRep.Fired, rep.Matched, rep.Fired)
+	}
+	if n := query(t, db, `SELECT count(*) FROM fires WHERE status = 'fired'`); n != rep.Fired {
+		t.Errorf("fires table has %d, the report says %d", n, rep.Fired)
+	}
+	// What the first run changed (vip-tier moves lapsed VIPs to gold after
+	// member-day ran) can make other rules match on a second run; once that
+	// has settled, running again at the same moment must fire nothing.
+	mustKoi(t, "--db", db, "run", "--at", at)
+	r = mustKoi(t, "--db", db, "run", "--at", at, "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.Fired != 0 {
+		t.Errorf("running a third time at the same moment fired %d", again.Fired)
+	}
+	// Named playbooks only, human output.
+	r = mustKoi(t, "--db", db, "run", "member-day", "--at", "2026-07-18T10:00:00+08:00")
+	if !strings.Contains(r.stdout, "member-day-normal") || strings.Contains(r.stdout, "rfm-care") {
+		t.Errorf("run member-day printed:\n%s", r.stdout)
+	}
+	if r := koi(t, nil, "--db", db, "run", "no-such-playbook"); r.code != exitFailed || !strings.Contains(r.stderr, "no playbook named") {
+		t.Errorf("unknown playbook: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestCheckReportsFileLineCol(t *testing.T) {
+	r := koi(t, nil, "check", "rules/testdata/actions.bad.yaml", "rules/testdata/unknown-key.bad.yaml")
+	if r.code != exitFailed {
+		t.Errorf("exit %d, want %d", r.code, exitFailed)
+	}
+	for _, want := range []string{
+		`rules/testdata/actions.bad.yaml:8:27: rule r1: coupon: amount: must be a positive amount in yuan, got -5`,
+		`rules/testdata/unknown-key.bad.yaml:2:1: playbook: unknown key "schedul"`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q in:\n%s", want, r.stdout)
+		}
+	}
+	if r := koi(t, nil, "check", "examples/playbooks"); r.code != 0 || !strings.Contains(r.stdout, "ok: 8 playbooks valid") {
+		t.Errorf("examples: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestBlastGuardExitCode(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "koi.db")
+	mustKoi(t, "--db", db, "demo", "--customers", "300", "--at", "2026-06-18")
+	pb := "name: all\nlimits: { max_fires: 10 }\nrules:\n  - id: everyone\n    when: \"true\"\n    once: true\n    actions:\n      - tag: { add: [x] }\n"
+	if err := os.WriteFile(filepath.Join(dir, "all.yaml"), []byte(pb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := koi(t, nil, "--db", db, "run", "--playbooks", dir, "--at", at)
+	if r.code != exitHeld || !strings.Contains(r.stdout, "held by the blast guard") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := query(t, db, `SELECT count(*) FROM fires`); n != 0 {
+		t.Errorf("held run wrote %d fires", n)
+	}
+}
+
+func TestImportReportsBadLinesAndKeepsGoodOnes(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "koi.db")
+	customers := filepath.Join(dir, "customers.jsonl")
+	write(t, customers, `{"id":"u1","name":"王芳","tier":"gold","tags":["直播间"],"member":true,"joined_at":"2025-01-02T00:00:00+08:00","birthday":"06-25","attrs":{"city":"上海"}}
+{"id":"u2","member":"yes"}
+{"id":"u3","favourite":"tea"}
+
+{"id":"","name":"nobody"}
+{"id":"u4","birthday":"1990-13-45"}
+{"id":"u5"}
+`)
+	r := koi(t, nil, "--db", db, "import", "customers", customers)
+	if r.code != exitPartial {
+		t.Errorf("exit %d, want %d", r.code, exitPartial)
+	}
+	for _, want := range []string{
+		customers + ":2: member: want true or false",
+		customers + `:3: favourite: unknown field`,
+		customers + ":5: id: is required",
+		customers + `:6: birthday: "1990-13-45" is not MM-DD or YYYY-MM-DD`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, "imported 2 of 6 customers") || !strings.Contains(r.stdout, "good lines were kept") {
+		t.Errorf("stdout: %s", r.stdout)
+	}
+	events := filepath.Join(dir, "events.csv")
+	write(t, events, `id,customer_id,type,amount,at,order_id,attrs.channel
+e1,u1,order,199.90,2026-05-01T10:00:00+08:00,o1,小程序
+e2,u1,refund,50,2026-05-03T10:00:00+08:00,o1,
+e3,nobody,order,10,2026-05-01T10:00:00+08:00,,
+e4,u5,order,abc,2026-05-01T10:00:00+08:00,,
+e5,u5,visit,,yesterday,,
+e6,u5,refund,10,2026-05-01T10:00:00+08:00,,
+e7,u5,visit,,2026-05-01,,
+`)
+	r = koi(t, nil, "--db", db, "import", "events", events)
+	for _, want := range []string{
+		events + `:4: customer_id: unknown customer "nobody"`,
+		events + `:5: amount: "abc" is not a number of yuan`,
+		events + `:6: at: "yesterday" is not RFC 3339`,
+		events + `:7: order_id: a refund must name the order it refunds`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r.code != exitPartial || !strings.Contains(r.stdout, "imported 3 of 7 events") {
+		t.Errorf("exit %d: %s", r.code, r.stdout)
+	}
+	// Importing again is idempotent.
+	r = koi(t, nil, "--db", db, "import", "events", events)
+	if !strings.Contains(r.stdout, "3 already present") || query(t, db, `SELECT count(*) FROM events`) != 3 {
+		t.Errorf("re-import: %s", r.stdout)
+	}
+	if n := query(t, db, `SELECT amount_fen FROM events WHERE id = 'e1'`); n != 19990 {
+		t.Errorf("199.90 yuan stored as %d fen", n)
+	}
+	// Export: the refund nets out, the attribute comes through.
+	r = mustKoi(t, "--db", db, "export", "--at", "2026-06-01T00:00:00+08:00", "--where", `attrs.city == "上海"`)
+	var p map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatalf("export: %v\n%s", err, r.stdout)
+	}
+	if p["id"] != "u1" || p["spend"] != 149.9 || p["orders"] != 1.0 || p["recency_days"] != 30.0 || p["lifecycle"] != "purchased" {
+		t.Errorf("exported profile: %v", p)
+	}
+	if rfm, _ := p["rfm"].(map[string]any); rfm == nil || rfm["segment"] == "" {
+		t.Errorf("rfm: %v", p["rfm"])
+	}
+	r = mustKoi(t, "--db", db, "export", "--format", "csv")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "id,name,tier,tags,attrs,guide,member,joined_days,recency_days") || !strings.Contains(lines[0], "rfm_segment") {
+		t.Errorf("csv export:\n%s", r.stdout)
+	}
+	if r := koi(t, nil, "--db", db, "export", "--where", "recency > 3"); r.code != exitUsage || !strings.Contains(r.stderr, "--where") {
+		t.Errorf("bad --where: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestKillMidRunFiresNothingTwice kills `koi run` with SIGKILL after some
+// batches of fires have committed, runs it again, and checks that every
+// customer got exactly one fire and one coupon.
+func TestKillMidRunFiresNothingTwice(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "koi.db")
+	mustKoi(t, "--db", db, "demo", "--customers", "1500", "--at", "2026-06-18")
+	members := query(t, db, `SELECT count(*) FROM customers WHERE member = 1`)
+
+	cmd := exec.Command(koiBin, "--db", db, "run", "member-day", "--at", at, "--batch-size", "50")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "KOI_TEST_BATCH_PAUSE=150ms")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for query(t, db, `SELECT count(*) FROM fires`) < 100 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no fires committed within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	before := query(t, db, `SELECT count(*) FROM fires`)
+	if before >= members {
+		t.Fatalf("the run finished (%d fires) before it was killed; the test proves nothing", before)
+	}
+	r := mustKoi(t, "--db", db, "run", "member-day", "--at", at, "--json")
+	var rep runReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Fired != members-before {
+		t.Errorf("the re-run fired %d, want the %d that were missing", rep.Fired, members-before)
+	}
+	for q, want := range map[string]int{
+		`SELECT count(*) FROM fires`:                    members,
+		`SELECT count(DISTINCT customer_id) FROM fires`: members,
+		`SELECT count(*) FROM coupons`:                  members,
+		`SELECT count(*) FROM (SELECT customer_id FROM coupons GROUP BY customer_id HAVING count(*) > 1)`: 0,
+		`SELECT count(*) FROM runs WHERE status = 'interrupted'`:                                          1,
+		`SELECT count(*) FROM runs WHERE status = 'done'`:                                                 1,
+	} {
+		if got := query(t, db, q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+	t.Logf("killed after %d of %d fires; the re-run fired the rest", before, members)
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGCTargetDefaultsLowAndYieldsToGOGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	old, had := os.LookupEnv("GOGC")
+	defer func() {
+		if had {
+			os.Setenv("GOGC", old)
+		} else {
+			os.Unsetenv("GOGC")
+		}
+	}()
+	os.Unsetenv("GOGC")
+	debug.SetGCPercent(100)
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != defaultGOGC {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, defaultGOGC)
+	}
+	os.Setenv("GOGC", "100")
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100 in the environment: GC percent %d, want it left at 100", got)
+	}
+}

@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+// app is what a command needs: config, database and engine, and the
+// dispatcher once a command asks for it.
+type app struct {
+	cfg      *config
+	db       *sqlite.DB
+	engine   *engine.Engine
+	registry *actions.Registry
+	disp     atomic.Pointer[dispatch.Dispatcher]
+}
+
+func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engine.Config)) (*app, error) {
+	cfg, err := loadConfig(g.config)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	db, err := sqlite.Open(ctx, g.db)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, db: db, registry: g.registry()}
+	ecfg := engine.Config{
+		Profile:     cfg.profile,
+		Tiers:       cfg.Tiers,
+		BatchSize:   batchSize,
+		AfterBatch:  batchPause(),
+		Channels:    cfg.channelNames(),
+		Guides:      cfg.guides(),
+		MaxAttempts: cfg.Outbox.MaxAttempts,
+		JobsQueued: func(int) {
+			if d := a.disp.Load(); d != nil {
+				d.Nudge()
+			}
+		},
+	}
+	for _, t := range tune {
+		t(&ecfg)
+	}
+	a.engine = engine.New(db, a.registry, ecfg)
+	return a, nil
+}
+
+// dispatcher opens the configured channels and returns a dispatcher
+// delivering with them. Only commands that deliver open channels, so that
+// a channel's missing secret does not stop `koi check`.
+func (a *app) dispatcher(log *slog.Logger, observe func(*engine.Job, engine.JobState, time.Duration)) (*dispatch.Dispatcher, error) {
+	set, err := a.cfg.openChannels(a.registry, log)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	opts, err := a.cfg.dispatchOptions(set.rates, log)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	opts.Delivered = observe
+	workers, err := a.registry.Workers(actions.WorkerContext{
+		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: a.cfg.guides()},
+		Channels:    set.byName,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := dispatch.New(a.db, workers, opts)
+	a.disp.Store(d)
+	return d, nil
+}
+
+// batchPause is a fault-injection hook for the crash tests: with
+// KOI_TEST_BATCH_PAUSE set, a run sleeps after each committed batch of fires,
+// so a test can kill the process between two batches.
+func batchPause() func(string, int) {
+	d, err := time.ParseDuration(os.Getenv("KOI_TEST_BATCH_PAUSE"))
+	if err != nil || d <= 0 {
+		return nil
+	}
+	return func(string, int) { time.Sleep(d) }
+}
+
+func (a *app) Close() { a.db.Close() }
+
+// parseAt parses --at: RFC 3339, or a date (midnight in the config's timezone).
+func parseAt(s string, loc *time.Location) (time.Time, error) {
+	if s == "" || s == "now" {
+		return time.Now(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, &exitError{code: exitUsage, err: fmt.Errorf("--at: %q is not a time (use RFC 3339 like 2026-05-01T10:00:00+08:00, or a date like 2026-05-01)", s)}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	if strings.HasSuffix(word, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
