@@ -55,6 +55,7 @@ func newJobsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&f.Playbook, "playbook", "", "only this playbook's jobs")
 	cmd.Flags().StringVar(&f.CustomerID, "customer", "", "only this customer's jobs")
 	cmd.Flags().StringVar(&f.Kind, "kind", "", "only jobs of this kind (message, webhook, …)")
+	cmd.Flags().Int64Var(&f.FireID, "fire", 0, "only this fire's jobs (what happened to its messages: done, dead, skipped for consent)")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(jobActionCmd(g, "retry", "Make a dead, cancelled, skipped or done job pending again, due now, with its attempts reset",

@@ -52,6 +52,11 @@ rules:
 	if len(list) != rep.Fired || list[0].State != engine.JobDone {
 		t.Fatalf("koi jobs: %d jobs, first %+v", len(list), list[0])
 	}
+	one := mustKoi(t, "--db", db, "jobs", "--json", "--fire", "1")
+	var byFire []engine.Job
+	if err := json.Unmarshal([]byte(one.stdout), &byFire); err != nil || len(byFire) != 1 || byFire[0].FireID != 1 {
+		t.Errorf("koi jobs --fire 1: %v %+v", err, byFire)
+	}
 	// A done job can be sent again by an operator; cancelling it is a
 	// conflict, and a bad id a usage error.
 	id := "1"
