@@ -17,8 +17,13 @@ var _ engine.JobStore = (*DB)(nil)
 // insertJobs writes the batch's jobs into the outbox, due now. A job whose
 // key exists was enqueued by an earlier run of the same fire and is left
 // as it is.
+//
+// Due now means by the wall clock when the run is at a future time (koi
+// run --at): the run's coupons and tags are written now, so its messages
+// go now too, rather than waiting for a time that was only simulated.
 func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
 	now := ms(f.now)
+	due := min(now, ms(time.Now()))
 	var box boxes
 	start := 0
 	for _, size := range chunkSizes(len(jobs)) {
@@ -27,7 +32,7 @@ func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
 		args := make([]any, 0, 12*len(chunk))
 		for _, j := range chunk {
 			args = append(args, j.Key, box.string(j.Kind), box.string(j.Channel), j.FireID, box.string(j.Playbook), box.string(j.Rule),
-				j.CustomerID, string(j.Payload), j.MaxAttempts, box.int64(now), box.int64(now), box.int64(now))
+				j.CustomerID, string(j.Payload), j.MaxAttempts, box.int64(due), box.int64(now), box.int64(now))
 		}
 		if _, err := f.exec(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, max_attempts, run_at, created_at, updated_at)
 			VALUES `+values(len(chunk), 12)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {
