@@ -1,5 +1,7 @@
 package actions
 
+import "slices"
+
 // The side effects an action may perform, each behind a narrow interface.
 // The engine binds them to the fire's database transaction: if any action
 // of a fire fails, none of the fire's effects happen.
@@ -39,4 +41,22 @@ type Effects interface {
 	Guides
 	Tasks
 	Outbox
+}
+
+// ChangeTags returns current without the tags in remove and with those in
+// add appended, each once, keeping the order. It returns a new slice:
+// current may be shared.
+func ChangeTags(current, add, remove []string) []string {
+	tags := make([]string, 0, len(current)+len(add))
+	for _, t := range current {
+		if !slices.Contains(remove, t) {
+			tags = append(tags, t)
+		}
+	}
+	for _, t := range add {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return tags
 }

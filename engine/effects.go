@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/koihq/koi/actions"
@@ -141,17 +140,7 @@ func (s *stagedEffects) UpdateTags(customerID string, add, remove []string) ([]s
 		return nil, err
 	}
 	// A fresh slice: the old one may be shared with the pond and snapshots.
-	tags := make([]string, 0, len(st.Tags)+len(add))
-	for _, t := range st.Tags {
-		if !slices.Contains(remove, t) {
-			tags = append(tags, t)
-		}
-	}
-	for _, t := range add {
-		if !slices.Contains(tags, t) {
-			tags = append(tags, t)
-		}
-	}
+	tags := actions.ChangeTags(st.Tags, add, remove)
 	s.tags[customerID] = tags
 	return tags, nil
 }

@@ -53,17 +53,7 @@ func (e *Effects) UpdateTags(customerID string, add, remove []string) ([]string,
 	if e.Err != nil {
 		return nil, e.Err
 	}
-	var tags []string
-	for _, t := range e.Tags[customerID] {
-		if !slices.Contains(remove, t) {
-			tags = append(tags, t)
-		}
-	}
-	for _, t := range add {
-		if !slices.Contains(tags, t) {
-			tags = append(tags, t)
-		}
-	}
+	tags := actions.ChangeTags(e.Tags[customerID], add, remove)
 	e.Tags[customerID] = tags
 	return tags, nil
 }
