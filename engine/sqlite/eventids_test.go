@@ -74,8 +74,10 @@ func TestEventIDsStayUniqueThroughRunsAndMerges(t *testing.T) {
 	}
 	t.Logf("runs: %v", runs)
 	// 1,200 events, a third of them repeats: about 800 ids. Runs of 8,
-	// merged in pairs, leave about log2(800/8) runs, one per level.
-	if len(runs) < 2 || len(runs) > 12 || inRuns < 700 {
+	// merged in pairs, leave about log2(800/8) runs, one per level; fewer
+	// when the background compactor, on its own clock, merged further
+	// (down to one run: seen under -race on a loaded machine).
+	if len(runs) < 1 || len(runs) > 12 || inRuns < 700 {
 		t.Fatalf("runs %v: want a few, merged, holding most of the %d ids", runs, len(seen))
 	}
 	if _, n, _ := f.db.Counts(ctx); n != len(seen) {
