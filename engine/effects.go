@@ -184,39 +184,32 @@ func (s *stagedEffects) keep() {
 			s.muts = append(s.muts, mutation{cust: i, coupon: &IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
 		}
 	}
-	for id, tags := range s.tags {
-		s.out.Tags[id] = tags
-		st := s.states[id]
-		st.Tags = tags
-		s.states[id] = st
-		if i, ok := s.snap.pond.Lookup(id); ok {
-			s.muts = append(s.muts, mutation{cust: i, tags: &tags})
-		}
-	}
-	for id, tier := range s.tiers {
-		s.out.Tiers[id] = tier
-		st := s.states[id]
-		st.Tier = tier
-		s.states[id] = st
-		if i, ok := s.snap.pond.Lookup(id); ok {
-			s.muts = append(s.muts, mutation{cust: i, tier: &tier})
-		}
-	}
-	for id, g := range s.custGuides {
-		s.out.Guides[id] = g
-		st := s.states[id]
-		st.Guide = g
-		s.states[id] = st
-		if i, ok := s.snap.pond.Lookup(id); ok {
-			s.muts = append(s.muts, mutation{cust: i, guide: &g})
-		}
-	}
+	keepChanges(s, s.tags, s.out.Tags, func(st *CustomerState, v []string) { st.Tags = v }, func(m *mutation, v *[]string) { m.tags = v })
+	keepChanges(s, s.tiers, s.out.Tiers, func(st *CustomerState, v string) { st.Tier = v }, func(m *mutation, v *string) { m.tier = v })
+	keepChanges(s, s.custGuides, s.out.Guides, func(st *CustomerState, v string) { st.Guide = v }, func(m *mutation, v *string) { m.guide = v })
 	for _, t := range s.tasks {
 		s.loads[t.Guide]++
 		s.last = t.Guide
 	}
 	s.out.Tasks = append(s.out.Tasks, s.tasks...)
 	s.discard()
+}
+
+// keepChanges moves one kind of staged customer change (tags, tier,
+// guide) into the batch: into out, into the customers' state as the batch
+// has left it, and into a mutation for the pond.
+func keepChanges[V any](s *stagedEffects, staged, out map[string]V, set func(*CustomerState, V), mutate func(*mutation, *V)) {
+	for id, v := range staged {
+		out[id] = v
+		st := s.states[id]
+		set(&st, v)
+		s.states[id] = st
+		if i, ok := s.snap.pond.Lookup(id); ok {
+			m := mutation{cust: i}
+			mutate(&m, &v)
+			s.muts = append(s.muts, m)
+		}
+	}
 }
 
 // discard drops the current fire's staged effects.
