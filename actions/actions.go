@@ -54,6 +54,18 @@ type Sampler interface {
 	SampleResult() Result
 }
 
+// Messenger is implemented by actions that contact the customer. The
+// channels they send on are what the contact policy governs: a rule whose
+// messengers send on a channel the customer opted out of does not fire
+// (consent), and each message counts against the frequency caps. Actions
+// that call other systems without reaching the customer do not implement
+// it.
+type Messenger interface {
+	// Channels lists the channel of each message the action sends per
+	// fire; a channel listed twice counts as two messages.
+	Channels() []string
+}
+
 // Result is what an action reports back; later actions of the same fire see
 // it in Fire.Results under the action's kind (a message can quote the coupon).
 type Result map[string]any

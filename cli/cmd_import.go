@@ -53,7 +53,7 @@ reported with its line number and field; the good lines are kept.`,
 				return err
 			}
 			defer db.Close()
-			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location}
+			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location, unsubscribe: cfg.Consent.UnsubscribeEvent}
 			var size int64 = -1
 			if st, err := f.Stat(); err == nil {
 				size = st.Size()
@@ -97,6 +97,8 @@ type importer struct {
 	path string
 	kind string
 	loc  *time.Location
+	// unsubscribe is the event type that opts a customer out.
+	unsubscribe string
 
 	lines, good, bad, dups int
 	customers              []engine.Customer
@@ -242,6 +244,7 @@ func (im *importer) flush() error {
 		im.customers = im.customers[:0]
 	}
 	if len(im.events) > 0 {
+		engine.MarkOptOuts(im.events, im.unsubscribe)
 		inserted, bad, err := im.db.InsertEvents(ctx, im.events)
 		if err != nil {
 			return err

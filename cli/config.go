@@ -12,6 +12,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/rules"
 )
 
 // config is koi.yaml.
@@ -36,7 +37,17 @@ type config struct {
 	Channels map[string]yaml.Node `yaml:"channels"`
 	Outbox   outboxConfig         `yaml:"outbox"`
 	// Guides are the sales guides (导购) assign_guide chooses among.
-	Guides        []guideConfig `yaml:"guides"`
+	Guides []guideConfig `yaml:"guides"`
+	// Policy is the contact policy every playbook obeys.
+	Policy  rules.PolicyYAML `yaml:"policy"`
+	Consent consentConfig    `yaml:"consent"`
+	// Approvals configures runs held by the blast guard.
+	Approvals struct {
+		// ExpireAfter is how long a held run waits for a decision (default 72h).
+		ExpireAfter string `yaml:"expire_after"`
+	} `yaml:"approvals"`
+	policy        rules.Policy
+	heldFor       time.Duration
 	location      *time.Location
 	triggerMaxAge time.Duration
 	// path and root are the file and its YAML tree, for errors' lines;
@@ -115,7 +126,38 @@ func loadConfig(path string) (*config, error) {
 	if err := c.validateGuides(); err != nil {
 		return nil, err
 	}
+	if err := c.compilePolicy(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// consentConfig says how customers opt out besides the API.
+type consentConfig struct {
+	// UnsubscribeEvent is the event type that opts its customer out of the
+	// channel in attrs.channel, or of every channel (default unsubscribe).
+	UnsubscribeEvent string `yaml:"unsubscribe_event"`
+}
+
+// compilePolicy checks the contact policy and the approval settings.
+func (c *config) compilePolicy() error {
+	pol, errs := c.Policy.Compile("koi.yaml", c.channelNames())
+	if len(errs) > 0 {
+		return c.keyError("policy."+errs[0].Field, "%s", errs[0].Msg)
+	}
+	c.policy = pol
+	if c.Consent.UnsubscribeEvent == "" {
+		c.Consent.UnsubscribeEvent = "unsubscribe"
+	}
+	c.heldFor = 72 * time.Hour
+	if v := c.Approvals.ExpireAfter; v != "" {
+		d, err := actions.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c.keyError("approvals.expire_after", "want a positive duration like 72h or 3d, got %q", v)
+		}
+		c.heldFor = d
+	}
+	return nil
 }
 
 // channelNames lists the configured channels, and log, which always exists.

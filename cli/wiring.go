@@ -37,13 +37,16 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 	}
 	a := &app{cfg: cfg, db: db, registry: g.registry()}
 	ecfg := engine.Config{
-		Profile:     cfg.profile,
-		Tiers:       cfg.Tiers,
-		BatchSize:   batchSize,
-		AfterBatch:  batchPause(),
-		Channels:    cfg.channelNames(),
-		Guides:      cfg.guides(),
-		MaxAttempts: cfg.Outbox.MaxAttempts,
+		Profile:          cfg.profile,
+		Tiers:            cfg.Tiers,
+		BatchSize:        batchSize,
+		AfterBatch:       batchPause(),
+		Channels:         cfg.channelNames(),
+		Guides:           cfg.guides(),
+		MaxAttempts:      cfg.Outbox.MaxAttempts,
+		Policy:           cfg.policy,
+		HeldFor:          cfg.heldFor,
+		UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
 		JobsQueued: func(int) {
 			if d := a.disp.Load(); d != nil {
 				d.Nudge()

@@ -84,14 +84,20 @@ type scratch struct {
 	redeemed        []uint64
 }
 
-// profile computes everything but RFM scores, which need the population.
-// Its nil-able numbers point into slots (three ints the caller provides), so
-// a million profiles do not make three million tiny allocations.
-func (pr *profiler) profile(c *PondCustomer, evs []compactEvent, coupons []IssuedCoupon, birthday uint16, slots []int, sc *scratch) Profile {
+// slotsPer is the number of nil-able numbers a profile points into slots.
+const slotsPer = 4
+
+// profile computes the profile of customer i of pond, but for RFM scores,
+// which need the population. Its nil-able numbers point into slots
+// (slotsPer ints the caller provides), so a million profiles do not make
+// millions of tiny allocations.
+func (pr *profiler) profile(pond *Pond, i int, slots []int, sc *scratch) Profile {
+	c, evs, coupons, birthday := &pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i]
 	now, nowMs := pr.now, pr.nowMs
 	p := Profile{
 		ID: c.ID, Name: c.Name, Tier: c.Tier, Tags: c.Tags, Attrs: c.Attrs,
 		Guide: c.Guide, Member: c.Member, Now: now, events: evs, types: pr.types,
+		contacts: pond.contacts[i], optOut: c.OptOut,
 	}
 	if !c.JoinedAt.IsZero() {
 		p.JoinedDays = wholeDays(now.Sub(c.JoinedAt))
@@ -177,6 +183,7 @@ func (pr *profiler) profile(c *PondCustomer, evs []compactEvent, coupons []Issue
 	}
 	p.Lifecycle = lifecycle(c.Member, p.facts)
 	openCoupons(&p, coupons, redeemed, now, &slots[1])
+	contactHistory(&p, nowMs, &slots[3])
 	if birthday != 0 {
 		slots[2] = pr.untilBirthday[birthday/100][birthday%100]
 		p.BirthdayInDays = &slots[2]
@@ -235,6 +242,25 @@ func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time
 	if p.OpenCoupons > 0 {
 		*slot = wholeDays(nearest.Sub(now))
 		p.CouponExpiringDays = slot
+	}
+}
+
+// contactHistory sets last_contact_days and contacts_7d from the messages
+// due by now.
+func contactHistory(p *Profile, nowMs int64, slot *int) {
+	var last int64 = -1
+	for _, m := range p.contacts {
+		if m.at > nowMs {
+			break // sorted: the rest are planned, not yet sent
+		}
+		last = m.at
+		if m.at > nowMs-7*dayMs {
+			p.Contacts7d++
+		}
+	}
+	if last >= 0 {
+		*slot = wholeDays(time.Duration(nowMs-last) * time.Millisecond)
+		p.LastContactDays = slot
 	}
 }
 

@@ -47,6 +47,11 @@ type Event struct {
 	OrderID    string         `json:"order_id,omitempty"`
 	Code       string         `json:"code,omitempty"`
 	Attrs      map[string]any `json:"attrs,omitempty"`
+	// OptOut, set by the engine for an event of the configured
+	// unsubscribe type, is the channel the event opts its customer out of
+	// (OptOutAll: every one). The store records the opt-out in the
+	// event's transaction, so the two cannot be parted by a crash.
+	OptOut string `json:"-"`
 }
 
 // OrderKey is the id an order is known by: its order_id, or its event id.

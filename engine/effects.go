@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/koihq/koi/actions"
 )
@@ -32,7 +33,10 @@ type stagedEffects struct {
 	fatal error
 
 	// The current fire and action, and the fire's staged effects.
-	fire        *actions.Fire
+	fire *actions.Fire
+	// delay holds the current fire's messages back (quiet hours, a
+	// deferred cap).
+	delay       time.Duration
 	maxAttempts int
 	hasWorker   func(kind string) bool
 	coupons     []actions.Coupon
@@ -41,6 +45,7 @@ type stagedEffects struct {
 	custGuides  map[string]string
 	tasks       []NewTask
 	jobs        []NewJob
+	contacts    []Contact
 
 	// guides are the configured guides; loads their open tasks as the
 	// batch has left them (nil until first needed), last the guide most
@@ -167,17 +172,30 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 	if err != nil {
 		return fmt.Errorf("enqueue %s: payload: %w", j.Kind, err)
 	}
-	s.jobs = append(s.jobs, NewJob{
+	nj := NewJob{
 		Key: f.Key + "#" + strconv.Itoa(f.Index), Kind: j.Kind, Channel: j.Channel,
 		FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: f.CustomerID,
 		Payload: payload, MaxAttempts: s.maxAttempts,
-	})
+	}
+	if j.Channel != "" {
+		// A message to the customer: it waits with the fire's delay, and
+		// it is contact history.
+		nj.Delay = s.delay
+		s.contacts = append(s.contacts, Contact{CustomerID: f.CustomerID, Channel: j.Channel, At: f.At.Add(s.delay), FireID: f.FireID})
+	}
+	s.jobs = append(s.jobs, nj)
 	return nil
 }
 
 // keep moves the current fire's staged effects into the batch.
 func (s *stagedEffects) keep() {
 	s.out.Jobs = append(s.out.Jobs, s.jobs...)
+	for _, c := range s.contacts {
+		s.out.Contacts = append(s.out.Contacts, c)
+		if i, ok := s.snap.pond.Lookup(c.CustomerID); ok {
+			s.muts = append(s.muts, mutation{cust: i, contact: &contactMark{at: c.At.UnixMilli(), channel: c.Channel}})
+		}
+	}
 	for _, c := range s.coupons {
 		s.out.Coupons = append(s.out.Coupons, c)
 		if i, ok := s.snap.pond.Lookup(c.CustomerID); ok {
@@ -216,6 +234,7 @@ func keepChanges[V any](s *stagedEffects, staged, out map[string]V, set func(*Cu
 func (s *stagedEffects) discard() {
 	s.coupons = s.coupons[:0]
 	s.jobs = s.jobs[:0]
+	s.contacts = s.contacts[:0]
 	s.tasks = s.tasks[:0]
 	clear(s.tags)
 	clear(s.tiers)

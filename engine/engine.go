@@ -43,6 +43,14 @@ type Config struct {
 	// round robin takes them. Nil leaves playbooks unchecked against them
 	// (checking without a deployment); the CLI always sets it.
 	Guides []actions.Guide
+	// HeldFor is how long a run held by the blast guard waits for an
+	// approval before it expires (default 72h).
+	HeldFor time.Duration
+	// Policy is koi.yaml's contact policy, which every playbook obeys.
+	Policy rules.Policy
+	// UnsubscribeEvent is the event type that opts its customer out of a
+	// channel: the one in the event's attrs.channel, or every channel.
+	UnsubscribeEvent string
 }
 
 // Engine holds the loaded playbooks and evaluates them against the store.
@@ -104,6 +112,9 @@ func New(store Store, registry *actions.Registry, cfg Config) *Engine {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
+	if cfg.HeldFor <= 0 {
+		cfg.HeldFor = 72 * time.Hour
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -126,7 +137,7 @@ func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
 	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
-		Channels: e.cfg.Channels, Guides: e.cfg.Guides, Sample: SampleValues()}
+		Channels: e.cfg.Channels, Guides: e.cfg.Guides, Sample: SampleValues(), Policy: e.cfg.Policy}
 }
 
 // Playbooks returns the loaded playbooks by name.
@@ -300,7 +311,16 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 			c.Fired = 0
 		}
 		run.Status = RunHeld
-		run.Error = fmt.Sprintf("held by the blast guard: %d fires exceed limits.max_fires %d", n, run.Limit)
+		run.Error = fmt.Sprintf("held by the blast guard: %d fires exceed limits.max_fires %d; approve or reject it (koi approve %d)", n, run.Limit, run.ID)
+		if !dryRun {
+			expires := time.Now().Add(e.cfg.HeldFor)
+			run.ExpiresAt = &expires
+			if err := e.store.HoldRun(ctx, run.ID, heldFires(pb, snap, ev), expires); err != nil {
+				run.Status, run.Error = RunFailed, err.Error()
+				_ = e.finish(ctx, run)
+				return run, nil, fmt.Errorf("hold run: %w", err)
+			}
+		}
 		return run, nil, e.finish(ctx, run)
 	}
 	if dryRun {

@@ -12,12 +12,22 @@ import (
 )
 
 // decision is what evaluation decided for one (customer, rule): fire it or
-// record it as holdout, with the fire sequence number it will claim.
+// record it as holdout, with the fire sequence number it will claim, the
+// variant it takes and when its messages are due. It is kept small: a run
+// over a million customers holds one per would-be fire.
 type decision struct {
-	cust    int
-	rule    int
-	seq     int
-	holdout bool
+	cust int32
+	seq  int32
+	// deliverAt, when not 0, is when the fire's messages are due (unix
+	// ms): later than the run, because of quiet hours or a deferred cap.
+	deliverAt int64
+	rule      int16
+	// variant indexes the rule's variants; -1 when it has none.
+	variant int16
+	// deferred says why deliverAt is later than the run: "",
+	// ReasonQuietHours or ReasonCap.
+	deferred string
+	holdout  bool
 }
 
 // evaluation is the pure, write-free outcome of evaluating a playbook.
@@ -138,6 +148,7 @@ func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark,
 // scheduled rules when events is nil, else the rules on those event types.
 func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, p *Profile, m *vm.VM, out *evaluation, events map[string]bool) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
+	start := len(out.decisions)
 	for ri, r := range pb.Rules {
 		if r.On != "" || events != nil {
 			// Event-triggered rules run when their event arrives, and
@@ -157,21 +168,39 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 		}
 		c.Matched++
 		seq, reason := nextSeq(r, marks[FireRef{Rule: r.ID, CustomerID: p.ID}], snap.Now)
-		switch {
-		case reason != "":
+		variant := VariantOf(pb.Name, r, p.ID)
+		if reason == "" {
+			if _, no := withoutConsent(p.optOut, ruleChannels(r, variant)); no {
+				reason = ReasonConsent
+			}
+		}
+		if reason != "" {
 			c.suppress(reason, 1)
-		case holdout:
-			c.suppress(ReasonHoldout, 1)
-			out.decisions = append(out.decisions, decision{cust: i, rule: ri, seq: seq, holdout: true})
-		default:
-			c.Fired++
-			out.decisions = append(out.decisions, decision{cust: i, rule: ri, seq: seq})
+		} else {
+			out.decisions = append(out.decisions, decision{cust: int32(i), rule: int16(ri), seq: int32(seq), variant: int16(variant), holdout: holdout})
 		}
 		// A stop rule claims the customer on match, even a suppressed one:
 		// later rules must not treat someone this rule is cooling down or
 		// holding out, or the control group would be contaminated.
 		if r.Stop {
-			return
+			break
+		}
+	}
+	if len(out.decisions) == start {
+		return
+	}
+	ds := applyPolicy(pb, snap, p, out.decisions[start:], out.counts)
+	out.decisions = out.decisions[:start+len(ds)]
+	for _, d := range ds {
+		c := out.counts[d.rule]
+		switch {
+		case d.holdout:
+			c.suppress(ReasonHoldout, 1)
+		default:
+			c.Fired++
+			if d.deferred != "" {
+				c.deferral(d.deferred, 1)
+			}
 		}
 	}
 }

@@ -6,9 +6,6 @@ import (
 	"time"
 )
 
-// GetRun returns a run with its per-rule counts.
-func (e *Engine) GetRun(ctx context.Context, id int64) (*Run, error) { return e.store.GetRun(ctx, id) }
-
 // ListRuns returns runs, newest first.
 func (e *Engine) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 	return e.store.ListRuns(ctx, f)

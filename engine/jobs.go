@@ -109,4 +109,7 @@ type NewJob struct {
 	CustomerID  string
 	Payload     []byte
 	MaxAttempts int
+	// Delay is how long after the fire the job is due: quiet hours or a
+	// deferred cap hold a message back; other jobs are due at once.
+	Delay time.Duration
 }

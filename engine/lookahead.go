@@ -97,10 +97,10 @@ func patch(ev, before, after *evaluation, changed []int) *evaluation {
 			out.decisions = append(out.decisions, after.decisions[a])
 			a++
 		}
-		for k < len(changed) && changed[k] < d.cust {
+		for k < len(changed) && changed[k] < int(d.cust) {
 			k++
 		}
-		if k < len(changed) && changed[k] == d.cust {
+		if k < len(changed) && changed[k] == int(d.cust) {
 			continue
 		}
 		out.decisions = append(out.decisions, d)

@@ -15,6 +15,8 @@ type Pond struct {
 	Customers []PondCustomer
 	events    [][]compactEvent
 	coupons   [][]IssuedCoupon
+	// contacts are each customer's messages (see Contact), by time.
+	contacts [][]contactMark
 	// birthdays caches each customer's parsed birthday (month*100 + day, 0
 	// when unknown), so snapshots do not parse a date per customer.
 	birthdays []uint16
@@ -64,10 +66,13 @@ type PondCustomer struct {
 	Attrs    map[string]any
 	Member   bool
 	JoinedAt time.Time
+	// OptOut lists the channels the customer opted out of; OptOutAll in
+	// it means every channel.
+	OptOut []string
 }
 
 func pondCustomer(c *Customer) PondCustomer {
-	return PondCustomer{ID: c.ID, Name: c.Name, Tier: c.Tier, Guide: c.Guide, Tags: c.Tags, Attrs: c.Attrs, Member: c.Member, JoinedAt: c.JoinedAt}
+	return PondCustomer{ID: c.ID, Name: c.Name, Tier: c.Tier, Guide: c.Guide, Tags: c.Tags, Attrs: c.Attrs, Member: c.Member, JoinedAt: c.JoinedAt, OptOut: c.OptOut}
 }
 
 // NewPond returns an empty pond.
@@ -81,6 +86,7 @@ func (p *Pond) Grow(n int) {
 	p.Customers = slices.Grow(p.Customers, n)
 	p.events = slices.Grow(p.events, n)
 	p.coupons = slices.Grow(p.coupons, n)
+	p.contacts = slices.Grow(p.contacts, n)
 	p.birthdays = slices.Grow(p.birthdays, n)
 	if len(p.index) == 0 {
 		p.index = make(map[string]int, n)
@@ -113,6 +119,7 @@ func (p *Pond) IndexCustomers(birthdays []string) error {
 		p.index[c.ID] = i
 		p.events = append(p.events, nil)
 		p.coupons = append(p.coupons, nil)
+		p.contacts = append(p.contacts, nil)
 		p.birthdays = append(p.birthdays, packBirthday(birthdays[i-first]))
 	}
 	return nil
@@ -131,14 +138,19 @@ func (p *Pond) Lookup(id string) (int, bool) {
 // keeps what profiles read (see PondCustomer).
 func (p *Pond) PutCustomer(c Customer) int {
 	if i, ok := p.index[c.ID]; ok {
+		c.OptOut = UnionOptOut(p.Customers[i].OptOut, c.OptOut) // as the store does
 		p.Customers[i] = pondCustomer(&c)
 		p.birthdays[i] = packBirthday(c.Birthday)
 		return i
 	}
 	p.index[c.ID] = len(p.Customers)
+	if len(c.OptOut) > 0 {
+		c.OptOut = UnionOptOut(nil, c.OptOut)
+	}
 	p.Customers = append(p.Customers, pondCustomer(&c))
 	p.events = append(p.events, nil)
 	p.coupons = append(p.coupons, nil)
+	p.contacts = append(p.contacts, nil)
 	p.birthdays = append(p.birthdays, packBirthday(c.Birthday))
 	return len(p.Customers) - 1
 }

@@ -50,5 +50,5 @@ func (p *Pond) removeCustomer(id string) {
 	}
 	delete(p.index, id)
 	p.Customers[i] = PondCustomer{JoinedAt: time.UnixMilli(math.MaxInt64 / 2)}
-	p.events[i], p.coupons[i], p.birthdays[i] = nil, nil, 0
+	p.events[i], p.coupons[i], p.contacts[i], p.birthdays[i] = nil, nil, nil, 0
 }

@@ -36,6 +36,12 @@ type Profile struct {
 	Shares90d int `expr:"shares_90d"`
 	Referrals int `expr:"referrals"`
 
+	// LastContactDays is whole days since the last message that was due by
+	// now; nil when the customer was never messaged.
+	LastContactDays *int `expr:"last_contact_days"`
+	// Contacts7d counts messages due in the last 7 days.
+	Contacts7d int `expr:"contacts_7d"`
+
 	OpenCoupons int `expr:"open_coupons"`
 	// CouponExpiringDays is nil when no coupon is open.
 	CouponExpiringDays *int `expr:"coupon_expiring_days"`
@@ -48,7 +54,11 @@ type Profile struct {
 	facts facts
 	// events backs count(); nil for profiles built outside a pond.
 	events []compactEvent
-	types  *typeTable
+	// contacts are the customer's messages as of the snapshot, for the
+	// frequency caps; optOut the channels they opted out of.
+	contacts []contactMark
+	optOut   []string
+	types    *typeTable
 }
 
 // RFM holds the quintile scores and segment of a customer.

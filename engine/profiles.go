@@ -71,7 +71,7 @@ func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profil
 	}
 	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
 	var sc scratch
-	p := pr.profile(&pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i], make([]int, 3), &sc)
+	p := pr.profile(pond, i, make([]int, slotsPer), &sc)
 	pop.Score(&p)
 	return &p, nil
 }
@@ -92,7 +92,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 	}
 	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
 	var sc scratch
-	slots := make([]int, 3)
+	slots := make([]int, slotsPer)
 	// The read lock is taken per chunk, so writers are not held off for a
 	// whole pass over a large pond.
 	const chunk = 4096
@@ -111,7 +111,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 			if c.JoinedAt.After(now) {
 				continue
 			}
-			p := pr.profile(c, pond.events[i], pond.coupons[i], pond.birthdays[i], slots, &sc)
+			p := pr.profile(pond, i, slots, &sc)
 			pop.Score(&p)
 			if !fn(i, &p) {
 				e.pondMu.RUnlock()

@@ -58,6 +58,10 @@ type Coupon struct {
 	// Amount and MinSpend are in yuan.
 	Amount   float64 `json:"amount"`
 	MinSpend float64 `json:"min_spend"`
+	// OrderID is the order that redeemed the coupon, when known; RedeemedAt
+	// when it was redeemed.
+	OrderID    string     `json:"order_id,omitempty"`
+	RedeemedAt *time.Time `json:"redeemed_at,omitempty"`
 }
 
 // Queries is the read side of the store.

@@ -109,6 +109,8 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 				c.Guide = *m.guide
 			case m.coupon != nil:
 				p.AddCoupon(m.cust, *m.coupon)
+			case m.contact != nil:
+				p.AddContact(m.cust, time.UnixMilli(m.contact.at), m.contact.channel)
 			}
 		}
 	}
@@ -166,6 +168,7 @@ func (e *Engine) Customer(ctx context.Context, id string) (*Customer, error) {
 // AddEvents stores events, idempotently by id, and adds the new ones to the
 // pond. When it returns, every inserted event is durable.
 func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error) {
+	MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	res, err := e.store.AddEvents(ctx, evs)
@@ -189,10 +192,42 @@ func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error
 			}
 			if ci, ok := p.Lookup(evs[i].CustomerID); ok {
 				p.AddLoadedEvent(ci, evs[i])
+				if ch := evs[i].OptOut; ch != "" {
+					c := &p.Customers[ci]
+					c.OptOut = UnionOptOut(c.OptOut, []string{ch})
+				}
 			} else {
 				p.Version = -1 // a customer the pond does not know: reload
 			}
 		}
 	})
 	return res, nil
+}
+
+// SetOptOut opts a customer out of a channel (OptOutAll: all of them), or
+// back in, and returns their opt-outs after.
+func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out bool) ([]string, error) {
+	if channel == "" {
+		return nil, &Error{Code: EInvalid, Field: "channel", Message: "name the channel, or * for every channel"}
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	version, list, err := e.store.SetOptOut(ctx, customerID, channel, out)
+	if err != nil {
+		return nil, err
+	}
+	e.applyToPond(version, func(p *Pond) {
+		if i, ok := p.Lookup(customerID); ok {
+			p.Customers[i].OptOut = list
+		}
+	})
+	return list, nil
+}
+
+// ExpireCoupons marks the coupons that expired by now (the coupon
+// lifecycle); profiles and reports derive a coupon's status at any moment
+// regardless, this keeps the stored status current for readers of the
+// database.
+func (e *Engine) ExpireCoupons(ctx context.Context, now time.Time) (int, error) {
+	return e.store.ExpireCoupons(ctx, now)
 }

@@ -13,6 +13,10 @@ const (
 	RunHeld        = "held"
 	RunFailed      = "failed"
 	RunInterrupted = "interrupted"
+	// RunRejected is a held run someone rejected: nothing of it fired.
+	RunRejected = "rejected"
+	// RunExpired is a held run nobody decided about in time.
+	RunExpired = "expired"
 )
 
 // Suppression reasons (DESIGN §4).
@@ -49,6 +53,25 @@ type Run struct {
 	// it has none); other runs' fires may lie between them.
 	FirstFireID int64 `json:"first_fire_id,omitempty"`
 	LastFireID  int64 `json:"last_fire_id,omitempty"`
+	// ExpiresAt is when a held run lapses without a decision.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// DecidedBy and DecidedAt record who approved or rejected a held run.
+	DecidedBy string     `json:"decided_by,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	// Sample lists some of a held run's would-be fires, for deciding.
+	Sample []HeldFire `json:"sample,omitempty"`
+}
+
+// HeldFire is one fire (or holdout) a held run would write when approved.
+type HeldFire struct {
+	Rule       string `json:"rule"`
+	CustomerID string `json:"customer_id"`
+	Seq        int    `json:"seq"`
+	Holdout    bool   `json:"holdout,omitempty"`
+	Variant    string `json:"variant,omitempty"`
+	// DeliverAt, when set, is when the fire's messages are due (quiet
+	// hours, a deferred cap).
+	DeliverAt *time.Time `json:"deliver_at,omitempty"`
 }
 
 // noteFire widens the run's fire id range to include id.
@@ -66,6 +89,10 @@ type RuleCounts struct {
 	Fired   int    `json:"fired"`
 	// Suppressed counts matches that did not fire, by reason.
 	Suppressed map[string]int `json:"suppressed"`
+	// Deferred counts fires whose messages wait, by reason (quiet_hours,
+	// or cap for defer_on_cap rules): they are fired, and counted in
+	// Fired too.
+	Deferred map[string]int `json:"deferred,omitempty"`
 	// Errors counts customers whose condition or actions failed.
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error,omitempty"`
@@ -81,6 +108,16 @@ func (rc *RuleCounts) suppress(reason string, n int) {
 	rc.Suppressed[reason] += n
 }
 
+func (rc *RuleCounts) deferral(reason string, n int) {
+	if n == 0 {
+		return
+	}
+	if rc.Deferred == nil {
+		rc.Deferred = map[string]int{}
+	}
+	rc.Deferred[reason] += n
+}
+
 // add accumulates o into rc.
 func (rc *RuleCounts) add(o *RuleCounts) {
 	rc.Matched += o.Matched
@@ -91,6 +128,9 @@ func (rc *RuleCounts) add(o *RuleCounts) {
 	}
 	for r, k := range o.Suppressed {
 		rc.suppress(r, k)
+	}
+	for r, k := range o.Deferred {
+		rc.deferral(r, k)
 	}
 }
 
@@ -103,6 +143,11 @@ func (rc *RuleCounts) sub(o *RuleCounts) {
 	for r, k := range o.Suppressed {
 		if rc.Suppressed[r] -= k; rc.Suppressed[r] == 0 {
 			delete(rc.Suppressed, r)
+		}
+	}
+	for r, k := range o.Deferred {
+		if rc.Deferred[r] -= k; rc.Deferred[r] == 0 {
+			delete(rc.Deferred, r)
 		}
 	}
 }

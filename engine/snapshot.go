@@ -49,7 +49,7 @@ func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig
 	if old == nil || cap(old.Profiles) < n {
 		old = snapshotMemory(n)
 	}
-	s.Profiles, s.Present, s.slots = old.Profiles[:n], old.Present[:n], old.slots[:3*n]
+	s.Profiles, s.Present, s.slots = old.Profiles[:n], old.Present[:n], old.slots[:slotsPer*n]
 	slots := s.slots
 	s.pr = newProfiler(now, cfg, &pond.types)
 	parallel(n, func(lo, hi int) {
@@ -61,7 +61,7 @@ func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig
 				s.Profiles[i] = Profile{} // reused memory: read as zero, as when fresh
 				continue
 			}
-			s.Profiles[i] = s.pr.profile(c, pond.events[i], pond.coupons[i], pond.birthdays[i], slots[3*i:3*i+3:3*i+3], &sc)
+			s.Profiles[i] = s.pr.profile(pond, i, slots[slotsPer*i:slotsPer*(i+1):slotsPer*(i+1)], &sc)
 		}
 	})
 	s.Pop = newPopulation(s.Profiles, cfg.Thresholds, old.Pop)
@@ -83,7 +83,7 @@ func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig
 // that was 0.9 s of a 4 s run).
 func snapshotMemory(n int) *Snapshot {
 	n += n / 64
-	return &Snapshot{Profiles: make([]Profile, n), Present: make([]bool, n), slots: make([]int, 3*n)}
+	return &Snapshot{Profiles: make([]Profile, n), Present: make([]bool, n), slots: make([]int, slotsPer*n)}
 }
 
 // Refresh recomputes customer i's profile after its stored fields, events or
@@ -100,7 +100,7 @@ func (s *Snapshot) refresh(i int, sc *scratch) {
 		return
 	}
 	// The profile's own slots: whatever pointed into them is being replaced.
-	s.Profiles[i] = s.pr.profile(c, s.pond.events[i], s.pond.coupons[i], s.pond.birthdays[i], s.slots[3*i:3*i+3:3*i+3], sc)
+	s.Profiles[i] = s.pr.profile(s.pond, i, s.slots[slotsPer*i:slotsPer*(i+1):slotsPer*(i+1)], sc)
 	s.Pop.Score(&s.Profiles[i])
 }
 

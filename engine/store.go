@@ -39,6 +39,25 @@ type Store interface {
 	LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error)
 	// FinishRun records a run's outcome and counts.
 	FinishRun(ctx context.Context, r *Run) error
+	// HoldRun keeps a held run's would-be fires for a decision, until
+	// expiresAt.
+	HoldRun(ctx context.Context, runID int64, fires []HeldFire, expiresAt time.Time) error
+	// HeldFires returns up to limit of a held run's fires (all for 0).
+	HeldFires(ctx context.Context, runID int64, limit int) ([]HeldFire, error)
+	// DecideRun moves a run from one of the statuses in from to status,
+	// recording who decided and when; an Error with EConflict when the run
+	// is in none of them. Unless status is RunRunning (an approval under
+	// way), the held fires are dropped.
+	DecideRun(ctx context.Context, runID int64, from []string, status, by string, at time.Time) error
+	// ExpireHeldRuns marks held runs whose time ran out by now expired.
+	ExpireHeldRuns(ctx context.Context, now time.Time) (int, error)
+	// ExpireCoupons marks the open coupons that expired by now, and
+	// returns how many.
+	ExpireCoupons(ctx context.Context, now time.Time) (int, error)
+	// SetOptOut opts a customer out of a channel (OptOutAll: every one),
+	// or back in when out is false, and returns the customer's opt-outs
+	// after.
+	SetOptOut(ctx context.Context, customerID, channel string, out bool) (version int64, optOut []string, err error)
 	// WriteFires runs fn in one transaction whose clock is now.
 	WriteFires(ctx context.Context, now time.Time, fn func(tx FireTx) error) (version int64, err error)
 }
@@ -97,9 +116,22 @@ type BatchEffects struct {
 	Guides map[string]string
 	// Tasks are follow-ups for guides; a task whose key exists is skipped.
 	Tasks []NewTask
-	// Jobs go into the outbox, due at once; a job whose key exists is
-	// skipped (a re-run's).
+	// Jobs go into the outbox, due at once or after their Delay; a job
+	// whose key exists is skipped (a re-run's).
 	Jobs []NewJob
+	// Contacts are the messages among the jobs, for the contact history.
+	Contacts []Contact
+}
+
+// Contact is one message to a customer in the contact history, which
+// frequency caps count.
+type Contact struct {
+	CustomerID string
+	Channel    string
+	// At is when the message is due: the fire's time, or later when
+	// quiet hours or a cap deferred it.
+	At     time.Time
+	FireID int64
 }
 
 // FireRef names a rule's fire state for one customer.
@@ -133,6 +165,8 @@ type Fire struct {
 	Status     string    `json:"status"`
 	At         time.Time `json:"at"`
 	Hash       string    `json:"hash"`
+	// Variant is the A/B variant of the rule the fire took, if any.
+	Variant string `json:"variant,omitempty"`
 }
 
 // Key is the fire's idempotency key.

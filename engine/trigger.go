@@ -282,7 +282,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 		if !ok || pond.Customers[i].JoinedAt.After(now) {
 			continue
 		}
-		p := snap.pr.profile(&pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i], make([]int, 3), &sc)
+		p := snap.pr.profile(pond, i, make([]int, slotsPer), &sc)
 		pop.Score(&p)
 		snap.sparse[i] = &p
 		idx = append(idx, i)

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/rules"
@@ -69,10 +71,13 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
 	fires := make([]*Fire, len(chunk))
 	for i, d := range chunk {
-		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.profile(d.cust).ID,
-			Seq: d.seq, Status: FireFired, At: snap.Now, Hash: pb.Hash}
+		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.profile(int(d.cust)).ID,
+			Seq: int(d.seq), Status: FireFired, At: snap.Now, Hash: pb.Hash}
 		if d.holdout {
 			f.Status = FireHoldout
+		}
+		if d.variant >= 0 && !d.holdout {
+			f.Variant = pb.Rules[d.rule].Variants[d.variant].ID
 		}
 		fires[i] = f
 	}
@@ -109,8 +114,12 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		case d.holdout:
 			continue
 		}
-		p := snap.profile(d.cust)
-		if err := e.doActions(ctx, r, fires[i], p, fx); err != nil {
+		p := snap.profile(int(d.cust))
+		fx.delay = 0
+		if d.deliverAt > 0 {
+			fx.delay = time.Duration(d.deliverAt-snap.Now.UnixMilli()) * time.Millisecond
+		}
+		if err := e.doActions(ctx, r, int(d.variant), fires[i], p, fx); err != nil {
 			fx.discard()
 			if fx.fatal != nil {
 				return nil, 0, fx.fatal // the store failed, not the action
@@ -131,23 +140,28 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	return fx.muts, len(fx.out.Jobs), nil
 }
 
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profile, fx *stagedEffects) error {
+// doActions does a fire's actions: the rule's, then its variant's.
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *Fire, p *Profile, fx *stagedEffects) error {
+	acts := r.Actions
+	if variant >= 0 {
+		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
+	}
 	af := &actions.Fire{
 		Playbook: f.Playbook, Rule: f.Rule, RunID: f.RunID, FireID: f.ID,
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
 		ProfileFunc: p.Values,
 	}
 	fx.fire = af
-	for i, ra := range r.Actions {
+	for i, ra := range acts {
 		af.Index = i
 		res, err := ra.Action.Do(ctx, af, fx)
 		if err != nil {
 			return fmt.Errorf("action %d (%s): %w", i+1, ra.Kind, err)
 		}
 		// The last action's result has no later action to read it.
-		if res != nil && i < len(r.Actions)-1 {
+		if res != nil && i < len(acts)-1 {
 			if af.Results == nil {
-				af.Results = make(map[string]actions.Result, len(r.Actions))
+				af.Results = make(map[string]actions.Result, len(acts))
 			}
 			af.Results[ra.Kind] = res
 		}
@@ -158,9 +172,10 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, f *Fire, p *Profi
 // mutation is a committed change to a customer that the in-memory pond
 // must reflect, so later playbooks (and later runs) see it.
 type mutation struct {
-	cust   int
-	tier   *string
-	tags   *[]string
-	guide  *string
-	coupon *IssuedCoupon
+	cust    int
+	tier    *string
+	tags    *[]string
+	guide   *string
+	coupon  *IssuedCoupon
+	contact *contactMark
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ type Options struct {
 	Guides []actions.Guide
 	// Sample is a sample profile's values, for actions to try templates on.
 	Sample map[string]any
+	// Policy is koi.yaml's contact policy; a playbook's own adds to it.
+	Policy Policy
 }
 
 type playbookYAML struct {
@@ -46,6 +49,8 @@ type playbookYAML struct {
 	Audience    string      `yaml:"audience"`
 	Holdout     string      `yaml:"holdout"`
 	Limits      limitsYAML  `yaml:"limits"`
+	Policy      *PolicyYAML `yaml:"policy"`
+	Attribution string      `yaml:"attribution"`
 	Rules       []yaml.Node `yaml:"rules"`
 }
 
@@ -54,13 +59,23 @@ type limitsYAML struct {
 }
 
 type ruleYAML struct {
-	ID       string      `yaml:"id"`
-	On       string      `yaml:"on"`
-	When     string      `yaml:"when"`
-	Cooldown string      `yaml:"cooldown"`
-	Once     bool        `yaml:"once"`
-	Stop     bool        `yaml:"stop"`
-	Actions  []yaml.Node `yaml:"actions"`
+	ID       string `yaml:"id"`
+	On       string `yaml:"on"`
+	When     string `yaml:"when"`
+	Cooldown string `yaml:"cooldown"`
+	Once     bool   `yaml:"once"`
+	Stop     bool   `yaml:"stop"`
+	Priority int    `yaml:"priority"`
+	// DeferOnCap queues a capped message for when the cap allows it.
+	DeferOnCap bool        `yaml:"defer_on_cap"`
+	Actions    []yaml.Node `yaml:"actions"`
+	Variants   []yaml.Node `yaml:"variants"`
+}
+
+type variantYAML struct {
+	ID      string      `yaml:"id"`
+	Weight  int         `yaml:"weight"`
+	Actions []yaml.Node `yaml:"actions"`
 }
 
 var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -240,6 +255,19 @@ func (l *loader) load(src []byte) *Playbook {
 			pb.MaxFires = lim
 		}
 	}
+	pb.Policy = l.policy(root, raw.Policy)
+	pb.Attribution = DefaultAttribution
+	if raw.Attribution != "" {
+		d, err := actions.ParseDuration(raw.Attribution)
+		switch {
+		case err != nil:
+			l.errorf(valueNode(root, "attribution"), "attribution: %v", err)
+		case d < 24*time.Hour:
+			l.errorf(valueNode(root, "attribution"), "attribution: %s is too short to see an order; use 1d or more", raw.Attribution)
+		default:
+			pb.Attribution = d
+		}
+	}
 	if keyNode(root, "rules") == nil || len(raw.Rules) == 0 {
 		l.errorf(root, "playbook: rules is required and must list at least one rule")
 	}
@@ -264,7 +292,7 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 		what = "rule " + valueNode(n, "id").Value
 	}
 	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), what)
-	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Stop: raw.Stop, Line: n.Line}
+	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Stop: raw.Stop, Priority: raw.Priority, DeferOnCap: raw.DeferOnCap, Line: n.Line}
 	switch {
 	case raw.ID == "":
 		l.errorf(n, "rule: id is required")
@@ -300,22 +328,94 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 		}
 		r.Cooldown = d
 	}
-	if len(raw.Actions) == 0 {
+	if len(raw.Actions) == 0 && len(raw.Variants) == 0 {
 		l.errorf(n, "%s: actions is required and must list at least one action", name)
 	}
 	earlier := map[string]actions.Result{}
-	for i := range raw.Actions {
-		if a, ok := l.action(&raw.Actions[i], name, earlier); ok {
-			r.Actions = append(r.Actions, a)
-			if s, ok := a.Action.(actions.Sampler); ok {
-				earlier[a.Kind] = s.SampleResult()
-			}
-		}
+	r.Actions, r.Channels = l.actions(raw.Actions, name, earlier)
+	r.Variants = l.variants(n, raw.Variants, name, earlier)
+	if r.DeferOnCap && len(r.Channels) == 0 && !slices.ContainsFunc(r.Variants, func(v *Variant) bool { return len(v.Channels) > 0 }) {
+		l.errorf(valueNode(n, "defer_on_cap"), "%s: defer_on_cap: the rule sends no message, so no cap applies to it", name)
 	}
 	if len(l.errs) > before {
 		return nil
 	}
 	return r
+}
+
+// actions loads a list of actions; earlier gathers their sample results
+// for the actions after them. It returns the actions and the channels of
+// their messages.
+func (l *loader) actions(nodes []yaml.Node, rule string, earlier map[string]actions.Result) ([]RuleAction, []string) {
+	var out []RuleAction
+	var channels []string
+	for i := range nodes {
+		a, ok := l.action(&nodes[i], rule, earlier)
+		if !ok {
+			continue
+		}
+		out = append(out, a)
+		if s, ok := a.Action.(actions.Sampler); ok {
+			earlier[a.Kind] = s.SampleResult()
+		}
+		if m, ok := a.Action.(actions.Messenger); ok {
+			channels = append(channels, m.Channels()...)
+		}
+	}
+	return out, channels
+}
+
+// variants loads a rule's A/B variants: each an id, a weight and its own
+// actions, done after the rule's common ones.
+func (l *loader) variants(rn *yaml.Node, nodes []yaml.Node, rule string, earlier map[string]actions.Result) []*Variant {
+	if len(nodes) == 1 {
+		l.errorf(valueNode(rn, "variants"), "%s: variants: list at least two variants to compare, or put the actions under actions", rule)
+		return nil
+	}
+	var out []*Variant
+	ids := map[string]bool{}
+	for i := range nodes {
+		n := &nodes[i]
+		var raw variantYAML
+		l.dec.decode(n, reflect.ValueOf(&raw).Elem(), rule+": variant")
+		name := rule + ": variant " + raw.ID
+		switch {
+		case raw.ID == "":
+			l.errorf(n, "%s: variant: id is required", rule)
+		case !slug.MatchString(raw.ID):
+			l.errorf(valueNode(n, "id"), "%s: variant id %q: use lowercase letters, digits, - and _", rule, raw.ID)
+		case ids[raw.ID]:
+			l.errorf(valueNode(n, "id"), "%s: variant id %q is used twice", rule, raw.ID)
+		}
+		ids[raw.ID] = true
+		if raw.Weight <= 0 {
+			l.errorf(valueNode(n, "weight"), "%s: weight: want a positive whole number, the variant's share relative to the others, got %d", name, raw.Weight)
+		}
+		if len(raw.Actions) == 0 {
+			l.errorf(n, "%s: actions is required and must list at least one action", name)
+		}
+		acts, channels := l.actions(raw.Actions, name, maps.Clone(earlier))
+		out = append(out, &Variant{ID: raw.ID, Weight: raw.Weight, Actions: acts, Channels: channels})
+	}
+	return out
+}
+
+// policy compiles the playbook's contact policy onto koi.yaml's.
+func (l *loader) policy(root *yaml.Node, py *PolicyYAML) Policy {
+	if py == nil {
+		return l.opts.Policy
+	}
+	own, errs := py.Compile(l.file, l.opts.Channels)
+	errs = append(errs, own.Redundant(l.opts.Policy)...)
+	pn := valueNode(root, "policy")
+	for _, e := range errs {
+		at := pn
+		for _, k := range strings.Split(e.Field, ".") {
+			at = valueNode(at, k)
+		}
+		l.errorf(at, "policy.%s: %s", e.Field, e.Msg)
+	}
+	return l.opts.Policy.Merge(own)
 }
 
 func (l *loader) action(n *yaml.Node, rule string, earlier map[string]actions.Result) (RuleAction, bool) {

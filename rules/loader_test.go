@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
@@ -17,7 +18,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.err golden files")
 
 func options() rules.Options {
 	return rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"},
-		Channels: []string{"log", "wecom", "crm"}, Guides: []actions.Guide{{ID: "g01", Capacity: 50}, {ID: "g02"}}, Sample: engine.SampleValues()}
+		Channels: []string{"log", "wecom", "crm"}, Guides: []actions.Guide{{ID: "g01", Capacity: 50}, {ID: "g02"}}, Sample: engine.SampleValues(),
+		Policy: rules.Policy{Caps: []rules.Cap{{Messages: 3, Per: 7 * 24 * time.Hour, Source: "koi.yaml"}}}}
 }
 
 // TestBadPlaybooks loads every testdata/*.bad.yaml and compares all of its

@@ -33,8 +33,17 @@ type Playbook struct {
 	HoldoutBP int
 	// MaxFires is the blast guard.
 	MaxFires Limit
-	Rules    []*Rule
+	// Policy is the contact policy the playbook's messages obey: koi.yaml's
+	// with the playbook's own additions.
+	Policy Policy
+	// Attribution is how long after a fire an order counts as its
+	// outcome in reports (default DefaultAttribution).
+	Attribution time.Duration
+	Rules       []*Rule
 }
+
+// DefaultAttribution is the attribution window of a playbook that sets none.
+const DefaultAttribution = 14 * 24 * time.Hour
 
 // Rule is one rule of a playbook.
 type Rule struct {
@@ -48,10 +57,31 @@ type Rule struct {
 	// Once means the rule fires at most once per customer, ever.
 	Once bool
 	// Stop makes later rules of the playbook skip a customer this rule fired for.
-	Stop    bool
+	Stop bool
+	// Priority orders rules that want to message one customer in the same
+	// run when the frequency cap allows only some: higher goes first.
+	Priority int
+	// DeferOnCap queues a capped match's messages for the first moment the
+	// cap allows them, instead of recording it as capped.
+	DeferOnCap bool
+	// Actions are done for every fire, before the variant's own.
 	Actions []RuleAction
+	// Channels lists the channel of each message Actions send.
+	Channels []string
+	// Variants, when set, split the rule's fires into an A/B test: each
+	// customer is assigned one variant, by weight, for good.
+	Variants []*Variant
 	// Line is where the rule starts in its file, for reports and tools.
 	Line int
+}
+
+// Variant is one arm of a rule's A/B test.
+type Variant struct {
+	ID string
+	// Weight is the variant's share relative to the rule's other variants.
+	Weight   int
+	Actions  []RuleAction
+	Channels []string
 }
 
 // RuleAction is one decoded and validated action of a rule.

@@ -16,7 +16,10 @@ import (
 // Kind is the action's playbook name and its jobs' kind.
 const Kind = "message"
 
-var _ actions.Action = (*Message)(nil)
+var (
+	_ actions.Action    = (*Message)(nil)
+	_ actions.Messenger = (*Message)(nil)
+)
 
 // Message sends a templated text:
 // `message: { channel: wecom, template: "{{.name}},送您{{.coupon.amount}}元券" }`.
@@ -65,6 +68,9 @@ func (m *Message) Validate(lc actions.LoadContext) error {
 	m.tmpl = t
 	return errs.Err()
 }
+
+// Channels is the one channel the message goes out on.
+func (m *Message) Channels() []string { return []string{m.Channel} }
 
 // Do renders the message and enqueues it.
 func (m *Message) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (actions.Result, error) {

@@ -92,11 +92,7 @@ func newFixture(t *testing.T, n int, rcv *receiver, optOut ...string) *fixture {
 	t.Cleanup(func() { db.Close() })
 	var cs []engine.Customer
 	for i := range n {
-		c := engine.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour)}
-		if i == 0 {
-			c.OptOut = optOut
-		}
-		cs = append(cs, c)
+		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour)})
 	}
 	if err := db.UpsertCustomers(ctx, cs, t0); err != nil {
 		t.Fatal(err)
@@ -122,6 +118,14 @@ rules:
 	runs, err := e.Run(ctx, engine.RunRequest{At: t0})
 	if err != nil || runs[0].Fired != n {
 		t.Fatalf("run: %v %+v", err, runs)
+	}
+	if len(optOut) > 0 {
+		// Opting out after the fire: consent is checked again at delivery.
+		c := cs[0]
+		c.OptOut = optOut
+		if err := db.UpsertCustomers(ctx, []engine.Customer{c}, t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ep := webhook.New()
 	ep.(*webhook.Endpoint).URL = rcv.srv.URL

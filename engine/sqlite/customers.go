@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/koihq/koi/engine"
@@ -30,7 +31,12 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
 			wecom_id = excluded.wecom_id, tier = excluded.tier, tags = excluded.tags, attrs = excluded.attrs,
 			member = excluded.member, joined_at = excluded.joined_at, birthday = excluded.birthday,
-			guide = excluded.guide, opt_out = excluded.opt_out, updated_at = excluded.updated_at`)
+			guide = excluded.guide, updated_at = excluded.updated_at,
+			-- Opt-out is absolute: an upsert adds channels, never takes
+			-- one away (an import of an old CRM export must not undo an
+			-- unsubscribe). DELETE /customers/{id}/opt_out/{channel} does.
+			opt_out = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(customers.opt_out)
+				UNION SELECT value FROM json_each(excluded.opt_out) ORDER BY value))`)
 	if err != nil {
 		return 0, fmt.Errorf("prepare upsert customer: %w", err)
 	}
@@ -58,7 +64,7 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 		}
 		optOut := "[]"
 		if len(c.OptOut) > 0 {
-			b, _ := json.Marshal(c.OptOut)
+			b, _ := json.Marshal(engine.UnionOptOut(nil, c.OptOut))
 			optOut = string(b)
 		}
 		joined := c.JoinedAt
@@ -150,4 +156,42 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// SetOptOut opts a customer out of a channel, or back in.
+func (d *DB) SetOptOut(ctx context.Context, customerID, channel string, out bool) (int64, []string, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("begin: %w", err)
+	}
+	defer end()
+	var raw string
+	err = tx.QueryRowContext(ctx, `SELECT opt_out FROM customers WHERE id = ?`, customerID).Scan(&raw)
+	if err == sql.ErrNoRows {
+		return 0, nil, &engine.Error{Code: engine.ENotFound, Field: "id", Message: fmt.Sprintf("no customer %q", customerID)}
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read opt-outs of %s: %w", customerID, err)
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		return 0, nil, fmt.Errorf("customer %s: opt_out: %w", customerID, err)
+	}
+	if out {
+		list = engine.UnionOptOut(list, []string{channel})
+	} else {
+		list = slices.DeleteFunc(list, func(c string) bool { return c == channel })
+	}
+	enc, _ := json.Marshal(append([]string{}, list...))
+	if _, err := tx.ExecContext(ctx, `UPDATE customers SET opt_out = ?, updated_at = max(updated_at, ?) WHERE id = ?`, string(enc), ms(time.Now()), customerID); err != nil {
+		return 0, nil, fmt.Errorf("set opt-outs of %s: %w", customerID, err)
+	}
+	version, err := bumpVersion(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := d.commit(tx); err != nil {
+		return 0, nil, fmt.Errorf("commit: %w", err)
+	}
+	return version, list, nil
 }

@@ -40,6 +40,7 @@ type DB struct {
 	// changes counts the pending customer changes, roughly: other
 	// processes append too. It only decides when to fold early.
 	changes atomic.Int64
+	closed  atomic.Bool
 }
 
 // Option adjusts how a database is opened.
@@ -133,8 +134,11 @@ func (d *DB) loadIDIndex(ctx context.Context) error {
 	return d.ids.syncLocked(ctx, tx)
 }
 
-// Close closes the database.
+// Close closes the database. Closing it again does nothing.
 func (d *DB) Close() error {
+	if !d.closed.CompareAndSwap(false, true) {
+		return nil
+	}
 	d.compactor.close()
 	d.ckpt.close()
 	d.stmts.close()
@@ -144,6 +148,9 @@ func (d *DB) Close() error {
 
 // SQL exposes the handle for tests and benchmarks that query directly.
 func (d *DB) SQL() *sql.DB { return d.db }
+
+// Path returns the database file's path.
+func (d *DB) Path() string { return d.path }
 
 // migrate applies the embedded migrations not yet applied, each in its own
 // transaction, in order. Migrations are forward-only.

@@ -80,6 +80,9 @@ func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (engine.AddedEve
 		}
 		added[e.ID] = seq
 		out.Inserted[i] = true
+		if err := d.eventEffects(ctx, tx, e); err != nil {
+			return out, err
+		}
 	}
 	if out.Version, err = bumpVersion(ctx, tx); err != nil {
 		return out, err
@@ -96,4 +99,34 @@ func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (engine.AddedEve
 
 func isForeignKey(err error) bool {
 	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
+// eventEffects records what an event changes besides the event itself, in
+// its transaction: an unsubscribe opts the customer out; a coupon
+// redemption marks the coupon redeemed by its order, when the coupon was
+// still valid at the time.
+func (d *DB) eventEffects(ctx context.Context, tx *sql.Tx, e *engine.Event) error {
+	if e.OptOut != "" {
+		if err := addOptOut(ctx, tx, e.CustomerID, e.OptOut); err != nil {
+			return fmt.Errorf("event %s: %w", e.ID, err)
+		}
+	}
+	if e.Type == engine.EventCouponRedeem && e.Code != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE coupons SET status = 'redeemed', redeemed_at = ?, order_id = nullif(?, '')
+			WHERE code = ? AND customer_id = ? AND redeemed_at IS NULL AND status != 'void' AND issued_at <= ? AND expires_at > ?`,
+			ms(e.At), e.OrderID, e.Code, e.CustomerID, ms(e.At), ms(e.At)); err != nil {
+			return fmt.Errorf("event %s: redeem coupon: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+// addOptOut adds channel to a customer's opt-outs.
+func addOptOut(ctx context.Context, tx *sql.Tx, customerID, channel string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE customers SET opt_out = (SELECT json_group_array(value) FROM
+		(SELECT value FROM json_each(customers.opt_out) UNION SELECT ? ORDER BY value)) WHERE id = ?`, channel, customerID)
+	if err != nil {
+		return fmt.Errorf("opt out: %w", err)
+	}
+	return nil
 }

@@ -168,16 +168,16 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 		chunk := fires[start : start+size]
 		start += size
 		first := f.nextFireID
-		args := make([]any, 0, 9*len(chunk))
+		args := make([]any, 0, 10*len(chunk))
 		var box boxes
 		for _, fr := range chunk {
 			fr.ID = f.nextFireID
 			f.nextFireID++
 			args = append(args, fr.ID, box.int64(fr.RunID), box.string(fr.Playbook), box.string(fr.Rule), fr.CustomerID, fr.Seq,
-				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash))
+				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant))
 		}
-		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash)
-			VALUES `+values(len(chunk), 9)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, args)
+		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant)
+			VALUES `+values(len(chunk), 10)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, args)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}
@@ -295,5 +295,26 @@ func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 	if err := f.insertTasks(e.Tasks); err != nil {
 		return err
 	}
+	if err := f.insertContacts(e.Contacts); err != nil {
+		return err
+	}
 	return f.insertJobs(e.Jobs)
+}
+
+// insertContacts adds the batch's messages to the contact history.
+func (f *fireTx) insertContacts(cs []engine.Contact) error {
+	var box boxes
+	start := 0
+	for _, size := range chunkSizes(len(cs)) {
+		chunk := cs[start : start+size]
+		start += size
+		args := make([]any, 0, 4*len(chunk))
+		for _, c := range chunk {
+			args = append(args, c.CustomerID, box.string(c.Channel), box.int64(ms(c.At)), c.FireID)
+		}
+		if _, err := f.exec(`INSERT OR FAIL INTO contacts (customer_id, channel, at, fire_id) VALUES `+values(len(chunk), 4), args); err != nil {
+			return fmt.Errorf("insert contacts: %w", err)
+		}
+	}
+	return nil
 }

@@ -14,7 +14,8 @@ import (
 
 var _ engine.JobStore = (*DB)(nil)
 
-// insertJobs writes the batch's jobs into the outbox, due now. A job whose
+// insertJobs writes the batch's jobs into the outbox, due now or their
+// Delay after it (a message held for quiet hours). A job whose
 // key exists was enqueued by an earlier run of the same fire and is left
 // as it is.
 //
@@ -32,7 +33,7 @@ func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
 		args := make([]any, 0, 12*len(chunk))
 		for _, j := range chunk {
 			args = append(args, j.Key, box.string(j.Kind), box.string(j.Channel), j.FireID, box.string(j.Playbook), box.string(j.Rule),
-				j.CustomerID, string(j.Payload), j.MaxAttempts, box.int64(due), box.int64(now), box.int64(now))
+				j.CustomerID, string(j.Payload), j.MaxAttempts, box.int64(due+j.Delay.Milliseconds()), box.int64(now), box.int64(now))
 		}
 		if _, err := f.exec(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, max_attempts, run_at, created_at, updated_at)
 			VALUES `+values(len(chunk), 12)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {

@@ -57,6 +57,9 @@ func (d *DB) loadPond(ctx context.Context) (*engine.Pond, bool, error) {
 	if err := loadCoupons(ctx, conns[0], pond); err != nil {
 		return nil, false, fmt.Errorf("load coupons: %w", err)
 	}
+	if err := loadContacts(ctx, conns[0], pond); err != nil {
+		return nil, false, fmt.Errorf("load contacts: %w", err)
+	}
 	return pond, true, nil
 }
 
@@ -219,7 +222,7 @@ func loadCustomers(ctx context.Context, conns []*readConn, pond *engine.Pond) er
 }
 
 // pondCustomerColumns are the columns the pond keeps (see Pond.PutCustomer).
-const pondCustomerColumns = `id, name, tier, tags, attrs, member, joined_at, birthday, guide`
+const pondCustomerColumns = `id, name, tier, tags, attrs, member, joined_at, birthday, guide, opt_out`
 
 // scanCustomers fills out, and birthdays beside it, with the customers of
 // rowid range r; out has exactly as many entries as the range holds.
@@ -230,7 +233,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 	}
 	defer rows.Close()
 	in := interner{}
-	var tier, tags, attrs, guide, birthday sql.RawBytes
+	var tier, tags, attrs, guide, birthday, optOut sql.RawBytes
 	n := 0
 	for rows.Next() {
 		if n == len(out) {
@@ -239,7 +242,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		c := &out[n]
 		var joined int64
 		var member int
-		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide, &optOut); err != nil {
 			return err
 		}
 		c.Tier, c.Guide = in.get(tier), in.get(guide)
@@ -251,6 +254,9 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		}
 		if c.Attrs, err = jc.decodeAttrs(attrs); err != nil {
 			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
+		}
+		if c.OptOut, err = jc.decodeTags(optOut); err != nil {
+			return fmt.Errorf("customer %s: opt_out: %w", c.ID, err)
 		}
 		n++
 	}
@@ -339,6 +345,34 @@ func loadCoupons(ctx context.Context, c *readConn, pond *engine.Pond) error {
 			cp.IssuedAt, cp.ExpiresAt = fromMs(issued), fromMs(expires)
 			pond.AddCoupon(i, cp)
 		}
+	}
+	return rows.Err()
+}
+
+// loadContacts reads the contact history, oldest first per customer.
+func loadContacts(ctx context.Context, c *readConn, pond *engine.Pond) error {
+	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, channel, at FROM contacts ORDER BY customer_id, at`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	in := interner{}
+	var cust, channel sql.RawBytes
+	var at int64
+	last, idx := "", -1
+	for rows.Next() {
+		if err := rows.Scan(&cust, &channel, &at); err != nil {
+			return err
+		}
+		if string(cust) != last || idx < 0 {
+			i, ok := pond.Lookup(string(cust))
+			if !ok {
+				idx = -1
+				continue
+			}
+			idx, last = i, string(cust)
+		}
+		pond.AddContact(idx, fromMs(at), in.get(channel))
 	}
 	return rows.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/koihq/koi/engine"
 )
@@ -36,21 +37,30 @@ func (q *listQuery) sql(columns, table, key string, limit int) (string, []any) {
 }
 
 const runColumns = `id, playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
-	coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger`
+	coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger, expires_at, decided_by, decided_at`
 
 func scanRun(s interface{ Scan(...any) error }) (*engine.Run, error) {
 	r := &engine.Run{}
 	var at, started int64
-	var ended sql.NullInt64
+	var ended, expires, decided sql.NullInt64
 	if err := s.Scan(&r.ID, &r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error,
-		&r.FirstFireID, &r.LastFireID, &r.Trigger); err != nil {
+		&r.FirstFireID, &r.LastFireID, &r.Trigger, &expires, &r.DecidedBy, &decided); err != nil {
 		return nil, err
 	}
 	r.At, r.StartedAt = fromMs(at), fromMs(started)
 	if ended.Valid {
 		r.EndedAt = fromMs(ended.Int64)
 	}
+	r.ExpiresAt, r.DecidedAt = optionalTime(expires), optionalTime(decided)
 	return r, nil
+}
+
+func optionalTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMs(v.Int64)
+	return &t
 }
 
 // ListRuns returns runs newest first, without their per-rule counts.
@@ -122,16 +132,38 @@ func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire,
 	return out, nil
 }
 
-const couponColumns = `rowid, code, customer_id, coalesce(fire_id, 0), amount_fen, min_spend_fen, issued_at, expires_at`
+const couponColumns = `rowid, code, customer_id, coalesce(fire_id, 0), amount_fen, min_spend_fen, issued_at, expires_at,
+	coalesce(order_id, ''), redeemed_at`
 
 func scanCoupon(s interface{ Scan(...any) error }) (*engine.Coupon, error) {
 	c := &engine.Coupon{}
 	var issued, expires int64
-	if err := s.Scan(&c.Seq, &c.Code, &c.CustomerID, &c.FireID, &c.AmountFen, &c.MinSpendFen, &issued, &expires); err != nil {
+	var redeemed sql.NullInt64
+	if err := s.Scan(&c.Seq, &c.Code, &c.CustomerID, &c.FireID, &c.AmountFen, &c.MinSpendFen, &issued, &expires, &c.OrderID, &redeemed); err != nil {
 		return nil, err
 	}
 	c.IssuedAt, c.ExpiresAt = fromMs(issued), fromMs(expires)
+	if redeemed.Valid {
+		t := fromMs(redeemed.Int64)
+		c.RedeemedAt = &t
+	}
 	return c, nil
+}
+
+// ExpireCoupons marks the open coupons that expired by now; a coupon
+// redeemed later by an event dated before its expiry is still redeemed.
+func (d *DB) ExpireCoupons(ctx context.Context, now time.Time) (int, error) {
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer end()
+	res, err := tx.ExecContext(ctx, `UPDATE coupons SET status = 'expired' WHERE status = 'open' AND expires_at <= ?`, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("expire coupons: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), d.commit(tx)
 }
 
 // ListCoupons returns coupons newest first; their Status is left to the

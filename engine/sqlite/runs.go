@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/koihq/koi/engine"
@@ -44,6 +45,13 @@ func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
 		ms(r.EndedAt), r.Status, r.Audience, r.Matched, r.Fired, r.Limit, r.Error, r.FirstFireID, r.LastFireID, r.ID); err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
+	// An approved run is finished a second time: its counts replace the
+	// held ones.
+	for _, q := range []string{`DELETE FROM run_rules WHERE run_id = ?`, `DELETE FROM run_suppressions WHERE run_id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, r.ID); err != nil {
+			return fmt.Errorf("replace run counts: %w", err)
+		}
+	}
 	for _, c := range r.Rules {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_rules (run_id, rule, matched, fired, errors, first_error) VALUES (?, ?, ?, ?, ?, ?)`,
 			r.ID, c.Rule, c.Matched, c.Fired, c.Errors, c.FirstError); err != nil {
@@ -55,27 +63,29 @@ func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
 				return fmt.Errorf("insert run suppression: %w", err)
 			}
 		}
+		// Deferrals share the table, marked by a prefix: they are counts
+		// per rule and reason too, of fires rather than of suppressions.
+		for reason, n := range c.Deferred {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO run_suppressions (run_id, rule, reason, count) VALUES (?, ?, ?, ?)`,
+				r.ID, c.Rule, deferredPrefix+reason, n); err != nil {
+				return fmt.Errorf("insert run deferral: %w", err)
+			}
+		}
 	}
 	return d.commit(tx)
 }
 
+// deferredPrefix marks deferral counts in run_suppressions.
+const deferredPrefix = "deferred:"
+
 // GetRun reads a run with its per-rule counts.
 func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
-	r := &engine.Run{ID: id}
-	var at, started int64
-	var ended sql.NullInt64
-	err := d.db.QueryRowContext(ctx, `SELECT playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
-		coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger FROM runs WHERE id = ?`, id).
-		Scan(&r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error, &r.FirstFireID, &r.LastFireID, &r.Trigger)
+	r, err := scanRun(d.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if err == sql.ErrNoRows {
 		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", id)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read run %d: %w", id, err)
-	}
-	r.At, r.StartedAt = fromMs(at), fromMs(started)
-	if ended.Valid {
-		r.EndedAt = fromMs(ended.Int64)
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT rule, matched, fired, errors, first_error FROM run_rules WHERE run_id = ? ORDER BY rowid`, id)
 	if err != nil {
@@ -105,7 +115,15 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 		if err := srows.Scan(&rule, &reason, &n); err != nil {
 			return nil, err
 		}
-		if c := byRule[rule]; c != nil {
+		c := byRule[rule]
+		switch {
+		case c == nil:
+		case strings.HasPrefix(reason, deferredPrefix):
+			if c.Deferred == nil {
+				c.Deferred = map[string]int{}
+			}
+			c.Deferred[strings.TrimPrefix(reason, deferredPrefix)] = n
+		default:
 			c.Suppressed[reason] = n
 		}
 	}

@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/koihq/koi/rules"
+)
+
+// Suppression and deferral reasons of the contact policy (DESIGN §4).
+const (
+	// ReasonCap: the frequency cap left no room for the rule's messages.
+	ReasonCap = "cap"
+	// ReasonConsent: the customer opted out of a channel the rule sends on.
+	ReasonConsent = "consent"
+	// ReasonQuietHours: the messages wait for the end of quiet hours (a
+	// deferral: the fire happens, its messages go later).
+	ReasonQuietHours = "quiet_hours"
+)
+
+// OptOutAll in a customer's opt-out list means every channel.
+const OptOutAll = "*"
+
+// contactMark is one message to a customer: when it is (or was) due, and
+// on which channel.
+type contactMark struct {
+	at      int64 // unix milliseconds
+	channel string
+}
+
+// AddContact records a message to customer index i, keeping the
+// customer's contacts sorted by time.
+func (p *Pond) AddContact(i int, at time.Time, channel string) {
+	m := contactMark{at: at.UnixMilli(), channel: channel}
+	cs := p.contacts[i]
+	if n := len(cs); n > 0 && cs[n-1].at > m.at {
+		// As with events: a snapshot may be reading the old array.
+		pos := sort.Search(n, func(k int) bool { return cs[k].at > m.at })
+		out := make([]contactMark, 0, n+1)
+		cs = append(append(append(out, cs[:pos]...), m), cs[pos:]...)
+	} else {
+		cs = append(cs, m)
+	}
+	p.contacts[i] = cs
+}
+
+// OptedOut reports whether a customer who opted out of optOut may not be
+// sent to on channel.
+func OptedOut(optOut []string, channel string) bool {
+	return slices.Contains(optOut, channel) || slices.Contains(optOut, OptOutAll)
+}
+
+// UnionOptOut returns the channels of both lists, sorted, without repeats:
+// opting out only ever adds.
+func UnionOptOut(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// MarkOptOuts sets the OptOut of each event of the unsubscribe type, for
+// the store to record with it. Engine.AddEvents does it; a bulk import
+// that writes to the store directly must too.
+func MarkOptOuts(evs []Event, unsubscribeType string) {
+	for i := range evs {
+		evs[i].OptOut, _ = optOutChannel(&evs[i], unsubscribeType)
+	}
+}
+
+// optOutChannel says which channel an event opts its customer out of, when
+// its type is the configured unsubscribe type: attrs.channel, or every
+// channel (OptOutAll) when it names none.
+func optOutChannel(e *Event, unsubscribeType string) (string, bool) {
+	if unsubscribeType == "" || e.Type != unsubscribeType {
+		return "", false
+	}
+	if ch, _ := e.Attrs["channel"].(string); ch != "" {
+		return ch, true
+	}
+	return OptOutAll, true
+}
+
+// withoutConsent returns the first of channels the customer opted out of.
+func withoutConsent(optOut []string, channels []string) (string, bool) {
+	if len(optOut) == 0 {
+		return "", false
+	}
+	for _, ch := range channels {
+		if OptedOut(optOut, ch) {
+			return ch, true
+		}
+	}
+	return "", false
+}
+
+// capsAllow reports whether messages on channels may be due at t, given
+// the customer's contacts (past and already planned). A cap counts the
+// contacts within one period either side of t: for contacts in the past
+// that is the rolling window ending at t, and a message planned for later
+// (a deferral) counts against the windows it will fall in too.
+func capsAllow(caps []rules.Cap, contacts [][]contactMark, channels []string, t int64) bool {
+	for _, c := range caps {
+		need := 0
+		for _, ch := range channels {
+			if c.Channel == "" || c.Channel == ch {
+				need++
+			}
+		}
+		if need == 0 {
+			continue
+		}
+		per := c.Per.Milliseconds()
+		n := 0
+		for _, cs := range contacts {
+			for _, m := range cs {
+				if m.at > t-per && m.at < t+per && (c.Channel == "" || c.Channel == m.channel) {
+					n++
+				}
+			}
+		}
+		if n+need > c.Messages {
+			return false
+		}
+	}
+	return true
+}
+
+// capSlot returns the first moment at or after from when the caps allow
+// the messages and quiet hours do not hold them, trying the moments when
+// an earlier contact leaves a cap's period.
+func capSlot(pol rules.Policy, contacts [][]contactMark, channels []string, from int64, loc *time.Location) int64 {
+	cands := []int64{from}
+	for _, cs := range contacts {
+		for _, m := range cs {
+			for _, c := range pol.Caps {
+				if t := m.at + c.Per.Milliseconds(); t > from {
+					cands = append(cands, t)
+				}
+			}
+		}
+	}
+	slices.Sort(cands)
+	for _, t := range cands {
+		t = pol.NextAllowed(time.UnixMilli(t), loc).UnixMilli()
+		if capsAllow(pol.Caps, contacts, channels, t) {
+			return t
+		}
+	}
+	// Unreachable: past the last candidate no contact is within a period.
+	return cands[len(cands)-1]
+}
+
+// locations caches customers' timezones by name: loading one reads the
+// zoneinfo database, far too slow to do per customer per run.
+var locations sync.Map // name → *time.Location, or nil for an unknown name
+
+// customerLocation returns the customer's own timezone (attrs.timezone, an
+// IANA name) when it is known, else brand.
+func customerLocation(attrs map[string]any, brand *time.Location) *time.Location {
+	name, _ := attrs["timezone"].(string)
+	if name == "" {
+		return brand
+	}
+	if v, ok := locations.Load(name); ok {
+		if v == nil {
+			return brand
+		}
+		return v.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		locations.Store(name, nil)
+		return brand
+	}
+	locations.Store(name, loc)
+	return loc
+}
+
+// applyPolicy settles the contact policy for one customer's decisions of
+// one playbook evaluation, ds, which are in rule order: those that message
+// get their delivery time (quiet hours), and when the caps cannot take
+// them all, higher priority goes first; the rest are capped, or deferred
+// when their rule says defer_on_cap. Holdout decisions go through the same
+// steps, as if they were to send, so that the control group is chosen
+// from the same customers as the treated. It returns ds without the
+// capped decisions, still in rule order.
+func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, counts []*RuleCounts) []decision {
+	pol := pb.Policy
+	if pol.Empty() {
+		return ds
+	}
+	var msgs []int // indexes into ds of decisions that message
+	for k := range ds {
+		if len(ruleChannels(pb.Rules[ds[k].rule], int(ds[k].variant))) > 0 {
+			msgs = append(msgs, k)
+		}
+	}
+	if len(msgs) == 0 {
+		return ds
+	}
+	sort.SliceStable(msgs, func(a, b int) bool {
+		return pb.Rules[ds[msgs[a]].rule].Priority > pb.Rules[ds[msgs[b]].rule].Priority
+	})
+	loc := customerLocation(p.Attrs, snap.cfg.Location)
+	now := snap.Now.UnixMilli()
+	due := pol.NextAllowed(snap.Now, loc).UnixMilli()
+	history := p.contacts
+	var planned []contactMark
+	capped := make([]bool, len(ds))
+	for _, k := range msgs {
+		d := &ds[k]
+		r := pb.Rules[d.rule]
+		chans := ruleChannels(r, int(d.variant))
+		at := due
+		contacts := [][]contactMark{history, planned}
+		if !capsAllow(pol.Caps, contacts, chans, at) {
+			if !r.DeferOnCap {
+				capped[k] = true
+				counts[d.rule].suppress(ReasonCap, 1)
+				continue
+			}
+			at = capSlot(pol, contacts, chans, at, loc)
+			d.deferred = ReasonCap
+		} else if at > now {
+			d.deferred = ReasonQuietHours
+		}
+		if at > now {
+			d.deliverAt = at
+		}
+		for _, ch := range chans {
+			planned = append(planned, contactMark{at: at, channel: ch})
+		}
+	}
+	out := ds[:0]
+	for k, d := range ds {
+		if !capped[k] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ruleChannels returns the channels a rule's fire messages on, in a
+// variant (-1 for none).
+func ruleChannels(r *rules.Rule, variant int) []string {
+	if variant < 0 || len(r.Variants) == 0 {
+		return r.Channels
+	}
+	v := r.Variants[variant].Channels
+	if len(r.Channels) == 0 {
+		return v
+	}
+	return append(slices.Clip(r.Channels), v...)
+}
