@@ -52,3 +52,46 @@ func (p *Pond) removeCustomer(id string) {
 	p.Customers[i] = PondCustomer{JoinedAt: time.UnixMilli(math.MaxInt64 / 2)}
 	p.events[i], p.coupons[i], p.contacts[i], p.birthdays[i] = nil, nil, nil, 0
 }
+
+// ordersIn counts customer i's orders placed in (from, to] and their net
+// value in fen: refunds stored by asOf are taken off the orders they
+// refund, and an order refunded in full does not count.
+func (p *Pond) ordersIn(i int, from, to, asOf int64) (n int, netFen int64) {
+	evs := p.events[i]
+	type ord struct {
+		ref    uint64
+		amount int64
+	}
+	var orders []ord
+	for _, e := range evs {
+		if e.typ() == typOrder && e.at > from && e.at <= to && e.at <= asOf {
+			dup := false
+			for _, o := range orders {
+				dup = dup || o.ref == e.ref
+			}
+			if !dup {
+				orders = append(orders, ord{e.ref, e.amount()})
+			}
+		}
+	}
+	if len(orders) == 0 {
+		return 0, 0
+	}
+	for _, e := range evs {
+		if e.typ() != typRefund || e.at > asOf {
+			continue
+		}
+		for k := range orders {
+			if orders[k].ref == e.ref {
+				orders[k].amount -= e.amount()
+			}
+		}
+	}
+	for _, o := range orders {
+		if o.amount > 0 {
+			n++
+			netFen += o.amount
+		}
+	}
+	return n, netFen
+}

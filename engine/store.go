@@ -49,6 +49,10 @@ type Store interface {
 	// is in none of them. Unless status is RunRunning (an approval under
 	// way), the held fires are dropped.
 	DecideRun(ctx context.Context, runID int64, from []string, status, by string, at time.Time) error
+	// OutcomeFires returns the fires and holdouts of a playbook (all when
+	// playbook is empty), for reports, with the value of the orders that
+	// redeemed their coupons.
+	OutcomeFires(ctx context.Context, playbook string) ([]OutcomeFire, error)
 	// ExpireHeldRuns marks held runs whose time ran out by now expired.
 	ExpireHeldRuns(ctx context.Context, now time.Time) (int, error)
 	// ExpireCoupons marks the open coupons that expired by now, and
