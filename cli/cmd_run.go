@@ -72,6 +72,11 @@ func newRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !dryRun {
+				if err := a.engine.Sweep(ctx, time.Now()); err != nil {
+					return err
+				}
+			}
 			runs, err := a.engine.Run(ctx, engine.RunRequest{Playbooks: names, At: when, DryRun: dryRun})
 			rep := report(when, dryRun, runs)
 			if err == nil && !dryRun {
@@ -144,9 +149,9 @@ func printReport(w io.Writer, rep *runReport) {
 		verb = "would fire"
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "PLAYBOOK/RULE\tMATCHED\tFIRED\tSUPPRESSED\n")
+	fmt.Fprintf(tw, "PLAYBOOK/RULE\tMATCHED\tFIRED\tSUPPRESSED\tDEFERRED\n")
 	for _, p := range rep.Playbooks {
-		fmt.Fprintf(tw, "%s (%s, audience %d, limit %d)\t%d\t%d\t\n", p.Name, p.Status, p.Audience, p.Limit, p.Matched, p.Fired)
+		fmt.Fprintf(tw, "%s (%s, audience %d, limit %d)\t%d\t%d\t\t\n", p.Name, p.Status, p.Audience, p.Limit, p.Matched, p.Fired)
 		for _, c := range p.Rules {
 			sup := ""
 			for _, reason := range c.Reasons() {
@@ -155,10 +160,16 @@ func printReport(w io.Writer, rep *runReport) {
 			if c.Errors > 0 {
 				sup += fmt.Sprintf("errors=%d (%s)", c.Errors, c.FirstError)
 			}
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\n", c.Rule, c.Matched, c.Fired, sup)
+			deferred := ""
+			for _, reason := range []string{engine.ReasonQuietHours, engine.ReasonCap} {
+				if n := c.Deferred[reason]; n > 0 {
+					deferred += fmt.Sprintf("%s=%d ", reason, n)
+				}
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\n", c.Rule, c.Matched, c.Fired, sup, deferred)
 		}
 		if p.Error != "" {
-			fmt.Fprintf(tw, "  ! %s\t\t\t\n", p.Error)
+			fmt.Fprintf(tw, "  ! %s\t\t\t\t\n", p.Error)
 		}
 	}
 	tw.Flush()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -193,6 +194,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			}
 		}
 	}()
+	go sweep(ctx, a.engine, o.clock.Now, log)
 	disp, err := a.dispatcher(log, m.JobDelivered)
 	if err != nil {
 		stop()
@@ -270,4 +272,24 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 		return err
 	}
 	return nil
+}
+
+// sweepEvery is how often the server expires held runs and coupons.
+const sweepEvery = time.Minute
+
+// sweep does the engine's housekeeping of time passing (Engine.Sweep) at
+// start and then every sweepEvery, until ctx ends.
+func sweep(ctx context.Context, e *engine.Engine, now func() time.Time, log *slog.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		if err := e.Sweep(ctx, now()); err != nil && ctx.Err() == nil {
+			log.Warn("expiring held runs and coupons", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -114,6 +114,9 @@ func newRoot(register ...func(*actions.Registry)) *cobra.Command {
 		newKeyCmd(),
 		newBackupCmd(g),
 		newJobsCmd(g),
+		newDecideCmd(g, "approve"),
+		newDecideCmd(g, "reject"),
+		newReportCmd(g),
 	)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}

@@ -134,6 +134,8 @@ func (s *server) routes(v1 *echo.Group) {
 	v1.GET("/customers/:id", s.getCustomer, marketer)
 	v1.GET("/customers", s.listCustomers, marketer)
 	v1.DELETE("/customers/:id", s.deleteCustomer, adminOnly)
+	v1.POST("/customers/:id/opt_out", s.optOut, ingest)
+	v1.DELETE("/customers/:id/opt_out/:channel", s.optIn, ingest)
 
 	v1.GET("/playbooks", s.listPlaybooks, marketer)
 	v1.GET("/playbooks/:name", s.getPlaybook, marketer)
@@ -144,6 +146,8 @@ func (s *server) routes(v1 *echo.Group) {
 
 	v1.GET("/runs", s.listRuns, marketer)
 	v1.GET("/runs/:id", s.getRun, marketer)
+	v1.POST("/runs/:id/approve", s.approveRun, marketer)
+	v1.POST("/runs/:id/reject", s.rejectRun, marketer)
 	v1.GET("/fires", s.listFires, marketer)
 
 	v1.GET("/coupons", s.listCoupons, marketer)
@@ -159,6 +163,7 @@ func (s *server) routes(v1 *echo.Group) {
 	v1.POST("/guides/:id/tasks/:task/done", s.completeTask, marketer)
 
 	v1.GET("/reports/segments", s.segmentReport, marketer)
+	v1.GET("/reports/rules", s.ruleReport, marketer)
 }
 
 // decode reads the request body, within the size limit, and decodes it

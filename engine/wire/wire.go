@@ -96,6 +96,12 @@ func jsonKind(k string) string {
 	return "a " + k
 }
 
+// ParseTime accepts RFC 3339, or a date taken as midnight in loc; an error
+// names field.
+func ParseTime(field, s string, loc *time.Location) (time.Time, error) {
+	return parseTime(field, s, loc)
+}
+
 // parseTime accepts RFC 3339, or a date taken as midnight in loc.
 func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {

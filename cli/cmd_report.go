@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/koihq/koi/engine"
+)
+
+func newReportCmd(g *globals) *cobra.Command {
+	var (
+		dir    string
+		at     string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "report [PLAYBOOK]",
+		Short: "Per rule: conversion and revenue of treated customers against the holdout, with uplift and its significance",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := openApp(ctx, g, 0)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if dir == "" {
+				dir = a.cfg.Playbooks
+			}
+			if err := a.engine.Load(dir); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid", dir)}
+			}
+			now := time.Now()
+			if at != "" {
+				if now, err = parseAt(at, a.cfg.location); err != nil {
+					return err
+				}
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			reps, err := a.engine.Report(ctx, name, now)
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"at": now, "rules": reps})
+			}
+			printRuleReports(cmd.OutOrStdout(), reps)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "playbooks", "", "playbooks `dir` (default: from config, examples/playbooks)")
+	cmd.Flags().StringVar(&at, "at", "", "report as of this `time` (RFC 3339 or YYYY-MM-DD) instead of now")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printRuleReports(w io.Writer, reps []*engine.RuleReport) {
+	for _, r := range reps {
+		if r.Treated.Customers == 0 && (r.Holdout == nil || r.Holdout.Customers == 0) && r.Open == 0 {
+			continue // never fired: nothing to say
+		}
+		fmt.Fprintf(w, "%s/%s — attribution window %s", r.Playbook, r.Rule, r.Window)
+		if r.Open > 0 {
+			fmt.Fprintf(w, ", %d fires still inside it (not counted yet)", r.Open)
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  GROUP\tCUSTOMERS\tCONVERTED\tCONVERSION\tREVENUE/CUSTOMER\tCOUPON REVENUE\n")
+		row := func(name string, g engine.Group) {
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t¥%.2f\t¥%.2f\n", name, g.Customers, g.Converted, 100*g.Conversion, g.RevenuePerCustomer, g.CouponRevenue)
+		}
+		row("treated", r.Treated)
+		for _, v := range r.Variants {
+			row("  variant "+v.Variant, v.Group)
+		}
+		if r.Holdout != nil {
+			row("holdout", *r.Holdout)
+		}
+		tw.Flush()
+		if r.Uplift != nil {
+			printComparison(w, "uplift", *r.Uplift)
+		}
+		for _, v := range r.Variants {
+			if v.VsHoldout != nil {
+				printComparison(w, v.Variant+" vs holdout", *v.VsHoldout)
+			}
+		}
+		for _, c := range r.VariantPairs {
+			printComparison(w, c.A+" vs "+c.B, c)
+		}
+		if r.Note != "" {
+			fmt.Fprintf(w, "  %s\n", r.Note)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func printComparison(w io.Writer, label string, c engine.Comparison) {
+	if !c.Enough {
+		fmt.Fprintf(w, "  %s: %s\n", label, c.Verdict)
+		return
+	}
+	fmt.Fprintf(w, "  %s: %+.1f pp conversion (95%% CI %+.1f to %+.1f), %+.2f yuan per customer, p = %.3g: %s\n",
+		label, 100*c.Uplift, 100*c.CILow, 100*c.CIHigh, c.RevenueUplift, c.PValue, c.Verdict)
+}
