@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"time"
 
@@ -18,6 +19,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 		customers int
 		seed      uint64
 		anchor    string
+		days      int
+		resp      response
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -34,25 +37,72 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if days < 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--simulate-days must be 0 or more")}
+			}
+			for name, p := range map[string]float64{"--treated-conversion": resp.Treated, "--holdout-conversion": resp.Holdout, "--background": resp.Background} {
+				if p < 0 || p > 100 {
+					return &exitError{code: exitUsage, err: fmt.Errorf("%s: want a percentage from 0 to 100, got %v", name, p)}
+				}
+			}
+			// The simulation ends at the pond's present: the histories end
+			// where it starts.
+			start := at.AddDate(0, 0, -days)
 			db, err := sqlite.Open(cmd.Context(), g.db)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
 			bar := newBar(customers, "generating pond", cmd.ErrOrStderr())
-			n, events, err := seedDemo(cmd.Context(), db, demo.Generator{Seed: seed, Anchor: at}, customers, bar)
+			n, events, err := seedDemo(cmd.Context(), db, demo.Generator{Seed: seed, Anchor: start}, customers, bar)
+			db.Close()
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "demo pond in %s: %d customers, %d events (seed %d, anchored at %s)\n",
-				g.db, n, events, seed, at.Format("2006-01-02"))
-			return nil
+				g.db, n, events, seed, start.Format("2006-01-02"))
+			if days == 0 {
+				return nil
+			}
+			return runSimulation(cmd, g, start, days, response{Treated: resp.Treated / 100, Holdout: resp.Holdout / 100,
+				Background: resp.Background / 100, Seed: seed})
 		},
 	}
 	cmd.Flags().IntVar(&customers, "customers", 10000, "number of `customers`")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random `seed`; the same seed gives the same pond")
-	cmd.Flags().StringVar(&anchor, "at", "", "the pond's present (default: today); histories end here")
+	cmd.Flags().StringVar(&anchor, "at", "", "the pond's present (default: today); histories, and a simulation, end here")
+	cmd.Flags().IntVar(&days, "simulate-days", 0, "then run the playbooks once a day for this many `days`, with customers responding (see koi report)")
+	cmd.Flags().Float64Var(&resp.Treated, "treated-conversion", 15, "simulation: `percent` of customers who order within the attribution window after koi messaged them or gave them a coupon")
+	cmd.Flags().Float64Var(&resp.Holdout, "holdout-conversion", 5, "simulation: `percent` of held-out customers (and of fires that neither message nor give a coupon) who order within the window")
+	cmd.Flags().Float64Var(&resp.Background, "background", 0.1, "simulation: `percent` chance that any customer orders on any day regardless")
 	return cmd
+}
+
+// runSimulation runs the playbooks over the simulated days, then delivers
+// what the runs enqueued (quietly: the log channel would print thousands
+// of lines) and says how to see the outcome.
+func runSimulation(cmd *cobra.Command, g *globals, start time.Time, days int, resp response) error {
+	ctx := cmd.Context()
+	a, err := openApp(ctx, g, 0)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.engine.Load(a.cfg.Playbooks); err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), err)
+		return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid; nothing was simulated", a.cfg.Playbooks)}
+	}
+	res, err := simulate(ctx, a, start, days, resp, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	if _, err := drainOutbox(ctx, a, io.Discard); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "simulated %d days: %d runs (%d held and approved by the simulator), %d fires (%d treated with a message or coupon, %d holdout), %d orders, %d coupons redeemed\n",
+		res.Days, res.Runs, res.Approved, res.Fires, res.Treated, res.Holdout, res.Orders, res.Redeemed)
+	fmt.Fprintf(cmd.OutOrStdout(), "customers ordered within the attribution window with %.1f%% when treated, %.1f%% when held out, plus %.2f%% a day for anyone: see koi report\n",
+		100*resp.Treated, 100*resp.Holdout, 100*resp.Background)
+	return nil
 }
 
 // seedDemo writes n demo customers, generated on all cores while the
