@@ -24,10 +24,30 @@ type decision struct {
 	rule      int16
 	// variant indexes the rule's variants; -1 when it has none.
 	variant int16
-	// deferred says why deliverAt is later than the run: "",
-	// ReasonQuietHours or ReasonCap.
-	deferred string
+	// deferred says why deliverAt is later than the run.
+	deferred deferral
 	holdout  bool
+}
+
+// deferral is why a decision's messages wait; a byte rather than the
+// reason's string keeps a decision at 24 bytes.
+type deferral uint8
+
+const (
+	notDeferred deferral = iota
+	deferredQuietHours
+	deferredCap
+)
+
+// reason returns the deferral's reason as runs count it.
+func (d deferral) reason() string {
+	switch d {
+	case deferredQuietHours:
+		return ReasonQuietHours
+	case deferredCap:
+		return ReasonCap
+	}
+	return ""
 }
 
 // evaluation is the pure, write-free outcome of evaluating a playbook.
@@ -198,8 +218,8 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 			c.suppress(ReasonHoldout, 1)
 		default:
 			c.Fired++
-			if d.deferred != "" {
-				c.deferral(d.deferred, 1)
+			if d.deferred != notDeferred {
+				c.deferral(d.deferred.reason(), 1)
 			}
 		}
 	}

@@ -222,9 +222,9 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 				continue
 			}
 			at = capSlot(pol, contacts, chans, at, loc)
-			d.deferred = ReasonCap
+			d.deferred = deferredCap
 		} else if at > now {
-			d.deferred = ReasonQuietHours
+			d.deferred = deferredQuietHours
 		}
 		if at > now {
 			d.deliverAt = at
