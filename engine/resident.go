@@ -223,11 +223,3 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	})
 	return list, nil
 }
-
-// ExpireCoupons marks the coupons that expired by now (the coupon
-// lifecycle); profiles and reports derive a coupon's status at any moment
-// regardless, this keeps the stored status current for readers of the
-// database.
-func (e *Engine) ExpireCoupons(ctx context.Context, now time.Time) (int, error) {
-	return e.store.ExpireCoupons(ctx, now)
-}
