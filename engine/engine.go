@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -181,6 +182,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	byPriority(pbs)
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err
@@ -252,6 +254,22 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		}
 	}
 	return runs, nil
+}
+
+// byPriority orders the playbooks of one run so that those with the
+// highest rule priority go first: the frequency cap is taken in run order,
+// so a priority-10 rule of one playbook must not lose to a priority-0
+// rule of a playbook that happens to sort earlier. Equal ones keep their
+// order (by name).
+func byPriority(pbs []*rules.Playbook) {
+	top := func(pb *rules.Playbook) int {
+		p := math.MinInt
+		for _, r := range pb.Rules {
+			p = max(p, r.Priority)
+		}
+		return p
+	}
+	sort.SliceStable(pbs, func(i, j int) bool { return top(pbs[i]) > top(pbs[j]) })
 }
 
 func (e *Engine) selectPlaybooks(names []string) ([]*rules.Playbook, error) {

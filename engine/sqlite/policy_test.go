@@ -369,3 +369,86 @@ rules:
 		}
 	}
 }
+
+// Within one run of several playbooks, the one with the higher priority
+// takes the cap first, whatever the names' order.
+func TestPriorityAcrossPlaybooks(t *testing.T) {
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("aaa", `
+name: aaa
+limits: { max_fires: 1000 }
+rules:
+  - id: plain
+    when: member
+    cooldown: 30d
+    actions: [ { message: { channel: log, template: "a" } } ]
+`)
+	f.playbook("zzz", `
+name: zzz
+limits: { max_fires: 1000 }
+rules:
+  - id: urgent
+    when: member
+    cooldown: 30d
+    priority: 5
+    actions: [ { message: { channel: log, template: "z" } } ]
+`)
+	e := f.policyEngine(`cap: { messages: 1, per: 7d }`)
+	runs, err := e.Run(context.Background(), engine.RunRequest{At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*engine.Run{}
+	for _, r := range runs {
+		got[r.Playbook] = r
+	}
+	if got["zzz"].Fired != 2 || got["aaa"].Rules[0].Suppressed[engine.ReasonCap] != 2 || runs[0].Playbook != "zzz" {
+		t.Errorf("zzz fired %d, aaa capped %v, first %s; want the priority-5 playbook first", got["zzz"].Fired, got["aaa"].Rules[0].Suppressed, runs[0].Playbook)
+	}
+}
+
+// Coupons past their expiry are marked expired by the sweep; a
+// redemption records the order that used the coupon.
+func TestCouponLifecycle(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.customers(2, 0)
+	f.playbook("gift", `
+name: gift
+limits: { max_fires: 1000 }
+rules:
+  - id: gift
+    when: member
+    once: true
+    actions: [ { coupon: { amount: 5, expires_in: 7d } } ]
+`)
+	e := f.engine()
+	f.run(e, t0, false)
+	var code string
+	if err := f.db.SQL().QueryRow(`SELECT code FROM coupons WHERE customer_id = 'c000'`).Scan(&code); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: t0.Add(day), AmountFen: 9900}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RedeemCoupon(ctx, code, "o1", t0.Add(day)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sweep(ctx, t0.Add(6*day)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM coupons WHERE status = 'open'`); n != 2-1 {
+		t.Errorf("%d open coupons on day 6, want 1", n)
+	}
+	if err := e.Sweep(ctx, t0.Add(7*day)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM coupons WHERE status = 'expired' AND customer_id = 'c001'`); n != 1 {
+		t.Errorf("c001's coupon not expired on day 7")
+	}
+	cs, err := e.ListCoupons(ctx, engine.CouponFilter{CustomerID: "c000"}, t0.Add(8*day))
+	if err != nil || len(cs) != 1 || cs[0].Status != engine.CouponRedeemed || cs[0].OrderID != "o1" || cs[0].RedeemedAt == nil {
+		t.Errorf("c000's coupon: %+v %v; want redeemed by o1", cs, err)
+	}
+}
