@@ -47,12 +47,8 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 			}
 			defer a.Close()
 			if verb == "approve" {
-				if dir == "" {
-					dir = a.cfg.Playbooks
-				}
-				if err := a.engine.Load(dir); err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), err)
-					return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid; nothing was released", dir)}
+				if err := a.loadPlaybooks(dir, cmd.ErrOrStderr(), "nothing was released"); err != nil {
+					return err
 				}
 			}
 			decide := a.engine.Reject

@@ -87,9 +87,8 @@ func runSimulation(cmd *cobra.Command, g *globals, start time.Time, days int, re
 		return err
 	}
 	defer a.Close()
-	if err := a.engine.Load(a.cfg.Playbooks); err != nil {
-		fmt.Fprintln(cmd.ErrOrStderr(), err)
-		return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid; nothing was simulated", a.cfg.Playbooks)}
+	if err := a.loadPlaybooks("", cmd.ErrOrStderr(), "nothing was simulated"); err != nil {
+		return err
 	}
 	res, err := simulate(ctx, a, start, days, resp, cmd.ErrOrStderr())
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,18 +28,12 @@ func newReportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if dir == "" {
-				dir = a.cfg.Playbooks
+			if err := a.loadPlaybooks(dir, cmd.ErrOrStderr(), "no report"); err != nil {
+				return err
 			}
-			if err := a.engine.Load(dir); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), err)
-				return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid", dir)}
-			}
-			now := time.Now()
-			if at != "" {
-				if now, err = parseAt(at, a.cfg.location); err != nil {
-					return err
-				}
+			now, err := parseAt(at, a.cfg.location)
+			if err != nil {
+				return err
 			}
 			name := ""
 			if len(args) == 1 {

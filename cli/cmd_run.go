@@ -61,12 +61,8 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if dir == "" {
-				dir = a.cfg.Playbooks
-			}
-			if err := a.engine.Load(dir); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), err)
-				return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid; nothing was run", dir)}
+			if err := a.loadPlaybooks(dir, cmd.ErrOrStderr(), "nothing was run"); err != nil {
+				return err
 			}
 			when, err := parseAt(at, a.cfg.location)
 			if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -97,6 +98,20 @@ func batchPause() func(string, int) {
 }
 
 func (a *app) Close() { a.db.Close() }
+
+// loadPlaybooks loads the playbooks in dir (the config's directory when
+// empty) into the engine. On failure it prints every error to errOut and
+// returns an exit error saying what was not done: "nothing was run".
+func (a *app) loadPlaybooks(dir string, errOut io.Writer, notDone string) error {
+	if dir == "" {
+		dir = a.cfg.Playbooks
+	}
+	if err := a.engine.Load(dir); err != nil {
+		fmt.Fprintln(errOut, err)
+		return &exitError{code: exitFailed, err: fmt.Errorf("playbooks in %s are invalid; %s", dir, notDone)}
+	}
+	return nil
+}
 
 // parseAt parses --at: RFC 3339, or a date (midnight in the config's timezone).
 func parseAt(s string, loc *time.Location) (time.Time, error) {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/rules"
 )
 
@@ -109,7 +110,7 @@ func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]
 	for _, pb := range pbs {
 		for _, r := range pb.Rules {
 			k := key{pb.Name, r.ID}
-			rep := &RuleReport{Playbook: pb.Name, Rule: r.ID, Window: windowString(pb.Attribution)}
+			rep := &RuleReport{Playbook: pb.Name, Rule: r.ID, Window: actions.Duration(pb.Attribution).String()}
 			if pb.HoldoutBP > 0 {
 				rep.Holdout = &Group{}
 			}
@@ -206,11 +207,4 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
-}
-
-func windowString(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return itoa(int(d/(24*time.Hour))) + "d"
-	}
-	return d.String()
 }
