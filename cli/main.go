@@ -104,6 +104,7 @@ func newRoot(register ...func(*actions.Registry)) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.config, "config", "", "config `file` (default: koi.yaml when it exists)")
 	root.AddCommand(
 		newCheckCmd(g),
+		newTestCmd(g),
 		newRunCmd(g),
 		newDemoCmd(g),
 		newImportCmd(g),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -52,6 +53,15 @@ type Config struct {
 	// UnsubscribeEvent is the event type that opts its customer out of a
 	// channel: the one in the event's attrs.channel, or every channel.
 	UnsubscribeEvent string
+	// Trace makes every run keep what each rule did for each customer it
+	// matched (Run.Outcomes). koi test sets it; a server does not, since
+	// a run over a million customers would hold a million outcomes.
+	Trace bool
+	// NoBlastGuard runs playbooks without their limits.max_fires. koi test
+	// sets it unless a test asks for the guard: a share of a handful of
+	// made-up customers is not the audience a limit is written for. Never
+	// set it in a server.
+	NoBlastGuard bool
 }
 
 // Engine holds the loaded playbooks and evaluates them against the store.
@@ -234,14 +244,15 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			refresh(changed)
 			var marks map[FireRef]FireMark
 			if marks, err = e.store.FireMarks(ctx, pb.Name); err == nil {
-				ev = evaluate(pb, snap, marks)
+				ev = evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
 			}
 		}
 		if err != nil {
 			return runs, fmt.Errorf("run %s: read fire marks: %w", pb.Name, err)
 		}
 		e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.audience, "fires", ev.fires(), "took", time.Since(started))
-		if k+1 < len(pbs) && !req.DryRun {
+		// A lookahead patches evaluations it made untraced.
+		if k+1 < len(pbs) && !req.DryRun && !e.cfg.Trace {
 			ahead = e.startLookahead(ctx, pbs[k+1], snap)
 		}
 		var r *Run
@@ -312,9 +323,15 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger}
 	run.Audience = ev.audience
 	run.Rules = ev.counts
+	if ev.trace {
+		defer func() { run.Outcomes = ev.outcomes(pb, snap, run.Status == RunHeld) }()
+	}
 	run.Limit = Limit(pb, ev.audience)
 	if ev.limitBase > 0 {
 		run.Limit = Limit(pb, ev.limitBase)
+	}
+	if e.cfg.NoBlastGuard {
+		run.Limit = math.MaxInt32
 	}
 	if !dryRun {
 		if err := e.store.StartRun(ctx, run); err != nil {

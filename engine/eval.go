@@ -59,6 +59,26 @@ type evaluation struct {
 	// instead of the one evaluated: the pond, for event-triggered runs,
 	// which look at a few customers at a time.
 	limitBase int
+	// trace, when set, keeps every match that did not become a decision
+	// in traced, so tools can say what happened to each customer.
+	trace  bool
+	traced []tracedMatch
+}
+
+// tracedMatch is a match that made no decision: suppressed before the
+// holdout (cooldown, once, consent, cap) or failed (err).
+type tracedMatch struct {
+	cust   int32
+	rule   int16
+	reason string
+	err    string
+}
+
+// note records a match that made no decision, when tracing.
+func (ev *evaluation) note(cust int, rule int, reason, err string) {
+	if ev.trace {
+		ev.traced = append(ev.traced, tracedMatch{cust: int32(cust), rule: int16(rule), reason: reason, err: err})
+	}
 }
 
 // fires counts the decisions that would act (not holdout).
@@ -89,11 +109,12 @@ func InHoldout(playbook, customerID string, bp int) bool {
 // evaluate runs a playbook's scheduled rules over a snapshot without
 // writing, on all cores.
 func evaluate(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark) *evaluation {
-	return evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0))
+	return evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), false)
 }
 
-// evaluateWith is evaluate on at most workers goroutines.
-func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, workers int) *evaluation {
+// evaluateWith is evaluate on at most workers goroutines, tracing every
+// customer's matches when trace is set.
+func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, workers int, trace bool) *evaluation {
 	n := len(snap.Profiles)
 	if n < 1024 {
 		workers = 1
@@ -102,7 +123,7 @@ func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark
 	parts := make([]*evaluation, 0, workers)
 	var wg sync.WaitGroup
 	for lo := 0; lo < n; lo += chunk {
-		part := &evaluation{counts: newCounts(pb)}
+		part := &evaluation{counts: newCounts(pb), trace: trace}
 		parts = append(parts, part)
 		hi := min(lo+chunk, n)
 		wg.Add(1)
@@ -112,10 +133,11 @@ func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark
 		}()
 	}
 	wg.Wait()
-	out := &evaluation{counts: newCounts(pb)}
+	out := &evaluation{counts: newCounts(pb), trace: trace}
 	for _, p := range parts {
 		out.audience += p.audience
 		out.decisions = append(out.decisions, p.decisions...)
+		out.traced = append(out.traced, p.traced...)
 		for i, c := range p.counts {
 			out.counts[i].add(c)
 		}
@@ -181,6 +203,7 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 		ok, err := r.When.Eval(m, p)
 		if err != nil {
 			c.fail(p.ID + ": " + err.Error())
+			out.note(i, ri, "", err.Error())
 			continue
 		}
 		if !ok {
@@ -196,6 +219,7 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 		}
 		if reason != "" {
 			c.suppress(reason, 1)
+			out.note(i, ri, reason, "")
 		} else {
 			out.decisions = append(out.decisions, decision{cust: int32(i), rule: int16(ri), seq: int32(seq), variant: int16(variant), holdout: holdout})
 		}
@@ -209,7 +233,7 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 	if len(out.decisions) == start {
 		return
 	}
-	ds := applyPolicy(pb, snap, p, out.decisions[start:], out.counts)
+	ds := applyPolicy(pb, snap, p, out.decisions[start:], out)
 	out.decisions = out.decisions[:start+len(ds)]
 	for _, d := range ds {
 		c := out.counts[d.rule]

@@ -37,7 +37,7 @@ func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *S
 		if la.marks, la.err = e.store.FireMarks(ctx, pb.Name); la.err != nil {
 			return
 		}
-		la.ev = evaluateWith(pb, snap, la.marks, 1)
+		la.ev = evaluateWith(pb, snap, la.marks, 1, false)
 	}()
 	return la
 }

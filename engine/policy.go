@@ -186,7 +186,7 @@ func customerLocation(attrs map[string]any, brand *time.Location) *time.Location
 // steps, as if they were to send, so that the control group is chosen
 // from the same customers as the treated. It returns ds without the
 // capped decisions, still in rule order.
-func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, counts []*RuleCounts) []decision {
+func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, out *evaluation) []decision {
 	pol := pb.Policy
 	if pol.Empty() {
 		return ds
@@ -218,7 +218,8 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 		if !capsAllow(pol.Caps, contacts, chans, at) {
 			if !r.DeferOnCap {
 				capped[k] = true
-				counts[d.rule].suppress(ReasonCap, 1)
+				out.counts[d.rule].suppress(ReasonCap, 1)
+				out.note(int(d.cust), int(d.rule), ReasonCap, "")
 				continue
 			}
 			at = capSlot(pol, contacts, chans, at, loc)
@@ -233,13 +234,13 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 			planned = append(planned, contactMark{at: at, channel: ch})
 		}
 	}
-	out := ds[:0]
+	kept := ds[:0]
 	for k, d := range ds {
 		if !capped[k] {
-			out = append(out, d)
+			kept = append(kept, d)
 		}
 	}
-	return out
+	return kept
 }
 
 // ruleChannels returns the channels a rule's fire messages on, in a

@@ -60,6 +60,9 @@ type Run struct {
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	// Sample lists some of a held run's would-be fires, for deciding.
 	Sample []HeldFire `json:"sample,omitempty"`
+	// Outcomes, for an engine with Config.Trace, is what each rule did
+	// for each customer it matched.
+	Outcomes []CustomerOutcome `json:"outcomes,omitempty"`
 }
 
 // HeldFire is one fire (or holdout) a held run would write when approved.

@@ -270,25 +270,9 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 		return nil, err
 	}
 	started := time.Now()
-	snap := &Snapshot{Now: now, pond: pond, cfg: e.cfg.Profile.withDefaults(), Pop: pop, sparse: map[int]*Profile{}}
-	snap.pr = newProfiler(now, snap.cfg, &pond.types)
-	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len()}
+	snap, idx := e.sparseSnapshot(pond, pop, custs, now)
+	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len(), trace: e.cfg.Trace}
 	var m vm.VM
-	var sc scratch
-	e.pondMu.RLock()
-	idx := make([]int, 0, len(custs))
-	for _, id := range custs {
-		i, ok := pond.Lookup(id)
-		if !ok || pond.Customers[i].JoinedAt.After(now) {
-			continue
-		}
-		p := snap.pr.profile(pond, i, make([]int, slotsPer), &sc)
-		pop.Score(&p)
-		snap.sparse[i] = &p
-		idx = append(idx, i)
-	}
-	e.pondMu.RUnlock()
-	slices.Sort(idx)
 	for _, i := range idx {
 		p := snap.sparse[i]
 		if pb.Audience != nil {
@@ -308,4 +292,28 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	}
 	run, _, err := e.runPlaybook(ctx, pb, snap, ev, started, RunRequest{Trigger: TriggerEvent})
 	return run, err
+}
+
+// sparseSnapshot computes the profiles of a few customers at now, scored
+// against pop, and returns it with their pond indexes in order. Customers
+// unknown or not yet joined at now are left out.
+func (e *Engine) sparseSnapshot(pond *Pond, pop *Population, ids []string, now time.Time) (*Snapshot, []int) {
+	snap := &Snapshot{Now: now, pond: pond, cfg: e.cfg.Profile.withDefaults(), Pop: pop, sparse: map[int]*Profile{}}
+	snap.pr = newProfiler(now, snap.cfg, &pond.types)
+	var sc scratch
+	e.pondMu.RLock()
+	idx := make([]int, 0, len(ids))
+	for _, id := range ids {
+		i, ok := pond.Lookup(id)
+		if !ok || pond.Customers[i].JoinedAt.After(now) {
+			continue
+		}
+		p := snap.pr.profile(pond, i, make([]int, slotsPer), &sc)
+		pop.Score(&p)
+		snap.sparse[i] = &p
+		idx = append(idx, i)
+	}
+	e.pondMu.RUnlock()
+	slices.Sort(idx)
+	return snap, idx
 }

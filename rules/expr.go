@@ -56,6 +56,9 @@ type Condition struct {
 	// when it uses something only the VM supports.
 	native  boolFn
 	envType reflect.Type
+	// env is what it compiled against, for tools that compile parts of
+	// it (Explain, Terms).
+	env *Env
 }
 
 // Eval runs the condition on env. m is a VM the caller reuses (one per
@@ -136,7 +139,13 @@ func CompileExpr(src string, env *Env) (*Condition, error) {
 // as `tier > 5`, so we check first, then rewrite only the operators whose
 // operand types can hold nil, then compile.
 func compileExpr(src string, env *Env) (*Condition, []exprError) {
-	cfg := newConfig(env)
+	return compileWith(src, env, true)
+}
+
+// compileWith is compileExpr; asBool false compiles an expression of any
+// type (a part of a condition, for Explain), without native closures.
+func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
+	cfg := newConfig(env, asBool)
 	tree, err := checker.ParseCheck(src, cfg)
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
@@ -151,7 +160,10 @@ func compileExpr(src string, env *Env) (*Condition, []exprError) {
 		return nil, []exprError{toExprError(fmt.Errorf("internal: nil-safe rewrite: %w", err))}
 	}
 	// Before the optimizer rewrites the tree into forms only the VM knows.
-	native := nativeCompile(tree.Node, env)
+	var native boolFn
+	if asBool {
+		native = nativeCompile(tree.Node, env)
+	}
 	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
@@ -159,16 +171,18 @@ func compileExpr(src string, env *Env) (*Condition, []exprError) {
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
-	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile)}, nil
+	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env}, nil
 }
 
-func newConfig(env *Env) *conf.Config {
+func newConfig(env *Env, asBool bool) *conf.Config {
 	cfg := conf.CreateNew()
 	opts := []expr.Option{
 		expr.Env(env.Profile),
-		expr.AsBool(),
 		expr.MaxNodes(MaxExprNodes),
 		expr.Patch(functionRenamer{env.Functions}),
+	}
+	if asBool {
+		opts = append(opts, expr.AsBool())
 	}
 	for op, name := range nilSafe {
 		opts = append(opts, nilSafeFunction(op, name))

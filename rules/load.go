@@ -175,14 +175,19 @@ func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
+// yamlSyntaxError places a YAML syntax error on the line yaml.v3 names.
+func yamlSyntaxError(file string, err error) Error {
+	line := 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	return Error{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + cleanYAMLError(err)}
+}
+
 func (l *loader) load(src []byte) *Playbook {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		line := 1
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		l.errs = append(l.errs, Error{File: l.file, Line: line, Col: 1, Msg: "invalid YAML: " + cleanYAMLError(err)})
+		l.errs = append(l.errs, yamlSyntaxError(l.file, err))
 		return nil
 	}
 	if len(doc.Content) == 0 {

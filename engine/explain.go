@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/koihq/koi/rules"
+)
+
+// Verdicts of an explanation: what the rule does for the customer.
+const (
+	VerdictFires         = "fires"
+	VerdictHoldout       = "holdout"
+	VerdictSuppressed    = "suppressed"
+	VerdictNotMatched    = "not_matched"
+	VerdictNotInAudience = "not_in_audience"
+	// VerdictStopped: an earlier rule with stop: true matched the
+	// customer, so this rule is not evaluated for them.
+	VerdictStopped = "stopped"
+	VerdictError   = "error"
+)
+
+// ExplainRequest names the customer, the rule and the moment to explain.
+type ExplainRequest struct {
+	Playbook   string
+	Rule       string
+	CustomerID string
+	At         time.Time
+}
+
+// Explanation says why a rule would or would not fire for a customer.
+type Explanation struct {
+	Playbook   string    `json:"playbook"`
+	Rule       string    `json:"rule"`
+	CustomerID string    `json:"customer_id"`
+	At         time.Time `json:"at"`
+	// On is the event type of an event-triggered rule, explained as if
+	// such an event arrived at At.
+	On string `json:"on,omitempty"`
+	// Audience explains the playbook's audience; nil when it has none.
+	Audience   *rules.Step `json:"audience,omitempty"`
+	InAudience bool        `json:"in_audience"`
+	// When explains the rule's condition.
+	When *rules.Step `json:"when"`
+	// Verdict is one of the Verdict constants; Reason the suppression
+	// (or, for a fire, deferral) reason; StoppedBy the earlier rule that
+	// claimed the customer.
+	Verdict   string     `json:"verdict"`
+	Reason    string     `json:"reason,omitempty"`
+	StoppedBy string     `json:"stopped_by,omitempty"`
+	Variant   string     `json:"variant,omitempty"`
+	DeliverAt *time.Time `json:"deliver_at,omitempty"`
+	// State is what the rule's suppressions look at.
+	State ExplainState `json:"state"`
+}
+
+// ExplainState is the customer's standing with a rule's suppressions.
+type ExplainState struct {
+	// LastFire is the rule's latest fire for the customer, Fires their
+	// number; CooldownUntil when the rule may fire again (nil when it
+	// may now, or never again for once rules, see Once).
+	LastFire      *time.Time `json:"last_fire,omitempty"`
+	Fires         int        `json:"fires"`
+	CooldownUntil *time.Time `json:"cooldown_until,omitempty"`
+	Once          bool       `json:"once"`
+	// Holdout says the customer is in the playbook's control group.
+	Holdout bool `json:"holdout"`
+	// Channels are the channels the rule messages on; OptOut those the
+	// customer opted out of.
+	Channels        []string `json:"channels,omitempty"`
+	OptOut          []string `json:"opt_out,omitempty"`
+	Contacts7d      int      `json:"contacts_7d"`
+	LastContactDays *int     `json:"last_contact_days,omitempty"`
+}
+
+// Explain evaluates one rule of a playbook for one customer at req.At,
+// exactly as a run would (audience, earlier stop rules, cooldown, once,
+// consent, contact policy, holdout), and explains each part.
+func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation, error) {
+	pb, ok := e.Playbook(req.Playbook)
+	if !ok {
+		_, err := e.selectPlaybooks([]string{req.Playbook})
+		return nil, err
+	}
+	ri := -1
+	for i, r := range pb.Rules {
+		if r.ID == req.Rule {
+			ri = i
+		}
+	}
+	if ri < 0 {
+		ids := make([]string, len(pb.Rules))
+		for i, r := range pb.Rules {
+			ids[i] = r.ID
+		}
+		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("playbook %s has no rule %q (rules: %v)", pb.Name, req.Rule, ids)}
+	}
+	rule := pb.Rules[ri]
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pop, err := e.population(ctx, pond, req.At)
+	if err != nil {
+		return nil, err
+	}
+	snap, idx := e.sparseSnapshot(pond, pop, []string{req.CustomerID}, req.At)
+	if len(idx) == 0 {
+		if _, known := pond.Lookup(req.CustomerID); known {
+			return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("customer %q had not joined yet at %s", req.CustomerID, req.At.Format(time.RFC3339))}
+		}
+		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no customer %q", req.CustomerID)}
+	}
+	i := idx[0]
+	p := snap.sparse[i]
+	all, err := e.store.FireMarks(ctx, pb.Name)
+	if err != nil {
+		return nil, fmt.Errorf("explain: read fire marks: %w", err)
+	}
+	marks := map[FireRef]FireMark{}
+	for _, r := range pb.Rules {
+		ref := FireRef{Rule: r.ID, CustomerID: p.ID}
+		if m, ok := all[ref]; ok {
+			marks[ref] = m
+		}
+	}
+	x := &Explanation{Playbook: pb.Name, Rule: rule.ID, CustomerID: p.ID, At: req.At, On: rule.On,
+		When: rule.When.Explain(p), InAudience: true}
+	var m vm.VM
+	if pb.Audience != nil {
+		x.Audience = pb.Audience.Explain(p)
+		ok, err := pb.Audience.Eval(&m, p)
+		x.InAudience = ok && err == nil
+	}
+	x.State = explainState(pb, rule, p, marks[FireRef{Rule: rule.ID, CustomerID: p.ID}], req.At)
+	if !x.InAudience {
+		x.Verdict = VerdictNotInAudience
+		return x, nil
+	}
+	var events map[string]bool
+	if rule.On != "" {
+		events = map[string]bool{rule.On: true}
+	}
+	ev := &evaluation{counts: newCounts(pb), trace: true}
+	evaluateCustomer(pb, snap, marks, i, p, &m, ev, events)
+	matched := map[string]CustomerOutcome{}
+	for _, o := range ev.outcomes(pb, snap, false) {
+		matched[o.Rule] = o
+	}
+	if o, ok := matched[rule.ID]; ok {
+		x.Variant, x.DeliverAt, x.Reason = o.Variant, o.DeliverAt, o.Reason
+		switch o.Outcome {
+		case OutcomeFired:
+			x.Verdict = VerdictFires
+		case OutcomeHoldout:
+			x.Verdict = VerdictHoldout
+		case OutcomeError:
+			x.Verdict, x.Reason = VerdictError, o.Error
+		default:
+			x.Verdict = VerdictSuppressed
+		}
+		return x, nil
+	}
+	for _, r := range pb.Rules[:ri] {
+		if _, ok := matched[r.ID]; ok && r.Stop && (r.On == rule.On) {
+			x.Verdict, x.StoppedBy = VerdictStopped, r.ID
+			return x, nil
+		}
+	}
+	x.Verdict = VerdictNotMatched
+	return x, nil
+}
+
+// explainState gathers what a rule's suppressions look at for a customer.
+func explainState(pb *rules.Playbook, r *rules.Rule, p *Profile, mark FireMark, now time.Time) ExplainState {
+	st := ExplainState{Once: r.Once, Holdout: InHoldout(pb.Name, p.ID, pb.HoldoutBP),
+		Channels: ruleChannels(r, VariantOf(pb.Name, r, p.ID)), OptOut: p.optOut,
+		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays}
+	if mark.Seq > 0 {
+		at := mark.At
+		st.LastFire, st.Fires = &at, mark.Seq
+		if until := at.Add(r.Cooldown); !r.Once && now.Before(until) {
+			st.CooldownUntil = &until
+		}
+	}
+	return st
+}

@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/koihq/koi/rules"
+)
+
+// DefaultPreviewSample is how many customers a preview shows by default.
+const DefaultPreviewSample = 10
+
+// PreviewRequest says which playbook to preview and when.
+type PreviewRequest struct {
+	Playbook string
+	At       time.Time
+	// Sample is how many customers to show with their values (default
+	// DefaultPreviewSample; negative for none).
+	Sample int
+}
+
+// Preview is what a scheduled run of a playbook would do at a moment,
+// computed without writing anything.
+type Preview struct {
+	Playbook string    `json:"playbook"`
+	Hash     string    `json:"hash"`
+	At       time.Time `json:"at"`
+	// Audience is how many customers the audience admits.
+	Audience int `json:"audience"`
+	// WouldFire is how many fires the run would make (holdouts apart).
+	WouldFire int `json:"would_fire"`
+	// Limit is the blast guard; Held says the run would be held by it.
+	Limit int  `json:"limit"`
+	Held  bool `json:"held"`
+	// Rules counts, per rule, the matches, the would-be fires (Fired)
+	// and the suppressions by reason.
+	Rules []*RuleCounts `json:"rules"`
+	// EventRules are the rules that run on events (on:), which a
+	// scheduled run does not evaluate.
+	EventRules []string `json:"event_rules,omitempty"`
+	// Overlap counts, for each pair of rules that share customers, the
+	// customers both matched.
+	Overlap []Overlap `json:"overlap"`
+	// Sample shows some matched customers, each rule represented, with
+	// the values their conditions read.
+	Sample []SampleCustomer `json:"sample"`
+}
+
+// Overlap is the number of customers two rules both matched in a preview.
+type Overlap struct {
+	Rules     [2]string `json:"rules"`
+	Customers int       `json:"customers"`
+}
+
+// SampleCustomer is one customer of a preview's sample.
+type SampleCustomer struct {
+	CustomerID string            `json:"customer_id"`
+	Outcomes   []CustomerOutcome `json:"outcomes"`
+	// Values are the values of the attributes and helpers the audience
+	// and the matched rules' conditions read, by expression.
+	Values map[string]any `json:"values"`
+}
+
+// Preview computes what a scheduled run of a playbook would do at
+// req.At. It writes nothing: the same evaluation as a run, kept in memory.
+func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, error) {
+	pb, ok := e.Playbook(req.Playbook)
+	if !ok {
+		_, err := e.selectPlaybooks([]string{req.Playbook})
+		return nil, err
+	}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	marks, err := e.store.FireMarks(ctx, pb.Name)
+	if err != nil {
+		return nil, fmt.Errorf("preview %s: read fire marks: %w", pb.Name, err)
+	}
+	release, err := e.holdSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.pondMu.RLock()
+	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
+	e.pondMu.RUnlock()
+	defer func() {
+		e.putSpare(snap)
+		release()
+	}()
+	ev := evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), true)
+	out := &Preview{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, Audience: ev.audience, Rules: ev.counts,
+		WouldFire: ev.fires(), Limit: Limit(pb, ev.audience), Overlap: []Overlap{}, Sample: []SampleCustomer{}}
+	out.Held = out.WouldFire > out.Limit
+	for _, r := range pb.Rules {
+		if r.On != "" {
+			out.EventRules = append(out.EventRules, r.ID)
+		}
+	}
+	byCustomer := groupOutcomes(ev.outcomes(pb, snap, false))
+	out.Overlap = overlaps(pb, byCustomer)
+	n := req.Sample
+	if n == 0 {
+		n = DefaultPreviewSample
+	}
+	for _, group := range sampleGroups(pb, byCustomer, n) {
+		i, _ := pond.Lookup(group[0].CustomerID)
+		out.Sample = append(out.Sample, SampleCustomer{CustomerID: group[0].CustomerID, Outcomes: group,
+			Values: conditionValues(pb, group, snap.profile(i))})
+	}
+	return out, nil
+}
+
+// groupOutcomes splits outcomes, which are by customer, into one group
+// per customer.
+func groupOutcomes(all []CustomerOutcome) [][]CustomerOutcome {
+	var groups [][]CustomerOutcome
+	for k := 0; k < len(all); {
+		j := k + 1
+		for j < len(all) && all[j].CustomerID == all[k].CustomerID {
+			j++
+		}
+		groups = append(groups, all[k:j])
+		k = j
+	}
+	return groups
+}
+
+// overlaps counts the customers each pair of rules both matched.
+func overlaps(pb *rules.Playbook, byCustomer [][]CustomerOutcome) []Overlap {
+	index := map[string]int{}
+	for i, r := range pb.Rules {
+		index[r.ID] = i
+	}
+	n := len(pb.Rules)
+	pairs := make([]int, n*n)
+	for _, group := range byCustomer {
+		for a := range group {
+			for b := a + 1; b < len(group); b++ {
+				pairs[index[group[a].Rule]*n+index[group[b].Rule]]++
+			}
+		}
+	}
+	out := []Overlap{}
+	for a := range n {
+		for b := a + 1; b < n; b++ {
+			if k := pairs[a*n+b]; k > 0 {
+				out = append(out, Overlap{Rules: [2]string{pb.Rules[a].ID, pb.Rules[b].ID}, Customers: k})
+			}
+		}
+	}
+	return out
+}
+
+// sampleGroups picks up to n customers, taking them in pond order so that
+// every rule that matched anyone is represented before a rule gets a
+// second one.
+func sampleGroups(pb *rules.Playbook, byCustomer [][]CustomerOutcome, n int) [][]CustomerOutcome {
+	if n <= 0 {
+		return nil
+	}
+	var out [][]CustomerOutcome
+	taken := make([]bool, len(byCustomer))
+	shown := map[string]int{}
+	for round := 1; len(out) < n; round++ {
+		added := false
+		for k, group := range byCustomer {
+			if len(out) == n {
+				break
+			}
+			if taken[k] {
+				continue
+			}
+			for _, o := range group {
+				if shown[o.Rule] < round {
+					for _, o := range group {
+						shown[o.Rule]++
+					}
+					taken[k], added = true, true
+					out = append(out, group)
+					break
+				}
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+// conditionValues evaluates what the audience and the rules a customer
+// matched read, on the customer's profile.
+func conditionValues(pb *rules.Playbook, group []CustomerOutcome, p *Profile) map[string]any {
+	values := map[string]any{}
+	add := func(c *rules.Condition) {
+		for k, v := range c.TermValues(c.Terms(), p) {
+			values[k] = v
+		}
+	}
+	if pb.Audience != nil {
+		add(pb.Audience)
+	}
+	for _, o := range group {
+		for _, r := range pb.Rules {
+			if r.ID == o.Rule {
+				add(r.When)
+			}
+		}
+	}
+	return values
+}
