@@ -105,6 +105,8 @@ func newRoot(register ...func(*actions.Registry)) *cobra.Command {
 	root.AddCommand(
 		newCheckCmd(g),
 		newTestCmd(g),
+		newPreviewCmd(g),
+		newExplainCmd(g),
 		newRunCmd(g),
 		newDemoCmd(g),
 		newImportCmd(g),

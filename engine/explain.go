@@ -165,7 +165,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 		return x, nil
 	}
 	for _, r := range pb.Rules[:ri] {
-		if _, ok := matched[r.ID]; ok && r.Stop && (r.On == rule.On) {
+		if _, ok := matched[r.ID]; ok && r.Stop && r.On == rule.On && x.When.Value == true {
 			x.Verdict, x.StoppedBy = VerdictStopped, r.ID
 			return x, nil
 		}

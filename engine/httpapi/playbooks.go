@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -134,23 +136,32 @@ type runRequest struct {
 	At string `json:"at"`
 }
 
-func (s *server) runPlaybook(c echo.Context, dry bool) error {
+// runAt reads the moment of a run or preview: the body's at, else the
+// query's, else now.
+func (s *server) runAt(c echo.Context) (time.Time, error) {
 	var req runRequest
 	if c.Request().ContentLength != 0 {
 		if err := decode(c, &req); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
-	at := s.now()
 	if v := c.QueryParam("at"); v != "" && req.At == "" {
 		req.At = v
 	}
-	if req.At != "" {
-		t, err := time.Parse(time.RFC3339, req.At)
-		if err != nil {
-			return fieldErr("at", "want an RFC 3339 time like 2026-05-01T10:00:00+08:00")
-		}
-		at = t
+	if req.At == "" {
+		return s.now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, req.At)
+	if err != nil {
+		return time.Time{}, fieldErr("at", "want an RFC 3339 time like 2026-05-01T10:00:00+08:00")
+	}
+	return t, nil
+}
+
+func (s *server) runPlaybook(c echo.Context, dry bool) error {
+	at, err := s.runAt(c)
+	if err != nil {
+		return err
 	}
 	runs, err := s.engine.Run(c.Request().Context(), engine.RunRequest{Playbooks: []string{c.Param("name")}, At: at, DryRun: dry})
 	if err != nil {
@@ -159,8 +170,49 @@ func (s *server) runPlaybook(c echo.Context, dry bool) error {
 	return c.JSON(http.StatusOK, runs[0])
 }
 
-// previewPlaybook computes a run without writing anything.
-func (s *server) previewPlaybook(c echo.Context) error { return s.runPlaybook(c, true) }
+// previewPlaybook computes what a run would do without writing anything:
+// counts per rule and reason, overlap between rules, and a sample of
+// customers with the values their conditions read.
+func (s *server) previewPlaybook(c echo.Context) error {
+	at, err := s.runAt(c)
+	if err != nil {
+		return err
+	}
+	sample := engine.DefaultPreviewSample
+	if v := c.QueryParam("sample"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return fieldErr("sample", "want a whole number from 0 to 1000")
+		}
+		sample = n
+		if n == 0 {
+			sample = -1
+		}
+	}
+	p, err := s.engine.Preview(c.Request().Context(), engine.PreviewRequest{Playbook: c.Param("name"), At: at, Sample: sample})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// explainRule explains one rule for one customer: GET
+// /customers/{id}/explain?rule=PLAYBOOK/RULE&at=.
+func (s *server) explainRule(c echo.Context) error {
+	pb, rule, ok := strings.Cut(c.QueryParam("rule"), "/")
+	if !ok || pb == "" || rule == "" {
+		return fieldErr("rule", "want PLAYBOOK/RULE, like rfm-care/recall-important-retain")
+	}
+	at, err := s.runAt(c)
+	if err != nil {
+		return err
+	}
+	x, err := s.engine.Explain(c.Request().Context(), engine.ExplainRequest{Playbook: pb, Rule: rule, CustomerID: c.Param("id"), At: at})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, x)
+}
 
 // runPlaybookNow runs a playbook now (or at a given moment) and returns
 // its run.

@@ -56,6 +56,7 @@ func TestEveryRouteChecksItsRoles(t *testing.T) {
 		{"POST", "/api/v1/playbooks/validate", "name: x", m},
 		{"POST", "/api/v1/playbooks/reload", "", m},
 		{"POST", "/api/v1/playbooks/welcome/preview", "", m},
+		{"GET", "/api/v1/customers/c1/explain?rule=welcome/welcome-coupon", "", m},
 		{"POST", "/api/v1/playbooks/nope/run", "", m},
 		{"GET", "/api/v1/runs", "", m},
 		{"GET", "/api/v1/runs/1", "", m},
@@ -170,10 +171,15 @@ func TestPlaybooksRunsAndFires(t *testing.T) {
 		t.Fatalf("validate a good one: %d %v", st, body)
 	}
 
-	st, body = a.do("POST", "/api/v1/playbooks/welcome/preview", marketerKey, "")
-	if st != 200 || body["fired"] != 3.0 || body["dry_run"] != true {
+	st, body = a.do("POST", "/api/v1/playbooks/welcome/preview?sample=2", marketerKey, "")
+	if st != 200 || body["would_fire"] != 3.0 || body["audience"] != 3.0 || body["held"] != false {
 		t.Fatalf("preview: %d %v", st, body)
 	}
+	if sample := body["sample"].([]any); len(sample) != 2 || sample[0].(map[string]any)["values"].(map[string]any)["member"] != true {
+		t.Fatalf("preview sample: %v", body["sample"])
+	}
+	st, body = a.do("POST", "/api/v1/playbooks/welcome/preview?sample=x", marketerKey, "")
+	wantError(t, st, body, 400, "invalid", "sample")
 	if n := a.count(`SELECT count(*) FROM fires`) + a.count(`SELECT count(*) FROM runs`); n != 0 {
 		t.Fatalf("preview wrote %d rows", n)
 	}
@@ -196,6 +202,15 @@ func TestPlaybooksRunsAndFires(t *testing.T) {
 	if _, body = a.do("GET", "/api/v1/fires?customer=c2", marketerKey, ""); len(body["fires"].([]any)) != 1 {
 		t.Fatalf("c2's fires = %v", body)
 	}
+	// Explain: c2 matched, but the rule is once and has fired.
+	st, body = a.do("GET", "/api/v1/customers/c2/explain?rule=welcome/welcome-coupon&at=2026-05-02T12:00:00Z", marketerKey, "")
+	if st != 200 || body["verdict"] != "suppressed" || body["reason"] != "once" || body["when"].(map[string]any)["value"] != true {
+		t.Fatalf("explain: %d %v", st, body)
+	}
+	st, body = a.do("GET", "/api/v1/customers/c2/explain?rule=welcome", marketerKey, "")
+	wantError(t, st, body, 400, "invalid", "rule")
+	st, body = a.do("GET", "/api/v1/customers/nobody/explain?rule=welcome/welcome-coupon", marketerKey, "")
+	wantError(t, st, body, 404, "not_found", "")
 	st, body = a.do("GET", "/api/v1/runs/x", marketerKey, "")
 	wantError(t, st, body, 400, "invalid", "id")
 	st, body = a.do("POST", "/api/v1/playbooks/nope/run", marketerKey, "")

@@ -142,6 +142,7 @@ func (s *server) routes(v1 *echo.Group) {
 	v1.POST("/playbooks/validate", s.validatePlaybook, marketer)
 	v1.POST("/playbooks/reload", s.reloadPlaybooks, marketer)
 	v1.POST("/playbooks/:name/preview", s.previewPlaybook, marketer)
+	v1.GET("/customers/:id/explain", s.explainRule, marketer)
 	v1.POST("/playbooks/:name/run", s.runPlaybookNow, marketer)
 
 	v1.GET("/runs", s.listRuns, marketer)
