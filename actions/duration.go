@@ -54,11 +54,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Std returns the value as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-// String formats whole days as "Nd" and anything else as Go does.
+// String formats whole days as "Nd", whole hours as "Nh", whole minutes
+// as "Nm", the way playbooks write them, and anything else as Go does.
 func (d Duration) String() string {
 	td := time.Duration(d)
-	if td > 0 && td%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", td/(24*time.Hour))
+	for _, u := range []struct {
+		size time.Duration
+		unit string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if td > 0 && td%u.size == 0 {
+			return fmt.Sprintf("%d%s", td/u.size, u.unit)
+		}
 	}
 	return td.String()
 }

@@ -1,22 +1,37 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
 )
 
+// addressFields names, by channel type, the customer field a channel
+// reaches customers by. Types not listed (webhook, log) need none.
+var addressFields = map[string]string{"wecom": "wecom_id"}
+
 func newCheckCmd(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, strict bool
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
-		Short: "Validate playbook files and directories; prints file:line:col: message for each problem",
-		Args:  cobra.MinimumNArgs(1),
+		Short: "Validate playbook files and directories; prints file:line:col: message for each problem, and warnings",
+		Long: `Validate playbooks: every error with file:line:col, then warnings about
+playbooks that load but will likely not do what was meant: a rule an earlier
+stop rule always claims, a messaging cooldown no longer than the schedule, a
+channel no customer in the database can be reached on, coupons without a
+holdout.
+
+Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
+2 bad flags or config.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(g.config)
 			if err != nil {
@@ -25,11 +40,16 @@ func newCheckCmd(g *globals) *cobra.Command {
 			// The same options the server loads with: a playbook that passes
 			// check loads in koi serve with this config.
 			opts := rules.Options{Env: engine.ExprEnv(), Registry: g.registry(), Tiers: cfg.Tiers, Timezone: cfg.location,
-				Channels: cfg.channelNames(), Guides: cfg.guides(), Sample: engine.SampleValues()}
+				Channels: cfg.channelNames(), Guides: cfg.guides(), Sample: engine.SampleValues(), Policy: cfg.policy}
 			pbs, err := rules.LoadPaths(args, opts)
 			var errs rules.ErrorList
 			if err != nil && !errors.As(err, &errs) {
 				return err
+			}
+			lopts := rules.LintOptions{Unreachable: unreachable(cmd.Context(), cfg, g.db)}
+			warnings := rules.ErrorList{}
+			for _, pb := range pbs {
+				warnings = append(warnings, rules.Lint(pb, lopts)...)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -42,21 +62,64 @@ func newCheckCmd(g *globals) *cobra.Command {
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				_ = enc.Encode(map[string]any{"ok": len(errs) == 0, "playbooks": names, "errors": errs})
+				_ = enc.Encode(map[string]any{"ok": len(errs) == 0 && (!strict || len(warnings) == 0), "playbooks": names, "errors": errs, "warnings": warnings})
 			} else {
 				for _, e := range errs {
 					fmt.Fprintln(out, e.Error())
 				}
+				for _, w := range warnings {
+					fmt.Fprintf(out, "%s:%d:%d: warning: %s\n", w.File, w.Line, w.Col, w.Msg)
+				}
 				if len(errs) == 0 {
-					fmt.Fprintf(out, "ok: %s valid\n", plural(len(pbs), "playbook"))
+					msg := fmt.Sprintf("ok: %s valid", plural(len(pbs), "playbook"))
+					if len(warnings) > 0 {
+						msg += ", " + plural(len(warnings), "warning")
+					}
+					fmt.Fprintln(out, msg)
 				}
 			}
 			if len(errs) > 0 {
 				return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(len(errs), "problem"))}
 			}
+			if strict && len(warnings) > 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%s, and --strict fails on warnings", plural(len(warnings), "warning"))}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail (exit 1) on warnings too")
 	return cmd
+}
+
+// unreachable returns lint's check of a channel against the data: the
+// field a channel needs, when the database has customers and none has it.
+// Without a database (checking playbooks in a fresh clone) it checks
+// nothing: no data is not the same as data without the field.
+func unreachable(ctx context.Context, cfg *config, dbPath string) func(string) string {
+	if _, err := os.Stat(dbPath); err != nil {
+		return nil
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	counts := map[string]int{}
+	total, _, err := db.Counts(ctx)
+	if err != nil || total == 0 {
+		return nil
+	}
+	for _, field := range addressFields {
+		if n, err := db.CountCustomersWith(ctx, field); err == nil {
+			counts[field] = n
+		}
+	}
+	return func(channel string) string {
+		field := addressFields[cfg.channelType(channel)]
+		if n, ok := counts[field]; ok && field != "" && n == 0 {
+			return field
+		}
+		return ""
+	}
 }

@@ -242,6 +242,7 @@ func (l *loader) load(src []byte) *Playbook {
 		pb.Audience = l.condition(valueNode(root, "audience"), "audience")
 	}
 	if raw.Holdout != "" {
+		pb.HoldoutSet = true
 		bp, err := parsePercent(raw.Holdout)
 		switch {
 		case err != nil:

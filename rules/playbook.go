@@ -31,6 +31,9 @@ type Playbook struct {
 	Audience *Condition
 	// HoldoutBP is the control group share in basis points (1000 = 10%).
 	HoldoutBP int
+	// HoldoutSet says the file states a holdout, even 0%: a deliberate
+	// choice, which lint does not question.
+	HoldoutSet bool
 	// MaxFires is the blast guard.
 	MaxFires Limit
 	// Policy is the contact policy the playbook's messages obey: koi.yaml's
