@@ -107,6 +107,7 @@ func newRoot(register ...func(*actions.Registry)) *cobra.Command {
 		newTestCmd(g),
 		newPreviewCmd(g),
 		newExplainCmd(g),
+		newSchemaCmd(g),
 		newRunCmd(g),
 		newDemoCmd(g),
 		newImportCmd(g),

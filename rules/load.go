@@ -42,40 +42,40 @@ type Options struct {
 }
 
 type playbookYAML struct {
-	Name        string      `yaml:"name"`
-	Description string      `yaml:"description"`
-	Schedule    string      `yaml:"schedule"`
-	Timezone    string      `yaml:"timezone"`
-	Audience    string      `yaml:"audience"`
-	Holdout     string      `yaml:"holdout"`
+	Name        string      `yaml:"name" jsonschema:"required,description=Unique name: lowercase letters, digits, - and _"`
+	Description string      `yaml:"description" jsonschema:"description=What the playbook is for"`
+	Schedule    string      `yaml:"schedule" jsonschema:"description=Cron (0 10 * * *) or @every 6h, in timezone; none for on-demand or event-only playbooks"`
+	Timezone    string      `yaml:"timezone" jsonschema:"description=IANA timezone of the schedule and calendar days, like Asia/Shanghai"`
+	Audience    string      `yaml:"audience" jsonschema:"scalar,description=Expression prefiltering the customers every rule sees"`
+	Holdout     string      `yaml:"holdout" jsonschema:"description=Control group share, like 10%; 0% says none on purpose"`
 	Limits      limitsYAML  `yaml:"limits"`
-	Policy      *PolicyYAML `yaml:"policy"`
-	Attribution string      `yaml:"attribution"`
-	Rules       []yaml.Node `yaml:"rules"`
+	Policy      *PolicyYAML `yaml:"policy" jsonschema:"description=Contact policy added to koi.yaml's: caps and quiet hours"`
+	Attribution string      `yaml:"attribution" jsonschema:"description=How long after a fire an order counts as its outcome (default 14d)"`
+	Rules       []yaml.Node `yaml:"rules" jsonschema:"required"`
 }
 
 type limitsYAML struct {
-	MaxFires string `yaml:"max_fires"`
+	MaxFires string `yaml:"max_fires" jsonschema:"scalar,description=Blast guard: a run that would fire more is held for approval; a count or a share like 5%"`
 }
 
 type ruleYAML struct {
-	ID       string `yaml:"id"`
-	On       string `yaml:"on"`
-	When     string `yaml:"when"`
-	Cooldown string `yaml:"cooldown"`
-	Once     bool   `yaml:"once"`
-	Stop     bool   `yaml:"stop"`
-	Priority int    `yaml:"priority"`
+	ID       string `yaml:"id" jsonschema:"required,description=Unique within the playbook: lowercase letters, digits, - and _"`
+	On       string `yaml:"on" jsonschema:"description=Event type that triggers the rule for one customer right after the event; none for scheduled rules"`
+	When     string `yaml:"when" jsonschema:"required,scalar,description=Boolean expression over the customer's profile"`
+	Cooldown string `yaml:"cooldown" jsonschema:"description=Least time between two fires for one customer, like 30d (or once: true)"`
+	Once     bool   `yaml:"once" jsonschema:"description=Fire at most once per customer, ever"`
+	Stop     bool   `yaml:"stop" jsonschema:"description=Later rules skip a customer this rule matched"`
+	Priority int    `yaml:"priority" jsonschema:"description=Who goes first when the frequency cap allows only some messages: higher"`
 	// DeferOnCap queues a capped message for when the cap allows it.
-	DeferOnCap bool        `yaml:"defer_on_cap"`
-	Actions    []yaml.Node `yaml:"actions"`
-	Variants   []yaml.Node `yaml:"variants"`
+	DeferOnCap bool        `yaml:"defer_on_cap" jsonschema:"description=Send a capped message when the cap allows, instead of dropping it"`
+	Actions    []yaml.Node `yaml:"actions" jsonschema:"description=What a fire does"`
+	Variants   []yaml.Node `yaml:"variants" jsonschema:"description=An A/B test: each customer gets one variant's actions too"`
 }
 
 type variantYAML struct {
-	ID      string      `yaml:"id"`
-	Weight  int         `yaml:"weight"`
-	Actions []yaml.Node `yaml:"actions"`
+	ID      string      `yaml:"id" jsonschema:"required"`
+	Weight  int         `yaml:"weight" jsonschema:"required,description=Share relative to the other variants"`
+	Actions []yaml.Node `yaml:"actions" jsonschema:"required"`
 }
 
 var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
