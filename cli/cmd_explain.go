@@ -27,18 +27,11 @@ func newExplainCmd(g *globals) *cobra.Command {
 			if customer == "" || !ok || pbName == "" || ruleID == "" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("want --customer ID and --rule PLAYBOOK/RULE, like --rule rfm-care/recall-important-retain")}
 			}
-			a, err := openApp(cmd.Context(), g, 0)
+			a, when, err := openEvaluator(cmd.Context(), g, dir, at, cmd.ErrOrStderr(), "nothing was explained")
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if err := a.loadPlaybooks(dir, cmd.ErrOrStderr(), "nothing was explained"); err != nil {
-				return err
-			}
-			when, err := parseAt(at, a.cfg.location)
-			if err != nil {
-				return err
-			}
 			x, err := a.engine.Explain(cmd.Context(), engine.ExplainRequest{Playbook: pbName, Rule: ruleID, CustomerID: customer, At: when})
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -104,13 +105,4 @@ is invalid, or no test file was found; 2 bad flags.`,
 }
 
 // indent prefixes each line of s with two spaces.
-func indent(s string) string {
-	out := "  "
-	for _, r := range s {
-		out += string(r)
-		if r == '\n' {
-			out += "  "
-		}
-	}
-	return out
-}
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

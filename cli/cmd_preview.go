@@ -34,18 +34,11 @@ Exit codes: 0 done; 1 the playbook is invalid or unknown; 3 the run would be
 held by the blast guard.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd.Context(), g, 0)
+			a, when, err := openEvaluator(cmd.Context(), g, dir, at, cmd.ErrOrStderr(), "nothing was previewed")
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			if err := a.loadPlaybooks(dir, cmd.ErrOrStderr(), "nothing was previewed"); err != nil {
-				return err
-			}
-			when, err := parseAt(at, a.cfg.location)
-			if err != nil {
-				return err
-			}
 			if sample == 0 {
 				sample = -1
 			}

@@ -310,10 +310,14 @@ func collectEffects(ctx context.Context, db *sqlite.DB, r *engine.Run, g func(st
 	if err != nil {
 		return err
 	}
+	coupons := map[string][]engine.Coupon{} // by customer: read once, not per fire
 	for _, f := range fires {
-		cs, err := db.ListCoupons(ctx, engine.CouponFilter{CustomerID: f.CustomerID, Limit: 1000})
-		if err != nil {
-			return err
+		cs, ok := coupons[f.CustomerID]
+		if !ok {
+			if cs, err = db.ListCoupons(ctx, engine.CouponFilter{CustomerID: f.CustomerID, Limit: 1000}); err != nil {
+				return err
+			}
+			coupons[f.CustomerID] = cs
 		}
 		for _, cp := range cs {
 			if cp.FireID == f.ID {

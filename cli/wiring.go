@@ -138,3 +138,22 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// openEvaluator opens the app, loads the playbooks in dir and parses --at:
+// what preview and explain share. The caller closes the app.
+func openEvaluator(ctx context.Context, g *globals, dir, at string, errOut io.Writer, notDone string) (*app, time.Time, error) {
+	a, err := openApp(ctx, g, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := a.loadPlaybooks(dir, errOut, notDone); err != nil {
+		a.Close()
+		return nil, time.Time{}, err
+	}
+	when, err := parseAt(at, a.cfg.location)
+	if err != nil {
+		a.Close()
+		return nil, time.Time{}, err
+	}
+	return a, when, nil
+}

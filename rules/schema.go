@@ -3,6 +3,7 @@ package rules
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -142,7 +143,9 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			case "description":
 				s = withKey(s, "description", v)
 			case "minItems":
-				s = withKey(s, "minItems", atoiOr(v, 0))
+				if n, err := strconv.Atoi(v); err == nil {
+					s = withKey(s, "minItems", n)
+				}
 			case "scalar":
 				// yaml.v3 decodes any scalar into a string field: `when:
 				// true` and `max_fires: 5000` are fine.
@@ -185,15 +188,4 @@ func withKey(s map[string]any, k string, v any) map[string]any {
 	}
 	out[k] = v
 	return out
-}
-
-func atoiOr(s string, def int) int {
-	n := 0
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return def
-		}
-		n = n*10 + int(r-'0')
-	}
-	return n
 }
