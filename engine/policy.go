@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/rules"
 )
 
@@ -21,7 +22,7 @@ const (
 )
 
 // OptOutAll in a customer's opt-out list means every channel.
-const OptOutAll = "*"
+const OptOutAll = actions.OptOutAll
 
 // contactMark is one message to a customer: when it is (or was) due, and
 // on which channel.
@@ -44,12 +45,6 @@ func (p *Pond) AddContact(i int, at time.Time, channel string) {
 		cs = append(cs, m)
 	}
 	p.contacts[i] = cs
-}
-
-// OptedOut reports whether a customer who opted out of optOut may not be
-// sent to on channel.
-func OptedOut(optOut []string, channel string) bool {
-	return slices.Contains(optOut, channel) || slices.Contains(optOut, OptOutAll)
 }
 
 // UnionOptOut returns the channels of both lists, sorted, without repeats:
@@ -88,7 +83,7 @@ func withoutConsent(optOut []string, channels []string) (string, bool) {
 		return "", false
 	}
 	for _, ch := range channels {
-		if OptedOut(optOut, ch) {
+		if actions.OptedOut(optOut, ch) {
 			return ch, true
 		}
 	}

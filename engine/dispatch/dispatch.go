@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -398,7 +397,7 @@ func (d *Dispatcher) attempt(ctx context.Context, it item) result {
 	switch {
 	case j.CustomerID != "" && it.contact == nil:
 		return outcome(engine.JobCancelled, now, "the customer was deleted")
-	case j.Channel != "" && slices.Contains(it.contact.OptOut, j.Channel):
+	case j.Channel != "" && it.contact.OptedOut(j.Channel):
 		return outcome(engine.JobSkipped, now, "consent: the customer opted out of "+j.Channel)
 	}
 	w := d.workers[j.Kind]

@@ -23,6 +23,7 @@ import (
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
 	"github.com/koihq/koi/engine/sqlite"
+	"github.com/koihq/koi/rules"
 )
 
 var t0 = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
@@ -422,4 +423,99 @@ func TestWeComTokenRefreshDuringDispatch(t *testing.T) {
 	if senders["wangxiao"] != 10 || senders["front_desk"] != 10 {
 		t.Errorf("senders %v, want 10 from the guide's account and 10 from the default", senders)
 	}
+}
+
+// An unsubscribe without a channel opts the customer out of every channel
+// (OptOutAll). A message a quiet-hours deferral holds past that moment must
+// then never leave: consent is checked at delivery with the same rule as at
+// the fire, so "*" counts there too.
+func TestOptOutOfEveryChannelStopsADeferredMessage(t *testing.T) {
+	ctx := context.Background()
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	night := time.Date(2026, 6, 1, 23, 0, 0, 0, time.UTC)
+	cs := []engine.Customer{
+		{ID: "stays", Name: "留下", Member: true, JoinedAt: night.Add(-time.Hour)},
+		{ID: "leaves", Name: "离开", Member: true, JoinedAt: night.Add(-time.Hour)},
+	}
+	if err := db.UpsertCustomers(ctx, cs, night); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.yaml"), []byte(`name: hello
+limits: { max_fires: 100% }
+rules:
+  - id: hi
+    when: member
+    once: true
+    actions:
+      - message: { channel: hook, template: "{{.name}}, hello" }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := builtin.Registry()
+	e := engine.New(db, reg, engine.Config{Channels: []string{"hook"}, UnsubscribeEvent: "unsubscribe",
+		Policy:  rulesQuiet(t, "21:30", "09:00"),
+		Profile: engine.ProfileConfig{Location: time.UTC}})
+	if err := e.Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.Run(ctx, engine.RunRequest{At: night})
+	if err != nil || runs[0].Fired != 2 {
+		t.Fatalf("run: %v %+v", err, runs)
+	}
+	// After the fire, before the morning: an unsubscribe naming no channel.
+	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "u1", CustomerID: "leaves", Type: "unsubscribe", At: night.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	ep := webhook.New()
+	ep.(*webhook.Endpoint).URL = rcv.srv.URL
+	ep.(*webhook.Endpoint).SecretEnv = "HOOK_SECRET"
+	if err := ep.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return secret }}); err != nil {
+		t.Fatal(err)
+	}
+	workers, err := reg.Workers(actions.WorkerContext{Channels: map[string]actions.Channel{"hook": ep}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(night.Add(2 * time.Hour).UnixMilli())
+	d := dispatch.New(db, workers, dispatch.Options{Now: func() time.Time { return time.UnixMilli(clock.Load()).UTC() }})
+	if n, err := d.Drain(ctx); err != nil || n != 0 {
+		t.Fatalf("at 01:00 drained %d (%v); want nothing due inside quiet hours", n, err)
+	}
+	clock.Store(time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC).UnixMilli())
+	if n, err := d.Drain(ctx); err != nil || n != 2 {
+		t.Fatalf("at 09:00 drained %d (%v); want 2", n, err)
+	}
+	jobs, err := db.ListJobs(ctx, engine.JobFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		want := engine.JobDone
+		if j.CustomerID == "leaves" {
+			want = engine.JobSkipped
+		}
+		if j.State != want {
+			t.Errorf("%s's job: %s (%s), want %s", j.CustomerID, j.State, j.LastError, want)
+		}
+	}
+	if len(rcv.texts) != 1 || rcv.texts[0] != "留下, hello" {
+		t.Errorf("receiver got %q, want only 留下's message", rcv.texts)
+	}
+}
+
+func rulesQuiet(t *testing.T, from, to string) rules.Policy {
+	t.Helper()
+	py := rules.PolicyYAML{QuietHours: &rules.QuietYAML{From: from, To: to}}
+	p, errs := py.Compile("koi.yaml", nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return p
 }
