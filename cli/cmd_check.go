@@ -51,6 +51,7 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 			for _, pb := range pbs {
 				warnings = append(warnings, rules.Lint(pb, lopts)...)
 			}
+			warnings = append(warnings, rules.LintGroups(pbs)...)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				names := make([]string, len(pbs))

@@ -98,7 +98,11 @@ func printExplanation(out io.Writer, x *engine.Explanation, loc *time.Location) 
 	case engine.VerdictHoldout:
 		fmt.Fprintln(out, "verdict: matches, but the customer is in the holdout (control group): nothing is sent")
 	case engine.VerdictSuppressed:
-		fmt.Fprintf(out, "verdict: matches, suppressed by %s\n", x.Reason)
+		msg := "verdict: matches, suppressed by " + x.Reason
+		if x.By != "" {
+			msg += " (the benefit group's rule " + x.By + " fired)"
+		}
+		fmt.Fprintln(out, msg)
 	case engine.VerdictStopped:
 		fmt.Fprintf(out, "verdict: not evaluated: the earlier rule %s matched and has stop: true\n", x.StoppedBy)
 	case engine.VerdictNotInAudience:
@@ -115,10 +119,23 @@ func printExplanation(out io.Writer, x *engine.Explanation, loc *time.Location) 
 		parts = append(parts, "never fired for this customer")
 	case st.Once:
 		parts = append(parts, fmt.Sprintf("fired on %s (once: never again)", day(*st.LastFire)))
-	case st.CooldownUntil != nil:
-		parts = append(parts, fmt.Sprintf("last fired %s (%s), cooling down until %s", day(*st.LastFire), plural(st.Fires, "fire"), day(*st.CooldownUntil)))
 	default:
-		parts = append(parts, fmt.Sprintf("last fired %s (%s), cooldown over", day(*st.LastFire), plural(st.Fires, "fire")))
+		parts = append(parts, fmt.Sprintf("last fired %s (%s)", day(*st.LastFire), plural(st.Fires, "fire")))
+	}
+	if st.GroupFire != nil {
+		g := fmt.Sprintf("benefit group %s last fired by %s on %s", st.Group, st.GroupFire.By, day(*st.GroupFire.At))
+		if st.Once {
+			g += " (once: the group's fire counts as this rule's)"
+		}
+		parts = append(parts, g)
+	} else if st.Group != "" {
+		parts = append(parts, fmt.Sprintf("benefit group %s never fired for this customer", st.Group))
+	}
+	switch {
+	case st.CooldownUntil != nil:
+		parts = append(parts, "cooling down until "+day(*st.CooldownUntil))
+	case !st.Once && (st.Fires > 0 || st.GroupFire != nil):
+		parts = append(parts, "cooldown over")
 	}
 	if st.Holdout {
 		parts = append(parts, "in the holdout")

@@ -80,6 +80,9 @@ func printPreview(out io.Writer, p *engine.Preview, loc *time.Location) {
 		for _, reason := range r.Reasons() {
 			sup = append(sup, fmt.Sprintf("%s %d", reason, r.Suppressed[reason]))
 		}
+		if causes := r.GroupCauses(); len(causes) > 0 {
+			sup = append(sup, "of which by the benefit group's "+strings.Join(causes, ", "))
+		}
 		if r.Errors > 0 {
 			sup = append(sup, fmt.Sprintf("errors %d (%s)", r.Errors, r.FirstError))
 		}
@@ -126,6 +129,9 @@ func outcomeText(o engine.CustomerOutcome) string {
 		return "holdout"
 	case engine.OutcomeError:
 		return "error: " + o.Error
+	}
+	if o.By != "" {
+		return "suppressed by " + o.Reason + " (" + o.By + " fired)"
 	}
 	return "suppressed by " + o.Reason
 }

@@ -153,6 +153,9 @@ func printReport(w io.Writer, rep *runReport) {
 			for _, reason := range c.Reasons() {
 				sup += fmt.Sprintf("%s=%d ", reason, c.Suppressed[reason])
 			}
+			if causes := c.GroupCauses(); len(causes) > 0 {
+				sup += "(benefit group: " + strings.Join(causes, ", ") + ") "
+			}
 			if c.Errors > 0 {
 				sup += fmt.Sprintf("errors=%d (%s)", c.Errors, c.FirstError)
 			}

@@ -16,7 +16,7 @@ func heldFires(pb *rules.Playbook, snap *Snapshot, ev *evaluation) []HeldFire {
 	out := make([]HeldFire, len(ev.decisions))
 	for k, d := range ev.decisions {
 		r := pb.Rules[d.rule]
-		h := HeldFire{Rule: r.ID, CustomerID: snap.profile(int(d.cust)).ID, Seq: int(d.seq), Holdout: d.holdout}
+		h := HeldFire{Rule: r.ID, CustomerID: snap.profile(int(d.cust)).ID, Seq: int(d.seq), GroupSeq: ev.groupSeq(pb, snap, d), Holdout: d.holdout}
 		if d.variant >= 0 {
 			h.Variant = r.Variants[d.variant].ID
 		}
@@ -130,7 +130,9 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 // customers deleted since and, counted as consent, those who opted out of
 // a channel the fire messages on.
 func releaseHeld(pb *rules.Playbook, snap *Snapshot, held []HeldFire, run *Run) *evaluation {
-	ev := &evaluation{counts: newCounts(pb)}
+	// The group numbers the run computed stand in for the marks it read:
+	// writing takes a grouped fire's number from its group's mark.
+	ev := &evaluation{counts: newCounts(pb), marks: &Marks{}}
 	ruleIdx := map[string]int{}
 	for i, r := range pb.Rules {
 		ruleIdx[r.ID] = i
@@ -160,6 +162,9 @@ func releaseHeld(pb *rules.Playbook, snap *Snapshot, held []HeldFire, run *Run) 
 				c.suppress(ReasonConsent, 1)
 			}
 			continue
+		}
+		if r.Group != "" {
+			ev.marks.claim(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
 		}
 		d := decision{cust: int32(i), rule: int16(ri), seq: int32(h.Seq), variant: int16(variant), holdout: h.Holdout}
 		if h.DeliverAt != nil {

@@ -85,7 +85,7 @@ type scratch struct {
 }
 
 // slotsPer is the number of nil-able numbers a profile points into slots.
-const slotsPer = 4
+const slotsPer = 5
 
 // profile computes the profile of customer i of pond, but for RFM scores,
 // which need the population. Its nil-able numbers point into slots
@@ -182,7 +182,7 @@ func (pr *profiler) profile(pond *Pond, i int, slots []int, sc *scratch) Profile
 		p.facts.rfmSpend = rfmSpend
 	}
 	p.Lifecycle = lifecycle(c.Member, p.facts)
-	openCoupons(&p, coupons, redeemed, now, &slots[1])
+	openCoupons(&p, coupons, redeemed, now, slots[1:2], slots[4:5])
 	contactHistory(&p, nowMs, &slots[3])
 	if birthday != 0 {
 		slots[2] = pr.untilBirthday[birthday/100][birthday%100]
@@ -216,9 +216,13 @@ func lifecycle(member bool, f facts) string {
 	}
 }
 
-// openCoupons counts coupons issued by now, not expired and not redeemed.
-func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time.Time, slot *int) {
-	var nearest time.Time
+// openCoupons counts coupons issued by now, not expired and not redeemed,
+// and sets the days to the nearest expiry (into expiring) and the days
+// since that coupon was issued (into issued). Of several coupons expiring
+// at the same moment, the age is the youngest one's: a reminder about a
+// coupon must not come the moment one was handed out.
+func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time.Time, expiring, issued []int) {
+	var nearest, issuedAt time.Time
 	for _, c := range coupons {
 		if c.IssuedAt.After(now) || !now.Before(c.ExpiresAt) {
 			continue
@@ -235,13 +239,18 @@ func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time
 			continue
 		}
 		p.OpenCoupons++
-		if nearest.IsZero() || c.ExpiresAt.Before(nearest) {
-			nearest = c.ExpiresAt
+		switch {
+		case nearest.IsZero() || c.ExpiresAt.Before(nearest):
+			nearest, issuedAt = c.ExpiresAt, c.IssuedAt
+		case c.ExpiresAt.Equal(nearest) && c.IssuedAt.After(issuedAt):
+			issuedAt = c.IssuedAt
 		}
 	}
 	if p.OpenCoupons > 0 {
-		*slot = wholeDays(nearest.Sub(now))
-		p.CouponExpiringDays = slot
+		expiring[0] = wholeDays(nearest.Sub(now))
+		p.CouponExpiringDays = &expiring[0]
+		issued[0] = wholeDays(now.Sub(issuedAt))
+		p.CouponExpiringIssuedDays = &issued[0]
 	}
 }
 

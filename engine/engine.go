@@ -220,6 +220,10 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		runs    []*Run
 		ahead   *lookahead
 		changed []int // customers the previous playbook changed
+		// claims are the benefit-group fires of the run's playbooks so
+		// far: a dry run writes none, yet the playbooks after must see
+		// them, as they would in a real run.
+		claims = &Marks{}
 	)
 	// The lookahead reads the snapshot, which goes back to the spare when
 	// Run returns: it must be done by then.
@@ -242,8 +246,9 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			ahead = nil
 		} else {
 			refresh(changed)
-			var marks map[FireRef]FireMark
-			if marks, err = e.store.FireMarks(ctx, pb.Name); err == nil {
+			var marks *Marks
+			if marks, err = e.store.FireMarks(ctx, pb.Name, pb.Groups()); err == nil {
+				marks.layOver(claims, pb.Groups())
 				ev = evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
 			}
 		}
@@ -251,14 +256,19 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			return runs, fmt.Errorf("run %s: read fire marks: %w", pb.Name, err)
 		}
 		e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.audience, "fires", ev.fires(), "took", time.Since(started))
-		// A lookahead patches evaluations it made untraced.
-		if k+1 < len(pbs) && !req.DryRun && !e.cfg.Trace {
+		// A lookahead patches evaluations it made untraced. It reads the
+		// fire history while this playbook writes, so it cannot see this
+		// playbook's fires: not for a playbook sharing a benefit group.
+		if k+1 < len(pbs) && !req.DryRun && !e.cfg.Trace && !shareGroup(pb, pbs[k+1]) {
 			ahead = e.startLookahead(ctx, pbs[k+1], snap)
 		}
 		var r *Run
 		r, changed, err = e.runPlaybook(ctx, pb, snap, ev, started, req)
 		if r != nil {
 			runs = append(runs, r)
+			if r.Status == RunDone && k+1 < len(pbs) {
+				ev.claimGroups(pb, snap, claims)
+			}
 		}
 		if err != nil {
 			return runs, fmt.Errorf("run %s: %w", pb.Name, err)

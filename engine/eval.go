@@ -3,6 +3,7 @@ package engine
 import (
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,6 +64,9 @@ type evaluation struct {
 	// in traced, so tools can say what happened to each customer.
 	trace  bool
 	traced []tracedMatch
+	// marks are the fire history the evaluation decided by; writing takes
+	// each grouped fire's group number from them.
+	marks *Marks
 }
 
 // tracedMatch is a match that made no decision: suppressed before the
@@ -72,13 +76,26 @@ type tracedMatch struct {
 	rule   int16
 	reason string
 	err    string
+	// by is the rule of the benefit group whose fire suppressed the match
+	// (playbook/rule), when it was not the rule's own.
+	by string
 }
 
 // note records a match that made no decision, when tracing.
-func (ev *evaluation) note(cust int, rule int, reason, err string) {
+func (ev *evaluation) note(cust int, rule int, reason, err, by string) {
 	if ev.trace {
-		ev.traced = append(ev.traced, tracedMatch{cust: int32(cust), rule: int16(rule), reason: reason, err: err})
+		ev.traced = append(ev.traced, tracedMatch{cust: int32(cust), rule: int16(rule), reason: reason, err: err, by: by})
 	}
+}
+
+// groupSeq is the number within its benefit group of the fire decision d
+// makes; 0 when its rule has none.
+func (ev *evaluation) groupSeq(pb *rules.Playbook, snap *Snapshot, d decision) int {
+	g := pb.Rules[d.rule].Group
+	if g == "" {
+		return 0
+	}
+	return ev.marks.group(g, snap.profile(int(d.cust)).ID).Seq + 1
 }
 
 // fires counts the decisions that would act (not holdout).
@@ -90,6 +107,33 @@ func (ev *evaluation) fires() int {
 		}
 	}
 	return n
+}
+
+// claimGroups records in claims the benefit-group fires (and holdouts) of
+// the evaluation, for the playbooks later in the same run.
+func (ev *evaluation) claimGroups(pb *rules.Playbook, snap *Snapshot, claims *Marks) {
+	if len(pb.Groups()) == 0 {
+		return
+	}
+	by := make([]string, len(pb.Rules))
+	for i, r := range pb.Rules {
+		by[i] = pb.Name + "/" + r.ID
+	}
+	for _, d := range ev.decisions {
+		if g := pb.Rules[d.rule].Group; g != "" {
+			claims.claim(g, snap.profile(int(d.cust)).ID, snap.Now, ev.groupSeq(pb, snap, d), by[d.rule])
+		}
+	}
+}
+
+// shareGroup reports whether two playbooks have a rule in one benefit group.
+func shareGroup(a, b *rules.Playbook) bool {
+	for _, g := range a.Groups() {
+		if slices.Contains(b.Groups(), g) {
+			return true
+		}
+	}
+	return false
 }
 
 // InHoldout reports whether a customer is in a playbook's control group.
@@ -108,13 +152,13 @@ func InHoldout(playbook, customerID string, bp int) bool {
 
 // evaluate runs a playbook's scheduled rules over a snapshot without
 // writing, on all cores.
-func evaluate(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark) *evaluation {
+func evaluate(pb *rules.Playbook, snap *Snapshot, marks *Marks) *evaluation {
 	return evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), false)
 }
 
 // evaluateWith is evaluate on at most workers goroutines, tracing every
 // customer's matches when trace is set.
-func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, workers int, trace bool) *evaluation {
+func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks *Marks, workers int, trace bool) *evaluation {
 	n := len(snap.Profiles)
 	if n < 1024 {
 		workers = 1
@@ -123,7 +167,7 @@ func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark
 	parts := make([]*evaluation, 0, workers)
 	var wg sync.WaitGroup
 	for lo := 0; lo < n; lo += chunk {
-		part := &evaluation{counts: newCounts(pb), trace: trace}
+		part := &evaluation{counts: newCounts(pb), trace: trace, marks: marks}
 		parts = append(parts, part)
 		hi := min(lo+chunk, n)
 		wg.Add(1)
@@ -133,7 +177,7 @@ func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark
 		}()
 	}
 	wg.Wait()
-	out := &evaluation{counts: newCounts(pb), trace: trace}
+	out := &evaluation{counts: newCounts(pb), trace: trace, marks: marks}
 	for _, p := range parts {
 		out.audience += p.audience
 		out.decisions = append(out.decisions, p.decisions...)
@@ -153,7 +197,7 @@ func newCounts(pb *rules.Playbook) []*RuleCounts {
 	return cs
 }
 
-func evaluateRange(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, lo, hi int, out *evaluation) {
+func evaluateRange(pb *rules.Playbook, snap *Snapshot, marks *Marks, lo, hi int, out *evaluation) {
 	var m vm.VM
 	for i := lo; i < hi; i++ {
 		evaluateOne(pb, snap, marks, i, &m, out)
@@ -161,8 +205,8 @@ func evaluateRange(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMar
 }
 
 // evaluateSubset evaluates the customers at indexes, which are sorted.
-func evaluateSubset(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, indexes []int) *evaluation {
-	out := &evaluation{counts: newCounts(pb)}
+func evaluateSubset(pb *rules.Playbook, snap *Snapshot, marks *Marks, indexes []int) *evaluation {
+	out := &evaluation{counts: newCounts(pb), marks: marks}
 	var m vm.VM
 	for _, i := range indexes {
 		evaluateOne(pb, snap, marks, i, &m, out)
@@ -171,7 +215,7 @@ func evaluateSubset(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMa
 }
 
 // evaluateOne applies the audience and then the rules to customer i.
-func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, m *vm.VM, out *evaluation) {
+func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, m *vm.VM, out *evaluation) {
 	if !snap.Present[i] {
 		return
 	}
@@ -188,9 +232,14 @@ func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark,
 
 // evaluateCustomer applies the rules in order to one customer: the
 // scheduled rules when events is nil, else the rules on those event types.
-func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]FireMark, i int, p *Profile, m *vm.VM, out *evaluation, events map[string]bool) {
+func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p *Profile, m *vm.VM, out *evaluation, events map[string]bool) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
 	start := len(out.decisions)
+	// The benefit groups a rule claimed for this customer in this
+	// evaluation, by rule index: a later rule of the group must not fire
+	// beside it. Playbooks have a handful of groups at most.
+	var claimedBuf [4]int16
+	claimed := claimedBuf[:0]
 	for ri, r := range pb.Rules {
 		if r.On != "" || events != nil {
 			// Event-triggered rules run when their event arrives, and
@@ -203,14 +252,22 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 		ok, err := r.When.Eval(m, p)
 		if err != nil {
 			c.fail(p.ID + ": " + err.Error())
-			out.note(i, ri, "", err.Error())
+			out.note(i, ri, "", err.Error(), "")
 			continue
 		}
 		if !ok {
 			continue
 		}
 		c.Matched++
-		seq, reason := nextSeq(r, marks[FireRef{Rule: r.ID, CustomerID: p.ID}], snap.Now)
+		group := marks.group(r.Group, p.ID)
+		if r.Group != "" {
+			for _, k := range claimed {
+				if pb.Rules[k].Group == r.Group {
+					group = FireMark{Seq: group.Seq + 1, At: snap.Now, By: pb.Name + "/" + pb.Rules[k].ID}
+				}
+			}
+		}
+		seq, reason, byGroup := nextSeq(r, marks.rule(r.ID, p.ID), group, snap.Now)
 		variant := VariantOf(pb.Name, r, p.ID)
 		if reason == "" {
 			if _, no := withoutConsent(p.optOut, ruleChannels(r, variant)); no {
@@ -219,9 +276,17 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 		}
 		if reason != "" {
 			c.suppress(reason, 1)
-			out.note(i, ri, reason, "")
+			by := ""
+			if byGroup {
+				by = group.By
+				c.byGroup(by, 1)
+			}
+			out.note(i, ri, reason, "", by)
 		} else {
 			out.decisions = append(out.decisions, decision{cust: int32(i), rule: int16(ri), seq: int32(seq), variant: int16(variant), holdout: holdout})
+			if r.Group != "" {
+				claimed = append(claimed, int16(ri))
+			}
 		}
 		// A stop rule claims the customer on match, even a suppressed one:
 		// later rules must not treat someone this rule is cooling down or
@@ -249,16 +314,31 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks map[FireRef]Fire
 	}
 }
 
-// nextSeq decides whether a rule may fire again and with which sequence.
-func nextSeq(r *rules.Rule, last FireMark, now time.Time) (seq int, reason string) {
-	if last.Seq == 0 {
-		return 1, ""
+// nextSeq decides whether a rule may fire again, and with which sequence
+// number, from its own latest fire and its benefit group's latest (the
+// zero mark when it has none). A group's fire counts as if the rule had
+// fired then, measured by the rule's own cooldown; byGroup says the
+// group's fire, not the rule's own, is what suppresses it.
+func nextSeq(r *rules.Rule, own, group FireMark, now time.Time) (seq int, reason string, byGroup bool) {
+	if reason := suppressedSince(r, own, now); reason != "" {
+		return 0, reason, false
 	}
-	if r.Once {
-		return 0, ReasonOnce
+	if reason := suppressedSince(r, group, now); reason != "" {
+		return 0, reason, true
 	}
-	if now.Before(last.At.Add(r.Cooldown)) {
-		return 0, ReasonCooldown
+	return own.Seq + 1, "", false
+}
+
+// suppressedSince is why r may not fire at now given a fire marked last:
+// once, cooldown, or "" when it may.
+func suppressedSince(r *rules.Rule, last FireMark, now time.Time) string {
+	switch {
+	case last.Seq == 0:
+		return ""
+	case r.Once:
+		return ReasonOnce
+	case now.Before(last.At.Add(r.Cooldown)):
+		return ReasonCooldown
 	}
-	return last.Seq + 1, ""
+	return ""
 }

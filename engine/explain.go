@@ -48,8 +48,11 @@ type Explanation struct {
 	// Verdict is one of the Verdict constants; Reason the suppression
 	// (or, for a fire, deferral) reason; StoppedBy the earlier rule that
 	// claimed the customer.
-	Verdict   string     `json:"verdict"`
-	Reason    string     `json:"reason,omitempty"`
+	Verdict string `json:"verdict"`
+	Reason  string `json:"reason,omitempty"`
+	// By names the rule of the benefit group whose fire is the reason
+	// (playbook/rule), when it is not this rule's own.
+	By        string     `json:"by,omitempty"`
 	StoppedBy string     `json:"stopped_by,omitempty"`
 	Variant   string     `json:"variant,omitempty"`
 	DeliverAt *time.Time `json:"deliver_at,omitempty"`
@@ -68,12 +71,24 @@ type ExplainState struct {
 	Once          bool       `json:"once"`
 	// Holdout says the customer is in the playbook's control group.
 	Holdout bool `json:"holdout"`
+	// Group is the rule's benefit group, and GroupFire the group's latest
+	// fire for the customer, by any of its rules: it counts for cooldown
+	// and once as the rule's own would.
+	Group     string     `json:"group,omitempty"`
+	GroupFire *GroupFire `json:"group_fire,omitempty"`
 	// Channels are the channels the rule messages on; OptOut those the
 	// customer opted out of.
 	Channels        []string `json:"channels,omitempty"`
 	OptOut          []string `json:"opt_out,omitempty"`
 	Contacts7d      int      `json:"contacts_7d"`
 	LastContactDays *int     `json:"last_contact_days,omitempty"`
+}
+
+// GroupFire is the latest fire of a benefit group for a customer.
+type GroupFire struct {
+	// By is the rule that fired, as playbook/rule.
+	By string     `json:"by"`
+	At *time.Time `json:"at"`
 }
 
 // Explain evaluates one rule of a playbook for one customer at req.At,
@@ -116,15 +131,21 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	}
 	i := idx[0]
 	p := snap.sparse[i]
-	all, err := e.store.FireMarks(ctx, pb.Name)
+	all, err := e.store.FireMarks(ctx, pb.Name, pb.Groups())
 	if err != nil {
 		return nil, fmt.Errorf("explain: read fire marks: %w", err)
 	}
-	marks := map[FireRef]FireMark{}
+	marks := &Marks{Rules: map[FireRef]FireMark{}, Groups: map[FireRef]FireMark{}}
 	for _, r := range pb.Rules {
 		ref := FireRef{Rule: r.ID, CustomerID: p.ID}
-		if m, ok := all[ref]; ok {
-			marks[ref] = m
+		if m, ok := all.Rules[ref]; ok {
+			marks.Rules[ref] = m
+		}
+	}
+	for _, g := range pb.Groups() {
+		ref := FireRef{Rule: g, CustomerID: p.ID}
+		if m, ok := all.Groups[ref]; ok {
+			marks.Groups[ref] = m
 		}
 	}
 	x := &Explanation{Playbook: pb.Name, Rule: rule.ID, CustomerID: p.ID, At: req.At, On: rule.On,
@@ -135,7 +156,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 		ok, err := pb.Audience.Eval(&m, p)
 		x.InAudience = ok && err == nil
 	}
-	x.State = explainState(pb, rule, p, marks[FireRef{Rule: rule.ID, CustomerID: p.ID}], req.At)
+	x.State = explainState(pb, rule, p, marks, req.At)
 	if !x.InAudience {
 		x.Verdict = VerdictNotInAudience
 		return x, nil
@@ -151,7 +172,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 		matched[o.Rule] = o
 	}
 	if o, ok := matched[rule.ID]; ok {
-		x.Variant, x.DeliverAt, x.Reason = o.Variant, o.DeliverAt, o.Reason
+		x.Variant, x.DeliverAt, x.Reason, x.By = o.Variant, o.DeliverAt, o.Reason, o.By
 		switch o.Outcome {
 		case OutcomeFired:
 			x.Verdict = VerdictFires
@@ -175,16 +196,31 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 }
 
 // explainState gathers what a rule's suppressions look at for a customer.
-func explainState(pb *rules.Playbook, r *rules.Rule, p *Profile, mark FireMark, now time.Time) ExplainState {
+func explainState(pb *rules.Playbook, r *rules.Rule, p *Profile, marks *Marks, now time.Time) ExplainState {
 	st := ExplainState{Once: r.Once, Holdout: InHoldout(pb.Name, p.ID, pb.HoldoutBP),
 		Channels: ruleChannels(r, VariantOf(pb.Name, r, p.ID)), OptOut: p.optOut,
-		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays}
-	if mark.Seq > 0 {
+		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays, Group: r.Group}
+	var until time.Time
+	if mark := marks.rule(r.ID, p.ID); mark.Seq > 0 {
 		at := mark.At
 		st.LastFire, st.Fires = &at, mark.Seq
-		if until := at.Add(r.Cooldown); !r.Once && now.Before(until) {
-			st.CooldownUntil = &until
-		}
+		until = at.Add(r.Cooldown)
+	}
+	if mark := marks.group(r.Group, p.ID); mark.Seq > 0 {
+		at := mark.At
+		st.GroupFire = &GroupFire{By: mark.By, At: &at}
+		until = later(until, at.Add(r.Cooldown))
+	}
+	if !r.Once && now.Before(until) {
+		st.CooldownUntil = &until
 	}
 	return st
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

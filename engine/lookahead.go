@@ -23,7 +23,7 @@ type lookahead struct {
 	pb      *rules.Playbook
 	started time.Time
 	done    chan struct{}
-	marks   map[FireRef]FireMark
+	marks   *Marks
 	ev      *evaluation
 	err     error
 }
@@ -34,7 +34,7 @@ func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *S
 	la := &lookahead{pb: pb, started: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(la.done)
-		if la.marks, la.err = e.store.FireMarks(ctx, pb.Name); la.err != nil {
+		if la.marks, la.err = e.store.FireMarks(ctx, pb.Name, pb.Groups()); la.err != nil {
 			return
 		}
 		la.ev = evaluateWith(pb, snap, la.marks, 1, false)
@@ -85,7 +85,7 @@ func (ev *evaluation) errors() int {
 // patch replaces the part of ev that before is (the customers in changed,
 // sorted) with after.
 func patch(ev, before, after *evaluation, changed []int) *evaluation {
-	out := &evaluation{audience: ev.audience - before.audience + after.audience, counts: ev.counts}
+	out := &evaluation{audience: ev.audience - before.audience + after.audience, counts: ev.counts, marks: ev.marks}
 	for i, c := range out.counts {
 		c.sub(before.counts[i])
 		c.add(after.counts[i])

@@ -22,7 +22,7 @@ var nativeCorpus = []string{
 	`recency_days == 30`, `recency_days != 30`, `recency_days == nil`, `recency_days != nil`, `nil == recency_days`,
 	`recency_days > 44.5`, `44.5 >= recency_days`, `recency_days + 1 > 46`, `recency_days * 2 >= 90`, `recency_days - orders < 10`,
 	`recency_days > coupon_expiring_days`, `recency_days == 30.0`, `recency_days in [1, 2, 30]`,
-	`coupon_expiring_days <= 3`, `birthday_in_days == 0`, `birthday_in_days < 7 && member`,
+	`coupon_expiring_days <= 3`, `coupon_expiring_issued_days >= 1 && coupon_expiring_days <= 2`, `birthday_in_days == 0`, `birthday_in_days < 7 && member`,
 	`attrs.city == "上海"`, `attrs.city != "北京"`, `attrs["city"] == "上海"`, `attrs.children >= 1`, `attrs.children > 1.5`,
 	`attrs.children == 2`, `attrs.missing == nil`, `attrs.missing != nil`, `attrs.children + 1 > 2`, `attrs.city > 5`,
 	`attrs.children < recency_days`, `attrs.vip == true`, `attrs.city == attrs.town`, `attrs?.city == "上海"`,

@@ -214,7 +214,7 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 			if !r.DeferOnCap {
 				capped[k] = true
 				out.counts[d.rule].suppress(ReasonCap, 1)
-				out.note(int(d.cust), int(d.rule), ReasonCap, "")
+				out.note(int(d.cust), int(d.rule), ReasonCap, "", "")
 				continue
 			}
 			at = capSlot(pol, contacts, chans, at, loc)

@@ -45,6 +45,11 @@ type Profile struct {
 	OpenCoupons int `expr:"open_coupons"`
 	// CouponExpiringDays is nil when no coupon is open.
 	CouponExpiringDays *int `expr:"coupon_expiring_days"`
+	// CouponExpiringIssuedDays is whole days since the coupon nearest to
+	// expiry was issued (the youngest, when several expire together); nil
+	// when no coupon is open. It keeps an expiry reminder from following
+	// the coupon's issue within minutes.
+	CouponExpiringIssuedDays *int `expr:"coupon_expiring_issued_days"`
 	// BirthdayInDays is nil when the birthday is unknown.
 	BirthdayInDays *int `expr:"birthday_in_days"`
 

@@ -314,6 +314,15 @@ func TestCouponsAndCounts(t *testing.T) {
 	if p.OpenCoupons != 2 || p.CouponExpiringDays == nil || *p.CouponExpiringDays != 2 {
 		t.Errorf("open %d expiring %v, want 2 and 2", p.OpenCoupons, p.CouponExpiringDays)
 	}
+	if p.CouponExpiringIssuedDays == nil || *p.CouponExpiringIssuedDays != 1 {
+		t.Errorf("coupon_expiring_issued_days %v, want 1 (B's)", p.CouponExpiringIssuedDays)
+	}
+	// Of two coupons expiring together, the younger one's age counts.
+	b.p.AddCoupon(i, engine.IssuedCoupon{Code: "C", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(2*day + time.Hour)})
+	p = b.profile(t, "a")
+	if p.OpenCoupons != 3 || *p.CouponExpiringDays != 2 || *p.CouponExpiringIssuedDays != 0 {
+		t.Errorf("open %d expiring %d issued %d days ago, want 3, 2 and 0", p.OpenCoupons, *p.CouponExpiringDays, *p.CouponExpiringIssuedDays)
+	}
 	if got := p.CountEvents("visit", "7d"); got != 1 {
 		t.Errorf(`count("visit", "7d") = %d, want 1`, got)
 	}

@@ -70,8 +70,11 @@ type HeldFire struct {
 	Rule       string `json:"rule"`
 	CustomerID string `json:"customer_id"`
 	Seq        int    `json:"seq"`
-	Holdout    bool   `json:"holdout,omitempty"`
-	Variant    string `json:"variant,omitempty"`
+	// GroupSeq is the fire's number in its rule's benefit group (0 when
+	// the rule has none).
+	GroupSeq int    `json:"group_seq,omitempty"`
+	Holdout  bool   `json:"holdout,omitempty"`
+	Variant  string `json:"variant,omitempty"`
 	// DeliverAt, when set, is when the fire's messages are due (quiet
 	// hours, a deferred cap).
 	DeliverAt *time.Time `json:"deliver_at,omitempty"`
@@ -96,6 +99,10 @@ type RuleCounts struct {
 	// or cap for defer_on_cap rules): they are fired, and counted in
 	// Fired too.
 	Deferred map[string]int `json:"deferred,omitempty"`
+	// ByGroup counts the matches suppressed (by cooldown or once) because
+	// another rule of the rule's benefit group fired, by that rule
+	// (playbook/rule); they are counted in Suppressed too.
+	ByGroup map[string]int `json:"by_group,omitempty"`
 	// Errors counts customers whose condition or actions failed.
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error,omitempty"`
@@ -135,6 +142,9 @@ func (rc *RuleCounts) add(o *RuleCounts) {
 	for r, k := range o.Deferred {
 		rc.deferral(r, k)
 	}
+	for r, k := range o.ByGroup {
+		rc.byGroup(r, k)
+	}
 }
 
 // sub takes o, a part of what rc counted, out of rc again. Errors are
@@ -153,6 +163,21 @@ func (rc *RuleCounts) sub(o *RuleCounts) {
 			delete(rc.Deferred, r)
 		}
 	}
+	for r, k := range o.ByGroup {
+		if rc.ByGroup[r] -= k; rc.ByGroup[r] == 0 {
+			delete(rc.ByGroup, r)
+		}
+	}
+}
+
+func (rc *RuleCounts) byGroup(rule string, n int) {
+	if n == 0 {
+		return
+	}
+	if rc.ByGroup == nil {
+		rc.ByGroup = map[string]int{}
+	}
+	rc.ByGroup[rule] += n
 }
 
 func (rc *RuleCounts) fail(msg string) {
@@ -160,6 +185,16 @@ func (rc *RuleCounts) fail(msg string) {
 	if rc.FirstError == "" {
 		rc.FirstError = msg
 	}
+}
+
+// GroupCauses lists ByGroup as "playbook/rule N", by rule.
+func (rc *RuleCounts) GroupCauses() []string {
+	out := make([]string, 0, len(rc.ByGroup))
+	for by, n := range rc.ByGroup {
+		out = append(out, by+" "+itoa(n))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Reasons lists a rule's suppression reasons in a stable order.

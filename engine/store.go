@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/koihq/koi/actions"
@@ -29,8 +30,10 @@ type Store interface {
 	// GetCustomer reads one stored customer; an Error with ENotFound when
 	// there is none.
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
-	// FireMarks returns the latest fire of every (rule, customer) of a playbook.
-	FireMarks(ctx context.Context, playbook string) (map[FireRef]FireMark, error)
+	// FireMarks returns the latest fire of every (rule, customer) of a
+	// playbook, and of every (group, customer) of the benefit groups named,
+	// whichever playbook fired it.
+	FireMarks(ctx context.Context, playbook string, groups []string) (*Marks, error)
 	// StartRun records a run as running and sets its ID.
 	StartRun(ctx context.Context, r *Run) error
 	// LastRunAt returns the moment the latest run of a playbook that
@@ -138,16 +141,76 @@ type Contact struct {
 	FireID int64
 }
 
-// FireRef names a rule's fire state for one customer.
+// FireRef names a rule's fire state for one customer, or a benefit
+// group's (Rule then holds the group's name).
 type FireRef struct {
 	Rule       string
 	CustomerID string
 }
 
-// FireMark is the latest fire of a rule for a customer.
+// FireMark is the latest fire of a rule, or of a benefit group, for a
+// customer.
 type FireMark struct {
+	// Seq is the fire's number: the rule's for a rule's mark, the group's
+	// (Fire.GroupSeq) for a group's.
 	Seq int
 	At  time.Time
+	// By names the rule that fired, as playbook/rule, in a group's mark:
+	// what explain, previews and runs name as the cause of a suppression.
+	By string
+}
+
+// Marks are the fire history cooldown and once are decided by.
+type Marks struct {
+	// Rules holds the latest fire of each (rule, customer) of one playbook.
+	Rules map[FireRef]FireMark
+	// Groups holds the latest fire of each (group, customer) of the
+	// benefit groups the playbook's rules name, by any rule of the group
+	// in any playbook.
+	Groups map[FireRef]FireMark
+}
+
+// rule returns the latest fire of rule for a customer.
+func (m *Marks) rule(rule, customerID string) FireMark {
+	if m == nil {
+		return FireMark{}
+	}
+	return m.Rules[FireRef{Rule: rule, CustomerID: customerID}]
+}
+
+// group returns the latest fire of a benefit group for a customer; the
+// zero mark for no group.
+func (m *Marks) group(group, customerID string) FireMark {
+	if m == nil || group == "" {
+		return FireMark{}
+	}
+	return m.Groups[FireRef{Rule: group, CustomerID: customerID}]
+}
+
+// layOver adds the claims of the groups named to m.
+func (m *Marks) layOver(claims *Marks, groups []string) {
+	if len(claims.Groups) == 0 || len(groups) == 0 {
+		return
+	}
+	for ref, c := range claims.Groups {
+		if slices.Contains(groups, ref.Rule) {
+			m.claim(ref.Rule, ref.CustomerID, c.At, c.Seq, c.By)
+		}
+	}
+}
+
+// claim records a fire of group for a customer at, by the rule by, unless
+// a later one is known: it is how playbooks later in a run see what
+// earlier ones fired before (or without: a dry run) reading the store.
+func (m *Marks) claim(group, customerID string, at time.Time, seq int, by string) {
+	ref := FireRef{Rule: group, CustomerID: customerID}
+	if cur, ok := m.Groups[ref]; ok && !cur.At.Before(at) {
+		return
+	}
+	if m.Groups == nil {
+		m.Groups = map[FireRef]FireMark{}
+	}
+	m.Groups[ref] = FireMark{Seq: seq, At: at, By: by}
 }
 
 // Fire statuses.
@@ -171,6 +234,12 @@ type Fire struct {
 	Hash       string    `json:"hash"`
 	// Variant is the A/B variant of the rule the fire took, if any.
 	Variant string `json:"variant,omitempty"`
+	// Group is the rule's benefit group, if any, and GroupSeq the fire's
+	// number within the group for the customer: a fire is also unique per
+	// (group, customer, group seq), so two rules of one group racing in two
+	// runs cannot both fire.
+	Group    string `json:"group,omitempty"`
+	GroupSeq int    `json:"group_seq,omitempty"`
 }
 
 // Key is the fire's idempotency key.

@@ -27,7 +27,10 @@ type CustomerOutcome struct {
 	Outcome string `json:"outcome"`
 	// Reason is why a match was suppressed, or, for a fire, why its
 	// messages wait (quiet_hours, cap).
-	Reason  string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// By names the rule of the benefit group whose fire suppressed the
+	// match by cooldown or once (playbook/rule), when not the rule itself.
+	By      string `json:"by,omitempty"`
 	Variant string `json:"variant,omitempty"`
 	// DeliverAt is when a fire's messages are due, when later than the run.
 	DeliverAt *time.Time `json:"deliver_at,omitempty"`
@@ -66,7 +69,7 @@ func (ev *evaluation) outcomes(pb *rules.Playbook, snap *Snapshot, held bool) []
 		all = append(all, keyed{d.cust, d.rule, o})
 	}
 	for _, t := range ev.traced {
-		o := CustomerOutcome{CustomerID: id(t.cust), Rule: pb.Rules[t.rule].ID, Outcome: OutcomeSuppressed, Reason: t.reason}
+		o := CustomerOutcome{CustomerID: id(t.cust), Rule: pb.Rules[t.rule].ID, Outcome: OutcomeSuppressed, Reason: t.reason, By: t.by}
 		if t.err != "" {
 			o.Outcome, o.Error = OutcomeError, t.err
 		}

@@ -41,8 +41,9 @@ type TriggerStore interface {
 	LatestEventSeq(ctx context.Context) (int64, error)
 	// EventsAfter returns up to limit events after seq, in commit order.
 	EventsAfter(ctx context.Context, seq int64, limit int) ([]EventRef, error)
-	// CustomerFireMarks returns the latest fire of the rules for the customers.
-	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, customerIDs []string) (map[FireRef]FireMark, error)
+	// CustomerFireMarks returns the latest fire of the rules, and of the
+	// benefit groups, for the customers.
+	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, groups, customerIDs []string) (*Marks, error)
 }
 
 // TriggerOptions configure RunTriggers.
@@ -265,7 +266,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 			ruleIDs = append(ruleIDs, r.ID)
 		}
 	}
-	marks, err := ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, custs)
+	marks, err := ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, pb.Groups(), custs)
 	if err != nil {
 		return nil, err
 	}

@@ -19,15 +19,16 @@ func (p *Profile) Values() map[string]any {
 		"orders":       p.Orders, "spend": p.Spend, "aov": p.AOV,
 		"orders_30d": p.Orders30d, "orders_90d": p.Orders90d, "orders_365d": p.Orders365d,
 		"spend_30d": p.Spend30d, "spend_90d": p.Spend90d, "spend_365d": p.Spend365d,
-		"rfm":                  map[string]any{"r": p.RFM.R, "f": p.RFM.F, "m": p.RFM.M, "segment": p.RFM.Segment},
-		"lifecycle":            p.Lifecycle,
-		"shares_90d":           p.Shares90d,
-		"referrals":            p.Referrals,
-		"last_contact_days":    intOrNil(p.LastContactDays),
-		"contacts_7d":          p.Contacts7d,
-		"open_coupons":         p.OpenCoupons,
-		"coupon_expiring_days": intOrNil(p.CouponExpiringDays),
-		"birthday_in_days":     intOrNil(p.BirthdayInDays),
+		"rfm":                         map[string]any{"r": p.RFM.R, "f": p.RFM.F, "m": p.RFM.M, "segment": p.RFM.Segment},
+		"lifecycle":                   p.Lifecycle,
+		"shares_90d":                  p.Shares90d,
+		"referrals":                   p.Referrals,
+		"last_contact_days":           intOrNil(p.LastContactDays),
+		"contacts_7d":                 p.Contacts7d,
+		"open_coupons":                p.OpenCoupons,
+		"coupon_expiring_days":        intOrNil(p.CouponExpiringDays),
+		"coupon_expiring_issued_days": intOrNil(p.CouponExpiringIssuedDays),
+		"birthday_in_days":            intOrNil(p.BirthdayInDays),
 	}
 }
 
@@ -36,7 +37,7 @@ var ValueNames = []string{
 	"id", "name", "tier", "tags", "attrs", "guide", "member", "joined_days",
 	"recency_days", "orders", "spend", "aov", "orders_30d", "orders_90d", "orders_365d",
 	"spend_30d", "spend_90d", "spend_365d", "rfm", "lifecycle", "shares_90d", "referrals",
-	"last_contact_days", "contacts_7d", "open_coupons", "coupon_expiring_days", "birthday_in_days",
+	"last_contact_days", "contacts_7d", "open_coupons", "coupon_expiring_days", "coupon_expiring_issued_days", "birthday_in_days",
 }
 
 func intOrNil(p *int) any {
@@ -55,7 +56,7 @@ func SampleValues() map[string]any {
 		JoinedDays: 400, RecencyDays: days(30), Orders: 3, Spend: 600, AOV: 200,
 		Orders30d: 1, Orders90d: 2, Orders365d: 3, Spend30d: 200, Spend90d: 400, Spend365d: 600,
 		RFM: RFM{R: 3, F: 3, M: 3, Segment: "important_value"}, Lifecycle: "repeat",
-		Shares90d: 1, Referrals: 1, LastContactDays: days(5), Contacts7d: 1, OpenCoupons: 1, CouponExpiringDays: days(3), BirthdayInDays: days(10),
+		Shares90d: 1, Referrals: 1, LastContactDays: days(5), Contacts7d: 1, OpenCoupons: 1, CouponExpiringDays: days(3), CouponExpiringIssuedDays: days(4), BirthdayInDays: days(10),
 	}
 	return p.Values()
 }

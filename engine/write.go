@@ -39,7 +39,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 			delta = newCounts(pb)
 			var err error
-			muts, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, chunk, delta)
+			muts, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta)
 			return err
 		})
 		if err == nil {
@@ -68,11 +68,11 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, ev *evaluation, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
 	fires := make([]*Fire, len(chunk))
 	for i, d := range chunk {
 		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.profile(int(d.cust)).ID,
-			Seq: int(d.seq), Status: FireFired, At: snap.Now, Hash: pb.Hash}
+			Seq: int(d.seq), Status: FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.rule].Group, GroupSeq: ev.groupSeq(pb, snap, d)}
 		if d.holdout {
 			f.Status = FireHoldout
 		}

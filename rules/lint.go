@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
@@ -51,6 +52,41 @@ func Lint(pb *Playbook, opts LintOptions) []Error {
 	if !pb.HoldoutSet && sendsCoupons(pb) {
 		warn(1, "playbook %s gives coupons without a holdout: its uplift cannot be measured; add holdout: 10%% (or holdout: 0%% to say it is deliberate)", pb.Name)
 		out[len(out)-1].Col = 1
+	}
+	ErrorList(out).sort()
+	return out
+}
+
+// LintGroups warns about a benefit group named by a single rule among pbs:
+// a group of one shares nothing, so it is most likely a misspelling of
+// another rule's group.
+func LintGroups(pbs []*Playbook) []Error {
+	type use struct {
+		pb *Playbook
+		r  *Rule
+	}
+	byGroup := map[string][]use{}
+	var names []string
+	for _, pb := range pbs {
+		for _, r := range pb.Rules {
+			if r.Group == "" {
+				continue
+			}
+			if _, ok := byGroup[r.Group]; !ok {
+				names = append(names, r.Group)
+			}
+			byGroup[r.Group] = append(byGroup[r.Group], use{pb, r})
+		}
+	}
+	var out []Error
+	for _, g := range names {
+		if us := byGroup[g]; len(us) == 1 {
+			msg := fmt.Sprintf("rule %s is the only rule of benefit group %s among the playbooks checked: a group shares cooldown and once between its rules, so check the name", us[0].r.ID, g)
+			if similar := Suggest(g, names); len(similar) > 0 {
+				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(similar, ", "))
+			}
+			out = append(out, Error{File: us[0].pb.File, Line: us[0].r.Line, Col: 5, Msg: msg})
+		}
 	}
 	ErrorList(out).sort()
 	return out

@@ -93,4 +93,50 @@ func TestLintExamplesAreClean(t *testing.T) {
 			t.Errorf("example warns: %v", w)
 		}
 	}
+	for _, w := range rules.LintGroups(pbs) {
+		t.Errorf("example warns: %v", w)
+	}
+}
+
+// A benefit group named once is a typo of another rule's group, or a
+// group that shares nothing: either way, say so.
+func TestLintGroupOfOne(t *testing.T) {
+	load := func(name, src string) *rules.Playbook {
+		pb, err := rules.Load(name, []byte(src), options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pb
+	}
+	a := load("a.yaml", `name: a
+holdout: 0%
+rules:
+  - id: vip
+    group: member-day-voucher
+    when: tier == "vip"
+    cooldown: 25d
+    actions: [{ coupon: { amount: 100, expires_in: 3d } }]
+  - id: gold
+    group: member-day-vocher
+    when: tier == "gold"
+    cooldown: 25d
+    actions: [{ coupon: { amount: 50, expires_in: 3d } }]
+`)
+	b := load("b.yaml", `name: b
+holdout: 0%
+rules:
+  - id: silver
+    group: member-day-voucher
+    when: tier == "silver"
+    cooldown: 25d
+    actions: [{ coupon: { amount: 30, expires_in: 3d } }]
+`)
+	var got []string
+	for _, w := range rules.LintGroups([]*rules.Playbook{a, b}) {
+		got = append(got, w.Error())
+	}
+	want := "a.yaml:9:5: rule gold is the only rule of benefit group member-day-vocher among the playbooks checked: a group shares cooldown and once between its rules, so check the name (did you mean member-day-voucher?)"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
 }

@@ -64,6 +64,7 @@ type ruleYAML struct {
 	When     string `yaml:"when" jsonschema:"required,scalar,description=Boolean expression over the customer's profile"`
 	Cooldown string `yaml:"cooldown" jsonschema:"description=Least time between two fires for one customer, like 30d (or once: true)"`
 	Once     bool   `yaml:"once" jsonschema:"description=Fire at most once per customer, ever"`
+	Group    string `yaml:"group" jsonschema:"description=Benefit group: rules naming the same group, in any playbook, share cooldown and once"`
 	Stop     bool   `yaml:"stop" jsonschema:"description=Later rules skip a customer this rule matched"`
 	Priority int    `yaml:"priority" jsonschema:"description=Who goes first when the frequency cap allows only some messages: higher"`
 	// DeferOnCap queues a capped message for when the cap allows it.
@@ -298,7 +299,7 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 		what = "rule " + valueNode(n, "id").Value
 	}
 	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), what)
-	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Stop: raw.Stop, Priority: raw.Priority, DeferOnCap: raw.DeferOnCap, Line: n.Line}
+	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Group: raw.Group, Stop: raw.Stop, Priority: raw.Priority, DeferOnCap: raw.DeferOnCap, Line: n.Line}
 	switch {
 	case raw.ID == "":
 		l.errorf(n, "rule: id is required")
@@ -313,6 +314,9 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 	name := "rule " + raw.ID
 	if raw.On != "" && !slug.MatchString(raw.On) {
 		l.errorf(valueNode(n, "on"), "%s: on: event type %q: use lowercase letters, digits, - and _", name, raw.On)
+	}
+	if raw.Group != "" && !slug.MatchString(raw.Group) {
+		l.errorf(valueNode(n, "group"), "%s: group %q: use lowercase letters, digits, - and _", name, raw.Group)
 	}
 	if keyNode(n, "when") == nil {
 		l.errorf(n, "%s: when is required (write `when: true` to match everyone in the audience)", name)

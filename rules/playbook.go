@@ -3,6 +3,7 @@
 package rules
 
 import (
+	"slices"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -45,6 +46,19 @@ type Playbook struct {
 	Rules       []*Rule
 }
 
+// Groups returns the benefit groups the playbook's rules name, sorted,
+// each once.
+func (pb *Playbook) Groups() []string {
+	var out []string
+	for _, r := range pb.Rules {
+		if r.Group != "" && !slices.Contains(out, r.Group) {
+			out = append(out, r.Group)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // DefaultAttribution is the attribution window of a playbook that sets none.
 const DefaultAttribution = 14 * 24 * time.Hour
 
@@ -59,6 +73,10 @@ type Rule struct {
 	Cooldown time.Duration
 	// Once means the rule fires at most once per customer, ever.
 	Once bool
+	// Group names the rule's benefit group, if any. A fire of any rule of
+	// the group, in any playbook, counts for cooldown and once as if every
+	// rule of the group had fired; each applies its own cooldown length.
+	Group string
 	// Stop makes later rules of the playbook skip a customer this rule fired for.
 	Stop bool
 	// Priority orders rules that want to message one customer in the same

@@ -13,7 +13,7 @@ import (
 // fires has one index, its unique key (playbook, rule, customer_id, seq);
 // see migration 0004. These are the two other ways in.
 
-const fireColumns = `id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant`
+const fireColumns = `id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, coalesce(grp, ''), coalesce(gseq, 0)`
 
 // RunFires returns the fires of a run, in id order. They lie within the
 // run's id range, so only that range is read.
@@ -82,7 +82,7 @@ func (d *DB) queryFires(ctx context.Context, query string, args ...any) ([]engin
 	for rows.Next() {
 		var f engine.Fire
 		var at int64
-		if err := rows.Scan(&f.ID, &f.RunID, &f.Playbook, &f.Rule, &f.CustomerID, &f.Seq, &f.Status, &at, &f.Hash, &f.Variant); err != nil {
+		if err := rows.Scan(&f.ID, &f.RunID, &f.Playbook, &f.Rule, &f.CustomerID, &f.Seq, &f.Status, &at, &f.Hash, &f.Variant, &f.Group, &f.GroupSeq); err != nil {
 			return nil, fmt.Errorf("read fires: %w", err)
 		}
 		f.At = fromMs(at)

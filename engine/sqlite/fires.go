@@ -11,14 +11,15 @@ import (
 	"github.com/koihq/koi/engine"
 )
 
-// FireMarks returns the latest fire of every (rule, customer) of a playbook.
-func (d *DB) FireMarks(ctx context.Context, playbook string) (map[engine.FireRef]engine.FireMark, error) {
+// FireMarks returns the latest fire of every (rule, customer) of a
+// playbook, and of every (group, customer) of the groups named.
+func (d *DB) FireMarks(ctx context.Context, playbook string, groups []string) (*engine.Marks, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT rule, customer_id, max(seq), max(at) FROM fires WHERE playbook = ? GROUP BY rule, customer_id`, playbook)
 	if err != nil {
 		return nil, fmt.Errorf("query fire marks: %w", err)
 	}
 	defer rows.Close()
-	marks := map[engine.FireRef]engine.FireMark{}
+	marks := &engine.Marks{Rules: map[engine.FireRef]engine.FireMark{}}
 	for rows.Next() {
 		var ref engine.FireRef
 		var seq int
@@ -26,9 +27,50 @@ func (d *DB) FireMarks(ctx context.Context, playbook string) (map[engine.FireRef
 		if err := rows.Scan(&ref.Rule, &ref.CustomerID, &seq, &at); err != nil {
 			return nil, err
 		}
-		marks[ref] = engine.FireMark{Seq: seq, At: fromMs(at)}
+		marks.Rules[ref] = engine.FireMark{Seq: seq, At: fromMs(at)}
 	}
-	return marks, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if marks.Groups, err = d.groupMarks(ctx, groups); err != nil {
+		return nil, err
+	}
+	return marks, nil
+}
+
+// groupMarks returns the latest fire of each customer in each group,
+// through the partial index fires_group.
+func (d *DB) groupMarks(ctx context.Context, groups []string) (map[engine.FireRef]engine.FireMark, error) {
+	out := map[engine.FireRef]engine.FireMark{}
+	by := map[[2]string]string{} // one string per rule, not per row
+	for _, g := range groups {
+		// SQLite takes the other columns from the row with max(gseq).
+		rows, err := d.db.QueryContext(ctx, `SELECT customer_id, max(gseq), at, playbook, rule FROM fires WHERE grp = ? GROUP BY customer_id`, g)
+		if err != nil {
+			return nil, fmt.Errorf("query group marks of %s: %w", g, err)
+		}
+		for rows.Next() {
+			var cust, pb, rule string
+			var seq int
+			var at int64
+			if err := rows.Scan(&cust, &seq, &at, &pb, &rule); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("query group marks of %s: %w", g, err)
+			}
+			name, ok := by[[2]string{pb, rule}]
+			if !ok {
+				name = pb + "/" + rule
+				by[[2]string{pb, rule}] = name
+			}
+			out[engine.FireRef{Rule: g, CustomerID: cust}] = engine.FireMark{Seq: seq, At: fromMs(at), By: name}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("query group marks of %s: %w", g, err)
+		}
+	}
+	return out, nil
 }
 
 // WriteFires runs fn in one write transaction and returns the pond version
@@ -168,16 +210,22 @@ func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
 		chunk := fires[start : start+size]
 		start += size
 		first := f.nextFireID
-		args := make([]any, 0, 10*len(chunk))
+		args := make([]any, 0, 12*len(chunk))
 		var box boxes
 		for _, fr := range chunk {
 			fr.ID = f.nextFireID
 			f.nextFireID++
+			var grp, gseq any // NULL: no group, and no entry in fires_group
+			if fr.Group != "" {
+				grp, gseq = box.string(fr.Group), fr.GroupSeq
+			}
 			args = append(args, fr.ID, box.int64(fr.RunID), box.string(fr.Playbook), box.string(fr.Rule), fr.CustomerID, fr.Seq,
-				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant))
+				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant), grp, gseq)
 		}
-		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant)
-			VALUES `+values(len(chunk), 10)+` ON CONFLICT (playbook, rule, customer_id, seq) DO NOTHING`, args)
+		// Either unique key may collide: the rule's (playbook, rule,
+		// customer_id, seq) or the benefit group's (grp, customer_id, gseq).
+		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq)
+			VALUES `+values(len(chunk), 12)+` ON CONFLICT DO NOTHING`, args)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}

@@ -23,15 +23,15 @@ func (d *DB) HoldRun(ctx context.Context, runID int64, fires []engine.HeldFire, 
 	for _, size := range chunkSizes(len(fires)) {
 		chunk := fires[start : start+size]
 		start += size
-		args := make([]any, 0, 7*len(chunk))
+		args := make([]any, 0, 8*len(chunk))
 		for _, h := range chunk {
 			var deliver int64
 			if h.DeliverAt != nil {
 				deliver = ms(*h.DeliverAt)
 			}
-			args = append(args, box.int64(runID), box.string(h.Rule), h.CustomerID, h.Seq, boolInt(h.Holdout), box.string(h.Variant), box.int64(deliver))
+			args = append(args, box.int64(runID), box.string(h.Rule), h.CustomerID, h.Seq, boolInt(h.Holdout), box.string(h.Variant), box.int64(deliver), h.GroupSeq)
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO held_fires (run_id, rule, customer_id, seq, holdout, variant, deliver_at) VALUES `+values(len(chunk), 7), args); err != nil {
+		if _, err := f.exec(`INSERT OR FAIL INTO held_fires (run_id, rule, customer_id, seq, holdout, variant, deliver_at, gseq) VALUES `+values(len(chunk), 8), args); err != nil {
 			return fmt.Errorf("hold fires: %w", err)
 		}
 	}
@@ -43,7 +43,7 @@ func (d *DB) HoldRun(ctx context.Context, runID int64, fires []engine.HeldFire, 
 
 // HeldFires returns a held run's fires in the order they were computed.
 func (d *DB) HeldFires(ctx context.Context, runID int64, limit int) ([]engine.HeldFire, error) {
-	q := `SELECT rule, customer_id, seq, holdout, variant, deliver_at FROM held_fires WHERE run_id = ? ORDER BY rowid`
+	q := `SELECT rule, customer_id, seq, holdout, variant, deliver_at, gseq FROM held_fires WHERE run_id = ? ORDER BY rowid`
 	args := []any{runID}
 	if limit > 0 {
 		q += ` LIMIT ?`
@@ -59,7 +59,7 @@ func (d *DB) HeldFires(ctx context.Context, runID int64, limit int) ([]engine.He
 		var h engine.HeldFire
 		var holdout int
 		var deliver int64
-		if err := rows.Scan(&h.Rule, &h.CustomerID, &h.Seq, &holdout, &h.Variant, &deliver); err != nil {
+		if err := rows.Scan(&h.Rule, &h.CustomerID, &h.Seq, &holdout, &h.Variant, &deliver, &h.GroupSeq); err != nil {
 			return nil, err
 		}
 		h.Holdout = holdout != 0

@@ -71,12 +71,24 @@ func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
 				return fmt.Errorf("insert run deferral: %w", err)
 			}
 		}
+		// So do the suppressions a benefit group's other rules caused, by
+		// the rule that fired.
+		for by, n := range c.ByGroup {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO run_suppressions (run_id, rule, reason, count) VALUES (?, ?, ?, ?)`,
+				r.ID, c.Rule, byGroupPrefix+by, n); err != nil {
+				return fmt.Errorf("insert run group suppression: %w", err)
+			}
+		}
 	}
 	return d.commit(tx)
 }
 
-// deferredPrefix marks deferral counts in run_suppressions.
-const deferredPrefix = "deferred:"
+// deferredPrefix marks deferral counts in run_suppressions, and
+// byGroupPrefix the counts of RuleCounts.ByGroup.
+const (
+	deferredPrefix = "deferred:"
+	byGroupPrefix  = "group:"
+)
 
 // GetRun reads a run with its per-rule counts.
 func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
@@ -123,6 +135,11 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 				c.Deferred = map[string]int{}
 			}
 			c.Deferred[strings.TrimPrefix(reason, deferredPrefix)] = n
+		case strings.HasPrefix(reason, byGroupPrefix):
+			if c.ByGroup == nil {
+				c.ByGroup = map[string]int{}
+			}
+			c.ByGroup[strings.TrimPrefix(reason, byGroupPrefix)] = n
 		default:
 			c.Suppressed[reason] = n
 		}

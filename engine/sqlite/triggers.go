@@ -62,11 +62,12 @@ func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int) ([]engine.Ev
 	return out, rows.Err()
 }
 
-// CustomerFireMarks returns the latest fire of each of a playbook's rules
-// for each of the customers: one seek of the fire key per pair.
-func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, customerIDs []string) (map[engine.FireRef]engine.FireMark, error) {
-	marks := map[engine.FireRef]engine.FireMark{}
-	if len(ruleIDs) == 0 || len(customerIDs) == 0 {
+// CustomerFireMarks returns the latest fire of each of a playbook's rules,
+// and of each benefit group, for each of the customers: one seek of the
+// fire key (or of fires_group) per pair.
+func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, groups, customerIDs []string) (*engine.Marks, error) {
+	marks := &engine.Marks{Rules: map[engine.FireRef]engine.FireMark{}, Groups: map[engine.FireRef]engine.FireMark{}}
+	if len(customerIDs) == 0 || len(ruleIDs)+len(groups) == 0 {
 		return marks, nil
 	}
 	conn, err := d.db.Conn(ctx)
@@ -79,6 +80,11 @@ func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, cu
 		return nil, fmt.Errorf("read fire marks: %w", err)
 	}
 	defer stmt.Close()
+	gstmt, err := conn.PrepareContext(ctx, `SELECT gseq, at, playbook, rule FROM fires WHERE grp = ? AND customer_id = ? ORDER BY gseq DESC LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("read group marks: %w", err)
+	}
+	defer gstmt.Close()
 	for _, c := range customerIDs {
 		for _, r := range ruleIDs {
 			var seq int
@@ -90,7 +96,20 @@ func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, cu
 			if err != nil {
 				return nil, fmt.Errorf("read fire marks: %w", err)
 			}
-			marks[engine.FireRef{Rule: r, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at)}
+			marks.Rules[engine.FireRef{Rule: r, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at)}
+		}
+		for _, g := range groups {
+			var seq int
+			var at int64
+			var pb, rule string
+			err := gstmt.QueryRowContext(ctx, g, c).Scan(&seq, &at, &pb, &rule)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read group marks: %w", err)
+			}
+			marks.Groups[engine.FireRef{Rule: g, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at), By: pb + "/" + rule}
 		}
 	}
 	return marks, nil
