@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/sqlite"
 )
@@ -46,8 +51,11 @@ func newDemoCmd(g *globals) *cobra.Command {
 				}
 			}
 			// The simulation ends at the pond's present: the histories end
-			// where it starts.
+			// where it starts, at a midnight, so that it covers whole days.
 			start := at.AddDate(0, 0, -days)
+			if days > 0 {
+				start = time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, start.Location())
+			}
 			db, err := sqlite.Open(cmd.Context(), g.db)
 			if err != nil {
 				return err
@@ -70,7 +78,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&customers, "customers", 10000, "number of `customers`")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random `seed`; the same seed gives the same pond")
 	cmd.Flags().StringVar(&anchor, "at", "", "the pond's present (default: today); histories, and a simulation, end here")
-	cmd.Flags().IntVar(&days, "simulate-days", 0, "then run the playbooks once a day for this many `days`, with customers responding (see koi report)")
+	cmd.Flags().IntVar(&days, "simulate-days", 0, "then run the playbooks for this many `days`, each on its schedule as koi serve would (simulated clock), with customers responding (see koi report)")
 	cmd.Flags().Float64Var(&resp.Treated, "treated-conversion", 15, "simulation: `percent` of customers who order within the attribution window after koi messaged them or gave them a coupon")
 	cmd.Flags().Float64Var(&resp.Holdout, "holdout-conversion", 5, "simulation: `percent` of held-out customers (and of fires that neither message nor give a coupon) who order within the window")
 	cmd.Flags().Float64Var(&resp.Background, "background", 0.1, "simulation: `percent` chance that any customer orders on any day regardless")
@@ -82,7 +90,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 // of lines) and says how to see the outcome.
 func runSimulation(cmd *cobra.Command, g *globals, start time.Time, days int, resp response) error {
 	ctx := cmd.Context()
-	a, err := openApp(ctx, g, 0)
+	// Each event-triggered run would log a line: hundreds a simulated day.
+	a, err := openApp(ctx, g, 0, func(c *engine.Config) { c.Logger = slog.New(slog.DiscardHandler) })
 	if err != nil {
 		return err
 	}
@@ -99,6 +108,14 @@ func runSimulation(cmd *cobra.Command, g *globals, start time.Time, days int, re
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "simulated %d days: %d runs (%d held and approved by the simulator), %d fires (%d treated with a message or coupon, %d holdout), %d orders, %d coupons redeemed\n",
 		res.Days, res.Runs, res.Approved, res.Fires, res.Treated, res.Holdout, res.Orders, res.Redeemed)
+	var per []string
+	for _, name := range slices.Sorted(maps.Keys(res.ByPlaybook)) {
+		per = append(per, fmt.Sprintf("%s %d", name, res.ByPlaybook[name]))
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "scheduled runs, each at its playbook's cron times: %s; %d event-triggered runs\n", strings.Join(per, ", "), res.Triggered)
+	if len(res.Unscheduled) > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "not run (no schedule, as in koi serve): %s\n", strings.Join(res.Unscheduled, ", "))
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "customers ordered within the attribution window with %.1f%% when treated, %.1f%% when held out, plus %.2f%% a day for anyone: see koi report\n",
 		100*resp.Treated, 100*resp.Holdout, 100*resp.Background)
 	return nil

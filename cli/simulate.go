@@ -4,10 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/scheduler"
+	"github.com/koihq/koi/rules"
 )
 
 // response is how simulated customers respond to koi: within the
@@ -24,9 +31,16 @@ type response struct {
 // simResult counts what a simulation did.
 type simResult struct {
 	Days, Runs, Approved, Fires, Treated, Holdout, Orders, Redeemed int
+	// ByPlaybook counts the scheduled runs of each playbook; Triggered the
+	// runs of event-triggered rules.
+	ByPlaybook map[string]int
+	Triggered  int
+	// Unscheduled lists the playbooks without a schedule, which the
+	// simulation never runs (as koi serve would not).
+	Unscheduled []string
 }
 
-// simFire is a fire of a simulated day, with what it gave the customer.
+// simFire is a fire of a simulated run, with what it gave the customer.
 type simFire struct {
 	id        int64
 	customer  string
@@ -38,112 +52,281 @@ type simFire struct {
 	minSpend  int64
 }
 
-// simulate runs the loaded playbooks once a day from start for days days,
-// at 10:00 in loc, and has customers respond to what koi did. Runs the
-// blast guard holds are approved, as an operator watching would.
-// Event-triggered rules are not simulated: no events arrive one by one.
+// simulate runs the loaded playbooks from start for days days as koi serve
+// would: each scheduled playbook through the scheduler koi serve uses, at
+// its own cron times in its own timezone, driven by a simulated clock, and
+// the event-triggered rules on the simulated orders as they arrive
+// (within the hour). Customers respond to what koi did. Runs the blast
+// guard holds are approved, as an operator watching would.
 func simulate(ctx context.Context, a *app, start time.Time, days int, resp response, progress io.Writer) (simResult, error) {
-	var res simResult
+	res := simResult{ByPlaybook: map[string]int{}}
 	r := rand.New(rand.NewPCG(resp.Seed, 0x5eed))
 	ids, err := customerIDs(ctx, a)
 	if err != nil {
 		return res, err
 	}
 	windows := map[string]time.Duration{}
+	scheduled := 0
 	for _, pb := range a.engine.Playbooks() {
 		windows[pb.Name] = pb.Attribution
+		if pb.Cron != nil {
+			scheduled++
+		} else if !onlyEventRules(pb) {
+			res.Unscheduled = append(res.Unscheduled, pb.Name)
+		}
 	}
-	var pending []engine.Event // orders and redemptions due on later days
+	end := start.AddDate(0, 0, days)
+	clock := clockwork.NewFakeClockAt(start)
+	runner := &simRunner{engine: a.engine, done: make(chan simRun, scheduled)}
+	sched, err := scheduler.New(runner, scheduler.Options{Clock: clock, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return res, err
+	}
+	if err := sched.Sync(a.engine.Playbooks()); err != nil {
+		return res, err
+	}
+	sched.Start()
+	defer func() { _ = sched.Shutdown() }()
+	triggers := engine.TriggerOptions{Now: clock.Now, MaxAge: a.cfg.triggerMaxAge}
+	// The first pass starts the trigger cursor after the pond's history:
+	// rules on events see only the simulated ones.
+	if _, err := a.engine.ProcessTriggers(ctx, triggers); err != nil {
+		return res, fmt.Errorf("event-triggered rules: %w", err)
+	}
+	var pending []engine.Event // orders and redemptions still to happen
 	seq := 0
-	for d := range days {
-		day := time.Date(start.Year(), start.Month(), start.Day()+d, 10, 0, 0, 0, start.Location())
-		// The day's events: scheduled responses that are due, and the
-		// background orders of the past day.
-		var due, later []engine.Event
-		for _, e := range pending {
-			if e.At.After(day) {
-				later = append(later, e)
-			} else {
-				due = append(due, e)
+	// respond has customers respond to a run's fires.
+	respond := func(run *engine.Run, now time.Time) error {
+		if run.Status == engine.RunHeld {
+			approved, err := a.engine.Approve(ctx, run.ID, "simulator", now)
+			if err != nil {
+				return fmt.Errorf("approve run %d of %s: %w", run.ID, run.Playbook, err)
+			}
+			run = approved
+			res.Approved++
+		}
+		window := windows[run.Playbook]
+		fires, err := simFires(ctx, a, run)
+		if err != nil {
+			return err
+		}
+		for _, f := range fires {
+			res.Fires++
+			p := resp.Holdout
+			if f.holdout {
+				res.Holdout++
+			} else if f.contacted || f.coupon != "" {
+				res.Treated++
+				p = resp.Treated
+			}
+			if r.Float64() >= p {
+				continue
+			}
+			// The order falls within the window, and within the coupon's
+			// validity when there is one, so it can use it.
+			last := run.At.Add(window)
+			if f.coupon != "" && f.couponEnd.Before(last) {
+				last = f.couponEnd
+			}
+			at := run.At.Add(time.Duration(r.Int64N(int64(last.Sub(run.At)-time.Minute))) + time.Minute)
+			seq++
+			o := simOrder(r, fmt.Sprintf("sim-%d", seq), f.customer, at, f.minSpend)
+			pending = append(pending, o)
+			if f.coupon != "" && !f.holdout {
+				pending = append(pending, engine.Event{ID: "coupon_redeem:" + f.coupon, CustomerID: f.customer, Type: engine.EventCouponRedeem,
+					At: at, Code: f.coupon, OrderID: o.ID})
 			}
 		}
-		pending = later
-		for _, id := range ids {
-			if r.Float64() < resp.Background {
-				seq++
-				due = append(due, simOrder(r, fmt.Sprintf("sim-bg-%d", seq), id, day.Add(-time.Duration(r.IntN(24*60))*time.Minute), 0))
+		return nil
+	}
+	for {
+		now := clock.Now()
+		// A new day: anyone may order at any minute of it.
+		if day := start.AddDate(0, 0, res.Days); !now.Before(day) && day.Before(end) {
+			for _, id := range ids {
+				if r.Float64() < resp.Background {
+					seq++
+					pending = append(pending, simOrder(r, fmt.Sprintf("sim-bg-%d", seq), id, day.Add(time.Duration(r.IntN(24*60))*time.Minute), 0))
+				}
+			}
+			res.Days++
+			if progress != nil {
+				fmt.Fprintf(progress, "\rsimulated %s (day %d of %d)", day.Format("2006-01-02"), res.Days, days)
 			}
 		}
-		if err := addSimEvents(ctx, a, due); err != nil {
+		// Every job waits on its timer before the clock moves, so the
+		// scheduler sees the moment pass exactly as it would a real one.
+		if err := clock.BlockUntilContext(ctx, scheduled); err != nil {
 			return res, err
 		}
-		res.Orders += countType(due, engine.EventOrder)
-		res.Redeemed += countType(due, engine.EventCouponRedeem)
-		runs, err := a.engine.Run(ctx, engine.RunRequest{At: day, Trigger: engine.TriggerSchedule})
+		// The next stop: a scheduled run, the next hour (when the orders
+		// of the hour reach the event-triggered rules), the next day, or
+		// the end.
+		stop := earliest(now.Truncate(time.Hour).Add(time.Hour), start.AddDate(0, 0, res.Days), end)
+		nexts, err := nextRuns(ctx, sched, a.engine.Playbooks(), now)
 		if err != nil {
-			return res, fmt.Errorf("day %d: %w", d+1, err)
+			return res, err
 		}
-		for _, run := range runs {
-			res.Runs++
-			if run.Status == engine.RunHeld {
-				if run, err = a.engine.Approve(ctx, run.ID, "simulator", time.Now()); err != nil {
-					return res, fmt.Errorf("day %d: approve run %d: %w", d+1, run.ID, err)
-				}
-				res.Approved++
+		var due []string
+		for name, next := range nexts {
+			switch {
+			case next.After(stop):
+			case next.Before(stop):
+				stop, due = next, []string{name}
+			default:
+				due = append(due, name)
 			}
-			window := windows[run.Playbook]
-			fires, err := simFires(ctx, a, run)
-			if err != nil {
+		}
+		// What happened by the stop happens, and reaches the rules on events.
+		var ready []engine.Event
+		ready, pending = eventsBy(pending, stop)
+		if err := addSimEvents(ctx, a, ready); err != nil {
+			return res, err
+		}
+		res.Orders += countType(ready, engine.EventOrder)
+		res.Redeemed += countType(ready, engine.EventCouponRedeem)
+		if !stop.Before(end) {
+			break
+		}
+		triggers.Now = func() time.Time { return stop }
+		truns, err := a.engine.ProcessTriggers(ctx, triggers)
+		if err != nil {
+			return res, fmt.Errorf("event-triggered rules at %s: %w", stop.Format(time.RFC3339), err)
+		}
+		for _, run := range truns {
+			res.Runs++
+			res.Triggered++
+			if err := respond(run, stop); err != nil {
 				return res, err
 			}
-			for _, f := range fires {
-				res.Fires++
-				p := resp.Holdout
-				if f.holdout {
-					res.Holdout++
-				} else if f.contacted || f.coupon != "" {
-					res.Treated++
-					p = resp.Treated
-				}
-				if r.Float64() >= p {
-					continue
-				}
-				// The order falls within the window, and within the
-				// coupon's validity when there is one, so it can use it.
-				end := day.Add(window)
-				if f.coupon != "" && f.couponEnd.Before(end) {
-					end = f.couponEnd
-				}
-				at := day.Add(time.Duration(r.Int64N(int64(end.Sub(day)-time.Minute))) + time.Minute)
-				seq++
-				o := simOrder(r, fmt.Sprintf("sim-%d", seq), f.customer, at, f.minSpend)
-				pending = append(pending, o)
-				if f.coupon != "" && !f.holdout {
-					pending = append(pending, engine.Event{ID: "coupon_redeem:" + f.coupon, CustomerID: f.customer, Type: engine.EventCouponRedeem,
-						At: at, Code: f.coupon, OrderID: o.ID})
-				}
+		}
+		clock.Advance(stop.Sub(now))
+		// Runs due together go in parallel, as in koi serve; customers
+		// respond to them in name order, so a seed gives one outcome.
+		var done []simRun
+		for range due {
+			select {
+			case sr := <-runner.done:
+				done = append(done, sr)
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(simRunTimeout):
+				return res, fmt.Errorf("the scheduler did not run %v at %s", due, stop.Format(time.RFC3339))
 			}
 		}
-		res.Days++
-		if progress != nil {
-			fmt.Fprintf(progress, "\rsimulated %s (day %d of %d)", day.Format("2006-01-02"), d+1, days)
+		slices.SortFunc(done, func(a, b simRun) int { return strings.Compare(a.playbook, b.playbook) })
+		for _, sr := range done {
+			if sr.err != nil {
+				return res, fmt.Errorf("run %s at %s: %w", sr.playbook, stop.Format(time.RFC3339), sr.err)
+			}
+			for _, run := range sr.runs {
+				res.Runs++
+				res.ByPlaybook[run.Playbook]++
+				if err := respond(run, stop); err != nil {
+					return res, err
+				}
+			}
 		}
 	}
 	if progress != nil {
 		fmt.Fprintln(progress)
 	}
-	// Responses due by the end of the last day happen; later ones would be
-	// in the future.
-	end := time.Date(start.Year(), start.Month(), start.Day()+days, 0, 0, 0, 0, start.Location())
-	var rest []engine.Event
-	for _, e := range pending {
-		if !e.At.After(end) {
-			rest = append(rest, e)
+	return res, nil
+}
+
+// simRunTimeout bounds the wait for a scheduled run the clock made due; a
+// run over a large pond takes seconds, so this only catches a scheduler
+// that did not run it at all.
+const simRunTimeout = 10 * time.Minute
+
+// simRunner runs what the scheduler asks, through the engine, and tells
+// the simulation each run's outcome.
+type simRunner struct {
+	engine *engine.Engine
+	done   chan simRun
+}
+
+type simRun struct {
+	playbook string
+	runs     []*engine.Run
+	err      error
+}
+
+func (s *simRunner) Run(ctx context.Context, req engine.RunRequest) ([]*engine.Run, error) {
+	runs, err := s.engine.Run(ctx, req)
+	s.done <- simRun{playbook: strings.Join(req.Playbooks, ","), runs: runs, err: err}
+	return runs, err
+}
+
+func (s *simRunner) LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error) {
+	return s.engine.LastRunAt(ctx, playbook)
+}
+
+// onlyEventRules reports whether every rule of pb is event-triggered: such
+// a playbook needs no schedule.
+func onlyEventRules(pb *rules.Playbook) bool {
+	for _, r := range pb.Rules {
+		if r.On == "" {
+			return false
 		}
 	}
-	res.Orders += countType(rest, engine.EventOrder)
-	res.Redeemed += countType(rest, engine.EventCouponRedeem)
-	return res, addSimEvents(ctx, a, rest)
+	return true
+}
+
+// eventsBy splits evs into those at or before t, in time order, and the rest.
+func eventsBy(evs []engine.Event, t time.Time) (ready, rest []engine.Event) {
+	for _, e := range evs {
+		if e.At.After(t) {
+			rest = append(rest, e)
+		} else {
+			ready = append(ready, e)
+		}
+	}
+	slices.SortStableFunc(ready, func(a, b engine.Event) int { return a.At.Compare(b.At) })
+	return ready, rest
+}
+
+// nextRuns returns when each scheduled playbook runs next. A job whose run
+// has just finished may not have been rescheduled yet, and still says its
+// last time: that is asked again, briefly.
+func nextRuns(ctx context.Context, sched *scheduler.Scheduler, pbs []*rules.Playbook, now time.Time) (map[string]time.Time, error) {
+	deadline := time.Now().Add(simRunTimeout)
+	for {
+		out := map[string]time.Time{}
+		stale := ""
+		for _, pb := range pbs {
+			next, ok := sched.NextRun(pb.Name)
+			switch {
+			case !ok:
+			case !next.After(now):
+				stale = pb.Name
+			default:
+				out[pb.Name] = next
+			}
+		}
+		if stale == "" {
+			return out, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the scheduler did not move %s past %s", stale, now.Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// earliest returns the earliest of ts.
+func earliest(ts ...time.Time) time.Time {
+	m := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(m) {
+			m = t
+		}
+	}
+	return m
 }
 
 // simOrder is an order of 80 to 400 yuan, at least minSpend plus 20.

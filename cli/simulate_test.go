@@ -19,6 +19,7 @@ func TestSimulationReportFindsWhatItWasTold(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(pbs, "recall.yaml"), []byte(`name: recall
+schedule: "0 10 * * *"
 holdout: 50%
 limits: { max_fires: 100% }
 rules:
@@ -78,5 +79,41 @@ rules:
 	}
 	if len(r.VariantPairs) != 1 || r.VariantPairs[0].Verdict != "no significant difference" {
 		t.Errorf("variants were told the same response: %+v", r.VariantPairs)
+	}
+}
+
+// The simulation runs each playbook as koi serve would: at its own cron
+// times in its own timezone, through the scheduler, and the rules on
+// events on the simulated orders. Member day (the 18th, 08:00 in
+// Shanghai) runs on the 18th only, and fires only then.
+func TestSimulationFollowsSchedules(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "koi.db")
+	out := mustKoi(t, "demo", "--db", db, "--customers", "1500", "--simulate-days", "40", "--at", "2026-11-25").stdout
+	if !strings.Contains(out, "simulated 40 days") || !strings.Contains(out, "member-day 2") {
+		t.Fatalf("demo: %s", out)
+	}
+	// 40 days up to 25 November 2026, from 16 October: the 18th of October and of November.
+	got := queryStrings(t, db, `SELECT strftime('%Y-%m-%d %H:%M', at / 1000, 'unixepoch', '+8 hours') || ' ' || trigger FROM runs WHERE playbook = 'member-day' ORDER BY at`)
+	if want := []string{"2026-10-18 08:00 schedule", "2026-11-18 08:00 schedule"}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("member-day runs %v, want %v", got, want)
+	}
+	days := queryStrings(t, db, `SELECT DISTINCT strftime('%d', at / 1000, 'unixepoch', '+8 hours') FROM fires WHERE playbook = 'member-day'`)
+	if strings.Join(days, ",") != "18" {
+		t.Errorf("member-day fired on days %v of the month, want only the 18th", days)
+	}
+	// Every scheduled run is at its playbook's cron time, in Shanghai.
+	for pb, hhmm := range map[string]string{"vip-tier": "02:00", "birthday": "09:00", "rfm-care": "10:00", "lifecycle": "11:30", "coupon-expiry": "15:00"} {
+		times := queryStrings(t, db, `SELECT DISTINCT strftime('%H:%M', at / 1000, 'unixepoch', '+8 hours') FROM runs WHERE playbook = '`+pb+`' AND trigger = 'schedule'`)
+		if strings.Join(times, ",") != hhmm {
+			t.Errorf("%s ran at %v, want %s", pb, times, hhmm)
+		}
+		if n := query(t, db, `SELECT count(*) FROM runs WHERE playbook = '`+pb+`' AND trigger = 'schedule'`); n != 40 {
+			t.Errorf("%s ran %d times in 40 days", pb, n)
+		}
+	}
+	// The simulated orders reached the rules on events: first orders were
+	// thanked, right after they were placed.
+	if n := query(t, db, `SELECT count(*) FROM fires f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'first-order-thanks' AND r.trigger = 'event'`); n == 0 {
+		t.Error("no event-triggered fire of first-order-thanks")
 	}
 }
