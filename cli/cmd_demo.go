@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,11 +27,19 @@ func newDemoCmd(g *globals) *cobra.Command {
 		seed      uint64
 		anchor    string
 		days      int
+		replace   bool
 		resp      response
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Fill the database with a deterministic synthetic pond (members, tiers, tags, two years of orders)",
+		Short: "Fill an empty database with a deterministic synthetic pond (members, tiers, tags, two years of orders)",
+		Long: `Fill an empty database with a deterministic synthetic pond: members, tiers,
+tags, two years of orders with refunds, referrals, shares and visits.
+
+A database that holds anything is left alone, with an error, unless --replace
+is given: then a new database is built beside it and renamed over it, so the
+old one stays whole until the new one is complete. No other koi process may
+have it open meanwhile.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if customers <= 0 {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--customers must be positive")}
@@ -56,18 +66,39 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if days > 0 {
 				start = time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, start.Location())
 			}
-			db, err := sqlite.Open(cmd.Context(), g.db)
+			before, err := databaseContents(cmd.Context(), g.db)
 			if err != nil {
 				return err
 			}
-			bar := newBar(customers, "generating pond", cmd.ErrOrStderr())
-			n, events, err := seedDemo(cmd.Context(), db, demo.Generator{Seed: seed, Anchor: start}, customers, bar)
-			db.Close()
-			if err != nil {
+			if !before.Empty() && !replace {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%s already holds a pond (%s); koi demo fills only an empty database, so nothing was changed: "+
+					"--replace deletes everything in it and starts over, --db names another file", g.db, describeContents(before))}
+			}
+			gen := demo.Generator{Seed: seed, Anchor: start}
+			var n, events int
+			fill := func(db *sqlite.DB) error {
+				var err error
+				n, events, err = seedDemo(cmd.Context(), db, gen, customers, newBar(customers, "generating pond", cmd.ErrOrStderr()))
+				return err
+			}
+			if before.Empty() {
+				db, err := sqlite.Open(cmd.Context(), g.db)
+				if err != nil {
+					return err
+				}
+				err = fill(db)
+				db.Close()
+				if err != nil {
+					return err
+				}
+			} else if err := sqlite.Replace(cmd.Context(), g.db, fill); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "demo pond in %s: %d customers, %d events (seed %d, anchored at %s)\n",
 				g.db, n, events, seed, start.Format("2006-01-02"))
+			if !before.Empty() {
+				fmt.Fprintf(cmd.OutOrStdout(), "it replaced the database's previous contents (%s)\n", describeContents(before))
+			}
 			if days == 0 {
 				return nil
 			}
@@ -76,6 +107,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&customers, "customers", 10000, "number of `customers`")
+	cmd.Flags().BoolVar(&replace, "replace", false, "when the database is not empty, delete everything in it (customers, events, fires, coupons, runs, jobs) and start over")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random `seed`; the same seed gives the same pond")
 	cmd.Flags().StringVar(&anchor, "at", "", "the pond's present (default: today); histories, and a simulation, end here")
 	cmd.Flags().IntVar(&days, "simulate-days", 0, "then run the playbooks for this many `days`, each on its schedule as koi serve would (simulated clock), with customers responding (see koi report)")
@@ -121,9 +153,28 @@ func runSimulation(cmd *cobra.Command, g *globals, start time.Time, days int, re
 	return nil
 }
 
+// databaseContents counts what the database at path holds; a missing file
+// holds nothing.
+func databaseContents(ctx context.Context, path string) (sqlite.Contents, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return sqlite.Contents{}, nil
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return sqlite.Contents{}, err
+	}
+	defer db.Close()
+	return db.Contents(ctx)
+}
+
+// describeContents says what a database holds, for a person deciding about it.
+func describeContents(c sqlite.Contents) string {
+	return fmt.Sprintf("%s, %s, %s, %s, %s", plural(c.Customers, "customer"), plural(c.Events, "event"),
+		plural(c.Fires, "fire"), plural(c.Runs, "run"), plural(c.Jobs, "outbox job"))
+}
+
 // seedDemo writes n demo customers, generated on all cores while the
-// previous batch is written. Ids are deterministic, so running it twice
-// upserts the same pond instead of doubling it.
+// previous batch is written.
 func seedDemo(ctx context.Context, db *sqlite.DB, d demo.Generator, n int, bar *progressbar.ProgressBar) (int, int, error) {
 	total := 0
 	now := time.Now()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,7 +42,15 @@ type DB struct {
 	// processes append too. It only decides when to fold early.
 	changes atomic.Int64
 	closed  atomic.Bool
+	// open is a shared lock on the database's open lock (openLock): every
+	// process that has the database open holds one, so Replace can tell
+	// that none does.
+	open *os.File
 }
+
+// openLock is the lock file beside the database that Open holds shared
+// and Replace exclusively.
+func openLock(path string) string { return path + "-open.lock" }
 
 // Option adjusts how a database is opened.
 type Option func(*options)
@@ -95,26 +104,34 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// A Replace under way holds the lock exclusively: wait for it, and
+	// open what it put in place.
+	lock, err := lockShared(openLock(path))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: lock: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{db: db, path: path, ids: newIDIndex(), writeSlot: make(chan struct{}, 1)}
-	if d.writeConn, err = db.Conn(ctx); err != nil {
+	d := &DB{db: db, path: path, ids: newIDIndex(), writeSlot: make(chan struct{}, 1), open: lock}
+	fail := func(err error) (*DB, error) {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		lock.Close()
+		return nil, err
+	}
+	if d.writeConn, err = db.Conn(ctx); err != nil {
+		return fail(fmt.Errorf("open %s: %w", path, err))
 	}
 	if err := d.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+		return fail(fmt.Errorf("migrate %s: %w", path, err))
 	}
 	if err := d.loadIDIndex(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return fail(fmt.Errorf("open %s: %w", path, err))
 	}
 	if err := d.countChanges(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return fail(fmt.Errorf("open %s: %w", path, err))
 	}
 
 	d.startCheckpointer(o.log)
@@ -143,7 +160,9 @@ func (d *DB) Close() error {
 	d.ckpt.close()
 	d.stmts.close()
 	d.writeConn.Close()
-	return d.db.Close()
+	err := d.db.Close()
+	d.open.Close()
+	return err
 }
 
 // SQL exposes the handle for tests and benchmarks that query directly.

@@ -15,3 +15,9 @@ func tryLockFile(path string) (*os.File, bool, error) {
 	}
 	return f, true, nil
 }
+
+// lockShared opens the lock file without locking it: without flock,
+// Replace cannot tell that another process has the database open.
+func lockShared(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+}

@@ -26,3 +26,23 @@ func tryLockFile(path string) (*os.File, bool, error) {
 	}
 	return f, true, nil
 }
+
+// lockShared takes a shared lock on the file at path, creating it, waiting
+// while an exclusive one is held. Shared locks do not exclude each other.
+func lockShared(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
