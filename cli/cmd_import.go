@@ -53,7 +53,7 @@ reported with its line number and field; the good lines are kept.`,
 				return err
 			}
 			defer db.Close()
-			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location, unsubscribe: cfg.Consent.UnsubscribeEvent}
+			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location, tiers: cfg.Tiers, unsubscribe: cfg.Consent.UnsubscribeEvent}
 			var size int64 = -1
 			if st, err := f.Stat(); err == nil {
 				size = st.Size()
@@ -97,6 +97,8 @@ type importer struct {
 	path string
 	kind string
 	loc  *time.Location
+	// tiers are the configured tiers, lowest first.
+	tiers []string
 	// unsubscribe is the event type that opts a customer out.
 	unsubscribe string
 
@@ -209,7 +211,7 @@ func (im *importer) readCSV(r io.Reader) error {
 }
 
 func (im *importer) addCustomer(line int, rec *wire.Customer) {
-	c, err := rec.ToCustomer(im.loc)
+	c, err := rec.ToCustomer(im.loc, im.tiers)
 	if err != nil {
 		im.reject(line, err)
 		return

@@ -215,6 +215,9 @@ func TestImportReportsBadLinesAndKeepsGoodOnes(t *testing.T) {
 {"id":"","name":"nobody"}
 {"id":"u4","birthday":"1990-13-45"}
 {"id":"u5"}
+{"id":"u6","tier":"diamond"}
+{"id":"u7","phone":"call me"}
+{"id":"u8","email":"not-an-address"}
 `)
 	r := koi(t, nil, "--db", db, "import", "customers", customers)
 	if r.code != exitPartial {
@@ -225,13 +228,26 @@ func TestImportReportsBadLinesAndKeepsGoodOnes(t *testing.T) {
 		customers + `:3: favourite: unknown field`,
 		customers + ":5: id: is required",
 		customers + `:6: birthday: "1990-13-45" is not MM-DD or YYYY-MM-DD`,
+		customers + `:8: tier: unknown tier "diamond" (configured tiers, lowest first: normal, silver, gold, vip)`,
+		customers + `:9: phone: "call me" is not a phone number`,
+		customers + `:10: email: "not-an-address" is not an email address`,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
-	if !strings.Contains(r.stdout, "imported 2 of 6 customers") || !strings.Contains(r.stdout, "good lines were kept") {
+	if !strings.Contains(r.stdout, "imported 2 of 9 customers") || !strings.Contains(r.stdout, "good lines were kept") {
 		t.Errorf("stdout: %s", r.stdout)
+	}
+	// A customer without a tier has the lowest configured one, not "".
+	if got := queryStrings(t, db, `SELECT tier FROM customers ORDER BY id`); strings.Join(got, ",") != "gold,normal" {
+		t.Errorf("tiers stored: %v, want gold (given) and normal (the lowest)", got)
+	}
+	csvCustomers := filepath.Join(dir, "customers.csv")
+	write(t, csvCustomers, "id,tier,member\nc1,vip,true\nc2,platinum,false\nc3,,yes\n")
+	r = koi(t, nil, "--db", filepath.Join(dir, "csv.db"), "import", "customers", csvCustomers)
+	if r.code != exitPartial || !strings.Contains(r.stderr, csvCustomers+`:3: tier: unknown tier "platinum"`) || !strings.Contains(r.stdout, "imported 2 of 3") {
+		t.Errorf("csv import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	events := filepath.Join(dir, "events.csv")
 	write(t, events, `id,customer_id,type,amount,at,order_id,attrs.channel

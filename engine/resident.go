@@ -135,6 +135,11 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 // join time joins now.
 func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time) error {
 	for i := range cs {
+		if err := ValidateCustomer(&cs[i], e.cfg.Tiers); err != nil {
+			return fmt.Errorf("customer %s: %w", cs[i].ID, err)
+		}
+	}
+	for i := range cs {
 		if cs[i].JoinedAt.IsZero() {
 			cs[i].JoinedAt = now
 		}
@@ -153,6 +158,9 @@ func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time)
 	})
 	return nil
 }
+
+// Tiers returns the configured tiers, lowest first.
+func (e *Engine) Tiers() []string { return e.cfg.Tiers }
 
 // LastRunAt returns when the latest finished run of a playbook evaluated,
 // and false when it never ran.

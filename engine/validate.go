@@ -2,30 +2,101 @@ package engine
 
 import (
 	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
 )
 
-// ValidateCustomer checks a customer before it is stored.
-func ValidateCustomer(c *Customer) error {
-	if strings.TrimSpace(c.ID) == "" {
-		return &Error{Code: EInvalid, Field: "id", Message: "is required"}
+// Bounds on a customer's fields. A record is about one person; a caller
+// must not be able to store megabytes under one id, or tags by the
+// thousand that every profile then carries.
+const (
+	MaxCustomerIDLen = 128
+	MaxNameLen       = 256
+	MaxTags          = 256
+	MaxTagLen        = 64
+	MaxAttrs         = 200
+)
+
+// phonePattern is a phone number once spaces, dashes, dots and brackets
+// are taken out: digits, with the country code after a + when there is
+// one (+8613800138000, 13800138000, 021 6234 5678).
+var phonePattern = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
+
+// ValidateCustomer checks a customer before it is stored, and completes
+// it: one without a tier gets the lowest of tiers. tiers are the
+// configured tiers, lowest first; with none, tiers are not checked (a tool
+// that has no configuration). An error names the field at fault.
+func ValidateCustomer(c *Customer, tiers []string) error {
+	invalid := func(field, format string, args ...any) error {
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case strings.TrimSpace(c.ID) == "":
+		return invalid("id", "is required")
+	case len(c.ID) > MaxCustomerIDLen:
+		return invalid("id", "is %d bytes long; at most %d", len(c.ID), MaxCustomerIDLen)
+	case strings.IndexFunc(c.ID, unicode.IsControl) >= 0:
+		return invalid("id", "must not contain control characters")
+	case len(c.Name) > MaxNameLen:
+		return invalid("name", "is %d bytes long; at most %d", len(c.Name), MaxNameLen)
+	}
+	if len(tiers) > 0 {
+		switch {
+		case c.Tier == "":
+			c.Tier = tiers[0]
+		case !slices.Contains(tiers, c.Tier):
+			return invalid("tier", "unknown tier %q (configured tiers, lowest first: %s)", c.Tier, strings.Join(tiers, ", "))
+		}
+	}
+	if c.Phone != "" && !phonePattern.MatchString(strings.Map(dropPhoneSeparators, c.Phone)) {
+		return invalid("phone", "%q is not a phone number: digits, with +country code when not Chinese, like +8613800138000 or 13800138000", c.Phone)
+	}
+	if c.Email != "" {
+		if a, err := mail.ParseAddress(c.Email); err != nil || a.Address != c.Email {
+			return invalid("email", "%q is not an email address, like name@example.com", c.Email)
+		}
 	}
 	if c.Birthday != "" {
 		if _, _, ok := parseBirthday(c.Birthday); !ok {
-			return &Error{Code: EInvalid, Field: "birthday", Message: fmt.Sprintf("%q is not MM-DD or YYYY-MM-DD", c.Birthday)}
+			return invalid("birthday", "%q is not MM-DD or YYYY-MM-DD", c.Birthday)
+		}
+		if y, err := strconv.Atoi(strings.SplitN(c.Birthday, "-", 2)[0]); len(c.Birthday) == 10 && err == nil && (y < 1900 || y > time.Now().Year()) {
+			return invalid("birthday", "%q: the year must be from 1900 to this year", c.Birthday)
 		}
 	}
+	if len(c.Tags) > MaxTags {
+		return invalid("tags", "%d tags; at most %d", len(c.Tags), MaxTags)
+	}
 	for _, t := range c.Tags {
-		if strings.TrimSpace(t) == "" {
-			return &Error{Code: EInvalid, Field: "tags", Message: "tags must not be blank"}
+		switch {
+		case strings.TrimSpace(t) == "":
+			return invalid("tags", "tags must not be blank")
+		case len(t) > MaxTagLen:
+			return invalid("tags", "tag %.20q… is %d bytes long; at most %d", t, len(t), MaxTagLen)
 		}
+	}
+	if len(c.Attrs) > MaxAttrs {
+		return invalid("attrs", "%d attributes; at most %d", len(c.Attrs), MaxAttrs)
 	}
 	for _, ch := range c.OptOut {
 		if strings.TrimSpace(ch) == "" {
-			return &Error{Code: EInvalid, Field: "opt_out", Message: "channel names must not be blank"}
+			return invalid("opt_out", "channel names must not be blank")
 		}
 	}
 	return nil
+}
+
+func dropPhoneSeparators(r rune) rune {
+	switch r {
+	case ' ', '-', '.', '(', ')':
+		return -1
+	}
+	return r
 }
 
 // ValidateEvent checks an event before it is stored.

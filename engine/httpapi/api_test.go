@@ -170,6 +170,22 @@ func TestCustomers(t *testing.T) {
 	wantError(t, st, body, 400, "invalid", "id")
 	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"nickname": "x"}`)
 	wantError(t, st, body, 400, "invalid", "nickname")
+	// Fields are checked against the configuration and their format.
+	for field, rec := range map[string]string{
+		"tier":     `{"tier": "diamond"}`,
+		"birthday": `{"birthday": "02-30"}`,
+		"phone":    `{"phone": "13800138000 ext. 5"}`,
+		"email":    `{"email": "li lei@example"}`,
+		"name":     `{"name": "` + strings.Repeat("名", 100) + `"}`,
+		"tags":     `{"tags": ["` + strings.Repeat("t", 65) + `"]}`,
+	} {
+		st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, rec)
+		wantError(t, st, body, 400, "invalid", field)
+	}
+	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"tier": "diamond"}`)
+	if msg := body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "normal, gold, vip") {
+		t.Errorf("unknown tier message %q does not list the configured tiers", msg)
+	}
 	st, body = a.do("GET", "/api/v1/customers/nobody", adminKey, "")
 	wantError(t, st, body, 404, "not_found", "")
 	if n := a.count(`SELECT count(*) FROM customers`); n != 0 {
@@ -178,6 +194,12 @@ func TestCustomers(t *testing.T) {
 	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"name": "Han Meimei", "tier": "gold", "tags": ["vip-club"], "joined_at": "2026-01-02"}`)
 	if st != 200 || body["tier"] != "gold" || body["joined_at"] != "2026-01-02T00:00:00Z" {
 		t.Fatalf("%d %v", st, body)
+	}
+	// Without a tier, the lowest configured one; a phone with spaces and
+	// a country code is a phone.
+	st, body = a.do("PUT", "/api/v1/customers/c2", ingestKey, `{"name": "Li Lei", "phone": "+86 138-0013-8000", "birthday": "1990-02-28"}`)
+	if st != 200 || body["tier"] != "normal" {
+		t.Fatalf("customer without a tier: %d %v", st, body)
 	}
 	st, body = a.do("GET", "/api/v1/nowhere", adminKey, "")
 	wantError(t, st, body, 404, "no_route", "")

@@ -26,7 +26,7 @@ func (s *server) putCustomer(c echo.Context) error {
 	case rec.ID != id:
 		return fieldErr("id", "differs from the id in the path ("+id+")")
 	}
-	cust, err := rec.ToCustomer(s.loc)
+	cust, err := rec.ToCustomer(s.loc, s.engine.Tiers())
 	if err != nil {
 		return err
 	}

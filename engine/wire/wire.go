@@ -113,9 +113,10 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, &FieldError{Field: field, Msg: fmt.Sprintf("%q is not RFC 3339 (like 2026-05-01T10:00:00+08:00) or a date", s)}
 }
 
-// ToCustomer converts and validates the record; a date without a time
-// is midnight in loc.
-func (r *Customer) ToCustomer(loc *time.Location) (engine.Customer, error) {
+// ToCustomer converts and validates the record against the configured
+// tiers (see engine.ValidateCustomer); a date without a time is midnight
+// in loc.
+func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (engine.Customer, error) {
 	c := engine.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
 		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, OptOut: r.OptOut, Attrs: r.Attrs}
 	if r.JoinedAt != "" {
@@ -125,7 +126,7 @@ func (r *Customer) ToCustomer(loc *time.Location) (engine.Customer, error) {
 		}
 		c.JoinedAt = t
 	}
-	return c, engine.ValidateCustomer(&c)
+	return c, engine.ValidateCustomer(&c, tiers)
 }
 
 // ToEvent converts and validates the record; a date without a time is
