@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// SignatureHeader carries the signature of a request's body:
+// SignatureHeader carries the signature of a request's body. Keyed with
+// the secret whsec_test, the body {"customer_id":"c1","text":"你好"} sent at
+// 2026-01-01 00:00 UTC is signed
 //
-//	X-Koi-Signature: t=1767225600,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+//	X-Koi-Signature: t=1767225600,v1=531e08157b30416aaa14b4f3f52c1f5b7c103da96ac76990b21e8ef68d975661
 //
 // t is the unix time of signing; v1 is the hex HMAC-SHA256, keyed with the
 // shared secret, of the decimal t, a dot, and the raw body. A receiver

@@ -468,3 +468,56 @@ rules:
 		t.Errorf("%d of 10 customers have both tags", n)
 	}
 }
+
+// A playbook that sets no limits gets the default blast guard: a fifth of
+// its audience, and never less than 100. A run that would fire a quarter
+// of 1,000 customers is held; a fifth or less fires.
+func TestDefaultBlastGuard(t *testing.T) {
+	f := newFixture(t)
+	f.customers(1000, 0)
+	f.playbook("quarter", `
+name: quarter
+rules:
+  - id: r
+    when: id < "c250"
+    once: true
+    actions: [{ tag: { add: [q] } }]
+`)
+	f.playbook("fifth", `
+name: fifth
+rules:
+  - id: r
+    when: id < "c200"
+    once: true
+    actions: [{ tag: { add: [f] } }]
+`)
+	e := f.engine()
+	runs, err := e.Run(context.Background(), engine.RunRequest{At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*engine.Run{}
+	for _, r := range runs {
+		byName[r.Playbook] = r
+	}
+	if r := byName["quarter"]; r.Status != engine.RunHeld || r.Limit != 200 || r.Rules[0].Suppressed[engine.ReasonBlastGuard] != 250 || r.Fired != 0 {
+		t.Errorf("quarter: %s, limit %d, fired %d, %v; want held at 200", r.Status, r.Limit, r.Fired, r.Rules[0].Suppressed)
+	}
+	if r := byName["fifth"]; r.Status != engine.RunDone || r.Fired != 200 {
+		t.Errorf("fifth: %s, fired %d; want done, 200", r.Status, r.Fired)
+	}
+	// A small pond: the floor of 100 lets a run over all 60 fire.
+	g := newFixture(t)
+	g.customers(60, 0)
+	g.playbook("all", `
+name: all
+rules:
+  - id: r
+    when: "true"
+    once: true
+    actions: [{ tag: { add: [a] } }]
+`)
+	if r := g.run(g.engine(), t0, false); r.Status != engine.RunDone || r.Fired != 60 || r.Limit != 100 {
+		t.Errorf("small pond: %s, fired %d, limit %d; want done, 60, 100", r.Status, r.Fired, r.Limit)
+	}
+}
