@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strconv"
 	"time"
 
@@ -35,10 +37,7 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 				return &exitError{code: exitUsage, err: fmt.Errorf("run id %q: want a positive number (koi run prints it; GET /api/v1/runs?status=held lists them)", args[0])}
 			}
 			if by == "" {
-				by = os.Getenv("USER")
-			}
-			if by == "" {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--by: say who decides; approvals are recorded")}
+				by = decider()
 			}
 			ctx := cmd.Context()
 			a, err := openApp(ctx, g, 0)
@@ -47,7 +46,7 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 			}
 			defer a.Close()
 			if verb == "approve" {
-				if err := a.loadPlaybooks(dir, cmd.ErrOrStderr(), "nothing was released"); err != nil {
+				if err := loadHeldPlaybook(ctx, a, id, dir, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 			}
@@ -74,12 +73,55 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&by, "by", "", "who decides, as recorded (default: $USER)")
+	cmd.Flags().StringVar(&by, "by", "", "who decides, as recorded (default: $USER, else the login name, else \"koi-cli\")")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
 	if verb == "approve" {
-		cmd.Flags().StringVar(&dir, "playbooks", "", "playbooks `dir` (default: from config, examples/playbooks); the held version must still be there")
+		cmd.Flags().StringVar(&dir, "playbooks", "", "playbooks `dir` to find the held playbook in (default: the file the run evaluated); the held version must still be there")
 	}
 	return cmd
+}
+
+// decider is who decides when --by is not given: $USER, else the login
+// name of the process's user, else "koi-cli". A decision is recorded with
+// a name; a cron job or a container without $USER still gets one.
+func decider() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "koi-cli"
+}
+
+// loadHeldPlaybook loads the playbook a held run needs for its approval:
+// from dir when given, else from the file the run evaluated, which the run
+// records. It says which flag to give when neither has it.
+func loadHeldPlaybook(ctx context.Context, a *app, id int64, dir string, errOut io.Writer) error {
+	run, err := a.engine.GetRun(ctx, id)
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	from := dir
+	switch {
+	case dir != "":
+	case run.File != "":
+		if _, err := os.Stat(run.File); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("run %d of %s was computed from %s, which is not there now (%v): give --playbooks DIR with the version it held (%s); nothing was released",
+				id, run.Playbook, run.File, err, run.Hash)}
+		}
+		from = run.File
+	default:
+		// A run recorded before runs kept their file.
+		from = a.cfg.Playbooks
+	}
+	if err := a.loadPlaybooks(from, errOut, "nothing was released"); err != nil {
+		return err
+	}
+	if _, ok := a.engine.Playbook(run.Playbook); !ok {
+		return &exitError{code: exitFailed, err: fmt.Errorf("run %d is of playbook %s, which is not in %s: give --playbooks DIR with the directory the run used; nothing was released", id, run.Playbook, from)}
+	}
+	return nil
 }
 
 func printDecision(w io.Writer, r *engine.Run, deliveries map[engine.JobState]int) {

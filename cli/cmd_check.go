@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
@@ -52,6 +55,7 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 				warnings = append(warnings, rules.Lint(pb, lopts)...)
 			}
 			warnings = append(warnings, rules.LintGroups(pbs)...)
+			warnings = append(warnings, channelWarnings(cfg, g.registry())...)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				names := make([]string, len(pbs))
@@ -123,4 +127,34 @@ func unreachable(ctx context.Context, cfg *config, dbPath string) func(string) s
 		}
 		return ""
 	}
+}
+
+// channelWarnings are the configured channels that would not open in koi
+// serve (a secret_env that is unset, say), as warnings at their keys in
+// koi.yaml: the playbooks are fine, but messages on such a channel would
+// wait in the outbox until it is fixed.
+func channelWarnings(cfg *config, reg *actions.Registry) []rules.Error {
+	problems := cfg.channelProblems(reg)
+	var out []rules.Error
+	for _, name := range slices.Sorted(maps.Keys(problems)) {
+		var list configErrors
+		var one *configError
+		switch err := problems[name]; {
+		case errors.As(err, &list):
+		case errors.As(err, &one):
+			list = configErrors{one}
+		default:
+			out = append(out, rules.Error{File: cfg.path, Line: 1, Col: 1, Msg: fmt.Sprintf("channel %s: %v", name, err)})
+			continue
+		}
+		for _, e := range list {
+			w := rules.Error{File: e.Path, Line: e.Line, Col: e.Col,
+				Msg: fmt.Sprintf("%s: %s: channel %s cannot deliver, so its messages would wait in the outbox", e.Key, e.Msg, name)}
+			if e.Env != "" {
+				w.File, w.Line, w.Col = "environment "+e.Env, 0, 0
+			}
+			out = append(out, w)
+		}
+	}
+	return out
 }

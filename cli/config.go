@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -80,15 +80,16 @@ func loadConfig(path string) (*config, error) {
 	case err != nil:
 		return nil, fmt.Errorf("config: %w", err)
 	default:
-		dec := yaml.NewDecoder(bytes.NewReader(src))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
-			return nil, fmt.Errorf("config %s: %s", path, err)
-		}
 		var root yaml.Node
-		if err := yaml.Unmarshal(src, &root); err == nil {
-			c.root = &root
+		if err := yaml.Unmarshal(src, &root); err != nil {
+			return nil, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
+		// Strictly, with every problem at its line and column, and the key
+		// a typo most likely meant, as playbooks are read.
+		if errs := rules.DecodeNode(path, &root, c, "config"); len(errs) > 0 {
+			return nil, errs
+		}
+		c.root = &root
 	}
 	c.path = path
 	if err := c.applyEnv(os.LookupEnv); err != nil {

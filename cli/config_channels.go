@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -46,40 +45,12 @@ func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channel
 	set := &channelSet{byName: map[string]actions.Channel{}, rates: map[string]float64{}}
 	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: c.guides()}
 	for name, node := range c.Channels {
-		key := "channels." + name
-		if !actions.IsName(name) {
-			return nil, c.keyError(key, "channel names are snake_case, like wecom or crm_hook")
-		}
-		if node.Kind != yaml.MappingNode {
-			return nil, c.keyError(key, "want a mapping with a type, like {type: webhook, url: …}")
-		}
-		var typ string
-		rest := &yaml.Node{Kind: yaml.MappingNode}
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			k, v := node.Content[i], node.Content[i+1]
-			switch k.Value {
-			case "type":
-				typ = v.Value
-			case "rate":
-				r, err := strconv.ParseFloat(v.Value, 64)
-				if err != nil || r <= 0 {
-					return nil, c.keyError(key+".rate", "want deliveries per second, a positive number, got %q", v.Value)
-				}
-				set.rates[name] = r
-			default:
-				rest.Content = append(rest.Content, k, v)
-			}
-		}
-		ch, ok := reg.NewChannel(typ)
-		if !ok {
-			return nil, c.keyError(key+".type", "unknown channel type %q (known types: %s)", typ, strings.Join(reg.ChannelTypes(), ", "))
-		}
-		if err := c.decodeChannel(key, rest, ch); err != nil {
+		ch, rate, err := c.openChannel(reg, oc, name, node)
+		if err != nil {
 			return nil, err
 		}
-		oc.Name = name
-		if err := ch.Open(oc); err != nil {
-			return nil, c.channelError(key, err)
+		if rate > 0 {
+			set.rates[name] = rate
 		}
 		set.byName[name] = ch
 	}
@@ -93,6 +64,64 @@ func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channel
 		}
 	}
 	return set, nil
+}
+
+// openChannel builds, decodes and opens one configured channel, and
+// returns its rate (0 when it sets none).
+func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name string, node yaml.Node) (actions.Channel, float64, error) {
+	key := "channels." + name
+	if !actions.IsName(name) {
+		return nil, 0, c.keyError(key, "channel names are snake_case, like wecom or crm_hook")
+	}
+	if node.Kind != yaml.MappingNode {
+		return nil, 0, c.keyError(key, "want a mapping with a type, like {type: webhook, url: …}")
+	}
+	var typ string
+	var rate float64
+	rest := &yaml.Node{Kind: yaml.MappingNode}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		switch k.Value {
+		case "type":
+			typ = v.Value
+		case "rate":
+			r, err := strconv.ParseFloat(v.Value, 64)
+			if err != nil || r <= 0 {
+				return nil, 0, c.keyError(key+".rate", "want deliveries per second, a positive number, got %q", v.Value)
+			}
+			rate = r
+		default:
+			rest.Content = append(rest.Content, k, v)
+		}
+	}
+	ch, ok := reg.NewChannel(typ)
+	if !ok {
+		return nil, 0, c.keyError(key+".type", "unknown channel type %q (known types: %s)", typ, strings.Join(reg.ChannelTypes(), ", "))
+	}
+	if err := c.decodeChannel(key, rest, ch); err != nil {
+		return nil, 0, err
+	}
+	oc.Name = name
+	if err := ch.Open(oc); err != nil {
+		return nil, 0, c.channelError(key, err)
+	}
+	return ch, rate, nil
+}
+
+// channelProblems opens each configured channel as koi serve would and
+// returns what stops one from opening (a secret_env that is unset, a bad
+// URL), one message per channel, by name. koi check prints them as
+// warnings: a playbook that messages there would fire, and its messages
+// would wait in the outbox until the channel is fixed.
+func (c *config) channelProblems(reg *actions.Registry) map[string]error {
+	out := map[string]error{}
+	oc := actions.OpenContext{Getenv: os.Getenv, Logger: slog.New(slog.DiscardHandler), HTTPClient: &http.Client{}, Guides: c.guides()}
+	for name, node := range c.Channels {
+		if _, _, err := c.openChannel(reg, oc, name, node); err != nil {
+			out[name] = err
+		}
+	}
+	return out
 }
 
 // decodeChannel decodes a channel's own keys strictly: an unknown key is an
@@ -133,15 +162,17 @@ func (c *config) channelError(key string, err error) error {
 	if !ok {
 		errs = actions.Errors{err}
 	}
-	var msgs []string
+	var out configErrors
 	for _, e := range errs {
+		var ke error
 		if fe, ok := e.(*actions.FieldError); ok {
-			msgs = append(msgs, c.keyError(key+"."+fe.Field, "%s", fe.Message).Error())
+			ke = c.keyError(key+"."+fe.Field, "%s", fe.Message)
 		} else {
-			msgs = append(msgs, c.keyError(key, "%v", e).Error())
+			ke = c.keyError(key, "%v", e)
 		}
+		out = append(out, ke.(*configError))
 	}
-	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
+	return out
 }
 
 // dispatchOptions turns the outbox section into the dispatcher's options.

@@ -52,14 +52,42 @@ func (c *config) applyEnv(lookup func(string) (string, bool)) error {
 // keyError is an error about a config key, saying where its value came
 // from: the file and line, or the environment variable.
 func (c *config) keyError(key, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if env, ok := c.fromEnv[key]; ok {
-		return fmt.Errorf("environment %s: %s: %s", env, key, msg)
+	e := &configError{Path: c.path, Key: key, Msg: fmt.Sprintf(format, args...), Env: c.fromEnv[key]}
+	if n := findKey(c.root, strings.Split(key, ".")); n != nil && e.Env == "" {
+		e.Line, e.Col = n.Line, n.Column
 	}
-	if n := findKey(c.root, strings.Split(key, ".")); n != nil {
-		return fmt.Errorf("config %s:%d:%d: %s: %s", c.path, n.Line, n.Column, key, msg)
+	return e
+}
+
+// configError is a problem with one key of koi.yaml, or with the
+// environment variable that set it.
+type configError struct {
+	Path      string
+	Line, Col int // 0 when the key is not in the file
+	Key, Msg  string
+	// Env names the environment variable that set the key, if one did.
+	Env string
+}
+
+func (e *configError) Error() string {
+	switch {
+	case e.Env != "":
+		return fmt.Sprintf("environment %s: %s: %s", e.Env, e.Key, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("config %s:%d:%d: %s: %s", e.Path, e.Line, e.Col, e.Key, e.Msg)
 	}
-	return fmt.Errorf("config %s: %s: %s", c.path, key, msg)
+	return fmt.Sprintf("config %s: %s: %s", e.Path, e.Key, e.Msg)
+}
+
+// configErrors are several problems, one a line.
+type configErrors []*configError
+
+func (es configErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // findKey returns the value node of a dotted key in a YAML document; a

@@ -33,7 +33,7 @@ func TestGuideConfig(t *testing.T) {
 		"guides:\n  - { id: g01 }\n  - { id: g01 }\n":          "koi.yaml:3:11: guides.1.id: guide \"g01\" is listed twice",
 		"guides:\n  - { name: 小王 }\n":                          "guides.0.id: each guide needs an id",
 		"guides:\n  - { id: g01, capacity: -1 }\n":             "koi.yaml:2:26: guides.0.capacity: want the most open tasks",
-		"guides:\n  - { id: g01, capacity: 3, colour: red }\n": "colour not found",
+		"guides:\n  - { id: g01, capacity: 3, colour: red }\n": `unknown key "colour"`,
 	} {
 		_, err := load(body)
 		if err == nil || !strings.Contains(err.Error(), want) {

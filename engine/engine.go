@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -330,7 +331,7 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 	if trigger == "" {
 		trigger = TriggerManual
 	}
-	run := &Run{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger}
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger}
 	run.Audience = ev.audience
 	run.Rules = ev.counts
 	if ev.trace {
@@ -357,6 +358,11 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 		}
 		run.Status = RunHeld
 		run.Error = fmt.Sprintf("held by the blast guard: %d fires exceed limits.max_fires %d; approve or reject it (koi approve %d)", n, run.Limit, run.ID)
+		if dryRun {
+			// Nothing was recorded, so there is nothing to approve: a real
+			// run would be held and wait for a decision.
+			run.Error = fmt.Sprintf("held by the blast guard: %d fires exceed limits.max_fires %d; a real run would wait for approval (koi approve RUN, with the id that run prints)", n, run.Limit)
+		}
 		if !dryRun {
 			expires := time.Now().Add(e.cfg.HeldFor)
 			run.ExpiresAt = &expires
@@ -390,6 +396,18 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snap
 	}
 	run.Status = RunDone
 	return run, changed, e.finish(ctx, run)
+}
+
+// absPath is path made absolute, or path itself when it cannot be (or is
+// empty: a playbook loaded from memory).
+func absPath(path string) string {
+	if path == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func (e *Engine) finish(ctx context.Context, run *Run) error {

@@ -32,6 +32,9 @@ type Run struct {
 	ID       int64  `json:"id,omitempty"`
 	Playbook string `json:"playbook"`
 	Hash     string `json:"hash"`
+	// File is the playbook file the run evaluated, as an absolute path:
+	// where an approval finds the version it held.
+	File string `json:"file,omitempty"`
 	// At is the moment evaluated; StartedAt and EndedAt are wall time.
 	At        time.Time `json:"at"`
 	StartedAt time.Time `json:"started_at"`

@@ -30,6 +30,24 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	*d.errs = append(*d.errs, Error{File: d.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)})
 }
 
+// DecodeNode decodes n into v, a pointer, as strictly as playbooks are
+// decoded: an unknown key (with the keys it might have meant), a key given
+// twice or a value of the wrong type is an error at its file:line:col, and
+// all of them are returned at once. what prefixes the messages. koi.yaml
+// is read with it.
+func DecodeNode(file string, n *yaml.Node, v any, what string) ErrorList {
+	var errs ErrorList
+	d := decoder{file: file, errs: &errs}
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		n = n.Content[0]
+	}
+	d.decode(n, reflect.ValueOf(v).Elem(), what)
+	return errs
+}
+
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	if n.Kind == yaml.AliasNode {
@@ -62,6 +80,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		d.decode(n, v.Elem(), what)
 	case reflect.Struct:
 		d.decodeStruct(n, v, what)
+	case reflect.Interface:
+		// Free-form values (attributes): whatever YAML holds.
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.errorf(n, "%s: %s", what, cleanYAMLError(err))
+		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			d.errorf(n, "%s: want a list, got %s", what, describe(n))
@@ -77,9 +100,28 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 			d.errorf(n, "%s: want a mapping, got %s", what, describe(n))
 			return
 		}
-		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.errorf(n, "%s: %s", what, cleanYAMLError(err))
+		if v.Type().Key().Kind() != reflect.String {
+			if err := n.Decode(v.Addr().Interface()); err != nil {
+				d.errorf(n, "%s: %s", what, cleanYAMLError(err))
+			}
+			return
 		}
+		// Value by value, so that a struct under a name (a channel's
+		// cap) is as strict as one under a fixed key.
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if seen[k.Value] {
+				d.errorf(k, "%s: key %q appears twice", what, k.Value)
+				continue
+			}
+			seen[k.Value] = true
+			elem := reflect.New(v.Type().Elem()).Elem()
+			d.decode(val, elem, join(what, k.Value))
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+		}
+		v.Set(m)
 	default:
 		if n.Kind != yaml.ScalarNode {
 			d.errorf(n, "%s: want %s, got %s", what, kindName(v.Kind()), describe(n))
@@ -107,7 +149,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		seen[k.Value] = true
 		idx, ok := fields[k.Value]
 		if !ok {
-			d.errorf(k, "%s: unknown key %q (known keys: %s)", what, k.Value, strings.Join(fieldNames(v.Type()), ", "))
+			known := fieldNames(v.Type())
+			hint := ""
+			if similar := Suggest(k.Value, known); len(similar) > 0 {
+				hint = "did you mean " + strings.Join(similar, " or ") + "? "
+			}
+			d.errorf(k, "%s: unknown key %q (%sknown keys: %s)", what, k.Value, hint, strings.Join(known, ", "))
 			continue
 		}
 		d.decode(val, v.Field(idx), join(what, k.Value))

@@ -37,14 +37,14 @@ func (q *listQuery) sql(columns, table, key string, limit int) (string, []any) {
 }
 
 const runColumns = `id, playbook, hash, at, started_at, ended_at, status, audience, matched, fired, limit_fires, error,
-	coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger, expires_at, decided_by, decided_at`
+	coalesce(first_fire_id, 0), coalesce(last_fire_id, 0), trigger, expires_at, decided_by, decided_at, file`
 
 func scanRun(s interface{ Scan(...any) error }) (*engine.Run, error) {
 	r := &engine.Run{}
 	var at, started int64
 	var ended, expires, decided sql.NullInt64
 	if err := s.Scan(&r.ID, &r.Playbook, &r.Hash, &at, &started, &ended, &r.Status, &r.Audience, &r.Matched, &r.Fired, &r.Limit, &r.Error,
-		&r.FirstFireID, &r.LastFireID, &r.Trigger, &expires, &r.DecidedBy, &decided); err != nil {
+		&r.FirstFireID, &r.LastFireID, &r.Trigger, &expires, &r.DecidedBy, &decided, &r.File); err != nil {
 		return nil, err
 	}
 	r.At, r.StartedAt = fromMs(at), fromMs(started)

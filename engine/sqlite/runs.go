@@ -22,8 +22,8 @@ func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
 		engine.RunInterrupted, r.Playbook, engine.RunRunning); err != nil {
 		return fmt.Errorf("mark interrupted runs: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO runs (playbook, hash, at, started_at, status, audience, limit_fires, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Playbook, r.Hash, ms(r.At), ms(r.StartedAt), r.Status, r.Audience, r.Limit, r.Trigger)
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (playbook, hash, at, started_at, status, audience, limit_fires, trigger, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Playbook, r.Hash, ms(r.At), ms(r.StartedAt), r.Status, r.Audience, r.Limit, r.Trigger, r.File)
 	if err != nil {
 		return fmt.Errorf("insert run: %w", err)
 	}
