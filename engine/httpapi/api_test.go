@@ -182,7 +182,7 @@ func TestCustomers(t *testing.T) {
 		st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, rec)
 		wantError(t, st, body, 400, "invalid", field)
 	}
-	st, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"tier": "diamond"}`)
+	_, body = a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"tier": "diamond"}`)
 	if msg := body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "normal, gold, vip") {
 		t.Errorf("unknown tier message %q does not list the configured tiers", msg)
 	}
