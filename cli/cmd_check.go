@@ -55,7 +55,9 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 				warnings = append(warnings, rules.Lint(pb, lopts)...)
 			}
 			warnings = append(warnings, rules.LintGroups(pbs)...)
-			warnings = append(warnings, channelWarnings(cfg, g.registry())...)
+			chErrs, chWarnings := channelChecks(cfg, g.registry())
+			errs = append(errs, chErrs...)
+			warnings = append(warnings, chWarnings...)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				names := make([]string, len(pbs))
@@ -129,32 +131,40 @@ func unreachable(ctx context.Context, cfg *config, dbPath string) func(string) s
 	}
 }
 
-// channelWarnings are the configured channels that would not open in koi
-// serve (a secret_env that is unset, say), as warnings at their keys in
-// koi.yaml: the playbooks are fine, but messages on such a channel would
-// wait in the outbox until it is fixed.
-func channelWarnings(cfg *config, reg *actions.Registry) []rules.Error {
+// channelChecks opens the configured channels as koi serve would. A
+// channel whose settings are wrong (an unknown type or key) is an error:
+// koi serve would not start. One that only cannot open now (a secret_env
+// that is unset) is a warning: the playbooks are fine, but messages on it
+// would wait in the outbox until it is fixed. Each is at its key in
+// koi.yaml.
+func channelChecks(cfg *config, reg *actions.Registry) (errs, warnings []rules.Error) {
 	problems := cfg.channelProblems(reg)
-	var out []rules.Error
 	for _, name := range slices.Sorted(maps.Keys(problems)) {
+		err := problems[name]
+		var oe *openError
+		opening := errors.As(err, &oe)
 		var list configErrors
 		var one *configError
-		switch err := problems[name]; {
+		switch {
 		case errors.As(err, &list):
 		case errors.As(err, &one):
 			list = configErrors{one}
 		default:
-			out = append(out, rules.Error{File: cfg.path, Line: 1, Col: 1, Msg: fmt.Sprintf("channel %s: %v", name, err)})
-			continue
+			list = configErrors{{Path: cfg.path, Line: 1, Col: 1, Key: "channels." + name, Msg: err.Error()}}
 		}
 		for _, e := range list {
-			w := rules.Error{File: e.Path, Line: e.Line, Col: e.Col,
-				Msg: fmt.Sprintf("%s: %s: channel %s cannot deliver, so its messages would wait in the outbox", e.Key, e.Msg, name)}
+			re := rules.Error{File: e.Path, Line: e.Line, Col: e.Col, Msg: e.Key + ": " + e.Msg}
 			if e.Env != "" {
-				w.File, w.Line, w.Col = "environment "+e.Env, 0, 0
+				re.File, re.Line, re.Col = "environment "+e.Env, 0, 0
 			}
-			out = append(out, w)
+			if opening {
+				re.Msg += fmt.Sprintf(": channel %s cannot deliver, so its messages would wait in the outbox", name)
+				warnings = append(warnings, re)
+			} else {
+				re.Msg += ": koi serve would not start"
+				errs = append(errs, re)
+			}
 		}
 	}
-	return out
+	return errs, warnings
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/rules"
 )
 
 // outboxConfig is koi.yaml's outbox section.
@@ -79,8 +80,8 @@ func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name
 	var typ string
 	var rate float64
 	rest := &yaml.Node{Kind: yaml.MappingNode}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		k, v := node.Content[i], node.Content[i+1]
+	for _, kv := range rules.MappingPairs(&node) {
+		k, v := kv.Key, kv.Value
 		switch k.Value {
 		case "type":
 			typ = v.Value
@@ -91,6 +92,11 @@ func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name
 			}
 			rate = r
 		default:
+			// A key of the channel's own overrides one a merge brought.
+			if i := keyIndex(rest, k.Value); i >= 0 {
+				rest.Content[i+1] = v
+				continue
+			}
 			rest.Content = append(rest.Content, k, v)
 		}
 	}
@@ -103,10 +109,18 @@ func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name
 	}
 	oc.Name = name
 	if err := ch.Open(oc); err != nil {
-		return nil, 0, c.channelError(key, err)
+		return nil, 0, &openError{err: c.channelError(key, err)}
 	}
 	return ch, rate, nil
 }
+
+// openError is a channel that decoded but would not open: its settings
+// are well formed, but something it needs now (a secret in the
+// environment) is missing.
+type openError struct{ err error }
+
+func (e *openError) Error() string { return e.err.Error() }
+func (e *openError) Unwrap() error { return e.err }
 
 // channelProblems opens each configured channel as koi serve would and
 // returns what stops one from opening (a secret_env that is unset, a bad
@@ -122,6 +136,16 @@ func (c *config) channelProblems(reg *actions.Registry) map[string]error {
 		}
 	}
 	return out
+}
+
+// keyIndex returns the index of key's node in mapping n, or -1.
+func keyIndex(n *yaml.Node, key string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // decodeChannel decodes a channel's own keys strictly: an unknown key is an

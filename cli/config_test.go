@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/koihq/koi/actions/builtin"
 )
 
 // A typo in koi.yaml is reported as playbook typos are: every one of them
@@ -62,5 +65,67 @@ func TestCheckWarnsAboutAnUnsetSecret(t *testing.T) {
 	r = koi(t, []string{"KOI_TEST_CRM_SECRET=s3cret"}, "--config", cfg, "check", "--strict", "examples/playbooks")
 	if r.code != 0 || strings.Contains(r.stdout, "warning") {
 		t.Errorf("check with the secret set: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// What the old decoder took stays valid: an empty koi.yaml, one of
+// comments only, and YAML anchors and merge keys, in sections and in
+// channels.
+func TestConfigEmptyAndMergeKeys(t *testing.T) {
+	dir := t.TempDir()
+	for _, body := range []string{"", "# nothing yet\n"} {
+		path := filepath.Join(dir, "koi.yaml")
+		write(t, path, body)
+		if _, err := loadConfig(path); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	path := filepath.Join(dir, "koi.yaml")
+	write(t, path, `x-cap: &daily { messages: 1, per: 1d }
+x-hook: &hook { type: webhook, secret_env: KOI_TEST_HOOK_SECRET, timeout: 5s }
+policy:
+  channels:
+    log: { <<: *daily, per: 2d }
+channels:
+  crm: { <<: *hook, url: "https://crm.example.com/koi", timeout: 7s }
+`)
+	_, err := loadConfig(path)
+	if err == nil || !strings.Contains(err.Error(), `unknown key "x-cap"`) {
+		t.Fatalf("top-level anchors under unknown keys: %v, want the keys named", err)
+	}
+	write(t, path, `policy:
+  cap: &daily { messages: 1, per: 1d }
+  channels:
+    log: { <<: *daily, per: 2d }
+channels:
+  crm: &hook { type: webhook, url: "https://crm.example.com/koi", secret_env: KOI_TEST_HOOK_SECRET, timeout: 5s }
+  crm2: { <<: *hook, timeout: 7s }
+`)
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.policy.Caps) != 2 || c.policy.Caps[1].Per.Hours() != 48 || c.policy.Caps[1].Messages != 1 {
+		t.Errorf("merged cap: %+v", c.policy.Caps)
+	}
+	t.Setenv("KOI_TEST_HOOK_SECRET", "s3cret")
+	set, err := c.openChannels(builtin.Registry(), slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.byName["crm2"] == nil {
+		t.Error("the merged channel crm2 did not open")
+	}
+}
+
+// A channel koi serve could not even decode is an error of koi check,
+// not a warning.
+func TestCheckFailsOnABrokenChannel(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "koi.yaml")
+	write(t, cfg, "channels:\n  crm:\n    type: webhok\n")
+	r := koi(t, nil, "--config", cfg, "check", "examples/playbooks")
+	want := cfg + `:3:11: channels.crm.type: unknown channel type "webhok" (known types: log, webhook, wecom): koi serve would not start`
+	if r.code != exitFailed || !strings.Contains(r.stdout, want) {
+		t.Errorf("check: exit %d, want %d and %q\n%s%s", r.code, exitFailed, want, r.stdout, r.stderr)
 	}
 }

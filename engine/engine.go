@@ -221,9 +221,9 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		runs    []*Run
 		ahead   *lookahead
 		changed []int // customers the previous playbook changed
-		// claims are the benefit-group fires of the run's playbooks so
-		// far: a dry run writes none, yet the playbooks after must see
-		// them, as they would in a real run.
+		// claims are the benefit-group fires of a dry run's playbooks so
+		// far: it writes none, yet the playbooks after must see them, as
+		// they would in a real run.
 		claims = &Marks{}
 	)
 	// The lookahead reads the snapshot, which goes back to the spare when
@@ -248,7 +248,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		} else {
 			refresh(changed)
 			var marks *Marks
-			if marks, err = e.store.FireMarks(ctx, pb.Name, pb.Groups()); err == nil {
+			if marks, err = e.store.FireMarks(ctx, pb.Name, e.groupRules(pb)); err == nil {
 				marks.layOver(claims, pb.Groups())
 				ev = evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
 			}
@@ -267,7 +267,10 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		r, changed, err = e.runPlaybook(ctx, pb, snap, ev, started, req)
 		if r != nil {
 			runs = append(runs, r)
-			if r.Status == RunDone && k+1 < len(pbs) {
+			// A real run's fires are in the store for the playbooks after
+			// it (with only the fires that were written); a dry run's
+			// exist only here.
+			if req.DryRun && r.Status == RunDone && k+1 < len(pbs) {
 				ev.claimGroups(pb, snap, claims)
 			}
 		}

@@ -235,11 +235,12 @@ func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, m *vm.
 func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p *Profile, m *vm.VM, out *evaluation, events map[string]bool) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
 	start := len(out.decisions)
-	// The benefit groups a rule claimed for this customer in this
-	// evaluation, by rule index: a later rule of the group must not fire
-	// beside it. Playbooks have a handful of groups at most.
-	var claimedBuf [4]int16
-	claimed := claimedBuf[:0]
+	// A match of a benefit group that an earlier rule of this evaluation
+	// already matched waits on standby: it fires only if the contact
+	// policy caps that earlier one, so the customer still gets one benefit
+	// of the group. Playbooks have a handful of grouped rules at most.
+	var standbyBuf [4]decision
+	standby := standbyBuf[:0]
 	for ri, r := range pb.Rules {
 		if r.On != "" || events != nil {
 			// Event-triggered rules run when their event arrives, and
@@ -260,13 +261,6 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p
 		}
 		c.Matched++
 		group := marks.group(r.Group, p.ID)
-		if r.Group != "" {
-			for _, k := range claimed {
-				if pb.Rules[k].Group == r.Group {
-					group = FireMark{Seq: group.Seq + 1, At: snap.Now, By: pb.Name + "/" + pb.Rules[k].ID}
-				}
-			}
-		}
 		seq, reason, byGroup := nextSeq(r, marks.rule(r.ID, p.ID), group, snap.Now)
 		variant := VariantOf(pb.Name, r, p.ID)
 		if reason == "" {
@@ -274,7 +268,9 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p
 				reason = ReasonConsent
 			}
 		}
-		if reason != "" {
+		d := decision{cust: int32(i), rule: int16(ri), seq: int32(seq), variant: int16(variant), holdout: holdout}
+		switch {
+		case reason != "":
 			c.suppress(reason, 1)
 			by := ""
 			if byGroup {
@@ -282,11 +278,10 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p
 				c.byGroup(by, 1)
 			}
 			out.note(i, ri, reason, "", by)
-		} else {
-			out.decisions = append(out.decisions, decision{cust: int32(i), rule: int16(ri), seq: int32(seq), variant: int16(variant), holdout: holdout})
-			if r.Group != "" {
-				claimed = append(claimed, int16(ri))
-			}
+		case r.Group != "" && groupHolder(pb, out.decisions[start:], r.Group) >= 0:
+			standby = append(standby, d)
+		default:
+			out.decisions = append(out.decisions, d)
 		}
 		// A stop rule claims the customer on match, even a suppressed one:
 		// later rules must not treat someone this rule is cooling down or
@@ -295,11 +290,16 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p
 			break
 		}
 	}
-	if len(out.decisions) == start {
+	if len(out.decisions) == start && len(standby) == 0 {
 		return
 	}
-	ds := applyPolicy(pb, snap, p, out.decisions[start:], out)
-	out.decisions = out.decisions[:start+len(ds)]
+	ds, planned := applyPolicy(pb, snap, p, out.decisions[start:], out, nil)
+	if len(standby) > 0 {
+		ds = promoteStandby(pb, snap, p, ds, standby, planned, out)
+	}
+	// ds is out.decisions[start:] compacted in place, or, after a
+	// promotion, a slice of its own.
+	out.decisions = append(out.decisions[:start], ds...)
 	for _, d := range ds {
 		c := out.counts[d.rule]
 		switch {
@@ -312,6 +312,47 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p
 			}
 		}
 	}
+}
+
+// groupHolder returns the rule index of the decision in ds that holds a
+// benefit group, or -1.
+func groupHolder(pb *rules.Playbook, ds []decision, group string) int {
+	for _, d := range ds {
+		if pb.Rules[d.rule].Group == group {
+			return int(d.rule)
+		}
+	}
+	return -1
+}
+
+// promoteStandby settles the standby matches of one customer's evaluation
+// after the contact policy settled its decisions ds: a standby whose group
+// is no longer held (the cap took its holder) goes through the policy in
+// its turn, and fires if the policy lets it; the others are suppressed,
+// as the group's cooldown or once, by the rule that holds the group. It
+// returns the decisions in rule order.
+func promoteStandby(pb *rules.Playbook, snap *Snapshot, p *Profile, ds, standby []decision, planned []contactMark, out *evaluation) []decision {
+	final := slices.Clone(ds)
+	for _, sb := range standby {
+		r := pb.Rules[sb.rule]
+		if holder := groupHolder(pb, final, r.Group); holder >= 0 {
+			reason := ReasonCooldown
+			if r.Once {
+				reason = ReasonOnce
+			}
+			by := pb.Name + "/" + pb.Rules[holder].ID
+			c := out.counts[sb.rule]
+			c.suppress(reason, 1)
+			c.byGroup(by, 1)
+			out.note(int(sb.cust), int(sb.rule), reason, "", by)
+			continue
+		}
+		var got []decision
+		got, planned = applyPolicy(pb, snap, p, []decision{sb}, out, planned)
+		final = append(final, got...)
+	}
+	slices.SortFunc(final, func(a, b decision) int { return int(a.rule) - int(b.rule) })
+	return final
 }
 
 // nextSeq decides whether a rule may fire again, and with which sequence
@@ -333,7 +374,7 @@ func nextSeq(r *rules.Rule, own, group FireMark, now time.Time) (seq int, reason
 // once, cooldown, or "" when it may.
 func suppressedSince(r *rules.Rule, last FireMark, now time.Time) string {
 	switch {
-	case last.Seq == 0:
+	case last.At.IsZero():
 		return ""
 	case r.Once:
 		return ReasonOnce

@@ -131,7 +131,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	}
 	i := idx[0]
 	p := snap.sparse[i]
-	all, err := e.store.FireMarks(ctx, pb.Name, pb.Groups())
+	all, err := e.store.FireMarks(ctx, pb.Name, e.groupRules(pb))
 	if err != nil {
 		return nil, fmt.Errorf("explain: read fire marks: %w", err)
 	}
@@ -206,7 +206,7 @@ func explainState(pb *rules.Playbook, r *rules.Rule, p *Profile, marks *Marks, n
 		st.LastFire, st.Fires = &at, mark.Seq
 		until = at.Add(r.Cooldown)
 	}
-	if mark := marks.group(r.Group, p.ID); mark.Seq > 0 {
+	if mark := marks.group(r.Group, p.ID); !mark.At.IsZero() {
 		at := mark.At
 		st.GroupFire = &GroupFire{By: mark.By, At: &at}
 		until = later(until, at.Add(r.Cooldown))

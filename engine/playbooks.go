@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -152,4 +153,31 @@ func (e *Engine) Playbook(name string) (*rules.Playbook, bool) {
 	defer e.mu.RUnlock()
 	pb, ok := e.playbooks[name]
 	return pb, ok
+}
+
+// groupRules lists the rules of pb's benefit groups across every loaded
+// playbook (and pb itself, which may not be loaded: a preview's).
+func (e *Engine) groupRules(pb *rules.Playbook) GroupRules {
+	groups := pb.Groups()
+	if len(groups) == 0 {
+		return nil
+	}
+	out := GroupRules{}
+	add := func(p *rules.Playbook) {
+		for _, r := range p.Rules {
+			if slices.Contains(groups, r.Group) {
+				ref := RuleRef{Playbook: p.Name, Rule: r.ID}
+				if !slices.Contains(out[r.Group], ref) {
+					out[r.Group] = append(out[r.Group], ref)
+				}
+			}
+		}
+	}
+	add(pb)
+	for _, p := range e.Playbooks() {
+		if p.Name != pb.Name {
+			add(p)
+		}
+	}
+	return out
 }

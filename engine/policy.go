@@ -180,11 +180,13 @@ func customerLocation(attrs map[string]any, brand *time.Location) *time.Location
 // when their rule says defer_on_cap. Holdout decisions go through the same
 // steps, as if they were to send, so that the control group is chosen
 // from the same customers as the treated. It returns ds without the
-// capped decisions, still in rule order.
-func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, out *evaluation) []decision {
+// capped decisions, still in rule order. planned are messages already
+// planned for the customer in this evaluation, which the caps count; it
+// returns them with those of ds added.
+func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, out *evaluation, planned []contactMark) ([]decision, []contactMark) {
 	pol := pb.Policy
 	if pol.Empty() {
-		return ds
+		return ds, planned
 	}
 	var msgs []int // indexes into ds of decisions that message
 	for k := range ds {
@@ -193,7 +195,7 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 		}
 	}
 	if len(msgs) == 0 {
-		return ds
+		return ds, planned
 	}
 	sort.SliceStable(msgs, func(a, b int) bool {
 		return pb.Rules[ds[msgs[a]].rule].Priority > pb.Rules[ds[msgs[b]].rule].Priority
@@ -202,7 +204,6 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 	now := snap.Now.UnixMilli()
 	due := pol.NextAllowed(snap.Now, loc).UnixMilli()
 	history := p.contacts
-	var planned []contactMark
 	capped := make([]bool, len(ds))
 	for _, k := range msgs {
 		d := &ds[k]
@@ -235,7 +236,7 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 			kept = append(kept, d)
 		}
 	}
-	return kept
+	return kept, planned
 }
 
 // ruleChannels returns the channels a rule's fire messages on, in a

@@ -75,7 +75,7 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 	if err != nil {
 		return nil, err
 	}
-	marks, err := e.store.FireMarks(ctx, pb.Name, pb.Groups())
+	marks, err := e.store.FireMarks(ctx, pb.Name, e.groupRules(pb))
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: read fire marks: %w", pb.Name, err)
 	}

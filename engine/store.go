@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -31,9 +32,10 @@ type Store interface {
 	// there is none.
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
 	// FireMarks returns the latest fire of every (rule, customer) of a
-	// playbook, and of every (group, customer) of the benefit groups named,
-	// whichever playbook fired it.
-	FireMarks(ctx context.Context, playbook string, groups []string) (*Marks, error)
+	// playbook, and of every (group, customer) of the benefit groups
+	// given: any fire recorded in the group, whichever playbook made it,
+	// and any fire of a rule now in the group recorded before it joined.
+	FireMarks(ctx context.Context, playbook string, groups GroupRules) (*Marks, error)
 	// StartRun records a run as running and sets its ID.
 	StartRun(ctx context.Context, r *Run) error
 	// LastRunAt returns the moment the latest run of a playbook that
@@ -160,6 +162,19 @@ type FireMark struct {
 	By string
 }
 
+// GroupRules lists, for each benefit group, the rules in it as
+// playbook/rule pairs, over every loaded playbook.
+type GroupRules map[string][]RuleRef
+
+// Names returns the groups, sorted.
+func (g GroupRules) Names() []string { return slices.Sorted(maps.Keys(g)) }
+
+// RuleRef names a rule of a playbook.
+type RuleRef struct{ Playbook, Rule string }
+
+// String is playbook/rule.
+func (r RuleRef) String() string { return r.Playbook + "/" + r.Rule }
+
 // Marks are the fire history cooldown and once are decided by.
 type Marks struct {
 	// Rules holds the latest fire of each (rule, customer) of one playbook.
@@ -197,6 +212,23 @@ func (m *Marks) layOver(claims *Marks, groups []string) {
 			m.claim(ref.Rule, ref.CustomerID, c.At, c.Seq, c.By)
 		}
 	}
+}
+
+// NoteGroupFire adds a fire of a benefit group for a customer to its mark:
+// the latest fire names the mark's time and rule, the highest group number
+// its Seq (a fire recorded before its rule joined the group has none: 0).
+// Stores build group marks with it.
+func (m *Marks) NoteGroupFire(group, customerID string, at time.Time, gseq int, by string) {
+	if m.Groups == nil {
+		m.Groups = map[FireRef]FireMark{}
+	}
+	ref := FireRef{Rule: group, CustomerID: customerID}
+	cur := m.Groups[ref]
+	if at.After(cur.At) {
+		cur.At, cur.By = at, by
+	}
+	cur.Seq = max(cur.Seq, gseq)
+	m.Groups[ref] = cur
 }
 
 // claim records a fire of group for a customer at, by the rule by, unless

@@ -43,7 +43,7 @@ type TriggerStore interface {
 	EventsAfter(ctx context.Context, seq int64, limit int) ([]EventRef, error)
 	// CustomerFireMarks returns the latest fire of the rules, and of the
 	// benefit groups, for the customers.
-	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, groups, customerIDs []string) (*Marks, error)
+	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []string, groups GroupRules, customerIDs []string) (*Marks, error)
 }
 
 // TriggerOptions configure RunTriggers.
@@ -266,13 +266,13 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 			ruleIDs = append(ruleIDs, r.ID)
 		}
 	}
-	marks, err := ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, pb.Groups(), custs)
+	marks, err := ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, e.groupRules(pb), custs)
 	if err != nil {
 		return nil, err
 	}
 	started := time.Now()
 	snap, idx := e.sparseSnapshot(pond, pop, custs, now)
-	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len(), trace: e.cfg.Trace}
+	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len(), trace: e.cfg.Trace, marks: marks}
 	var m vm.VM
 	for _, i := range idx {
 		p := snap.sparse[i]

@@ -18,14 +18,15 @@ const (
 	MaxCustomerIDLen = 128
 	MaxNameLen       = 256
 	MaxTags          = 256
-	MaxTagLen        = 64
+	MaxTagLen        = 128 // bytes: 42 Chinese characters
 	MaxAttrs         = 200
 )
 
 // phonePattern is a phone number once spaces, dashes, dots and brackets
-// are taken out: digits, with the country code after a + when there is
-// one (+8613800138000, 13800138000, 021 6234 5678).
-var phonePattern = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
+// are taken out and full-width digits made ASCII: digits, with the
+// country code after a + when there is one (+8613800138000, 13800138000,
+// 021 6234 5678), and perhaps an extension (转801, ext801, x801).
+var phonePattern = regexp.MustCompile(`^\+?[0-9]{5,20}((转|分机|ext|x)[0-9]{1,6})?$`)
 
 // ValidateCustomer checks a customer before it is stored, and completes
 // it: one without a tier gets the lowest of tiers. tiers are the
@@ -53,7 +54,9 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 			return invalid("tier", "unknown tier %q (configured tiers, lowest first: %s)", c.Tier, strings.Join(tiers, ", "))
 		}
 	}
-	if c.Phone != "" && !phonePattern.MatchString(strings.Map(dropPhoneSeparators, c.Phone)) {
+	c.Phone = strings.TrimSpace(c.Phone)
+	c.Email = strings.TrimSpace(c.Email)
+	if c.Phone != "" && !phonePattern.MatchString(strings.Map(phoneChars, c.Phone)) {
 		return invalid("phone", "%q is not a phone number: digits, with +country code when not Chinese, like +8613800138000 or 13800138000", c.Phone)
 	}
 	if c.Email != "" {
@@ -91,12 +94,18 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 	return nil
 }
 
-func dropPhoneSeparators(r rune) rune {
-	switch r {
-	case ' ', '-', '.', '(', ')':
+// phoneChars folds a phone number for checking: separators and spaces of
+// any width go, full-width digits and plus become ASCII, letters lower case.
+func phoneChars(r rune) rune {
+	switch {
+	case r == '-' || r == '.' || r == '(' || r == ')' || r == '（' || r == '）' || r == '－' || unicode.IsSpace(r):
 		return -1
+	case r >= '０' && r <= '９':
+		return '0' + (r - '０')
+	case r == '＋':
+		return '+'
 	}
-	return r
+	return unicode.ToLower(r)
 }
 
 // ValidateEvent checks an event before it is stored.

@@ -38,6 +38,9 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 func DecodeNode(file string, n *yaml.Node, v any, what string) ErrorList {
 	var errs ErrorList
 	d := decoder{file: file, errs: &errs}
+	if n.Kind == 0 { // an empty document, or comments only
+		return nil
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return nil
@@ -109,17 +112,21 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		// Value by value, so that a struct under a name (a channel's
 		// cap) is as strict as one under a fixed key.
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if seen[k.Value] {
-				d.errorf(k, "%s: key %q appears twice", what, k.Value)
-				continue
-			}
-			seen[k.Value] = true
+		put := func(k, val *yaml.Node) {
 			elem := reflect.New(v.Type().Elem()).Elem()
 			d.decode(val, elem, join(what, k.Value))
 			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+		}
+		seen := map[string]bool{}
+		for _, kv := range MappingPairs(n) {
+			if !kv.Merged {
+				if seen[kv.Key.Value] {
+					d.errorf(kv.Key, "%s: key %q appears twice", what, kv.Key.Value)
+					continue
+				}
+				seen[kv.Key.Value] = true
+			}
+			put(kv.Key, kv.Value)
 		}
 		v.Set(m)
 	default:
@@ -138,10 +145,18 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		d.errorf(n, "%s: want a mapping, got %s", what, describe(n))
 		return
 	}
+	// YAML merge keys (<<: *defaults) first, so that the mapping's own
+	// keys override what they bring.
+	for _, m := range mergedMappings(n) {
+		d.decodeStruct(m, v, what)
+	}
 	fields := structFields(v.Type())
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if isMergeKey(k) {
+			continue // merged first, below
+		}
 		if seen[k.Value] {
 			d.errorf(k, "%s: key %q appears twice", what, k.Value)
 			continue
@@ -159,6 +174,61 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		d.decode(val, v.Field(idx), join(what, k.Value))
 	}
+}
+
+// Pair is a key and its value in a YAML mapping.
+type Pair struct {
+	Key, Value *yaml.Node
+	// Merged says the pair came in through a merge key.
+	Merged bool
+}
+
+// MappingPairs returns the key/value pairs of mapping n with YAML merge
+// keys (<<: *defaults, or a list of them) resolved: the merged pairs
+// first, then n's own, so that a later pair with the same key overrides
+// an earlier one.
+func MappingPairs(n *yaml.Node) []Pair {
+	var out []Pair
+	for _, m := range mergedMappings(n) {
+		for _, p := range MappingPairs(m) {
+			p.Merged = true
+			out = append(out, p)
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !isMergeKey(n.Content[i]) {
+			out = append(out, Pair{Key: n.Content[i], Value: n.Content[i+1]})
+		}
+	}
+	return out
+}
+
+// isMergeKey reports whether k is YAML's merge key, <<.
+func isMergeKey(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }
+
+// mergedMappings returns the mappings n's merge keys bring in, in order:
+// <<: *a or <<: [*a, *b].
+func mergedMappings(n *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !isMergeKey(n.Content[i]) {
+			continue
+		}
+		val := n.Content[i+1]
+		items := []*yaml.Node{val}
+		if val.Kind == yaml.SequenceNode {
+			items = val.Content
+		}
+		for _, it := range items {
+			if it.Kind == yaml.AliasNode {
+				it = it.Alias
+			}
+			if it.Kind == yaml.MappingNode {
+				out = append(out, it)
+			}
+		}
+	}
+	return out
 }
 
 // join builds the path an error names: "rule r1: coupon: amount".

@@ -235,6 +235,10 @@ func (l *loader) load(src []byte) *Playbook {
 			l.errorf(valueNode(root, "schedule"), "schedule: set the timezone with the timezone key, not in the cron spec")
 		} else if s, err := cronParser.Parse(raw.Schedule); err != nil {
 			l.errorf(valueNode(root, "schedule"), "schedule: invalid cron %q: %v", raw.Schedule, err)
+		} else if s.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+			// A date no calendar has (30 February): the scheduler would
+			// look for its next time forever.
+			l.errorf(valueNode(root, "schedule"), "schedule: %q never comes due: no month has that day", raw.Schedule)
 		} else {
 			pb.Cron = s
 		}

@@ -12,8 +12,8 @@ import (
 )
 
 // FireMarks returns the latest fire of every (rule, customer) of a
-// playbook, and of every (group, customer) of the groups named.
-func (d *DB) FireMarks(ctx context.Context, playbook string, groups []string) (*engine.Marks, error) {
+// playbook, and of every (group, customer) of the groups given.
+func (d *DB) FireMarks(ctx context.Context, playbook string, groups engine.GroupRules) (*engine.Marks, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT rule, customer_id, max(seq), max(at) FROM fires WHERE playbook = ? GROUP BY rule, customer_id`, playbook)
 	if err != nil {
 		return nil, fmt.Errorf("query fire marks: %w", err)
@@ -32,45 +32,81 @@ func (d *DB) FireMarks(ctx context.Context, playbook string, groups []string) (*
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if marks.Groups, err = d.groupMarks(ctx, groups); err != nil {
+	if err := d.groupMarks(ctx, playbook, groups, marks); err != nil {
 		return nil, err
 	}
 	return marks, nil
 }
 
-// groupMarks returns the latest fire of each customer in each group,
-// through the partial index fires_group.
-func (d *DB) groupMarks(ctx context.Context, groups []string) (map[engine.FireRef]engine.FireMark, error) {
-	out := map[engine.FireRef]engine.FireMark{}
+// groupMarks adds the latest fire of each customer in each group to
+// marks: the fires recorded in the group (through the partial index
+// fires_group), and the fires of its rules from before they joined it,
+// which have no group. Those of playbook's own rules are in marks.Rules
+// already; the others are read by their fire key.
+func (d *DB) groupMarks(ctx context.Context, playbook string, groups engine.GroupRules, marks *engine.Marks) error {
+	marks.Groups = map[engine.FireRef]engine.FireMark{}
 	by := map[[2]string]string{} // one string per rule, not per row
-	for _, g := range groups {
+	name := func(pb, rule string) string {
+		n, ok := by[[2]string{pb, rule}]
+		if !ok {
+			n = pb + "/" + rule
+			by[[2]string{pb, rule}] = n
+		}
+		return n
+	}
+	for _, g := range groups.Names() {
 		// SQLite takes the other columns from the row with max(gseq).
-		rows, err := d.db.QueryContext(ctx, `SELECT customer_id, max(gseq), at, playbook, rule FROM fires WHERE grp = ? GROUP BY customer_id`, g)
+		err := d.scanGroupFires(ctx, `SELECT customer_id, max(gseq), at, playbook, rule FROM fires WHERE grp = ? GROUP BY customer_id`,
+			[]any{g}, func(cust string, gseq int, at int64, pb, rule string) {
+				marks.NoteGroupFire(g, cust, fromMs(at), gseq, name(pb, rule))
+			})
 		if err != nil {
-			return nil, fmt.Errorf("query group marks of %s: %w", g, err)
+			return fmt.Errorf("query group marks of %s: %w", g, err)
 		}
-		for rows.Next() {
-			var cust, pb, rule string
-			var seq int
-			var at int64
-			if err := rows.Scan(&cust, &seq, &at, &pb, &rule); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("query group marks of %s: %w", g, err)
+		own := map[string]bool{}
+		for _, ref := range groups[g] {
+			if ref.Playbook == playbook {
+				own[ref.Rule] = true
+				continue
 			}
-			name, ok := by[[2]string{pb, rule}]
-			if !ok {
-				name = pb + "/" + rule
-				by[[2]string{pb, rule}] = name
+			err := d.scanGroupFires(ctx, `SELECT customer_id, 0, max(at), playbook, rule FROM fires
+				WHERE playbook = ? AND rule = ? AND grp IS NULL GROUP BY customer_id`,
+				[]any{ref.Playbook, ref.Rule}, func(cust string, _ int, at int64, pb, rule string) {
+					marks.NoteGroupFire(g, cust, fromMs(at), 0, name(pb, rule))
+				})
+			if err != nil {
+				return fmt.Errorf("query group marks of %s: %w", g, err)
 			}
-			out[engine.FireRef{Rule: g, CustomerID: cust}] = engine.FireMark{Seq: seq, At: fromMs(at), By: name}
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("query group marks of %s: %w", g, err)
+		if len(own) > 0 {
+			for ref, m := range marks.Rules {
+				if own[ref.Rule] {
+					marks.NoteGroupFire(g, ref.CustomerID, m.At, 0, name(playbook, ref.Rule))
+				}
+			}
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// scanGroupFires runs a query of (customer, group number, time, playbook,
+// rule) rows and hands each to fn.
+func (d *DB) scanGroupFires(ctx context.Context, query string, args []any, fn func(cust string, gseq int, at int64, pb, rule string)) error {
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cust, pb, rule string
+		var gseq int
+		var at int64
+		if err := rows.Scan(&cust, &gseq, &at, &pb, &rule); err != nil {
+			return err
+		}
+		fn(cust, gseq, at, pb, rule)
+	}
+	return rows.Err()
 }
 
 // WriteFires runs fn in one write transaction and returns the pond version

@@ -65,7 +65,7 @@ func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int) ([]engine.Ev
 // CustomerFireMarks returns the latest fire of each of a playbook's rules,
 // and of each benefit group, for each of the customers: one seek of the
 // fire key (or of fires_group) per pair.
-func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, groups, customerIDs []string) (*engine.Marks, error) {
+func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []string, groups engine.GroupRules, customerIDs []string) (*engine.Marks, error) {
 	marks := &engine.Marks{Rules: map[engine.FireRef]engine.FireMark{}, Groups: map[engine.FireRef]engine.FireMark{}}
 	if len(customerIDs) == 0 || len(ruleIDs)+len(groups) == 0 {
 		return marks, nil
@@ -85,6 +85,12 @@ func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, gr
 		return nil, fmt.Errorf("read group marks: %w", err)
 	}
 	defer gstmt.Close()
+	// A group's rules' fires from before they joined it have no group.
+	lstmt, err := conn.PrepareContext(ctx, `SELECT max(at) FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ? AND grp IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("read group marks: %w", err)
+	}
+	defer lstmt.Close()
 	for _, c := range customerIDs {
 		for _, r := range ruleIDs {
 			var seq int
@@ -98,18 +104,26 @@ func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs, gr
 			}
 			marks.Rules[engine.FireRef{Rule: r, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at)}
 		}
-		for _, g := range groups {
+		for _, g := range groups.Names() {
 			var seq int
 			var at int64
 			var pb, rule string
 			err := gstmt.QueryRowContext(ctx, g, c).Scan(&seq, &at, &pb, &rule)
-			if err == sql.ErrNoRows {
-				continue
-			}
-			if err != nil {
+			switch {
+			case err == nil:
+				marks.NoteGroupFire(g, c, fromMs(at), seq, pb+"/"+rule)
+			case err != sql.ErrNoRows:
 				return nil, fmt.Errorf("read group marks: %w", err)
 			}
-			marks.Groups[engine.FireRef{Rule: g, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at), By: pb + "/" + rule}
+			for _, ref := range groups[g] {
+				var last sql.NullInt64
+				if err := lstmt.QueryRowContext(ctx, ref.Playbook, ref.Rule, c).Scan(&last); err != nil {
+					return nil, fmt.Errorf("read group marks: %w", err)
+				}
+				if last.Valid {
+					marks.NoteGroupFire(g, c, fromMs(last.Int64), 0, ref.String())
+				}
+			}
 		}
 	}
 	return marks, nil
