@@ -128,6 +128,15 @@ rules:
 			t.Fatal(err)
 		}
 	}
+	workers := hookWorkers(t, reg, rcv)
+	f := &fixture{db: db, workers: workers}
+	f.now.Store(t0.UnixMilli())
+	return f
+}
+
+// hookWorkers are reg's workers with the channel hook posting to rcv.
+func hookWorkers(t *testing.T, reg *actions.Registry, rcv *receiver) map[string]actions.Worker {
+	t.Helper()
 	ep := webhook.New()
 	ep.(*webhook.Endpoint).URL = rcv.srv.URL
 	ep.(*webhook.Endpoint).SecretEnv = "HOOK_SECRET"
@@ -138,9 +147,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db, workers: workers}
-	f.now.Store(t0.UnixMilli())
-	return f
+	return workers
 }
 
 func (f *fixture) dispatcher(o dispatch.Options) *dispatch.Dispatcher {
@@ -472,16 +479,7 @@ rules:
 	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "u1", CustomerID: "leaves", Type: "unsubscribe", At: night.Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
-	ep := webhook.New()
-	ep.(*webhook.Endpoint).URL = rcv.srv.URL
-	ep.(*webhook.Endpoint).SecretEnv = "HOOK_SECRET"
-	if err := ep.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return secret }}); err != nil {
-		t.Fatal(err)
-	}
-	workers, err := reg.Workers(actions.WorkerContext{Channels: map[string]actions.Channel{"hook": ep}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	workers := hookWorkers(t, reg, rcv)
 	var clock atomic.Int64
 	clock.Store(night.Add(2 * time.Hour).UnixMilli())
 	d := dispatch.New(db, workers, dispatch.Options{Now: func() time.Time { return time.UnixMilli(clock.Load()).UTC() }})

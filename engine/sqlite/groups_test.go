@@ -274,12 +274,9 @@ rules:
 	}
 }
 
-// An event-triggered rule of a group and a scheduled one share it too.
-func TestEventTriggeredRuleSharesItsGroup(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	f.customers(2, 0)
-	f.playbook("on-order", `
+// onOrderThanks is a playbook thanking for every order, in group g.
+func onOrderThanks(cooldown string) string {
+	return `
 name: on-order
 limits: { max_fires: 100% }
 rules:
@@ -287,9 +284,25 @@ rules:
     on: order
     group: g
     when: "true"
-    cooldown: 30d
+    cooldown: ` + cooldown + `
     actions: [{ coupon: { amount: 10, expires_in: 7d } }]
-`)
+`
+}
+
+// order stores an order of c at at through the engine.
+func order(t *testing.T, e *engine.Engine, id, c string, at time.Time) {
+	t.Helper()
+	if res, err := e.AddEvents(context.Background(), []engine.Event{{ID: id, CustomerID: c, Type: "order", At: at, AmountFen: 100}}); err != nil || len(res.ItemErrs) > 0 {
+		t.Fatal(err, res.ItemErrs)
+	}
+}
+
+// An event-triggered rule of a group and a scheduled one share it too.
+func TestEventTriggeredRuleSharesItsGroup(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("on-order", onOrderThanks("30d"))
 	f.playbook("scheduled", `
 name: scheduled
 limits: { max_fires: 100% }
@@ -306,9 +319,7 @@ rules:
 	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: now, AmountFen: 100}}); err != nil || len(res.ItemErrs) > 0 {
-		t.Fatal(err, res.ItemErrs)
-	}
+	order(t, e, "o1", "c000", now)
 	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 1 || runs[0].Fired != 1 {
 		t.Fatalf("triggers: %+v %v", runs, err)
 	}
@@ -321,9 +332,7 @@ rules:
 	}
 	// And the other way round: c001's gift holds back its thanks.
 	now = now.Add(2 * time.Hour)
-	if res, err := e.AddEvents(ctx, []engine.Event{{ID: "o2", CustomerID: "c001", Type: "order", At: now, AmountFen: 100}}); err != nil || len(res.ItemErrs) > 0 {
-		t.Fatal(err, res.ItemErrs)
-	}
+	order(t, e, "o2", "c001", now)
 	runs, err := e.ProcessTriggers(ctx, opts)
 	if err != nil || len(runs) != 1 || runs[0].Fired != 0 || runs[0].Rules[0].ByGroup["scheduled/gift"] != 1 {
 		t.Fatalf("thanks after the gift: %+v %v", runs, err)
@@ -376,17 +385,7 @@ func TestEventTriggeredGroupRuleFiresAgainAfterItsCooldown(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.customers(1, 0)
-	f.playbook("on-order", `
-name: on-order
-limits: { max_fires: 100% }
-rules:
-  - id: thanks
-    on: order
-    group: g
-    when: "true"
-    cooldown: 1d
-    actions: [{ coupon: { amount: 10, expires_in: 7d } }]
-`)
+	f.playbook("on-order", onOrderThanks("1d"))
 	e := f.engine()
 	now := t0
 	opts := engine.TriggerOptions{Now: func() time.Time { return now }}
@@ -395,10 +394,7 @@ rules:
 	}
 	for k := range 3 {
 		now = t0.Add(time.Duration(k) * 3 * day)
-		id := fmt.Sprintf("o%d", k)
-		if res, err := e.AddEvents(ctx, []engine.Event{{ID: id, CustomerID: "c000", Type: "order", At: now, AmountFen: 100}}); err != nil || len(res.ItemErrs) > 0 {
-			t.Fatal(err, res.ItemErrs)
-		}
+		order(t, e, fmt.Sprintf("o%d", k), "c000", now)
 		runs, err := e.ProcessTriggers(ctx, opts)
 		if err != nil || len(runs) != 1 || runs[0].Fired != 1 {
 			t.Fatalf("order %d, three days after the last: %+v %v", k+1, runs, err)
