@@ -33,8 +33,9 @@ type Run struct {
 	Playbook string `json:"playbook"`
 	Hash     string `json:"hash"`
 	// File is the playbook file the run evaluated, as an absolute path:
-	// where an approval finds the version it held.
-	File string `json:"file,omitempty"`
+	// where an approval finds the version it held. It stays out of the
+	// API's answers: a path on the server is not a marketer's business.
+	File string `json:"-"`
 	// At is the moment evaluated; StartedAt and EndedAt are wall time.
 	At        time.Time `json:"at"`
 	StartedAt time.Time `json:"started_at"`
