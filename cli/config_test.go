@@ -129,3 +129,15 @@ func TestCheckFailsOnABrokenChannel(t *testing.T) {
 		t.Errorf("check: exit %d, want %d and %q\n%s%s", r.code, exitFailed, want, r.stdout, r.stderr)
 	}
 }
+
+// koi check on a condition nested half a million deep: exit 1 and the
+// position, not a crash.
+func TestCheckRefusesADeepCondition(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "deep.yaml"), deepPlaybook)
+	r := koi(t, nil, "check", dir)
+	want := filepath.Join(dir, "deep.yaml") + ":4:11: rule r1: when: the expression is 1000004 bytes long; at most 4096"
+	if r.code != exitFailed || !strings.Contains(r.stdout, want) {
+		t.Errorf("check: exit %d, want %d and %q\n%.2000s%.2000s", r.code, exitFailed, want, r.stdout, r.stderr)
+	}
+}

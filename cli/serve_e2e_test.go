@@ -109,6 +109,9 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	write("daily.yaml", e2eDaily)
 	write("thanks.yaml", e2eThanks)
+	// A file whose condition nests half a million brackets deep crashed
+	// the server at start and on every restart; it is an error like any.
+	write("deep.yaml", deepPlaybook)
 	const admin, shop = "e2e-admin", "e2e-shop"
 	t.Setenv("KOI_TEST_SHOP_KEY", shop)
 	cfgPath := filepath.Join(dir, "koi.yaml")
@@ -141,6 +144,17 @@ func TestServeEndToEnd(t *testing.T) {
 		if st, body := s.call("GET", path, "", ""); st != 200 {
 			t.Fatalf("%s: %d %s", path, st, body)
 		}
+	}
+	loaded := map[string]bool{}
+	for _, p := range s.json("GET", "/api/v1/playbooks", admin, "")["playbooks"].([]any) {
+		pm := p.(map[string]any)
+		loaded[fmt.Sprint(pm["name"])] = pm["errors"] == nil
+		if errs, _ := pm["errors"].([]any); len(errs) > 0 && !strings.Contains(fmt.Sprint(errs[0]), "at most 4096") {
+			t.Errorf("%v: errors %v", pm["file"], errs)
+		}
+	}
+	if !loaded["daily"] || !loaded["thanks"] || len(loaded) != 3 {
+		t.Fatalf("playbooks with the deep file beside them: %v", loaded)
 	}
 	for _, id := range []string{"c1", "c2"} {
 		s.json("PUT", "/api/v1/customers/"+id, shop, `{"member": true, "joined_at": "2026-04-01"}`)
@@ -209,6 +223,9 @@ func TestServeEndToEnd(t *testing.T) {
 
 	// Fixed, reloaded through the API.
 	write("daily.yaml", strings.Replace(e2eDaily, "hello-v1", "hello-v2", 1))
+	if err := os.Remove(filepath.Join(pbDir, "deep.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	if r := s.json("POST", "/api/v1/playbooks/reload", admin, ""); r["ok"] != true || fmt.Sprint(r["changed"]) != "[daily]" {
 		t.Fatalf("reload = %v", r)
 	}
@@ -234,3 +251,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// deepPlaybook's condition nests brackets half a million deep.
+var deepPlaybook = "name: deep\nrules:\n  - id: r1\n    when: " + strings.Repeat("(", 500000) + "true" + strings.Repeat(")", 500000) +
+	"\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -18,9 +19,18 @@ import (
 	"github.com/expr-lang/expr/vm/runtime"
 )
 
-// MaxExprNodes bounds the size of one expression, so a pasted or generated
-// monster cannot make every evaluation of a million customers crawl.
-const MaxExprNodes = 500
+// Bounds on one expression. MaxExprNodes keeps a pasted or generated
+// monster from making every evaluation of a million customers crawl.
+// MaxExprBytes and MaxExprDepth are checked before the expression is
+// parsed: expr's parser recurses once per level of brackets, and half a
+// million of them overflow the goroutine's stack, which kills the process
+// (a Go stack overflow cannot be recovered), so a request or a file must
+// never reach it.
+const (
+	MaxExprNodes = 500
+	MaxExprBytes = 4096
+	MaxExprDepth = 32
+)
 
 // Env is the expression environment playbooks compile against. The engine
 // supplies it, so the file format does not depend on how profiles are built.
@@ -145,6 +155,9 @@ func compileExpr(src string, env *Env) (*Condition, []exprError) {
 // compileWith is compileExpr; asBool false compiles an expression of any
 // type (a part of a condition, for Explain), without native closures.
 func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
+	if err := checkShape(src); err != nil {
+		return nil, []exprError{*err}
+	}
 	cfg := newConfig(env, asBool)
 	tree, err := checker.ParseCheck(src, cfg)
 	if err != nil {
@@ -172,6 +185,39 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 		return nil, []exprError{toExprError(err)}
 	}
 	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env}, nil
+}
+
+// checkShape refuses an expression longer than MaxExprBytes, or whose
+// brackets nest deeper than MaxExprDepth, before anything parses it. It
+// only counts: brackets inside string literals are text.
+func checkShape(src string) *exprError {
+	if len(src) > MaxExprBytes {
+		return &exprError{line: 1, msg: fmt.Sprintf("the expression is %d bytes long; at most %d", len(src), MaxExprBytes)}
+	}
+	depth := 0
+	var quote byte // the open string literal's quote, or 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case quote != 0:
+			switch {
+			case c == '\\' && quote != '`':
+				i++ // an escaped character
+			case c == quote:
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			if depth++; depth > MaxExprDepth {
+				line, col := position(src, utf8.RuneCountInString(src[:i]))
+				return &exprError{line: line, col: col, msg: fmt.Sprintf("brackets nest more than %d deep here; write the condition flatter", MaxExprDepth)}
+			}
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 func newConfig(env *Env, asBool bool) *conf.Config {

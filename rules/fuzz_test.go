@@ -3,8 +3,10 @@ package rules_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/rules"
 )
 
@@ -37,4 +39,60 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzExpr compiles arbitrary expressions: never a panic, never a stack
+// overflow (which no recover could catch), and every refusal says why.
+// The seeds nest brackets at and past the limit, in and out of strings.
+func FuzzExpr(f *testing.F) {
+	for _, s := range []string{
+		`recency_days > 45 && spend_365d >= 1000`,
+		`count("visit", "7d") > 0 || has_tag("vip")`,
+		strings.Repeat("(", rules.MaxExprDepth) + "true" + strings.Repeat(")", rules.MaxExprDepth),
+		strings.Repeat("(", rules.MaxExprDepth+1) + "true" + strings.Repeat(")", rules.MaxExprDepth+1),
+		strings.Repeat("[", 200) + strings.Repeat("]", 200),
+		`name == "` + strings.Repeat("(", 100) + `"`,
+		strings.Repeat("!", 3000) + "true",
+		strings.Repeat("-", 3000) + "1 > 0",
+		`tier in ["gold", 'vip', ` + "`x`" + `] && attrs.city == "上海"`,
+	} {
+		f.Add(s)
+	}
+	env := engine.ExprEnv()
+	f.Fuzz(func(t *testing.T, src string) {
+		c, err := rules.CompileExpr(src, env)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		if c == nil {
+			t.Fatal("no condition and no error")
+		}
+	})
+}
+
+// Half a million parentheses must be an error at the condition's place,
+// not a crash: as a file, and as a filter.
+func TestDeepExpressionsAreRefusedNotCrashed(t *testing.T) {
+	deep := strings.Repeat("(", 500000) + "true" + strings.Repeat(")", 500000)
+	src := "name: deep\nrules:\n  - id: r1\n    when: " + deep + "\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"
+	_, err := rules.Load("deep.yaml", []byte(src), options())
+	if err == nil || !strings.Contains(err.Error(), "deep.yaml:4:11: rule r1: when: the expression is 1000004 bytes long; at most 4096") {
+		t.Errorf("deep file: %v", err)
+	}
+	shallow := strings.Repeat("(", 40) + "true" + strings.Repeat(")", 40)
+	src = "name: deep\nrules:\n  - id: r1\n    when: " + shallow + "\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"
+	_, err = rules.Load("deep.yaml", []byte(src), options())
+	if err == nil || !strings.Contains(err.Error(), "deep.yaml:4:43: rule r1: when: brackets nest more than 32 deep here") {
+		t.Errorf("40 levels: %v", err)
+	}
+	if _, err := rules.CompileExpr(deep, engine.ExprEnv()); err == nil || !strings.Contains(err.Error(), "at most 4096") {
+		t.Errorf("deep filter: %v", err)
+	}
+	// Brackets in a string are text, however many.
+	if _, err := rules.CompileExpr(`name != "`+strings.Repeat("((", 100)+`"`, engine.ExprEnv()); err != nil {
+		t.Errorf("brackets in a string: %v", err)
+	}
 }

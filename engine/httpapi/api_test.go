@@ -303,3 +303,39 @@ func TestBodyLimit(t *testing.T) {
 		t.Fatalf("%d events stored from refused bodies", n)
 	}
 }
+
+// An expression nested half a million deep crashed the process through a
+// marketer's request; now it is a 400 naming the field, or a validation
+// error at its line, and the server answers the next request.
+func TestDeepExpressionsAreRefused(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	// Brackets need no escaping in a query: a 1 MB URL, as curl sends it.
+	deep := strings.Repeat("(", 500000) + "true" + strings.Repeat(")", 500000)
+	req, err := http.NewRequest("GET", a.url+"/api/v1/customers?where="+deep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+marketerKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil {
+		t.Fatalf("filter reply %d: %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	wantError(t, resp.StatusCode, reply, 400, "invalid", "where")
+	st, body := a.do("POST", "/api/v1/playbooks/validate?file=deep.yaml", marketerKey,
+		"name: deep\nrules:\n  - id: r1\n    when: "+deep+"\n    once: true\n    actions: [{ tag: { add: [x] } }]\n")
+	if st != 200 || body["valid"] != false {
+		t.Fatalf("validate: %d %v", st, body)
+	}
+	e0 := body["errors"].([]any)[0].(map[string]any)
+	if e0["line"] != 4.0 || !strings.Contains(e0["message"].(string), "at most 4096") {
+		t.Errorf("validate error = %v", e0)
+	}
+	if st, _ := a.do("GET", "/api/v1/customers?where=orders%20%3E%200", marketerKey, ""); st != 200 {
+		t.Errorf("the next filter: %d", st)
+	}
+}
