@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -96,6 +97,9 @@ type Dispatcher struct {
 	// deliver the job again.
 	released map[int64]uint64
 	epoch    uint64
+	// writeFailing is set while recording outcomes fails: the fetcher
+	// then claims no new work.
+	writeFailing atomic.Bool
 }
 
 // New returns a dispatcher over store, delivering each job kind with its
@@ -245,6 +249,20 @@ func (d *Dispatcher) fetch(ctx context.Context, items chan<- item, drain bool) e
 				d.opts.Logger.Info("purged finished jobs", "jobs", n, "older_than", d.opts.Retention)
 			}
 		}
+		if d.writeFailing.Load() {
+			// Outcomes cannot be recorded: new deliveries could not be
+			// either. A drain ends here; a server waits for the writer.
+			if drain {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-d.nudgec:
+			case <-poll.C:
+			}
+			continue
+		}
 		claimed, full, err := d.claim(ctx, now)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -342,16 +360,54 @@ func (d *Dispatcher) idle() bool {
 // writer records outcomes in batches: whatever has arrived by the time
 // the previous batch committed, so a busy dispatcher writes hundreds per
 // transaction and an idle one writes each at once.
+//
+// A delivered job stays claimed until its outcome is recorded. When
+// recording fails (a full disk, a locked file), the outcomes are kept and
+// recorded again after a growing delay, and the fetcher claims no new work
+// meanwhile (writeFailing): delivering again at once what was delivered,
+// in a loop, is what a full disk must never cause. When results end (a
+// drain, a shutdown), the outcomes still unrecorded get a few more tries;
+// a job whose outcome is lost then is delivered once more by the next
+// dispatcher, as after a crash.
 func (d *Dispatcher) writer(results <-chan result) (int, error) {
 	var errs error
 	recorded := 0
-	for r, ok := <-results; ok; r, ok = <-results {
-		batch := []result{r}
+	var pending []result // claimed jobs whose outcomes are not recorded yet
+	backoff := time.Duration(0)
+	failures := 0
+	log := newThrottledLog(d.opts.Logger, 30*time.Second)
+	for open := true; open || len(pending) > 0; {
+		var batch []result
+		if len(pending) == 0 {
+			r, ok := <-results
+			if !ok {
+				break
+			}
+			batch = append(batch, r)
+		} else if open {
+			// Wait out the backoff, taking in what arrives meanwhile.
+			timer := time.NewTimer(backoff)
+		wait:
+			for {
+				select {
+				case r, ok := <-results:
+					if !ok {
+						open = false
+						break wait
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
 	more:
-		for len(batch) < 4096 {
+		for open && len(batch) < 4096 {
 			select {
 			case r, ok := <-results:
 				if !ok {
+					open = false
 					break more
 				}
 				batch = append(batch, r)
@@ -359,30 +415,79 @@ func (d *Dispatcher) writer(results <-chan result) (int, error) {
 				break more
 			}
 		}
-		outcomes := make([]engine.JobOutcome, 0, len(batch))
+		// Claims released without an attempt need no record.
+		var unattempted []result
 		for _, r := range batch {
-			if r.outcome != nil {
-				outcomes = append(outcomes, *r.outcome)
+			if r.outcome == nil {
+				unattempted = append(unattempted, r)
+			} else {
+				pending = append(pending, r)
 			}
+		}
+		d.releaseResults(unattempted)
+		if len(pending) == 0 {
+			continue
+		}
+		outcomes := make([]engine.JobOutcome, len(pending))
+		for i, r := range pending {
+			outcomes[i] = *r.outcome
 		}
 		// Recording must outlive shutdown: an attempt made and not
 		// recorded is made again.
-		if err := d.store.FinishJobs(context.Background(), d.opts.Now(), outcomes); err != nil {
-			d.opts.Logger.Error("recording delivery outcomes failed; those jobs will be attempted again", "jobs", len(outcomes), "err", err)
-			errs = errors.Join(errs, err)
-		} else {
-			recorded += len(outcomes)
+		err := d.store.FinishJobs(context.Background(), d.opts.Now(), outcomes)
+		if err == nil {
+			if failures > 0 {
+				log.recovered("recording delivery outcomes works again", "after_failures", failures)
+			}
+			recorded += len(pending)
+			d.releaseResults(pending)
+			pending, failures, backoff = nil, 0, 0
+			d.writeFailing.Store(false)
+			d.Nudge() // capacity freed
+			continue
 		}
-		d.mu.Lock()
-		d.epoch++
-		for _, r := range batch {
-			delete(d.inflight, r.id)
-			d.released[r.id] = d.epoch
+		failures++
+		d.writeFailing.Store(true)
+		backoff = min(max(2*backoff, recordBackoff), d.opts.MaxBackoff, maxRecordBackoff)
+		log.failed("recording delivery outcomes failed; the jobs stay claimed (not delivered again) and no new work is taken until it works",
+			"jobs", len(pending), "failures", failures, "retry_in", backoff, "err", err)
+		if !open && failures >= finalRecordTries {
+			d.opts.Logger.Error("giving up recording delivery outcomes; those jobs will be delivered once more by the next dispatcher",
+				"jobs", len(pending), "err", err)
+			errs = errors.Join(errs, fmt.Errorf("record %d delivery outcomes: %w", len(pending), err))
+			d.releaseResults(pending)
+			pending = nil
+		} else if !open {
+			time.Sleep(backoff)
 		}
-		d.mu.Unlock()
-		d.Nudge() // capacity freed
 	}
 	return recorded, errs
+}
+
+// Recording outcomes that failed is tried again after recordBackoff, then
+// twice as long each time, up to maxRecordBackoff (or Options.MaxBackoff
+// when shorter). Once the dispatcher stops, finalRecordTries tries in all
+// are made before the outcomes are given up.
+const (
+	recordBackoff    = 500 * time.Millisecond
+	maxRecordBackoff = time.Minute
+	finalRecordTries = 4
+)
+
+// releaseResults ends the claims of jobs whose outcomes are recorded (or
+// who were not attempted), so the fetcher may claim them again when they
+// come due.
+func (d *Dispatcher) releaseResults(rs []result) {
+	if len(rs) == 0 {
+		return
+	}
+	d.mu.Lock()
+	d.epoch++
+	for _, r := range rs {
+		delete(d.inflight, r.id)
+		d.released[r.id] = d.epoch
+	}
+	d.mu.Unlock()
 }
 
 // attempt makes one delivery attempt and decides what becomes of the job.

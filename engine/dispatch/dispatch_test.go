@@ -1,10 +1,13 @@
 package dispatch_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -516,4 +519,122 @@ func rulesQuiet(t *testing.T, from, to string) rules.Policy {
 		t.Fatal(errs)
 	}
 	return p
+}
+
+// fullDisk is a job store whose writes of outcomes fail while full is set,
+// as SQLite's do when the disk is full.
+type fullDisk struct {
+	engine.JobStore
+	full     atomic.Bool
+	finishes atomic.Int32
+}
+
+func (s *fullDisk) FinishJobs(ctx context.Context, now time.Time, outcomes []engine.JobOutcome) error {
+	s.finishes.Add(1)
+	if s.full.Load() {
+		return errors.New("database or disk is full (13)")
+	}
+	return s.JobStore.FinishJobs(ctx, now, outcomes)
+}
+
+// lines counts log lines, safely from several goroutines.
+type lines struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+func (l *lines) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// With the disk full, each delivery succeeds and recording it fails. The
+// dispatcher must not deliver again at once, in a loop (half a million
+// deliveries of 2,352 jobs in 70 s, once): the jobs stay claimed, no new
+// work is taken, recording is retried after growing delays, and the log
+// says so once, not per attempt. When the disk has room again, the
+// outcomes are recorded and nothing was delivered twice.
+func TestAFullDiskDoesNotDeliverAgainAndAgain(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixture(t, 50, rcv)
+	store := &fullDisk{JobStore: f.db}
+	store.full.Store(true)
+	var logged lines
+	d := dispatch.New(store, f.workers, dispatch.Options{Now: time.Now, Poll: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	wait("the first deliveries", func() bool { return rcv.requests() == 50 })
+	time.Sleep(2 * time.Second)
+	if n := rcv.requests(); n != 50 {
+		t.Errorf("%d deliveries of 50 jobs while outcomes could not be recorded, want 50", n)
+	}
+	// Tries after 0.5 s, 1 s, 2 s: three or four in two seconds, not thousands.
+	if n := store.finishes.Load(); n > 5 {
+		t.Errorf("%d tries to record in 2 s; want a few, with growing delays", n)
+	}
+	if n := logged.count(); n > 2 {
+		t.Errorf("%d log lines in 2 s of failing writes; want the first one only", n)
+	}
+	store.full.Store(false)
+	wait("the outcomes recorded", func() bool {
+		jobs := f.jobs(t)
+		for _, j := range jobs {
+			if j.State != engine.JobDone {
+				return false
+			}
+		}
+		return len(jobs) == 50
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for key, n := range rcv.keys {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", key, n)
+		}
+	}
+}
+
+// koi run's drain stops taking work when outcomes cannot be recorded, and
+// returns an error after a few tries; the next drain delivers those jobs
+// once more, since their outcomes were lost: at most twice in all.
+func TestADrainOnAFullDiskStops(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixture(t, 20, rcv)
+	store := &fullDisk{JobStore: f.db}
+	store.full.Store(true)
+	d := dispatch.New(store, f.workers, dispatch.Options{Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	if _, err := d.Drain(context.Background()); err == nil || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("drain on a full disk: %v, want the error", err)
+	}
+	if n := rcv.requests(); n != 20 {
+		t.Fatalf("%d deliveries of 20 jobs, want each once", n)
+	}
+	store.full.Store(false)
+	if n, err := dispatch.New(store, f.workers, dispatch.Options{Now: time.Now}).Drain(context.Background()); err != nil || n != 20 {
+		t.Fatalf("second drain: %d %v", n, err)
+	}
+	for key, n := range rcv.keys {
+		if n != 2 {
+			t.Errorf("%s delivered %d times, want twice (once more for the lost outcome)", key, n)
+		}
+	}
 }
