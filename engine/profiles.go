@@ -78,9 +78,13 @@ func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profil
 
 // EachProfile computes the profile at now of every customer in the pond,
 // in pond order from position from, and calls fn with each and its
-// position until fn returns false. The profile is only valid during the
-// call. Customers who joined after now are left out. Positions are stable
-// while the process runs, so they can page a listing.
+// position until fn returns false or ctx ends. The profile is only valid
+// during the call. Customers who joined after now are left out. Positions
+// are stable while the process runs, so they can page a listing.
+//
+// fn runs without the pond's lock: profiles are computed a few at a time
+// under it, then handed out, so a slow fn (an API filter) holds off
+// neither ingest nor runs, and ctx is looked at between every few.
 func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn func(pos int, p *Profile) bool) error {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
@@ -92,32 +96,37 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 	}
 	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
 	var sc scratch
-	slots := make([]int, slotsPer)
-	// The read lock is taken per chunk, so writers are not held off for a
-	// whole pass over a large pond.
-	const chunk = 4096
+	const chunk = 16
+	profiles := make([]Profile, 0, chunk)
+	positions := make([]int, 0, chunk)
+	slots := make([]int, slotsPer*chunk)
 	for lo := max(from, 0); ; lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		profiles, positions = profiles[:0], positions[:0]
 		e.pondMu.RLock()
 		n := pond.Len()
-		if lo >= n {
-			e.pondMu.RUnlock()
-			return nil
-		}
 		for i := lo; i < min(lo+chunk, n); i++ {
-			c := &pond.Customers[i]
-			if c.JoinedAt.After(now) {
+			if pond.Customers[i].JoinedAt.After(now) {
 				continue
 			}
-			p := pr.profile(pond, i, slots, &sc)
+			k := len(profiles)
+			p := pr.profile(pond, i, slots[slotsPer*k:slotsPer*(k+1):slotsPer*(k+1)], &sc)
 			pop.Score(&p)
-			if !fn(i, &p) {
-				e.pondMu.RUnlock()
-				return nil
-			}
+			profiles, positions = append(profiles, p), append(positions, i)
 		}
 		e.pondMu.RUnlock()
+		if lo >= n {
+			return nil
+		}
+		for k := range profiles {
+			if !fn(positions[k], &profiles[k]) {
+				return nil
+			}
+			if k%8 == 7 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -338,4 +339,65 @@ func TestDeepExpressionsAreRefused(t *testing.T) {
 	if st, _ := a.do("GET", "/api/v1/customers?where=orders%20%3E%200", marketerKey, ""); st != 200 {
 		t.Errorf("the next filter: %d", st)
 	}
+}
+
+// A filter that fails is a 400 naming it, not an empty list; one that
+// costs too much stops at its time budget; and while it runs, ingest is
+// not held off.
+func TestHostileFiltersAreBounded(t *testing.T) {
+	a := newAPI(t, httpapi.Config{QueryBudget: 3 * time.Second})
+	var cs []engine.Customer
+	for i := range 20000 {
+		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%05d", i), Member: true, JoinedAt: t0.Add(-time.Hour)})
+	}
+	if err := a.e.PutCustomers(context.Background(), cs, t0); err != nil {
+		t.Fatal(err)
+	}
+	st, body := a.do("GET", "/api/v1/customers?where="+url.QueryEscape("1..100000000 != nil"), marketerKey, "")
+	wantError(t, st, body, 400, "invalid", "where")
+	if msg := body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "memory budget") {
+		t.Errorf("failing filter: %q", msg)
+	}
+	// 90,000 steps a customer, matching none: over a minute for the pond.
+	slow := url.QueryEscape(`any(1..300, {any(1..300, {# < 0})})`)
+	done := make(chan struct{})
+	var status int
+	var reply map[string]any
+	start := time.Now()
+	go func() {
+		defer close(done)
+		status, reply = a.do("GET", "/api/v1/customers?where="+slow, marketerKey, "")
+	}()
+	time.Sleep(200 * time.Millisecond)
+	var worst time.Duration
+	for k := 0; ; k++ {
+		select {
+		case <-done:
+		default:
+			began := time.Now()
+			st, _ := a.do("POST", "/api/v1/events", ingestKey, fmt.Sprintf(`{"id": "v%d", "customer_id": "c00001", "type": "visit", "at": "2026-04-30T10:00:00Z"}`, k))
+			if st != 201 {
+				t.Fatalf("ingest during the filter: %d", st)
+			}
+			worst = max(worst, time.Since(began))
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	took := time.Since(start)
+	wantError(t, status, reply, 400, "invalid", "where")
+	if msg := reply["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "ran out of its 3s") {
+		t.Errorf("slow filter: %q", msg)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the slow filter answered after %v, its budget is 3 s", took)
+	}
+	// The filter holds the pond's lock only while it computes 16 profiles,
+	// never while it evaluates (it held it for 4,096 evaluations): an event
+	// waits milliseconds, not seconds.
+	if worst > 2*time.Second {
+		t.Errorf("an event waited %v while the filter ran", worst)
+	}
+	t.Logf("the filter answered after %v; the slowest event took %v", took, worst)
 }

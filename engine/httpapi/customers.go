@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -88,7 +91,12 @@ func (s *server) listCustomers(c echo.Context) error {
 	out := []map[string]any{}
 	next, scanned := -1, 0
 	var m vm.VM
-	err = s.engine.EachProfile(c.Request().Context(), s.now(), from, func(pos int, p *engine.Profile) bool {
+	var filterErr error
+	// The request's own context: a client that leaves stops the scan. The
+	// budget bounds what one that stays can cost.
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.queryBudget)
+	defer cancel()
+	err = s.engine.EachProfile(ctx, s.now(), from, func(pos int, p *engine.Profile) bool {
 		if len(out) == limit || scanned == maxScan {
 			next = pos
 			return false
@@ -99,14 +107,25 @@ func (s *server) listCustomers(c echo.Context) error {
 			return true
 		}
 		if where != nil {
-			if ok, err := where.Eval(&m, p); err != nil || !ok {
+			ok, err := where.Eval(&m, p)
+			if err != nil {
+				// Not a customer who does not match: a filter that fails.
+				filterErr = fieldErr("where", fmt.Sprintf("fails for customer %s: %v", p.ID, err))
+				return false
+			}
+			if !ok {
 				return true
 			}
 		}
 		out = append(out, p.Values())
 		return true
 	})
-	if err != nil {
+	switch {
+	case filterErr != nil:
+		return filterErr
+	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() == nil:
+		return fieldErr("where", fmt.Sprintf("the listing ran out of its %s after looking at %d customers; narrow it with segment, tier or tag, or simplify the filter", s.queryBudget, scanned))
+	case err != nil:
 		return err
 	}
 	resp := map[string]any{"customers": out}

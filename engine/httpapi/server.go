@@ -56,6 +56,9 @@ type Config struct {
 	Tasks engine.TaskStore
 	// Guides are the configured sales guides.
 	Guides []actions.Guide
+	// QueryBudget bounds the time one filtered listing may take (default
+	// 10 s): a filter that needs longer is refused, naming it.
+	QueryBudget time.Duration
 }
 
 type server struct {
@@ -75,6 +78,7 @@ type server struct {
 	jobsChanged func()
 	tasks       engine.TaskStore
 	guides      []actions.Guide
+	queryBudget time.Duration
 }
 
 // New returns the API's handler over e.
@@ -102,6 +106,10 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	s.queryBudget = cfg.QueryBudget
+	if s.queryBudget <= 0 {
+		s.queryBudget = 10 * time.Second
 	}
 	ec := echo.New()
 	ec.HideBanner, ec.HidePort = true, true
