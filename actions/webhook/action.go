@@ -57,7 +57,11 @@ func (a *Action) Validate(lc actions.LoadContext) error {
 // Do enqueues the post. The profile is taken now, as the rule saw it.
 func (a *Action) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (actions.Result, error) {
 	key := fmt.Sprintf("%s#%d", f.Key, f.Index)
-	err := fx.Enqueue(actions.Job{Kind: Kind, Payload: payload{Endpoint: a.Endpoint, Body: Body{
+	// The job goes out on the endpoint's channel: its rate applies, and
+	// a customer who opted out of every channel ("*"), or of this
+	// endpoint by name, is not posted about. It is no message to the
+	// customer, so contact caps and quiet hours do not count it.
+	err := fx.Enqueue(actions.Job{Kind: Kind, Channel: a.Endpoint, Payload: payload{Endpoint: a.Endpoint, Body: Body{
 		Key: key, Playbook: f.Playbook, Rule: f.Rule, FireID: f.FireID, RunID: f.RunID, CustomerID: f.CustomerID,
 		At: f.At, Profile: f.Profile(), Results: f.Results,
 	}}})

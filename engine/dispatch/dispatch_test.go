@@ -88,6 +88,22 @@ type fixture struct {
 
 func newFixture(t *testing.T, n int, rcv *receiver, optOut ...string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, n, rcv, `name: hello
+limits: { max_fires: 100% }
+rules:
+  - id: hi
+    when: member
+    once: true
+    actions:
+      - coupon: { amount: 5, expires_in: 7d }
+      - message: { channel: hook, template: "{{.name}}: {{.coupon.code}}" }
+`, optOut...)
+}
+
+// newFixtureWith is newFixture with playbook instead of hello, which
+// messages everyone on hook.
+func newFixtureWith(t *testing.T, n int, rcv *receiver, playbook string, optOut ...string) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
 	if err != nil {
@@ -102,16 +118,7 @@ func newFixture(t *testing.T, n int, rcv *receiver, optOut ...string) *fixture {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "hello.yaml"), []byte(`name: hello
-limits: { max_fires: 100% }
-rules:
-  - id: hi
-    when: member
-    once: true
-    actions:
-      - coupon: { amount: 5, expires_in: 7d }
-      - message: { channel: hook, template: "{{.name}}: {{.coupon.code}}" }
-`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "playbook.yaml"), []byte(playbook), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	reg := builtin.Registry()
@@ -635,6 +642,42 @@ func TestADrainOnAFullDiskStops(t *testing.T) {
 	for key, n := range rcv.keys {
 		if n != 2 {
 			t.Errorf("%s delivered %d times, want twice (once more for the lost outcome)", key, n)
+		}
+	}
+}
+
+// A webhook action's job goes out on its endpoint's channel: the
+// channel's rate holds it (100 posts went out in 0.01 s at rate 5), and a
+// customer who opted out of every channel is not posted about.
+func TestWebhookActionsKeepTheirChannelsRateAndConsent(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	f := newFixtureWith(t, 13, rcv, `name: sync
+limits: { max_fires: 100% }
+rules:
+  - id: crm
+    when: member
+    once: true
+    actions:
+      - webhook: { endpoint: hook }
+`, actions.OptOutAll)
+	for _, j := range f.jobs(t) {
+		if j.Channel != "hook" || j.Kind != webhook.Kind {
+			t.Fatalf("job %d: kind %s, channel %q; want the endpoint's channel", j.ID, j.Kind, j.Channel)
+		}
+	}
+	start := time.Now()
+	n := f.drain(t, f.dispatcher(dispatch.Options{Rates: map[string]float64{"hook": 10}}))
+	took := time.Since(start)
+	if n != 13 || rcv.requests() != 12 {
+		t.Errorf("recorded %d outcomes, posted %d; want 13 and 12 (c0 opted out of everything)", n, rcv.requests())
+	}
+	// 12 posts at 10 a second, a burst of 10: the last two wait 0.2 s.
+	if took < 150*time.Millisecond {
+		t.Errorf("12 posts at 10/s took %v", took)
+	}
+	for _, j := range f.jobs(t) {
+		if j.CustomerID == "c0" && j.State != engine.JobSkipped {
+			t.Errorf("c0's post: %s, want skipped for consent", j.State)
 		}
 	}
 }
