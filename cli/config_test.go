@@ -141,3 +141,18 @@ func TestCheckRefusesADeepCondition(t *testing.T) {
 		t.Errorf("check: exit %d, want %d and %q\n%.2000s%.2000s", r.code, exitFailed, want, r.stdout, r.stderr)
 	}
 }
+
+// A run in 9999 fired real coupons expiring in 9999: a moment more than a
+// year ahead (or before 1990) is a usage error.
+func TestRunAtAnInsaneMomentIsRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "koi.db")
+	for _, at := range []string{"9999-11-30", "1899-12-30"} {
+		r := koi(t, nil, "--db", db, "run", "--at", at)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--at: ") {
+			t.Errorf("run --at %s: exit %d %s", at, r.code, r.stderr)
+		}
+	}
+	if n := query(t, db, `SELECT count(*) FROM runs`); n != 0 {
+		t.Errorf("%d runs recorded", n)
+	}
+}

@@ -118,13 +118,18 @@ func parseAt(s string, loc *time.Location) (time.Time, error) {
 	if s == "" || s == "now" {
 		return time.Now(), nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
+	t, err := time.Parse(time.RFC3339, s)
 	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
+		if err == nil {
+			break
 		}
+		t, err = time.ParseInLocation(layout, s, loc)
+	}
+	if err == nil {
+		if err := engine.CheckMoment("--at", t, time.Now()); err != nil {
+			return time.Time{}, &exitError{code: exitUsage, err: err}
+		}
+		return t, nil
 	}
 	return time.Time{}, &exitError{code: exitUsage, err: fmt.Errorf("--at: %q is not a time (use RFC 3339 like 2026-05-01T10:00:00+08:00, or a date like 2026-05-01)", s)}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Bounds on a customer's fields. A record is about one person; a caller
@@ -21,6 +23,110 @@ const (
 	MaxTagLen        = 128 // bytes: 42 Chinese characters
 	MaxAttrs         = 200
 )
+
+// Bounds on moments. An event is something that happened: from Earliest
+// to a day ahead of now (systems' clocks disagree a little). A run, a
+// preview or a report may look ahead, for planning, up to MaxRunAhead: a
+// run at 9999-11-30 fired real coupons expiring in 9999.
+var Earliest = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const (
+	MaxEventAhead = 24 * time.Hour
+	MaxRunAhead   = 366 * 24 * time.Hour
+)
+
+// More bounds on fields that callers fill.
+const (
+	MaxEventIDLen  = 256 // event ids and order ids
+	MaxEventType   = 64
+	MaxCodeLen     = 128
+	MaxAttrKeyLen  = 64
+	MaxAttrsBytes  = 16 << 10 // a record's attrs, as JSON
+	maxAttrsDepth  = 8
+	maxChannelName = 64
+)
+
+// CheckMoment checks the moment of a run, preview or report, named field:
+// from Earliest to MaxRunAhead after now.
+func CheckMoment(field string, t, now time.Time) error {
+	switch {
+	case t.Before(Earliest):
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("%s is before %s", t.Format(time.RFC3339), Earliest.Format("2006-01-02"))}
+	case t.After(now.Add(MaxRunAhead)):
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("%s is more than a year ahead", t.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// checkText refuses text that is not UTF-8, holds a NUL, or is longer
+// than max bytes, naming field.
+func checkText(field, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("is %d bytes long; at most %d", len(s), max)}
+	case !utf8.ValidString(s):
+		return &Error{Code: EInvalid, Field: field, Message: "is not valid UTF-8"}
+	case strings.IndexByte(s, 0) >= 0:
+		return &Error{Code: EInvalid, Field: field, Message: "contains a NUL character"}
+	}
+	return nil
+}
+
+// checkAttrs bounds free-form attributes: how many, their keys, their
+// size as JSON and their nesting, and the text in them.
+func checkAttrs(field string, attrs map[string]any, most int) error {
+	if len(attrs) > most {
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("%d attributes; at most %d", len(attrs), most)}
+	}
+	for k, v := range attrs {
+		if k == "" {
+			return &Error{Code: EInvalid, Field: field, Message: "an attribute name is empty"}
+		}
+		if err := checkText(field+"."+k, k, MaxAttrKeyLen); err != nil {
+			return err
+		}
+		if err := checkValue(field+"."+k, v, 0); err != nil {
+			return err
+		}
+	}
+	if len(attrs) > 0 {
+		b, err := json.Marshal(attrs)
+		if err != nil {
+			return &Error{Code: EInvalid, Field: field, Message: err.Error()}
+		}
+		if len(b) > MaxAttrsBytes {
+			return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("are %d bytes as JSON; at most %d", len(b), MaxAttrsBytes)}
+		}
+	}
+	return nil
+}
+
+// checkValue checks the text and nesting inside an attribute's value.
+func checkValue(field string, v any, depth int) error {
+	if depth > maxAttrsDepth {
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("nests more than %d deep", maxAttrsDepth)}
+	}
+	switch x := v.(type) {
+	case string:
+		return checkText(field, x, MaxAttrsBytes)
+	case map[string]any:
+		for k, e := range x {
+			if err := checkText(field, k, MaxAttrKeyLen); err != nil {
+				return err
+			}
+			if err := checkValue(field+"."+k, e, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkValue(field, e, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // phonePattern is a phone number once spaces, dashes, dots and brackets
 // are taken out and full-width digits made ASCII: digits, with the
@@ -43,8 +149,18 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		return invalid("id", "is %d bytes long; at most %d", len(c.ID), MaxCustomerIDLen)
 	case strings.IndexFunc(c.ID, unicode.IsControl) >= 0:
 		return invalid("id", "must not contain control characters")
-	case len(c.Name) > MaxNameLen:
-		return invalid("name", "is %d bytes long; at most %d", len(c.Name), MaxNameLen)
+	}
+	for _, f := range []struct {
+		field, value string
+		max          int
+	}{{"id", c.ID, MaxCustomerIDLen}, {"name", c.Name, MaxNameLen}, {"phone", c.Phone, 64}, {"email", c.Email, 254},
+		{"wecom_id", c.WeComID, MaxCustomerIDLen}, {"tier", c.Tier, MaxTagLen}, {"guide", c.Guide, MaxCustomerIDLen}, {"birthday", c.Birthday, 10}} {
+		if err := checkText(f.field, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	if !c.JoinedAt.IsZero() && (c.JoinedAt.Before(Earliest) || c.JoinedAt.After(time.Now().Add(MaxEventAhead))) {
+		return invalid("joined_at", "%s is not between %s and tomorrow", c.JoinedAt.Format(time.RFC3339), Earliest.Format("2006-01-02"))
 	}
 	if len(tiers) > 0 {
 		switch {
@@ -82,13 +198,22 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		case len(t) > MaxTagLen:
 			return invalid("tags", "tag %.20q… is %d bytes long; at most %d", t, len(t), MaxTagLen)
 		}
+		if err := checkText("tags", t, MaxTagLen); err != nil {
+			return err
+		}
 	}
-	if len(c.Attrs) > MaxAttrs {
-		return invalid("attrs", "%d attributes; at most %d", len(c.Attrs), MaxAttrs)
+	if err := checkAttrs("attrs", c.Attrs, MaxAttrs); err != nil {
+		return err
+	}
+	if len(c.OptOut) > MaxTags {
+		return invalid("opt_out", "%d channels; at most %d", len(c.OptOut), MaxTags)
 	}
 	for _, ch := range c.OptOut {
 		if strings.TrimSpace(ch) == "" {
 			return invalid("opt_out", "channel names must not be blank")
+		}
+		if err := checkText("opt_out", ch, maxChannelName); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -123,6 +248,22 @@ func ValidateEvent(e *Event) error {
 		return &Error{Code: EInvalid, Field: "amount", Message: "must not be negative (a refund is its own event type)"}
 	case e.AmountFen > MaxAmountFen:
 		return &Error{Code: EInvalid, Field: "amount", Message: fmt.Sprintf("must be at most %d fen", int64(MaxAmountFen))}
+	case e.At.Before(Earliest):
+		return &Error{Code: EInvalid, Field: "at", Message: fmt.Sprintf("%s is before %s", e.At.Format(time.RFC3339), Earliest.Format("2006-01-02"))}
+	case e.At.After(time.Now().Add(MaxEventAhead)):
+		return &Error{Code: EInvalid, Field: "at", Message: fmt.Sprintf("%s is more than a day ahead: an event is something that happened", e.At.Format(time.RFC3339))}
+	}
+	for _, f := range []struct {
+		field, value string
+		max          int
+	}{{"id", e.ID, MaxEventIDLen}, {"customer_id", e.CustomerID, MaxCustomerIDLen}, {"type", e.Type, MaxEventType},
+		{"order_id", e.OrderID, MaxEventIDLen}, {"code", e.Code, MaxCodeLen}} {
+		if err := checkText(f.field, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	if err := checkAttrs("attrs", e.Attrs, MaxAttrs); err != nil {
+		return err
 	}
 	switch e.Type {
 	case EventOrder:

@@ -538,7 +538,9 @@ func (d *Dispatcher) attempt(ctx context.Context, it item) result {
 	case j.Attempts >= j.MaxAttempts:
 		res = outcome(engine.JobDead, now, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
 	default:
-		wait := max(d.backoff(j.Attempts), actions.RetryDelay(err))
+		// A receiver's Retry-After is honoured up to MaxBackoff: one that
+		// says "in a year" must not park the job for a year.
+		wait := max(d.backoff(j.Attempts), min(actions.RetryDelay(err), d.opts.MaxBackoff))
 		res = outcome(engine.JobPending, now.Add(wait), err.Error())
 	}
 	return res

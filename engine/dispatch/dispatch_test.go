@@ -681,3 +681,18 @@ rules:
 		}
 	}
 }
+
+// A Retry-After beyond max_backoff waits max_backoff: a receiver cannot
+// park a job for a year.
+func TestRetryAfterIsCappedByMaxBackoff(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusTooManyRequests })
+	rcv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "31536000")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	f := newFixture(t, 1, rcv)
+	f.drain(t, f.dispatcher(dispatch.Options{Backoff: time.Second, MaxBackoff: 10 * time.Minute}))
+	if j := f.jobs(t)[0]; j.State != engine.JobPending || j.RunAt.Sub(t0) > 10*time.Minute {
+		t.Errorf("after Retry-After of a year: %s due in %v, want at most max_backoff", j.State, j.RunAt.Sub(t0))
+	}
+}

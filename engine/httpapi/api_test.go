@@ -401,3 +401,60 @@ func TestHostileFiltersAreBounded(t *testing.T) {
 	}
 	t.Logf("the filter answered after %v; the slowest event took %v", took, worst)
 }
+
+// Every field a caller fills is bounded and must be text: a 7 MB id, a
+// 1 MB event type, a NUL, invalid UTF-8, a date in 9999 and an amount
+// past what fen can hold are each a 400 naming the field, and nothing is
+// stored.
+func TestFieldsAreBoundedAndText(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"member": true, "joined_at": "2026-01-01"}`)
+	for _, c := range []struct {
+		method, path, body, field string
+	}{
+		{"PUT", "/api/v1/customers/big", `{"id": "` + strings.Repeat("x", 7<<20) + `"}`, "id"},
+		{"PUT", "/api/v1/customers/c2", `{"name": "Li\u0000Lei"}`, "name"},
+		{"PUT", "/api/v1/customers/c2", `{"attrs": {"` + strings.Repeat("k", 65) + `": 1}}`, "attrs." + strings.Repeat("k", 65)},
+		{"PUT", "/api/v1/customers/c2", `{"attrs": {"note": "` + strings.Repeat("x", 17<<10) + `"}}`, "attrs.note"},
+		{"PUT", "/api/v1/customers/c2", `{"joined_at": "9999-11-30"}`, "joined_at"},
+		{"POST", "/api/v1/events", `{"id": "e1", "customer_id": "c1", "type": "` + strings.Repeat("t", 1<<20) + `", "at": "2026-04-01T00:00:00Z"}`, "type"},
+		{"POST", "/api/v1/events", `{"id": "e1", "customer_id": "c1", "type": "visit", "at": "9999-11-30T00:00:00Z"}`, "at"},
+		{"POST", "/api/v1/events", `{"id": "e1", "customer_id": "c1", "type": "visit", "at": "1899-12-30T00:00:00Z"}`, "at"},
+		{"POST", "/api/v1/events", `{"id": "e1", "customer_id": "c1", "type": "order", "amount": 1e19, "at": "2026-04-01T00:00:00Z"}`, "amount"},
+		{"POST", "/api/v1/events", `{"id": "e\u0000", "customer_id": "c1", "type": "visit", "at": "2026-04-01T00:00:00Z"}`, "id"},
+		{"POST", "/api/v1/playbooks/none/preview", `{"at": "9999-11-30T00:00:00Z"}`, "at"},
+	} {
+		st, body := a.do(c.method, c.path, marketerOrIngest(c.path), c.body)
+		if st == 413 {
+			continue // over the body limit: refused before it is read
+		}
+		wantError(t, st, body, 400, "invalid", c.field)
+		if c.field == "amount" && !strings.Contains(body["error"].(map[string]any)["message"].(string), "at most") {
+			t.Errorf("amount: %v", body)
+		}
+	}
+	// Invalid UTF-8 is refused, not stored as U+FFFD.
+	req, _ := http.NewRequest("PUT", a.url+"/api/v1/customers/c3", bytes.NewReader([]byte("{\"name\": \"Li\xffLei\"}")))
+	req.Header.Set("Authorization", "Bearer "+ingestKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("invalid UTF-8: %d, want 400", resp.StatusCode)
+	}
+	if n := a.count(`SELECT count(*) FROM customers`); n != 1 {
+		t.Errorf("%d customers stored; refused requests stored some", n)
+	}
+	if n := a.count(`SELECT count(*) FROM events`); n != 0 {
+		t.Errorf("%d events stored by refused requests", n)
+	}
+}
+
+func marketerOrIngest(path string) string {
+	if strings.Contains(path, "/playbooks/") {
+		return marketerKey
+	}
+	return ingestKey
+}

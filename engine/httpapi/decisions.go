@@ -55,6 +55,9 @@ func (s *server) ruleReport(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := engine.CheckMoment("at", t, now); err != nil {
+			return err
+		}
 		now = t
 	}
 	reps, err := s.engine.Report(c.Request().Context(), c.QueryParam("playbook"), now)

@@ -155,7 +155,7 @@ func (s *server) runAt(c echo.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fieldErr("at", "want an RFC 3339 time like 2026-05-01T10:00:00+08:00")
 	}
-	return t, nil
+	return t, engine.CheckMoment("at", t, s.now())
 }
 
 func (s *server) runPlaybook(c echo.Context, dry bool) error {

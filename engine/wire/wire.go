@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
@@ -64,6 +65,11 @@ type Event struct {
 // DecodeStrict decodes one JSON value strictly into v: unknown fields
 // and trailing values are errors.
 func DecodeStrict(line []byte, v any) error {
+	// encoding/json would replace invalid UTF-8 with U+FFFD, storing text
+	// the sender did not send: refuse it.
+	if !utf8.Valid(line) {
+		return &FieldError{Msg: "invalid JSON: not valid UTF-8"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -133,8 +139,12 @@ func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (engine.Custom
 // midnight in loc.
 func (r *Event) ToEvent(loc *time.Location) (engine.Event, error) {
 	e := engine.Event{ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
-	if math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0) {
+	switch {
+	case math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0):
 		return e, &FieldError{Field: "amount", Msg: "must be a number of yuan"}
+	case r.Amount > engine.MaxAmountFen/100:
+		// Converted to fen, it would not fit: say so, not "negative".
+		return e, &FieldError{Field: "amount", Msg: fmt.Sprintf("must be at most %d yuan", int64(engine.MaxAmountFen/100))}
 	}
 	e.AmountFen = actions.YuanToFen(r.Amount)
 	if r.At == "" {
