@@ -458,3 +458,28 @@ func marketerOrIngest(path string) string {
 	}
 	return ingestKey
 }
+
+// An id with any character is reachable: a slash, a space, a percent and
+// Chinese, escaped in the path, name the customer whose id they spell.
+func TestIdsWithAnyCharacter(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	for _, id := range []string{"a/b", "shop 1/会员 007", "100%", "x?y#z"} {
+		path := "/api/v1/customers/" + url.PathEscape(id)
+		if st, body := a.do("PUT", path, ingestKey, `{"member": true}`); st != 200 || body["id"] != id {
+			t.Errorf("PUT %s: %d %v, want the id %q", path, st, body, id)
+			continue
+		}
+		if st, body := a.do("GET", path, marketerKey, ""); st != 200 || body["customer"].(map[string]any)["id"] != id {
+			t.Errorf("GET %s: %d %v", path, st, body)
+		}
+		if st, _ := a.do("POST", path+"/opt_out", ingestKey, `{"channel": "*"}`); st != 200 {
+			t.Errorf("opt out %s: %d", path, st)
+		}
+		if st, _ := a.do("DELETE", path, adminKey, ""); st != 204 {
+			t.Errorf("DELETE %s: %d", path, st)
+		}
+	}
+	if n := a.count(`SELECT count(*) FROM customers`); n != 0 {
+		t.Errorf("%d customers left: some id was stored escaped", n)
+	}
+}
