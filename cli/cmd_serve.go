@@ -234,7 +234,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			Reload:     rl.reload,
 			NextRun:    sched.NextRun,
 			Metrics:    m.Handler(),
-			Ready:      func(ctx context.Context) error { return a.db.SQL().PingContext(ctx) },
+			Ready:      a.db.Ready,
 			Jobs:       a.db,
 			JobsChanged: func() {
 				if d := a.disp.Load(); d != nil {
@@ -245,6 +245,9 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			Guides: a.cfg.guides(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       a.cfg.API.readTimeout,
+		WriteTimeout:      a.cfg.API.writeTimeout,
+		IdleTimeout:       a.cfg.API.idleTimeout,
 	}
 	fmt.Fprintf(out, "koi serving http://%s/api/v1 with %s scheduled\n", ln.Addr(), plural(countScheduled(a), "playbook"))
 	if o.serving != nil {

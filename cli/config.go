@@ -110,12 +110,22 @@ func loadConfig(path string) (*config, error) {
 		val string
 		dst *time.Duration
 	}{{"rfm.window", c.RFM.Window, &c.profile.RFMWindow}, {"rfm.period", c.RFM.Period, &c.profile.Period},
-		{"triggers.max_age", c.Triggers.MaxAge, &c.triggerMaxAge}} {
+		{"triggers.max_age", c.Triggers.MaxAge, &c.triggerMaxAge},
+		{"api.read_timeout", c.API.ReadTimeout, &c.API.readTimeout}, {"api.write_timeout", c.API.WriteTimeout, &c.API.writeTimeout},
+		{"api.idle_timeout", c.API.IdleTimeout, &c.API.idleTimeout}} {
 		if d.val == "" {
 			continue
 		}
 		if *d.dst, err = actions.ParseDuration(d.val); err != nil || *d.dst <= 0 {
 			return nil, c.keyError(d.key, "want a positive duration like 365d, got %q", d.val)
+		}
+	}
+	for _, d := range []struct {
+		dst *time.Duration
+		def time.Duration
+	}{{&c.API.readTimeout, 30 * time.Second}, {&c.API.writeTimeout, 2 * time.Minute}, {&c.API.idleTimeout, 2 * time.Minute}} {
+		if *d.dst == 0 {
+			*d.dst = d.def
 		}
 	}
 	if err := c.validateLog(); err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -19,7 +20,16 @@ import (
 type apiConfig struct {
 	Listen string         `yaml:"listen"`
 	Keys   []apiKeyConfig `yaml:"keys"`
-	keys   []httpapi.Key
+	// ReadTimeout bounds reading a request, body included (default 30s):
+	// a client trickling a body cannot hold a connection for long.
+	// WriteTimeout bounds handling and answering it (default 2m), and
+	// IdleTimeout an idle keep-alive connection (default 2m).
+	ReadTimeout  string `yaml:"read_timeout"`
+	WriteTimeout string `yaml:"write_timeout"`
+	IdleTimeout  string `yaml:"idle_timeout"`
+	keys         []httpapi.Key
+	// timeouts are the three, parsed.
+	readTimeout, writeTimeout, idleTimeout time.Duration
 }
 
 type apiKeyConfig struct {

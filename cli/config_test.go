@@ -31,7 +31,7 @@ tiers: gold
 	}
 	for _, want := range []string{
 		path + `:2:3: config: rfm: unknown key "windw" (did you mean window? known keys: window, period, thresholds)`,
-		path + `:4:3: config: api: unknown key "listne" (did you mean listen? known keys: listen, keys)`,
+		path + `:4:3: config: api: unknown key "listne" (did you mean listen? known keys: listen, keys, read_timeout, write_timeout, idle_timeout)`,
 		path + `:7:34: config: policy: channels: log: unknown key "mesages" (did you mean messages? known keys: messages, per)`,
 		path + `:8:1: config: unknown key "timezne" (did you mean timezone? known keys: database, playbooks, timezone,`,
 		path + `:9:8: config: tiers: want a list, got "gold"`,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -115,7 +116,7 @@ func TestServeEndToEnd(t *testing.T) {
 	const admin, shop = "e2e-admin", "e2e-shop"
 	t.Setenv("KOI_TEST_SHOP_KEY", shop)
 	cfgPath := filepath.Join(dir, "koi.yaml")
-	cfg := fmt.Sprintf("playbooks: %s\ntimezone: UTC\napi:\n  keys:\n    - { name: ops, role: admin, sha256: %s }\n    - { name: shop, role: ingest, env: KOI_TEST_SHOP_KEY }\n",
+	cfg := fmt.Sprintf("playbooks: %s\ntimezone: UTC\napi:\n  read_timeout: 1s\n  keys:\n    - { name: ops, role: admin, sha256: %s }\n    - { name: shop, role: ingest, env: KOI_TEST_SHOP_KEY }\n",
 		pbDir, httpapi.HashKey(admin))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,6 +146,32 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, st, body)
 		}
 	}
+	// A client trickling a body is cut off at the read timeout, not held
+	// open for as long as it likes.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /api/v1/events HTTP/1.1\r\nHost: koi\r\nAuthorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n{", shop)
+	began := time.Now()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_, _ = io.Copy(io.Discard, conn) // until the server closes it
+	}()
+trickle:
+	for {
+		select {
+		case <-closed:
+			break trickle
+		case <-time.After(200 * time.Millisecond):
+			if time.Since(began) > 20*time.Second {
+				t.Fatal("a trickling client held a connection for 20 s")
+			}
+			_, _ = conn.Write([]byte(" "))
+		}
+	}
+	conn.Close()
 	loaded := map[string]bool{}
 	for _, p := range s.json("GET", "/api/v1/playbooks", admin, "")["playbooks"].([]any) {
 		pm := p.(map[string]any)
@@ -208,11 +235,18 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("c2's tags = %v", tags)
 	}
 	_, metrics := s.call("GET", "/metrics", "", "")
+	// Where the server keeps its files is no caller's business.
+	_, listing := s.call("GET", "/api/v1/playbooks", admin, "")
+	for what, text := range map[string]string{"/metrics": metrics, "/api/v1/playbooks": listing} {
+		if strings.Contains(text, pbDir) {
+			t.Errorf("%s shows the playbooks directory %s", what, pbDir)
+		}
+	}
 	for _, want := range []string{
 		`koi_runs_total{playbook="daily",status="done",trigger="schedule"} 1`,
 		`koi_runs_total{playbook="thanks",status="done",trigger="event"} 1`,
 		`koi_rule_matches_total{outcome="fired",playbook="daily",rule="hello"} 2`,
-		fmt.Sprintf(`koi_playbook_load_errors{file=%q} 1`, filepath.Join(pbDir, "daily.yaml")),
+		`koi_playbook_load_errors{file="daily.yaml"} 1`,
 		`koi_playbooks_last_load_successful 0`,
 		`koi_events_ingested_total{result="inserted"} 1`,
 	} {

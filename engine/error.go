@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Adapters map them to their own vocabulary (HTTP statuses,
@@ -12,6 +13,9 @@ const (
 	ENotFound = "not_found"
 	EConflict = "conflict"
 	EInternal = "internal"
+	// EUnavailable: the work cannot be done now (a busy or full
+	// database); the same request may succeed later.
+	EUnavailable = "unavailable"
 )
 
 // Error is an error koi reports to its users, with a machine-readable code.
@@ -20,7 +24,14 @@ type Error struct {
 	Message string
 	// Field names the input at fault, when there is one.
 	Field string
+	// RetryAfter, for EUnavailable, is when trying again makes sense.
+	RetryAfter time.Duration
+	// Err is the underlying error, when there is one, for logs.
+	Err error
 }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Field != "" {

@@ -30,6 +30,21 @@ type PlaybookFile struct {
 // OK reports whether the file's latest content is what runs.
 func (f PlaybookFile) OK() bool { return len(f.Errors) == 0 }
 
+// Public is the file as callers outside the server see it (the API,
+// /metrics): named by its base name, which is unique in the playbooks
+// directory, not by where the directory is on the server.
+func (f PlaybookFile) Public() PlaybookFile {
+	f.File = filepath.Base(f.File)
+	if len(f.Errors) > 0 {
+		errs := slices.Clone(f.Errors)
+		for i := range errs {
+			errs[i].File = filepath.Base(errs[i].File)
+		}
+		f.Errors = errs
+	}
+	return f
+}
+
 // ReloadResult is the outcome of a reload.
 type ReloadResult struct {
 	Files []PlaybookFile

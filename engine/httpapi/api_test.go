@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -481,5 +482,28 @@ func TestIdsWithAnyCharacter(t *testing.T) {
 	}
 	if n := a.count(`SELECT count(*) FROM customers`); n != 0 {
 		t.Errorf("%d customers left: some id was stored escaped", n)
+	}
+}
+
+// A database that cannot take a write now is a 503 with Retry-After, not
+// a bare 500; /readyz says so too.
+func TestUnavailableIs503WithRetryAfter(t *testing.T) {
+	busy := &engine.Error{Code: engine.EUnavailable, Message: "the database is busy", RetryAfter: time.Second}
+	a := newAPI(t, httpapi.Config{
+		Reload: func(context.Context) (engine.ReloadResult, error) { return engine.ReloadResult{}, busy },
+		Ready:  func(context.Context) error { return errors.New("write: the database cannot grow: the disk is full") },
+	})
+	req, _ := http.NewRequest("POST", a.url+"/api/v1/playbooks/reload", nil)
+	req.Header.Set("Authorization", "Bearer "+marketerKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("busy: %d, Retry-After %q; want 503 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if st, body := a.do("GET", "/readyz", "", ""); st != 503 || !strings.Contains(fmt.Sprint(body["reason"]), "disk is full") {
+		t.Errorf("readyz: %d %v", st, body)
 	}
 }

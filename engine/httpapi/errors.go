@@ -3,6 +3,8 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +39,8 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case eMethod:
 		return http.StatusMethodNotAllowed
+	case engine.EUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -85,8 +89,15 @@ func (s *server) handleError(err error, c echo.Context) {
 	}
 	ae := toAPIError(err)
 	status := statusOf(ae.Code)
-	if status == http.StatusInternalServerError {
+	switch status {
+	case http.StatusInternalServerError:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+	case http.StatusServiceUnavailable:
+		s.log.Warn("request refused: the database cannot take it now", "method", c.Request().Method, "path", c.Path(), "err", err)
+		var ee *engine.Error
+		if errors.As(err, &ee) && ee.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(ee.RetryAfter.Round(time.Second)/time.Second)))
+		}
 	}
 	if err := c.JSON(status, map[string]apiError{"error": ae}); err != nil {
 		s.log.Warn("writing an error response failed", "err", err)

@@ -41,7 +41,7 @@ type ruleView struct {
 }
 
 func (s *server) view(c echo.Context, f engine.PlaybookFile, source bool) (playbookView, error) {
-	v := playbookView{PlaybookFile: f}
+	v := playbookView{PlaybookFile: f.Public()}
 	pb, ok := s.engine.Playbook(f.Playbook)
 	if !ok {
 		return v, nil
@@ -228,7 +228,11 @@ func (s *server) reloadPlaybooks(c echo.Context) error {
 	if err != nil && !errors.As(err, &list) {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": err == nil, "files": res.Files,
+	files := make([]engine.PlaybookFile, len(res.Files))
+	for i, f := range res.Files {
+		files[i] = f.Public()
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": err == nil, "files": files,
 		"added": nonNil(res.Added), "changed": nonNil(res.Changed), "removed": nonNil(res.Removed)})
 }
 

@@ -127,7 +127,7 @@ func (m *Metrics) PlaybooksLoaded(files []engine.PlaybookFile) {
 	m.fileErrors.Reset()
 	ok := 1.0
 	for _, f := range files {
-		m.fileErrors.WithLabelValues(f.File).Set(float64(len(f.Errors)))
+		m.fileErrors.WithLabelValues(f.Public().File).Set(float64(len(f.Errors)))
 		if !f.OK() {
 			ok = 0
 		}

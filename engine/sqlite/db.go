@@ -247,7 +247,7 @@ func (d *DB) beginWrite(ctx context.Context) (tx *sql.Tx, end func(), err error)
 	}
 	if tx, err = d.writeConn.BeginTx(ctx, nil); err != nil {
 		<-d.writeSlot
-		return nil, nil, err
+		return nil, nil, unavailable(err)
 	}
 	var once sync.Once
 	return tx, func() {
@@ -275,7 +275,7 @@ func (d *DB) execWrite(ctx context.Context, query string, args ...any) (sql.Resu
 // commit commits tx and notes it for the checkpointer.
 func (d *DB) commit(tx *sql.Tx) error {
 	if err := tx.Commit(); err != nil {
-		return err
+		return unavailable(err)
 	}
 	d.ckpt.kick()
 	return nil

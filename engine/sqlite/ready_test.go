@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine"
+)
+
+// /readyz tells the truth: a database that can be read but not written is
+// not ready, and a write it refuses is EUnavailable (a 503 with
+// Retry-After over HTTP), not an internal error. query_only stands in for
+// a full disk or an immutable file: SQLite refuses the write the same way.
+func TestReadyWritesAndUnwritableIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Ready(ctx); err != nil {
+		t.Fatalf("a fresh database is not ready: %v", err)
+	}
+	if _, err := d.writeConn.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ready(ctx); err == nil {
+		t.Error("an unwritable database is ready")
+	}
+	err = d.UpsertCustomers(ctx, []engine.Customer{{ID: "c1"}}, time.Now())
+	var ee *engine.Error
+	if !errors.As(err, &ee) || ee.Code != engine.EUnavailable || ee.RetryAfter <= 0 {
+		t.Errorf("a write to an unwritable database: %v, want EUnavailable with a Retry-After", err)
+	}
+	if _, err := d.writeConn.ExecContext(ctx, `PRAGMA query_only = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ready(ctx); err != nil {
+		t.Errorf("writable again, not ready: %v", err)
+	}
+}
+
+// A lock another process holds past the busy timeout is EUnavailable too,
+// and only busy for readiness.
+func TestABusyDatabaseIsUnavailableButReady(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "koi.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	other, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, end, err := other.beginWrite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer end()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO health (id, at) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET at = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.writeConn.ExecContext(ctx, `PRAGMA busy_timeout = 50`); err != nil {
+		t.Fatal(err)
+	}
+	err = d.UpsertCustomers(ctx, []engine.Customer{{ID: "c1"}}, time.Now())
+	var ee *engine.Error
+	if !errors.As(err, &ee) || ee.Code != engine.EUnavailable || ee.RetryAfter != time.Second {
+		t.Errorf("a write while another holds the lock: %v, want EUnavailable, retry after 1 s", err)
+	}
+	if err := d.Ready(ctx); err != nil {
+		t.Errorf("busy is ready: %v", err)
+	}
+}
