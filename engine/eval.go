@@ -159,6 +159,13 @@ func evaluate(pb *rules.Playbook, snap *Snapshot, marks *Marks) *evaluation {
 // evaluateWith is evaluate on at most workers goroutines, tracing every
 // customer's matches when trace is set.
 func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks *Marks, workers int, trace bool) *evaluation {
+	return evaluateUntil(nil, pb, snap, marks, workers, trace)
+}
+
+// evaluateUntil is evaluateWith that gives up when done closes, leaving
+// the evaluation partial: a preview's time budget (a run evaluates to the
+// end; nil never closes).
+func evaluateUntil(done <-chan struct{}, pb *rules.Playbook, snap *Snapshot, marks *Marks, workers int, trace bool) *evaluation {
 	n := len(snap.Profiles)
 	if n < 1024 {
 		workers = 1
@@ -173,7 +180,7 @@ func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks *Marks, workers int,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			evaluateRange(pb, snap, marks, lo, hi, part)
+			evaluateRange(done, pb, snap, marks, lo, hi, part)
 		}()
 	}
 	wg.Wait()
@@ -197,9 +204,16 @@ func newCounts(pb *rules.Playbook) []*RuleCounts {
 	return cs
 }
 
-func evaluateRange(pb *rules.Playbook, snap *Snapshot, marks *Marks, lo, hi int, out *evaluation) {
+func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *Snapshot, marks *Marks, lo, hi int, out *evaluation) {
 	var m vm.VM
 	for i := lo; i < hi; i++ {
+		if (i-lo)&1023 == 0 && done != nil {
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
 		evaluateOne(pb, snap, marks, i, &m, out)
 	}
 }

@@ -90,7 +90,10 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 		e.putSpare(snap)
 		release()
 	}()
-	ev := evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), true)
+	ev := evaluateUntil(ctx.Done(), pb, snap, marks, runtime.GOMAXPROCS(0), true)
+	if err := ctx.Err(); err != nil {
+		return nil, err // a partial evaluation is no preview
+	}
 	out := &Preview{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, Audience: ev.audience, Rules: ev.counts,
 		WouldFire: ev.fires(), Limit: Limit(pb, ev.audience), Overlap: []Overlap{}, Sample: []SampleCustomer{}}
 	out.Held = out.WouldFire > out.Limit

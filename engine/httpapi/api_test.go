@@ -507,3 +507,16 @@ func TestUnavailableIs503WithRetryAfter(t *testing.T) {
 		t.Errorf("readyz: %d %v", st, body)
 	}
 }
+
+// A preview that runs out of its budget is refused, not left running.
+func TestPreviewHasATimeBudget(t *testing.T) {
+	a := newAPI(t, httpapi.Config{PreviewBudget: time.Nanosecond})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"member": true, "joined_at": "2026-04-01"}`)
+	a.writePlaybook("welcome", couponPlaybook)
+	a.do("POST", "/api/v1/playbooks/reload", marketerKey, "")
+	st, body := a.do("POST", "/api/v1/playbooks/welcome/preview", marketerKey, "")
+	wantError(t, st, body, 503, "unavailable", "")
+	if msg := body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "budget") {
+		t.Errorf("preview: %q", msg)
+	}
+}

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -189,7 +191,12 @@ func (s *server) previewPlaybook(c echo.Context) error {
 			sample = -1
 		}
 	}
-	p, err := s.engine.Preview(c.Request().Context(), engine.PreviewRequest{Playbook: c.Param("name"), At: at, Sample: sample})
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.previewBudget)
+	defer cancel()
+	p, err := s.engine.Preview(ctx, engine.PreviewRequest{Playbook: c.Param("name"), At: at, Sample: sample})
+	if errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() == nil {
+		return &engine.Error{Code: engine.EUnavailable, Message: fmt.Sprintf("the preview ran out of its %s budget: the pond is large or a condition is slow", s.previewBudget)}
+	}
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,8 @@ type Config struct {
 	// QueryBudget bounds the time one filtered listing may take (default
 	// 10 s): a filter that needs longer is refused, naming it.
 	QueryBudget time.Duration
+	// PreviewBudget bounds the time one preview may take (default 60 s).
+	PreviewBudget time.Duration
 }
 
 type server struct {
@@ -80,6 +82,8 @@ type server struct {
 	tasks       engine.TaskStore
 	guides      []actions.Guide
 	queryBudget time.Duration
+	// previewBudget bounds a preview.
+	previewBudget time.Duration
 }
 
 // New returns the API's handler over e.
@@ -108,9 +112,12 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.queryBudget = cfg.QueryBudget
+	s.queryBudget, s.previewBudget = cfg.QueryBudget, cfg.PreviewBudget
 	if s.queryBudget <= 0 {
 		s.queryBudget = 10 * time.Second
+	}
+	if s.previewBudget <= 0 {
+		s.previewBudget = time.Minute
 	}
 	ec := echo.New()
 	ec.HideBanner, ec.HidePort = true, true

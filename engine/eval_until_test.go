@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/rules"
+)
+
+// An evaluation whose done channel closes stops between customers: a
+// preview's time budget cuts it short instead of letting it run on.
+func TestEvaluationStopsWhenDone(t *testing.T) {
+	now := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	p := NewPond()
+	for i := range 5000 {
+		p.PutCustomer(Customer{ID: fmt.Sprintf("c%04d", i), Member: true, JoinedAt: now.Add(-time.Hour)})
+	}
+	snap := computeSnapshot(nil, p, now, ProfileConfig{})
+	pb, err := rules.Load("p.yaml", []byte("name: p\nrules:\n  - id: r\n    when: member\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"),
+		rules.Options{Env: ExprEnv(), Registry: builtin.Registry(), Sample: SampleValues()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := evaluateUntil(nil, pb, snap, &Marks{}, 2, false); ev.audience != 5000 {
+		t.Fatalf("audience %d, want 5000", ev.audience)
+	}
+	done := make(chan struct{})
+	close(done)
+	if ev := evaluateUntil(done, pb, snap, &Marks{}, 2, false); ev.audience != 0 {
+		t.Errorf("a closed done evaluated %d customers, want none", ev.audience)
+	}
+}
