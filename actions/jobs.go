@@ -18,6 +18,11 @@ type Job struct {
 	// customer who opted out of it is never sent to: the job is skipped
 	// with reason consent. Empty for integrations that message no one.
 	Channel string
+	// NotContact marks a job on a channel that is no message to the
+	// customer (the webhook action's post to the brand's CRM): consent
+	// and the channel's rate apply to it, but it is not contact history,
+	// so caps, quiet hours, contacts_7d and last_contact_days leave it be.
+	NotContact bool
 	// Payload is what the worker needs, encoded as JSON. It must be
 	// self-contained: the playbook that enqueued it may have changed by the
 	// time it is delivered.

@@ -177,7 +177,7 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 		FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: f.CustomerID,
 		Payload: payload, MaxAttempts: s.maxAttempts,
 	}
-	if j.Channel != "" {
+	if j.Channel != "" && !j.NotContact {
 		// A message to the customer: it waits with the fire's delay, and
 		// it is contact history.
 		nj.Delay = s.delay

@@ -34,11 +34,14 @@ func (f PlaybookFile) OK() bool { return len(f.Errors) == 0 }
 // /metrics): named by its base name, which is unique in the playbooks
 // directory, not by where the directory is on the server.
 func (f PlaybookFile) Public() PlaybookFile {
+	dir := filepath.Dir(f.File) + string(filepath.Separator)
 	f.File = filepath.Base(f.File)
 	if len(f.Errors) > 0 {
 		errs := slices.Clone(f.Errors)
 		for i := range errs {
 			errs[i].File = filepath.Base(errs[i].File)
+			// Messages name other files too ("already used by …", "open …").
+			errs[i].Msg = strings.ReplaceAll(errs[i].Msg, dir, "")
 		}
 		f.Errors = errs
 	}

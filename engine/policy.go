@@ -48,12 +48,21 @@ func (p *Pond) AddContact(i int, at time.Time, channel string) {
 }
 
 // UnionOptOut returns the channels of both lists, sorted, without repeats:
-// opting out only ever adds.
+// opting out only ever adds. A list longer than MaxOptOuts becomes every
+// channel: a customer who opted out of that many opted out of all, and the
+// list a caller can grow stays bounded.
 func UnionOptOut(a, b []string) []string {
 	out := slices.Concat(a, b)
 	slices.Sort(out)
-	return slices.Compact(out)
+	out = slices.Compact(out)
+	if len(out) > MaxOptOuts {
+		return []string{OptOutAll}
+	}
+	return out
 }
+
+// MaxOptOuts bounds a customer's opt-out list; see UnionOptOut.
+const MaxOptOuts = 64
 
 // MarkOptOuts sets the OptOut of each event of the unsubscribe type, for
 // the store to record with it. Engine.AddEvents does it; a bulk import
@@ -71,7 +80,9 @@ func optOutChannel(e *Event, unsubscribeType string) (string, bool) {
 	if unsubscribeType == "" || e.Type != unsubscribeType {
 		return "", false
 	}
-	if ch, _ := e.Attrs["channel"].(string); ch != "" {
+	// A channel name no channel could have (too long, not text) opts out
+	// of every channel: consent errs on the side of silence.
+	if ch, _ := e.Attrs["channel"].(string); ch != "" && checkText("channel", ch, maxChannelName) == nil {
 		return ch, true
 	}
 	return OptOutAll, true

@@ -77,7 +77,9 @@ func pondCustomer(c *Customer) PondCustomer {
 
 // NewPond returns an empty pond.
 func NewPond() *Pond {
-	return &Pond{index: map[string]int{}, types: newTypeTable(), seen: map[string]struct{}{}}
+	p := &Pond{index: map[string]int{}, seen: map[string]struct{}{}}
+	p.types.init()
+	return p
 }
 
 // Grow makes room for n more customers, so a bulk load does not copy the
@@ -326,8 +328,11 @@ func hashBytes(b []byte) uint64 {
 	return h
 }
 
-// typeTable interns event type names.
+// typeTable interns event type names. Profiles read it outside the pond's
+// lock (count() in a filter or a run) while ingest adds types under it, so
+// it has a lock of its own.
 type typeTable struct {
+	mu    sync.RWMutex
 	ids   map[string]uint16
 	names []string
 }
@@ -344,15 +349,23 @@ const (
 	typCouponRedeem
 )
 
-func newTypeTable() typeTable {
-	t := typeTable{ids: map[string]uint16{}}
+// init makes t hold the well-known types.
+func (t *typeTable) init() {
+	t.ids = map[string]uint16{}
 	for _, n := range []string{EventOrder, EventRefund, EventShare, EventReferral, EventCouponRedeem} {
 		t.id(n)
 	}
-	return t
 }
 
 func (t *typeTable) id(name string) uint16 {
+	t.mu.RLock()
+	id, ok := t.ids[name]
+	t.mu.RUnlock()
+	if ok {
+		return id
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if id, ok := t.ids[name]; ok {
 		return id
 	}
@@ -361,14 +374,26 @@ func (t *typeTable) id(name string) uint16 {
 		// cannot tell them apart, but nothing overflows.
 		return maxEventTypes - 1
 	}
-	id := uint16(len(t.names))
+	id = uint16(len(t.names))
 	t.ids[name] = id
 	t.names = append(t.names, name)
 	return id
 }
 
+// name returns the name of type id, or "" for none.
+func (t *typeTable) name(id uint16) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if int(id) < len(t.names) {
+		return t.names[id]
+	}
+	return ""
+}
+
 // lookup returns a type's id without interning it.
 func (t *typeTable) lookup(name string) (uint16, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	id, ok := t.ids[name]
 	return id, ok
 }

@@ -19,10 +19,7 @@ func (p *Pond) recentEvents(i, n int) []EventSummary {
 	out := make([]EventSummary, 0, min(n, len(evs)))
 	for k := len(evs) - 1; k >= 0 && len(out) < n; k-- {
 		e := &evs[k]
-		name := ""
-		if t := int(e.typ()); t < len(p.types.names) {
-			name = p.types.names[t]
-		}
+		name := p.types.name(e.typ())
 		out = append(out, EventSummary{Type: name, At: time.UnixMilli(e.at).UTC(), Amount: float64(e.amount()) / 100})
 	}
 	return out

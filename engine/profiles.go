@@ -124,7 +124,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 			if !fn(positions[k], &profiles[k]) {
 				return nil
 			}
-			if k%8 == 7 && ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}

@@ -218,6 +218,9 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	if channel == "" {
 		return nil, &Error{Code: EInvalid, Field: "channel", Message: "name the channel, or * for every channel"}
 	}
+	if err := checkText("channel", channel, maxChannelName); err != nil {
+		return nil, err
+	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	version, list, err := e.store.SetOptOut(ctx, customerID, channel, out)

@@ -205,8 +205,8 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 	if err := checkAttrs("attrs", c.Attrs, MaxAttrs); err != nil {
 		return err
 	}
-	if len(c.OptOut) > MaxTags {
-		return invalid("opt_out", "%d channels; at most %d", len(c.OptOut), MaxTags)
+	if len(c.OptOut) > MaxOptOuts {
+		return invalid("opt_out", "%d channels; at most %d (or * for every channel)", len(c.OptOut), MaxOptOuts)
 	}
 	for _, ch := range c.OptOut {
 		if strings.TrimSpace(ch) == "" {

@@ -135,7 +135,7 @@ func CompileExpr(src string, env *Env) (*Condition, error) {
 	c, errs := compileExpr(src, env)
 	if len(errs) > 0 {
 		e := errs[0]
-		return nil, fmt.Errorf("%d:%d: %s", e.line, e.col+1, e.msg)
+		return nil, fmt.Errorf("%d:%d: %s", e.line, e.col+1, explainUnknownName(e.msg, env))
 	}
 	return c, nil
 }
@@ -199,6 +199,20 @@ func checkShape(src string) *exprError {
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		switch {
+		case quote == 0 && strings.HasPrefix(src[i:], "//"):
+			// A comment to the end of the line: its brackets and quotes
+			// are text, as they are to expr.
+			if nl := strings.IndexByte(src[i:], '\n'); nl >= 0 {
+				i += nl
+			} else {
+				i = len(src)
+			}
+		case quote == 0 && strings.HasPrefix(src[i:], "/*"):
+			if end := strings.Index(src[i+2:], "*/"); end >= 0 {
+				i += end + 3
+			} else {
+				i = len(src)
+			}
 		case quote != 0:
 			switch {
 			case c == '\\' && quote != '`':
@@ -225,6 +239,12 @@ func newConfig(env *Env, asBool bool) *conf.Config {
 	opts := []expr.Option{
 		expr.Env(env.Profile),
 		expr.MaxNodes(MaxExprNodes),
+		// repeat allocates its result before expr's memory budget sees
+		// it: repeat(repeat("x", 999999), 999999) asked for a terabyte and
+		// killed the process. No condition over a customer needs it. The
+		// parser honours Disabled; the checker looks in Builtins.
+		expr.DisableBuiltin("repeat"),
+		func(c *conf.Config) { delete(c.Builtins, "repeat") },
 		expr.Patch(functionRenamer{env.Functions}),
 	}
 	if asBool {
@@ -405,6 +425,9 @@ func explainUnknownName(msg string, env *Env) string {
 	name, ok := strings.CutPrefix(msg, "unknown name ")
 	if !ok {
 		return msg
+	}
+	if name == "repeat" {
+		return "repeat is not available in koi's expressions: it can ask for unbounded memory"
 	}
 	var similar []string
 	for _, a := range attributeNames(env) {

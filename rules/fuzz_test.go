@@ -96,3 +96,22 @@ func TestDeepExpressionsAreRefusedNotCrashed(t *testing.T) {
 		t.Errorf("brackets in a string: %v", err)
 	}
 }
+
+// Evaluation must not be able to take the process down either: repeat,
+// which allocates before expr's memory budget looks, is not available; a
+// comment cannot hide nesting from the depth limit.
+func TestExpressionsCannotAskForUnboundedMemory(t *testing.T) {
+	env := engine.ExprEnv()
+	_, err := rules.CompileExpr(`len(repeat(repeat("x", 999999), 999999)) > 0`, env)
+	if err == nil || !strings.Contains(err.Error(), "repeat is not available") {
+		t.Errorf("repeat: %v", err)
+	}
+	hidden := `/* " */ ` + strings.Repeat("(", 40) + "true" + strings.Repeat(")", 40)
+	if _, err := rules.CompileExpr(hidden, env); err == nil || !strings.Contains(err.Error(), "nest more than") {
+		t.Errorf("nesting after a comment with a quote: %v", err)
+	}
+	hidden = "true // \"\n && " + strings.Repeat("(", 40) + "true" + strings.Repeat(")", 40)
+	if _, err := rules.CompileExpr(hidden, env); err == nil || !strings.Contains(err.Error(), "nest more than") {
+		t.Errorf("nesting after a line comment with a quote: %v", err)
+	}
+}

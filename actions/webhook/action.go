@@ -61,7 +61,7 @@ func (a *Action) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (act
 	// a customer who opted out of every channel ("*"), or of this
 	// endpoint by name, is not posted about. It is no message to the
 	// customer, so contact caps and quiet hours do not count it.
-	err := fx.Enqueue(actions.Job{Kind: Kind, Channel: a.Endpoint, Payload: payload{Endpoint: a.Endpoint, Body: Body{
+	err := fx.Enqueue(actions.Job{Kind: Kind, Channel: a.Endpoint, NotContact: true, Payload: payload{Endpoint: a.Endpoint, Body: Body{
 		Key: key, Playbook: f.Playbook, Rule: f.Rule, FireID: f.FireID, RunID: f.RunID, CustomerID: f.CustomerID,
 		At: f.At, Profile: f.Profile(), Results: f.Results,
 	}}})

@@ -236,6 +236,7 @@ func (d *Dispatcher) fetch(ctx context.Context, items chan<- item, drain bool) e
 	poll := time.NewTicker(d.opts.Poll)
 	defer poll.Stop()
 	purged := time.Time{}
+	readLog := newThrottledLog(d.opts.Logger, 30*time.Second)
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -268,7 +269,7 @@ func (d *Dispatcher) fetch(ctx context.Context, items chan<- item, drain bool) e
 			if ctx.Err() != nil {
 				return nil
 			}
-			d.opts.Logger.Error("reading due jobs failed", "err", err)
+			readLog.failed("reading due jobs failed", "err", err)
 		}
 		for _, it := range claimed {
 			select {

@@ -665,6 +665,12 @@ rules:
 			t.Fatalf("job %d: kind %s, channel %q; want the endpoint's channel", j.ID, j.Kind, j.Channel)
 		}
 	}
+	// A post to the brand's systems is no message to the customer: no
+	// contact history, which caps and contacts_7d count.
+	var contacts int
+	if err := f.db.SQL().QueryRow(`SELECT count(*) FROM contacts`).Scan(&contacts); err != nil || contacts != 0 {
+		t.Errorf("%d contacts recorded for webhook posts (%v), want none", contacts, err)
+	}
 	start := time.Now()
 	n := f.drain(t, f.dispatcher(dispatch.Options{Rates: map[string]float64{"hook": 10}}))
 	took := time.Since(start)

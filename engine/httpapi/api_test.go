@@ -520,3 +520,33 @@ func TestPreviewHasATimeBudget(t *testing.T) {
 		t.Errorf("preview: %q", msg)
 	}
 }
+
+// An opt-out names a channel: a 500 KB "channel" is refused, and however
+// many channels a customer opts out of, the list stays bounded (past 64 it
+// is every channel).
+func TestOptOutsAreBounded(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"member": true}`)
+	st, body := a.do("POST", "/api/v1/customers/c1/opt_out", ingestKey, `{"channel": "`+strings.Repeat("x", 500<<10)+`"}`)
+	wantError(t, st, body, 400, "invalid", "channel")
+	for k := range 70 {
+		if st, body = a.do("POST", "/api/v1/customers/c1/opt_out", ingestKey, fmt.Sprintf(`{"channel": "ch%d"}`, k)); st != 200 {
+			t.Fatalf("opt out %d: %d %v", k, st, body)
+		}
+	}
+	if list := body["opt_out"].([]any); len(list) > 64 || list[0] != "*" {
+		t.Errorf("after 70 channels the list is %.80v…, want * and at most 64", list)
+	}
+	a.do("PUT", "/api/v1/customers/c2", ingestKey, `{"member": true}`)
+	for k := range 3 {
+		var chans []string
+		for j := range 30 {
+			chans = append(chans, fmt.Sprintf(`"c%d-%d"`, k, j))
+		}
+		a.do("PUT", "/api/v1/customers/c2", ingestKey, `{"member": true, "opt_out": [`+strings.Join(chans, ",")+`]}`)
+	}
+	_, body = a.do("GET", "/api/v1/customers/c2", marketerKey, "")
+	if list := body["customer"].(map[string]any)["opt_out"].([]any); len(list) > 64 || list[0] != "*" {
+		t.Errorf("after 90 channels over three PUTs the list is %.80v…, want * and at most 64", list)
+	}
+}

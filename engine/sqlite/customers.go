@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/koihq/koi/engine"
@@ -20,7 +21,8 @@ func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time
 
 // PutCustomers inserts or replaces customers in one transaction and returns
 // the pond version it committed.
-func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Time) (int64, error) {
+func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Time) (_ int64, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -35,7 +37,10 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 			-- Opt-out is absolute: an upsert adds channels, never takes
 			-- one away (an import of an old CRM export must not undo an
 			-- unsubscribe). DELETE /customers/{id}/opt_out/{channel} does.
-			opt_out = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(customers.opt_out)
+			-- More than MaxOptOuts channels is every channel, as
+			-- engine.UnionOptOut has it.
+			opt_out = (SELECT CASE WHEN count(*) > `+strconv.Itoa(engine.MaxOptOuts)+` THEN '["*"]' ELSE json_group_array(value) END
+				FROM (SELECT value FROM json_each(customers.opt_out)
 				UNION SELECT value FROM json_each(excluded.opt_out) ORDER BY value))`)
 	if err != nil {
 		return 0, fmt.Errorf("prepare upsert customer: %w", err)
@@ -159,7 +164,8 @@ func boolInt(b bool) int {
 }
 
 // SetOptOut opts a customer out of a channel, or back in.
-func (d *DB) SetOptOut(ctx context.Context, customerID, channel string, out bool) (int64, []string, error) {
+func (d *DB) SetOptOut(ctx context.Context, customerID, channel string, out bool) (_ int64, _ []string, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return 0, nil, fmt.Errorf("begin: %w", err)

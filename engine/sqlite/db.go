@@ -259,7 +259,8 @@ func (d *DB) beginWrite(ctx context.Context) (tx *sql.Tx, end func(), err error)
 }
 
 // execWrite runs one writing statement in its own transaction.
-func (d *DB) execWrite(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (d *DB) execWrite(ctx context.Context, query string, args ...any) (_ sql.Result, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,8 @@ import (
 // events has no index by customer (migration 0003: ingest pays for one on
 // every event), so finding a customer's events reads the table: seconds at
 // ten million events, for a request that is rare and must be complete.
-func (d *DB) DeleteCustomer(ctx context.Context, id string) (int64, error) {
+func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)

@@ -23,7 +23,8 @@ const insertEvent = `INSERT INTO events (id, customer_id, type, at, amount_fen, 
 // version. An event whose id is stored already, or earlier in the batch,
 // is skipped (eventids.go keeps ids unique). The transaction commits with
 // synchronous=FULL: when it returns, every inserted event is durable.
-func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (engine.AddedEvents, error) {
+func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (_ engine.AddedEvents, err error) {
+	defer unavailableOn(&err)
 	out := engine.AddedEvents{Inserted: make([]bool, len(evs))}
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {

@@ -111,7 +111,8 @@ func (d *DB) scanGroupFires(ctx context.Context, query string, args []any, fn fu
 
 // WriteFires runs fn in one write transaction and returns the pond version
 // it committed.
-func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.FireTx) error) (int64, error) {
+func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.FireTx) error) (_ int64, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)

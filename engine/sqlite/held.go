@@ -73,7 +73,8 @@ func (d *DB) HeldFires(ctx context.Context, runID int64, limit int) ([]engine.He
 }
 
 // DecideRun records a decision about a held run.
-func (d *DB) DecideRun(ctx context.Context, runID int64, from []string, status, by string, at time.Time) error {
+func (d *DB) DecideRun(ctx context.Context, runID int64, from []string, status, by string, at time.Time) (err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

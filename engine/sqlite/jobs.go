@@ -188,7 +188,8 @@ func (d *DB) CancelJob(ctx context.Context, id int64, now time.Time) (*engine.Jo
 }
 
 // moveJob applies update to job id when it is in a state matching cond.
-func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, now time.Time) (*engine.Job, error) {
+func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, now time.Time) (_ *engine.Job, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s job: begin: %w", verb, err)

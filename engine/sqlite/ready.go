@@ -17,7 +17,7 @@ func (d *DB) Ready(ctx context.Context) error {
 	if _, err := d.PondVersion(ctx); err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	tx, end, err := d.beginWrite(ctx)
 	if err == nil {

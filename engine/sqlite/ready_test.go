@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +78,40 @@ func TestABusyDatabaseIsUnavailableButReady(t *testing.T) {
 	}
 	if err := d.Ready(ctx); err != nil {
 		t.Errorf("busy is ready: %v", err)
+	}
+}
+
+// A full disk shows in the middle of a transaction too, not only at BEGIN
+// or COMMIT: max_page_count makes SQLite refuse to grow the file, as a
+// full disk does, and the write is EUnavailable all the same.
+func TestAFullDatabaseMidStatementIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var cs []engine.Customer
+	for i := range 50 {
+		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%02d", i), JoinedAt: time.Now()})
+	}
+	if err := d.UpsertCustomers(ctx, cs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := d.writeConn.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.writeConn.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	var evs []engine.Event
+	for i := range 20000 {
+		evs = append(evs, engine.Event{ID: fmt.Sprintf("e%05d-%s", i, strings.Repeat("x", 100)), CustomerID: "c01", Type: "visit", At: time.Now()})
+	}
+	_, err = d.AddEvents(ctx, evs)
+	var ee *engine.Error
+	if !errors.As(err, &ee) || ee.Code != engine.EUnavailable || !strings.Contains(ee.Message, "disk is full") {
+		t.Errorf("events into a full database: %v, want EUnavailable saying the disk is full", err)
 	}
 }

@@ -109,7 +109,8 @@ func (d *DB) ListTasks(ctx context.Context, f engine.TaskFilter) ([]*engine.Task
 }
 
 // CompleteTask marks a guide's open task done.
-func (d *DB) CompleteTask(ctx context.Context, guide string, id int64, now time.Time) (*engine.Task, error) {
+func (d *DB) CompleteTask(ctx context.Context, guide string, id int64, now time.Time) (_ *engine.Task, err error) {
+	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("complete task: begin: %w", err)

@@ -26,8 +26,9 @@ const (
 // process, a full disk, a file that became read-only. Other errors pass.
 func unavailable(err error) error {
 	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) {
-		return err
+	var ee *engine.Error
+	if err == nil || !errors.As(err, &se) || errors.As(err, &ee) {
+		return err // not SQLite's, or classified already
 	}
 	e := &engine.Error{Code: engine.EUnavailable, Err: err}
 	switch se.Code() & 0xff {
@@ -44,6 +45,11 @@ func unavailable(err error) error {
 	}
 	return e
 }
+
+// unavailableOn classifies the error a write method returns, deferred:
+// a full disk shows in any statement of a transaction, not only at BEGIN
+// and COMMIT.
+func unavailableOn(err *error) { *err = unavailable(*err) }
 
 // isBusy reports whether err is SQLite's lock held by another connection.
 func isBusy(err error) bool {
