@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -66,26 +67,27 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 		return res, err
 	}
 	windows := map[string]time.Duration{}
-	scheduled := 0
 	for _, pb := range a.engine.Playbooks() {
 		windows[pb.Name] = pb.Attribution
-		if pb.Cron != nil {
-			scheduled++
-		} else if !onlyEventRules(pb) {
+		if pb.Cron == nil && !onlyEventRules(pb) {
 			res.Unscheduled = append(res.Unscheduled, pb.Name)
 		}
 	}
 	end := start.AddDate(0, 0, days)
 	clock := clockwork.NewFakeClockAt(start)
-	runner := &simRunner{engine: a.engine, done: make(chan simRun, scheduled)}
+	runner := &simRunner{engine: a.engine}
 	sched, err := scheduler.New(runner, scheduler.Options{Clock: clock, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return res, err
 	}
+	// The scheduler holds the playbooks' schedules as koi serve's does; the
+	// simulation steps its clock from one due moment to the next and has
+	// the scheduler run what is due, rather than waiting on its timers:
+	// gocron's goroutines could see a fake clock move before they had set
+	// a timer, and then never run the job.
 	if err := sched.Sync(a.engine.Playbooks()); err != nil {
 		return res, err
 	}
-	sched.Start()
 	defer func() { _ = sched.Shutdown() }()
 	triggers := engine.TriggerOptions{Now: clock.Now, MaxAge: a.cfg.triggerMaxAge}
 	// The first pass starts the trigger cursor after the pond's history:
@@ -154,28 +156,16 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 				fmt.Fprintf(progress, "\rsimulated %s (day %d of %d)", day.Format("2006-01-02"), res.Days, days)
 			}
 		}
-		// Every job waits on its timer before the clock moves, so the
-		// scheduler sees the moment pass exactly as it would a real one.
-		if err := clock.BlockUntilContext(ctx, scheduled); err != nil {
-			return res, err
-		}
 		// The next stop: a scheduled run, the next hour (when the orders
 		// of the hour reach the event-triggered rules), the next day, or
 		// the end.
 		stop := earliest(now.Truncate(time.Hour).Add(time.Hour), start.AddDate(0, 0, res.Days), end)
-		nexts, err := nextRuns(ctx, sched, a.engine.Playbooks(), now)
-		if err != nil {
-			return res, err
-		}
-		var due []string
-		for name, next := range nexts {
-			switch {
-			case next.After(stop):
-			case next.Before(stop):
-				stop, due = next, []string{name}
-			default:
-				due = append(due, name)
-			}
+		next, due := sched.NextDue(now)
+		switch {
+		case next.IsZero() || next.After(stop):
+			due = nil
+		default:
+			stop = next
 		}
 		// What happened by the stop happens, and reaches the rules on events.
 		var ready []engine.Event
@@ -201,19 +191,14 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 			}
 		}
 		clock.Advance(stop.Sub(now))
-		// Runs due together go in parallel, as in koi serve; customers
-		// respond to them in name order, so a seed gives one outcome.
-		var done []simRun
-		for range due {
-			select {
-			case sr := <-runner.done:
-				done = append(done, sr)
-			case <-ctx.Done():
-				return res, ctx.Err()
-			case <-time.After(simRunTimeout):
-				return res, fmt.Errorf("the scheduler did not run %v at %s", due, stop.Format(time.RFC3339))
-			}
+		// Runs due together go in parallel in koi serve; engine runs take
+		// turns anyway, so here they go one after another, in name order,
+		// and customers respond to them in that order: a seed gives one
+		// outcome.
+		for _, name := range due {
+			sched.RunScheduled(name)
 		}
+		done := runner.take()
 		slices.SortFunc(done, func(a, b simRun) int { return strings.Compare(a.playbook, b.playbook) })
 		for _, sr := range done {
 			if sr.err != nil {
@@ -234,16 +219,12 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 	return res, nil
 }
 
-// simRunTimeout bounds the wait for a scheduled run the clock made due; a
-// run over a large pond takes seconds, so this only catches a scheduler
-// that did not run it at all.
-const simRunTimeout = 10 * time.Minute
-
-// simRunner runs what the scheduler asks, through the engine, and tells
-// the simulation each run's outcome.
+// simRunner runs what the scheduler asks, through the engine, and keeps
+// each run's outcome for the simulation.
 type simRunner struct {
-	engine *engine.Engine
-	done   chan simRun
+	engine  *engine.Engine
+	mu      sync.Mutex
+	results []simRun
 }
 
 type simRun struct {
@@ -254,8 +235,19 @@ type simRun struct {
 
 func (s *simRunner) Run(ctx context.Context, req engine.RunRequest) ([]*engine.Run, error) {
 	runs, err := s.engine.Run(ctx, req)
-	s.done <- simRun{playbook: strings.Join(req.Playbooks, ","), runs: runs, err: err}
+	s.mu.Lock()
+	s.results = append(s.results, simRun{playbook: strings.Join(req.Playbooks, ","), runs: runs, err: err})
+	s.mu.Unlock()
 	return runs, err
+}
+
+// take returns the outcomes collected since the last call.
+func (s *simRunner) take() []simRun {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.results
+	s.results = nil
+	return out
 }
 
 func (s *simRunner) LastRunAt(ctx context.Context, playbook string) (time.Time, bool, error) {
@@ -284,38 +276,6 @@ func eventsBy(evs []engine.Event, t time.Time) (ready, rest []engine.Event) {
 	}
 	slices.SortStableFunc(ready, func(a, b engine.Event) int { return a.At.Compare(b.At) })
 	return ready, rest
-}
-
-// nextRuns returns when each scheduled playbook runs next. A job whose run
-// has just finished may not have been rescheduled yet, and still says its
-// last time: that is asked again, briefly.
-func nextRuns(ctx context.Context, sched *scheduler.Scheduler, pbs []*rules.Playbook, now time.Time) (map[string]time.Time, error) {
-	deadline := time.Now().Add(simRunTimeout)
-	for {
-		out := map[string]time.Time{}
-		stale := ""
-		for _, pb := range pbs {
-			next, ok := sched.NextRun(pb.Name)
-			switch {
-			case !ok:
-			case !next.After(now):
-				stale = pb.Name
-			default:
-				out[pb.Name] = next
-			}
-		}
-		if stale == "" {
-			return out, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the scheduler did not move %s past %s", stale, now.Format(time.RFC3339))
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
 }
 
 // earliest returns the earliest of ts.

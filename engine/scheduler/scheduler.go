@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,8 @@ type Scheduler struct {
 type job struct {
 	id  uuid.UUID
 	key string // schedule and timezone: a job is replaced only when they change
+	// sched is the playbook's schedule in its timezone, as the job runs it.
+	sched cron.Schedule
 }
 
 // New returns a scheduler with no jobs; Sync adds them and Start starts it.
@@ -161,7 +164,7 @@ func (s *Scheduler) sync(pbs []*rules.Playbook) ([]gocron.Job, error) {
 			errs = append(errs, fmt.Errorf("schedule %s: %w", name, err))
 			continue
 		}
-		s.jobs[name] = job{id: j.ID(), key: jobKey(pb)}
+		s.jobs[name] = job{id: j.ID(), key: jobKey(pb), sched: sched}
 		if s.missed(name, sched) {
 			s.late[name] = true
 			if s.started {
@@ -208,6 +211,36 @@ func (s *Scheduler) run(name, trigger string) {
 		s.log.Info("scheduled run", "playbook", r.Playbook, "trigger", trigger, "status", r.Status,
 			"matched", r.Matched, "fired", r.Fired, "took", s.clock.Since(start))
 	}
+}
+
+// NextDue returns the earliest moment after after at which a scheduled
+// playbook is due, by the schedules the jobs run on, and the playbooks due
+// then, sorted; the zero time when none is scheduled. With RunScheduled it
+// lets a simulation on a fake clock step from one scheduled moment to the
+// next itself, without waiting on gocron's timers and goroutines.
+func (s *Scheduler) NextDue(after time.Time) (time.Time, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var at time.Time
+	var due []string
+	for name, j := range s.jobs {
+		next := j.sched.Next(after)
+		switch {
+		case next.IsZero():
+		case at.IsZero() || next.Before(at):
+			at, due = next, []string{name}
+		case next.Equal(at):
+			due = append(due, name)
+		}
+	}
+	slices.Sort(due)
+	return at, due
+}
+
+// RunScheduled runs a scheduled playbook now, by the clock, as its job
+// does when its time comes (recorded as a schedule run), and waits for it.
+func (s *Scheduler) RunScheduled(name string) {
+	s.run(name, engine.TriggerSchedule)
 }
 
 // Start starts running jobs, and the runs that make up for missed ones.

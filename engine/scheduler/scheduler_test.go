@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -295,4 +296,42 @@ func TestElectorDecidesWhoRuns(t *testing.T) {
 	settle()
 	clock.Advance(time.Minute)
 	r.next(t)
+}
+
+// NextDue and RunScheduled step a fake clock through the schedules as the
+// jobs run them: each playbook at its own cron time in its own timezone,
+// those due together named together, each run recorded as a schedule run
+// at the clock's moment.
+func TestNextDueStepsThroughTheSchedules(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 10, 17, 0, 0, 0, 0, time.UTC))
+	r := newRunner()
+	s, err := scheduler.New(r, scheduler.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	utcEight := mustLoad("Asia/Singapore")
+	if err := s.Sync([]*rules.Playbook{
+		playbook("member-day", "0 8 18 * *", shanghai),
+		playbook("morning", "0 0 * * *", utcEight),
+		playbook("midnight-utc", "0 16 * * *", time.UTC),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	at, due := s.NextDue(clock.Now())
+	// 16:00 UTC is midnight in Singapore: two due together.
+	if want := time.Date(2026, 10, 17, 16, 0, 0, 0, time.UTC); !at.Equal(want) || fmt.Sprint(due) != "[midnight-utc morning]" {
+		t.Fatalf("first due %v %v, want %v [midnight-utc morning]", at, due, want)
+	}
+	clock.Advance(at.Sub(clock.Now()))
+	for _, name := range due {
+		s.RunScheduled(name)
+	}
+	at, due = s.NextDue(clock.Now())
+	if want := time.Date(2026, 10, 18, 0, 0, 0, 0, time.UTC); !at.Equal(want) || fmt.Sprint(due) != "[member-day]" {
+		t.Fatalf("then %v %v, want member day at 08:00 Shanghai, %v", at, due, want)
+	}
+	if len(r.runs) != 2 || r.runs[0].Trigger != engine.TriggerSchedule || !r.runs[1].At.Equal(time.Date(2026, 10, 17, 16, 0, 0, 0, time.UTC)) {
+		t.Errorf("runs %+v", r.runs)
+	}
 }
