@@ -164,7 +164,7 @@ func releaseHeld(pb *rules.Playbook, snap *Snapshot, held []HeldFire, run *Run) 
 			continue
 		}
 		if r.Group != "" {
-			ev.marks.claim(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
+			ev.marks.NoteGroupFire(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
 		}
 		d := decision{cust: int32(i), rule: int16(ri), seq: int32(h.Seq), variant: int16(variant), holdout: h.Holdout}
 		if h.DeliverAt != nil {

@@ -121,7 +121,7 @@ func (ev *evaluation) claimGroups(pb *rules.Playbook, snap *Snapshot, claims *Ma
 	}
 	for _, d := range ev.decisions {
 		if g := pb.Rules[d.rule].Group; g != "" {
-			claims.claim(g, snap.profile(int(d.cust)).ID, snap.Now, ev.groupSeq(pb, snap, d), by[d.rule])
+			claims.NoteGroupFire(g, snap.profile(int(d.cust)).ID, snap.Now, ev.groupSeq(pb, snap, d), by[d.rule])
 		}
 	}
 }

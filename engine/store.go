@@ -209,7 +209,7 @@ func (m *Marks) layOver(claims *Marks, groups []string) {
 	}
 	for ref, c := range claims.Groups {
 		if slices.Contains(groups, ref.Rule) {
-			m.claim(ref.Rule, ref.CustomerID, c.At, c.Seq, c.By)
+			m.NoteGroupFire(ref.Rule, ref.CustomerID, c.At, c.Seq, c.By)
 		}
 	}
 }
@@ -217,7 +217,8 @@ func (m *Marks) layOver(claims *Marks, groups []string) {
 // NoteGroupFire adds a fire of a benefit group for a customer to its mark:
 // the latest fire names the mark's time and rule, the highest group number
 // its Seq (a fire recorded before its rule joined the group has none: 0).
-// Stores build group marks with it.
+// Stores build group marks with it, and a run notes its own group fires
+// with it for the playbooks after (a dry run's exist nowhere else).
 func (m *Marks) NoteGroupFire(group, customerID string, at time.Time, gseq int, by string) {
 	if m.Groups == nil {
 		m.Groups = map[FireRef]FireMark{}
@@ -229,20 +230,6 @@ func (m *Marks) NoteGroupFire(group, customerID string, at time.Time, gseq int, 
 	}
 	cur.Seq = max(cur.Seq, gseq)
 	m.Groups[ref] = cur
-}
-
-// claim records a fire of group for a customer at, by the rule by, unless
-// a later one is known: it is how playbooks later in a run see what
-// earlier ones fired before (or without: a dry run) reading the store.
-func (m *Marks) claim(group, customerID string, at time.Time, seq int, by string) {
-	ref := FireRef{Rule: group, CustomerID: customerID}
-	if cur, ok := m.Groups[ref]; ok && !cur.At.Before(at) {
-		return
-	}
-	if m.Groups == nil {
-		m.Groups = map[FireRef]FireMark{}
-	}
-	m.Groups[ref] = FireMark{Seq: seq, At: at, By: by}
 }
 
 // Fire statuses.

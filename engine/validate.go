@@ -145,8 +145,6 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 	switch {
 	case strings.TrimSpace(c.ID) == "":
 		return invalid("id", "is required")
-	case len(c.ID) > MaxCustomerIDLen:
-		return invalid("id", "is %d bytes long; at most %d", len(c.ID), MaxCustomerIDLen)
 	case strings.IndexFunc(c.ID, unicode.IsControl) >= 0:
 		return invalid("id", "must not contain control characters")
 	}

@@ -269,16 +269,23 @@ func TestPermanentErrorsDeadLetterAtOnce(t *testing.T) {
 	}
 }
 
-// A 429 with Retry-After is retried no sooner than it says.
-func TestRetryAfterIsHonoured(t *testing.T) {
-	rcv := newReceiver(t, func(int) int { return http.StatusTooManyRequests })
+// retryAfterJob delivers one job to a receiver answering status with a
+// Retry-After header, and returns the job as the attempt left it.
+func retryAfterJob(t *testing.T, status int, retryAfter string, o dispatch.Options) *engine.Job {
+	t.Helper()
+	rcv := newReceiver(t, func(int) int { return status })
 	rcv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "120")
-		w.WriteHeader(http.StatusTooManyRequests)
+		w.Header().Set("Retry-After", retryAfter)
+		w.WriteHeader(status)
 	})
 	f := newFixture(t, 1, rcv)
-	f.drain(t, f.dispatcher(dispatch.Options{Backoff: time.Second}))
-	if j := f.jobs(t)[0]; j.State != engine.JobPending || j.RunAt.Sub(t0) < 120*time.Second {
+	f.drain(t, f.dispatcher(o))
+	return f.jobs(t)[0]
+}
+
+// A 429 with Retry-After is retried no sooner than it says.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	if j := retryAfterJob(t, http.StatusTooManyRequests, "120", dispatch.Options{Backoff: time.Second}); j.State != engine.JobPending || j.RunAt.Sub(t0) < 120*time.Second {
 		t.Errorf("after 429 Retry-After 120: %s due in %v", j.State, j.RunAt.Sub(t0))
 	}
 }
@@ -691,14 +698,7 @@ rules:
 // A Retry-After beyond max_backoff waits max_backoff: a receiver cannot
 // park a job for a year.
 func TestRetryAfterIsCappedByMaxBackoff(t *testing.T) {
-	rcv := newReceiver(t, func(int) int { return http.StatusTooManyRequests })
-	rcv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "31536000")
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	f := newFixture(t, 1, rcv)
-	f.drain(t, f.dispatcher(dispatch.Options{Backoff: time.Second, MaxBackoff: 10 * time.Minute}))
-	if j := f.jobs(t)[0]; j.State != engine.JobPending || j.RunAt.Sub(t0) > 10*time.Minute {
+	if j := retryAfterJob(t, http.StatusServiceUnavailable, "31536000", dispatch.Options{Backoff: time.Second, MaxBackoff: 10 * time.Minute}); j.State != engine.JobPending || j.RunAt.Sub(t0) > 10*time.Minute {
 		t.Errorf("after Retry-After of a year: %s due in %v, want at most max_backoff", j.State, j.RunAt.Sub(t0))
 	}
 }
