@@ -37,6 +37,9 @@ type LoadContext struct {
 	// deployment is unknown (checking a playbook without a config): any
 	// name is accepted.
 	Channels []string
+	// Shapes bound what a message on a channel may carry, by channel name
+	// (see Shaper); a channel without one takes anything.
+	Shapes map[string]MessageShape
 	// Guides are the configured sales guides. Nil means the deployment is
 	// unknown: any guide is accepted.
 	Guides []Guide
@@ -112,4 +115,20 @@ type Coupon struct {
 	MinSpendFen int64
 	IssuedAt    time.Time
 	ExpiresAt   time.Time
+}
+
+// Warner is implemented by actions that load but may not do what their
+// author meant (a personalised message on a channel that batches); koi
+// check prints the warnings at the action's rule.
+type Warner interface {
+	Warnings() []string
+}
+
+// Batched is implemented by messengers whose messages may share one
+// delivery with others' (a WeCom task for many customers of a guide).
+// Batching returns the channel when the message batches there ("" when
+// it does not), and whether its text differs per customer, which makes
+// every customer a delivery of their own.
+type Batched interface {
+	Batching() (channel string, personal bool)
 }

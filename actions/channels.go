@@ -11,14 +11,20 @@ type Message struct {
 	// Key is the idempotency key of the job carrying the message.
 	Key string `json:"key"`
 	// Channel is the configured channel's name.
-	Channel    string `json:"channel"`
-	Text       string `json:"text"`
-	Playbook   string `json:"playbook"`
-	Rule       string `json:"rule"`
-	FireID     int64  `json:"fire_id"`
-	CustomerID string `json:"customer_id"`
+	Channel string `json:"channel"`
+	Text    string `json:"text"`
+	// Attachments go with the text: a link, a mini-program card, an image.
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Playbook    string       `json:"playbook"`
+	Rule        string       `json:"rule"`
+	FireID      int64        `json:"fire_id"`
+	CustomerID  string       `json:"customer_id"`
 	// To is the customer's contact at delivery time.
 	To Contact `json:"to"`
+	// Receipt is set by a channel that only hands the message over (a
+	// WeCom task waits for the guide to send it): the channel's reference
+	// for it, which its Tracker is given later. Empty means delivered.
+	Receipt string `json:"-"`
 }
 
 // Channel sends messages to customers: WeCom, SMS, a brand's own system. A
@@ -31,6 +37,14 @@ type Channel interface {
 	Open(oc OpenContext) error
 	// Send delivers one message, honouring ctx's deadline.
 	Send(ctx context.Context, m *Message) error
+}
+
+// BatchSender is implemented by channels that send several messages in
+// one call (WeCom: one task for many customers of one guide). It returns
+// one error per message, in order, and sets Receipt on those it accepted
+// without sending yet.
+type BatchSender interface {
+	SendBatch(ctx context.Context, ms []*Message) []error
 }
 
 // OpenContext is what a channel or worker may use when it is opened.

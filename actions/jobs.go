@@ -23,6 +23,10 @@ type Job struct {
 	// and the channel's rate apply to it, but it is not contact history,
 	// so caps, quiet hours, contacts_7d and last_contact_days leave it be.
 	NotContact bool
+	// Batch, when set, lets jobs of the same batch key that are due
+	// together go to their worker in one call (a BatchWorker): identical
+	// messages on a channel that sends one task to many customers.
+	Batch string
 	// Payload is what the worker needs, encoded as JSON. It must be
 	// self-contained: the playbook that enqueued it may have changed by the
 	// time it is delivered.
@@ -62,6 +66,9 @@ type Delivery struct {
 	Payload json.RawMessage
 	// Contact is the customer's contact now.
 	Contact Contact
+	// Receipt is set by the worker when the channel only handed the job
+	// over (Message.Receipt): the job then waits, tracked, for the outcome.
+	Receipt string
 }
 
 // Worker delivers jobs of one kind. Deliver is one attempt; it must honour
@@ -71,6 +78,15 @@ type Delivery struct {
 // retried with backoff until the job's attempts run out.
 type Worker interface {
 	Deliver(ctx context.Context, d *Delivery) error
+}
+
+// BatchWorker is a Worker that delivers several jobs in one call. The
+// dispatcher hands it the due jobs that share a batch key (Job.Batch), up
+// to its batch limit, and records each job's outcome from the error at
+// the same index: nil, Permanent, RetryAfter or Throttled, as for Deliver.
+type BatchWorker interface {
+	Worker
+	DeliverBatch(ctx context.Context, ds []*Delivery) []error
 }
 
 // WorkerFunc adapts a function to Worker.
@@ -86,6 +102,10 @@ type DeliveryError struct {
 	Permanent bool
 	// After, when positive, is the earliest the next attempt may be made.
 	After time.Duration
+	// Throttled means the receiver refused for its rate limit: the attempt
+	// does not count against the job's attempts, and the dispatcher pauses
+	// every job of the channel (or kind) for After.
+	Throttled bool
 }
 
 func (e *DeliveryError) Error() string { return e.Err.Error() }
@@ -98,6 +118,18 @@ func Permanent(err error) error { return &DeliveryError{Err: err, Permanent: tru
 
 // RetryAfter marks err as worth retrying, not before d.
 func RetryAfter(d time.Duration, err error) error { return &DeliveryError{Err: err, After: d} }
+
+// Throttled marks err as the receiver's rate limit: try again after d,
+// this job and every other of its channel, without using up an attempt.
+func Throttled(d time.Duration, err error) error {
+	return &DeliveryError{Err: err, After: d, Throttled: true}
+}
+
+// IsThrottled reports whether err is a rate limit (Throttled).
+func IsThrottled(err error) bool {
+	var de *DeliveryError
+	return errors.As(err, &de) && de.Throttled
+}
 
 // Permanentf is Permanent(fmt.Errorf(format, args...)).
 func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }

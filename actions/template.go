@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"unicode/utf8"
 )
 
@@ -37,6 +38,27 @@ func ParseTemplate(field, text string, lc LoadContext) (*Template, error) {
 		}
 	}
 	return tm, nil
+}
+
+// Personal reports whether the text depends on the data ({{.name}},
+// {{.coupon.code}}): rendered for two customers it may differ. A text
+// without actions is the same for everyone.
+func (t *Template) Personal() bool {
+	for _, n := range t.t.Tree.Root.Nodes {
+		if n.Type() != parse.NodeText {
+			return true
+		}
+	}
+	return false
+}
+
+// RenderSample renders the template for lc's sample profile, "" when lc
+// has none.
+func (t *Template) RenderSample(lc LoadContext) (string, error) {
+	if lc.Sample == nil {
+		return "", nil
+	}
+	return t.render(templateData(lc.Sample, lc.Earlier))
 }
 
 // Render renders the template for a fire.

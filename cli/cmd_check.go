@@ -8,6 +8,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,14 +44,20 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 			}
 			// The same options the server loads with: a playbook that passes
 			// check loads in koi serve with this config.
+			shapes, limits := cfg.channelTraits(g.registry())
 			opts := rules.Options{Env: engine.ExprEnv(), Registry: g.registry(), Tiers: cfg.Tiers, Timezone: cfg.location,
-				Channels: cfg.channelNames(), Guides: cfg.guides(), Sample: engine.SampleValues(), Policy: cfg.policy}
+				Channels: cfg.channelNames(), Shapes: shapes, Guides: cfg.guides(), Sample: engine.SampleValues(), Policy: cfg.policyWith(limits)}
 			pbs, err := rules.LoadPaths(args, opts)
 			var errs rules.ErrorList
 			if err != nil && !errors.As(err, &errs) {
 				return err
 			}
 			lopts := rules.LintOptions{Unreachable: unreachable(cmd.Context(), cfg, g.db)}
+			if len(errs) == 0 {
+				tasks, done := previewTasks(cmd.Context(), g, args)
+				defer done()
+				lopts.Tasks = tasks
+			}
 			warnings := rules.ErrorList{}
 			for _, pb := range pbs {
 				warnings = append(warnings, rules.Lint(pb, lopts)...)
@@ -129,6 +137,52 @@ func unreachable(ctx context.Context, cfg *config, dbPath string) func(string) s
 		}
 		return ""
 	}
+}
+
+// previewTasks returns lint's count of the tasks per guide a run of a
+// playbook would create now, from a preview over the database (none
+// without one); done releases the database.
+func previewTasks(ctx context.Context, g *globals, paths []string) (func(*rules.Playbook, *rules.Rule) string, func()) {
+	if _, err := os.Stat(g.db); err != nil {
+		return nil, func() {}
+	}
+	a, err := openApp(ctx, g, 0)
+	if err != nil {
+		return nil, func() {}
+	}
+	if err := a.engine.Load(paths...); err != nil {
+		a.Close()
+		return nil, func() {}
+	}
+	said := map[string]string{}
+	return func(pb *rules.Playbook, _ *rules.Rule) string {
+		if s, ok := said[pb.Name]; ok {
+			return s
+		}
+		said[pb.Name] = ""
+		p, err := a.engine.Preview(ctx, engine.PreviewRequest{Playbook: pb.Name, At: time.Now(), Sample: -1})
+		if err != nil || len(p.Tasks) == 0 {
+			return ""
+		}
+		var parts []string
+		for _, t := range p.Tasks {
+			guide := t.Guide
+			if guide == "" {
+				guide = "customers without a guide"
+			}
+			parts = append(parts, fmt.Sprintf("%d for %s", t.Tasks, guide))
+		}
+		said[pb.Name] = "a run of " + pb.Name + " now would create " + plural(sumTasks(p.Tasks), "task") + ": " + strings.Join(parts, ", ")
+		return said[pb.Name]
+	}, a.Close
+}
+
+func sumTasks(ts []engine.GuideTasks) int {
+	n := 0
+	for _, t := range ts {
+		n += t.Tasks
+	}
+	return n
 }
 
 // channelChecks opens the configured channels as koi serve would. A

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -30,10 +31,8 @@ func newJobsCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			f.State = engine.JobState(state)
-			switch f.State {
-			case "", engine.JobPending, engine.JobDone, engine.JobDead, engine.JobCancelled, engine.JobSkipped:
-			default:
-				return &exitError{code: exitUsage, err: fmt.Errorf("--state: %q is not one of pending, done, dead, cancelled, skipped", state)}
+			if f.State != "" && !slices.Contains(engine.JobStates, f.State) {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--state: %q is not one of %s", state, engine.JobStateNames())}
 			}
 			jobs, err := a.db.ListJobs(cmd.Context(), f)
 			if err != nil {
@@ -51,18 +50,18 @@ func newJobsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&state, "state", "", "only jobs in this `state`: pending, done, dead, cancelled, skipped")
+	cmd.Flags().StringVar(&state, "state", "", "only jobs in this `state`: "+engine.JobStateNames())
 	cmd.Flags().StringVar(&f.Playbook, "playbook", "", "only this playbook's jobs")
 	cmd.Flags().StringVar(&f.CustomerID, "customer", "", "only this customer's jobs")
 	cmd.Flags().StringVar(&f.Kind, "kind", "", "only jobs of this kind (message, webhook, …)")
-	cmd.Flags().Int64Var(&f.FireID, "fire", 0, "only this fire's jobs (what happened to its messages: done, dead, skipped for consent)")
+	cmd.Flags().Int64Var(&f.FireID, "fire", 0, "only this fire's jobs (what happened to its messages: done, task_created, sent, not_friend, dead, skipped for consent, …)")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(jobActionCmd(g, "retry", "Make a dead, cancelled, skipped or done job pending again, due now, with its attempts reset",
+	cmd.AddCommand(jobActionCmd(g, "retry", "Make a finished job (dead, cancelled, skipped, unsent, done, …) pending again, due now, with its attempts reset; not a WeCom task still waiting for its guide",
 		func(a *app, cmd *cobra.Command, id int64) (*engine.Job, error) {
 			return a.db.RetryJob(cmd.Context(), id, time.Now())
 		}),
-		jobActionCmd(g, "cancel", "Cancel a pending job: it will not be delivered",
+		jobActionCmd(g, "cancel", "Cancel a pending job: it will not be delivered; a WeCom task waiting for its guide is stopped at the server's next poll (then unsent)",
 			func(a *app, cmd *cobra.Command, id int64) (*engine.Job, error) {
 				return a.db.CancelJob(cmd.Context(), id, time.Now())
 			}))
@@ -88,6 +87,10 @@ func jobActionCmd(g *globals, verb, short string, do func(*app, *cobra.Command, 
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}
+			if j.Cancel != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "job %d is %s; koi serve stops its WeCom task at its next poll (%s)\n", j.ID, j.State, j.Cancel)
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "job %d is %s\n", j.ID, j.State)
 			return nil
 		},
@@ -99,8 +102,13 @@ func printJobs(w io.Writer, jobs []*engine.Job) {
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tCHANNEL\tCUSTOMER\tPLAYBOOK/RULE\tATTEMPTS\tDUE\tLAST ERROR")
 	for _, j := range jobs {
 		due := ""
-		if j.State == engine.JobPending {
+		switch {
+		case j.State == engine.JobPending:
 			due = j.RunAt.Local().Format("01-02 15:04:05")
+		case j.State == engine.JobTaskCreated && j.Cancel != "":
+			due = "stopping"
+		case j.State == engine.JobSent:
+			due = "sent " + j.SentAt.Local().Format("01-02 15:04:05")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/%s\t%d/%d\t%s\t%s\n", j.ID, j.State, j.Kind, j.Channel, j.CustomerID, j.Playbook, j.Rule,
 			j.Attempts, j.MaxAttempts, due, j.LastError)

@@ -100,6 +100,19 @@ func printPreview(out io.Writer, p *engine.Preview, loc *time.Location) {
 		}
 		tw.Flush()
 	}
+	if len(p.Tasks) > 0 {
+		fmt.Fprintln(out, "\nTASKS PER GUIDE (each one confirmation in WeCom)")
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHANNEL\tGUIDE\tTASKS\tMESSAGES")
+		for _, t := range p.Tasks {
+			guide := t.Guide
+			if guide == "" {
+				guide = "(no guide: the channel's sender)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", t.Channel, guide, t.Tasks, t.Customers)
+		}
+		tw.Flush()
+	}
 	if len(p.Sample) > 0 {
 		fmt.Fprintln(out, "\nSAMPLE")
 		for _, s := range p.Sample {

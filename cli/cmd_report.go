@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -95,8 +96,29 @@ func printRuleReports(w io.Writer, reps []*engine.RuleReport) {
 		if r.Note != "" {
 			fmt.Fprintf(w, "  %s\n", r.Note)
 		}
+		if m := r.Messages; m != nil {
+			fmt.Fprintf(w, "  messages: %d planned, %d reached the customer (contacts)%s\n", m.Planned, m.Contacts, messageStates(m.ByState))
+		}
 		fmt.Fprintln(w)
 	}
+}
+
+// messageStates lists the states of messages that are not contacts, in
+// the order a message passes them: "; 15 task_created (waiting for the
+// guide)".
+func messageStates(by map[string]int) string {
+	s := ""
+	for _, st := range append(slices.Clone(engine.JobStates), "unknown") {
+		n := by[string(st)]
+		if n == 0 || st.Reached() {
+			continue
+		}
+		s += fmt.Sprintf("; %d %s", n, st)
+		if st == engine.JobTaskCreated {
+			s += " (a WeCom task waiting for the guide)"
+		}
+	}
+	return s
 }
 
 func printComparison(w io.Writer, label string, c engine.Comparison) {

@@ -175,10 +175,11 @@ func printReport(w io.Writer, rep *runReport) {
 	fmt.Fprintf(w, "%s: %d matched, %d %s at %s\n", map[bool]string{true: "dry run", false: "done"}[rep.DryRun], rep.Matched, rep.Fired, verb, rep.At.Format(time.RFC3339))
 	if len(rep.Deliveries) > 0 {
 		var parts []string
-		for _, s := range []engine.JobState{engine.JobDone, engine.JobPending, engine.JobDead, engine.JobSkipped, engine.JobCancelled} {
+		for _, s := range []engine.JobState{engine.JobDone, engine.JobTaskCreated, engine.JobPending, engine.JobDead, engine.JobSkipped, engine.JobCancelled} {
 			if n := rep.Deliveries[s]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", map[engine.JobState]string{engine.JobDone: "delivered", engine.JobPending: "to retry",
-					engine.JobDead: "dead", engine.JobSkipped: "skipped (consent)", engine.JobCancelled: "cancelled"}[s], n))
+					engine.JobTaskCreated: "WeCom tasks created, waiting for the guides (koi serve tracks them)",
+					engine.JobDead:        "dead", engine.JobSkipped: "skipped (consent)", engine.JobCancelled: "cancelled"}[s], n))
 			}
 		}
 		fmt.Fprintf(w, "outbox: %s (koi jobs lists them)\n", strings.Join(parts, ", "))

@@ -70,6 +70,53 @@ func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channel
 // openChannel builds, decodes and opens one configured channel, and
 // returns its rate (0 when it sets none).
 func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name string, node yaml.Node) (actions.Channel, float64, error) {
+	ch, rate, err := c.buildChannel(reg, name, node)
+	if err != nil {
+		return nil, 0, err
+	}
+	oc.Name = name
+	if err := ch.Open(oc); err != nil {
+		return nil, 0, &openError{err: c.channelError("channels."+name, err)}
+	}
+	return ch, rate, nil
+}
+
+// channelTraits decodes the configured channels, without opening them (no
+// secrets needed), for what playbooks are checked against and the contact
+// policy obeys: each channel's message shape (WeCom: 4000 bytes of text,
+// 9 attachments, batched per guide) and its limit per customer (WeCom's
+// monthly mass messages). A channel that does not decode has none; koi
+// serve and koi check report it.
+func (c *config) channelTraits(reg *actions.Registry) (map[string]actions.MessageShape, map[string]actions.CustomerLimiter) {
+	shapes, limits := map[string]actions.MessageShape{}, map[string]actions.CustomerLimiter{}
+	for name, node := range c.Channels {
+		ch, _, err := c.buildChannel(reg, name, node)
+		if err != nil {
+			continue
+		}
+		if s, ok := ch.(actions.Shaper); ok {
+			shapes[name] = s.MessageShape()
+		}
+		if l, ok := ch.(actions.CustomerLimiter); ok {
+			limits[name] = l
+		}
+	}
+	return shapes, limits
+}
+
+// policyWith returns the config's contact policy with the channels' own
+// limits.
+func (c *config) policyWith(limits map[string]actions.CustomerLimiter) rules.Policy {
+	pol := c.policy
+	if len(limits) > 0 {
+		pol.Limits = limits
+	}
+	return pol
+}
+
+// buildChannel builds and decodes one configured channel, and returns its
+// rate (0 when it sets none).
+func (c *config) buildChannel(reg *actions.Registry, name string, node yaml.Node) (actions.Channel, float64, error) {
 	key := "channels." + name
 	if !actions.IsName(name) {
 		return nil, 0, c.keyError(key, "channel names are snake_case, like wecom or crm_hook")
@@ -106,10 +153,6 @@ func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name
 	}
 	if err := c.decodeChannel(key, rest, ch); err != nil {
 		return nil, 0, err
-	}
-	oc.Name = name
-	if err := ch.Open(oc); err != nil {
-		return nil, 0, &openError{err: c.channelError(key, err)}
 	}
 	return ch, rate, nil
 }

@@ -85,9 +85,10 @@ func (pt *playTester) runFile(ctx context.Context, path string) ([]caseResult, e
 // with the file's overrides.
 func (pt *playTester) engineConfig(tf *rules.TestFile) (engine.Config, error) {
 	cfg := pt.cfg
+	shapes, limits := cfg.channelTraits(pt.registry())
 	ec := engine.Config{
-		Profile: cfg.profile, Tiers: cfg.Tiers, Channels: cfg.channelNames(), Guides: cfg.guides(),
-		Policy: cfg.policy, UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
+		Profile: cfg.profile, Tiers: cfg.Tiers, Channels: cfg.channelNames(), Shapes: shapes, Guides: cfg.guides(),
+		Policy: cfg.policyWith(limits), UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
 		Trace: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	o := tf.Config

@@ -37,15 +37,17 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 		return nil, err
 	}
 	a := &app{cfg: cfg, db: db, registry: g.registry()}
+	shapes, limits := cfg.channelTraits(a.registry)
 	ecfg := engine.Config{
 		Profile:          cfg.profile,
 		Tiers:            cfg.Tiers,
 		BatchSize:        batchSize,
 		AfterBatch:       batchPause(),
 		Channels:         cfg.channelNames(),
+		Shapes:           shapes,
 		Guides:           cfg.guides(),
 		MaxAttempts:      cfg.Outbox.MaxAttempts,
-		Policy:           cfg.policy,
+		Policy:           cfg.policyWith(limits),
 		HeldFor:          cfg.heldFor,
 		UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
 		JobsQueued: func(int) {
@@ -74,6 +76,14 @@ func (a *app) dispatcher(log *slog.Logger, observe func(*engine.Job, engine.JobS
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	opts.Delivered = observe
+	for name, ch := range set.byName {
+		if t, ok := ch.(actions.Tracker); ok {
+			if opts.Trackers == nil {
+				opts.Trackers = map[string]actions.Tracker{}
+			}
+			opts.Trackers[name] = t
+		}
+	}
 	workers, err := a.registry.Workers(actions.WorkerContext{
 		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: a.cfg.guides()},
 		Channels:    set.byName,

@@ -175,13 +175,13 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 	nj := NewJob{
 		Key: f.Key + "#" + strconv.Itoa(f.Index), Kind: j.Kind, Channel: j.Channel,
 		FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: f.CustomerID,
-		Payload: payload, MaxAttempts: s.maxAttempts,
+		Payload: payload, Batch: j.Batch, MaxAttempts: s.maxAttempts,
 	}
 	if j.Channel != "" && !j.NotContact {
 		// A message to the customer: it waits with the fire's delay, and
 		// it is contact history.
 		nj.Delay = s.delay
-		s.contacts = append(s.contacts, Contact{CustomerID: f.CustomerID, Channel: j.Channel, At: f.At.Add(s.delay), FireID: f.FireID})
+		s.contacts = append(s.contacts, Contact{CustomerID: f.CustomerID, Channel: j.Channel, At: f.At.Add(s.delay), FireID: f.FireID, JobKey: nj.Key})
 	}
 	s.jobs = append(s.jobs, nj)
 	return nil

@@ -42,6 +42,9 @@ type Config struct {
 	// Channels names the configured message channels, for validating
 	// playbooks; nil accepts any name.
 	Channels []string
+	// Shapes bound what a message on a channel may carry (text length,
+	// attachments), by channel name; checked when playbooks load.
+	Shapes map[string]actions.MessageShape
 	// Guides are the sales guides assign_guide chooses among, in the order
 	// round robin takes them. Nil leaves playbooks unchecked against them
 	// (checking without a deployment); the CLI always sets it.
@@ -149,7 +152,7 @@ func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
 	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
-		Channels: e.cfg.Channels, Guides: e.cfg.Guides, Sample: SampleValues(), Policy: e.cfg.Policy}
+		Channels: e.cfg.Channels, Shapes: e.cfg.Shapes, Guides: e.cfg.Guides, Sample: SampleValues(), Policy: e.cfg.Policy}
 }
 
 // Playbooks returns the loaded playbooks by name.

@@ -93,6 +93,9 @@ type CustomerView struct {
 	Events   []EventSummary `json:"recent_events"`
 	Fires    []Fire         `json:"fires"`
 	Coupons  []Coupon       `json:"coupons"`
+	// Messages are the latest messages to the customer, with what became
+	// of each (a WeCom task waiting for the guide, sent, not_friend, …).
+	Messages []MessageRecord `json:"messages"`
 }
 
 // ViewCustomer returns a customer's stored fields, profile at now, latest
@@ -117,6 +120,9 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 	}
 	e.pondMu.RUnlock()
 	if v.Fires, err = e.store.ListFires(ctx, FireFilter{CustomerID: id, Limit: 100}); err != nil {
+		return nil, err
+	}
+	if v.Messages, err = e.store.CustomerMessages(ctx, id, 100); err != nil {
 		return nil, err
 	}
 	if v.Coupons, err = e.ListCoupons(ctx, CouponFilter{CustomerID: id, Limit: 100}, now); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/koihq/koi/actions"
@@ -11,8 +12,9 @@ import (
 // JobState is where a job of the outbox stands.
 type JobState string
 
-// Job states. Only pending jobs are picked up; the others are final until
-// an operator retries a job.
+// Job states. Only pending jobs are picked up; task_created jobs are
+// tracked (polled for their outcome); the others are final until an
+// operator retries a job.
 const (
 	JobPending   JobState = "pending"
 	JobDone      JobState = "done"
@@ -21,7 +23,35 @@ const (
 	// JobSkipped is a job not sent for the customer's consent: they opted
 	// out of its channel.
 	JobSkipped JobState = "skipped"
+
+	// The states of a message its channel accepted without sending it
+	// yet: a WeCom task waits for the guide (see actions.StateTaskCreated).
+	// Only JobDone and JobSent are contacts that reached the customer.
+	JobTaskCreated   JobState = actions.StateTaskCreated
+	JobSent          JobState = actions.StateSent
+	JobNotFriend     JobState = actions.StateNotFriend
+	JobReceivedOther JobState = actions.StateReceivedOther
+	JobUnsent        JobState = actions.StateUnsent
 )
+
+// JobStates are every job state, in the order a job passes them.
+var JobStates = []JobState{JobPending, JobTaskCreated, JobDone, JobSent, JobNotFriend, JobReceivedOther, JobUnsent, JobSkipped, JobCancelled, JobDead}
+
+// JobStateNames lists the job states for messages: "pending, task_created, …".
+func JobStateNames() string {
+	names := make([]string, len(JobStates))
+	for i, s := range JobStates {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Reached reports whether a job in state s reached its customer.
+func (s JobState) Reached() bool { return s == JobDone || s == JobSent }
+
+// Final reports whether a job in state s is finished: neither waiting to
+// be delivered nor tracked.
+func (s JobState) Final() bool { return s != JobPending && s != JobTaskCreated }
 
 // Job is remote work in the outbox: a message or a request an action
 // enqueued with its fire, delivered at least once by the dispatcher.
@@ -44,6 +74,22 @@ type Job struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	LastError string    `json:"last_error,omitempty"`
+	// Batch groups identical messages delivered in one call ('' for none).
+	Batch string `json:"batch,omitempty"`
+	// Receipt is the channel's reference for a delivery it tracks: the
+	// WeCom task's msgid and sender.
+	Receipt string `json:"receipt,omitempty"`
+	// TrackedAt is when the channel accepted the job (task_created).
+	TrackedAt time.Time `json:"tracked_at,omitzero"`
+	// Reminders counts the reminders sent to the guide, the last at
+	// RemindedAt.
+	Reminders  int       `json:"reminders,omitempty"`
+	RemindedAt time.Time `json:"reminded_at,omitzero"`
+	// Cancel says why a tracked job is to be stopped, until the channel
+	// has stopped it.
+	Cancel string `json:"cancel,omitempty"`
+	// SentAt is when a tracked message reached the customer.
+	SentAt time.Time `json:"sent_at,omitzero"`
 }
 
 // JobOutcome is the result of one delivery attempt, to record.
@@ -55,6 +101,20 @@ type JobOutcome struct {
 	// RunAt is when a job left pending is due again.
 	RunAt     time.Time
 	LastError string
+	// Receipt, for a job left in task_created, is the channel's reference.
+	Receipt string
+}
+
+// TrackOutcome is what became of a tracked job, to record.
+type TrackOutcome struct {
+	ID int64
+	// State is the job's state now: JobTaskCreated while it waits, a final
+	// state, or JobPending to hand it to the channel again.
+	State  JobState
+	SentAt time.Time
+	// Reminded counts a reminder sent at the time recorded.
+	Reminded bool
+	Note     string
 }
 
 // JobFilter selects jobs to list, newest first.
@@ -83,15 +143,29 @@ type JobStore interface {
 	ListJobs(ctx context.Context, f JobFilter) ([]*Job, error)
 	// GetJob reads one job; an Error with ENotFound when there is none.
 	GetJob(ctx context.Context, id int64) (*Job, error)
-	// RetryJob makes a job that is not pending pending again, due now, with
-	// its attempts reset; EConflict when it is pending already.
+	// RetryJob makes a finished job pending again, due now, with its
+	// attempts reset; EConflict when it is pending or tracked (retrying a
+	// WeCom task the guide may still send would send twice).
 	RetryJob(ctx context.Context, id int64, now time.Time) (*Job, error)
-	// CancelJob cancels a pending job; EConflict when it is not pending.
+	// CancelJob cancels a pending job. A tracked one (task_created) is
+	// marked to be stopped: the dispatcher asks its channel to, and
+	// records it unsent. EConflict when it is neither.
 	CancelJob(ctx context.Context, id int64, now time.Time) (*Job, error)
-	// PurgeJobs deletes finished jobs (done, skipped, cancelled) last
+	// PurgeJobs deletes finished jobs (every final state but dead) last
 	// updated before t, and returns how many. Dead jobs stay until an
 	// operator retries or cancels them.
 	PurgeJobs(ctx context.Context, before time.Time) (int, error)
+	// DueBatch returns up to limit pending jobs of batch key batch due at
+	// now, earliest first: the rest of a batch one of whose jobs the
+	// dispatcher claimed.
+	DueBatch(ctx context.Context, batch string, now time.Time, limit int) ([]*Job, error)
+	// TrackedJobs returns up to limit jobs on channel in task_created,
+	// those tracked longest first.
+	TrackedJobs(ctx context.Context, channel string, limit int) ([]*Job, error)
+	// FinishTracked records what became of tracked jobs in one
+	// transaction, at now. An outcome for a job no longer in task_created
+	// is dropped.
+	FinishTracked(ctx context.Context, now time.Time, outcomes []TrackOutcome) error
 	// LockDispatch takes the dispatch lock, so that of the processes
 	// sharing a database only one delivers. ok is false when another holds
 	// it; release gives it back.
@@ -108,6 +182,7 @@ type NewJob struct {
 	Rule        string
 	CustomerID  string
 	Payload     []byte
+	Batch       string
 	MaxAttempts int
 	// Delay is how long after the fire the job is due: quiet hours or a
 	// deferred cap hold a message back; other jobs are due at once.

@@ -16,6 +16,10 @@ const (
 	ReasonCap = "cap"
 	// ReasonConsent: the customer opted out of a channel the rule sends on.
 	ReasonConsent = "consent"
+	// ReasonChannelLimit: the channel's provider lets the customer receive
+	// no more messages in the period (WeCom: as many mass messages a month
+	// as the month has days); koi does not hand it a message it would drop.
+	ReasonChannelLimit = "channel_limit"
 	// ReasonQuietHours: the messages wait for the end of quiet hours (a
 	// deferral: the fire happens, its messages go later).
 	ReasonQuietHours = "quiet_hours"
@@ -133,6 +137,41 @@ func capsAllow(caps []rules.Cap, contacts [][]contactMark, channels []string, t 
 	return true
 }
 
+// limitsAllow reports whether the channels' own limits let the customer
+// receive messages on channels at t, counting their contacts (past and
+// planned) on each limited channel in the limit's period around t.
+func limitsAllow(limits map[string]actions.CustomerLimiter, contacts [][]contactMark, channels []string, t int64) bool {
+	if len(limits) == 0 {
+		return true
+	}
+	for i, ch := range channels {
+		l := limits[ch]
+		if l == nil || slices.Contains(channels[:i], ch) {
+			continue
+		}
+		need := 0
+		for _, c := range channels {
+			if c == ch {
+				need++
+			}
+		}
+		start, end, n := l.CustomerLimit(time.UnixMilli(t))
+		from, to := start.UnixMilli(), end.UnixMilli()
+		have := 0
+		for _, cs := range contacts {
+			for _, m := range cs {
+				if m.channel == ch && m.at >= from && m.at < to {
+					have++
+				}
+			}
+		}
+		if have+need > n {
+			return false
+		}
+	}
+	return true
+}
+
 // capSlot returns the first moment at or after from when the caps allow
 // the messages and quiet hours do not hold them, trying the moments when
 // an earlier contact leaves a cap's period.
@@ -233,6 +272,13 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 			d.deferred = deferredCap
 		} else if at > now {
 			d.deferred = deferredQuietHours
+		}
+		if !limitsAllow(pol.Limits, contacts, chans, at) {
+			capped[k] = true
+			d.deferred = notDeferred
+			out.counts[d.rule].suppress(ReasonChannelLimit, 1)
+			out.note(int(d.cust), int(d.rule), ReasonChannelLimit, "", "")
+			continue
 		}
 		if at > now {
 			d.deliverAt = at

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/rules"
 )
 
@@ -46,6 +49,22 @@ type Preview struct {
 	// Sample shows some matched customers, each rule represented, with
 	// the values their conditions read.
 	Sample []SampleCustomer `json:"sample"`
+	// Tasks counts, per guide, the deliveries a channel that batches
+	// (WeCom: one task, one confirmation for the guide, per identical
+	// message) would get: one per message for everyone, one per customer
+	// for a personalised one.
+	Tasks []GuideTasks `json:"tasks"`
+}
+
+// GuideTasks is how many tasks a run would give one guide on a channel
+// that batches, for how many customers. Guide "" is customers without a
+// guide (the channel's default sender). Customers counts messages: a
+// customer two rules message counts twice.
+type GuideTasks struct {
+	Channel   string `json:"channel"`
+	Guide     string `json:"guide"`
+	Tasks     int    `json:"tasks"`
+	Customers int    `json:"customers"`
 }
 
 // Overlap is the number of customers two rules both matched in a preview.
@@ -102,6 +121,7 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 			out.EventRules = append(out.EventRules, r.ID)
 		}
 	}
+	out.Tasks = guideTasks(pb, pond, ev.decisions)
 	byCustomer := groupOutcomes(ev.outcomes(pb, snap, false))
 	out.Overlap = overlaps(pb, byCustomer)
 	n := req.Sample
@@ -114,6 +134,62 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 			Values: conditionValues(pb, group, snap.profile(i))})
 	}
 	return out, nil
+}
+
+// guideTasks counts the tasks per guide the decisions' messages on
+// batching channels would make.
+func guideTasks(pb *rules.Playbook, pond *Pond, ds []decision) []GuideTasks {
+	type msgKey struct {
+		channel, guide string
+		rule, action   int
+	}
+	type guideKey struct{ channel, guide string }
+	customers := map[msgKey]int{}
+	personal := map[msgKey]bool{}
+	for _, d := range ds {
+		if d.holdout {
+			continue
+		}
+		r := pb.Rules[d.rule]
+		acts := r.Actions
+		if d.variant >= 0 && len(r.Variants) > 0 {
+			acts = append(slices.Clip(acts), r.Variants[d.variant].Actions...)
+		}
+		for k, a := range acts {
+			b, ok := a.Action.(actions.Batched)
+			if !ok {
+				continue
+			}
+			ch, pers := b.Batching()
+			if ch == "" {
+				continue
+			}
+			key := msgKey{ch, pond.Customers[d.cust].Guide, int(d.rule), k}
+			customers[key]++
+			personal[key] = pers
+		}
+	}
+	totals := map[guideKey]*GuideTasks{}
+	for key, n := range customers {
+		gk := guideKey{key.channel, key.guide}
+		t := totals[gk]
+		if t == nil {
+			t = &GuideTasks{Channel: key.channel, Guide: key.guide}
+			totals[gk] = t
+		}
+		t.Customers += n
+		if personal[key] {
+			t.Tasks += n
+		} else {
+			t.Tasks++
+		}
+	}
+	out := []GuideTasks{}
+	for _, t := range totals {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b GuideTasks) int { return strings.Compare(a.Channel+"\x00"+a.Guide, b.Channel+"\x00"+b.Guide) })
+	return out
 }
 
 // groupOutcomes splits outcomes, which are by customer, into one group

@@ -66,6 +66,9 @@ type RuleReport struct {
 	VariantPairs []Comparison `json:"variant_pairs,omitempty"`
 	// Note says what the report cannot tell, for rules without a holdout.
 	Note string `json:"note,omitempty"`
+	// Messages counts the rule's messages by what became of them, over
+	// all its fires (open windows too); nil for a rule that sent none.
+	Messages *MessageOutcomes `json:"messages,omitempty"`
 }
 
 // VariantReport is one variant's outcome and its comparison with the
@@ -128,6 +131,10 @@ func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
+	messages, err := e.messageOutcomes(ctx, playbook)
+	if err != nil {
+		return nil, err
+	}
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err
@@ -168,6 +175,7 @@ func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]
 	out := make([]*RuleReport, 0, len(order))
 	for _, k := range order {
 		rep := reports[k]
+		rep.Messages = messages[[2]string{k.playbook, k.rule}]
 		rep.Treated.finish()
 		if rep.Holdout != nil {
 			rep.Holdout.finish()

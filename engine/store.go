@@ -58,6 +58,12 @@ type Store interface {
 	// playbook is empty), for reports, with the value of the orders that
 	// redeemed their coupons.
 	OutcomeFires(ctx context.Context, playbook string) ([]OutcomeFire, error)
+	// MessageStates counts the messages of each rule's fires (of one
+	// playbook, or all) by delivery state, from the contact history.
+	MessageStates(ctx context.Context, playbook string) ([]MessageStateCount, error)
+	// CustomerMessages returns up to limit of a customer's messages,
+	// newest first, with what became of each.
+	CustomerMessages(ctx context.Context, customerID string, limit int) ([]MessageRecord, error)
 	// ExpireHeldRuns marks held runs whose time ran out by now expired.
 	ExpireHeldRuns(ctx context.Context, now time.Time) (int, error)
 	// ExpireCoupons marks the open coupons that expired by now, and
@@ -141,6 +147,9 @@ type Contact struct {
 	// quiet hours or a cap deferred it.
 	At     time.Time
 	FireID int64
+	// JobKey is the message's job, whose outcome the contact history
+	// records (Contact state) once it is known.
+	JobKey string
 }
 
 // FireRef names a rule's fire state for one customer, or a benefit

@@ -18,6 +18,19 @@ type LintOptions struct {
 	// it addresses customers by when no customer in the data has that
 	// field set ("wecom_id"), and "" otherwise.
 	Unreachable func(channel string) string
+	// Tasks, when set, says how many tasks (WeCom confirmations) per guide
+	// a run of the playbook now would create for rule r, for the warning
+	// about a personalised message; "" when it cannot tell.
+	Tasks func(pb *Playbook, r *Rule) string
+}
+
+// allActions returns the rule's actions and its variants'.
+func allActions(r *Rule) []RuleAction {
+	out := slices.Clip(r.Actions)
+	for _, v := range r.Variants {
+		out = append(out, v.Actions...)
+	}
+	return out
 }
 
 // Lint returns warnings about a playbook that loads but will not do what
@@ -40,6 +53,18 @@ func Lint(pb *Playbook, opts LintOptions) []Error {
 		if len(channels) > 0 && r.On == "" && !r.Once && period > 0 && r.Cooldown <= period {
 			warn(r.Line, "rule %s messages, and its cooldown %s is no longer than the schedule's period (%s): every run that matches messages the customer again; use a longer cooldown or once: true",
 				r.ID, actions.Duration(r.Cooldown), actions.Duration(period))
+		}
+		for _, ra := range allActions(r) {
+			if w, ok := ra.Action.(actions.Warner); ok {
+				for _, msg := range w.Warnings() {
+					warn(r.Line, "rule %s: %s", r.ID, msg)
+					if opts.Tasks != nil {
+						if tasks := opts.Tasks(pb, r); tasks != "" {
+							out[len(out)-1].Msg += "; " + tasks
+						}
+					}
+				}
+			}
 		}
 		if opts.Unreachable != nil {
 			for _, ch := range channels {

@@ -33,6 +33,8 @@ type Options struct {
 	Timezone *time.Location
 	// Channels names the configured message channels; nil accepts any.
 	Channels []string
+	// Shapes bound what a message on a channel may carry, by channel name.
+	Shapes map[string]actions.MessageShape
 	// Guides are the configured sales guides; nil accepts any.
 	Guides []actions.Guide
 	// Sample is a sample profile's values, for actions to try templates on.
@@ -459,7 +461,7 @@ func (l *loader) action(n *yaml.Node, rule string, earlier map[string]actions.Re
 	if len(l.errs) > before {
 		return RuleAction{}, false
 	}
-	lc := actions.LoadContext{Tiers: l.opts.Tiers, Channels: l.opts.Channels, Guides: l.opts.Guides, Sample: l.opts.Sample, Earlier: maps.Clone(earlier)}
+	lc := actions.LoadContext{Tiers: l.opts.Tiers, Channels: l.opts.Channels, Shapes: l.opts.Shapes, Guides: l.opts.Guides, Sample: l.opts.Sample, Earlier: maps.Clone(earlier)}
 	if err := a.Validate(lc); err != nil {
 		l.actionErrors(err, params, rule, kind)
 		return RuleAction{}, false

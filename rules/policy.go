@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,6 +23,10 @@ type Policy struct {
 	// Quiet are windows of the day in which no message is delivered: one
 	// due then waits for the window's end.
 	Quiet []QuietHours
+	// Limits are the channels' own limits on what one customer receives
+	// (WeCom's monthly mass messages), by channel name. They come from
+	// the configured channels, not from a file.
+	Limits map[string]actions.CustomerLimiter
 }
 
 // Cap is at most Messages messages per customer in any Per-long period,
@@ -64,11 +69,19 @@ func (q QuietHours) contains(m int) bool {
 }
 
 // Empty reports whether the policy constrains nothing.
-func (p Policy) Empty() bool { return len(p.Caps) == 0 && len(p.Quiet) == 0 }
+func (p Policy) Empty() bool { return len(p.Caps) == 0 && len(p.Quiet) == 0 && len(p.Limits) == 0 }
 
 // Merge returns the policy with both p's and o's caps and quiet windows.
 func (p Policy) Merge(o Policy) Policy {
-	return Policy{Caps: append(slices.Clip(p.Caps), o.Caps...), Quiet: append(slices.Clip(p.Quiet), o.Quiet...)}
+	limits := p.Limits
+	if len(o.Limits) > 0 {
+		limits = maps.Clone(p.Limits)
+		if limits == nil {
+			limits = map[string]actions.CustomerLimiter{}
+		}
+		maps.Copy(limits, o.Limits)
+	}
+	return Policy{Caps: append(slices.Clip(p.Caps), o.Caps...), Quiet: append(slices.Clip(p.Quiet), o.Quiet...), Limits: limits}
 }
 
 // NextAllowed returns the first moment at or after t, in loc, that is

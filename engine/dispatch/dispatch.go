@@ -51,8 +51,15 @@ type Options struct {
 	// Logger; slog.Default() if nil.
 	Logger *slog.Logger
 	// Delivered, when set, is told each job's outcome (metrics), skipped
-	// and cancelled ones included.
+	// and cancelled ones included, and the final outcome of each tracked
+	// one (took is then how long it was tracked).
 	Delivered func(j *engine.Job, state engine.JobState, took time.Duration)
+	// MaxBatch bounds the jobs of one batch key handed to a BatchWorker in
+	// one call (10,000: WeCom's most customers in one task).
+	MaxBatch int
+	// Trackers are the channels that track what they accepted (WeCom
+	// tasks), by channel name; a server polls them (see track.go).
+	Trackers map[string]actions.Tracker
 }
 
 func (o *Options) defaults() {
@@ -68,6 +75,7 @@ func (o *Options) defaults() {
 	}
 	def(&o.Concurrency, 16)
 	def(&o.Batch, 256)
+	def(&o.MaxBatch, 10_000)
 	defDur(&o.Poll, time.Second)
 	defDur(&o.Timeout, 10*time.Second)
 	defDur(&o.Backoff, 10*time.Second)
@@ -97,6 +105,9 @@ type Dispatcher struct {
 	// deliver the job again.
 	released map[int64]uint64
 	epoch    uint64
+	// paused maps rate groups a receiver throttled to when they may be
+	// tried again: their jobs wait without an attempt until then.
+	paused map[string]time.Time
 	// writeFailing is set while recording outcomes fails: the fetcher
 	// then claims no new work.
 	writeFailing atomic.Bool
@@ -107,7 +118,7 @@ type Dispatcher struct {
 func New(store engine.JobStore, workers map[string]actions.Worker, opts Options) *Dispatcher {
 	opts.defaults()
 	d := &Dispatcher{store: store, workers: workers, opts: opts, limiters: map[string]*rate.Limiter{},
-		nudgec: make(chan struct{}, 1), inflight: map[int64]bool{}, released: map[int64]uint64{}}
+		nudgec: make(chan struct{}, 1), inflight: map[int64]bool{}, released: map[int64]uint64{}, paused: map[string]time.Time{}}
 	for group, perSecond := range opts.Rates {
 		// A burst of one second's worth: a queue that waited may catch up
 		// at once, no faster.
@@ -179,10 +190,12 @@ func (d *Dispatcher) lock(ctx context.Context) (func(), error) {
 	}
 }
 
-// item is a claimed job and its customer's contact.
+// item is a claimed job and its customer's contact; rest are the other
+// jobs of its batch, delivered in the same call.
 type item struct {
 	job     *engine.Job
 	contact *actions.Contact
+	rest    []item
 }
 
 // result is an attempt's outcome; a nil outcome releases an unattempted
@@ -205,11 +218,13 @@ func (d *Dispatcher) loop(ctx context.Context, drain bool) (int, error) {
 			defer workers.Done()
 			for it := range items {
 				start := time.Now()
-				r := d.attempt(ctx, it)
-				if r.outcome != nil && d.opts.Delivered != nil {
-					d.opts.Delivered(it.job, r.outcome.State, time.Since(start))
+				group := append([]item{it}, it.rest...)
+				for i, r := range d.attempt(ctx, group) {
+					if r.outcome != nil && d.opts.Delivered != nil {
+						d.opts.Delivered(group[i].job, r.outcome.State, time.Since(start))
+					}
+					results <- r
 				}
-				results <- r
 			}
 		}()
 	}
@@ -222,12 +237,21 @@ func (d *Dispatcher) loop(ctx context.Context, drain bool) (int, error) {
 		n, err := d.writer(results)
 		writerDone <- written{n, err}
 	}()
+	var tracker sync.WaitGroup
+	if !drain && len(d.opts.Trackers) > 0 {
+		tracker.Add(1)
+		go func() {
+			defer tracker.Done()
+			d.track(ctx)
+		}()
+	}
 
 	fetchErr := d.fetch(ctx, items, drain)
 	close(items)
 	workers.Wait()
 	close(results)
 	w := <-writerDone
+	tracker.Wait()
 	return w.n, errors.Join(fetchErr, w.err)
 }
 
@@ -315,21 +339,50 @@ func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]item, bool, er
 	d.mu.Lock()
 	var out []item
 	var ids []string
+	batches := map[string]bool{}
 	for _, j := range jobs {
 		if d.inflight[j.ID] || d.released[j.ID] > start {
 			continue
 		}
 		d.inflight[j.ID] = true
 		out = append(out, item{job: j})
-		if j.CustomerID != "" {
-			ids = append(ids, j.CustomerID)
+		if d.batches(j) {
+			batches[j.Batch] = true
 		}
 	}
+	d.mu.Unlock()
+	// The rest of each batch: a batch due together goes out in one call
+	// even when it is larger than one read.
+	for key := range batches {
+		more, err := d.store.DueBatch(ctx, key, now, d.opts.MaxBatch)
+		if err != nil {
+			d.mu.Lock()
+			clear(d.released)
+			d.mu.Unlock()
+			d.release(out)
+			return nil, false, err
+		}
+		d.mu.Lock()
+		for _, j := range more {
+			if d.inflight[j.ID] || d.released[j.ID] > start {
+				continue
+			}
+			d.inflight[j.ID] = true
+			out = append(out, item{job: j})
+		}
+		d.mu.Unlock()
+	}
 	// Every later claim reads after these releases' commits.
+	d.mu.Lock()
 	clear(d.released)
 	d.mu.Unlock()
 	if len(out) == 0 {
 		return nil, false, nil
+	}
+	for _, it := range out {
+		if it.job.CustomerID != "" {
+			ids = append(ids, it.job.CustomerID)
+		}
 	}
 	contacts, err := d.store.Contacts(ctx, ids)
 	if err != nil {
@@ -341,7 +394,38 @@ func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]item, bool, er
 			out[i].contact = &c
 		}
 	}
-	return out, full, nil
+	return d.group(out), full, nil
+}
+
+// batches reports whether j may be delivered with the other jobs of its
+// batch key: it has one and its kind's worker takes batches.
+func (d *Dispatcher) batches(j *engine.Job) bool {
+	if j.Batch == "" {
+		return false
+	}
+	_, ok := d.workers[j.Kind].(actions.BatchWorker)
+	return ok
+}
+
+// group merges the claimed jobs of each batch key into one item of at most
+// MaxBatch jobs, keeping the order of their first job.
+func (d *Dispatcher) group(items []item) []item {
+	out := items[:0:0]
+	at := map[string]int{} // batch key → index in out of its open item
+	for _, it := range items {
+		if !d.batches(it.job) {
+			out = append(out, it)
+			continue
+		}
+		k, ok := at[it.job.Batch]
+		if ok && 1+len(out[k].rest) < d.opts.MaxBatch {
+			out[k].rest = append(out[k].rest, it)
+			continue
+		}
+		at[it.job.Batch] = len(out)
+		out = append(out, it)
+	}
+	return out
 }
 
 func (d *Dispatcher) release(items []item) {
@@ -349,6 +433,9 @@ func (d *Dispatcher) release(items []item) {
 	defer d.mu.Unlock()
 	for _, it := range items {
 		delete(d.inflight, it.job.ID)
+		for _, r := range it.rest {
+			delete(d.inflight, r.job.ID)
+		}
 	}
 }
 
@@ -491,71 +578,141 @@ func (d *Dispatcher) releaseResults(rs []result) {
 	d.mu.Unlock()
 }
 
-// attempt makes one delivery attempt and decides what becomes of the job.
-func (d *Dispatcher) attempt(ctx context.Context, it item) result {
-	j := it.job
-	res := result{id: j.ID}
-	outcome := func(state engine.JobState, runAt time.Time, msg string) result {
-		res.outcome = &engine.JobOutcome{ID: j.ID, State: state, Attempts: j.Attempts, RunAt: runAt, LastError: msg}
+// attempt makes one delivery attempt of a job, or of the jobs of one
+// batch in one call, and decides what becomes of each: one result per
+// item, in order.
+func (d *Dispatcher) attempt(ctx context.Context, items []item) []result {
+	res := make([]result, len(items))
+	now := d.opts.Now()
+	outcome := func(i int, state engine.JobState, runAt time.Time, msg string) {
+		j := items[i].job
+		res[i].outcome = &engine.JobOutcome{ID: j.ID, State: state, Attempts: j.Attempts, RunAt: runAt, LastError: msg}
+	}
+	var send []int // indexes of the items to deliver
+	for i, it := range items {
+		j := it.job
+		res[i].id = j.ID
+		switch {
+		case j.CustomerID != "" && it.contact == nil:
+			outcome(i, engine.JobCancelled, now, "the customer was deleted")
+		case j.Channel != "" && it.contact.OptedOut(j.Channel):
+			outcome(i, engine.JobSkipped, now, "consent: the customer opted out of "+j.Channel)
+		case d.workers[j.Kind] == nil:
+			outcome(i, engine.JobDead, now, fmt.Sprintf("no worker for jobs of kind %q in this koi binary", j.Kind))
+		default:
+			send = append(send, i)
+		}
+	}
+	if len(send) == 0 {
 		return res
 	}
-	now := d.opts.Now()
-	switch {
-	case j.CustomerID != "" && it.contact == nil:
-		return outcome(engine.JobCancelled, now, "the customer was deleted")
-	case j.Channel != "" && it.contact.OptedOut(j.Channel):
-		return outcome(engine.JobSkipped, now, "consent: the customer opted out of "+j.Channel)
-	}
-	w := d.workers[j.Kind]
-	if w == nil {
-		return outcome(engine.JobDead, now, fmt.Sprintf("no worker for jobs of kind %q in this koi binary", j.Kind))
-	}
-	group := j.Channel
+	first := items[send[0]].job
+	group := first.Channel
 	if group == "" {
-		group = j.Kind
+		group = first.Kind
+	}
+	if until, ok := d.pausedUntil(group, now); ok {
+		// The receiver throttled this channel: wait, without an attempt.
+		for _, i := range send {
+			outcome(i, engine.JobPending, until, "waiting for "+group+"'s rate limit to pass: "+items[i].job.LastError)
+		}
+		return res
 	}
 	if l := d.limiters[group]; l != nil {
 		if err := l.Wait(ctx); err != nil {
 			return res // shutting down: unattempted, still pending
 		}
 	}
-	del := &actions.Delivery{JobID: j.ID, Kind: j.Kind, Channel: j.Channel, Key: j.Key, Attempt: j.Attempts + 1,
-		FireID: j.FireID, Playbook: j.Playbook, Rule: j.Rule, CustomerID: j.CustomerID, Payload: j.Payload}
-	if it.contact != nil {
-		del.Contact = *it.contact
+	dels := make([]*actions.Delivery, len(send))
+	for k, i := range send {
+		j := items[i].job
+		dels[k] = &actions.Delivery{JobID: j.ID, Kind: j.Kind, Channel: j.Channel, Key: j.Key, Attempt: j.Attempts + 1,
+			FireID: j.FireID, Playbook: j.Playbook, Rule: j.Rule, CustomerID: j.CustomerID, Payload: j.Payload}
+		if c := items[i].contact; c != nil {
+			dels[k].Contact = *c
+		}
 	}
 	// An attempt under way when shutdown begins is let finish, within its
 	// timeout: cut short, it might have reached the receiver anyway.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
-	err := deliver(actx, w, del)
+	errs := deliver(actx, d.workers[first.Kind], dels)
 	cancel()
-	j.Attempts++
 	now = d.opts.Now()
-	switch {
-	case err == nil:
-		res = outcome(engine.JobDone, now, "")
-	case actions.IsPermanent(err):
-		res = outcome(engine.JobDead, now, err.Error())
-	case j.Attempts >= j.MaxAttempts:
-		res = outcome(engine.JobDead, now, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
-	default:
-		// A receiver's Retry-After is honoured up to MaxBackoff: one that
-		// says "in a year" must not park the job for a year.
-		wait := max(d.backoff(j.Attempts), min(actions.RetryDelay(err), d.opts.MaxBackoff))
-		res = outcome(engine.JobPending, now.Add(wait), err.Error())
+	for k, i := range send {
+		j, err := items[i].job, errs[k]
+		j.Attempts++
+		switch {
+		case err == nil && dels[k].Receipt != "":
+			outcome(i, engine.JobTaskCreated, now, "")
+			res[i].outcome.Receipt = dels[k].Receipt
+		case err == nil:
+			outcome(i, engine.JobDone, now, "")
+		case actions.IsPermanent(err):
+			outcome(i, engine.JobDead, now, err.Error())
+		case actions.IsThrottled(err):
+			// A rate limit is no failure of the job: no attempt is used,
+			// and the whole channel waits it out.
+			j.Attempts--
+			until := now.Add(min(max(actions.RetryDelay(err), d.opts.Backoff), d.opts.MaxBackoff))
+			d.pause(group, until)
+			outcome(i, engine.JobPending, until, err.Error())
+		case j.Attempts >= j.MaxAttempts:
+			outcome(i, engine.JobDead, now, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
+		default:
+			// A receiver's Retry-After is honoured up to MaxBackoff: one that
+			// says "in a year" must not park the job for a year.
+			wait := max(d.backoff(j.Attempts), min(actions.RetryDelay(err), d.opts.MaxBackoff))
+			outcome(i, engine.JobPending, now.Add(wait), err.Error())
+		}
 	}
 	return res
 }
 
-// deliver calls the worker, turning a panic into an error: one bad plugin
+// pause holds group's jobs until t.
+func (d *Dispatcher) pause(group string, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t.After(d.paused[group]) {
+		d.paused[group] = t
+	}
+}
+
+// pausedUntil says whether group is paused at now, and until when.
+func (d *Dispatcher) pausedUntil(group string, now time.Time) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.paused[group]
+	if ok && !now.Before(t) {
+		delete(d.paused, group)
+		return time.Time{}, false
+	}
+	return t, ok
+}
+
+// deliver calls the worker, in one call for several deliveries when it is
+// a BatchWorker, turning a panic into an error for each: one bad plugin
 // must not stop every delivery.
-func deliver(ctx context.Context, w actions.Worker, del *actions.Delivery) (err error) {
+func deliver(ctx context.Context, w actions.Worker, dels []*actions.Delivery) (errs []error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("worker panicked: %v", p)
+			errs = make([]error, len(dels))
+			for i := range errs {
+				errs[i] = fmt.Errorf("worker panicked: %v", p)
+			}
 		}
 	}()
-	return w.Deliver(ctx, del)
+	if bw, ok := w.(actions.BatchWorker); ok && len(dels) > 1 {
+		errs = bw.DeliverBatch(ctx, dels)
+		if len(errs) != len(dels) {
+			panic(fmt.Sprintf("DeliverBatch returned %d errors for %d deliveries", len(errs), len(dels)))
+		}
+		return errs
+	}
+	errs = make([]error, len(dels))
+	for i, del := range dels {
+		errs[i] = w.Deliver(ctx, del)
+	}
+	return errs
 }
 
 // backoff is the delay after the n-th failed attempt: Backoff doubled

@@ -412,6 +412,11 @@ func TestWeComTokenRefreshDuringDispatch(t *testing.T) {
 	}
 	fake := wecomtest.New("ww1", "corp-secret")
 	defer fake.Close()
+	fake.Members = map[string][]string{}
+	for i := range 20 {
+		member := map[bool]string{true: "wangxiao", false: "front_desk"}[i%2 == 0]
+		fake.Members[member] = append(fake.Members[member], fmt.Sprintf("wm%d", i))
+	}
 	ch := &wecom.Channel{BaseURL: fake.URL, CorpID: "ww1", SecretEnv: "WECOM_SECRET", Sender: "front_desk"}
 	if err := ch.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return "corp-secret" },
 		Guides: []actions.Guide{{ID: "g01", WeComUser: "wangxiao"}}}); err != nil {
@@ -430,18 +435,18 @@ func TestWeComTokenRefreshDuringDispatch(t *testing.T) {
 		t.Fatalf("drained %d, want 20", n)
 	}
 	for _, j := range f.jobs(t) {
-		if j.State != engine.JobDone || j.Attempts != 1 {
-			t.Errorf("job %d: %s after %d attempts (%s)", j.ID, j.State, j.Attempts, j.LastError)
+		if j.State != engine.JobTaskCreated || j.Attempts != 1 || !strings.Contains(j.Receipt, "msgGAAA") {
+			t.Errorf("job %d: %s after %d attempts (%s), receipt %q", j.ID, j.State, j.Attempts, j.LastError, j.Receipt)
 		}
 	}
 	if fake.Fetches() != 2 {
 		t.Errorf("%d token fetches, want 2 (the first, and one refresh)", fake.Fetches())
 	}
 	senders := map[string]int{}
-	for _, s := range fake.Sent()[1:] {
-		senders[s.Sender]++
-		if !strings.HasPrefix(s.Content, "客户") {
-			t.Errorf("content %q", s.Content)
+	for _, task := range fake.Tasks()[1:] {
+		senders[task.Sender] += len(task.Customers)
+		if !strings.HasPrefix(task.Text, "客户") {
+			t.Errorf("content %q", task.Text)
 		}
 	}
 	if senders["wangxiao"] != 10 || senders["front_desk"] != 10 {

@@ -10,9 +10,6 @@ import (
 	"github.com/koihq/koi/engine"
 )
 
-// jobStates are the states ?state= accepts.
-var jobStates = []engine.JobState{engine.JobPending, engine.JobDone, engine.JobDead, engine.JobCancelled, engine.JobSkipped}
-
 // listJobs lists the outbox's jobs, newest first:
 // ?state=&kind=&playbook=&customer=&fire=&before=&limit=.
 func (s *server) listJobs(c echo.Context) error {
@@ -28,8 +25,8 @@ func (s *server) listJobs(c echo.Context) error {
 	f.FireID = int64(fire)
 	if st := c.QueryParam("state"); st != "" {
 		f.State = engine.JobState(st)
-		if !slices.Contains(jobStates, f.State) {
-			return fieldErr("state", "want one of pending, done, dead, cancelled, skipped, got "+strconv.Quote(st))
+		if !slices.Contains(engine.JobStates, f.State) {
+			return fieldErr("state", "want one of "+engine.JobStateNames()+", got "+strconv.Quote(st))
 		}
 	}
 	f.Kind, f.Playbook, f.CustomerID = c.QueryParam("kind"), c.QueryParam("playbook"), c.QueryParam("customer")

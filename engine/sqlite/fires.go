@@ -393,11 +393,13 @@ func (f *fireTx) insertContacts(cs []engine.Contact) error {
 	for _, size := range chunkSizes(len(cs)) {
 		chunk := cs[start : start+size]
 		start += size
-		args := make([]any, 0, 4*len(chunk))
+		args := make([]any, 0, 5*len(chunk))
 		for _, c := range chunk {
-			args = append(args, c.CustomerID, box.string(c.Channel), box.int64(ms(c.At)), c.FireID)
+			args = append(args, c.CustomerID, box.string(c.Channel), box.int64(ms(c.At)), c.FireID, c.JobKey)
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO contacts (customer_id, channel, at, fire_id) VALUES `+values(len(chunk), 4), args); err != nil {
+		// A message is pending with its job until the dispatcher records
+		// what became of it (syncContacts).
+		if _, err := f.exec(`INSERT OR FAIL INTO contacts (customer_id, channel, at, fire_id, job_key, state) SELECT *, 'pending' FROM (VALUES `+values(len(chunk), 5)+`)`, args); err != nil {
 			return fmt.Errorf("insert contacts: %w", err)
 		}
 	}

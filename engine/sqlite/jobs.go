@@ -30,32 +30,44 @@ func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
 	for _, size := range chunkSizes(len(jobs)) {
 		chunk := jobs[start : start+size]
 		start += size
-		args := make([]any, 0, 12*len(chunk))
+		args := make([]any, 0, 13*len(chunk))
 		for _, j := range chunk {
 			args = append(args, j.Key, box.string(j.Kind), box.string(j.Channel), j.FireID, box.string(j.Playbook), box.string(j.Rule),
-				j.CustomerID, string(j.Payload), j.MaxAttempts, box.int64(due+j.Delay.Milliseconds()), box.int64(now), box.int64(now))
+				j.CustomerID, string(j.Payload), box.string(j.Batch), j.MaxAttempts, box.int64(due+j.Delay.Milliseconds()), box.int64(now), box.int64(now))
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, max_attempts, run_at, created_at, updated_at)
-			VALUES `+values(len(chunk), 12)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {
+		if _, err := f.exec(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, batch, max_attempts, run_at, created_at, updated_at)
+			VALUES `+values(len(chunk), 13)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {
 			return fmt.Errorf("insert jobs: %w", err)
 		}
 	}
 	return nil
 }
 
-const jobColumns = `id, key, kind, channel, fire_id, playbook, rule, customer_id, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error`
+const jobColumns = `id, key, kind, channel, fire_id, playbook, rule, customer_id, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error,
+	batch, receipt, tracked_at, reminders, reminded_at, cancel, sent_at`
 
 func scanJob(s interface{ Scan(...any) error }) (*engine.Job, error) {
 	j := &engine.Job{}
 	var payload string
-	var runAt, created, updated int64
+	var runAt, created, updated, tracked, reminded, sent int64
 	if err := s.Scan(&j.ID, &j.Key, &j.Kind, &j.Channel, &j.FireID, &j.Playbook, &j.Rule, &j.CustomerID, &payload, &j.State,
-		&j.Attempts, &j.MaxAttempts, &runAt, &created, &updated, &j.LastError); err != nil {
+		&j.Attempts, &j.MaxAttempts, &runAt, &created, &updated, &j.LastError,
+		&j.Batch, &j.Receipt, &tracked, &j.Reminders, &reminded, &j.Cancel, &sent); err != nil {
 		return nil, err
 	}
 	j.Payload = json.RawMessage(payload)
 	j.RunAt, j.CreatedAt, j.UpdatedAt = fromMs(runAt), fromMs(created), fromMs(updated)
+	j.TrackedAt, j.RemindedAt, j.SentAt = fromMsOrZero(tracked), fromMsOrZero(reminded), fromMsOrZero(sent)
 	return j, nil
+}
+
+// fromMsOrZero is fromMs, with 0 the zero time: columns that are 0 until
+// something happens.
+func fromMsOrZero(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromMs(v)
 }
 
 func (d *DB) queryJobs(ctx context.Context, query string, args ...any) ([]*engine.Job, error) {
@@ -98,22 +110,121 @@ func (d *DB) FinishJobs(ctx context.Context, now time.Time, outcomes []engine.Jo
 	for _, size := range chunkSizes(len(outcomes)) {
 		chunk := outcomes[start : start+size]
 		start += size
-		args := make([]any, 0, 1+5*len(chunk))
+		args := make([]any, 0, 1+6*len(chunk))
 		args = append(args, ms(now))
 		for _, o := range chunk {
-			args = append(args, o.ID, string(o.State), o.Attempts, ms(o.RunAt), o.LastError)
+			args = append(args, o.ID, string(o.State), o.Attempts, ms(o.RunAt), o.LastError, o.Receipt)
 		}
-		s, err := d.stmt(ctx, tx, `UPDATE jobs SET state = v.column2, attempts = v.column3, run_at = v.column4, last_error = v.column5, updated_at = ?
-			FROM (VALUES `+values(len(chunk), 5)+`) AS v WHERE jobs.id = v.column1 AND jobs.state = 'pending'`)
+		// A job the channel accepted to track (task_created) is tracked
+		// from now.
+		s, err := d.stmt(ctx, tx, `UPDATE jobs SET state = v.column2, attempts = v.column3, run_at = v.column4, last_error = v.column5, updated_at = ?1,
+			receipt = v.column6, tracked_at = iif(v.column2 = 'task_created', ?1, 0)
+			FROM (VALUES `+values(len(chunk), 6)+`) AS v WHERE jobs.id = v.column1 AND jobs.state = 'pending'`)
 		if err != nil {
 			return fmt.Errorf("finish jobs: %w", err)
 		}
 		if _, err := s.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("finish jobs: %w", err)
 		}
+		if err := syncContacts(ctx, d, tx, chunkIDs(chunk, func(o engine.JobOutcome) int64 { return o.ID })); err != nil {
+			return fmt.Errorf("finish jobs: %w", err)
+		}
 	}
 	if err := d.commit(tx); err != nil {
 		return fmt.Errorf("finish jobs: commit: %w", err)
+	}
+	return nil
+}
+
+// chunkIDs returns the job ids of a chunk of outcomes.
+func chunkIDs[T any](chunk []T, id func(T) int64) string {
+	ids := make([]int64, len(chunk))
+	for i, o := range chunk {
+		ids[i] = id(o)
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// syncContacts copies the state of jobs ids (a JSON array) to their
+// messages in the contact history, so that reports and the customer's
+// history say what became of each message after the jobs are purged.
+func syncContacts(ctx context.Context, d *DB, tx *sql.Tx, ids string) error {
+	s, err := d.stmt(ctx, tx, `UPDATE contacts SET state = j.state
+		FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?)) AND contacts.job_key = j.key AND contacts.job_key != ''`)
+	if err != nil {
+		return err
+	}
+	if _, err := s.ExecContext(ctx, ids); err != nil {
+		return fmt.Errorf("sync contact history: %w", err)
+	}
+	return nil
+}
+
+// DueBatch returns the due pending jobs of one batch key.
+func (d *DB) DueBatch(ctx context.Context, batch string, now time.Time, limit int) ([]*engine.Job, error) {
+	jobs, err := d.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE batch = ? AND state = 'pending' AND batch != '' AND run_at <= ? ORDER BY run_at, id LIMIT ?`,
+		batch, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due batch: %w", err)
+	}
+	return jobs, nil
+}
+
+// TrackedJobs returns jobs waiting in task_created on a channel.
+func (d *DB) TrackedJobs(ctx context.Context, channel string, limit int) ([]*engine.Job, error) {
+	jobs, err := d.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE channel = ? AND state = 'task_created' ORDER BY tracked_at, id LIMIT ?`, channel, limit)
+	if err != nil {
+		return nil, fmt.Errorf("tracked jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// FinishTracked records what became of tracked jobs.
+func (d *DB) FinishTracked(ctx context.Context, now time.Time, outcomes []engine.TrackOutcome) (err error) {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	defer unavailableOn(&err)
+	tx, end, err := d.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("finish tracked jobs: begin: %w", err)
+	}
+	defer end()
+	start := 0
+	for _, size := range chunkSizes(len(outcomes)) {
+		chunk := outcomes[start : start+size]
+		start += size
+		args := make([]any, 0, 1+5*len(chunk))
+		args = append(args, ms(now))
+		for _, o := range chunk {
+			sent := int64(0)
+			if !o.SentAt.IsZero() {
+				sent = ms(o.SentAt)
+			}
+			args = append(args, o.ID, string(o.State), sent, o.Reminded, o.Note)
+		}
+		// Handed over again (pending): the receipt and the tracking go,
+		// the job is due now. Reminded: one more reminder, now.
+		s, err := d.stmt(ctx, tx, `UPDATE jobs SET state = v.column2, updated_at = ?1,
+			sent_at = iif(v.column3 > 0, v.column3, jobs.sent_at),
+			reminders = jobs.reminders + v.column4, reminded_at = iif(v.column4, ?1, jobs.reminded_at),
+			last_error = iif(v.column5 != '', v.column5, jobs.last_error),
+			receipt = iif(v.column2 = 'pending', '', jobs.receipt), tracked_at = iif(v.column2 = 'pending', 0, jobs.tracked_at),
+			cancel = iif(v.column2 = 'task_created', jobs.cancel, ''), run_at = iif(v.column2 = 'pending', ?1, jobs.run_at)
+			FROM (VALUES `+values(len(chunk), 5)+`) AS v WHERE jobs.id = v.column1 AND jobs.state = 'task_created'`)
+		if err != nil {
+			return fmt.Errorf("finish tracked jobs: %w", err)
+		}
+		if _, err := s.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("finish tracked jobs: %w", err)
+		}
+		if err := syncContacts(ctx, d, tx, chunkIDs(chunk, func(o engine.TrackOutcome) int64 { return o.ID })); err != nil {
+			return fmt.Errorf("finish tracked jobs: %w", err)
+		}
+	}
+	if err := d.commit(tx); err != nil {
+		return fmt.Errorf("finish tracked jobs: commit: %w", err)
 	}
 	return nil
 }
@@ -177,14 +288,17 @@ func (d *DB) GetJob(ctx context.Context, id int64) (*engine.Job, error) {
 
 // RetryJob makes a finished job pending again, due now, attempts reset.
 func (d *DB) RetryJob(ctx context.Context, id int64, now time.Time) (*engine.Job, error) {
-	return d.moveJob(ctx, id, "retry", `state != 'pending'`,
-		`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?1, updated_at = ?1, last_error = '' WHERE id = ?2`, now)
+	return d.moveJob(ctx, id, "retry", `state NOT IN ('pending', 'task_created')`,
+		`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?1, updated_at = ?1, last_error = '',
+			receipt = '', tracked_at = 0, reminders = 0, reminded_at = 0, cancel = '', sent_at = 0 WHERE id = ?2`, now)
 }
 
-// CancelJob cancels a pending job.
+// CancelJob cancels a pending job, or marks a tracked one to be stopped.
 func (d *DB) CancelJob(ctx context.Context, id int64, now time.Time) (*engine.Job, error) {
-	return d.moveJob(ctx, id, "cancel", `state = 'pending'`,
-		`UPDATE jobs SET state = 'cancelled', updated_at = ?1, last_error = 'cancelled by an operator' WHERE id = ?2`, now)
+	return d.moveJob(ctx, id, "cancel", `state IN ('pending', 'task_created')`,
+		`UPDATE jobs SET state = iif(state = 'pending', 'cancelled', state), updated_at = ?1,
+			last_error = iif(state = 'pending', 'cancelled by an operator', last_error),
+			cancel = iif(state = 'task_created', 'cancelled by an operator', '') WHERE id = ?2`, now)
 }
 
 // moveJob applies update to job id when it is in a state matching cond.
@@ -210,6 +324,9 @@ func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, n
 	if _, err := tx.ExecContext(ctx, update, ms(now), id); err != nil {
 		return nil, fmt.Errorf("%s job: %w", verb, err)
 	}
+	if err := syncContacts(ctx, d, tx, fmt.Sprintf("[%d]", id)); err != nil {
+		return nil, fmt.Errorf("%s job: %w", verb, err)
+	}
 	if err := d.commit(tx); err != nil {
 		return nil, fmt.Errorf("%s job: commit: %w", verb, err)
 	}
@@ -218,7 +335,7 @@ func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, n
 
 // PurgeJobs deletes finished jobs last updated before t.
 func (d *DB) PurgeJobs(ctx context.Context, before time.Time) (int, error) {
-	res, err := d.execWrite(ctx, `DELETE FROM jobs WHERE state IN ('done', 'skipped', 'cancelled') AND updated_at < ?`, ms(before))
+	res, err := d.execWrite(ctx, `DELETE FROM jobs WHERE state NOT IN ('pending', 'task_created', 'dead') AND updated_at < ?`, ms(before))
 	if err != nil {
 		return 0, fmt.Errorf("purge jobs: %w", err)
 	}

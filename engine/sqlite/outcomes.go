@@ -34,3 +34,53 @@ func (d *DB) OutcomeFires(ctx context.Context, playbook string) ([]engine.Outcom
 	}
 	return out, rows.Err()
 }
+
+// MessageStates counts the messages of each rule's fires by their
+// delivery state, from the contact history.
+func (d *DB) MessageStates(ctx context.Context, playbook string) ([]engine.MessageStateCount, error) {
+	rows, err := d.db.QueryContext(ctx, `
+		SELECT f.playbook, f.rule, c.channel, c.state, count(*)
+		FROM contacts c JOIN fires f ON f.id = c.fire_id
+		WHERE (? = '' OR f.playbook = ?)
+		GROUP BY f.playbook, f.rule, c.channel, c.state`, playbook, playbook)
+	if err != nil {
+		return nil, fmt.Errorf("read message states: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.MessageStateCount
+	for rows.Next() {
+		var m engine.MessageStateCount
+		if err := rows.Scan(&m.Playbook, &m.Rule, &m.Channel, &m.State, &m.N); err != nil {
+			return nil, fmt.Errorf("read message states: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// CustomerMessages returns a customer's latest messages, newest first,
+// with what became of each.
+func (d *DB) CustomerMessages(ctx context.Context, customerID string, limit int) ([]engine.MessageRecord, error) {
+	rows, err := d.db.QueryContext(ctx, `
+		SELECT coalesce(f.playbook, ''), coalesce(f.rule, ''), c.channel, c.at, c.state, c.job_key
+		FROM contacts c LEFT JOIN fires f ON f.id = c.fire_id
+		WHERE c.customer_id = ? ORDER BY c.at DESC LIMIT ?`, customerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read customer messages: %w", err)
+	}
+	defer rows.Close()
+	out := []engine.MessageRecord{}
+	for rows.Next() {
+		var m engine.MessageRecord
+		var at int64
+		if err := rows.Scan(&m.Playbook, &m.Rule, &m.Channel, &at, &m.State, &m.JobKey); err != nil {
+			return nil, fmt.Errorf("read customer messages: %w", err)
+		}
+		m.At = fromMs(at)
+		if m.State == "" {
+			m.State = "unknown" // recorded before koi tracked outcomes
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
