@@ -325,12 +325,22 @@ func (s *Server) tasksOf(msgid string) []*Task {
 	return out
 }
 
-func (s *Server) getTask(w http.ResponseWriter, body []byte) {
+// request decodes a request naming a msgid and returns it with the
+// tasks of that msgid; false (answered with 40058) when there are none.
+func (s *Server) request(w http.ResponseWriter, body []byte) (pageReq, []*Task, bool) {
 	var req pageReq
 	_ = json.Unmarshal(body, &req)
 	ts := s.tasksOf(req.MsgID)
 	if len(ts) == 0 {
 		fail(w, 40058, "invalid msgid")
+		return req, nil, false
+	}
+	return req, ts, true
+}
+
+func (s *Server) getTask(w http.ResponseWriter, body []byte) {
+	req, ts, ok := s.request(w, body)
+	if !ok {
 		return
 	}
 	from, to, next := page(req.Cursor, req.Limit, len(ts))
@@ -353,11 +363,8 @@ func unix(t time.Time) int64 {
 }
 
 func (s *Server) getSendResult(w http.ResponseWriter, body []byte) {
-	var req pageReq
-	_ = json.Unmarshal(body, &req)
-	ts := s.tasksOf(req.MsgID)
-	if len(ts) == 0 {
-		fail(w, 40058, "invalid msgid")
+	req, ts, ok := s.request(w, body)
+	if !ok {
 		return
 	}
 	var t *Task
@@ -389,11 +396,8 @@ func (s *Server) getSendResult(w http.ResponseWriter, body []byte) {
 }
 
 func (s *Server) remind(w http.ResponseWriter, body []byte) {
-	var req pageReq
-	_ = json.Unmarshal(body, &req)
-	ts := s.tasksOf(req.MsgID)
-	if len(ts) == 0 {
-		fail(w, 40058, "invalid msgid")
+	_, ts, ok := s.request(w, body)
+	if !ok {
 		return
 	}
 	now := s.now()
@@ -418,11 +422,8 @@ func (s *Server) remind(w http.ResponseWriter, body []byte) {
 }
 
 func (s *Server) cancel(w http.ResponseWriter, body []byte) {
-	var req pageReq
-	_ = json.Unmarshal(body, &req)
-	ts := s.tasksOf(req.MsgID)
-	if len(ts) == 0 {
-		fail(w, 40058, "invalid msgid")
+	_, ts, ok := s.request(w, body)
+	if !ok {
 		return
 	}
 	for _, t := range ts {
