@@ -68,7 +68,7 @@ func New() *Metrics {
 	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "koi_deliveries_total",
-		Help: "Outbox delivery attempts, by job kind, channel and the state they left the job in: done, pending (to retry), dead, skipped (consent), cancelled.",
+		Help: "Outbox delivery attempts, by job kind, channel and the state they left the job in: done, task_created (a WeCom task waiting for its guide), pending (to retry), dead, skipped (consent), cancelled; and the outcomes of tracked WeCom tasks: sent, not_friend, skipped_received_other, unsent.",
 	}, []string{"kind", "channel", "state"})
 	m.deliveryDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "koi_delivery_duration_seconds",
@@ -119,7 +119,13 @@ func (m *Metrics) EventsAdded(inserted, duplicates, rejected int) {
 // JobDelivered counts a delivery attempt's outcome and its duration.
 func (m *Metrics) JobDelivered(j *engine.Job, state engine.JobState, took time.Duration) {
 	m.deliveries.WithLabelValues(j.Kind, j.Channel, string(state)).Inc()
-	m.deliveryDur.WithLabelValues(j.Kind).Observe(took.Seconds())
+	switch state {
+	case engine.JobSent, engine.JobNotFriend, engine.JobReceivedOther, engine.JobUnsent:
+		// What became of a WeCom task, learnt by polling: took is how
+		// long the task waited for its guide, no attempt's duration.
+	default:
+		m.deliveryDur.WithLabelValues(j.Kind).Observe(took.Seconds())
+	}
 }
 
 // PlaybooksLoaded records each file's errors.
