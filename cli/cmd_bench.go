@@ -23,6 +23,7 @@ import (
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -393,7 +394,7 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 	}
 	defer db.Close()
 	e := engine.New(db, builtin.Registry(), engine.Config{
-		Profile: engine.ProfileConfig{Location: time.UTC},
+		Profile: profile.ProfileConfig{Location: time.UTC},
 		Tiers:   defaultTiers,
 	})
 	if err := e.Load(playbooks); err != nil {

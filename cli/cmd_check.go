@@ -15,6 +15,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
 )
@@ -45,8 +46,8 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 			// The same options the server loads with: a playbook that passes
 			// check loads in koi serve with this config.
 			shapes, limits := cfg.channelTraits(g.registry())
-			opts := rules.Options{Env: engine.ExprEnv(), Registry: g.registry(), Tiers: cfg.Tiers, Timezone: cfg.location,
-				Channels: cfg.channelNames(), Shapes: shapes, Guides: cfg.guides(), Sample: engine.SampleValues(), Policy: cfg.policyWith(limits)}
+			opts := rules.Options{Env: profile.ExprEnv(), Registry: g.registry(), Tiers: cfg.Tiers, Timezone: cfg.location,
+				Channels: cfg.channelNames(), Shapes: shapes, Guides: cfg.guides(), Sample: profile.SampleValues(), Policy: cfg.policyWith(limits)}
 			pbs, err := rules.LoadPaths(args, opts)
 			var errs rules.ErrorList
 			if err != nil && !errors.As(err, &errs) {

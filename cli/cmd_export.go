@@ -10,7 +10,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/spf13/cobra"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -34,7 +34,7 @@ func newExportCmd(g *globals) *cobra.Command {
 			}
 			var cond *rules.Condition
 			if where != "" {
-				if cond, err = rules.CompileExpr(where, engine.ExprEnv()); err != nil {
+				if cond, err = rules.CompileExpr(where, profile.ExprEnv()); err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("--where: %v", err)}
 				}
 			}
@@ -42,7 +42,7 @@ func newExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			snap := engine.ComputeSnapshot(pond, when, a.cfg.profile)
+			snap := profile.ComputeSnapshot(pond, when, a.cfg.profile)
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
 			var out exportWriter = &jsonlWriter{enc: json.NewEncoder(w)}
@@ -94,7 +94,7 @@ type csvWriter struct {
 func (c *csvWriter) write(v map[string]any) error {
 	if !c.header {
 		var h []string
-		for _, n := range engine.ValueNames {
+		for _, n := range profile.ValueNames {
 			if n == "rfm" {
 				h = append(h, "rfm_r", "rfm_f", "rfm_m", "rfm_segment")
 				continue
@@ -106,8 +106,8 @@ func (c *csvWriter) write(v map[string]any) error {
 			return err
 		}
 	}
-	row := make([]string, 0, len(engine.ValueNames)+3)
-	for _, n := range engine.ValueNames {
+	row := make([]string, 0, len(profile.ValueNames)+3)
+	for _, n := range profile.ValueNames {
 		switch val := v[n].(type) {
 		case map[string]any:
 			if n == "rfm" {

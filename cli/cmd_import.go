@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/engine/wire"
 )
@@ -246,7 +247,7 @@ func (im *importer) flush() error {
 		im.customers = im.customers[:0]
 	}
 	if len(im.events) > 0 {
-		engine.MarkOptOuts(im.events, im.unsubscribe)
+		profile.MarkOptOuts(im.events, im.unsubscribe)
 		inserted, bad, err := im.db.InsertEvents(ctx, im.events)
 		if err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/koihq/koi/actions"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -55,13 +55,13 @@ type config struct {
 	path    string
 	root    *yaml.Node
 	fromEnv map[string]string
-	profile engine.ProfileConfig
+	profile profile.ProfileConfig
 }
 
 type rfmConfig struct {
-	Window     string             `yaml:"window"`
-	Period     string             `yaml:"period"`
-	Thresholds *engine.Thresholds `yaml:"thresholds"`
+	Window     string              `yaml:"window"`
+	Period     string              `yaml:"period"`
+	Thresholds *profile.Thresholds `yaml:"thresholds"`
 }
 
 // defaultTiers are the tiers when the config names none, lowest first.
@@ -101,7 +101,7 @@ func loadConfig(path string) (*config, error) {
 	if c.location, err = time.LoadLocation(c.Timezone); err != nil {
 		return nil, c.keyError("timezone", "unknown timezone %q", c.Timezone)
 	}
-	c.profile = engine.ProfileConfig{Location: c.location, Thresholds: c.RFM.Thresholds}
+	c.profile = profile.ProfileConfig{Location: c.location, Thresholds: c.RFM.Thresholds}
 	if err := c.API.resolve(path); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
 )
@@ -106,7 +107,7 @@ func (pt *playTester) engineConfig(tf *rules.TestFile) (engine.Config, error) {
 		ec.Profile.Period = o.Period
 	}
 	if t := o.Thresholds; t != nil {
-		ec.Profile.Thresholds = &engine.Thresholds{RecencyDays: t.RecencyDays, Orders: t.Orders, Spend: t.Spend}
+		ec.Profile.Thresholds = &profile.Thresholds{RecencyDays: t.RecencyDays, Orders: t.Orders, Spend: t.Spend}
 	}
 	if o.Policy != nil {
 		pol, errs := o.Policy.Compile(tf.File, ec.Channels)
@@ -230,7 +231,7 @@ type got struct {
 func (pt *playTester) runStep(ctx context.Context, db *sqlite.DB, eng *engine.Engine, pb *rules.Playbook, c *rules.TestCase, st *rules.TestStep) ([]string, error) {
 	// Profiles as the step's rules see them, before they act (after the
 	// step's events arrive): what decided it.
-	profiles := map[string]*engine.Profile{}
+	profiles := map[string]*profile.Profile{}
 	takeProfiles := func() {
 		for _, tc := range c.Customers {
 			if p, err := eng.Profile(ctx, tc.ID, st.At); err == nil {
@@ -345,7 +346,7 @@ func collectEffects(ctx context.Context, db *sqlite.DB, r *engine.Run, g func(st
 // check compares one customer's expectation with what the step did; each
 // failure is a paragraph naming the customer, the expectation, what
 // happened instead and the values that decided it.
-func (pt *playTester) check(ctx context.Context, eng *engine.Engine, pb *rules.Playbook, x *rules.Expectation, got *got, p *engine.Profile) []string {
+func (pt *playTester) check(ctx context.Context, eng *engine.Engine, pb *rules.Playbook, x *rules.Expectation, got *got, p *profile.Profile) []string {
 	var diffs []string
 	var involved []string // rules whose conditions explain the diffs
 	want := slices.Clone(x.Fires)
@@ -405,7 +406,7 @@ func (pt *playTester) check(ctx context.Context, eng *engine.Engine, pb *rules.P
 		if p == nil {
 			break
 		}
-		v, err := rules.Evaluate(pe.Expr, engine.ExprEnv(), p)
+		v, err := rules.Evaluate(pe.Expr, profile.ExprEnv(), p)
 		switch {
 		case err != nil:
 			diffs = append(diffs, fmt.Sprintf("profile %s (line %d): %v", pe.Expr, pe.Line, err))
@@ -429,7 +430,7 @@ func (pt *playTester) check(ctx context.Context, eng *engine.Engine, pb *rules.P
 
 // decidedBy shows, for the rules involved in a failure, the condition and
 // the values it read for the customer.
-func decidedBy(pb *rules.Playbook, involved []string, p *engine.Profile) string {
+func decidedBy(pb *rules.Playbook, involved []string, p *profile.Profile) string {
 	var b strings.Builder
 	show := func(label string, c *rules.Condition) {
 		vals := c.TermValues(c.Terms(), p)

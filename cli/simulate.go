@@ -14,6 +14,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/scheduler"
 	"github.com/koihq/koi/rules"
 )
@@ -135,7 +136,7 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 			o := simOrder(r, fmt.Sprintf("sim-%d", seq), f.customer, at, f.minSpend)
 			pending = append(pending, o)
 			if f.coupon != "" && !f.holdout {
-				pending = append(pending, engine.Event{ID: "coupon_redeem:" + f.coupon, CustomerID: f.customer, Type: engine.EventCouponRedeem,
+				pending = append(pending, engine.Event{ID: "coupon_redeem:" + f.coupon, CustomerID: f.customer, Type: domain.EventCouponRedeem,
 					At: at, Code: f.coupon, OrderID: o.ID})
 			}
 		}
@@ -173,8 +174,8 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 		if err := addSimEvents(ctx, a, ready); err != nil {
 			return res, err
 		}
-		res.Orders += countType(ready, engine.EventOrder)
-		res.Redeemed += countType(ready, engine.EventCouponRedeem)
+		res.Orders += countType(ready, domain.EventOrder)
+		res.Redeemed += countType(ready, domain.EventCouponRedeem)
 		if !stop.Before(end) {
 			break
 		}
@@ -293,7 +294,7 @@ func earliest(ts ...time.Time) time.Time {
 func simOrder(r *rand.Rand, id, customer string, at time.Time, minSpendFen int64) engine.Event {
 	amount := int64(8000 + r.IntN(32000))
 	amount = max(amount, minSpendFen+2000)
-	return engine.Event{ID: id, CustomerID: customer, Type: engine.EventOrder, At: at, AmountFen: amount}
+	return engine.Event{ID: id, CustomerID: customer, Type: domain.EventOrder, At: at, AmountFen: amount}
 }
 
 func countType(evs []engine.Event, typ string) int {

@@ -14,6 +14,7 @@ import (
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -136,7 +137,7 @@ func parseAt(s string, loc *time.Location) (time.Time, error) {
 		t, err = time.ParseInLocation(layout, s, loc)
 	}
 	if err == nil {
-		if err := engine.CheckMoment("--at", t, time.Now()); err != nil {
+		if err := domain.CheckMoment("--at", t, time.Now()); err != nil {
 			return time.Time{}, &exitError{code: exitUsage, err: err}
 		}
 		return t, nil

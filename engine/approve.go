@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -12,11 +13,11 @@ import (
 const heldSample = 20
 
 // heldFires lists an evaluation's decisions for keeping with a held run.
-func heldFires(pb *rules.Playbook, snap *Snapshot, ev *evaluation) []HeldFire {
+func heldFires(pb *rules.Playbook, snap *profile.Snapshot, ev *evaluation) []HeldFire {
 	out := make([]HeldFire, len(ev.decisions))
 	for k, d := range ev.decisions {
 		r := pb.Rules[d.rule]
-		h := HeldFire{Rule: r.ID, CustomerID: snap.profile(int(d.cust)).ID, Seq: int(d.seq), GroupSeq: ev.groupSeq(pb, snap, d), Holdout: d.holdout}
+		h := HeldFire{Rule: r.ID, CustomerID: snap.Profile(int(d.cust)).ID, Seq: int(d.seq), GroupSeq: ev.groupSeq(pb, snap, d), Holdout: d.holdout}
 		if d.variant >= 0 {
 			h.Variant = r.Variants[d.variant].ID
 		}
@@ -108,7 +109,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 	}
 	defer release()
 	e.pondMu.RLock()
-	snap := computeSnapshot(e.takeSpare(), pond, run.At, e.cfg.Profile)
+	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, run.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	defer e.putSpare(snap)
 	ev := releaseHeld(pb, snap, held, run)
@@ -129,7 +130,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 // releaseHeld turns a held run's fires back into decisions, leaving out
 // customers deleted since and, counted as consent, those who opted out of
 // a channel the fire messages on.
-func releaseHeld(pb *rules.Playbook, snap *Snapshot, held []HeldFire, run *Run) *evaluation {
+func releaseHeld(pb *rules.Playbook, snap *profile.Snapshot, held []HeldFire, run *Run) *evaluation {
 	// The group numbers the run computed stand in for the marks it read:
 	// writing takes a grouped fire's number from its group's mark.
 	ev := &evaluation{counts: newCounts(pb), marks: &Marks{}}
@@ -143,7 +144,7 @@ func releaseHeld(pb *rules.Playbook, snap *Snapshot, held []HeldFire, run *Run) 
 	}
 	for _, h := range held {
 		ri, ok := ruleIdx[h.Rule]
-		i, found := snap.pond.Lookup(h.CustomerID)
+		i, found := snap.Pond().Lookup(h.CustomerID)
 		if !ok || !found {
 			continue
 		}
@@ -157,7 +158,7 @@ func releaseHeld(pb *rules.Playbook, snap *Snapshot, held []HeldFire, run *Run) 
 		if variant < 0 && len(r.Variants) > 0 {
 			variant = VariantOf(pb.Name, r, h.CustomerID) // a holdout's, for its channels
 		}
-		if _, no := withoutConsent(snap.profile(i).optOut, ruleChannels(r, variant)); no {
+		if _, no := withoutConsent(profile.OptOutOf(snap.Profile(i)), ruleChannels(r, variant)); no {
 			if c := byRule[h.Rule]; c != nil {
 				c.suppress(ReasonConsent, 1)
 			}

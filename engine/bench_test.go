@@ -7,8 +7,8 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -19,10 +19,10 @@ import (
 
 var benchAt = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-func demoPond(b *testing.B, n int) *engine.Pond {
+func demoPond(b *testing.B, n int) *profile.Pond {
 	b.Helper()
 	g := demo.Generator{Seed: 1, Anchor: benchAt}
-	p := engine.NewPond()
+	p := profile.NewPond()
 	p.Grow(n)
 	for i := 0; i < n; i++ {
 		c, evs := g.Customer(i)
@@ -39,7 +39,7 @@ func BenchmarkComputeSnapshot(b *testing.B) {
 	p := demoPond(b, 50_000)
 	b.ReportAllocs()
 	for b.Loop() {
-		engine.ComputeSnapshot(p, benchAt, engine.ProfileConfig{})
+		profile.ComputeSnapshot(p, benchAt, profile.ProfileConfig{})
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/50_000, "ns/customer")
 }
@@ -48,8 +48,8 @@ func BenchmarkComputeSnapshot(b *testing.B) {
 // playbooks on every profile, as a run does before it writes anything.
 func BenchmarkEvaluateExamples(b *testing.B) {
 	p := demoPond(b, 50_000)
-	snap := engine.ComputeSnapshot(p, benchAt, engine.ProfileConfig{})
-	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
+	snap := profile.ComputeSnapshot(p, benchAt, profile.ProfileConfig{})
+	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // stagedEffects gives actions the effects of actions.Effects within a batch
@@ -15,7 +16,7 @@ import (
 // out, which the batch writes at once.
 type stagedEffects struct {
 	tx   FireTx
-	snap *Snapshot
+	snap *profile.Snapshot
 	// fromPond is true when the pond holds exactly what the transaction
 	// sees (no one else wrote since it was loaded), so customers' stored
 	// state is read from memory instead of the database.
@@ -59,7 +60,7 @@ var _ actions.Effects = (*stagedEffects)(nil)
 
 // newStagedEffects returns staged effects for a batch of about fires
 // fires, sized so that a batch of one action each grows nothing.
-func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool, fires int) *stagedEffects {
+func newStagedEffects(tx FireTx, snap *profile.Snapshot, fromPond bool, fires int) *stagedEffects {
 	return &stagedEffects{
 		tx: tx, snap: snap, fromPond: fromPond,
 		states: make(map[string]CustomerState, fires),
@@ -72,11 +73,11 @@ func newStagedEffects(tx FireTx, snap *Snapshot, fromPond bool, fires int) *stag
 // stored returns a customer's state as committed before this batch.
 func (s *stagedEffects) stored(id string) (CustomerState, bool, error) {
 	if s.fromPond {
-		i, ok := s.snap.pond.Lookup(id)
+		i, ok := s.snap.Pond().Lookup(id)
 		if !ok {
 			return CustomerState{}, false, nil
 		}
-		c := &s.snap.pond.Customers[i]
+		c := &s.snap.Pond().Customers[i]
 		return CustomerState{Tier: c.Tier, Tags: c.Tags, Guide: c.Guide}, true, nil
 	}
 	if !s.fetched {
@@ -192,13 +193,13 @@ func (s *stagedEffects) keep() {
 	s.out.Jobs = append(s.out.Jobs, s.jobs...)
 	for _, c := range s.contacts {
 		s.out.Contacts = append(s.out.Contacts, c)
-		if i, ok := s.snap.pond.Lookup(c.CustomerID); ok {
-			s.muts = append(s.muts, mutation{cust: i, contact: &contactMark{at: c.At.UnixMilli(), channel: c.Channel}})
+		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
+			s.muts = append(s.muts, mutation{cust: i, contact: &profile.ContactMark{At: c.At.UnixMilli(), Channel: c.Channel}})
 		}
 	}
 	for _, c := range s.coupons {
 		s.out.Coupons = append(s.out.Coupons, c)
-		if i, ok := s.snap.pond.Lookup(c.CustomerID); ok {
+		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
 			s.muts = append(s.muts, mutation{cust: i, coupon: &IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
 		}
 	}
@@ -222,7 +223,7 @@ func keepChanges[V any](s *stagedEffects, staged, out map[string]V, set func(*Cu
 		st := s.states[id]
 		set(&st, v)
 		s.states[id] = st
-		if i, ok := s.snap.pond.Lookup(id); ok {
+		if i, ok := s.snap.Pond().Lookup(id); ok {
 			m := mutation{cust: i}
 			mutate(&m, &v)
 			s.muts = append(s.muts, m)

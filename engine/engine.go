@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
 // Config is the engine's configuration.
 type Config struct {
-	Profile ProfileConfig
+	Profile profile.ProfileConfig
 	// Tiers are the member tiers, lowest first.
 	Tiers []string
 	// BatchSize is the number of fires written per transaction (default
@@ -86,10 +87,10 @@ type Engine struct {
 	writeMu sync.Mutex
 	// pondMu guards the pond's contents; pond is nil until first loaded.
 	pondMu sync.RWMutex
-	pond   *Pond
+	pond   *profile.Pond
 	// spare is the memory of the last finished run's snapshot, for reuse.
 	spareMu sync.Mutex
-	spare   *Snapshot
+	spare   *profile.Snapshot
 	// snapSlot is held by whoever computes a snapshot into the spare
 	// memory (a run, for its whole length), so two never need two
 	// snapshots' worth of memory, and runs never overlap.
@@ -97,7 +98,7 @@ type Engine struct {
 	// pop is the population of the latest snapshot, at popAt, kept for
 	// scoring single profiles (lookups, event-triggered rules).
 	popMu sync.Mutex
-	pop   *Population
+	pop   *profile.Population
 	popAt time.Time
 	// triggerKick wakes the trigger worker; triggerMu keeps one batch of
 	// triggers at a time.
@@ -105,7 +106,7 @@ type Engine struct {
 	triggerMu   sync.Mutex
 }
 
-func (e *Engine) takeSpare() *Snapshot {
+func (e *Engine) takeSpare() *profile.Snapshot {
 	e.spareMu.Lock()
 	defer e.spareMu.Unlock()
 	s := e.spare
@@ -113,7 +114,7 @@ func (e *Engine) takeSpare() *Snapshot {
 	return s
 }
 
-func (e *Engine) putSpare(s *Snapshot) {
+func (e *Engine) putSpare(s *profile.Snapshot) {
 	e.spareMu.Lock()
 	defer e.spareMu.Unlock()
 	e.spare = s
@@ -151,8 +152,8 @@ func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
 
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
-	return rules.Options{Env: ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
-		Channels: e.cfg.Channels, Shapes: e.cfg.Shapes, Guides: e.cfg.Guides, Sample: SampleValues(), Policy: e.cfg.Policy}
+	return rules.Options{Env: profile.ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
+		Channels: e.cfg.Channels, Shapes: e.cfg.Shapes, Guides: e.cfg.Guides, Sample: profile.SampleValues(), Policy: e.cfg.Policy}
 }
 
 // Playbooks returns the loaded playbooks by name.
@@ -207,7 +208,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		return nil, err
 	}
 	e.pondMu.RLock()
-	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
+	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	e.log.Debug("snapshot computed", "customers", len(snap.Profiles), "took", time.Since(start))
 	defer func() {
@@ -331,7 +332,7 @@ func Limit(pb *rules.Playbook, audience int) int {
 
 // runPlaybook records and writes a playbook's evaluation, and returns the
 // customers it changed.
-func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *Snapshot, ev *evaluation, started time.Time, req RunRequest) (*Run, []int, error) {
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluation, started time.Time, req RunRequest) (*Run, []int, error) {
 	dryRun := req.DryRun
 	trigger := req.Trigger
 	if trigger == "" {

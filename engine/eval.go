@@ -9,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -90,12 +91,12 @@ func (ev *evaluation) note(cust int, rule int, reason, err, by string) {
 
 // groupSeq is the number within its benefit group of the fire decision d
 // makes; 0 when its rule has none.
-func (ev *evaluation) groupSeq(pb *rules.Playbook, snap *Snapshot, d decision) int {
+func (ev *evaluation) groupSeq(pb *rules.Playbook, snap *profile.Snapshot, d decision) int {
 	g := pb.Rules[d.rule].Group
 	if g == "" {
 		return 0
 	}
-	return ev.marks.group(g, snap.profile(int(d.cust)).ID).Seq + 1
+	return ev.marks.group(g, snap.Profile(int(d.cust)).ID).Seq + 1
 }
 
 // fires counts the decisions that would act (not holdout).
@@ -111,7 +112,7 @@ func (ev *evaluation) fires() int {
 
 // claimGroups records in claims the benefit-group fires (and holdouts) of
 // the evaluation, for the playbooks later in the same run.
-func (ev *evaluation) claimGroups(pb *rules.Playbook, snap *Snapshot, claims *Marks) {
+func (ev *evaluation) claimGroups(pb *rules.Playbook, snap *profile.Snapshot, claims *Marks) {
 	if len(pb.Groups()) == 0 {
 		return
 	}
@@ -121,7 +122,7 @@ func (ev *evaluation) claimGroups(pb *rules.Playbook, snap *Snapshot, claims *Ma
 	}
 	for _, d := range ev.decisions {
 		if g := pb.Rules[d.rule].Group; g != "" {
-			claims.NoteGroupFire(g, snap.profile(int(d.cust)).ID, snap.Now, ev.groupSeq(pb, snap, d), by[d.rule])
+			claims.NoteGroupFire(g, snap.Profile(int(d.cust)).ID, snap.Now, ev.groupSeq(pb, snap, d), by[d.rule])
 		}
 	}
 }
@@ -152,20 +153,20 @@ func InHoldout(playbook, customerID string, bp int) bool {
 
 // evaluate runs a playbook's scheduled rules over a snapshot without
 // writing, on all cores.
-func evaluate(pb *rules.Playbook, snap *Snapshot, marks *Marks) *evaluation {
+func evaluate(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks) *evaluation {
 	return evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), false)
 }
 
 // evaluateWith is evaluate on at most workers goroutines, tracing every
 // customer's matches when trace is set.
-func evaluateWith(pb *rules.Playbook, snap *Snapshot, marks *Marks, workers int, trace bool) *evaluation {
+func evaluateWith(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, workers int, trace bool) *evaluation {
 	return evaluateUntil(nil, pb, snap, marks, workers, trace)
 }
 
 // evaluateUntil is evaluateWith that gives up when done closes, leaving
 // the evaluation partial: a preview's time budget (a run evaluates to the
 // end; nil never closes).
-func evaluateUntil(done <-chan struct{}, pb *rules.Playbook, snap *Snapshot, marks *Marks, workers int, trace bool) *evaluation {
+func evaluateUntil(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, workers int, trace bool) *evaluation {
 	n := len(snap.Profiles)
 	if n < 1024 {
 		workers = 1
@@ -204,7 +205,7 @@ func newCounts(pb *rules.Playbook) []*RuleCounts {
 	return cs
 }
 
-func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *Snapshot, marks *Marks, lo, hi int, out *evaluation) {
+func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, lo, hi int, out *evaluation) {
 	var m vm.VM
 	for i := lo; i < hi; i++ {
 		if (i-lo)&1023 == 0 && done != nil {
@@ -219,7 +220,7 @@ func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *Snapshot, mar
 }
 
 // evaluateSubset evaluates the customers at indexes, which are sorted.
-func evaluateSubset(pb *rules.Playbook, snap *Snapshot, marks *Marks, indexes []int) *evaluation {
+func evaluateSubset(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, indexes []int) *evaluation {
 	out := &evaluation{counts: newCounts(pb), marks: marks}
 	var m vm.VM
 	for _, i := range indexes {
@@ -229,7 +230,7 @@ func evaluateSubset(pb *rules.Playbook, snap *Snapshot, marks *Marks, indexes []
 }
 
 // evaluateOne applies the audience and then the rules to customer i.
-func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, m *vm.VM, out *evaluation) {
+func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *vm.VM, out *evaluation) {
 	if !snap.Present[i] {
 		return
 	}
@@ -246,7 +247,7 @@ func evaluateOne(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, m *vm.
 
 // evaluateCustomer applies the rules in order to one customer: the
 // scheduled rules when events is nil, else the rules on those event types.
-func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p *Profile, m *vm.VM, out *evaluation, events map[string]bool) {
+func evaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, p *profile.Profile, m *vm.VM, out *evaluation, events map[string]bool) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
 	start := len(out.decisions)
 	// A match of a benefit group that an earlier rule of this evaluation
@@ -278,7 +279,7 @@ func evaluateCustomer(pb *rules.Playbook, snap *Snapshot, marks *Marks, i int, p
 		seq, reason, byGroup := nextSeq(r, marks.rule(r.ID, p.ID), group, snap.Now)
 		variant := VariantOf(pb.Name, r, p.ID)
 		if reason == "" {
-			if _, no := withoutConsent(p.optOut, ruleChannels(r, variant)); no {
+			if _, no := withoutConsent(profile.OptOutOf(p), ruleChannels(r, variant)); no {
 				reason = ReasonConsent
 			}
 		}
@@ -345,7 +346,7 @@ func groupHolder(pb *rules.Playbook, ds []decision, group string) int {
 // its turn, and fires if the policy lets it; the others are suppressed,
 // as the group's cooldown or once, by the rule that holds the group. It
 // returns the decisions in rule order.
-func promoteStandby(pb *rules.Playbook, snap *Snapshot, p *Profile, ds, standby []decision, planned []contactMark, out *evaluation) []decision {
+func promoteStandby(pb *rules.Playbook, snap *profile.Snapshot, p *profile.Profile, ds, standby []decision, planned []profile.ContactMark, out *evaluation) []decision {
 	final := slices.Clone(ds)
 	for _, sb := range standby {
 		r := pb.Rules[sb.rule]

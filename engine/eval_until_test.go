@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -13,13 +14,13 @@ import (
 // preview's time budget cuts it short instead of letting it run on.
 func TestEvaluationStopsWhenDone(t *testing.T) {
 	now := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
-	p := NewPond()
+	p := profile.NewPond()
 	for i := range 5000 {
 		p.PutCustomer(Customer{ID: fmt.Sprintf("c%04d", i), Member: true, JoinedAt: now.Add(-time.Hour)})
 	}
-	snap := computeSnapshot(nil, p, now, ProfileConfig{})
+	snap := profile.RecomputeSnapshot(nil, p, now, profile.ProfileConfig{})
 	pb, err := rules.Load("p.yaml", []byte("name: p\nrules:\n  - id: r\n    when: member\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"),
-		rules.Options{Env: ExprEnv(), Registry: builtin.Registry(), Sample: SampleValues()})
+		rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Sample: profile.SampleValues()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -130,7 +131,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no customer %q", req.CustomerID)}
 	}
 	i := idx[0]
-	p := snap.sparse[i]
+	p := snap.Profile(i)
 	all, err := e.store.FireMarks(ctx, pb.Name, e.groupRules(pb))
 	if err != nil {
 		return nil, fmt.Errorf("explain: read fire marks: %w", err)
@@ -196,9 +197,9 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 }
 
 // explainState gathers what a rule's suppressions look at for a customer.
-func explainState(pb *rules.Playbook, r *rules.Rule, p *Profile, marks *Marks, now time.Time) ExplainState {
+func explainState(pb *rules.Playbook, r *rules.Rule, p *profile.Profile, marks *Marks, now time.Time) ExplainState {
 	st := ExplainState{Once: r.Once, Holdout: InHoldout(pb.Name, p.ID, pb.HoldoutBP),
-		Channels: ruleChannels(r, VariantOf(pb.Name, r, p.ID)), OptOut: p.optOut,
+		Channels: ruleChannels(r, VariantOf(pb.Name, r, p.ID)), OptOut: profile.OptOutOf(p),
 		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays, Group: r.Group}
 	var until time.Time
 	if mark := marks.rule(r.ID, p.ID); mark.Seq > 0 {

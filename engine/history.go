@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // ListRuns returns runs, newest first.
@@ -39,7 +42,7 @@ func (e *Engine) couponStatus(ctx context.Context, cs []Coupon, now time.Time) e
 		c.Amount, c.MinSpend = float64(c.AmountFen)/100, float64(c.MinSpendFen)/100
 		i, ok := pond.Lookup(c.CustomerID)
 		switch {
-		case ok && pond.redeemed(i, c.Code, now):
+		case ok && pond.Redeemed(i, c.Code, now):
 			c.Status = CouponRedeemed
 		case !now.Before(c.ExpiresAt):
 			c.Status = CouponExpired
@@ -71,7 +74,7 @@ func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time
 	}
 	// One id per coupon: two redemptions racing store one event, and the
 	// loser is told it lost.
-	ev := Event{ID: "coupon_redeem:" + code, CustomerID: c.CustomerID, Type: EventCouponRedeem, At: at, Code: code, OrderID: orderID}
+	ev := Event{ID: "coupon_redeem:" + code, CustomerID: c.CustomerID, Type: domain.EventCouponRedeem, At: at, Code: code, OrderID: orderID}
 	res, err := e.AddEvents(ctx, []Event{ev})
 	if err != nil {
 		return nil, err
@@ -88,11 +91,11 @@ func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time
 
 // CustomerView is a customer with what koi knows of them.
 type CustomerView struct {
-	Customer *Customer      `json:"customer"`
-	Profile  map[string]any `json:"profile"`
-	Events   []EventSummary `json:"recent_events"`
-	Fires    []Fire         `json:"fires"`
-	Coupons  []Coupon       `json:"coupons"`
+	Customer *Customer              `json:"customer"`
+	Profile  map[string]any         `json:"profile"`
+	Events   []profile.EventSummary `json:"recent_events"`
+	Fires    []Fire                 `json:"fires"`
+	Coupons  []Coupon               `json:"coupons"`
 	// Messages are the latest messages to the customer, with what became
 	// of each (a WeCom task waiting for the guide, sent, not_friend, …).
 	Messages []MessageRecord `json:"messages"`
@@ -116,7 +119,7 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 	}
 	e.pondMu.RLock()
 	if i, ok := pond.Lookup(id); ok {
-		v.Events = pond.recentEvents(i, 50)
+		v.Events = pond.RecentEvents(i, 50)
 	}
 	e.pondMu.RUnlock()
 	if v.Fires, err = e.store.ListFires(ctx, FireFilter{CustomerID: id, Limit: 100}); err != nil {
@@ -139,6 +142,6 @@ func (e *Engine) DeleteCustomer(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	e.applyToPond(version, func(p *Pond) { p.removeCustomer(id) })
+	e.applyToPond(version, func(p *profile.Pond) { p.RemoveCustomer(id) })
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -30,7 +31,7 @@ type lookahead struct {
 
 // startLookahead evaluates pb on one goroutine. Until wait returns, the
 // snapshot's profiles must not change.
-func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *Snapshot) *lookahead {
+func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot) *lookahead {
 	la := &lookahead{pb: pb, started: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(la.done)
@@ -47,7 +48,7 @@ func (la *lookahead) wait() { <-la.done }
 // settle waits for the lookahead and returns its evaluation as if it had
 // started after the customers in changed (indexes, in any order) were
 // refreshed; refresh refreshes them.
-func (la *lookahead) settle(snap *Snapshot, changed []int, refresh func([]int)) (*evaluation, error) {
+func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func([]int)) (*evaluation, error) {
 	la.wait()
 	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
 	if la.err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -24,73 +25,6 @@ const (
 	// deferral: the fire happens, its messages go later).
 	ReasonQuietHours = "quiet_hours"
 )
-
-// OptOutAll in a customer's opt-out list means every channel.
-const OptOutAll = actions.OptOutAll
-
-// contactMark is one message to a customer: when it is (or was) due, and
-// on which channel.
-type contactMark struct {
-	at      int64 // unix milliseconds
-	channel string
-}
-
-// AddContact records a message to customer index i, keeping the
-// customer's contacts sorted by time.
-func (p *Pond) AddContact(i int, at time.Time, channel string) {
-	m := contactMark{at: at.UnixMilli(), channel: channel}
-	cs := p.contacts[i]
-	if n := len(cs); n > 0 && cs[n-1].at > m.at {
-		// As with events: a snapshot may be reading the old array.
-		pos := sort.Search(n, func(k int) bool { return cs[k].at > m.at })
-		out := make([]contactMark, 0, n+1)
-		cs = append(append(append(out, cs[:pos]...), m), cs[pos:]...)
-	} else {
-		cs = append(cs, m)
-	}
-	p.contacts[i] = cs
-}
-
-// UnionOptOut returns the channels of both lists, sorted, without repeats:
-// opting out only ever adds. A list longer than MaxOptOuts becomes every
-// channel: a customer who opted out of that many opted out of all, and the
-// list a caller can grow stays bounded.
-func UnionOptOut(a, b []string) []string {
-	out := slices.Concat(a, b)
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if len(out) > MaxOptOuts {
-		return []string{OptOutAll}
-	}
-	return out
-}
-
-// MaxOptOuts bounds a customer's opt-out list; see UnionOptOut.
-const MaxOptOuts = 64
-
-// MarkOptOuts sets the OptOut of each event of the unsubscribe type, for
-// the store to record with it. Engine.AddEvents does it; a bulk import
-// that writes to the store directly must too.
-func MarkOptOuts(evs []Event, unsubscribeType string) {
-	for i := range evs {
-		evs[i].OptOut, _ = optOutChannel(&evs[i], unsubscribeType)
-	}
-}
-
-// optOutChannel says which channel an event opts its customer out of, when
-// its type is the configured unsubscribe type: attrs.channel, or every
-// channel (OptOutAll) when it names none.
-func optOutChannel(e *Event, unsubscribeType string) (string, bool) {
-	if unsubscribeType == "" || e.Type != unsubscribeType {
-		return "", false
-	}
-	// A channel name no channel could have (too long, not text) opts out
-	// of every channel: consent errs on the side of silence.
-	if ch, _ := e.Attrs["channel"].(string); ch != "" && checkText("channel", ch, maxChannelName) == nil {
-		return ch, true
-	}
-	return OptOutAll, true
-}
 
 // withoutConsent returns the first of channels the customer opted out of.
 func withoutConsent(optOut []string, channels []string) (string, bool) {
@@ -110,7 +44,7 @@ func withoutConsent(optOut []string, channels []string) (string, bool) {
 // contacts within one period either side of t: for contacts in the past
 // that is the rolling window ending at t, and a message planned for later
 // (a deferral) counts against the windows it will fall in too.
-func capsAllow(caps []rules.Cap, contacts [][]contactMark, channels []string, t int64) bool {
+func capsAllow(caps []rules.Cap, contacts [][]profile.ContactMark, channels []string, t int64) bool {
 	for _, c := range caps {
 		need := 0
 		for _, ch := range channels {
@@ -125,7 +59,7 @@ func capsAllow(caps []rules.Cap, contacts [][]contactMark, channels []string, t 
 		n := 0
 		for _, cs := range contacts {
 			for _, m := range cs {
-				if m.at > t-per && m.at < t+per && (c.Channel == "" || c.Channel == m.channel) {
+				if m.At > t-per && m.At < t+per && (c.Channel == "" || c.Channel == m.Channel) {
 					n++
 				}
 			}
@@ -140,7 +74,7 @@ func capsAllow(caps []rules.Cap, contacts [][]contactMark, channels []string, t 
 // limitsAllow reports whether the channels' own limits let the customer
 // receive messages on channels at t, counting their contacts (past and
 // planned) on each limited channel in the limit's period around t.
-func limitsAllow(limits map[string]actions.CustomerLimiter, contacts [][]contactMark, channels []string, t int64) bool {
+func limitsAllow(limits map[string]actions.CustomerLimiter, contacts [][]profile.ContactMark, channels []string, t int64) bool {
 	if len(limits) == 0 {
 		return true
 	}
@@ -160,7 +94,7 @@ func limitsAllow(limits map[string]actions.CustomerLimiter, contacts [][]contact
 		have := 0
 		for _, cs := range contacts {
 			for _, m := range cs {
-				if m.channel == ch && m.at >= from && m.at < to {
+				if m.Channel == ch && m.At >= from && m.At < to {
 					have++
 				}
 			}
@@ -175,12 +109,12 @@ func limitsAllow(limits map[string]actions.CustomerLimiter, contacts [][]contact
 // capSlot returns the first moment at or after from when the caps allow
 // the messages and quiet hours do not hold them, trying the moments when
 // an earlier contact leaves a cap's period.
-func capSlot(pol rules.Policy, contacts [][]contactMark, channels []string, from int64, loc *time.Location) int64 {
+func capSlot(pol rules.Policy, contacts [][]profile.ContactMark, channels []string, from int64, loc *time.Location) int64 {
 	cands := []int64{from}
 	for _, cs := range contacts {
 		for _, m := range cs {
 			for _, c := range pol.Caps {
-				if t := m.at + c.Per.Milliseconds(); t > from {
+				if t := m.At + c.Per.Milliseconds(); t > from {
 					cands = append(cands, t)
 				}
 			}
@@ -233,7 +167,7 @@ func customerLocation(attrs map[string]any, brand *time.Location) *time.Location
 // capped decisions, still in rule order. planned are messages already
 // planned for the customer in this evaluation, which the caps count; it
 // returns them with those of ds added.
-func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, out *evaluation, planned []contactMark) ([]decision, []contactMark) {
+func applyPolicy(pb *rules.Playbook, snap *profile.Snapshot, p *profile.Profile, ds []decision, out *evaluation, planned []profile.ContactMark) ([]decision, []profile.ContactMark) {
 	pol := pb.Policy
 	if pol.Empty() {
 		return ds, planned
@@ -250,17 +184,17 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 	sort.SliceStable(msgs, func(a, b int) bool {
 		return pb.Rules[ds[msgs[a]].rule].Priority > pb.Rules[ds[msgs[b]].rule].Priority
 	})
-	loc := customerLocation(p.Attrs, snap.cfg.Location)
+	loc := customerLocation(p.Attrs, snap.Config().Location)
 	now := snap.Now.UnixMilli()
 	due := pol.NextAllowed(snap.Now, loc).UnixMilli()
-	history := p.contacts
+	history := profile.ContactsOf(p)
 	capped := make([]bool, len(ds))
 	for _, k := range msgs {
 		d := &ds[k]
 		r := pb.Rules[d.rule]
 		chans := ruleChannels(r, int(d.variant))
 		at := due
-		contacts := [][]contactMark{history, planned}
+		contacts := [][]profile.ContactMark{history, planned}
 		if !capsAllow(pol.Caps, contacts, chans, at) {
 			if !r.DeferOnCap {
 				capped[k] = true
@@ -284,7 +218,7 @@ func applyPolicy(pb *rules.Playbook, snap *Snapshot, p *Profile, ds []decision, 
 			d.deliverAt = at
 		}
 		for _, ch := range chans {
-			planned = append(planned, contactMark{at: at, channel: ch})
+			planned = append(planned, profile.ContactMark{At: at, Channel: ch})
 		}
 	}
 	kept := ds[:0]

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -103,7 +104,7 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 		return nil, err
 	}
 	e.pondMu.RLock()
-	snap := computeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
+	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	defer func() {
 		e.putSpare(snap)
@@ -131,14 +132,14 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 	for _, group := range sampleGroups(pb, byCustomer, n) {
 		i, _ := pond.Lookup(group[0].CustomerID)
 		out.Sample = append(out.Sample, SampleCustomer{CustomerID: group[0].CustomerID, Outcomes: group,
-			Values: conditionValues(pb, group, snap.profile(i))})
+			Values: conditionValues(pb, group, snap.Profile(i))})
 	}
 	return out, nil
 }
 
 // guideTasks counts the tasks per guide the decisions' messages on
 // batching channels would make.
-func guideTasks(pb *rules.Playbook, pond *Pond, ds []decision) []GuideTasks {
+func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []decision) []GuideTasks {
 	type msgKey struct {
 		channel, guide string
 		rule, action   int
@@ -272,7 +273,7 @@ func sampleGroups(pb *rules.Playbook, byCustomer [][]CustomerOutcome, n int) [][
 
 // conditionValues evaluates what the audience and the rules a customer
 // matched read, on the customer's profile.
-func conditionValues(pb *rules.Playbook, group []CustomerOutcome, p *Profile) map[string]any {
+func conditionValues(pb *rules.Playbook, group []CustomerOutcome, p *profile.Profile) map[string]any {
 	values := map[string]any{}
 	add := func(c *rules.Condition) {
 		for k, v := range c.TermValues(c.Terms(), p) {

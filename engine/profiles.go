@@ -3,8 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
+
+	"github.com/koihq/koi/engine/profile"
 )
 
 // popMaxAge is how far apart two moments may be for one population to
@@ -16,7 +17,7 @@ const popMaxAge = time.Hour
 // population returns a population for scoring profiles at now: the one the
 // latest run or lookup computed when it is close enough, otherwise a new
 // one computed in the snapshot memory runs share.
-func (e *Engine) population(ctx context.Context, pond *Pond, now time.Time) (*Population, error) {
+func (e *Engine) population(ctx context.Context, pond *profile.Pond, now time.Time) (*profile.Population, error) {
 	e.popMu.Lock()
 	pop, at := e.pop, e.popAt
 	e.popMu.Unlock()
@@ -36,7 +37,7 @@ func (e *Engine) population(ctx context.Context, pond *Pond, now time.Time) (*Po
 		return pop, nil
 	}
 	e.pondMu.RLock()
-	snap := computeSnapshot(e.takeSpare(), pond, now, e.cfg.Profile)
+	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, now, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	defer e.putSpare(snap)
 	return e.keepPopulation(snap), nil
@@ -44,17 +45,16 @@ func (e *Engine) population(ctx context.Context, pond *Pond, now time.Time) (*Po
 
 // keepPopulation keeps a copy of a snapshot's population for later
 // lookups; the snapshot's own is reused by the next run.
-func (e *Engine) keepPopulation(snap *Snapshot) *Population {
-	p := *snap.Pop
-	p.recency, p.orders, p.spend = slices.Clone(p.recency), slices.Clone(p.orders), slices.Clone(p.spend)
+func (e *Engine) keepPopulation(snap *profile.Snapshot) *profile.Population {
+	p := snap.Pop.Clone()
 	e.popMu.Lock()
-	e.pop, e.popAt = &p, snap.Now
+	e.pop, e.popAt = p, snap.Now
 	e.popMu.Unlock()
-	return &p
+	return p
 }
 
 // Profile computes one customer's profile at now.
-func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profile, error) {
+func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*profile.Profile, error) {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err
@@ -69,10 +69,7 @@ func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profil
 	if !ok {
 		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 	}
-	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
-	var sc scratch
-	p := pr.profile(pond, i, make([]int, slotsPer), &sc)
-	pop.Score(&p)
+	p := profile.NewProfiler(pond, now, e.cfg.Profile).Profile(i, nil, pop)
 	return &p, nil
 }
 
@@ -85,7 +82,7 @@ func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*Profil
 // fn runs without the pond's lock: profiles are computed a few at a time
 // under it, then handed out, so a slow fn (an API filter) holds off
 // neither ingest nor runs, and ctx is looked at between every few.
-func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn func(pos int, p *Profile) bool) error {
+func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn func(pos int, p *profile.Profile) bool) error {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return err
@@ -94,12 +91,11 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 	if err != nil {
 		return err
 	}
-	pr := newProfiler(now, e.cfg.Profile.withDefaults(), &pond.types)
-	var sc scratch
+	pr := profile.NewProfiler(pond, now, e.cfg.Profile)
 	const chunk = 16
-	profiles := make([]Profile, 0, chunk)
+	profiles := make([]profile.Profile, 0, chunk)
 	positions := make([]int, 0, chunk)
-	slots := make([]int, slotsPer*chunk)
+	slots := make([]int, profile.SlotsPer*chunk)
 	for lo := max(from, 0); ; lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -112,8 +108,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 				continue
 			}
 			k := len(profiles)
-			p := pr.profile(pond, i, slots[slotsPer*k:slotsPer*(k+1):slotsPer*(k+1)], &sc)
-			pop.Score(&p)
+			p := pr.Profile(i, slots[profile.SlotsPer*k:profile.SlotsPer*(k+1)], pop)
 			profiles, positions = append(profiles, p), append(positions, i)
 		}
 		e.pondMu.RUnlock()

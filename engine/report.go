@@ -155,7 +155,7 @@ func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]
 		var revenue int64
 		if i, ok := pond.Lookup(f.CustomerID); ok {
 			var n int
-			n, revenue = pond.ordersIn(i, f.At.UnixMilli(), f.At.Add(window).UnixMilli(), now.UnixMilli())
+			n, revenue = pond.OrdersIn(i, f.At.UnixMilli(), f.At.Add(window).UnixMilli(), now.UnixMilli())
 			converted = n > 0
 		}
 		switch f.Status {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // The engine keeps the pond in memory between runs: loading a million
@@ -21,7 +24,7 @@ func (e *Engine) Warm(ctx context.Context) error {
 
 // currentPond returns the in-memory pond, loading it when it is missing or
 // out of date.
-func (e *Engine) currentPond(ctx context.Context) (*Pond, error) {
+func (e *Engine) currentPond(ctx context.Context) (*profile.Pond, error) {
 	v, err := e.store.PondVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -50,13 +53,13 @@ func (e *Engine) currentPond(ctx context.Context) (*Pond, error) {
 	if s := e.takeSpare(); s != nil && cap(s.Profiles) >= p.Len() {
 		e.putSpare(s)
 	} else {
-		e.putSpare(snapshotMemory(p.Len()))
+		e.putSpare(profile.ReserveSnapshot(p.Len()))
 	}
 	return p, nil
 }
 
 // residentPond returns the pond if it reflects version v.
-func (e *Engine) residentPond(v int64) *Pond {
+func (e *Engine) residentPond(v int64) *profile.Pond {
 	e.pondMu.RLock()
 	defer e.pondMu.RUnlock()
 	if e.pond != nil && e.pond.Version == v {
@@ -67,7 +70,7 @@ func (e *Engine) residentPond(v int64) *Pond {
 
 // pondIsCurrent reports whether p reflects exactly the store's version v.
 // The caller holds writeMu, so p does not change while it relies on that.
-func (e *Engine) pondIsCurrent(p *Pond, v int64) bool {
+func (e *Engine) pondIsCurrent(p *profile.Pond, v int64) bool {
 	e.pondMu.RLock()
 	defer e.pondMu.RUnlock()
 	return p.Version == v
@@ -76,7 +79,7 @@ func (e *Engine) pondIsCurrent(p *Pond, v int64) bool {
 // applyToPond applies a committed change to the pond when the pond was
 // exactly one version behind it; otherwise another process wrote as well,
 // and the pond is marked for reloading. The caller holds writeMu.
-func (e *Engine) applyToPond(version int64, apply func(p *Pond)) {
+func (e *Engine) applyToPond(version int64, apply func(p *profile.Pond)) {
 	e.pondMu.Lock()
 	defer e.pondMu.Unlock()
 	if e.pond == nil {
@@ -96,8 +99,8 @@ func (e *Engine) applyToPond(version int64, apply func(p *Pond)) {
 // engine's, and the run's if the engine has loaded another meanwhile. The
 // run's snapshot is brought up to date by Snapshot.Refresh of the customers
 // changed.
-func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) {
-	apply := func(p *Pond) {
+func (e *Engine) applyMutations(snap *profile.Snapshot, muts []mutation, version int64) {
+	apply := func(p *profile.Pond) {
 		for _, m := range muts {
 			c := &p.Customers[m.cust]
 			switch {
@@ -110,12 +113,12 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 			case m.coupon != nil:
 				p.AddCoupon(m.cust, *m.coupon)
 			case m.contact != nil:
-				p.AddContact(m.cust, time.UnixMilli(m.contact.at), m.contact.channel)
+				p.AddContact(m.cust, time.UnixMilli(m.contact.At), m.contact.Channel)
 			}
 		}
 	}
 	e.pondMu.RLock()
-	same := e.pond == snap.pond
+	same := e.pond == snap.Pond()
 	e.pondMu.RUnlock()
 	if same {
 		e.applyToPond(version, apply)
@@ -124,7 +127,7 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 	// The engine reloaded its pond during the run: keep the run's own
 	// pond consistent, and have the engine's reloaded again.
 	e.pondMu.Lock()
-	apply(snap.pond)
+	apply(snap.Pond())
 	if e.pond != nil {
 		e.pond.Version = -1
 	}
@@ -135,7 +138,7 @@ func (e *Engine) applyMutations(snap *Snapshot, muts []mutation, version int64) 
 // join time joins now.
 func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time) error {
 	for i := range cs {
-		if err := ValidateCustomer(&cs[i], e.cfg.Tiers); err != nil {
+		if err := domain.ValidateCustomer(&cs[i], e.cfg.Tiers); err != nil {
 			return fmt.Errorf("customer %s: %w", cs[i].ID, err)
 		}
 	}
@@ -151,7 +154,7 @@ func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time)
 	if err != nil {
 		return err
 	}
-	e.applyToPond(version, func(p *Pond) {
+	e.applyToPond(version, func(p *profile.Pond) {
 		for _, c := range cs {
 			p.PutCustomer(c)
 		}
@@ -176,7 +179,7 @@ func (e *Engine) Customer(ctx context.Context, id string) (*Customer, error) {
 // AddEvents stores events, idempotently by id, and adds the new ones to the
 // pond. When it returns, every inserted event is durable.
 func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error) {
-	MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
+	profile.MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	res, err := e.store.AddEvents(ctx, evs)
@@ -193,7 +196,7 @@ func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error
 		o.EventsAdded(inserted, len(evs)-inserted-len(res.ItemErrs), len(res.ItemErrs))
 	}
 	defer e.nudgeTriggers(evs, res.Inserted)
-	e.applyToPond(res.Version, func(p *Pond) {
+	e.applyToPond(res.Version, func(p *profile.Pond) {
 		for i := range evs {
 			if !res.Inserted[i] {
 				continue
@@ -202,7 +205,7 @@ func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error
 				p.AddLoadedEvent(ci, evs[i])
 				if ch := evs[i].OptOut; ch != "" {
 					c := &p.Customers[ci]
-					c.OptOut = UnionOptOut(c.OptOut, []string{ch})
+					c.OptOut = profile.UnionOptOut(c.OptOut, []string{ch})
 				}
 			} else {
 				p.Version = -1 // a customer the pond does not know: reload
@@ -218,7 +221,7 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	if channel == "" {
 		return nil, &Error{Code: EInvalid, Field: "channel", Message: "name the channel, or * for every channel"}
 	}
-	if err := checkText("channel", channel, maxChannelName); err != nil {
+	if err := domain.CheckText("channel", channel, domain.MaxChannelName); err != nil {
 		return nil, err
 	}
 	e.writeMu.Lock()
@@ -227,7 +230,7 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	if err != nil {
 		return nil, err
 	}
-	e.applyToPond(version, func(p *Pond) {
+	e.applyToPond(version, func(p *profile.Pond) {
 		if i, ok := p.Lookup(customerID); ok {
 			p.Customers[i].OptOut = list
 		}

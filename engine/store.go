@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // Store is koi's durable state. engine/sqlite implements it.
@@ -21,7 +22,7 @@ type Store interface {
 	Queries
 	// LoadPond reads every customer, event and issued coupon in bulk, and
 	// sets the pond's Version to the version it reflects.
-	LoadPond(ctx context.Context) (*Pond, error)
+	LoadPond(ctx context.Context) (*profile.Pond, error)
 	// PondVersion returns the current pond version.
 	PondVersion(ctx context.Context) (int64, error)
 	// PutCustomers inserts or replaces customers in one transaction.

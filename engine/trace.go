@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -40,14 +41,14 @@ type CustomerOutcome struct {
 // outcomes lists every match of a traced evaluation, by customer (pond
 // order) and then rule order. held says the blast guard stopped the run:
 // what would have fired is then suppressed by it.
-func (ev *evaluation) outcomes(pb *rules.Playbook, snap *Snapshot, held bool) []CustomerOutcome {
+func (ev *evaluation) outcomes(pb *rules.Playbook, snap *profile.Snapshot, held bool) []CustomerOutcome {
 	type keyed struct {
 		cust int32
 		rule int16
 		out  CustomerOutcome
 	}
 	all := make([]keyed, 0, len(ev.decisions)+len(ev.traced))
-	id := func(i int32) string { return snap.pond.Customers[i].ID }
+	id := func(i int32) string { return snap.Pond().Customers[i].ID }
 	for _, d := range ev.decisions {
 		r := pb.Rules[d.rule]
 		o := CustomerOutcome{CustomerID: id(d.cust), Rule: r.ID, Outcome: OutcomeFired}

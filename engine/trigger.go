@@ -9,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -275,7 +276,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len(), trace: e.cfg.Trace, marks: marks}
 	var m vm.VM
 	for _, i := range idx {
-		p := snap.sparse[i]
+		p := snap.Profile(i)
 		if pb.Audience != nil {
 			if ok, err := pb.Audience.Eval(&m, p); err != nil || !ok {
 				continue
@@ -298,23 +299,17 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 // sparseSnapshot computes the profiles of a few customers at now, scored
 // against pop, and returns it with their pond indexes in order. Customers
 // unknown or not yet joined at now are left out.
-func (e *Engine) sparseSnapshot(pond *Pond, pop *Population, ids []string, now time.Time) (*Snapshot, []int) {
-	snap := &Snapshot{Now: now, pond: pond, cfg: e.cfg.Profile.withDefaults(), Pop: pop, sparse: map[int]*Profile{}}
-	snap.pr = newProfiler(now, snap.cfg, &pond.types)
-	var sc scratch
+func (e *Engine) sparseSnapshot(pond *profile.Pond, pop *profile.Population, ids []string, now time.Time) (*profile.Snapshot, []int) {
 	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
 	idx := make([]int, 0, len(ids))
 	for _, id := range ids {
 		i, ok := pond.Lookup(id)
 		if !ok || pond.Customers[i].JoinedAt.After(now) {
 			continue
 		}
-		p := snap.pr.profile(pond, i, make([]int, slotsPer), &sc)
-		pop.Score(&p)
-		snap.sparse[i] = &p
 		idx = append(idx, i)
 	}
-	e.pondMu.RUnlock()
 	slices.Sort(idx)
-	return snap, idx
+	return profile.SparseSnapshot(pond, pop, idx, now, e.cfg.Profile), idx
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -20,7 +21,7 @@ import (
 // Batches end between customers, so one customer's fires in a playbook
 // commit together. write returns the customers it changed: the caller
 // refreshes their profiles for the playbooks after this one.
-func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, run *Run, ev *evaluation) (touched []int, err error) {
+func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluation) (touched []int, err error) {
 	written := 0
 	for start := 0; start < len(ev.decisions); {
 		if err := ctx.Err(); err != nil {
@@ -68,10 +69,10 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *Snapshot, 
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *Snapshot, run *Run, ev *evaluation, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluation, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
 	fires := make([]*Fire, len(chunk))
 	for i, d := range chunk {
-		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.profile(int(d.cust)).ID,
+		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.Profile(int(d.cust)).ID,
 			Seq: int(d.seq), Status: FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.rule].Group, GroupSeq: ev.groupSeq(pb, snap, d)}
 		if d.holdout {
 			f.Status = FireHoldout
@@ -90,7 +91,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			run.noteFire(f.ID)
 		}
 	}
-	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.pond, tx.BaseVersion()), len(chunk))
+	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(chunk))
 	fx.maxAttempts, fx.hasWorker, fx.guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
 	if !fx.fromPond {
 		for i, d := range chunk {
@@ -114,7 +115,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		case d.holdout:
 			continue
 		}
-		p := snap.profile(int(d.cust))
+		p := snap.Profile(int(d.cust))
 		fx.delay = 0
 		if d.deliverAt > 0 {
 			fx.delay = time.Duration(d.deliverAt-snap.Now.UnixMilli()) * time.Millisecond
@@ -141,7 +142,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *Fire, p *Profile, fx *stagedEffects) error {
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *Fire, p *profile.Profile, fx *stagedEffects) error {
 	acts := r.Actions
 	if variant >= 0 {
 		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
@@ -177,5 +178,5 @@ type mutation struct {
 	tags    *[]string
 	guide   *string
 	coupon  *IssuedCoupon
-	contact *contactMark
+	contact *profile.ContactMark
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -21,12 +21,12 @@ func render(s *rules.Step, depth int, b *strings.Builder) {
 }
 
 func TestExplainWalksEveryPart(t *testing.T) {
-	c, err := rules.CompileExpr(`rfm.segment == "important_retain" && recency_days > 45 && !has_tag("vip") || count("visit", "7d") > 2`, engine.ExprEnv())
+	c, err := rules.CompileExpr(`rfm.segment == "important_retain" && recency_days > 45 && !has_tag("vip") || count("visit", "7d") > 2`, profile.ExprEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
 	days := 63
-	p := &engine.Profile{RecencyDays: &days, Tags: []string{"vip"}, RFM: engine.RFM{Segment: "general_winback"}}
+	p := &profile.Profile{RecencyDays: &days, Tags: []string{"vip"}, RFM: profile.RFM{Segment: "general_winback"}}
 	var b strings.Builder
 	render(c.Explain(p), 0, &b)
 	want := `rfm.segment == "important_retain" && recency_days > 45 && !has_tag("vip") || count("visit", "7d") > 2 → false
@@ -43,18 +43,18 @@ func TestExplainWalksEveryPart(t *testing.T) {
 }
 
 func TestExplainNilIsFalseNotAnError(t *testing.T) {
-	c, err := rules.CompileExpr(`recency_days > 45`, engine.ExprEnv())
+	c, err := rules.CompileExpr(`recency_days > 45`, profile.ExprEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := c.Explain(&engine.Profile{})
+	s := c.Explain(&profile.Profile{})
 	if s.Value != false || s.Error != "" || s.Compared != "nil > 45" {
 		t.Errorf("never-ordered customer: %+v, want nil > 45 → false", s)
 	}
 }
 
 func TestTermsAndValues(t *testing.T) {
-	c, err := rules.CompileExpr(`tier in ["gold", "vip"] && rfm.segment != "" && count("visit", "7d") > 0 && has_tag("x") && tier != "normal"`, engine.ExprEnv())
+	c, err := rules.CompileExpr(`tier in ["gold", "vip"] && rfm.segment != "" && count("visit", "7d") > 0 && has_tag("x") && tier != "normal"`, profile.ExprEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestTermsAndValues(t *testing.T) {
 	if strings.Join(terms, "|") != strings.Join(want, "|") {
 		t.Fatalf("terms %q, want %q", terms, want)
 	}
-	vals := c.TermValues(terms, &engine.Profile{Tier: "gold", RFM: engine.RFM{Segment: "general_value"}})
+	vals := c.TermValues(terms, &profile.Profile{Tier: "gold", RFM: profile.RFM{Segment: "general_value"}})
 	if vals["tier"] != "gold" || vals["rfm.segment"] != "general_value" || vals[`has_tag("x")`] != false || vals[`count("visit", "7d")`] != 0 {
 		t.Errorf("values %v", vals)
 	}

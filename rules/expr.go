@@ -422,6 +422,9 @@ func recoverOp(op string, a, b any, err *error) {
 // explainUnknownName rewrites expr's "unknown name x" into the marketer's
 // vocabulary, suggesting attributes that look alike.
 func explainUnknownName(msg string, env *Env) string {
+	if out, ok := explainNoField(msg, env); ok {
+		return out
+	}
 	name, ok := strings.CutPrefix(msg, "unknown name ")
 	if !ok {
 		return msg
@@ -440,6 +443,42 @@ func explainUnknownName(msg string, env *Env) string {
 		out += fmt.Sprintf(" (did you mean %s?)", strings.Join(similar, ", "))
 	}
 	return out
+}
+
+// explainNoField rewrites expr's "type pkg.T has no field x", about a
+// nested attribute such as rfm, into the attribute's path and the names it
+// does have: a marketer knows rfm.segment, not the Go type behind it.
+func explainNoField(msg string, env *Env) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, "type ")
+	if !ok {
+		return "", false
+	}
+	typeName, field, ok := strings.Cut(rest, " has no field ")
+	if !ok {
+		return "", false
+	}
+	t := reflect.TypeOf(env.Profile)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return "", false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("expr")
+		if tag == "" || tag == "-" || f.Type.Kind() != reflect.Struct || f.Type.String() != typeName {
+			continue
+		}
+		var names []string
+		for k := 0; k < f.Type.NumField(); k++ {
+			if sub := f.Type.Field(k).Tag.Get("expr"); sub != "" && sub != "-" {
+				names = append(names, tag+"."+sub)
+			}
+		}
+		return fmt.Sprintf("unknown attribute %q (%s has %s)", tag+"."+field, tag, strings.Join(names, ", ")), true
+	}
+	return "", false
 }
 
 // attributeNames lists the expression names of the profile type.

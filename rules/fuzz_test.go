@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -58,7 +58,7 @@ func FuzzExpr(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	env := engine.ExprEnv()
+	env := profile.ExprEnv()
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := rules.CompileExpr(src, env)
 		if err != nil {
@@ -88,11 +88,11 @@ func TestDeepExpressionsAreRefusedNotCrashed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "deep.yaml:4:43: rule r1: when: brackets nest more than 32 deep here") {
 		t.Errorf("40 levels: %v", err)
 	}
-	if _, err := rules.CompileExpr(deep, engine.ExprEnv()); err == nil || !strings.Contains(err.Error(), "at most 4096") {
+	if _, err := rules.CompileExpr(deep, profile.ExprEnv()); err == nil || !strings.Contains(err.Error(), "at most 4096") {
 		t.Errorf("deep filter: %v", err)
 	}
 	// Brackets in a string are text, however many.
-	if _, err := rules.CompileExpr(`name != "`+strings.Repeat("((", 100)+`"`, engine.ExprEnv()); err != nil {
+	if _, err := rules.CompileExpr(`name != "`+strings.Repeat("((", 100)+`"`, profile.ExprEnv()); err != nil {
 		t.Errorf("brackets in a string: %v", err)
 	}
 }
@@ -101,7 +101,7 @@ func TestDeepExpressionsAreRefusedNotCrashed(t *testing.T) {
 // which allocates before expr's memory budget looks, is not available; a
 // comment cannot hide nesting from the depth limit.
 func TestExpressionsCannotAskForUnboundedMemory(t *testing.T) {
-	env := engine.ExprEnv()
+	env := profile.ExprEnv()
 	_, err := rules.CompileExpr(`len(repeat(repeat("x", 999999), 999999)) > 0`, env)
 	if err == nil || !strings.Contains(err.Error(), "repeat is not available") {
 		t.Errorf("repeat: %v", err)

@@ -10,15 +10,15 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.err golden files")
 
 func options() rules.Options {
-	return rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"},
-		Channels: []string{"log", "wecom", "crm"}, Guides: []actions.Guide{{ID: "g01", Capacity: 50}, {ID: "g02"}}, Sample: engine.SampleValues(),
+	return rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"},
+		Channels: []string{"log", "wecom", "crm"}, Guides: []actions.Guide{{ID: "g01", Capacity: 50}, {ID: "g02"}}, Sample: profile.SampleValues(),
 		Policy: rules.Policy{Caps: []rules.Cap{{Messages: 3, Per: 7 * 24 * time.Hour, Source: "koi.yaml"}}}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Generator generates a deterministic synthetic pond: the same seed, size
@@ -101,7 +102,7 @@ func (d Generator) Customer(i int) (engine.Customer, []engine.Event) {
 		}
 		for k := 0; k < n; k++ {
 			amount := int64(math.Round(math.Exp(r.NormFloat64()*0.7+median))) * 100 // ~200 yuan median
-			o := next(engine.EventOrder, at(start, orderSpan))
+			o := next(domain.EventOrder, at(start, orderSpan))
 			o.AmountFen, o.OrderID = amount, fmt.Sprintf("o%07d-%02d", i, k)
 			spend += amount
 			if r.Float64() < 0.06 {
@@ -109,19 +110,19 @@ func (d Generator) Customer(i int) (engine.Customer, []engine.Event) {
 				if r.Float64() < 0.5 {
 					refund = amount / 2
 				}
-				rf := next(engine.EventRefund, o.At.Add(time.Duration(1+r.IntN(7))*day))
+				rf := next(domain.EventRefund, o.At.Add(time.Duration(1+r.IntN(7))*day))
 				rf.AmountFen, rf.OrderID = refund, o.OrderID
 				spend -= refund
 			}
 		}
 		if r.Float64() < 0.08 {
 			for k := 1 + r.IntN(3); k > 0; k-- {
-				next(engine.EventReferral, at(start, span))
+				next(domain.EventReferral, at(start, span))
 			}
 		}
 	}
 	for k := r.IntN(4); k > 0; k-- {
-		next(engine.EventShare, at(start, span))
+		next(domain.EventShare, at(start, span))
 	}
 	recent := d.Anchor.Add(-60 * day)
 	if recent.Before(start) {

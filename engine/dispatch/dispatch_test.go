@@ -25,6 +25,7 @@ import (
 	"github.com/koihq/koi/actions/wecom/wecomtest"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
 )
@@ -489,7 +490,7 @@ rules:
 	reg := builtin.Registry()
 	e := engine.New(db, reg, engine.Config{Channels: []string{"hook"}, UnsubscribeEvent: "unsubscribe",
 		Policy:  rulesQuiet(t, "21:30", "09:00"),
-		Profile: engine.ProfileConfig{Location: time.UTC}})
+		Profile: profile.ProfileConfig{Location: time.UTC}})
 	if err := e.Load(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/wire"
 	"github.com/koihq/koi/rules"
 )
@@ -83,7 +84,7 @@ func (s *server) listCustomers(c echo.Context) error {
 	}
 	var where *rules.Condition
 	if w := q.Get("where"); w != "" {
-		if where, err = rules.CompileExpr(w, engine.ExprEnv()); err != nil {
+		if where, err = rules.CompileExpr(w, profile.ExprEnv()); err != nil {
 			return fieldErr("where", err.Error())
 		}
 	}
@@ -96,7 +97,7 @@ func (s *server) listCustomers(c echo.Context) error {
 	// budget bounds what one that stays can cost.
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.queryBudget)
 	defer cancel()
-	err = s.engine.EachProfile(ctx, s.now(), from, func(pos int, p *engine.Profile) bool {
+	err = s.engine.EachProfile(ctx, s.now(), from, func(pos int, p *profile.Profile) bool {
 		if len(out) == limit || scanned == maxScan {
 			next = pos
 			return false

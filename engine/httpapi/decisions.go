@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/wire"
 )
 
@@ -55,7 +56,7 @@ func (s *server) ruleReport(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := engine.CheckMoment("at", t, now); err != nil {
+		if err := domain.CheckMoment("at", t, now); err != nil {
 			return err
 		}
 		now = t

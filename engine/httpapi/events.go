@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/wire"
 )
 
@@ -155,7 +156,7 @@ func (s *server) checkType(typ string) error {
 		return nil
 	}
 	switch typ {
-	case engine.EventOrder, engine.EventRefund, engine.EventShare, engine.EventReferral, engine.EventCouponRedeem:
+	case domain.EventOrder, domain.EventRefund, domain.EventShare, domain.EventReferral, domain.EventCouponRedeem:
 		return nil
 	}
 	return fieldErr("type", fmt.Sprintf("unknown event type %q (the config's events.types lists the custom types)", typ))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/rules"
 )
 
@@ -157,7 +158,7 @@ func (s *server) runAt(c echo.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fieldErr("at", "want an RFC 3339 time like 2026-05-01T10:00:00+08:00")
 	}
-	return t, engine.CheckMoment("at", t, s.now())
+	return t, domain.CheckMoment("at", t, s.now())
 }
 
 func (s *server) runPlaybook(c echo.Context, dry bool) error {

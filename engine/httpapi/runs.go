@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // page reads a list's ?limit= and ?before=.
@@ -102,7 +103,7 @@ func (s *server) segmentReport(c echo.Context) error {
 	now := s.now()
 	segments, lifecycle, tiers := map[string]int{}, map[string]int{}, map[string]int{}
 	total := 0
-	err := s.engine.EachProfile(c.Request().Context(), now, 0, func(_ int, p *engine.Profile) bool {
+	err := s.engine.EachProfile(c.Request().Context(), now, 0, func(_ int, p *profile.Profile) bool {
 		total++
 		seg := p.RFM.Segment
 		if seg == "" {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // Tags, tiers and guides set by fires go to customer_changes, a log appended in
@@ -165,7 +165,7 @@ func dropChanges(ctx context.Context, tx *sql.Tx, ids []string) error {
 
 // applyChanges applies the pending changes, oldest first, to a pond just
 // loaded in the same read transaction.
-func applyChanges(ctx context.Context, c *readConn, pond *engine.Pond, jc *jsonCache) error {
+func applyChanges(ctx context.Context, c *readConn, pond *profile.Pond, jc *jsonCache) error {
 	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, tier, tags, guide FROM customer_changes ORDER BY seq`)
 	if err != nil {
 		return err

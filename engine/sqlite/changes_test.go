@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 )
 
 const tagAndTier = `
@@ -26,7 +27,7 @@ rules:
 
 // pondCustomer loads the pond afresh, as a restarted process would, and
 // returns one customer of it.
-func (f *fixture) pondCustomer(id string) engine.PondCustomer {
+func (f *fixture) pondCustomer(id string) profile.PondCustomer {
 	f.t.Helper()
 	pond, err := f.db.LoadPond(context.Background())
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // UpsertCustomers inserts or replaces customers in one transaction.
@@ -38,8 +40,8 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 			-- one away (an import of an old CRM export must not undo an
 			-- unsubscribe). DELETE /customers/{id}/opt_out/{channel} does.
 			-- More than MaxOptOuts channels is every channel, as
-			-- engine.UnionOptOut has it.
-			opt_out = (SELECT CASE WHEN count(*) > `+strconv.Itoa(engine.MaxOptOuts)+` THEN '["*"]' ELSE json_group_array(value) END
+			-- profile.UnionOptOut has it.
+			opt_out = (SELECT CASE WHEN count(*) > `+strconv.Itoa(domain.MaxOptOuts)+` THEN '["*"]' ELSE json_group_array(value) END
 				FROM (SELECT value FROM json_each(customers.opt_out)
 				UNION SELECT value FROM json_each(excluded.opt_out) ORDER BY value))`)
 	if err != nil {
@@ -69,7 +71,7 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 		}
 		optOut := "[]"
 		if len(c.OptOut) > 0 {
-			b, _ := json.Marshal(engine.UnionOptOut(nil, c.OptOut))
+			b, _ := json.Marshal(profile.UnionOptOut(nil, c.OptOut))
 			optOut = string(b)
 		}
 		joined := c.JoinedAt
@@ -184,7 +186,7 @@ func (d *DB) SetOptOut(ctx context.Context, customerID, channel string, out bool
 		return 0, nil, fmt.Errorf("customer %s: opt_out: %w", customerID, err)
 	}
 	if out {
-		list = engine.UnionOptOut(list, []string{channel})
+		list = profile.UnionOptOut(list, []string{channel})
 	} else {
 		list = slices.DeleteFunc(list, func(c string) bool { return c == channel })
 	}

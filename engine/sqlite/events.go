@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Events go in one prepared single-row statement each: each needs the
@@ -112,7 +113,7 @@ func (d *DB) eventEffects(ctx context.Context, tx *sql.Tx, e *engine.Event) erro
 			return fmt.Errorf("event %s: %w", e.ID, err)
 		}
 	}
-	if e.Type == engine.EventCouponRedeem && e.Code != "" {
+	if e.Type == domain.EventCouponRedeem && e.Code != "" {
 		if _, err := tx.ExecContext(ctx, `UPDATE coupons SET status = 'redeemed', redeemed_at = ?, order_id = nullif(?, '')
 			WHERE code = ? AND customer_id = ? AND redeemed_at IS NULL AND status != 'void' AND issued_at <= ? AND expires_at > ?`,
 			ms(e.At), e.OrderID, e.Code, e.CustomerID, ms(e.At), ms(e.At)); err != nil {

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
 )
@@ -36,7 +37,7 @@ func (f *fixture) policyEngine(policy string) *engine.Engine {
 	}
 	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, BatchSize: 7,
 		Channels: []string{"log", "hook"}, Policy: pol, UnsubscribeEvent: "unsubscribe",
-		Profile: engine.ProfileConfig{Location: shanghai}})
+		Profile: profile.ProfileConfig{Location: shanghai}})
 	if err := e.Load(f.dir); err != nil {
 		f.t.Fatal(err)
 	}

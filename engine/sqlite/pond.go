@@ -11,13 +11,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // LoadPond reads all customers, events and coupons. The tables are split
 // into rowid ranges scanned in parallel, each on its own connection and in
 // its own read transaction; the pond version is read in each, and a load
 // that straddled a write is retried, so the pond is one consistent state.
-func (d *DB) LoadPond(ctx context.Context) (*engine.Pond, error) {
+func (d *DB) LoadPond(ctx context.Context) (*profile.Pond, error) {
 	for attempt := 0; ; attempt++ {
 		pond, consistent, err := d.loadPond(ctx)
 		if err != nil || consistent || attempt == 4 {
@@ -26,7 +27,7 @@ func (d *DB) LoadPond(ctx context.Context) (*engine.Pond, error) {
 	}
 }
 
-func (d *DB) loadPond(ctx context.Context) (*engine.Pond, bool, error) {
+func (d *DB) loadPond(ctx context.Context) (*profile.Pond, bool, error) {
 	workers := runtime.GOMAXPROCS(0)
 	conns, err := d.readConns(ctx, workers)
 	if err != nil {
@@ -43,7 +44,7 @@ func (d *DB) loadPond(ctx context.Context) (*engine.Pond, bool, error) {
 			return nil, false, nil
 		}
 	}
-	pond := engine.NewPond()
+	pond := profile.NewPond()
 	pond.Version = version
 	if err := loadCustomers(ctx, conns, pond); err != nil {
 		return nil, false, fmt.Errorf("load customers: %w", err)
@@ -191,7 +192,7 @@ func (in interner) get(b []byte) string {
 	return s
 }
 
-func loadCustomers(ctx context.Context, conns []*readConn, pond *engine.Pond) error {
+func loadCustomers(ctx context.Context, conns []*readConn, pond *profile.Pond) error {
 	ranges, err := rowidRanges(ctx, conns[0], "customers", len(conns))
 	if err != nil {
 		return err
@@ -226,7 +227,7 @@ const pondCustomerColumns = `id, name, tier, tags, attrs, member, joined_at, bir
 
 // scanCustomers fills out, and birthdays beside it, with the customers of
 // rowid range r; out has exactly as many entries as the range holds.
-func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, out []engine.PondCustomer, birthdays []string) error {
+func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, out []profile.PondCustomer, birthdays []string) error {
 	rows, err := tx.QueryContext(ctx, `SELECT `+pondCustomerColumns+` FROM customers WHERE rowid > ? AND rowid <= ?`, r[0], r[1])
 	if err != nil {
 		return err
@@ -278,12 +279,12 @@ const eventQuery = `SELECT customer_id, type, at, amount_fen,
 	          WHEN 'coupon_redeem' THEN code END
 	FROM events WHERE rowid > ? AND rowid <= ?`
 
-func loadEvents(ctx context.Context, conns []*readConn, pond *engine.Pond) error {
+func loadEvents(ctx context.Context, conns []*readConn, pond *profile.Pond) error {
 	ranges, err := rowidRanges(ctx, conns[0], "events", len(conns))
 	if err != nil {
 		return err
 	}
-	batches := make([]*engine.EventBatch, len(conns))
+	batches := make([]*profile.EventBatch, len(conns))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, c := range conns {
 		// Rowids are dense unless many events were deleted: the range is a
@@ -298,7 +299,7 @@ func loadEvents(ctx context.Context, conns []*readConn, pond *engine.Pond) error
 	return nil
 }
 
-func scanEvents(ctx context.Context, tx *sql.Tx, r [2]int64, pond *engine.Pond, b *engine.EventBatch) error {
+func scanEvents(ctx context.Context, tx *sql.Tx, r [2]int64, pond *profile.Pond, b *profile.EventBatch) error {
 	rows, err := tx.QueryContext(ctx, eventQuery, r[0], r[1])
 	if err != nil {
 		return err
@@ -328,7 +329,7 @@ func scanEvents(ctx context.Context, tx *sql.Tx, r [2]int64, pond *engine.Pond, 
 	return rows.Err()
 }
 
-func loadCoupons(ctx context.Context, c *readConn, pond *engine.Pond) error {
+func loadCoupons(ctx context.Context, c *readConn, pond *profile.Pond) error {
 	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, code, issued_at, expires_at FROM coupons WHERE status != 'void'`)
 	if err != nil {
 		return err
@@ -350,7 +351,7 @@ func loadCoupons(ctx context.Context, c *readConn, pond *engine.Pond) error {
 }
 
 // loadContacts reads the contact history, oldest first per customer.
-func loadContacts(ctx context.Context, c *readConn, pond *engine.Pond) error {
+func loadContacts(ctx context.Context, c *readConn, pond *profile.Pond) error {
 	rows, err := c.tx.QueryContext(ctx, `SELECT customer_id, channel, at FROM contacts ORDER BY customer_id, at`)
 	if err != nil {
 		return err

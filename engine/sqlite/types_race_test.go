@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // A filter's count() reads the event types outside the pond's lock while
@@ -37,7 +38,7 @@ func TestCountingTypesBesideNewTypes(t *testing.T) {
 		}
 	}()
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
-		if err := e.EachProfile(ctx, t0, 0, func(_ int, p *engine.Profile) bool {
+		if err := e.EachProfile(ctx, t0, 0, func(_ int, p *profile.Profile) bool {
 			p.CountEvents("type3", "7d")
 			return true
 		}); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // FieldError is a problem with one field of a record.
@@ -120,7 +121,7 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 }
 
 // ToCustomer converts and validates the record against the configured
-// tiers (see engine.ValidateCustomer); a date without a time is midnight
+// tiers (see domain.ValidateCustomer); a date without a time is midnight
 // in loc.
 func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (engine.Customer, error) {
 	c := engine.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
@@ -132,7 +133,7 @@ func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (engine.Custom
 		}
 		c.JoinedAt = t
 	}
-	return c, engine.ValidateCustomer(&c, tiers)
+	return c, domain.ValidateCustomer(&c, tiers)
 }
 
 // ToEvent converts and validates the record; a date without a time is
@@ -142,9 +143,9 @@ func (r *Event) ToEvent(loc *time.Location) (engine.Event, error) {
 	switch {
 	case math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0):
 		return e, &FieldError{Field: "amount", Msg: "must be a number of yuan"}
-	case r.Amount > engine.MaxAmountFen/100:
+	case r.Amount > domain.MaxAmountFen/100:
 		// Converted to fen, it would not fit: say so, not "negative".
-		return e, &FieldError{Field: "amount", Msg: fmt.Sprintf("must be at most %d yuan", int64(engine.MaxAmountFen/100))}
+		return e, &FieldError{Field: "amount", Msg: fmt.Sprintf("must be at most %d yuan", int64(domain.MaxAmountFen/100))}
 	}
 	e.AmountFen = actions.YuanToFen(r.Amount)
 	if r.At == "" {
@@ -155,7 +156,7 @@ func (r *Event) ToEvent(loc *time.Location) (engine.Event, error) {
 		return e, err
 	}
 	e.At = t
-	return e, engine.ValidateEvent(&e)
+	return e, domain.ValidateEvent(&e)
 }
 
 // CustomerFromCSV fills a record from a CSV row by header name. Columns named

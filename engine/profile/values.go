@@ -1,4 +1,4 @@
-package engine
+package profile
 
 // Values returns the profile as attribute names and values, the shape of
 // `koi export` and of message templates. Nil attributes stay nil.

@@ -1,4 +1,4 @@
-package engine
+package profile
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Pond is the in-memory working set of an evaluation: every customer with
@@ -14,9 +16,9 @@ import (
 type Pond struct {
 	Customers []PondCustomer
 	events    [][]compactEvent
-	coupons   [][]IssuedCoupon
+	coupons   [][]domain.IssuedCoupon
 	// contacts are each customer's messages (see Contact), by time.
-	contacts [][]contactMark
+	contacts [][]ContactMark
 	// birthdays caches each customer's parsed birthday (month*100 + day, 0
 	// when unknown), so snapshots do not parse a date per customer.
 	birthdays []uint16
@@ -41,12 +43,8 @@ type compactEvent struct {
 	meta uint64
 }
 
-// MaxAmountFen is the largest event amount koi keeps: 2^48-1 fen, about
-// 2.8 trillion yuan.
-const MaxAmountFen = 1<<48 - 1
-
 func newCompactEvent(at, amountFen int64, typ uint16, ref uint64) compactEvent {
-	a := uint64(min(max(amountFen, 0), MaxAmountFen))
+	a := uint64(min(max(amountFen, 0), domain.MaxAmountFen))
 	return compactEvent{at: at, ref: ref, meta: a<<16 | uint64(typ)}
 }
 
@@ -71,7 +69,7 @@ type PondCustomer struct {
 	OptOut []string
 }
 
-func pondCustomer(c *Customer) PondCustomer {
+func pondCustomer(c *domain.Customer) PondCustomer {
 	return PondCustomer{ID: c.ID, Name: c.Name, Tier: c.Tier, Guide: c.Guide, Tags: c.Tags, Attrs: c.Attrs, Member: c.Member, JoinedAt: c.JoinedAt, OptOut: c.OptOut}
 }
 
@@ -138,7 +136,7 @@ func (p *Pond) Lookup(id string) (int, bool) {
 
 // PutCustomer adds or replaces a customer and returns its index. The pond
 // keeps what profiles read (see PondCustomer).
-func (p *Pond) PutCustomer(c Customer) int {
+func (p *Pond) PutCustomer(c domain.Customer) int {
 	if i, ok := p.index[c.ID]; ok {
 		c.OptOut = UnionOptOut(p.Customers[i].OptOut, c.OptOut) // as the store does
 		p.Customers[i] = pondCustomer(&c)
@@ -159,7 +157,7 @@ func (p *Pond) PutCustomer(c Customer) int {
 
 // AddEvent adds an event of a known customer. It reports false for a
 // duplicate event id or an unknown customer.
-func (p *Pond) AddEvent(e Event) bool {
+func (p *Pond) AddEvent(e domain.Event) bool {
 	if _, dup := p.seen[e.ID]; dup && e.ID != "" {
 		return false
 	}
@@ -175,14 +173,14 @@ func (p *Pond) AddEvent(e Event) bool {
 }
 
 // AddLoadedEvent adds an event known to be unique, without tracking its id.
-func (p *Pond) AddLoadedEvent(i int, e Event) { p.appendEvent(i, e) }
+func (p *Pond) AddLoadedEvent(i int, e domain.Event) { p.appendEvent(i, e) }
 
-func (p *Pond) appendEvent(i int, e Event) {
+func (p *Pond) appendEvent(i int, e domain.Event) {
 	var ref uint64
 	switch e.Type {
-	case EventOrder, EventRefund:
+	case domain.EventOrder, domain.EventRefund:
 		ref = hashString(e.OrderKey())
-	case EventCouponRedeem:
+	case domain.EventCouponRedeem:
 		ref = hashString(e.Code)
 	}
 	ce := newCompactEvent(e.At.UnixMilli(), e.AmountFen, p.types.id(e.Type), ref)
@@ -294,7 +292,7 @@ func byTime(a, b compactEvent) int {
 }
 
 // AddCoupon records an issued coupon for customer index i.
-func (p *Pond) AddCoupon(i int, c IssuedCoupon) { p.coupons[i] = append(p.coupons[i], c) }
+func (p *Pond) AddCoupon(i int, c domain.IssuedCoupon) { p.coupons[i] = append(p.coupons[i], c) }
 
 // EventCount returns the number of events held.
 func (p *Pond) EventCount() int {
@@ -352,7 +350,7 @@ const (
 // init makes t hold the well-known types.
 func (t *typeTable) init() {
 	t.ids = map[string]uint16{}
-	for _, n := range []string{EventOrder, EventRefund, EventShare, EventReferral, EventCouponRedeem} {
+	for _, n := range []string{domain.EventOrder, domain.EventRefund, domain.EventShare, domain.EventReferral, domain.EventCouponRedeem} {
 		t.id(n)
 	}
 }

@@ -1,4 +1,4 @@
-package engine_test
+package domain_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // What real customer records hold is taken; what is not a phone, an email
@@ -22,7 +23,7 @@ func TestValidateCustomerFields(t *testing.T) {
 		{ID: "g", Birthday: "2000-02-29"},
 		{ID: "h", Name: strings.Repeat("名", 85), Tags: []string{strings.Repeat("标", 42)}},
 	} {
-		if err := engine.ValidateCustomer(&c, tiers); err != nil {
+		if err := domain.ValidateCustomer(&c, tiers); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
 		if c.Tier != "normal" {
@@ -37,7 +38,7 @@ func TestValidateCustomerFields(t *testing.T) {
 		"id":       {ID: strings.Repeat("x", 129)},
 		"tags":     {ID: "x", Tags: []string{strings.Repeat("t", 129)}},
 	} {
-		err := engine.ValidateCustomer(&c, tiers)
+		err := domain.ValidateCustomer(&c, tiers)
 		var e *engine.Error
 		if err == nil || !errors.As(err, &e) || e.Field != field {
 			t.Errorf("%s: %v, want an error naming %s", field, err, field)

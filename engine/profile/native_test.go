@@ -1,4 +1,4 @@
-package engine_test
+package profile_test
 
 import (
 	"fmt"
@@ -9,7 +9,8 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -39,11 +40,11 @@ var nativeCorpus = []string{
 
 func TestNativeMatchesVM(t *testing.T) {
 	pond := randomPond(400, 7)
-	snap := engine.ComputeSnapshot(pond, now, engine.ProfileConfig{})
+	snap := profile.ComputeSnapshot(pond, now, profile.ProfileConfig{})
 	var m vm.VM
 	native := 0
 	for _, src := range nativeCorpus {
-		c, err := rules.CompileExpr(src, engine.ExprEnv())
+		c, err := rules.CompileExpr(src, profile.ExprEnv())
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
@@ -74,7 +75,7 @@ func TestNativeMatchesVM(t *testing.T) {
 // shipped examples runs natively, so a change that silently sends them
 // back to the VM (and makes runs ten times slower) fails here.
 func TestNativeCoversExampleConditions(t *testing.T) {
-	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: engine.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
+	pbs, err := rules.LoadPaths([]string{"../../examples/playbooks"}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,15 +93,15 @@ func TestNativeCoversExampleConditions(t *testing.T) {
 
 // randomPond makes customers whose fields hit the edges: never ordered,
 // fully refunded, attrs missing or of the wrong type.
-func randomPond(n int, seed uint64) *engine.Pond {
+func randomPond(n int, seed uint64) *profile.Pond {
 	r := rand.New(rand.NewPCG(seed, 1))
-	p := engine.NewPond()
+	p := profile.NewPond()
 	tiers := []string{"normal", "silver", "gold", "vip"}
 	tagPool := []string{"vip-care", "recall", "gold", "母婴"}
 	cities := []any{"上海", "北京", 3.0, nil, true}
 	ev := 0
 	for i := 0; i < n; i++ {
-		c := engine.Customer{
+		c := domain.Customer{
 			ID: fmt.Sprintf("c%d", i), Name: []string{"王伟", "李娜", ""}[r.IntN(3)],
 			Tier: tiers[r.IntN(len(tiers))], Member: r.IntN(2) == 0,
 			JoinedAt: now.Add(-time.Duration(r.IntN(800)) * day), Guide: []string{"", "g01", "g02"}[r.IntN(3)],
@@ -131,18 +132,18 @@ func randomPond(n int, seed uint64) *engine.Pond {
 		idx := p.PutCustomer(c)
 		if r.IntN(4) == 0 {
 			issued := now.Add(-time.Duration(r.IntN(20)) * day)
-			p.AddCoupon(idx, engine.IssuedCoupon{Code: fmt.Sprintf("K%d", i), IssuedAt: issued, ExpiresAt: issued.Add(time.Duration(1+r.IntN(30)) * day)})
+			p.AddCoupon(idx, domain.IssuedCoupon{Code: fmt.Sprintf("K%d", i), IssuedAt: issued, ExpiresAt: issued.Add(time.Duration(1+r.IntN(30)) * day)})
 		}
 		for k := r.IntN(8); k > 0; k-- {
 			ev++
-			e := engine.Event{ID: fmt.Sprintf("e%d", ev), CustomerID: c.ID, At: now.Add(-time.Duration(r.IntN(400*24)) * time.Hour)}
+			e := domain.Event{ID: fmt.Sprintf("e%d", ev), CustomerID: c.ID, At: now.Add(-time.Duration(r.IntN(400*24)) * time.Hour)}
 			switch r.IntN(5) {
 			case 0, 1:
-				e.Type, e.AmountFen, e.OrderID = engine.EventOrder, int64(1+r.IntN(50000)), fmt.Sprintf("o%d", ev)
+				e.Type, e.AmountFen, e.OrderID = domain.EventOrder, int64(1+r.IntN(50000)), fmt.Sprintf("o%d", ev)
 			case 2:
-				e.Type, e.AmountFen, e.OrderID = engine.EventRefund, int64(r.IntN(50000)), fmt.Sprintf("o%d", ev-1)
+				e.Type, e.AmountFen, e.OrderID = domain.EventRefund, int64(r.IntN(50000)), fmt.Sprintf("o%d", ev-1)
 			case 3:
-				e.Type = engine.EventShare
+				e.Type = domain.EventShare
 			default:
 				e.Type = []string{"visit", "referral", "gold"}[r.IntN(3)]
 				if e.Type == "visit" {

@@ -1,8 +1,9 @@
-// Package engine is koi's core: customers, events and the profiles derived
-// from them, evaluation of playbooks, and the interfaces of the state store.
-// Adapters under engine/ implement those interfaces; only cli (run by
-// cmd/koi) wires them.
-package engine
+// Package domain is koi's vocabulary at the leaf of the import graph:
+// customers, events and coupons as they arrive, the error type every layer
+// returns, and the validation inputs pass on their way in. The engine
+// re-exports these types; the pure packages (profile, policy, evaluate,
+// report) use them without importing the engine.
+package domain
 
 import "time"
 

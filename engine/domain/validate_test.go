@@ -1,4 +1,4 @@
-package engine
+package domain
 
 import (
 	"errors"
@@ -33,17 +33,6 @@ func TestValidateEventNamesTheField(t *testing.T) {
 		var kerr *Error
 		if err := ValidateEvent(&e); !errors.As(err, &kerr) || kerr.Field != c.field {
 			t.Errorf("%s: got %v, want an error on %s", c.name, err, c.field)
-		}
-	}
-}
-
-// The pond packs an event's amount and type into one word; the largest
-// amount it accepts must come back whole, next to its type.
-func TestCompactEventKeepsTheLargestAmount(t *testing.T) {
-	for _, amount := range []int64{0, 1, 123_456_789, MaxAmountFen} {
-		e := newCompactEvent(1, amount, 0xfffe, 42)
-		if e.amount() != amount || e.typ() != 0xfffe || e.ref != 42 || e.at != 1 {
-			t.Errorf("amount %d: got amount %d type %#x", amount, e.amount(), e.typ())
 		}
 	}
 }

@@ -1,9 +1,10 @@
-package engine
+package profile
 
 import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/domain"
 )
 
 const dayMs = int64(24 * time.Hour / time.Millisecond)
@@ -221,7 +222,7 @@ func lifecycle(member bool, f facts) string {
 // since that coupon was issued (into issued). Of several coupons expiring
 // at the same moment, the age is the youngest one's: a reminder about a
 // coupon must not come the moment one was handed out.
-func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time.Time, expiring, issued []int) {
+func openCoupons(p *Profile, coupons []domain.IssuedCoupon, redeemed []uint64, now time.Time, expiring, issued []int) {
 	var nearest, issuedAt time.Time
 	for _, c := range coupons {
 		if c.IssuedAt.After(now) || !now.Before(c.ExpiresAt) {
@@ -259,11 +260,11 @@ func openCoupons(p *Profile, coupons []IssuedCoupon, redeemed []uint64, now time
 func contactHistory(p *Profile, nowMs int64, slot *int) {
 	var last int64 = -1
 	for _, m := range p.contacts {
-		if m.at > nowMs {
+		if m.At > nowMs {
 			break // sorted: the rest are planned, not yet sent
 		}
-		last = m.at
-		if m.at > nowMs-7*dayMs {
+		last = m.At
+		if m.At > nowMs-7*dayMs {
 			p.Contacts7d++
 		}
 	}
@@ -287,23 +288,9 @@ func daysUntil(month time.Month, day int, today time.Time) int {
 
 // packBirthday parses a birthday into month*100 + day, 0 when unknown.
 func packBirthday(s string) uint16 {
-	m, d, ok := parseBirthday(s)
+	m, d, ok := domain.ParseBirthday(s)
 	if !ok {
 		return 0
 	}
 	return uint16(m)*100 + uint16(d)
-}
-
-// parseBirthday accepts "MM-DD" and "YYYY-MM-DD".
-func parseBirthday(s string) (time.Month, int, bool) {
-	for _, layout := range []string{"2006-01-02", "01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Month(), t.Day(), true
-		}
-	}
-	// time.Parse rejects 02-29 without a year; accept it explicitly.
-	if s == "02-29" {
-		return time.February, 29, true
-	}
-	return 0, 0, false
 }

@@ -1,4 +1,4 @@
-package engine
+package domain
 
 import (
 	"encoding/json"
@@ -43,7 +43,7 @@ const (
 	MaxAttrKeyLen  = 64
 	MaxAttrsBytes  = 16 << 10 // a record's attrs, as JSON
 	maxAttrsDepth  = 8
-	maxChannelName = 64
+	MaxChannelName = 64
 )
 
 // CheckMoment checks the moment of a run, preview or report, named field:
@@ -58,9 +58,9 @@ func CheckMoment(field string, t, now time.Time) error {
 	return nil
 }
 
-// checkText refuses text that is not UTF-8, holds a NUL, or is longer
+// CheckText refuses text that is not UTF-8, holds a NUL, or is longer
 // than max bytes, naming field.
-func checkText(field, s string, max int) error {
+func CheckText(field, s string, max int) error {
 	switch {
 	case len(s) > max:
 		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("is %d bytes long; at most %d", len(s), max)}
@@ -82,7 +82,7 @@ func checkAttrs(field string, attrs map[string]any, most int) error {
 		if k == "" {
 			return &Error{Code: EInvalid, Field: field, Message: "an attribute name is empty"}
 		}
-		if err := checkText(field+"."+k, k, MaxAttrKeyLen); err != nil {
+		if err := CheckText(field+"."+k, k, MaxAttrKeyLen); err != nil {
 			return err
 		}
 		if err := checkValue(field+"."+k, v, 0); err != nil {
@@ -108,10 +108,10 @@ func checkValue(field string, v any, depth int) error {
 	}
 	switch x := v.(type) {
 	case string:
-		return checkText(field, x, MaxAttrsBytes)
+		return CheckText(field, x, MaxAttrsBytes)
 	case map[string]any:
 		for k, e := range x {
-			if err := checkText(field, k, MaxAttrKeyLen); err != nil {
+			if err := CheckText(field, k, MaxAttrKeyLen); err != nil {
 				return err
 			}
 			if err := checkValue(field+"."+k, e, depth+1); err != nil {
@@ -153,7 +153,7 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		max          int
 	}{{"id", c.ID, MaxCustomerIDLen}, {"name", c.Name, MaxNameLen}, {"phone", c.Phone, 64}, {"email", c.Email, 254},
 		{"wecom_id", c.WeComID, MaxCustomerIDLen}, {"tier", c.Tier, MaxTagLen}, {"guide", c.Guide, MaxCustomerIDLen}, {"birthday", c.Birthday, 10}} {
-		if err := checkText(f.field, f.value, f.max); err != nil {
+		if err := CheckText(f.field, f.value, f.max); err != nil {
 			return err
 		}
 	}
@@ -179,7 +179,7 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		}
 	}
 	if c.Birthday != "" {
-		if _, _, ok := parseBirthday(c.Birthday); !ok {
+		if _, _, ok := ParseBirthday(c.Birthday); !ok {
 			return invalid("birthday", "%q is not MM-DD or YYYY-MM-DD", c.Birthday)
 		}
 		if y, err := strconv.Atoi(strings.SplitN(c.Birthday, "-", 2)[0]); len(c.Birthday) == 10 && err == nil && (y < 1900 || y > time.Now().Year()) {
@@ -196,7 +196,7 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		case len(t) > MaxTagLen:
 			return invalid("tags", "tag %.20q… is %d bytes long; at most %d", t, len(t), MaxTagLen)
 		}
-		if err := checkText("tags", t, MaxTagLen); err != nil {
+		if err := CheckText("tags", t, MaxTagLen); err != nil {
 			return err
 		}
 	}
@@ -210,7 +210,7 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		if strings.TrimSpace(ch) == "" {
 			return invalid("opt_out", "channel names must not be blank")
 		}
-		if err := checkText("opt_out", ch, maxChannelName); err != nil {
+		if err := CheckText("opt_out", ch, MaxChannelName); err != nil {
 			return err
 		}
 	}
@@ -256,7 +256,7 @@ func ValidateEvent(e *Event) error {
 		max          int
 	}{{"id", e.ID, MaxEventIDLen}, {"customer_id", e.CustomerID, MaxCustomerIDLen}, {"type", e.Type, MaxEventType},
 		{"order_id", e.OrderID, MaxEventIDLen}, {"code", e.Code, MaxCodeLen}} {
-		if err := checkText(f.field, f.value, f.max); err != nil {
+		if err := CheckText(f.field, f.value, f.max); err != nil {
 			return err
 		}
 	}
@@ -282,3 +282,24 @@ func ValidateEvent(e *Event) error {
 	}
 	return nil
 }
+
+// ParseBirthday accepts "MM-DD" and "YYYY-MM-DD".
+func ParseBirthday(s string) (time.Month, int, bool) {
+	for _, layout := range []string{"2006-01-02", "01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Month(), t.Day(), true
+		}
+	}
+	// time.Parse rejects 02-29 without a year; accept it explicitly.
+	if s == "02-29" {
+		return time.February, 29, true
+	}
+	return 0, 0, false
+}
+
+// MaxAmountFen is the largest event amount koi keeps: 2^48-1 fen, about
+// 2.8 trillion yuan.
+const MaxAmountFen = 1<<48 - 1
+
+// MaxOptOuts bounds a customer's opt-out list; see profile.UnionOptOut.
+const MaxOptOuts = 64

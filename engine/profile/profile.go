@@ -1,4 +1,4 @@
-package engine
+package profile
 
 import (
 	"slices"
@@ -61,7 +61,7 @@ type Profile struct {
 	events []compactEvent
 	// contacts are the customer's messages as of the snapshot, for the
 	// frequency caps; optOut the channels they opted out of.
-	contacts []contactMark
+	contacts []ContactMark
 	optOut   []string
 	types    *typeTable
 }

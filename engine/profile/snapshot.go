@@ -1,4 +1,4 @@
-package engine
+package profile
 
 import (
 	"runtime"
@@ -25,8 +25,8 @@ type Snapshot struct {
 	sparse map[int]*Profile
 }
 
-// profile returns the profile of the customer at pond index i.
-func (s *Snapshot) profile(i int) *Profile {
+// Profile returns the profile of the customer at pond index i.
+func (s *Snapshot) Profile(i int) *Profile {
 	if s.sparse != nil {
 		return s.sparse[i]
 	}
@@ -35,19 +35,19 @@ func (s *Snapshot) profile(i int) *Profile {
 
 // ComputeSnapshot computes all profiles at now, in parallel.
 func ComputeSnapshot(pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
-	return computeSnapshot(nil, pond, now, cfg)
+	return RecomputeSnapshot(nil, pond, now, cfg)
 }
 
-// computeSnapshot computes a snapshot, reusing the memory of old (which
+// RecomputeSnapshot computes a snapshot, reusing the memory of old (which
 // nothing may use any more) when it is large enough: a million profiles
 // are 400 MB, and allocating them afresh for every run costs more than
 // computing them.
-func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
+func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
 	n := pond.Len()
 	s := &Snapshot{Now: now, pond: pond, cfg: cfg}
 	if old == nil || cap(old.Profiles) < n {
-		old = snapshotMemory(n)
+		old = ReserveSnapshot(n)
 	}
 	s.Profiles, s.Present, s.slots = old.Profiles[:n], old.Present[:n], old.slots[:slotsPer*n]
 	slots := s.slots
@@ -75,13 +75,13 @@ func computeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig
 	return s
 }
 
-// snapshotMemory allocates the memory of a snapshot of up to n customers,
+// ReserveSnapshot allocates the memory of a snapshot of up to n customers,
 // with room for a few more to join. A million profiles are 400 MB: the
 // engine allocates them once, when it loads the pond, and every run reuses
 // them. Allocating them inside a run would also start a garbage collection
 // with the run's goroutines paying for its marking (at a million customers
 // that was 0.9 s of a 4 s run).
-func snapshotMemory(n int) *Snapshot {
+func ReserveSnapshot(n int) *Snapshot {
 	n += n / 64
 	return &Snapshot{Profiles: make([]Profile, n), Present: make([]bool, n), slots: make([]int, slotsPer*n)}
 }

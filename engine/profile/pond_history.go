@@ -1,4 +1,4 @@
-package engine
+package profile
 
 import (
 	"math"
@@ -13,8 +13,8 @@ type EventSummary struct {
 	Amount float64   `json:"amount,omitempty"`
 }
 
-// recentEvents returns up to n of customer i's latest events, newest first.
-func (p *Pond) recentEvents(i, n int) []EventSummary {
+// RecentEvents returns up to n of customer i's latest events, newest first.
+func (p *Pond) RecentEvents(i, n int) []EventSummary {
 	evs := p.events[i]
 	out := make([]EventSummary, 0, min(n, len(evs)))
 	for k := len(evs) - 1; k >= 0 && len(out) < n; k-- {
@@ -25,8 +25,8 @@ func (p *Pond) recentEvents(i, n int) []EventSummary {
 	return out
 }
 
-// redeemed reports whether customer i redeemed the coupon with code by at.
-func (p *Pond) redeemed(i int, code string, at time.Time) bool {
+// Redeemed reports whether customer i redeemed the coupon with code by at.
+func (p *Pond) Redeemed(i int, code string, at time.Time) bool {
 	h, until := hashString(code), at.UnixMilli()
 	for k := range p.events[i] {
 		e := &p.events[i][k]
@@ -37,10 +37,10 @@ func (p *Pond) redeemed(i int, code string, at time.Time) bool {
 	return false
 }
 
-// removeCustomer forgets a deleted customer. Its slot stays, so indexes
+// RemoveCustomer forgets a deleted customer. Its slot stays, so indexes
 // held by snapshots stay valid, but it is emptied and joins at the end of
 // time: no profile, audience or count sees it again.
-func (p *Pond) removeCustomer(id string) {
+func (p *Pond) RemoveCustomer(id string) {
 	i, ok := p.index[id]
 	if !ok {
 		return
@@ -50,10 +50,10 @@ func (p *Pond) removeCustomer(id string) {
 	p.events[i], p.coupons[i], p.contacts[i], p.birthdays[i] = nil, nil, nil, 0
 }
 
-// ordersIn counts customer i's orders placed in (from, to] and their net
+// OrdersIn counts customer i's orders placed in (from, to] and their net
 // value in fen: refunds stored by asOf are taken off the orders they
 // refund, and an order refunded in full does not count.
-func (p *Pond) ordersIn(i int, from, to, asOf int64) (n int, netFen int64) {
+func (p *Pond) OrdersIn(i int, from, to, asOf int64) (n int, netFen int64) {
 	evs := p.events[i]
 	type ord struct {
 		ref    uint64

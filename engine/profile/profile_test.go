@@ -1,4 +1,4 @@
-package engine_test
+package profile_test
 
 import (
 	"fmt"
@@ -7,7 +7,8 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -17,14 +18,14 @@ const day = 24 * time.Hour
 
 // pond builds a pond from customers (by id) and events.
 type pondBuilder struct {
-	p *engine.Pond
+	p *profile.Pond
 	n int
 }
 
-func newPond() *pondBuilder { return &pondBuilder{p: engine.NewPond()} }
+func newPond() *pondBuilder { return &pondBuilder{p: profile.NewPond()} }
 
-func (b *pondBuilder) customer(id string, opts ...func(*engine.Customer)) *pondBuilder {
-	c := engine.Customer{ID: id, JoinedAt: now.Add(-400 * day)}
+func (b *pondBuilder) customer(id string, opts ...func(*domain.Customer)) *pondBuilder {
+	c := domain.Customer{ID: id, JoinedAt: now.Add(-400 * day)}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -34,22 +35,22 @@ func (b *pondBuilder) customer(id string, opts ...func(*engine.Customer)) *pondB
 
 func (b *pondBuilder) event(cust, typ string, ago time.Duration, yuan float64, orderID string) *pondBuilder {
 	b.n++
-	b.p.AddEvent(engine.Event{ID: fmt.Sprintf("ev%d", b.n), CustomerID: cust, Type: typ, At: now.Add(-ago), AmountFen: int64(yuan * 100), OrderID: orderID})
+	b.p.AddEvent(domain.Event{ID: fmt.Sprintf("ev%d", b.n), CustomerID: cust, Type: typ, At: now.Add(-ago), AmountFen: int64(yuan * 100), OrderID: orderID})
 	return b
 }
 
 func (b *pondBuilder) order(cust string, ago time.Duration, yuan float64, orderID string) *pondBuilder {
-	return b.event(cust, engine.EventOrder, ago, yuan, orderID)
+	return b.event(cust, domain.EventOrder, ago, yuan, orderID)
 }
 
-func (b *pondBuilder) profile(t *testing.T, id string) engine.Profile {
+func (b *pondBuilder) profile(t *testing.T, id string) profile.Profile {
 	t.Helper()
-	return b.profileAt(t, id, now, engine.ProfileConfig{})
+	return b.profileAt(t, id, now, profile.ProfileConfig{})
 }
 
-func (b *pondBuilder) profileAt(t *testing.T, id string, at time.Time, cfg engine.ProfileConfig) engine.Profile {
+func (b *pondBuilder) profileAt(t *testing.T, id string, at time.Time, cfg profile.ProfileConfig) profile.Profile {
 	t.Helper()
-	s := engine.ComputeSnapshot(b.p, at, cfg)
+	s := profile.ComputeSnapshot(b.p, at, cfg)
 	i, ok := b.p.Lookup(id)
 	if !ok {
 		t.Fatalf("no customer %s", id)
@@ -92,12 +93,12 @@ func TestWholeDaysAreFloored(t *testing.T) {
 func TestRefunds(t *testing.T) {
 	b := newPond().customer("a").
 		order("a", 100*day, 200, "o1"). // partially refunded later: spend leaves the order's window
-		event("a", engine.EventRefund, 10*day, 50, "o1").
+		event("a", domain.EventRefund, 10*day, 50, "o1").
 		order("a", 20*day, 80, "o2"). // fully refunded in two parts: no longer an order
-		event("a", engine.EventRefund, 15*day, 30, "o2").
-		event("a", engine.EventRefund, 12*day, 50, "o2").
-		event("a", engine.EventRefund, 5*day, 999, "unknown"). // unknown order: nothing changes
-		event("a", engine.EventRefund, -day, 200, "o1")        // after now: ignored
+		event("a", domain.EventRefund, 15*day, 30, "o2").
+		event("a", domain.EventRefund, 12*day, 50, "o2").
+		event("a", domain.EventRefund, 5*day, 999, "unknown"). // unknown order: nothing changes
+		event("a", domain.EventRefund, -day, 200, "o1")        // after now: ignored
 	p := b.profile(t, "a")
 	if p.Orders != 1 || p.Spend != 150 {
 		t.Errorf("orders %d spend %v, want 1 and 150", p.Orders, p.Spend)
@@ -117,7 +118,7 @@ func TestRefunds(t *testing.T) {
 }
 
 func TestFullyRefundedOnlyOrderLeavesRecencyNil(t *testing.T) {
-	b := newPond().customer("a").order("a", 3*day, 60, "").event("a", engine.EventRefund, 2*day, 60, "ev1")
+	b := newPond().customer("a").order("a", 3*day, 60, "").event("a", domain.EventRefund, 2*day, 60, "ev1")
 	p := b.profile(t, "a")
 	if p.Orders != 0 || p.RecencyDays != nil {
 		t.Errorf("orders %d recency %v, want 0 and nil (the order without order_id is known by its event id)", p.Orders, p.RecencyDays)
@@ -126,7 +127,7 @@ func TestFullyRefundedOnlyOrderLeavesRecencyNil(t *testing.T) {
 
 func TestDuplicateEventAndOrderIDsCountOnce(t *testing.T) {
 	b := newPond().customer("a")
-	e := engine.Event{ID: "same", CustomerID: "a", Type: engine.EventOrder, At: now.Add(-day), AmountFen: 1000, OrderID: "o1"}
+	e := domain.Event{ID: "same", CustomerID: "a", Type: domain.EventOrder, At: now.Add(-day), AmountFen: 1000, OrderID: "o1"}
 	if !b.p.AddEvent(e) {
 		t.Fatal("first event rejected")
 	}
@@ -143,7 +144,7 @@ func TestDuplicateEventAndOrderIDsCountOnce(t *testing.T) {
 
 func TestNilComparisonsAreFalseNeverErrors(t *testing.T) {
 	b := newPond().customer("never").customer("bought").order("bought", 60*day, 10, "o")
-	s := engine.ComputeSnapshot(b.p, now, engine.ProfileConfig{})
+	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
 	cases := []struct {
 		expr         string
 		never, bougt bool
@@ -158,7 +159,7 @@ func TestNilComparisonsAreFalseNeverErrors(t *testing.T) {
 		{"attrs.age > 30", false, false},
 	}
 	for _, c := range cases {
-		cond, err := rules.CompileExpr(c.expr, engine.ExprEnv())
+		cond, err := rules.CompileExpr(c.expr, profile.ExprEnv())
 		if err != nil {
 			t.Fatalf("%s: %v", c.expr, err)
 		}
@@ -177,7 +178,7 @@ func TestNilComparisonsAreFalseNeverErrors(t *testing.T) {
 
 func TestTypeErrorsStayLoadErrors(t *testing.T) {
 	for _, src := range []string{`tier > 5`, `recency_days > "x"`, `unknown_attr > 1`, `rfm.segmnt == "x"`, `orders + 1`} {
-		if _, err := rules.CompileExpr(src, engine.ExprEnv()); err == nil {
+		if _, err := rules.CompileExpr(src, profile.ExprEnv()); err == nil {
 			t.Errorf("%s compiled; want an error", src)
 		}
 	}
@@ -198,8 +199,8 @@ func TestRFMQuintiles(t *testing.T) {
 	}
 	// Two tied customers, and one who never ordered (not scored).
 	b.customer("t1").order("t1", 5*day, 1, "t1o").customer("t2").order("t2", 5*day, 1, "t2o").customer("none")
-	s := engine.ComputeSnapshot(b.p, now, engine.ProfileConfig{})
-	get := func(id string) engine.RFM { i, _ := b.p.Lookup(id); return s.Profiles[i].RFM }
+	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
+	get := func(id string) profile.RFM { i, _ := b.p.Lookup(id); return s.Profiles[i].RFM }
 	n := 12
 	score := func(w int) int { return 1 + 5*w/n }
 	// F: c_i has i+1 orders; t1, t2 have 1 (tied with c0). Worse than c_i: customers with fewer orders.
@@ -225,7 +226,7 @@ func TestRFMQuintiles(t *testing.T) {
 	if got := get("c9").M; got != 5 {
 		t.Errorf("c9 (biggest spender) M = %d, want 5", got)
 	}
-	if r := get("none"); r != (engine.RFM{}) {
+	if r := get("none"); r != (profile.RFM{}) {
 		t.Errorf("never-ordered RFM = %+v, want zero and no segment", r)
 	}
 	if s.Pop.Scored() != n {
@@ -235,7 +236,7 @@ func TestRFMQuintiles(t *testing.T) {
 
 func TestRFMWindowExcludesOldBuyers(t *testing.T) {
 	b := newPond().customer("old").order("old", 400*day, 100, "o").customer("new").order("new", 10*day, 100, "o2")
-	s := engine.ComputeSnapshot(b.p, now, engine.ProfileConfig{})
+	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
 	i, _ := b.p.Lookup("old")
 	if s.Profiles[i].RFM.Segment != "" || s.Pop.Scored() != 1 {
 		t.Errorf("a buyer outside the 365d window was scored: %+v, scored=%d", s.Profiles[i].RFM, s.Pop.Scored())
@@ -249,8 +250,8 @@ func TestSegmentsAgainstMeans(t *testing.T) {
 	b.customer("b").order("b", 70*day, 300, "b1")                                                                                           // R low F low M high
 	b.customer("c").order("c", 20*day, 10, "c1").order("c", 21*day, 10, "c2").order("c", 22*day, 10, "c3")                                  // R high F high M low
 	b.customer("d").order("d", 60*day, 200, "d1").order("d", 61*day, 10, "d2")                                                              // R low F low M low
-	want := map[string]string{"a": engine.SegImportantValue, "b": engine.SegImportantWinback, "c": engine.SegGeneralValue, "d": engine.SegGeneralWinback}
-	s := engine.ComputeSnapshot(b.p, now, engine.ProfileConfig{})
+	want := map[string]string{"a": profile.SegImportantValue, "b": profile.SegImportantWinback, "c": profile.SegGeneralValue, "d": profile.SegGeneralWinback}
+	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
 	for id, seg := range want {
 		i, _ := b.p.Lookup(id)
 		if got := s.Profiles[i].RFM.Segment; got != seg {
@@ -258,20 +259,20 @@ func TestSegmentsAgainstMeans(t *testing.T) {
 		}
 	}
 	// Fixed thresholds replace the means.
-	s = engine.ComputeSnapshot(b.p, now, engine.ProfileConfig{Thresholds: &engine.Thresholds{RecencyDays: 100, Orders: 1, Spend: 1}})
+	s = profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{Thresholds: &profile.Thresholds{RecencyDays: 100, Orders: 1, Spend: 1}})
 	for _, id := range []string{"a", "b", "c", "d"} {
 		i, _ := b.p.Lookup(id)
-		if got := s.Profiles[i].RFM.Segment; got != engine.SegImportantValue {
+		if got := s.Profiles[i].RFM.Segment; got != profile.SegImportantValue {
 			t.Errorf("%s with loose thresholds = %q, want important_value", id, got)
 		}
 	}
 }
 
 func TestLifecycleFirstMatchWins(t *testing.T) {
-	member := func(c *engine.Customer) { c.Member = true }
+	member := func(c *domain.Customer) { c.Member = true }
 	b := newPond().
-		customer("koc").order("koc", 10*day, 1, "k1").order("koc", 20*day, 1, "k2").event("koc", engine.EventReferral, 5*day, 0, "").
-		customer("koc-old-ref").order("koc-old-ref", 10*day, 1, "x1").order("koc-old-ref", 20*day, 1, "x2").event("koc-old-ref", engine.EventReferral, 400*day, 0, "").
+		customer("koc").order("koc", 10*day, 1, "k1").order("koc", 20*day, 1, "k2").event("koc", domain.EventReferral, 5*day, 0, "").
+		customer("koc-old-ref").order("koc-old-ref", 10*day, 1, "x1").order("koc-old-ref", 20*day, 1, "x2").event("koc-old-ref", domain.EventReferral, 400*day, 0, "").
 		customer("repeat").order("repeat", 10*day, 1, "r1").order("repeat", 300*day, 1, "r2").
 		customer("purchased").order("purchased", 10*day, 1, "p1").order("purchased", 500*day, 1, "p0").
 		customer("member", member).
@@ -287,9 +288,9 @@ func TestLifecycleFirstMatchWins(t *testing.T) {
 
 func TestEvaluatingInThePastIgnoresLaterData(t *testing.T) {
 	b := newPond().customer("a").order("a", 50*day, 10, "o1").order("a", 5*day, 10, "o2").
-		customer("late", func(c *engine.Customer) { c.JoinedAt = now.Add(-day) })
+		customer("late", func(c *domain.Customer) { c.JoinedAt = now.Add(-day) })
 	past := now.Add(-20 * day)
-	s := engine.ComputeSnapshot(b.p, past, engine.ProfileConfig{})
+	s := profile.ComputeSnapshot(b.p, past, profile.ProfileConfig{})
 	i, _ := b.p.Lookup("a")
 	if p := s.Profiles[i]; p.Orders != 1 || *p.RecencyDays != 30 {
 		t.Errorf("at now-20d: orders %d recency %d, want 1 and 30", p.Orders, *p.RecencyDays)
@@ -303,13 +304,13 @@ func TestEvaluatingInThePastIgnoresLaterData(t *testing.T) {
 func TestCouponsAndCounts(t *testing.T) {
 	b := newPond().customer("a").
 		event("a", "visit", 3*day, 0, "").event("a", "visit", 8*day, 0, "").event("a", "visit", -day, 0, "").
-		event("a", engine.EventShare, 10*day, 0, "").event("a", engine.EventShare, 100*day, 0, "")
+		event("a", domain.EventShare, 10*day, 0, "").event("a", domain.EventShare, 100*day, 0, "")
 	i, _ := b.p.Lookup("a")
-	b.p.AddCoupon(i, engine.IssuedCoupon{Code: "A", IssuedAt: now.Add(-day), ExpiresAt: now.Add(5*day + time.Hour)})
-	b.p.AddCoupon(i, engine.IssuedCoupon{Code: "B", IssuedAt: now.Add(-day), ExpiresAt: now.Add(2*day + time.Hour)})
-	b.p.AddCoupon(i, engine.IssuedCoupon{Code: "EXPIRED", IssuedAt: now.Add(-9 * day), ExpiresAt: now.Add(-day)})
-	b.p.AddCoupon(i, engine.IssuedCoupon{Code: "USED", IssuedAt: now.Add(-2 * day), ExpiresAt: now.Add(day)})
-	b.p.AddEvent(engine.Event{ID: "redeem", CustomerID: "a", Type: engine.EventCouponRedeem, At: now.Add(-time.Hour), Code: "USED"})
+	b.p.AddCoupon(i, domain.IssuedCoupon{Code: "A", IssuedAt: now.Add(-day), ExpiresAt: now.Add(5*day + time.Hour)})
+	b.p.AddCoupon(i, domain.IssuedCoupon{Code: "B", IssuedAt: now.Add(-day), ExpiresAt: now.Add(2*day + time.Hour)})
+	b.p.AddCoupon(i, domain.IssuedCoupon{Code: "EXPIRED", IssuedAt: now.Add(-9 * day), ExpiresAt: now.Add(-day)})
+	b.p.AddCoupon(i, domain.IssuedCoupon{Code: "USED", IssuedAt: now.Add(-2 * day), ExpiresAt: now.Add(day)})
+	b.p.AddEvent(domain.Event{ID: "redeem", CustomerID: "a", Type: domain.EventCouponRedeem, At: now.Add(-time.Hour), Code: "USED"})
 	p := b.profile(t, "a")
 	if p.OpenCoupons != 2 || p.CouponExpiringDays == nil || *p.CouponExpiringDays != 2 {
 		t.Errorf("open %d expiring %v, want 2 and 2", p.OpenCoupons, p.CouponExpiringDays)
@@ -318,7 +319,7 @@ func TestCouponsAndCounts(t *testing.T) {
 		t.Errorf("coupon_expiring_issued_days %v, want 1 (B's)", p.CouponExpiringIssuedDays)
 	}
 	// Of two coupons expiring together, the younger one's age counts.
-	b.p.AddCoupon(i, engine.IssuedCoupon{Code: "C", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(2*day + time.Hour)})
+	b.p.AddCoupon(i, domain.IssuedCoupon{Code: "C", IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(2*day + time.Hour)})
 	p = b.profile(t, "a")
 	if p.OpenCoupons != 3 || *p.CouponExpiringDays != 2 || *p.CouponExpiringIssuedDays != 0 {
 		t.Errorf("open %d expiring %d issued %d days ago, want 3, 2 and 0", p.OpenCoupons, *p.CouponExpiringDays, *p.CouponExpiringIssuedDays)
@@ -340,7 +341,7 @@ func TestCouponsAndCounts(t *testing.T) {
 func TestBirthdayInDays(t *testing.T) {
 	cases := map[string]any{"06-01": 0, "1990-06-08": 7, "05-31": 364, "": nil, "02-29": 273}
 	for bday, want := range cases {
-		b := newPond().customer("a", func(c *engine.Customer) { c.Birthday = bday })
+		b := newPond().customer("a", func(c *domain.Customer) { c.Birthday = bday })
 		p := b.profile(t, "a")
 		var got any
 		if p.BirthdayInDays != nil {
@@ -353,8 +354,8 @@ func TestBirthdayInDays(t *testing.T) {
 	// Calendar days follow the configured timezone: at 2026-05-31T20:00Z it
 	// is already 1 June in Shanghai.
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	b := newPond().customer("a", func(c *engine.Customer) { c.Birthday = "06-01" })
-	p := b.profileAt(t, "a", time.Date(2026, 5, 31, 20, 0, 0, 0, time.UTC), engine.ProfileConfig{Location: sh})
+	b := newPond().customer("a", func(c *domain.Customer) { c.Birthday = "06-01" })
+	p := b.profileAt(t, "a", time.Date(2026, 5, 31, 20, 0, 0, 0, time.UTC), profile.ProfileConfig{Location: sh})
 	if *p.BirthdayInDays != 0 {
 		t.Errorf("birthday in Shanghai = %d, want 0", *p.BirthdayInDays)
 	}

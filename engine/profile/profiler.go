@@ -1,0 +1,76 @@
+package profile
+
+import (
+	"slices"
+	"time"
+)
+
+// SlotsPer is how many ints of backing store one profile's nil-able numbers
+// take; a caller computing profiles in a loop gives each SlotsPer of them.
+const SlotsPer = slotsPer
+
+// Profiler computes single customers' profiles at one moment, outside a
+// full snapshot: the API's lookups and listings, event triggers. It is not
+// safe for concurrent use; the caller holds the pond still while it works.
+type Profiler struct {
+	pond *Pond
+	pr   *profiler
+	sc   scratch
+}
+
+// NewProfiler returns a profiler of pond's customers at now.
+func NewProfiler(pond *Pond, now time.Time, cfg ProfileConfig) *Profiler {
+	return &Profiler{pond: pond, pr: newProfiler(now, cfg.withDefaults(), &pond.types)}
+}
+
+// Profile computes the profile of the customer at pond index i, its
+// nil-able numbers kept in slots (SlotsPer of them, or nil to allocate),
+// scored against pop when pop is not nil.
+func (p *Profiler) Profile(i int, slots []int, pop *Population) Profile {
+	if slots == nil {
+		slots = make([]int, slotsPer)
+	}
+	out := p.pr.profile(p.pond, i, slots[:slotsPer:slotsPer], &p.sc)
+	if pop != nil {
+		pop.Score(&out)
+	}
+	return out
+}
+
+// SparseSnapshot computes the profiles at now of the customers at pond
+// indexes (which the caller looked up and keeps still), scored against
+// pop: a snapshot of a few customers, for event-triggered rules.
+func SparseSnapshot(pond *Pond, pop *Population, indexes []int, now time.Time, cfg ProfileConfig) *Snapshot {
+	cfg = cfg.withDefaults()
+	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*Profile, len(indexes))}
+	snap.pr = newProfiler(now, cfg, &pond.types)
+	var sc scratch
+	for _, i := range indexes {
+		p := snap.pr.profile(pond, i, make([]int, slotsPer), &sc)
+		pop.Score(&p)
+		snap.sparse[i] = &p
+	}
+	return snap
+}
+
+// Config returns the profile settings the snapshot was computed with.
+func (s *Snapshot) Config() ProfileConfig { return s.cfg }
+
+// Sparse reports whether the snapshot holds only a few customers' profiles
+// (SparseSnapshot); Profiles is empty then and Profile(i) is the way in.
+func (s *Snapshot) Sparse() bool { return s.sparse != nil }
+
+// Clone returns a copy of the population that shares nothing with pop,
+// whose memory the next snapshot reuses.
+func (pop *Population) Clone() *Population {
+	p := *pop
+	p.recency, p.orders, p.spend = slices.Clone(p.recency), slices.Clone(p.orders), slices.Clone(p.spend)
+	return &p
+}
+
+// ContactsOf returns the customer's messages as of the snapshot the
+// profile belongs to, in time order, for the contact policy.
+func ContactsOf(p *Profile) []ContactMark { return p.contacts }
+
+// OptOutOf returns the channels the customer opted out of.
+func OptOutOf(p *Profile) []string { return p.optOut }
