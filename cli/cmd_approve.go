@@ -125,7 +125,7 @@ func loadHeldPlaybook(ctx context.Context, a *app, id int64, dir string, errOut 
 }
 
 func printDecision(w io.Writer, r *engine.Run, deliveries map[engine.JobState]int) {
-	rep := report(r.At, false, []*engine.Run{r})
+	rep := newRunReport(r.At, false, []*engine.Run{r})
 	rep.Deliveries = deliveries
 	printReport(w, rep)
 	fmt.Fprintf(w, "run %d %s by %s\n", r.ID, map[string]string{engine.RunDone: "approved", engine.RunRejected: "rejected"}[r.Status], r.DecidedBy)

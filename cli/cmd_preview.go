@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/rules"
 )
 
@@ -127,9 +128,9 @@ func printPreview(out io.Writer, p *engine.Preview, loc *time.Location) {
 }
 
 // outcomeText says what a rule did for a customer in a word or two.
-func outcomeText(o engine.CustomerOutcome) string {
+func outcomeText(o evaluate.CustomerOutcome) string {
 	switch o.Outcome {
-	case engine.OutcomeFired:
+	case evaluate.OutcomeFired:
 		s := "fires"
 		if o.Variant != "" {
 			s += " (variant " + o.Variant + ")"
@@ -138,9 +139,9 @@ func outcomeText(o engine.CustomerOutcome) string {
 			s += ", deferred by " + o.Reason
 		}
 		return s
-	case engine.OutcomeHoldout:
+	case evaluate.OutcomeHoldout:
 		return "holdout"
-	case engine.OutcomeError:
+	case evaluate.OutcomeError:
 		return "error: " + o.Error
 	}
 	if o.By != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/report"
 )
 
 func newReportCmd(g *globals) *cobra.Command {
@@ -59,7 +60,7 @@ func newReportCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printRuleReports(w io.Writer, reps []*engine.RuleReport) {
+func printRuleReports(w io.Writer, reps []*report.RuleReport) {
 	for _, r := range reps {
 		if r.Treated.Customers == 0 && (r.Holdout == nil || r.Holdout.Customers == 0) && r.Open == 0 {
 			continue // never fired: nothing to say
@@ -71,7 +72,7 @@ func printRuleReports(w io.Writer, reps []*engine.RuleReport) {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  GROUP\tCUSTOMERS\tCONVERTED\tCONVERSION\tREVENUE/CUSTOMER\tCOUPON REVENUE\n")
-		row := func(name string, g engine.Group) {
+		row := func(name string, g report.Group) {
 			fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t¥%.2f\t¥%.2f\n", name, g.Customers, g.Converted, 100*g.Conversion, g.RevenuePerCustomer, g.CouponRevenue)
 		}
 		row("treated", r.Treated)
@@ -121,7 +122,7 @@ func messageStates(by map[string]int) string {
 	return s
 }
 
-func printComparison(w io.Writer, label string, c engine.Comparison) {
+func printComparison(w io.Writer, label string, c report.Comparison) {
 	if !c.Enough {
 		fmt.Fprintf(w, "  %s: %s\n", label, c.Verdict)
 		return

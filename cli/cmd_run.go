@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/policy"
 )
 
 type runReport struct {
@@ -74,7 +75,7 @@ func newRunCmd(g *globals) *cobra.Command {
 				}
 			}
 			runs, err := a.engine.Run(ctx, engine.RunRequest{Playbooks: names, At: when, DryRun: dryRun})
-			rep := report(when, dryRun, runs)
+			rep := newRunReport(when, dryRun, runs)
 			if err == nil && !dryRun {
 				// Send what the run enqueued, unless a server is running
 				// and dispatching: then it sends.
@@ -108,7 +109,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func report(at time.Time, dryRun bool, runs []*engine.Run) *runReport {
+func newRunReport(at time.Time, dryRun bool, runs []*engine.Run) *runReport {
 	rep := &runReport{At: at, DryRun: dryRun, Playbooks: []*playbookRun{}}
 	for _, r := range runs {
 		rep.Matched += r.Matched
@@ -160,7 +161,7 @@ func printReport(w io.Writer, rep *runReport) {
 				sup += fmt.Sprintf("errors=%d (%s)", c.Errors, c.FirstError)
 			}
 			deferred := ""
-			for _, reason := range []string{engine.ReasonQuietHours, engine.ReasonCap} {
+			for _, reason := range []string{policy.ReasonQuietHours, policy.ReasonCap} {
 				if n := c.Deferred[reason]; n > 0 {
 					deferred += fmt.Sprintf("%s=%d ", reason, n)
 				}

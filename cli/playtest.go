@@ -15,6 +15,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
@@ -276,9 +277,9 @@ func (pt *playTester) runStep(ctx context.Context, db *sqlite.DB, eng *engine.En
 	for _, r := range runs {
 		for _, o := range r.Outcomes {
 			switch o.Outcome {
-			case engine.OutcomeFired:
+			case evaluate.OutcomeFired:
 				g(o.CustomerID).fired = append(g(o.CustomerID).fired, o.Rule)
-			case engine.OutcomeError:
+			case evaluate.OutcomeError:
 				g(o.CustomerID).errors[o.Rule] = o.Error
 			default:
 				g(o.CustomerID).suppressed[o.Rule] = o.Reason

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 // TestPreviewAgreesWithTheRunAndWritesNothing: koi preview counts what a
@@ -38,7 +39,7 @@ func TestPreviewAgreesWithTheRunAndWritesNothing(t *testing.T) {
 	var fired string
 	for _, c := range p.Sample {
 		for _, o := range c.Outcomes {
-			if o.Outcome == engine.OutcomeFired && fired == "" {
+			if o.Outcome == evaluate.OutcomeFired && fired == "" {
 				s, fired = c, o.Rule
 			}
 		}
@@ -69,7 +70,7 @@ func TestPreviewAgreesWithTheRunAndWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, rc := range rep.Playbooks[0].Rules {
-		if pc := p.Rules[i]; pc.Matched != rc.Matched || pc.Fired != rc.Fired || pc.Suppressed[engine.ReasonHoldout] != rc.Suppressed[engine.ReasonHoldout] {
+		if pc := p.Rules[i]; pc.Matched != rc.Matched || pc.Fired != rc.Fired || pc.Suppressed[evaluate.ReasonHoldout] != rc.Suppressed[evaluate.ReasonHoldout] {
 			t.Errorf("rule %s: preview %+v, run %+v", rc.Rule, pc, rc)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -13,16 +15,16 @@ import (
 const heldSample = 20
 
 // heldFires lists an evaluation's decisions for keeping with a held run.
-func heldFires(pb *rules.Playbook, snap *profile.Snapshot, ev *evaluation) []HeldFire {
-	out := make([]HeldFire, len(ev.decisions))
-	for k, d := range ev.decisions {
-		r := pb.Rules[d.rule]
-		h := HeldFire{Rule: r.ID, CustomerID: snap.Profile(int(d.cust)).ID, Seq: int(d.seq), GroupSeq: ev.groupSeq(pb, snap, d), Holdout: d.holdout}
-		if d.variant >= 0 {
-			h.Variant = r.Variants[d.variant].ID
+func heldFires(pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation) []HeldFire {
+	out := make([]HeldFire, len(ev.Decisions))
+	for k, d := range ev.Decisions {
+		r := pb.Rules[d.Rule]
+		h := HeldFire{Rule: r.ID, CustomerID: snap.Profile(int(d.Cust)).ID, Seq: int(d.Seq), GroupSeq: ev.GroupSeq(pb, snap, d), Holdout: d.Holdout}
+		if d.Variant >= 0 {
+			h.Variant = r.Variants[d.Variant].ID
 		}
-		if d.deliverAt != 0 {
-			t := time.UnixMilli(d.deliverAt)
+		if d.DeliverAt != 0 {
+			t := time.UnixMilli(d.DeliverAt)
 			h.DeliverAt = &t
 		}
 		out[k] = h
@@ -114,7 +116,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 	defer e.putSpare(snap)
 	ev := releaseHeld(pb, snap, held, run)
 	for _, c := range run.Rules {
-		delete(c.Suppressed, ReasonBlastGuard)
+		delete(c.Suppressed, evaluate.ReasonBlastGuard)
 		c.Fired = 0
 	}
 	run.Status, run.Error = RunRunning, ""
@@ -130,10 +132,10 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 // releaseHeld turns a held run's fires back into decisions, leaving out
 // customers deleted since and, counted as consent, those who opted out of
 // a channel the fire messages on.
-func releaseHeld(pb *rules.Playbook, snap *profile.Snapshot, held []HeldFire, run *Run) *evaluation {
+func releaseHeld(pb *rules.Playbook, snap *profile.Snapshot, held []HeldFire, run *Run) *evaluate.Evaluation {
 	// The group numbers the run computed stand in for the marks it read:
 	// writing takes a grouped fire's number from its group's mark.
-	ev := &evaluation{counts: newCounts(pb), marks: &Marks{}}
+	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), Marks: &Marks{}}
 	ruleIdx := map[string]int{}
 	for i, r := range pb.Rules {
 		ruleIdx[r.ID] = i
@@ -156,22 +158,22 @@ func releaseHeld(pb *rules.Playbook, snap *profile.Snapshot, held []HeldFire, ru
 			}
 		}
 		if variant < 0 && len(r.Variants) > 0 {
-			variant = VariantOf(pb.Name, r, h.CustomerID) // a holdout's, for its channels
+			variant = evaluate.VariantOf(pb.Name, r, h.CustomerID) // a holdout's, for its channels
 		}
-		if _, no := withoutConsent(profile.OptOutOf(snap.Profile(i)), ruleChannels(r, variant)); no {
+		if _, no := policy.WithoutConsent(profile.OptOutOf(snap.Profile(i)), evaluate.RuleChannels(r, variant)); no {
 			if c := byRule[h.Rule]; c != nil {
-				c.suppress(ReasonConsent, 1)
+				c.Suppress(policy.ReasonConsent, 1)
 			}
 			continue
 		}
 		if r.Group != "" {
-			ev.marks.NoteGroupFire(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
+			ev.Marks.NoteGroupFire(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
 		}
-		d := decision{cust: int32(i), rule: int16(ri), seq: int32(h.Seq), variant: int16(variant), holdout: h.Holdout}
+		d := evaluate.Decision{Cust: int32(i), Rule: int16(ri), Seq: int32(h.Seq), Variant: int16(variant), Holdout: h.Holdout}
 		if h.DeliverAt != nil {
-			d.deliverAt = h.DeliverAt.UnixMilli()
+			d.DeliverAt = h.DeliverAt.UnixMilli()
 		}
-		ev.decisions = append(ev.decisions, d)
+		ev.Decisions = append(ev.Decisions, d)
 	}
 	return ev
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -244,7 +245,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	}
 	for k, pb := range pbs {
 		started := time.Now()
-		var ev *evaluation
+		var ev *evaluate.Evaluation
 		if ahead != nil {
 			started = ahead.started
 			ev, err = ahead.settle(snap, changed, refresh)
@@ -253,18 +254,18 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			refresh(changed)
 			var marks *Marks
 			if marks, err = e.store.FireMarks(ctx, pb.Name, e.groupRules(pb)); err == nil {
-				marks.layOver(claims, pb.Groups())
-				ev = evaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
+				marks.LayOver(claims, pb.Groups())
+				ev = evaluate.EvaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
 			}
 		}
 		if err != nil {
 			return runs, fmt.Errorf("run %s: read fire marks: %w", pb.Name, err)
 		}
-		e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.audience, "fires", ev.fires(), "took", time.Since(started))
+		e.log.Debug("playbook evaluated", "playbook", pb.Name, "audience", ev.Audience, "fires", ev.Fires(), "took", time.Since(started))
 		// A lookahead patches evaluations it made untraced. It reads the
 		// fire history while this playbook writes, so it cannot see this
 		// playbook's fires: not for a playbook sharing a benefit group.
-		if k+1 < len(pbs) && !req.DryRun && !e.cfg.Trace && !shareGroup(pb, pbs[k+1]) {
+		if k+1 < len(pbs) && !req.DryRun && !e.cfg.Trace && !evaluate.ShareGroup(pb, pbs[k+1]) {
 			ahead = e.startLookahead(ctx, pbs[k+1], snap)
 		}
 		var r *Run
@@ -275,7 +276,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			// it (with only the fires that were written); a dry run's
 			// exist only here.
 			if req.DryRun && r.Status == RunDone && k+1 < len(pbs) {
-				ev.claimGroups(pb, snap, claims)
+				ev.ClaimGroups(pb, snap, claims)
 			}
 		}
 		if err != nil {
@@ -332,21 +333,21 @@ func Limit(pb *rules.Playbook, audience int) int {
 
 // runPlaybook records and writes a playbook's evaluation, and returns the
 // customers it changed.
-func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluation, started time.Time, req RunRequest) (*Run, []int, error) {
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation, started time.Time, req RunRequest) (*Run, []int, error) {
 	dryRun := req.DryRun
 	trigger := req.Trigger
 	if trigger == "" {
 		trigger = TriggerManual
 	}
 	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger}
-	run.Audience = ev.audience
-	run.Rules = ev.counts
-	if ev.trace {
-		defer func() { run.Outcomes = ev.outcomes(pb, snap, run.Status == RunHeld) }()
+	run.Audience = ev.Audience
+	run.Rules = ev.Counts
+	if ev.Trace {
+		defer func() { run.Outcomes = ev.Outcomes(pb, snap, run.Status == RunHeld) }()
 	}
-	run.Limit = Limit(pb, ev.audience)
-	if ev.limitBase > 0 {
-		run.Limit = Limit(pb, ev.limitBase)
+	run.Limit = Limit(pb, ev.Audience)
+	if ev.LimitBase > 0 {
+		run.Limit = Limit(pb, ev.LimitBase)
 	}
 	if e.cfg.NoBlastGuard {
 		run.Limit = math.MaxInt32
@@ -356,11 +357,11 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *prof
 			return nil, nil, fmt.Errorf("start run: %w", err)
 		}
 	}
-	if n := ev.fires(); n > run.Limit {
+	if n := ev.Fires(); n > run.Limit {
 		// Blast guard: nothing fires. Every would-be fire is reported as
 		// suppressed so the marketer sees the size of what was stopped.
 		for _, c := range run.Rules {
-			c.suppress(ReasonBlastGuard, c.Fired)
+			c.Suppress(evaluate.ReasonBlastGuard, c.Fired)
 			c.Fired = 0
 		}
 		run.Status = RunHeld
@@ -394,7 +395,7 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *prof
 	}
 	written := time.Now()
 	changed, err := e.write(ctx, pb, snap, run, ev)
-	e.log.Debug("playbook written", "playbook", pb.Name, "fires", len(ev.decisions), "took", time.Since(written))
+	e.log.Debug("playbook written", "playbook", pb.Name, "fires", len(ev.Decisions), "took", time.Since(written))
 	if err != nil {
 		run.Status = RunFailed
 		run.Error = err.Error()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -47,7 +48,7 @@ type Explanation struct {
 	// When explains the rule's condition.
 	When *rules.Step `json:"when"`
 	// Verdict is one of the Verdict constants; Reason the suppression
-	// (or, for a fire, deferral) reason; StoppedBy the earlier rule that
+	// (or, for a fire, policy.Deferral) reason; StoppedBy the earlier rule that
 	// claimed the customer.
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason,omitempty"`
@@ -166,20 +167,20 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	if rule.On != "" {
 		events = map[string]bool{rule.On: true}
 	}
-	ev := &evaluation{counts: newCounts(pb), trace: true}
-	evaluateCustomer(pb, snap, marks, i, p, &m, ev, events)
-	matched := map[string]CustomerOutcome{}
-	for _, o := range ev.outcomes(pb, snap, false) {
+	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), Trace: true}
+	evaluate.EvaluateCustomer(pb, snap, marks, i, p, &m, ev, events)
+	matched := map[string]evaluate.CustomerOutcome{}
+	for _, o := range ev.Outcomes(pb, snap, false) {
 		matched[o.Rule] = o
 	}
 	if o, ok := matched[rule.ID]; ok {
 		x.Variant, x.DeliverAt, x.Reason, x.By = o.Variant, o.DeliverAt, o.Reason, o.By
 		switch o.Outcome {
-		case OutcomeFired:
+		case evaluate.OutcomeFired:
 			x.Verdict = VerdictFires
-		case OutcomeHoldout:
+		case evaluate.OutcomeHoldout:
 			x.Verdict = VerdictHoldout
-		case OutcomeError:
+		case evaluate.OutcomeError:
 			x.Verdict, x.Reason = VerdictError, o.Error
 		default:
 			x.Verdict = VerdictSuppressed
@@ -198,16 +199,16 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 
 // explainState gathers what a rule's suppressions look at for a customer.
 func explainState(pb *rules.Playbook, r *rules.Rule, p *profile.Profile, marks *Marks, now time.Time) ExplainState {
-	st := ExplainState{Once: r.Once, Holdout: InHoldout(pb.Name, p.ID, pb.HoldoutBP),
-		Channels: ruleChannels(r, VariantOf(pb.Name, r, p.ID)), OptOut: profile.OptOutOf(p),
+	st := ExplainState{Once: r.Once, Holdout: evaluate.InHoldout(pb.Name, p.ID, pb.HoldoutBP),
+		Channels: evaluate.RuleChannels(r, evaluate.VariantOf(pb.Name, r, p.ID)), OptOut: profile.OptOutOf(p),
 		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays, Group: r.Group}
 	var until time.Time
-	if mark := marks.rule(r.ID, p.ID); mark.Seq > 0 {
+	if mark := marks.Rule(r.ID, p.ID); mark.Seq > 0 {
 		at := mark.At
 		st.LastFire, st.Fires = &at, mark.Seq
 		until = at.Add(r.Cooldown)
 	}
-	if mark := marks.group(r.Group, p.ID); !mark.At.IsZero() {
+	if mark := marks.Group(r.Group, p.ID); !mark.At.IsZero() {
 		at := mark.At
 		st.GroupFire = &GroupFire{By: mark.By, At: &at}
 		until = later(until, at.Add(r.Cooldown))

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -25,7 +26,7 @@ type lookahead struct {
 	started time.Time
 	done    chan struct{}
 	marks   *Marks
-	ev      *evaluation
+	ev      *evaluate.Evaluation
 	err     error
 }
 
@@ -38,7 +39,7 @@ func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *p
 		if la.marks, la.err = e.store.FireMarks(ctx, pb.Name, e.groupRules(pb)); la.err != nil {
 			return
 		}
-		la.ev = evaluateWith(pb, snap, la.marks, 1, false)
+		la.ev = evaluate.EvaluateWith(pb, snap, la.marks, 1, false)
 	}()
 	return la
 }
@@ -48,7 +49,7 @@ func (la *lookahead) wait() { <-la.done }
 // settle waits for the lookahead and returns its evaluation as if it had
 // started after the customers in changed (indexes, in any order) were
 // refreshed; refresh refreshes them.
-func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func([]int)) (*evaluation, error) {
+func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func([]int)) (*evaluate.Evaluation, error) {
 	la.wait()
 	changed = slices.Compact(slices.Sorted(slices.Values(changed)))
 	if la.err != nil {
@@ -62,50 +63,15 @@ func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func(
 	// again, on all cores.
 	if len(changed) > len(snap.Profiles)/8 {
 		refresh(changed)
-		return evaluate(la.pb, snap, la.marks), nil
+		return evaluate.Evaluate(la.pb, snap, la.marks), nil
 	}
-	before := evaluateSubset(la.pb, snap, la.marks, changed)
+	before := evaluate.EvaluateSubset(la.pb, snap, la.marks, changed)
 	refresh(changed)
-	after := evaluateSubset(la.pb, snap, la.marks, changed)
-	if before.errors() > 0 || after.errors() > 0 {
+	after := evaluate.EvaluateSubset(la.pb, snap, la.marks, changed)
+	if before.Errors() > 0 || after.Errors() > 0 {
 		// A rule's FirstError is the first in customer order, which
 		// patching cannot tell: evaluate again.
-		return evaluate(la.pb, snap, la.marks), nil
+		return evaluate.Evaluate(la.pb, snap, la.marks), nil
 	}
-	return patch(la.ev, before, after, changed), nil
-}
-
-func (ev *evaluation) errors() int {
-	n := 0
-	for _, c := range ev.counts {
-		n += c.Errors
-	}
-	return n
-}
-
-// patch replaces the part of ev that before is (the customers in changed,
-// sorted) with after.
-func patch(ev, before, after *evaluation, changed []int) *evaluation {
-	out := &evaluation{audience: ev.audience - before.audience + after.audience, counts: ev.counts, marks: ev.marks}
-	for i, c := range out.counts {
-		c.sub(before.counts[i])
-		c.add(after.counts[i])
-	}
-	out.decisions = make([]decision, 0, len(ev.decisions)-len(before.decisions)+len(after.decisions))
-	a, k := 0, 0
-	for _, d := range ev.decisions {
-		for a < len(after.decisions) && after.decisions[a].cust < d.cust {
-			out.decisions = append(out.decisions, after.decisions[a])
-			a++
-		}
-		for k < len(changed) && changed[k] < int(d.cust) {
-			k++
-		}
-		if k < len(changed) && changed[k] == int(d.cust) {
-			continue
-		}
-		out.decisions = append(out.decisions, d)
-	}
-	out.decisions = append(out.decisions, after.decisions[a:]...)
-	return out
+	return evaluate.Patch(la.ev, before, after, changed), nil
 }

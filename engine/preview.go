@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -76,8 +77,8 @@ type Overlap struct {
 
 // SampleCustomer is one customer of a preview's sample.
 type SampleCustomer struct {
-	CustomerID string            `json:"customer_id"`
-	Outcomes   []CustomerOutcome `json:"outcomes"`
+	CustomerID string                     `json:"customer_id"`
+	Outcomes   []evaluate.CustomerOutcome `json:"outcomes"`
 	// Values are the values of the attributes and helpers the audience
 	// and the matched rules' conditions read, by expression.
 	Values map[string]any `json:"values"`
@@ -110,20 +111,20 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 		e.putSpare(snap)
 		release()
 	}()
-	ev := evaluateUntil(ctx.Done(), pb, snap, marks, runtime.GOMAXPROCS(0), true)
+	ev := evaluate.EvaluateUntil(ctx.Done(), pb, snap, marks, runtime.GOMAXPROCS(0), true)
 	if err := ctx.Err(); err != nil {
 		return nil, err // a partial evaluation is no preview
 	}
-	out := &Preview{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, Audience: ev.audience, Rules: ev.counts,
-		WouldFire: ev.fires(), Limit: Limit(pb, ev.audience), Overlap: []Overlap{}, Sample: []SampleCustomer{}}
+	out := &Preview{Playbook: pb.Name, Hash: pb.Hash, At: snap.Now, Audience: ev.Audience, Rules: ev.Counts,
+		WouldFire: ev.Fires(), Limit: Limit(pb, ev.Audience), Overlap: []Overlap{}, Sample: []SampleCustomer{}}
 	out.Held = out.WouldFire > out.Limit
 	for _, r := range pb.Rules {
 		if r.On != "" {
 			out.EventRules = append(out.EventRules, r.ID)
 		}
 	}
-	out.Tasks = guideTasks(pb, pond, ev.decisions)
-	byCustomer := groupOutcomes(ev.outcomes(pb, snap, false))
+	out.Tasks = guideTasks(pb, pond, ev.Decisions)
+	byCustomer := groupOutcomes(ev.Outcomes(pb, snap, false))
 	out.Overlap = overlaps(pb, byCustomer)
 	n := req.Sample
 	if n == 0 {
@@ -139,7 +140,7 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 
 // guideTasks counts the tasks per guide the decisions' messages on
 // batching channels would make.
-func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []decision) []GuideTasks {
+func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []evaluate.Decision) []GuideTasks {
 	type msgKey struct {
 		channel, guide string
 		rule, action   int
@@ -148,13 +149,13 @@ func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []decision) []GuideTa
 	customers := map[msgKey]int{}
 	personal := map[msgKey]bool{}
 	for _, d := range ds {
-		if d.holdout {
+		if d.Holdout {
 			continue
 		}
-		r := pb.Rules[d.rule]
+		r := pb.Rules[d.Rule]
 		acts := r.Actions
-		if d.variant >= 0 && len(r.Variants) > 0 {
-			acts = append(slices.Clip(acts), r.Variants[d.variant].Actions...)
+		if d.Variant >= 0 && len(r.Variants) > 0 {
+			acts = append(slices.Clip(acts), r.Variants[d.Variant].Actions...)
 		}
 		for k, a := range acts {
 			b, ok := a.Action.(actions.Batched)
@@ -165,7 +166,7 @@ func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []decision) []GuideTa
 			if ch == "" {
 				continue
 			}
-			key := msgKey{ch, pond.Customers[d.cust].Guide, int(d.rule), k}
+			key := msgKey{ch, pond.Customers[d.Cust].Guide, int(d.Rule), k}
 			customers[key]++
 			personal[key] = pers
 		}
@@ -195,8 +196,8 @@ func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []decision) []GuideTa
 
 // groupOutcomes splits outcomes, which are by customer, into one group
 // per customer.
-func groupOutcomes(all []CustomerOutcome) [][]CustomerOutcome {
-	var groups [][]CustomerOutcome
+func groupOutcomes(all []evaluate.CustomerOutcome) [][]evaluate.CustomerOutcome {
+	var groups [][]evaluate.CustomerOutcome
 	for k := 0; k < len(all); {
 		j := k + 1
 		for j < len(all) && all[j].CustomerID == all[k].CustomerID {
@@ -209,7 +210,7 @@ func groupOutcomes(all []CustomerOutcome) [][]CustomerOutcome {
 }
 
 // overlaps counts the customers each pair of rules both matched.
-func overlaps(pb *rules.Playbook, byCustomer [][]CustomerOutcome) []Overlap {
+func overlaps(pb *rules.Playbook, byCustomer [][]evaluate.CustomerOutcome) []Overlap {
 	index := map[string]int{}
 	for i, r := range pb.Rules {
 		index[r.ID] = i
@@ -237,11 +238,11 @@ func overlaps(pb *rules.Playbook, byCustomer [][]CustomerOutcome) []Overlap {
 // sampleGroups picks up to n customers, taking them in pond order so that
 // every rule that matched anyone is represented before a rule gets a
 // second one.
-func sampleGroups(pb *rules.Playbook, byCustomer [][]CustomerOutcome, n int) [][]CustomerOutcome {
+func sampleGroups(pb *rules.Playbook, byCustomer [][]evaluate.CustomerOutcome, n int) [][]evaluate.CustomerOutcome {
 	if n <= 0 {
 		return nil
 	}
-	var out [][]CustomerOutcome
+	var out [][]evaluate.CustomerOutcome
 	taken := make([]bool, len(byCustomer))
 	shown := map[string]int{}
 	for round := 1; len(out) < n; round++ {
@@ -273,7 +274,7 @@ func sampleGroups(pb *rules.Playbook, byCustomer [][]CustomerOutcome, n int) [][
 
 // conditionValues evaluates what the audience and the rules a customer
 // matched read, on the customer's profile.
-func conditionValues(pb *rules.Playbook, group []CustomerOutcome, p *profile.Profile) map[string]any {
+func conditionValues(pb *rules.Playbook, group []evaluate.CustomerOutcome, p *profile.Profile) map[string]any {
 	values := map[string]any{}
 	add := func(c *rules.Condition) {
 		for k, v := range c.TermValues(c.Terms(), p) {

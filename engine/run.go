@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"sort"
-	"strconv"
 	"time"
+
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 // Run statuses.
@@ -17,14 +17,6 @@ const (
 	RunRejected = "rejected"
 	// RunExpired is a held run nobody decided about in time.
 	RunExpired = "expired"
-)
-
-// Suppression reasons (DESIGN §4).
-const (
-	ReasonCooldown   = "cooldown"
-	ReasonOnce       = "once"
-	ReasonHoldout    = "holdout"
-	ReasonBlastGuard = "blast_guard"
 )
 
 // Run is one evaluation of one playbook.
@@ -66,7 +58,7 @@ type Run struct {
 	Sample []HeldFire `json:"sample,omitempty"`
 	// Outcomes, for an engine with Config.Trace, is what each rule did
 	// for each customer it matched.
-	Outcomes []CustomerOutcome `json:"outcomes,omitempty"`
+	Outcomes []evaluate.CustomerOutcome `json:"outcomes,omitempty"`
 }
 
 // HeldFire is one fire (or holdout) a held run would write when approved.
@@ -91,124 +83,3 @@ func (r *Run) noteFire(id int64) {
 	}
 	r.LastFireID = max(r.LastFireID, id)
 }
-
-// RuleCounts are the outcomes of one rule in a run.
-type RuleCounts struct {
-	Rule    string `json:"rule"`
-	Matched int    `json:"matched"`
-	Fired   int    `json:"fired"`
-	// Suppressed counts matches that did not fire, by reason.
-	Suppressed map[string]int `json:"suppressed"`
-	// Deferred counts fires whose messages wait, by reason (quiet_hours,
-	// or cap for defer_on_cap rules): they are fired, and counted in
-	// Fired too.
-	Deferred map[string]int `json:"deferred,omitempty"`
-	// ByGroup counts the matches suppressed (by cooldown or once) because
-	// another rule of the rule's benefit group fired, by that rule
-	// (playbook/rule); they are counted in Suppressed too.
-	ByGroup map[string]int `json:"by_group,omitempty"`
-	// Errors counts customers whose condition or actions failed.
-	Errors     int    `json:"errors"`
-	FirstError string `json:"first_error,omitempty"`
-}
-
-func (rc *RuleCounts) suppress(reason string, n int) {
-	if n == 0 {
-		return
-	}
-	if rc.Suppressed == nil {
-		rc.Suppressed = map[string]int{}
-	}
-	rc.Suppressed[reason] += n
-}
-
-func (rc *RuleCounts) deferral(reason string, n int) {
-	if n == 0 {
-		return
-	}
-	if rc.Deferred == nil {
-		rc.Deferred = map[string]int{}
-	}
-	rc.Deferred[reason] += n
-}
-
-// add accumulates o into rc.
-func (rc *RuleCounts) add(o *RuleCounts) {
-	rc.Matched += o.Matched
-	rc.Fired += o.Fired
-	rc.Errors += o.Errors
-	if rc.FirstError == "" {
-		rc.FirstError = o.FirstError
-	}
-	for r, k := range o.Suppressed {
-		rc.suppress(r, k)
-	}
-	for r, k := range o.Deferred {
-		rc.deferral(r, k)
-	}
-	for r, k := range o.ByGroup {
-		rc.byGroup(r, k)
-	}
-}
-
-// sub takes o, a part of what rc counted, out of rc again. Errors are
-// counted but FirstError stays: callers only take out parts without errors.
-func (rc *RuleCounts) sub(o *RuleCounts) {
-	rc.Matched -= o.Matched
-	rc.Fired -= o.Fired
-	rc.Errors -= o.Errors
-	for r, k := range o.Suppressed {
-		if rc.Suppressed[r] -= k; rc.Suppressed[r] == 0 {
-			delete(rc.Suppressed, r)
-		}
-	}
-	for r, k := range o.Deferred {
-		if rc.Deferred[r] -= k; rc.Deferred[r] == 0 {
-			delete(rc.Deferred, r)
-		}
-	}
-	for r, k := range o.ByGroup {
-		if rc.ByGroup[r] -= k; rc.ByGroup[r] == 0 {
-			delete(rc.ByGroup, r)
-		}
-	}
-}
-
-func (rc *RuleCounts) byGroup(rule string, n int) {
-	if n == 0 {
-		return
-	}
-	if rc.ByGroup == nil {
-		rc.ByGroup = map[string]int{}
-	}
-	rc.ByGroup[rule] += n
-}
-
-func (rc *RuleCounts) fail(msg string) {
-	rc.Errors++
-	if rc.FirstError == "" {
-		rc.FirstError = msg
-	}
-}
-
-// GroupCauses lists ByGroup as "playbook/rule N", by rule.
-func (rc *RuleCounts) GroupCauses() []string {
-	out := make([]string, 0, len(rc.ByGroup))
-	for by, n := range rc.ByGroup {
-		out = append(out, by+" "+itoa(n))
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Reasons lists a rule's suppression reasons in a stable order.
-func (rc *RuleCounts) Reasons() []string {
-	rs := make([]string, 0, len(rc.Suppressed))
-	for r := range rc.Suppressed {
-		rs = append(rs, r)
-	}
-	sort.Strings(rs)
-	return rs
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }

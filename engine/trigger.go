@@ -9,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -273,7 +274,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	}
 	started := time.Now()
 	snap, idx := e.sparseSnapshot(pond, pop, custs, now)
-	ev := &evaluation{counts: newCounts(pb), limitBase: pond.Len(), trace: e.cfg.Trace, marks: marks}
+	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), LimitBase: pond.Len(), Trace: e.cfg.Trace, Marks: marks}
 	var m vm.VM
 	for _, i := range idx {
 		p := snap.Profile(i)
@@ -282,11 +283,11 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 				continue
 			}
 		}
-		ev.audience++
-		evaluateCustomer(pb, snap, marks, i, p, &m, ev, types[p.ID])
+		ev.Audience++
+		evaluate.EvaluateCustomer(pb, snap, marks, i, p, &m, ev, types[p.ID])
 	}
 	matched := 0
-	for _, c := range ev.counts {
+	for _, c := range ev.Counts {
 		matched += c.Matched + c.Errors
 	}
 	if matched == 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -21,24 +22,24 @@ import (
 // Batches end between customers, so one customer's fires in a playbook
 // commit together. write returns the customers it changed: the caller
 // refreshes their profiles for the playbooks after this one.
-func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluation) (touched []int, err error) {
+func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []int, err error) {
 	written := 0
-	for start := 0; start < len(ev.decisions); {
+	for start := 0; start < len(ev.Decisions); {
 		if err := ctx.Err(); err != nil {
 			return touched, err
 		}
-		end := min(start+e.cfg.BatchSize, len(ev.decisions))
-		for end < len(ev.decisions) && ev.decisions[end].cust == ev.decisions[end-1].cust {
+		end := min(start+e.cfg.BatchSize, len(ev.Decisions))
+		for end < len(ev.Decisions) && ev.Decisions[end].Cust == ev.Decisions[end-1].Cust {
 			end++
 		}
-		chunk := ev.decisions[start:end]
+		chunk := ev.Decisions[start:end]
 		start = end
 		var muts []mutation
 		var delta []*RuleCounts
 		var jobs int
 		e.writeMu.Lock()
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
-			delta = newCounts(pb)
+			delta = evaluate.NewCounts(pb)
 			var err error
 			muts, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta)
 			return err
@@ -57,7 +58,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 			e.cfg.JobsQueued(jobs)
 		}
 		for i, c := range delta {
-			run.Rules[i].add(c)
+			run.Rules[i].Add(c)
 		}
 		written += len(chunk)
 		if e.cfg.AfterBatch != nil {
@@ -69,16 +70,16 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluation, chunk []decision, counts []*RuleCounts) ([]mutation, int, error) {
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*RuleCounts) ([]mutation, int, error) {
 	fires := make([]*Fire, len(chunk))
 	for i, d := range chunk {
-		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.rule].ID, CustomerID: snap.Profile(int(d.cust)).ID,
-			Seq: int(d.seq), Status: FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.rule].Group, GroupSeq: ev.groupSeq(pb, snap, d)}
-		if d.holdout {
+		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
+			Seq: int(d.Seq), Status: FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: ev.GroupSeq(pb, snap, d)}
+		if d.Holdout {
 			f.Status = FireHoldout
 		}
-		if d.variant >= 0 && !d.holdout {
-			f.Variant = pb.Rules[d.rule].Variants[d.variant].ID
+		if d.Variant >= 0 && !d.Holdout {
+			f.Variant = pb.Rules[d.Rule].Variants[d.Variant].ID
 		}
 		fires[i] = f
 	}
@@ -95,37 +96,37 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	fx.maxAttempts, fx.hasWorker, fx.guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
 	if !fx.fromPond {
 		for i, d := range chunk {
-			if inserted[i] && !d.holdout {
+			if inserted[i] && !d.Holdout {
 				fx.prefetch = append(fx.prefetch, fires[i].CustomerID)
 			}
 		}
 	}
 	var failed []int64
 	for i, d := range chunk {
-		r, c := pb.Rules[d.rule], counts[d.rule]
+		r, c := pb.Rules[d.Rule], counts[d.Rule]
 		switch {
 		case !inserted[i]:
 			// Another run claimed this (rule, customer, seq) after we read the marks.
 			if r.Once {
-				c.suppress(ReasonOnce, 1)
+				c.Suppress(evaluate.ReasonOnce, 1)
 			} else {
-				c.suppress(ReasonCooldown, 1)
+				c.Suppress(evaluate.ReasonCooldown, 1)
 			}
 			continue
-		case d.holdout:
+		case d.Holdout:
 			continue
 		}
-		p := snap.Profile(int(d.cust))
+		p := snap.Profile(int(d.Cust))
 		fx.delay = 0
-		if d.deliverAt > 0 {
-			fx.delay = time.Duration(d.deliverAt-snap.Now.UnixMilli()) * time.Millisecond
+		if d.DeliverAt > 0 {
+			fx.delay = time.Duration(d.DeliverAt-snap.Now.UnixMilli()) * time.Millisecond
 		}
-		if err := e.doActions(ctx, r, int(d.variant), fires[i], p, fx); err != nil {
+		if err := e.doActions(ctx, r, int(d.Variant), fires[i], p, fx); err != nil {
 			fx.discard()
 			if fx.fatal != nil {
 				return nil, 0, fx.fatal // the store failed, not the action
 			}
-			c.fail(p.ID + ": " + err.Error())
+			c.Fail(p.ID + ": " + err.Error())
 			failed = append(failed, fires[i].ID)
 			continue
 		}

@@ -143,7 +143,7 @@ func CompileExpr(src string, env *Env) (*Condition, error) {
 // compileExpr type-checks src against env, then compiles a nil-safe program.
 //
 // Profiles have attributes that are nil when unknown (recency_days of a
-// customer who never ordered). DESIGN §2 says a comparison against nil is
+// customer who never ordered). koi promises that a comparison against nil is
 // false, never an error, but expr panics on `nil > 45`. A patch before type
 // checking would have to rewrite every comparison and lose type errors such
 // as `tier > 5`, so we check first, then rewrite only the operators whose

@@ -15,6 +15,7 @@ import (
 	"github.com/koihq/koi/actions/wecom/wecomtest"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
 )
@@ -287,7 +288,7 @@ func TestWeComMonthlyLimitSuppressesBeforeTheTask(t *testing.T) {
 		t.Fatalf("first: %v %+v", err, runs)
 	}
 	runs, err = p.e.Run(ctx, engine.RunRequest{Playbooks: []string{"flash-sale"}, At: t0.Add(24 * time.Hour)})
-	if err != nil || runs[0].Fired != 0 || runs[0].Rules[0].Suppressed[engine.ReasonChannelLimit] != 30 {
+	if err != nil || runs[0].Fired != 0 || runs[0].Rules[0].Suppressed[policy.ReasonChannelLimit] != 30 {
 		t.Fatalf("second, same month: %v %+v", err, runs[0].Rules[0])
 	}
 	// Next month (Beijing time) the customer may be messaged again.

@@ -69,3 +69,9 @@ type IssuedCoupon struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
+
+// Fire statuses.
+const (
+	FireFired   = "fired"
+	FireHoldout = "holdout"
+)

@@ -201,7 +201,7 @@ func findOrder(orders []order, ref uint64) int {
 	return -1
 }
 
-// lifecycle applies DESIGN §2's stages, first match wins.
+// lifecycle applies the lifecycle stages of docs/playbooks.md, first match wins.
 func lifecycle(member bool, f facts) string {
 	switch {
 	case f.periodOrd >= 2 && f.periodRefs >= 1:

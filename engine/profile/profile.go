@@ -7,7 +7,7 @@ import (
 
 // Profile is what the engine derives from a customer and their events at a
 // moment `now`. It is the environment playbook expressions run on; the
-// `expr` tags are the attribute names of DESIGN §2. Money is in yuan.
+// `expr` tags are the attribute names playbooks use. Money is in yuan.
 type Profile struct {
 	ID     string         `expr:"id"`
 	Name   string         `expr:"name"`

@@ -18,7 +18,7 @@ type Population struct {
 }
 
 // NewPopulation builds the distribution from scored profiles. When th is set
-// its fixed thresholds replace the means (DESIGN §2, rfm.thresholds).
+// its fixed thresholds replace the means (rfm.thresholds).
 func NewPopulation(profiles []Profile, th *Thresholds) *Population {
 	return newPopulation(profiles, th, nil)
 }

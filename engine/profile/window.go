@@ -27,7 +27,7 @@ func parseWindow(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// wholeDays is floor(elapsed / 24h), DESIGN §2's definition of days.
+// wholeDays is floor(elapsed / 24h): how koi counts days everywhere.
 func wholeDays(elapsed time.Duration) int {
 	d := elapsed / (24 * time.Hour)
 	if elapsed < 0 && elapsed%(24*time.Hour) != 0 {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/policy"
 )
 
 const guarded = `
@@ -31,7 +33,7 @@ func TestApproveReleasesHeldRun(t *testing.T) {
 	f.playbook("guarded", guarded)
 	e := f.policyEngine(``)
 	r := f.run(e, t0, false)
-	if r.Status != engine.RunHeld || r.Rules[0].Suppressed[engine.ReasonBlastGuard] != 12 {
+	if r.Status != engine.RunHeld || r.Rules[0].Suppressed[evaluate.ReasonBlastGuard] != 12 {
 		t.Fatalf("run %s, %v; want held, 12 blast_guard", r.Status, r.Rules[0].Suppressed)
 	}
 	got, err := e.GetRun(ctx, r.ID)
@@ -54,7 +56,7 @@ func TestApproveReleasesHeldRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != engine.RunDone || r.Fired != 11 || r.Rules[0].Suppressed[engine.ReasonConsent] != 1 || r.Rules[0].Suppressed[engine.ReasonBlastGuard] != 0 {
+	if r.Status != engine.RunDone || r.Fired != 11 || r.Rules[0].Suppressed[policy.ReasonConsent] != 1 || r.Rules[0].Suppressed[evaluate.ReasonBlastGuard] != 0 {
 		t.Errorf("approved run: %s fired %d %v", r.Status, r.Fired, r.Rules[0].Suppressed)
 	}
 	stored, err := e.GetRun(ctx, r.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -118,7 +119,7 @@ func TestCooldownOnceAndSequence(t *testing.T) {
 		t.Fatalf("first run: %s recall %d welcome %d", r.Status, r.Rules[0].Fired, r.Rules[1].Fired)
 	}
 	r = f.run(e, t0.Add(10*day), false)
-	if r.Fired != 0 || r.Rules[0].Suppressed[engine.ReasonCooldown] != 10 || r.Rules[1].Suppressed[engine.ReasonOnce] != 20 {
+	if r.Fired != 0 || r.Rules[0].Suppressed[evaluate.ReasonCooldown] != 10 || r.Rules[1].Suppressed[evaluate.ReasonOnce] != 20 {
 		t.Errorf("within cooldown: fired %d, suppressed %v / %v", r.Fired, r.Rules[0].Suppressed, r.Rules[1].Suppressed)
 	}
 	// 30 days later the cooldown is over: exactly at the boundary it fires again.
@@ -136,7 +137,7 @@ func TestCooldownOnceAndSequence(t *testing.T) {
 		t.Errorf("fires record %d playbook hashes, want 1", n)
 	}
 	got, err := f.db.GetRun(context.Background(), r.ID)
-	if err != nil || got.Rules[0].Fired != 10 || got.Rules[1].Suppressed[engine.ReasonOnce] != 20 || got.Hash == "" {
+	if err != nil || got.Rules[0].Fired != 10 || got.Rules[1].Suppressed[evaluate.ReasonOnce] != 20 || got.Hash == "" {
 		t.Errorf("stored run: %+v, %v", got, err)
 	}
 }
@@ -155,7 +156,7 @@ rules:
       - coupon: { amount: 20, expires_in: 7d }
 `)
 	r := f.run(f.engine(), t0, false)
-	if r.Status != engine.RunHeld || r.Fired != 0 || r.Rules[0].Suppressed[engine.ReasonBlastGuard] != 30 {
+	if r.Status != engine.RunHeld || r.Fired != 0 || r.Rules[0].Suppressed[evaluate.ReasonBlastGuard] != 30 {
 		t.Errorf("run %s fired %d suppressed %v; want held with 30 blast_guard", r.Status, r.Fired, r.Rules[0].Suppressed)
 	}
 	if n := f.count(`SELECT count(*) FROM fires`) + f.count(`SELECT count(*) FROM coupons`); n != 0 {
@@ -190,8 +191,8 @@ func TestHoldoutIsDeterministicAndRecorded(t *testing.T) {
 	in := 0
 	for i := 0; i < 20000; i++ {
 		id := fmt.Sprintf("cust-%d", i)
-		a := engine.InHoldout("pb", id, 1000)
-		if a != engine.InHoldout("pb", id, 1000) {
+		a := evaluate.InHoldout("pb", id, 1000)
+		if a != evaluate.InHoldout("pb", id, 1000) {
 			t.Fatal("holdout assignment changed between calls")
 		}
 		if a {
@@ -216,7 +217,7 @@ rules:
 `)
 	e := f.engine()
 	r := f.run(e, t0, false)
-	h := r.Rules[0].Suppressed[engine.ReasonHoldout]
+	h := r.Rules[0].Suppressed[evaluate.ReasonHoldout]
 	if h == 0 || h+r.Fired != 200 {
 		t.Fatalf("fired %d holdout %d of 200", r.Fired, h)
 	}
@@ -228,7 +229,7 @@ rules:
 	}
 	// A restart (a new engine and a new run) sees the same group.
 	r2 := f.run(f.engine(), t0.Add(day), false)
-	if r2.Rules[0].Suppressed[engine.ReasonOnce] != 200 || r2.Fired != 0 {
+	if r2.Rules[0].Suppressed[evaluate.ReasonOnce] != 200 || r2.Fired != 0 {
 		t.Errorf("second run: %+v", r2.Rules[0])
 	}
 }
@@ -258,7 +259,7 @@ rules:
 		t.Errorf("first %d second matched %d, want 10 and 0", r.Rules[0].Fired, r.Rules[1].Matched)
 	}
 	r = f.run(e, t0.Add(2*day), false)
-	if r.Rules[0].Suppressed[engine.ReasonCooldown] != 10 || r.Rules[1].Matched != 0 {
+	if r.Rules[0].Suppressed[evaluate.ReasonCooldown] != 10 || r.Rules[1].Matched != 0 {
 		t.Errorf("cooling-down first rule let customers through: %+v %+v", r.Rules[0], r.Rules[1])
 	}
 }
@@ -500,7 +501,7 @@ rules:
 	for _, r := range runs {
 		byName[r.Playbook] = r
 	}
-	if r := byName["quarter"]; r.Status != engine.RunHeld || r.Limit != 200 || r.Rules[0].Suppressed[engine.ReasonBlastGuard] != 250 || r.Fired != 0 {
+	if r := byName["quarter"]; r.Status != engine.RunHeld || r.Limit != 200 || r.Rules[0].Suppressed[evaluate.ReasonBlastGuard] != 250 || r.Fired != 0 {
 		t.Errorf("quarter: %s, limit %d, fired %d, %v; want held at 200", r.Status, r.Limit, r.Fired, r.Rules[0].Suppressed)
 	}
 	if r := byName["fifth"]; r.Status != engine.RunDone || r.Fired != 200 {

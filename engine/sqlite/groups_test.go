@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/policy"
 )
 
-// Benefit groups (DESIGN §3a): rules naming one group, in one playbook or
+// Benefit groups: rules naming one group, in one playbook or
 // several, share cooldown and once.
 
 const memberDay = `
@@ -82,7 +84,7 @@ func TestBenefitGroupSharesCooldownAcrossRulesAndPlaybooks(t *testing.T) {
 	}
 	// The other playbook's rule of the group: suppressed, and the run says
 	// by which rule.
-	if c := rs["c-welcome"].Rules[0]; c.Fired != 0 || c.Suppressed[engine.ReasonCooldown] != 10 || c.ByGroup["a-day/day-normal"] != 10 {
+	if c := rs["c-welcome"].Rules[0]; c.Fired != 0 || c.Suppressed[evaluate.ReasonCooldown] != 10 || c.ByGroup["a-day/day-normal"] != 10 {
 		t.Errorf("c-welcome in the first run: %+v", c)
 	}
 	// Everyone is gold now. The same moment again: the gold rule never
@@ -93,7 +95,7 @@ func TestBenefitGroupSharesCooldownAcrossRulesAndPlaybooks(t *testing.T) {
 			t.Errorf("second run at the same moment: %s fired %d, want 0 (%+v)", name, r.Fired, r.Rules)
 		}
 	}
-	if c := rs["a-day"].Rules[0]; c.Matched != 10 || c.Suppressed[engine.ReasonCooldown] != 10 || c.ByGroup["a-day/day-normal"] != 10 {
+	if c := rs["a-day"].Rules[0]; c.Matched != 10 || c.Suppressed[evaluate.ReasonCooldown] != 10 || c.ByGroup["a-day/day-normal"] != 10 {
 		t.Errorf("day-gold in the second run: %+v", c)
 	}
 	stored, err := e.GetRun(ctx, rs["a-day"].ID)
@@ -131,7 +133,7 @@ func TestBenefitGroupSharesCooldownAcrossRulesAndPlaybooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Verdict != engine.VerdictSuppressed || x.Reason != engine.ReasonCooldown || x.By != "a-day/day-gold" ||
+	if x.Verdict != engine.VerdictSuppressed || x.Reason != evaluate.ReasonCooldown || x.By != "a-day/day-gold" ||
 		x.State.Group != "voucher" || x.State.GroupFire == nil || x.State.GroupFire.By != "a-day/day-gold" || x.State.CooldownUntil == nil {
 		t.Errorf("explain: verdict %s reason %s by %q, state %+v", x.Verdict, x.Reason, x.By, x.State)
 	}
@@ -185,7 +187,7 @@ rules:
     actions: [{ tag: { add: [second] } }]
 `)
 	r := f.run(f.engine(), t0, false)
-	if r.Rules[0].Fired != 4 || r.Rules[1].Fired != 0 || r.Rules[1].Suppressed[engine.ReasonOnce] != 4 || r.Rules[1].ByGroup["two/first"] != 4 {
+	if r.Rules[0].Fired != 4 || r.Rules[1].Fired != 0 || r.Rules[1].Suppressed[evaluate.ReasonOnce] != 4 || r.Rules[1].ByGroup["two/first"] != 4 {
 		t.Errorf("rules: %+v %+v", r.Rules[0], r.Rules[1])
 	}
 }
@@ -229,7 +231,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if approved.Fired != 4 || approved.Rules[0].Suppressed[engine.ReasonCooldown] != 2 {
+	if approved.Fired != 4 || approved.Rules[0].Suppressed[evaluate.ReasonCooldown] != 2 {
 		t.Errorf("approved run fired %d, suppressed %v; want 4, and 2 by cooldown", approved.Fired, approved.Rules[0].Suppressed)
 	}
 	if n := f.count(`SELECT count(*) FROM fires WHERE grp = 'g' GROUP BY customer_id ORDER BY 1 DESC LIMIT 1`); n != 1 {
@@ -370,7 +372,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := runs[0].Rules[0].Suppressed[engine.ReasonHoldout]
+	held := runs[0].Rules[0].Suppressed[evaluate.ReasonHoldout]
 	if held == 0 || held == 40 || runs[1].Fired != 0 || runs[1].Rules[0].ByGroup["a-held/measured"] != 40 {
 		t.Errorf("a-held %+v, b-other %+v", runs[0].Rules[0], runs[1].Rules[0])
 	}
@@ -442,13 +444,13 @@ rules:
 	for _, c := range r.Rules {
 		got[c.Rule] = *c
 	}
-	if c := got["msg-voucher"]; c.Fired != 0 || c.Suppressed[engine.ReasonCap] != 3 {
+	if c := got["msg-voucher"]; c.Fired != 0 || c.Suppressed[policy.ReasonCap] != 3 {
 		t.Errorf("msg-voucher: %+v, want capped for all 3", c)
 	}
 	if c := got["plain-voucher"]; c.Fired != 3 {
 		t.Errorf("plain-voucher: %+v, want it to stand in for all 3", c)
 	}
-	if c := got["late-voucher"]; c.Fired != 0 || c.Suppressed[engine.ReasonCooldown] != 3 || c.ByGroup["vouchers/plain-voucher"] != 3 {
+	if c := got["late-voucher"]; c.Fired != 0 || c.Suppressed[evaluate.ReasonCooldown] != 3 || c.ByGroup["vouchers/plain-voucher"] != 3 {
 		t.Errorf("late-voucher: %+v, want suppressed by vouchers/plain-voucher", c)
 	}
 	if n := f.count(`SELECT count(*) FROM coupons`); n != 3 {

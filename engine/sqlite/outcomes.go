@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/report"
 )
 
 // OutcomeFires reads fires for reports. The coupons a fire issued are
 // joined to the orders that redeemed them through the order id the
 // redemption recorded; an order is found by its order_id, or by its event
 // id when it has none, among the customer's events.
-func (d *DB) OutcomeFires(ctx context.Context, playbook string) ([]engine.OutcomeFire, error) {
+func (d *DB) OutcomeFires(ctx context.Context, playbook string) ([]report.OutcomeFire, error) {
 	rows, err := d.db.QueryContext(ctx, `
 		SELECT f.id, f.playbook, f.rule, f.customer_id, f.at, f.status, f.variant,
 		       coalesce((SELECT sum(e.amount_fen) FROM coupons c JOIN events e
@@ -22,9 +23,9 @@ func (d *DB) OutcomeFires(ctx context.Context, playbook string) ([]engine.Outcom
 		return nil, fmt.Errorf("read outcome fires: %w", err)
 	}
 	defer rows.Close()
-	var out []engine.OutcomeFire
+	var out []report.OutcomeFire
 	for rows.Next() {
-		var f engine.OutcomeFire
+		var f report.OutcomeFire
 		var at int64
 		if err := rows.Scan(&f.ID, &f.Playbook, &f.Rule, &f.CustomerID, &at, &f.Status, &f.Variant, &f.CouponOrderFen); err != nil {
 			return nil, err
@@ -37,7 +38,7 @@ func (d *DB) OutcomeFires(ctx context.Context, playbook string) ([]engine.Outcom
 
 // MessageStates counts the messages of each rule's fires by their
 // delivery state, from the contact history.
-func (d *DB) MessageStates(ctx context.Context, playbook string) ([]engine.MessageStateCount, error) {
+func (d *DB) MessageStates(ctx context.Context, playbook string) ([]report.MessageStateCount, error) {
 	rows, err := d.db.QueryContext(ctx, `
 		SELECT f.playbook, f.rule, c.channel, c.state, count(*)
 		FROM contacts c JOIN fires f ON f.id = c.fire_id
@@ -47,9 +48,9 @@ func (d *DB) MessageStates(ctx context.Context, playbook string) ([]engine.Messa
 		return nil, fmt.Errorf("read message states: %w", err)
 	}
 	defer rows.Close()
-	var out []engine.MessageStateCount
+	var out []report.MessageStateCount
 	for rows.Next() {
-		var m engine.MessageStateCount
+		var m report.MessageStateCount
 		if err := rows.Scan(&m.Playbook, &m.Rule, &m.Channel, &m.State, &m.N); err != nil {
 			return nil, fmt.Errorf("read message states: %w", err)
 		}

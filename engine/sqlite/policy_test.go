@@ -8,6 +8,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
@@ -83,8 +85,8 @@ func TestFrequencyCapBoundaries(t *testing.T) {
 	e := f.policyEngine(`cap: { messages: 2, per: 7d }`)
 	for d, want := range []struct{ fired, capped int }{{3, 0}, {3, 0}, {0, 3}, {0, 3}} {
 		r := f.run(e, t0.Add(time.Duration(d)*day), false)
-		if r.Rules[0].Fired != want.fired || r.Rules[0].Suppressed[engine.ReasonCap] != want.capped {
-			t.Errorf("day %d: fired %d, capped %d; want %d, %d", d, r.Rules[0].Fired, r.Rules[0].Suppressed[engine.ReasonCap], want.fired, want.capped)
+		if r.Rules[0].Fired != want.fired || r.Rules[0].Suppressed[policy.ReasonCap] != want.capped {
+			t.Errorf("day %d: fired %d, capped %d; want %d, %d", d, r.Rules[0].Fired, r.Rules[0].Suppressed[policy.ReasonCap], want.fired, want.capped)
 		}
 	}
 	// Day 7: the day-0 message is exactly 7 days old, out of (now-7d, now].
@@ -101,7 +103,7 @@ func TestFrequencyCapBoundaries(t *testing.T) {
 	}
 	// A restarted engine reads the history from the database.
 	e2 := f.policyEngine(`cap: { messages: 2, per: 7d }`)
-	if r := f.run(e2, t0.Add(9*day), false); r.Rules[0].Suppressed[engine.ReasonCap] != 3 {
+	if r := f.run(e2, t0.Add(9*day), false); r.Rules[0].Suppressed[policy.ReasonCap] != 3 {
 		t.Errorf("day 9 after a restart: %v, want 3 capped", r.Rules[0].Suppressed)
 	}
 	p, err := e2.Profile(context.Background(), "c000", t0.Add(9*day))
@@ -130,7 +132,7 @@ rules:
 	e := f.policyEngine(`channels: { hook: { messages: 1, per: 3d } }`)
 	f.run(e, t0, false)
 	r := f.run(e, t0.Add(day), false)
-	if r.Rules[0].Fired != 1 || r.Rules[1].Suppressed[engine.ReasonCap] != 1 {
+	if r.Rules[0].Fired != 1 || r.Rules[1].Suppressed[policy.ReasonCap] != 1 {
 		t.Errorf("day 1: log fired %d, hook %v; want log 1, hook capped", r.Rules[0].Fired, r.Rules[1].Suppressed)
 	}
 }
@@ -165,10 +167,10 @@ rules:
 	e := f.policyEngine(`cap: { messages: 1, per: 2d }`)
 	r := f.run(e, t0, false)
 	low, high, later := r.Rules[0], r.Rules[1], r.Rules[2]
-	if high.Fired != 2 || low.Suppressed[engine.ReasonCap] != 2 || low.Fired != 0 {
+	if high.Fired != 2 || low.Suppressed[policy.ReasonCap] != 2 || low.Fired != 0 {
 		t.Errorf("high fired %d, low %d fired and %v; want high to win both customers", high.Fired, low.Fired, low.Suppressed)
 	}
-	if later.Fired != 2 || later.Deferred[engine.ReasonCap] != 2 {
+	if later.Fired != 2 || later.Deferred[policy.ReasonCap] != 2 {
 		t.Errorf("later: fired %d, deferred %v; want 2 fired and deferred by the cap", later.Fired, later.Deferred)
 	}
 	// The deferred message is due when high's leaves the 2-day window;
@@ -215,7 +217,7 @@ func TestQuietHours(t *testing.T) {
 	// 23:00 in Shanghai on 1 March is 15:00 in London and 10:00 in New York.
 	at := time.Date(2026, 3, 1, 23, 0, 0, 0, shanghai)
 	r := f.run(e, at, false)
-	if r.Rules[0].Fired != 3 || r.Rules[0].Deferred[engine.ReasonQuietHours] != 1 {
+	if r.Rules[0].Fired != 3 || r.Rules[0].Deferred[policy.ReasonQuietHours] != 1 {
 		t.Errorf("fired %d, deferred %v; want 3 fired, 1 deferred", r.Rules[0].Fired, r.Rules[0].Deferred)
 	}
 	if due := f.jobsDue("note", "sh"); len(due) != 1 || !due[0].Equal(time.Date(2026, 3, 2, 9, 0, 0, 0, shanghai)) {
@@ -274,10 +276,10 @@ rules:
 		t.Fatal(err)
 	}
 	r := f.run(e, t0, false)
-	if r.Rules[0].Fired != 1 || r.Rules[0].Suppressed[engine.ReasonConsent] != 3 {
+	if r.Rules[0].Fired != 1 || r.Rules[0].Suppressed[policy.ReasonConsent] != 3 {
 		t.Errorf("hook rule: fired %d, %v; want 1 fired, 3 consent", r.Rules[0].Fired, r.Rules[0].Suppressed)
 	}
-	if r.Rules[1].Fired != 3 || r.Rules[1].Suppressed[engine.ReasonConsent] != 1 {
+	if r.Rules[1].Fired != 3 || r.Rules[1].Suppressed[policy.ReasonConsent] != 1 {
 		t.Errorf("log rule: fired %d, %v; want 3 fired, 1 consent (c002 left every channel)", r.Rules[1].Fired, r.Rules[1].Suppressed)
 	}
 	if n := f.count(`SELECT count(*) FROM coupons`); n != 1 {
@@ -289,7 +291,7 @@ rules:
 		t.Fatal(err)
 	}
 	r = f.run(e2, t0.Add(day), false)
-	if r.Rules[0].Fired != 2 || r.Rules[0].Suppressed[engine.ReasonConsent] != 2 {
+	if r.Rules[0].Fired != 2 || r.Rules[0].Suppressed[policy.ReasonConsent] != 2 {
 		t.Errorf("after c000 opted back in: fired %d, %v", r.Rules[0].Fired, r.Rules[0].Suppressed)
 	}
 }
@@ -364,7 +366,7 @@ rules:
 	}
 	for _, id := range []string{"c000", "c001", "c002"} {
 		r := &rules.Rule{ID: "offer", Variants: []*rules.Variant{{ID: "small", Weight: 3}, {ID: "big", Weight: 1}}}
-		want := map[int]string{0: "small", 1: "big"}[engine.VariantOf("ab", r, id)]
+		want := map[int]string{0: "small", 1: "big"}[evaluate.VariantOf("ab", r, id)]
 		if got := first[id]; got != "fired/"+want && got != "holdout/" {
 			t.Errorf("%s: stored %s, VariantOf says %s", id, got, want)
 		}
@@ -404,7 +406,7 @@ rules:
 	for _, r := range runs {
 		got[r.Playbook] = r
 	}
-	if got["zzz"].Fired != 2 || got["aaa"].Rules[0].Suppressed[engine.ReasonCap] != 2 || runs[0].Playbook != "zzz" {
+	if got["zzz"].Fired != 2 || got["aaa"].Rules[0].Suppressed[policy.ReasonCap] != 2 || runs[0].Playbook != "zzz" {
 		t.Errorf("zzz fired %d, aaa capped %v, first %s; want the priority-5 playbook first", got["zzz"].Fired, got["aaa"].Rules[0].Suppressed, runs[0].Playbook)
 	}
 }

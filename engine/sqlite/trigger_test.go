@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 const thanks = `
@@ -97,7 +98,7 @@ func TestEventTriggeredRules(t *testing.T) {
 	now = now.Add(time.Hour)
 	add(engine.Event{ID: "s3", CustomerID: "c000", Type: "share", At: now})
 	runs, err = e.ProcessTriggers(ctx, opts)
-	if err != nil || len(runs) != 1 || runs[0].Rules[1].Suppressed[engine.ReasonCooldown] != 1 {
+	if err != nil || len(runs) != 1 || runs[0].Rules[1].Suppressed[evaluate.ReasonCooldown] != 1 {
 		t.Fatalf("in cooldown: %+v %v", runs, err)
 	}
 	now = now.Add(25 * time.Hour)
@@ -142,7 +143,7 @@ func TestEventTriggersRerunFireOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	runs, err := e.ProcessTriggers(ctx, opts)
-	if err != nil || len(runs) != 1 || runs[0].Fired != 0 || runs[0].Rules[0].Suppressed[engine.ReasonOnce] != 1 {
+	if err != nil || len(runs) != 1 || runs[0].Fired != 0 || runs[0].Rules[0].Suppressed[evaluate.ReasonOnce] != 1 {
 		t.Fatalf("re-run: %+v %v", runs, err)
 	}
 	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'first-order'`); n != 1 {

@@ -1,4 +1,4 @@
-package engine
+package evaluate
 
 import (
 	"cmp"
@@ -38,43 +38,43 @@ type CustomerOutcome struct {
 	Error     string     `json:"error,omitempty"`
 }
 
-// outcomes lists every match of a traced evaluation, by customer (pond
+// Outcomes lists every match of a traced evaluation, by customer (pond
 // order) and then rule order. held says the blast guard stopped the run:
 // what would have fired is then suppressed by it.
-func (ev *evaluation) outcomes(pb *rules.Playbook, snap *profile.Snapshot, held bool) []CustomerOutcome {
+func (ev *Evaluation) Outcomes(pb *rules.Playbook, snap *profile.Snapshot, held bool) []CustomerOutcome {
 	type keyed struct {
 		cust int32
 		rule int16
 		out  CustomerOutcome
 	}
-	all := make([]keyed, 0, len(ev.decisions)+len(ev.traced))
+	all := make([]keyed, 0, len(ev.Decisions)+len(ev.Traced))
 	id := func(i int32) string { return snap.Pond().Customers[i].ID }
-	for _, d := range ev.decisions {
-		r := pb.Rules[d.rule]
-		o := CustomerOutcome{CustomerID: id(d.cust), Rule: r.ID, Outcome: OutcomeFired}
-		if d.variant >= 0 && int(d.variant) < len(r.Variants) {
-			o.Variant = r.Variants[d.variant].ID
+	for _, d := range ev.Decisions {
+		r := pb.Rules[d.Rule]
+		o := CustomerOutcome{CustomerID: id(d.Cust), Rule: r.ID, Outcome: OutcomeFired}
+		if d.Variant >= 0 && int(d.Variant) < len(r.Variants) {
+			o.Variant = r.Variants[d.Variant].ID
 		}
 		switch {
-		case d.holdout:
+		case d.Holdout:
 			o.Outcome, o.Reason = OutcomeHoldout, ReasonHoldout
 		case held:
 			o.Outcome, o.Reason = OutcomeSuppressed, ReasonBlastGuard
 		default:
-			o.Reason = d.deferred.reason()
-			if d.deliverAt != 0 {
-				t := time.UnixMilli(d.deliverAt).In(snap.Now.Location())
+			o.Reason = d.Deferred.Reason()
+			if d.DeliverAt != 0 {
+				t := time.UnixMilli(d.DeliverAt).In(snap.Now.Location())
 				o.DeliverAt = &t
 			}
 		}
-		all = append(all, keyed{d.cust, d.rule, o})
+		all = append(all, keyed{d.Cust, d.Rule, o})
 	}
-	for _, t := range ev.traced {
-		o := CustomerOutcome{CustomerID: id(t.cust), Rule: pb.Rules[t.rule].ID, Outcome: OutcomeSuppressed, Reason: t.reason, By: t.by}
-		if t.err != "" {
-			o.Outcome, o.Error = OutcomeError, t.err
+	for _, t := range ev.Traced {
+		o := CustomerOutcome{CustomerID: id(t.Cust), Rule: pb.Rules[t.Rule].ID, Outcome: OutcomeSuppressed, Reason: t.Reason, By: t.By}
+		if t.Err != "" {
+			o.Outcome, o.Error = OutcomeError, t.Err
 		}
-		all = append(all, keyed{t.cust, t.rule, o})
+		all = append(all, keyed{t.Cust, t.Rule, o})
 	}
 	slices.SortFunc(all, func(a, b keyed) int {
 		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.rule, b.rule))

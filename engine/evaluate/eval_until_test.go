@@ -1,4 +1,4 @@
-package engine
+package evaluate
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -16,7 +17,7 @@ func TestEvaluationStopsWhenDone(t *testing.T) {
 	now := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	p := profile.NewPond()
 	for i := range 5000 {
-		p.PutCustomer(Customer{ID: fmt.Sprintf("c%04d", i), Member: true, JoinedAt: now.Add(-time.Hour)})
+		p.PutCustomer(domain.Customer{ID: fmt.Sprintf("c%04d", i), Member: true, JoinedAt: now.Add(-time.Hour)})
 	}
 	snap := profile.RecomputeSnapshot(nil, p, now, profile.ProfileConfig{})
 	pb, err := rules.Load("p.yaml", []byte("name: p\nrules:\n  - id: r\n    when: member\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"),
@@ -24,12 +25,12 @@ func TestEvaluationStopsWhenDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := evaluateUntil(nil, pb, snap, &Marks{}, 2, false); ev.audience != 5000 {
-		t.Fatalf("audience %d, want 5000", ev.audience)
+	if ev := EvaluateUntil(nil, pb, snap, &Marks{}, 2, false); ev.Audience != 5000 {
+		t.Fatalf("audience %d, want 5000", ev.Audience)
 	}
 	done := make(chan struct{})
 	close(done)
-	if ev := evaluateUntil(done, pb, snap, &Marks{}, 2, false); ev.audience != 0 {
-		t.Errorf("a closed done evaluated %d customers, want none", ev.audience)
+	if ev := EvaluateUntil(done, pb, snap, &Marks{}, 2, false); ev.Audience != 0 {
+		t.Errorf("a closed done evaluated %d customers, want none", ev.Audience)
 	}
 }
