@@ -16,6 +16,7 @@ import (
 	"github.com/koihq/koi/actions/webhook"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -83,9 +84,9 @@ func benchOutboxOnce(ctx context.Context, path, playbooks, url string, secret []
 		return 0, err
 	}
 	defer db.Close()
-	cs := make([]engine.Customer, jobs)
+	cs := make([]domain.Customer, jobs)
 	for i := range cs {
-		cs[i] = engine.Customer{ID: fmt.Sprintf("c%07d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: benchAnchor.Add(-24 * time.Hour)}
+		cs[i] = domain.Customer{ID: fmt.Sprintf("c%07d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: benchAnchor.Add(-24 * time.Hour)}
 	}
 	if err := db.UpsertCustomers(ctx, cs, benchAnchor); err != nil {
 		return 0, err

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // newDecideCmd is `koi approve RUN` or `koi reject RUN`: a decision about a
@@ -58,7 +59,7 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}
-			var deliveries map[engine.JobState]int
+			var deliveries map[domain.JobState]int
 			if verb == "approve" {
 				if deliveries, err = drainOutbox(ctx, a, cmd.ErrOrStderr()); err != nil {
 					return err
@@ -124,7 +125,7 @@ func loadHeldPlaybook(ctx context.Context, a *app, id int64, dir string, errOut 
 	return nil
 }
 
-func printDecision(w io.Writer, r *engine.Run, deliveries map[engine.JobState]int) {
+func printDecision(w io.Writer, r *engine.Run, deliveries map[domain.JobState]int) {
 	rep := newRunReport(r.At, false, []*engine.Run{r})
 	rep.Deliveries = deliveries
 	printReport(w, rep)

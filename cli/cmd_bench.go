@@ -23,6 +23,7 @@ import (
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 )
@@ -438,11 +439,11 @@ func benchIngest(ctx context.Context, e *engine.Engine, db *sqlite.DB, n, batchS
 	if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&customers); err != nil {
 		return 0, err
 	}
-	batch := make([]engine.Event, 0, batchSize)
+	batch := make([]domain.Event, 0, batchSize)
 	at := benchAnchor.Add(time.Hour)
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		batch = append(batch, engine.Event{
+		batch = append(batch, domain.Event{
 			// Ids spread like the UUIDs most senders use, not in order: an
 			// ordered id would make every insert append to the id index.
 			ID: fmt.Sprintf("ingest-%016x", uint64(i+1)*0x9e3779b97f4a7c15), CustomerID: fmt.Sprintf("c%07d", (i*7919)%customers),

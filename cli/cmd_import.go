@@ -14,7 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/engine/wire"
@@ -104,8 +104,8 @@ type importer struct {
 	unsubscribe string
 
 	lines, good, bad, dups int
-	customers              []engine.Customer
-	events                 []engine.Event
+	customers              []domain.Customer
+	events                 []domain.Event
 	eventLines             []int
 }
 

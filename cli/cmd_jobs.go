@@ -9,14 +9,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/spf13/cobra"
-
-	"github.com/koihq/koi/engine"
 )
 
 func newJobsCmd(g *globals) *cobra.Command {
 	var (
-		f      engine.JobFilter
+		f      domain.JobFilter
 		state  string
 		asJSON bool
 	)
@@ -30,9 +29,9 @@ func newJobsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			f.State = engine.JobState(state)
-			if f.State != "" && !slices.Contains(engine.JobStates, f.State) {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--state: %q is not one of %s", state, engine.JobStateNames())}
+			f.State = domain.JobState(state)
+			if f.State != "" && !slices.Contains(domain.JobStates, f.State) {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--state: %q is not one of %s", state, domain.JobStateNames())}
 			}
 			jobs, err := a.db.ListJobs(cmd.Context(), f)
 			if err != nil {
@@ -40,7 +39,7 @@ func newJobsCmd(g *globals) *cobra.Command {
 			}
 			if asJSON {
 				if jobs == nil {
-					jobs = []*engine.Job{}
+					jobs = []*domain.Job{}
 				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -50,7 +49,7 @@ func newJobsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&state, "state", "", "only jobs in this `state`: "+engine.JobStateNames())
+	cmd.Flags().StringVar(&state, "state", "", "only jobs in this `state`: "+domain.JobStateNames())
 	cmd.Flags().StringVar(&f.Playbook, "playbook", "", "only this playbook's jobs")
 	cmd.Flags().StringVar(&f.CustomerID, "customer", "", "only this customer's jobs")
 	cmd.Flags().StringVar(&f.Kind, "kind", "", "only jobs of this kind (message, webhook, …)")
@@ -58,17 +57,17 @@ func newJobsCmd(g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(jobActionCmd(g, "retry", "Make a finished job (dead, cancelled, skipped, unsent, done, …) pending again, due now, with its attempts reset; not a WeCom task still waiting for its guide",
-		func(a *app, cmd *cobra.Command, id int64) (*engine.Job, error) {
+		func(a *app, cmd *cobra.Command, id int64) (*domain.Job, error) {
 			return a.db.RetryJob(cmd.Context(), id, time.Now())
 		}),
 		jobActionCmd(g, "cancel", "Cancel a pending job: it will not be delivered; a WeCom task waiting for its guide is stopped at the server's next poll (then unsent)",
-			func(a *app, cmd *cobra.Command, id int64) (*engine.Job, error) {
+			func(a *app, cmd *cobra.Command, id int64) (*domain.Job, error) {
 				return a.db.CancelJob(cmd.Context(), id, time.Now())
 			}))
 	return cmd
 }
 
-func jobActionCmd(g *globals, verb, short string, do func(*app, *cobra.Command, int64) (*engine.Job, error)) *cobra.Command {
+func jobActionCmd(g *globals, verb, short string, do func(*app, *cobra.Command, int64) (*domain.Job, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:   verb + " ID",
 		Short: short,
@@ -97,17 +96,17 @@ func jobActionCmd(g *globals, verb, short string, do func(*app, *cobra.Command, 
 	}
 }
 
-func printJobs(w io.Writer, jobs []*engine.Job) {
+func printJobs(w io.Writer, jobs []*domain.Job) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tCHANNEL\tCUSTOMER\tPLAYBOOK/RULE\tATTEMPTS\tDUE\tLAST ERROR")
 	for _, j := range jobs {
 		due := ""
 		switch {
-		case j.State == engine.JobPending:
+		case j.State == domain.JobPending:
 			due = j.RunAt.Local().Format("01-02 15:04:05")
-		case j.State == engine.JobTaskCreated && j.Cancel != "":
+		case j.State == domain.JobTaskCreated && j.Cancel != "":
 			due = "stopping"
-		case j.State == engine.JobSent:
+		case j.State == domain.JobSent:
 			due = "sent " + j.SentAt.Local().Format("01-02 15:04:05")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/%s\t%d/%d\t%s\t%s\n", j.ID, j.State, j.Kind, j.Channel, j.CustomerID, j.Playbook, j.Rule,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/report"
 )
 
@@ -109,13 +109,13 @@ func printRuleReports(w io.Writer, reps []*report.RuleReport) {
 // guide)".
 func messageStates(by map[string]int) string {
 	s := ""
-	for _, st := range append(slices.Clone(engine.JobStates), "unknown") {
+	for _, st := range append(slices.Clone(domain.JobStates), "unknown") {
 		n := by[string(st)]
 		if n == 0 || st.Reached() {
 			continue
 		}
 		s += fmt.Sprintf("; %d %s", n, st)
-		if st == engine.JobTaskCreated {
+		if st == domain.JobTaskCreated {
 			s += " (a WeCom task waiting for the guide)"
 		}
 	}

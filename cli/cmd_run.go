@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/policy"
 )
 
@@ -27,20 +29,20 @@ type runReport struct {
 	Playbooks []*playbookRun `json:"playbooks"`
 	// Deliveries counts the outbox's delivery attempts after the run, by
 	// the state they left their job in.
-	Deliveries map[engine.JobState]int `json:"deliveries,omitempty"`
+	Deliveries map[domain.JobState]int `json:"deliveries,omitempty"`
 }
 
 type playbookRun struct {
-	Name     string               `json:"name"`
-	RunID    int64                `json:"run_id,omitempty"`
-	Status   string               `json:"status"`
-	Hash     string               `json:"hash"`
-	Audience int                  `json:"audience"`
-	Limit    int                  `json:"limit"`
-	Matched  int                  `json:"matched"`
-	Fired    int                  `json:"fired"`
-	Error    string               `json:"error,omitempty"`
-	Rules    []*engine.RuleCounts `json:"rules"`
+	Name     string                 `json:"name"`
+	RunID    int64                  `json:"run_id,omitempty"`
+	Status   string                 `json:"status"`
+	Hash     string                 `json:"hash"`
+	Audience int                    `json:"audience"`
+	Limit    int                    `json:"limit"`
+	Matched  int                    `json:"matched"`
+	Fired    int                    `json:"fired"`
+	Error    string                 `json:"error,omitempty"`
+	Rules    []*evaluate.RuleCounts `json:"rules"`
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -123,10 +125,10 @@ func newRunReport(at time.Time, dryRun bool, runs []*engine.Run) *runReport {
 }
 
 // drainOutbox delivers the jobs due now and counts the outcomes.
-func drainOutbox(ctx context.Context, a *app, errOut io.Writer) (map[engine.JobState]int, error) {
+func drainOutbox(ctx context.Context, a *app, errOut io.Writer) (map[domain.JobState]int, error) {
 	var mu sync.Mutex
-	counts := map[engine.JobState]int{}
-	d, err := a.dispatcher(a.cfg.Log.logger(errOut), func(_ *engine.Job, s engine.JobState, _ time.Duration) {
+	counts := map[domain.JobState]int{}
+	d, err := a.dispatcher(a.cfg.Log.logger(errOut), func(_ *domain.Job, s domain.JobState, _ time.Duration) {
 		mu.Lock()
 		counts[s]++
 		mu.Unlock()
@@ -176,11 +178,11 @@ func printReport(w io.Writer, rep *runReport) {
 	fmt.Fprintf(w, "%s: %d matched, %d %s at %s\n", map[bool]string{true: "dry run", false: "done"}[rep.DryRun], rep.Matched, rep.Fired, verb, rep.At.Format(time.RFC3339))
 	if len(rep.Deliveries) > 0 {
 		var parts []string
-		for _, s := range []engine.JobState{engine.JobDone, engine.JobTaskCreated, engine.JobPending, engine.JobDead, engine.JobSkipped, engine.JobCancelled} {
+		for _, s := range []domain.JobState{domain.JobDone, domain.JobTaskCreated, domain.JobPending, domain.JobDead, domain.JobSkipped, domain.JobCancelled} {
 			if n := rep.Deliveries[s]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", map[engine.JobState]string{engine.JobDone: "delivered", engine.JobPending: "to retry",
-					engine.JobTaskCreated: "WeCom tasks created, waiting for the guides (koi serve tracks them)",
-					engine.JobDead:        "dead", engine.JobSkipped: "skipped (consent)", engine.JobCancelled: "cancelled"}[s], n))
+				parts = append(parts, fmt.Sprintf("%s %d", map[domain.JobState]string{domain.JobDone: "delivered", domain.JobPending: "to retry",
+					domain.JobTaskCreated: "WeCom tasks created, waiting for the guides (koi serve tracks them)",
+					domain.JobDead:        "dead", domain.JobSkipped: "skipped (consent)", domain.JobCancelled: "cancelled"}[s], n))
 			}
 		}
 		fmt.Fprintf(w, "outbox: %s (koi jobs lists them)\n", strings.Join(parts, ", "))

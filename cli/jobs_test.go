@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // A new user's first message: a playbook that messages on the log channel
@@ -34,7 +34,7 @@ rules:
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
-	if rep.Fired == 0 || rep.Deliveries[engine.JobDone] != rep.Fired {
+	if rep.Fired == 0 || rep.Deliveries[domain.JobDone] != rep.Fired {
 		t.Fatalf("fired %d, deliveries %v: want every fire's message delivered", rep.Fired, rep.Deliveries)
 	}
 	if n := strings.Count(r.stderr, "msg=message channel=log"); n != rep.Fired {
@@ -45,15 +45,15 @@ rules:
 	}
 
 	jobs := mustKoi(t, "--db", db, "jobs", "--json", "--limit", "1000")
-	var list []engine.Job
+	var list []domain.Job
 	if err := json.Unmarshal([]byte(jobs.stdout), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != rep.Fired || list[0].State != engine.JobDone {
+	if len(list) != rep.Fired || list[0].State != domain.JobDone {
 		t.Fatalf("koi jobs: %d jobs, first %+v", len(list), list[0])
 	}
 	one := mustKoi(t, "--db", db, "jobs", "--json", "--fire", "1")
-	var byFire []engine.Job
+	var byFire []domain.Job
 	if err := json.Unmarshal([]byte(one.stdout), &byFire); err != nil || len(byFire) != 1 || byFire[0].FireID != 1 {
 		t.Errorf("koi jobs --fire 1: %v %+v", err, byFire)
 	}

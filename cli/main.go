@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/actions"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Exit codes. Scripts and CI depend on them; the README documents them.
@@ -60,7 +60,7 @@ func run(args []string, register ...func(*actions.Registry)) int {
 		return ee.code
 	}
 	fmt.Fprintln(os.Stderr, "koi:", err)
-	if engine.ErrorCode(err) == engine.EInvalid || engine.ErrorCode(err) == engine.ENotFound {
+	if domain.ErrorCode(err) == domain.EInvalid || domain.ErrorCode(err) == domain.ENotFound {
 		return exitFailed
 	}
 	return exitUsage

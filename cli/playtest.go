@@ -15,6 +15,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
@@ -172,11 +173,11 @@ func (pt *playTester) runCase(ctx context.Context, tf *rules.TestFile, c *rules.
 
 // seed writes a case's customers, their history and their coupons.
 func seed(ctx context.Context, db *sqlite.DB, c *rules.TestCase) error {
-	var custs []engine.Customer
-	var evs []engine.Event
+	var custs []domain.Customer
+	var evs []domain.Event
 	var coupons []actions.Coupon
 	for _, tc := range c.Customers {
-		custs = append(custs, engine.Customer{ID: tc.ID, Name: tc.Name, Tier: tc.Tier, Tags: tc.Tags, Attrs: tc.Attrs,
+		custs = append(custs, domain.Customer{ID: tc.ID, Name: tc.Name, Tier: tc.Tier, Tags: tc.Tags, Attrs: tc.Attrs,
 			Member: tc.Member, JoinedAt: tc.Joined, Birthday: tc.Birthday, Guide: tc.Guide, Phone: tc.Phone,
 			Email: tc.Email, WeComID: tc.WeComID, OptOut: tc.OptOut})
 		for k, e := range tc.Events {
@@ -200,7 +201,7 @@ func seed(ctx context.Context, db *sqlite.DB, c *rules.TestCase) error {
 	}
 	if len(coupons) > 0 {
 		_, err := db.WriteFires(ctx, c.At, func(tx engine.FireTx) error {
-			return tx.ApplyEffects(&engine.BatchEffects{Coupons: coupons})
+			return tx.ApplyEffects(&domain.BatchEffects{Coupons: coupons})
 		})
 		if err != nil {
 			return fmt.Errorf("coupons: %w", err)
@@ -209,14 +210,14 @@ func seed(ctx context.Context, db *sqlite.DB, c *rules.TestCase) error {
 	return nil
 }
 
-func storeEvent(e rules.TestEvent, customer, id string) engine.Event {
+func storeEvent(e rules.TestEvent, customer, id string) domain.Event {
 	if e.ID != "" {
 		id = e.ID
 	}
 	if e.CustomerID != "" {
 		customer = e.CustomerID
 	}
-	return engine.Event{ID: id, CustomerID: customer, Type: e.Type, At: e.At, AmountFen: e.AmountFen, OrderID: e.OrderID, Code: e.Code, Attrs: e.Attrs}
+	return domain.Event{ID: id, CustomerID: customer, Type: e.Type, At: e.At, AmountFen: e.AmountFen, OrderID: e.OrderID, Code: e.Code, Attrs: e.Attrs}
 }
 
 // got is what a step did to one customer.
@@ -243,7 +244,7 @@ func (pt *playTester) runStep(ctx context.Context, db *sqlite.DB, eng *engine.En
 	var runs []*engine.Run
 	var err error
 	if len(st.Events) > 0 {
-		evs := make([]engine.Event, len(st.Events))
+		evs := make([]domain.Event, len(st.Events))
 		for k, e := range st.Events {
 			evs[k] = storeEvent(e, "", fmt.Sprintf("step-%d-%d", st.Line, k+1))
 		}
@@ -313,11 +314,11 @@ func collectEffects(ctx context.Context, db *sqlite.DB, r *engine.Run, g func(st
 	if err != nil {
 		return err
 	}
-	coupons := map[string][]engine.Coupon{} // by customer: read once, not per fire
+	coupons := map[string][]domain.Coupon{} // by customer: read once, not per fire
 	for _, f := range fires {
 		cs, ok := coupons[f.CustomerID]
 		if !ok {
-			if cs, err = db.ListCoupons(ctx, engine.CouponFilter{CustomerID: f.CustomerID, Limit: 1000}); err != nil {
+			if cs, err = db.ListCoupons(ctx, domain.CouponFilter{CustomerID: f.CustomerID, Limit: 1000}); err != nil {
 				return err
 			}
 			coupons[f.CustomerID] = cs
@@ -327,11 +328,11 @@ func collectEffects(ctx context.Context, db *sqlite.DB, r *engine.Run, g func(st
 				g(f.CustomerID).coupons = append(g(f.CustomerID).coupons, cp.AmountFen)
 			}
 		}
-		jobs, err := db.ListJobs(ctx, engine.JobFilter{FireID: f.ID, Limit: 1000})
+		jobs, err := db.ListJobs(ctx, domain.JobFilter{FireID: f.ID, Limit: 1000})
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(jobs, func(a, b *engine.Job) int { return int(a.ID - b.ID) })
+		slices.SortFunc(jobs, func(a, b *domain.Job) int { return int(a.ID - b.ID) })
 		for _, j := range jobs {
 			var p struct {
 				Text *string `json:"text"`

@@ -96,7 +96,7 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 	if _, err := a.engine.ProcessTriggers(ctx, triggers); err != nil {
 		return res, fmt.Errorf("event-triggered rules: %w", err)
 	}
-	var pending []engine.Event // orders and redemptions still to happen
+	var pending []domain.Event // orders and redemptions still to happen
 	seq := 0
 	// respond has customers respond to a run's fires.
 	respond := func(run *engine.Run, now time.Time) error {
@@ -136,7 +136,7 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 			o := simOrder(r, fmt.Sprintf("sim-%d", seq), f.customer, at, f.minSpend)
 			pending = append(pending, o)
 			if f.coupon != "" && !f.holdout {
-				pending = append(pending, engine.Event{ID: "coupon_redeem:" + f.coupon, CustomerID: f.customer, Type: domain.EventCouponRedeem,
+				pending = append(pending, domain.Event{ID: "coupon_redeem:" + f.coupon, CustomerID: f.customer, Type: domain.EventCouponRedeem,
 					At: at, Code: f.coupon, OrderID: o.ID})
 			}
 		}
@@ -169,7 +169,7 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 			stop = next
 		}
 		// What happened by the stop happens, and reaches the rules on events.
-		var ready []engine.Event
+		var ready []domain.Event
 		ready, pending = eventsBy(pending, stop)
 		if err := addSimEvents(ctx, a, ready); err != nil {
 			return res, err
@@ -267,7 +267,7 @@ func onlyEventRules(pb *rules.Playbook) bool {
 }
 
 // eventsBy splits evs into those at or before t, in time order, and the rest.
-func eventsBy(evs []engine.Event, t time.Time) (ready, rest []engine.Event) {
+func eventsBy(evs []domain.Event, t time.Time) (ready, rest []domain.Event) {
 	for _, e := range evs {
 		if e.At.After(t) {
 			rest = append(rest, e)
@@ -275,7 +275,7 @@ func eventsBy(evs []engine.Event, t time.Time) (ready, rest []engine.Event) {
 			ready = append(ready, e)
 		}
 	}
-	slices.SortStableFunc(ready, func(a, b engine.Event) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(ready, func(a, b domain.Event) int { return a.At.Compare(b.At) })
 	return ready, rest
 }
 
@@ -291,13 +291,13 @@ func earliest(ts ...time.Time) time.Time {
 }
 
 // simOrder is an order of 80 to 400 yuan, at least minSpend plus 20.
-func simOrder(r *rand.Rand, id, customer string, at time.Time, minSpendFen int64) engine.Event {
+func simOrder(r *rand.Rand, id, customer string, at time.Time, minSpendFen int64) domain.Event {
 	amount := int64(8000 + r.IntN(32000))
 	amount = max(amount, minSpendFen+2000)
-	return engine.Event{ID: id, CustomerID: customer, Type: domain.EventOrder, At: at, AmountFen: amount}
+	return domain.Event{ID: id, CustomerID: customer, Type: domain.EventOrder, At: at, AmountFen: amount}
 }
 
-func countType(evs []engine.Event, typ string) int {
+func countType(evs []domain.Event, typ string) int {
 	n := 0
 	for _, e := range evs {
 		if e.Type == typ {
@@ -307,7 +307,7 @@ func countType(evs []engine.Event, typ string) int {
 	return n
 }
 
-func addSimEvents(ctx context.Context, a *app, evs []engine.Event) error {
+func addSimEvents(ctx context.Context, a *app, evs []domain.Event) error {
 	for len(evs) > 0 {
 		n := min(len(evs), 5000)
 		res, err := a.engine.AddEvents(ctx, evs[:n])
@@ -364,7 +364,7 @@ func simFires(ctx context.Context, a *app, run *engine.Run) ([]simFire, error) {
 		if err := rows.Scan(&f.id, &f.customer, &f.playbook, &status, &f.contacted, &f.coupon, &expires, &f.minSpend); err != nil {
 			return nil, err
 		}
-		f.holdout = status == engine.FireHoldout
+		f.holdout = status == domain.FireHoldout
 		f.couponEnd = time.UnixMilli(expires)
 		if n := len(out); n > 0 && out[n-1].id == f.id {
 			continue

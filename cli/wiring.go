@@ -67,7 +67,7 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 // dispatcher opens the configured channels and returns a dispatcher
 // delivering with them. Only commands that deliver open channels, so that
 // a channel's missing secret does not stop `koi check`.
-func (a *app) dispatcher(log *slog.Logger, observe func(*engine.Job, engine.JobState, time.Duration)) (*dispatch.Dispatcher, error) {
+func (a *app) dispatcher(log *slog.Logger, observe func(*domain.Job, domain.JobState, time.Duration)) (*dispatch.Dispatcher, error) {
 	set, err := a.cfg.openChannels(a.registry, log)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/profile"
@@ -83,15 +84,15 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 		return nil, err
 	}
 	if run.Status != RunHeld {
-		return run, &Error{Code: EConflict, Message: fmt.Sprintf("run %d is %s: only a held run can be approved", id, run.Status)}
+		return run, &domain.Error{Code: domain.EConflict, Message: fmt.Sprintf("run %d is %s: only a held run can be approved", id, run.Status)}
 	}
 	pbs, err := e.selectPlaybooks([]string{run.Playbook})
 	if err != nil {
-		return run, &Error{Code: EConflict, Message: fmt.Sprintf("run %d: playbook %s is no longer loaded", id, run.Playbook)}
+		return run, &domain.Error{Code: domain.EConflict, Message: fmt.Sprintf("run %d: playbook %s is no longer loaded", id, run.Playbook)}
 	}
 	pb := pbs[0]
 	if pb.Hash != run.Hash {
-		return run, &Error{Code: EConflict, Message: fmt.Sprintf("run %d: playbook %s changed since it was held (version %s, now %s); run it again to see what the new version would do", id, pb.Name, run.Hash, pb.Hash)}
+		return run, &domain.Error{Code: domain.EConflict, Message: fmt.Sprintf("run %d: playbook %s changed since it was held (version %s, now %s); run it again to see what the new version would do", id, pb.Name, run.Hash, pb.Hash)}
 	}
 	held, err := e.store.HeldFires(ctx, id, 0)
 	if err != nil {
@@ -135,12 +136,12 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 func releaseHeld(pb *rules.Playbook, snap *profile.Snapshot, held []HeldFire, run *Run) *evaluate.Evaluation {
 	// The group numbers the run computed stand in for the marks it read:
 	// writing takes a grouped fire's number from its group's mark.
-	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), Marks: &Marks{}}
+	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), Marks: &evaluate.Marks{}}
 	ruleIdx := map[string]int{}
 	for i, r := range pb.Rules {
 		ruleIdx[r.ID] = i
 	}
-	byRule := map[string]*RuleCounts{}
+	byRule := map[string]*evaluate.RuleCounts{}
 	for _, c := range run.Rules {
 		byRule[c.Rule] = c
 	}

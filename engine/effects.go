@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -26,8 +27,8 @@ type stagedEffects struct {
 	prefetch []string
 	fetched  bool
 	// states holds customers' state as the batch has left it so far.
-	states map[string]CustomerState
-	out    *BatchEffects
+	states map[string]domain.CustomerState
+	out    *domain.BatchEffects
 	muts   []mutation
 	// fatal is a store error met while serving an action: it fails the
 	// batch, not just the fire.
@@ -44,9 +45,9 @@ type stagedEffects struct {
 	tags        map[string][]string
 	tiers       map[string]string
 	custGuides  map[string]string
-	tasks       []NewTask
-	jobs        []NewJob
-	contacts    []Contact
+	tasks       []domain.NewTask
+	jobs        []domain.NewJob
+	contacts    []domain.Contact
 
 	// guides are the configured guides; loads their open tasks as the
 	// batch has left them (nil until first needed), last the guide most
@@ -63,28 +64,28 @@ var _ actions.Effects = (*stagedEffects)(nil)
 func newStagedEffects(tx FireTx, snap *profile.Snapshot, fromPond bool, fires int) *stagedEffects {
 	return &stagedEffects{
 		tx: tx, snap: snap, fromPond: fromPond,
-		states: make(map[string]CustomerState, fires),
-		out:    &BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}, Guides: map[string]string{}},
+		states: make(map[string]domain.CustomerState, fires),
+		out:    &domain.BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}, Guides: map[string]string{}},
 		muts:   make([]mutation, 0, fires),
 		tags:   map[string][]string{}, tiers: map[string]string{}, custGuides: map[string]string{},
 	}
 }
 
 // stored returns a customer's state as committed before this batch.
-func (s *stagedEffects) stored(id string) (CustomerState, bool, error) {
+func (s *stagedEffects) stored(id string) (domain.CustomerState, bool, error) {
 	if s.fromPond {
 		i, ok := s.snap.Pond().Lookup(id)
 		if !ok {
-			return CustomerState{}, false, nil
+			return domain.CustomerState{}, false, nil
 		}
 		c := &s.snap.Pond().Customers[i]
-		return CustomerState{Tier: c.Tier, Tags: c.Tags, Guide: c.Guide}, true, nil
+		return domain.CustomerState{Tier: c.Tier, Tags: c.Tags, Guide: c.Guide}, true, nil
 	}
 	if !s.fetched {
 		s.fetched = true
 		states, err := s.tx.CustomerStates(s.prefetch)
 		if err != nil {
-			return CustomerState{}, false, err
+			return domain.CustomerState{}, false, err
 		}
 		for id, st := range states {
 			s.states[id] = st
@@ -96,7 +97,7 @@ func (s *stagedEffects) stored(id string) (CustomerState, bool, error) {
 	// A customer outside the prefetch: an action touching someone else.
 	more, err := s.tx.CustomerStates([]string{id})
 	if err != nil {
-		return CustomerState{}, false, err
+		return domain.CustomerState{}, false, err
 	}
 	st, ok := more[id]
 	return st, ok, nil
@@ -104,14 +105,14 @@ func (s *stagedEffects) stored(id string) (CustomerState, bool, error) {
 
 // state returns a customer's tier and tags as the batch has left them so
 // far, including the current fire's staged changes.
-func (s *stagedEffects) state(id string) (CustomerState, error) {
+func (s *stagedEffects) state(id string) (domain.CustomerState, error) {
 	st, ok := s.states[id]
 	if !ok {
 		var err error
 		st, ok, err = s.stored(id)
 		if err != nil {
 			s.fatal = err
-			return CustomerState{}, err
+			return domain.CustomerState{}, err
 		}
 		if !ok {
 			return st, fmt.Errorf("no customer %s", id)
@@ -173,7 +174,7 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 	if err != nil {
 		return fmt.Errorf("enqueue %s: payload: %w", j.Kind, err)
 	}
-	nj := NewJob{
+	nj := domain.NewJob{
 		Key: f.Key + "#" + strconv.Itoa(f.Index), Kind: j.Kind, Channel: j.Channel,
 		FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: f.CustomerID,
 		Payload: payload, Batch: j.Batch, MaxAttempts: s.maxAttempts,
@@ -182,7 +183,7 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 		// A message to the customer: it waits with the fire's delay, and
 		// it is contact history.
 		nj.Delay = s.delay
-		s.contacts = append(s.contacts, Contact{CustomerID: f.CustomerID, Channel: j.Channel, At: f.At.Add(s.delay), FireID: f.FireID, JobKey: nj.Key})
+		s.contacts = append(s.contacts, domain.Contact{CustomerID: f.CustomerID, Channel: j.Channel, At: f.At.Add(s.delay), FireID: f.FireID, JobKey: nj.Key})
 	}
 	s.jobs = append(s.jobs, nj)
 	return nil
@@ -200,12 +201,12 @@ func (s *stagedEffects) keep() {
 	for _, c := range s.coupons {
 		s.out.Coupons = append(s.out.Coupons, c)
 		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
-			s.muts = append(s.muts, mutation{cust: i, coupon: &IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
+			s.muts = append(s.muts, mutation{cust: i, coupon: &domain.IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
 		}
 	}
-	keepChanges(s, s.tags, s.out.Tags, func(st *CustomerState, v []string) { st.Tags = v }, func(m *mutation, v *[]string) { m.tags = v })
-	keepChanges(s, s.tiers, s.out.Tiers, func(st *CustomerState, v string) { st.Tier = v }, func(m *mutation, v *string) { m.tier = v })
-	keepChanges(s, s.custGuides, s.out.Guides, func(st *CustomerState, v string) { st.Guide = v }, func(m *mutation, v *string) { m.guide = v })
+	keepChanges(s, s.tags, s.out.Tags, func(st *domain.CustomerState, v []string) { st.Tags = v }, func(m *mutation, v *[]string) { m.tags = v })
+	keepChanges(s, s.tiers, s.out.Tiers, func(st *domain.CustomerState, v string) { st.Tier = v }, func(m *mutation, v *string) { m.tier = v })
+	keepChanges(s, s.custGuides, s.out.Guides, func(st *domain.CustomerState, v string) { st.Guide = v }, func(m *mutation, v *string) { m.guide = v })
 	for _, t := range s.tasks {
 		s.loads[t.Guide]++
 		s.last = t.Guide
@@ -217,7 +218,7 @@ func (s *stagedEffects) keep() {
 // keepChanges moves one kind of staged customer change (tags, tier,
 // guide) into the batch: into out, into the customers' state as the batch
 // has left it, and into a mutation for the pond.
-func keepChanges[V any](s *stagedEffects, staged, out map[string]V, set func(*CustomerState, V), mutate func(*mutation, *V)) {
+func keepChanges[V any](s *stagedEffects, staged, out map[string]V, set func(*domain.CustomerState, V), mutate func(*mutation, *V)) {
 	for id, v := range staged {
 		out[id] = v
 		st := s.states[id]

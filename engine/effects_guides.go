@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // loadGuides reads the guides' loads once per batch; the batch counts its
@@ -80,10 +81,10 @@ func (s *stagedEffects) CreateTask(t actions.Task) error {
 	}
 	f := s.fire
 	key := f.Key + "#" + strconv.Itoa(f.Index)
-	if slices.ContainsFunc(s.tasks, func(nt NewTask) bool { return nt.Key == key }) {
+	if slices.ContainsFunc(s.tasks, func(nt domain.NewTask) bool { return nt.Key == key }) {
 		return fmt.Errorf("an action creates at most one task per fire")
 	}
-	s.tasks = append(s.tasks, NewTask{Key: key, Guide: t.Guide, CustomerID: t.CustomerID, FireID: f.FireID,
+	s.tasks = append(s.tasks, domain.NewTask{Key: key, Guide: t.Guide, CustomerID: t.CustomerID, FireID: f.FireID,
 		Playbook: f.Playbook, Rule: f.Rule, Note: t.Note, DueAt: t.DueAt})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
@@ -229,7 +230,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		// claims are the benefit-group fires of a dry run's playbooks so
 		// far: it writes none, yet the playbooks after must see them, as
 		// they would in a real run.
-		claims = &Marks{}
+		claims = &evaluate.Marks{}
 	)
 	// The lookahead reads the snapshot, which goes back to the spare when
 	// Run returns: it must be done by then.
@@ -252,7 +253,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 			ahead = nil
 		} else {
 			refresh(changed)
-			var marks *Marks
+			var marks *evaluate.Marks
 			if marks, err = e.store.FireMarks(ctx, pb.Name, e.groupRules(pb)); err == nil {
 				marks.LayOver(claims, pb.Groups())
 				ev = evaluate.EvaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
@@ -319,7 +320,7 @@ func (e *Engine) selectPlaybooks(names []string) ([]*rules.Playbook, error) {
 			for i, p := range all {
 				known[i] = p.Name
 			}
-			return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no playbook named %q (loaded: %v)", n, known)}
+			return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no playbook named %q (loaded: %v)", n, known)}
 		}
 		out = append(out, pb)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
@@ -113,7 +114,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 		for i, r := range pb.Rules {
 			ids[i] = r.ID
 		}
-		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("playbook %s has no rule %q (rules: %v)", pb.Name, req.Rule, ids)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("playbook %s has no rule %q (rules: %v)", pb.Name, req.Rule, ids)}
 	}
 	rule := pb.Rules[ri]
 	pond, err := e.currentPond(ctx)
@@ -127,9 +128,9 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	snap, idx := e.sparseSnapshot(pond, pop, []string{req.CustomerID}, req.At)
 	if len(idx) == 0 {
 		if _, known := pond.Lookup(req.CustomerID); known {
-			return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("customer %q had not joined yet at %s", req.CustomerID, req.At.Format(time.RFC3339))}
+			return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("customer %q had not joined yet at %s", req.CustomerID, req.At.Format(time.RFC3339))}
 		}
-		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no customer %q", req.CustomerID)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", req.CustomerID)}
 	}
 	i := idx[0]
 	p := snap.Profile(i)
@@ -137,15 +138,15 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	if err != nil {
 		return nil, fmt.Errorf("explain: read fire marks: %w", err)
 	}
-	marks := &Marks{Rules: map[FireRef]FireMark{}, Groups: map[FireRef]FireMark{}}
+	marks := &evaluate.Marks{Rules: map[evaluate.FireRef]evaluate.FireMark{}, Groups: map[evaluate.FireRef]evaluate.FireMark{}}
 	for _, r := range pb.Rules {
-		ref := FireRef{Rule: r.ID, CustomerID: p.ID}
+		ref := evaluate.FireRef{Rule: r.ID, CustomerID: p.ID}
 		if m, ok := all.Rules[ref]; ok {
 			marks.Rules[ref] = m
 		}
 	}
 	for _, g := range pb.Groups() {
-		ref := FireRef{Rule: g, CustomerID: p.ID}
+		ref := evaluate.FireRef{Rule: g, CustomerID: p.ID}
 		if m, ok := all.Groups[ref]; ok {
 			marks.Groups[ref] = m
 		}
@@ -198,7 +199,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 }
 
 // explainState gathers what a rule's suppressions look at for a customer.
-func explainState(pb *rules.Playbook, r *rules.Rule, p *profile.Profile, marks *Marks, now time.Time) ExplainState {
+func explainState(pb *rules.Playbook, r *rules.Rule, p *profile.Profile, marks *evaluate.Marks, now time.Time) ExplainState {
 	st := ExplainState{Once: r.Once, Holdout: evaluate.InHoldout(pb.Name, p.ID, pb.HoldoutBP),
 		Channels: evaluate.RuleChannels(r, evaluate.VariantOf(pb.Name, r, p.ID)), OptOut: profile.OptOutOf(p),
 		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays, Group: r.Group}

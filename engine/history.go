@@ -10,17 +10,17 @@ import (
 )
 
 // ListRuns returns runs, newest first.
-func (e *Engine) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
+func (e *Engine) ListRuns(ctx context.Context, f domain.RunFilter) ([]*Run, error) {
 	return e.store.ListRuns(ctx, f)
 }
 
 // ListFires returns fires, newest first.
-func (e *Engine) ListFires(ctx context.Context, f FireFilter) ([]Fire, error) {
+func (e *Engine) ListFires(ctx context.Context, f domain.FireFilter) ([]domain.Fire, error) {
 	return e.store.ListFires(ctx, f)
 }
 
 // ListCoupons returns coupons, newest first, with their status at now.
-func (e *Engine) ListCoupons(ctx context.Context, f CouponFilter, now time.Time) ([]Coupon, error) {
+func (e *Engine) ListCoupons(ctx context.Context, f domain.CouponFilter, now time.Time) ([]domain.Coupon, error) {
 	cs, err := e.store.ListCoupons(ctx, f)
 	if err != nil {
 		return nil, err
@@ -30,7 +30,7 @@ func (e *Engine) ListCoupons(ctx context.Context, f CouponFilter, now time.Time)
 
 // couponStatus fills in coupons' status at now, from the redemptions the
 // pond holds, and their yuan amounts.
-func (e *Engine) couponStatus(ctx context.Context, cs []Coupon, now time.Time) error {
+func (e *Engine) couponStatus(ctx context.Context, cs []domain.Coupon, now time.Time) error {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return err
@@ -43,11 +43,11 @@ func (e *Engine) couponStatus(ctx context.Context, cs []Coupon, now time.Time) e
 		i, ok := pond.Lookup(c.CustomerID)
 		switch {
 		case ok && pond.Redeemed(i, c.Code, now):
-			c.Status = CouponRedeemed
+			c.Status = domain.CouponRedeemed
 		case !now.Before(c.ExpiresAt):
-			c.Status = CouponExpired
+			c.Status = domain.CouponExpired
 		default:
-			c.Status = CouponOpen
+			c.Status = domain.CouponOpen
 		}
 	}
 	return nil
@@ -56,26 +56,26 @@ func (e *Engine) couponStatus(ctx context.Context, cs []Coupon, now time.Time) e
 // RedeemCoupon redeems a coupon at at, for an order when orderID is set:
 // it records a coupon_redeem event, which is what profiles count. A
 // coupon already redeemed, or expired, is a conflict.
-func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time.Time) (*Coupon, error) {
+func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time.Time) (*domain.Coupon, error) {
 	stored, err := e.store.GetCoupon(ctx, code)
 	if err != nil {
 		return nil, err
 	}
-	cs := []Coupon{*stored}
+	cs := []domain.Coupon{*stored}
 	if err := e.couponStatus(ctx, cs, at); err != nil {
 		return nil, err
 	}
 	c := &cs[0]
 	switch c.Status {
-	case CouponRedeemed:
-		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}
-	case CouponExpired:
-		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s expired at %s", code, c.ExpiresAt.Format(time.RFC3339))}
+	case domain.CouponRedeemed:
+		return c, &domain.Error{Code: domain.EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}
+	case domain.CouponExpired:
+		return c, &domain.Error{Code: domain.EConflict, Field: "code", Message: fmt.Sprintf("coupon %s expired at %s", code, c.ExpiresAt.Format(time.RFC3339))}
 	}
 	// One id per coupon: two redemptions racing store one event, and the
 	// loser is told it lost.
-	ev := Event{ID: "coupon_redeem:" + code, CustomerID: c.CustomerID, Type: domain.EventCouponRedeem, At: at, Code: code, OrderID: orderID}
-	res, err := e.AddEvents(ctx, []Event{ev})
+	ev := domain.Event{ID: "coupon_redeem:" + code, CustomerID: c.CustomerID, Type: domain.EventCouponRedeem, At: at, Code: code, OrderID: orderID}
+	res, err := e.AddEvents(ctx, []domain.Event{ev})
 	if err != nil {
 		return nil, err
 	}
@@ -83,22 +83,22 @@ func (e *Engine) RedeemCoupon(ctx context.Context, code, orderID string, at time
 		return nil, err
 	}
 	if !res.Inserted[0] {
-		return c, &Error{Code: EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}
+		return c, &domain.Error{Code: domain.EConflict, Field: "code", Message: fmt.Sprintf("coupon %s is already redeemed", code)}
 	}
-	c.Status = CouponRedeemed
+	c.Status = domain.CouponRedeemed
 	return c, nil
 }
 
 // CustomerView is a customer with what koi knows of them.
 type CustomerView struct {
-	Customer *Customer              `json:"customer"`
+	Customer *domain.Customer       `json:"customer"`
 	Profile  map[string]any         `json:"profile"`
 	Events   []profile.EventSummary `json:"recent_events"`
-	Fires    []Fire                 `json:"fires"`
-	Coupons  []Coupon               `json:"coupons"`
+	Fires    []domain.Fire          `json:"fires"`
+	Coupons  []domain.Coupon        `json:"coupons"`
 	// Messages are the latest messages to the customer, with what became
 	// of each (a WeCom task waiting for the guide, sent, not_friend, …).
-	Messages []MessageRecord `json:"messages"`
+	Messages []domain.MessageRecord `json:"messages"`
 }
 
 // ViewCustomer returns a customer's stored fields, profile at now, latest
@@ -122,13 +122,13 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 		v.Events = pond.RecentEvents(i, 50)
 	}
 	e.pondMu.RUnlock()
-	if v.Fires, err = e.store.ListFires(ctx, FireFilter{CustomerID: id, Limit: 100}); err != nil {
+	if v.Fires, err = e.store.ListFires(ctx, domain.FireFilter{CustomerID: id, Limit: 100}); err != nil {
 		return nil, err
 	}
 	if v.Messages, err = e.store.CustomerMessages(ctx, id, 100); err != nil {
 		return nil, err
 	}
-	if v.Coupons, err = e.ListCoupons(ctx, CouponFilter{CustomerID: id, Limit: 100}, now); err != nil {
+	if v.Coupons, err = e.ListCoupons(ctx, domain.CouponFilter{CustomerID: id, Limit: 100}, now); err != nil {
 		return nil, err
 	}
 	return v, nil

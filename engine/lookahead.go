@@ -25,7 +25,7 @@ type lookahead struct {
 	pb      *rules.Playbook
 	started time.Time
 	done    chan struct{}
-	marks   *Marks
+	marks   *evaluate.Marks
 	ev      *evaluate.Evaluation
 	err     error
 }

@@ -2,25 +2,10 @@ package engine
 
 import (
 	"context"
-	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/report"
 )
-
-// MessageRecord is one message to a customer, as the contact history
-// keeps it: when it was due, on which channel, and what became of it.
-type MessageRecord struct {
-	Playbook string    `json:"playbook"`
-	Rule     string    `json:"rule"`
-	Channel  string    `json:"channel"`
-	At       time.Time `json:"at"`
-	// State is the message's job state: pending, task_created (a WeCom
-	// task waiting for the guide), done or sent (it reached the
-	// customer), or why it did not (not_friend, skipped_received_other,
-	// unsent, skipped, cancelled, dead).
-	State  string `json:"state"`
-	JobKey string `json:"job_key"`
-}
 
 // messageOutcomes reads the message outcomes of the rules of a playbook
 // (or all), by playbook and rule.
@@ -41,7 +26,7 @@ func (e *Engine) messageOutcomes(ctx context.Context, playbook string) (map[[2]s
 		if state == "" {
 			state = "unknown" // recorded before koi tracked outcomes
 		}
-		if JobState(state).Reached() {
+		if domain.JobState(state).Reached() {
 			m.Contacts += c.N
 		}
 		m.Planned += c.N

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/rules"
 )
 
@@ -175,16 +176,16 @@ func (e *Engine) Playbook(name string) (*rules.Playbook, bool) {
 
 // groupRules lists the rules of pb's benefit groups across every loaded
 // playbook (and pb itself, which may not be loaded: a preview's).
-func (e *Engine) groupRules(pb *rules.Playbook) GroupRules {
+func (e *Engine) groupRules(pb *rules.Playbook) evaluate.GroupRules {
 	groups := pb.Groups()
 	if len(groups) == 0 {
 		return nil
 	}
-	out := GroupRules{}
+	out := evaluate.GroupRules{}
 	add := func(p *rules.Playbook) {
 		for _, r := range p.Rules {
 			if slices.Contains(groups, r.Group) {
-				ref := RuleRef{Playbook: p.Name, Rule: r.ID}
+				ref := evaluate.RuleRef{Playbook: p.Name, Rule: r.ID}
 				if !slices.Contains(out[r.Group], ref) {
 					out[r.Group] = append(out[r.Group], ref)
 				}

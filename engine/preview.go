@@ -41,7 +41,7 @@ type Preview struct {
 	Held  bool `json:"held"`
 	// Rules counts, per rule, the matches, the would-be fires (Fired)
 	// and the suppressions by reason.
-	Rules []*RuleCounts `json:"rules"`
+	Rules []*evaluate.RuleCounts `json:"rules"`
 	// EventRules are the rules that run on events (on:), which a
 	// scheduled run does not evaluate.
 	EventRules []string `json:"event_rules,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -67,7 +68,7 @@ func (e *Engine) Profile(ctx context.Context, id string, now time.Time) (*profil
 	defer e.pondMu.RUnlock()
 	i, ok := pond.Lookup(id)
 	if !ok {
-		return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("no customer %q", id)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 	}
 	p := profile.NewProfiler(pond, now, e.cfg.Profile).Profile(i, nil, pop)
 	return &p, nil

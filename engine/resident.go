@@ -136,7 +136,7 @@ func (e *Engine) applyMutations(snap *profile.Snapshot, muts []mutation, version
 
 // PutCustomers stores customers and updates the pond. A customer without a
 // join time joins now.
-func (e *Engine) PutCustomers(ctx context.Context, cs []Customer, now time.Time) error {
+func (e *Engine) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) error {
 	for i := range cs {
 		if err := domain.ValidateCustomer(&cs[i], e.cfg.Tiers); err != nil {
 			return fmt.Errorf("customer %s: %w", cs[i].ID, err)
@@ -172,13 +172,13 @@ func (e *Engine) LastRunAt(ctx context.Context, playbook string) (time.Time, boo
 }
 
 // Customer returns the stored customer with this id.
-func (e *Engine) Customer(ctx context.Context, id string) (*Customer, error) {
+func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, error) {
 	return e.store.GetCustomer(ctx, id)
 }
 
 // AddEvents stores events, idempotently by id, and adds the new ones to the
 // pond. When it returns, every inserted event is durable.
-func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error) {
+func (e *Engine) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
 	profile.MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
@@ -219,7 +219,7 @@ func (e *Engine) AddEvents(ctx context.Context, evs []Event) (AddedEvents, error
 // back in, and returns their opt-outs after.
 func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out bool) ([]string, error) {
 	if channel == "" {
-		return nil, &Error{Code: EInvalid, Field: "channel", Message: "name the channel, or * for every channel"}
+		return nil, &domain.Error{Code: domain.EInvalid, Field: "channel", Message: "name the channel, or * for every channel"}
 	}
 	if err := domain.CheckText("channel", channel, domain.MaxChannelName); err != nil {
 		return nil, err

@@ -42,9 +42,9 @@ type Run struct {
 	Matched  int `json:"matched"`
 	Fired    int `json:"fired"`
 	// Limit is the blast guard in force for this run.
-	Limit int           `json:"limit"`
-	Rules []*RuleCounts `json:"rules"`
-	Error string        `json:"error,omitempty"`
+	Limit int                    `json:"limit"`
+	Rules []*evaluate.RuleCounts `json:"rules"`
+	Error string                 `json:"error,omitempty"`
 	// FirstFireID and LastFireID bound the ids of the run's fires (0 when
 	// it has none); other runs' fires may lie between them.
 	FirstFireID int64 `json:"first_fire_id,omitempty"`

@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"strconv"
 	"time"
 
-	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/report"
 )
@@ -26,17 +26,17 @@ type Store interface {
 	// PondVersion returns the current pond version.
 	PondVersion(ctx context.Context) (int64, error)
 	// PutCustomers inserts or replaces customers in one transaction.
-	PutCustomers(ctx context.Context, cs []Customer, now time.Time) (version int64, err error)
+	PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) (version int64, err error)
 	// AddEvents stores events in one transaction, idempotently by id.
-	AddEvents(ctx context.Context, evs []Event) (AddedEvents, error)
+	AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error)
 	// GetCustomer reads one stored customer; an Error with ENotFound when
 	// there is none.
-	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	GetCustomer(ctx context.Context, id string) (*domain.Customer, error)
 	// FireMarks returns the latest fire of every (rule, customer) of a
 	// playbook, and of every (group, customer) of the benefit groups
 	// given: any fire recorded in the group, whichever playbook made it,
 	// and any fire of a rule now in the group recorded before it joined.
-	FireMarks(ctx context.Context, playbook string, groups GroupRules) (*Marks, error)
+	FireMarks(ctx context.Context, playbook string, groups evaluate.GroupRules) (*evaluate.Marks, error)
 	// StartRun records a run as running and sets its ID.
 	StartRun(ctx context.Context, r *Run) error
 	// LastRunAt returns the moment the latest run of a playbook that
@@ -64,7 +64,7 @@ type Store interface {
 	MessageStates(ctx context.Context, playbook string) ([]report.MessageStateCount, error)
 	// CustomerMessages returns up to limit of a customer's messages,
 	// newest first, with what became of each.
-	CustomerMessages(ctx context.Context, customerID string, limit int) ([]MessageRecord, error)
+	CustomerMessages(ctx context.Context, customerID string, limit int) ([]domain.MessageRecord, error)
 	// ExpireHeldRuns marks held runs whose time ran out by now expired.
 	ExpireHeldRuns(ctx context.Context, now time.Time) (int, error)
 	// ExpireCoupons marks the open coupons that expired by now, and
@@ -78,18 +78,6 @@ type Store interface {
 	WriteFires(ctx context.Context, now time.Time, fn func(tx FireTx) error) (version int64, err error)
 }
 
-// AddedEvents reports what AddEvents did with each event.
-type AddedEvents struct {
-	// Inserted[i] is true when evs[i] was new; false for a duplicate id or
-	// an invalid item.
-	Inserted []bool
-	// ItemErrs holds the items that were not stored, by index (an unknown
-	// customer, say). The others are stored.
-	ItemErrs map[int]error
-	// Version is the pond version the transaction committed.
-	Version int64
-}
-
 // FireTx is a write transaction for a batch of fires and their local
 // effects. Nothing of it is visible until WriteFires commits.
 type FireTx interface {
@@ -100,7 +88,7 @@ type FireTx interface {
 	// InsertFires inserts fires, setting their IDs. inserted[i] is false
 	// when a fire with the same (playbook, rule, customer, seq) exists:
 	// another run got there first.
-	InsertFires(fires []*Fire) (inserted []bool, err error)
+	InsertFires(fires []*domain.Fire) (inserted []bool, err error)
 	// DeleteFires removes fires of this transaction whose actions failed.
 	DeleteFires(ids []int64) error
 	// GuideLoads reads how many open tasks each guide has (guides with
@@ -108,75 +96,8 @@ type FireTx interface {
 	GuideLoads() (open map[string]int, last string, err error)
 	// CustomerStates reads the stored tier, tags and guide of customers; a
 	// customer that does not exist (any more) is missing from the map.
-	CustomerStates(ids []string) (map[string]CustomerState, error)
+	CustomerStates(ids []string) (map[string]domain.CustomerState, error)
 	// ApplyEffects writes the coupons, tags, tiers, guides, tasks and jobs
 	// of the batch.
-	ApplyEffects(e *BatchEffects) error
-}
-
-// CustomerState is the part of a customer local actions change.
-type CustomerState struct {
-	Tier  string
-	Tags  []string
-	Guide string
-}
-
-// BatchEffects are the effects of a batch of fires: the local ones, and
-// the jobs of the remote ones.
-type BatchEffects struct {
-	Coupons []actions.Coupon
-	// Tags and Tiers are the customers' new tags and tiers, by id.
-	Tags  map[string][]string
-	Tiers map[string]string
-	// Guides are the customers' new guides, by id.
-	Guides map[string]string
-	// Tasks are follow-ups for guides; a task whose key exists is skipped.
-	Tasks []NewTask
-	// Jobs go into the outbox, due at once or after their Delay; a job
-	// whose key exists is skipped (a re-run's).
-	Jobs []NewJob
-	// Contacts are the messages among the jobs, for the contact history.
-	Contacts []Contact
-}
-
-// Contact is one message to a customer in the contact history, which
-// frequency caps count.
-type Contact struct {
-	CustomerID string
-	Channel    string
-	// At is when the message is due: the fire's time, or later when
-	// quiet hours or a cap deferred it.
-	At     time.Time
-	FireID int64
-	// JobKey is the message's job, whose outcome the contact history
-	// records (Contact state) once it is known.
-	JobKey string
-}
-
-// Fire is one recorded firing of a rule for a customer. A fire is unique per
-// (playbook, rule, customer, seq); seq counts cooldown periods, so a crashed
-// run that is run again, or two runs racing, cannot fire twice.
-type Fire struct {
-	ID         int64     `json:"id"`
-	RunID      int64     `json:"run_id"`
-	Playbook   string    `json:"playbook"`
-	Rule       string    `json:"rule"`
-	CustomerID string    `json:"customer_id"`
-	Seq        int       `json:"seq"`
-	Status     string    `json:"status"`
-	At         time.Time `json:"at"`
-	Hash       string    `json:"hash"`
-	// Variant is the A/B variant of the rule the fire took, if any.
-	Variant string `json:"variant,omitempty"`
-	// Group is the rule's benefit group, if any, and GroupSeq the fire's
-	// number within the group for the customer: a fire is also unique per
-	// (group, customer, group seq), so two rules of one group racing in two
-	// runs cannot both fire.
-	Group    string `json:"group,omitempty"`
-	GroupSeq int    `json:"group_seq,omitempty"`
-}
-
-// Key is the fire's idempotency key.
-func (f *Fire) Key() string {
-	return f.Playbook + "/" + f.Rule + "/" + f.CustomerID + "/" + strconv.Itoa(f.Seq)
+	ApplyEffects(e *domain.BatchEffects) error
 }

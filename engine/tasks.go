@@ -3,65 +3,17 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/koihq/koi/engine/domain"
 )
-
-// TaskState is where a guide's follow-up task stands.
-type TaskState string
-
-// Task states.
-const (
-	TaskOpen TaskState = "open"
-	TaskDone TaskState = "done"
-)
-
-// Task is a follow-up for a sales guide, created by assign_guide with its
-// fire. Open tasks count towards the guide's load.
-type Task struct {
-	ID         int64     `json:"id"`
-	Guide      string    `json:"guide"`
-	CustomerID string    `json:"customer_id"`
-	Note       string    `json:"note"`
-	DueAt      time.Time `json:"due_at"`
-	State      TaskState `json:"state"`
-	FireID     int64     `json:"fire_id"`
-	Playbook   string    `json:"playbook"`
-	Rule       string    `json:"rule"`
-	CreatedAt  time.Time `json:"created_at"`
-	// DoneAt is when the guide completed it; zero while open.
-	DoneAt time.Time `json:"done_at,omitzero"`
-}
-
-// NewTask is a task as the fire's transaction writes it.
-type NewTask struct {
-	// Key is the fire's key and the action's index: a re-run of the same
-	// fire creates no second task.
-	Key        string
-	Guide      string
-	CustomerID string
-	FireID     int64
-	Playbook   string
-	Rule       string
-	Note       string
-	DueAt      time.Time
-}
-
-// TaskFilter selects a guide's tasks, in the order they were created.
-type TaskFilter struct {
-	Guide string
-	// State is open, done, or empty for both.
-	State TaskState
-	Limit int
-	// After pages: only tasks with a larger id.
-	After int64
-}
 
 // TaskStore is the guides' task list as their tools use it.
 type TaskStore interface {
 	// ListTasks lists a guide's tasks, in the order they were created.
-	ListTasks(ctx context.Context, f TaskFilter) ([]*Task, error)
+	ListTasks(ctx context.Context, f domain.TaskFilter) ([]*domain.Task, error)
 	// CompleteTask marks a guide's open task done at now; ENotFound when
 	// the guide has no such task, EConflict when it is done already.
-	CompleteTask(ctx context.Context, guide string, id int64, now time.Time) (*Task, error)
+	CompleteTask(ctx context.Context, guide string, id int64, now time.Time) (*domain.Task, error)
 	// GuideLoad counts the open tasks of each guide that has any.
 	GuideLoad(ctx context.Context) (map[string]int, error)
 }

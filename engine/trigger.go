@@ -9,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
@@ -45,7 +46,7 @@ type TriggerStore interface {
 	EventsAfter(ctx context.Context, seq int64, limit int) ([]EventRef, error)
 	// CustomerFireMarks returns the latest fire of the rules, and of the
 	// benefit groups, for the customers.
-	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []string, groups GroupRules, customerIDs []string) (*Marks, error)
+	CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []string, groups evaluate.GroupRules, customerIDs []string) (*evaluate.Marks, error)
 }
 
 // TriggerOptions configure RunTriggers.
@@ -118,7 +119,7 @@ func cmpString(a, b string) int {
 }
 
 // nudgeTriggers wakes the trigger worker if any of evs may trigger a rule.
-func (e *Engine) nudgeTriggers(evs []Event, inserted []bool) {
+func (e *Engine) nudgeTriggers(evs []domain.Event, inserted []bool) {
 	types := e.triggerTypes()
 	if len(types) == 0 {
 		return

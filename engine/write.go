@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
@@ -35,7 +36,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		chunk := ev.Decisions[start:end]
 		start = end
 		var muts []mutation
-		var delta []*RuleCounts
+		var delta []*evaluate.RuleCounts
 		var jobs int
 		e.writeMu.Lock()
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
@@ -70,13 +71,13 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*RuleCounts) ([]mutation, int, error) {
-	fires := make([]*Fire, len(chunk))
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]mutation, int, error) {
+	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
-		f := &Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
-			Seq: int(d.Seq), Status: FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: ev.GroupSeq(pb, snap, d)}
+		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
+			Seq: int(d.Seq), Status: domain.FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: ev.GroupSeq(pb, snap, d)}
 		if d.Holdout {
-			f.Status = FireHoldout
+			f.Status = domain.FireHoldout
 		}
 		if d.Variant >= 0 && !d.Holdout {
 			f.Variant = pb.Rules[d.Rule].Variants[d.Variant].ID
@@ -143,7 +144,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *Fire, p *profile.Profile, fx *stagedEffects) error {
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, p *profile.Profile, fx *stagedEffects) error {
 	acts := r.Actions
 	if variant >= 0 {
 		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
@@ -178,6 +179,6 @@ type mutation struct {
 	tier    *string
 	tags    *[]string
 	guide   *string
-	coupon  *IssuedCoupon
+	coupon  *domain.IssuedCoupon
 	contact *profile.ContactMark
 }

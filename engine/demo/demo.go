@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 )
 
@@ -36,12 +35,12 @@ var (
 )
 
 // Customer returns customer i and its events, sorted by time.
-func (d Generator) Customer(i int) (engine.Customer, []engine.Event) {
+func (d Generator) Customer(i int) (domain.Customer, []domain.Event) {
 	d.Anchor = d.Anchor.Truncate(24 * time.Hour)
 	r := rand.New(rand.NewPCG(d.Seed, uint64(i)+1))
 	day := 24 * time.Hour
 	id := fmt.Sprintf("c%07d", i)
-	c := engine.Customer{
+	c := domain.Customer{
 		ID:       id,
 		Name:     demoSurnames[r.IntN(len(demoSurnames))] + demoGiven[r.IntN(len(demoGiven))],
 		Phone:    fmt.Sprintf("13%d%08d", r.IntN(10), r.IntN(100000000)),
@@ -80,9 +79,9 @@ func (d Generator) Customer(i int) (engine.Customer, []engine.Event) {
 		}
 		return from.Add(time.Duration(r.Int64N(int64(within)))).Truncate(time.Second)
 	}
-	var evs []engine.Event
-	next := func(typ string, t time.Time) *engine.Event {
-		evs = append(evs, engine.Event{ID: fmt.Sprintf("e%07d-%03d", i, len(evs)), CustomerID: id, Type: typ, At: t})
+	var evs []domain.Event
+	next := func(typ string, t time.Time) *domain.Event {
+		evs = append(evs, domain.Event{ID: fmt.Sprintf("e%07d-%03d", i, len(evs)), CustomerID: id, Type: typ, At: t})
 		return &evs[len(evs)-1]
 	}
 	// 30% never buy; buyers follow a long tail, and a third of them lapse
@@ -141,15 +140,15 @@ func (d Generator) Customer(i int) (engine.Customer, []engine.Event) {
 	default:
 		c.Tier = "normal"
 	}
-	slices.SortStableFunc(evs, func(a, b engine.Event) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(evs, func(a, b domain.Event) int { return a.At.Compare(b.At) })
 	return c, evs
 }
 
 // Batch is a run of consecutive customers, [Lo, Hi), with their events.
 type Batch struct {
 	Lo, Hi    int
-	Customers []engine.Customer
-	Events    []engine.Event
+	Customers []domain.Customer
+	Events    []domain.Event
 }
 
 // Generate makes customers [0, n) in batches of size on workers goroutines
@@ -203,7 +202,7 @@ func (d Generator) Generate(ctx context.Context, n, size, workers int, fn func(B
 }
 
 func (d Generator) batch(lo, hi int) Batch {
-	b := Batch{Lo: lo, Hi: hi, Customers: make([]engine.Customer, 0, hi-lo), Events: make([]engine.Event, 0, 11*(hi-lo))}
+	b := Batch{Lo: lo, Hi: hi, Customers: make([]domain.Customer, 0, hi-lo), Events: make([]domain.Event, 0, 11*(hi-lo))}
 	for i := lo; i < hi; i++ {
 		c, evs := d.Customer(i)
 		b.Customers = append(b.Customers, c)

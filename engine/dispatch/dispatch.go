@@ -24,6 +24,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Options tune a dispatcher. Zero values take the defaults.
@@ -53,7 +54,7 @@ type Options struct {
 	// Delivered, when set, is told each job's outcome (metrics), skipped
 	// and cancelled ones included, and the final outcome of each tracked
 	// one (took is then how long it was tracked).
-	Delivered func(j *engine.Job, state engine.JobState, took time.Duration)
+	Delivered func(j *domain.Job, state domain.JobState, took time.Duration)
 	// MaxBatch bounds the jobs of one batch key handed to a BatchWorker in
 	// one call (10,000: WeCom's most customers in one task).
 	MaxBatch int
@@ -193,7 +194,7 @@ func (d *Dispatcher) lock(ctx context.Context) (func(), error) {
 // item is a claimed job and its customer's contact; rest are the other
 // jobs of its batch, delivered in the same call.
 type item struct {
-	job     *engine.Job
+	job     *domain.Job
 	contact *actions.Contact
 	rest    []item
 }
@@ -202,7 +203,7 @@ type item struct {
 // claim.
 type result struct {
 	id      int64
-	outcome *engine.JobOutcome
+	outcome *domain.JobOutcome
 }
 
 // loop runs the fetcher, the workers and the writer until ctx ends, or,
@@ -399,7 +400,7 @@ func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]item, bool, er
 
 // batches reports whether j may be delivered with the other jobs of its
 // batch key: it has one and its kind's worker takes batches.
-func (d *Dispatcher) batches(j *engine.Job) bool {
+func (d *Dispatcher) batches(j *domain.Job) bool {
 	if j.Batch == "" {
 		return false
 	}
@@ -516,7 +517,7 @@ func (d *Dispatcher) writer(results <-chan result) (int, error) {
 		if len(pending) == 0 {
 			continue
 		}
-		outcomes := make([]engine.JobOutcome, len(pending))
+		outcomes := make([]domain.JobOutcome, len(pending))
 		for i, r := range pending {
 			outcomes[i] = *r.outcome
 		}
@@ -584,9 +585,9 @@ func (d *Dispatcher) releaseResults(rs []result) {
 func (d *Dispatcher) attempt(ctx context.Context, items []item) []result {
 	res := make([]result, len(items))
 	now := d.opts.Now()
-	outcome := func(i int, state engine.JobState, runAt time.Time, msg string) {
+	outcome := func(i int, state domain.JobState, runAt time.Time, msg string) {
 		j := items[i].job
-		res[i].outcome = &engine.JobOutcome{ID: j.ID, State: state, Attempts: j.Attempts, RunAt: runAt, LastError: msg}
+		res[i].outcome = &domain.JobOutcome{ID: j.ID, State: state, Attempts: j.Attempts, RunAt: runAt, LastError: msg}
 	}
 	var send []int // indexes of the items to deliver
 	for i, it := range items {
@@ -594,11 +595,11 @@ func (d *Dispatcher) attempt(ctx context.Context, items []item) []result {
 		res[i].id = j.ID
 		switch {
 		case j.CustomerID != "" && it.contact == nil:
-			outcome(i, engine.JobCancelled, now, "the customer was deleted")
+			outcome(i, domain.JobCancelled, now, "the customer was deleted")
 		case j.Channel != "" && it.contact.OptedOut(j.Channel):
-			outcome(i, engine.JobSkipped, now, "consent: the customer opted out of "+j.Channel)
+			outcome(i, domain.JobSkipped, now, "consent: the customer opted out of "+j.Channel)
 		case d.workers[j.Kind] == nil:
-			outcome(i, engine.JobDead, now, fmt.Sprintf("no worker for jobs of kind %q in this koi binary", j.Kind))
+			outcome(i, domain.JobDead, now, fmt.Sprintf("no worker for jobs of kind %q in this koi binary", j.Kind))
 		default:
 			send = append(send, i)
 		}
@@ -614,7 +615,7 @@ func (d *Dispatcher) attempt(ctx context.Context, items []item) []result {
 	if until, ok := d.pausedUntil(group, now); ok {
 		// The receiver throttled this channel: wait, without an attempt.
 		for _, i := range send {
-			outcome(i, engine.JobPending, until, "waiting for "+group+"'s rate limit to pass: "+items[i].job.LastError)
+			outcome(i, domain.JobPending, until, "waiting for "+group+"'s rate limit to pass: "+items[i].job.LastError)
 		}
 		return res
 	}
@@ -643,26 +644,26 @@ func (d *Dispatcher) attempt(ctx context.Context, items []item) []result {
 		j.Attempts++
 		switch {
 		case err == nil && dels[k].Receipt != "":
-			outcome(i, engine.JobTaskCreated, now, "")
+			outcome(i, domain.JobTaskCreated, now, "")
 			res[i].outcome.Receipt = dels[k].Receipt
 		case err == nil:
-			outcome(i, engine.JobDone, now, "")
+			outcome(i, domain.JobDone, now, "")
 		case actions.IsPermanent(err):
-			outcome(i, engine.JobDead, now, err.Error())
+			outcome(i, domain.JobDead, now, err.Error())
 		case actions.IsThrottled(err):
 			// A rate limit is no failure of the job: no attempt is used,
 			// and the whole channel waits it out.
 			j.Attempts--
 			until := now.Add(min(max(actions.RetryDelay(err), d.opts.Backoff), d.opts.MaxBackoff))
 			d.pause(group, until)
-			outcome(i, engine.JobPending, until, err.Error())
+			outcome(i, domain.JobPending, until, err.Error())
 		case j.Attempts >= j.MaxAttempts:
-			outcome(i, engine.JobDead, now, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
+			outcome(i, domain.JobDead, now, fmt.Sprintf("gave up after %d attempts: %v", j.Attempts, err))
 		default:
 			// A receiver's Retry-After is honoured up to MaxBackoff: one that
 			// says "in a year" must not park the job for a year.
 			wait := max(d.backoff(j.Attempts), min(actions.RetryDelay(err), d.opts.MaxBackoff))
-			outcome(i, engine.JobPending, now.Add(wait), err.Error())
+			outcome(i, domain.JobPending, now.Add(wait), err.Error())
 		}
 	}
 	return res

@@ -25,6 +25,7 @@ import (
 	"github.com/koihq/koi/actions/wecom/wecomtest"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
@@ -111,9 +112,9 @@ func newFixtureWith(t *testing.T, n int, rcv *receiver, playbook string, optOut 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	var cs []engine.Customer
+	var cs []domain.Customer
 	for i := range n {
-		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour)})
+		cs = append(cs, domain.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour)})
 	}
 	if err := db.UpsertCustomers(ctx, cs, t0); err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func newFixtureWith(t *testing.T, n int, rcv *receiver, playbook string, optOut 
 		// Opting out after the fire: consent is checked again at delivery.
 		c := cs[0]
 		c.OptOut = optOut
-		if err := db.UpsertCustomers(ctx, []engine.Customer{c}, t0); err != nil {
+		if err := db.UpsertCustomers(ctx, []domain.Customer{c}, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,9 +176,9 @@ func (f *fixture) drain(t *testing.T, d *dispatch.Dispatcher) int {
 	return n
 }
 
-func (f *fixture) jobs(t *testing.T) []*engine.Job {
+func (f *fixture) jobs(t *testing.T) []*domain.Job {
 	t.Helper()
-	jobs, err := f.db.ListJobs(context.Background(), engine.JobFilter{Limit: 1000})
+	jobs, err := f.db.ListJobs(context.Background(), domain.JobFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestDeliversEachMessageOnceSignedWithItsKey(t *testing.T) {
 		}
 	}
 	for _, j := range f.jobs(t) {
-		if j.State != engine.JobDone || j.Attempts != 1 {
+		if j.State != domain.JobDone || j.Attempts != 1 {
 			t.Errorf("job %d: %s after %d attempts", j.ID, j.State, j.Attempts)
 		}
 	}
@@ -223,7 +224,7 @@ func TestRetriesWithBackoffThenDeadLetters(t *testing.T) {
 	d := f.dispatcher(dispatch.Options{Backoff: 10 * time.Second, MaxBackoff: time.Minute})
 	f.drain(t, d)
 	j := f.jobs(t)[0]
-	if j.State != engine.JobPending || j.Attempts != 1 || !strings.Contains(j.LastError, "503") {
+	if j.State != domain.JobPending || j.Attempts != 1 || !strings.Contains(j.LastError, "503") {
 		t.Fatalf("after a 503: %s, %d attempts, %q", j.State, j.Attempts, j.LastError)
 	}
 	// Backoff 10s, jittered down by at most half.
@@ -241,7 +242,7 @@ func TestRetriesWithBackoffThenDeadLetters(t *testing.T) {
 	}
 	f.now.Store(j.RunAt.UnixMilli())
 	f.drain(t, d)
-	if j = f.jobs(t)[0]; j.State != engine.JobDone || j.Attempts != 3 {
+	if j = f.jobs(t)[0]; j.State != domain.JobDone || j.Attempts != 3 {
 		t.Errorf("third attempt: %s after %d", j.State, j.Attempts)
 	}
 
@@ -255,7 +256,7 @@ func TestRetriesWithBackoffThenDeadLetters(t *testing.T) {
 		f.now.Add(time.Hour.Milliseconds())
 	}
 	j = f.jobs(t)[0]
-	if j.State != engine.JobDead || j.Attempts != 3 || !strings.Contains(j.LastError, "gave up after 3 attempts") || down.requests() != 3 {
+	if j.State != domain.JobDead || j.Attempts != 3 || !strings.Contains(j.LastError, "gave up after 3 attempts") || down.requests() != 3 {
 		t.Errorf("always failing: %s after %d attempts (%d requests), %q", j.State, j.Attempts, down.requests(), j.LastError)
 	}
 }
@@ -265,14 +266,14 @@ func TestPermanentErrorsDeadLetterAtOnce(t *testing.T) {
 	rcv := newReceiver(t, func(int) int { return http.StatusUnprocessableEntity })
 	f := newFixture(t, 1, rcv)
 	f.drain(t, f.dispatcher(dispatch.Options{}))
-	if j := f.jobs(t)[0]; j.State != engine.JobDead || j.Attempts != 1 || !strings.Contains(j.LastError, "422") {
+	if j := f.jobs(t)[0]; j.State != domain.JobDead || j.Attempts != 1 || !strings.Contains(j.LastError, "422") {
 		t.Errorf("after a 422: %s, %d attempts, %q", j.State, j.Attempts, j.LastError)
 	}
 }
 
 // retryAfterJob delivers one job to a receiver answering status with a
 // Retry-After header, and returns the job as the attempt left it.
-func retryAfterJob(t *testing.T, status int, retryAfter string, o dispatch.Options) *engine.Job {
+func retryAfterJob(t *testing.T, status int, retryAfter string, o dispatch.Options) *domain.Job {
 	t.Helper()
 	rcv := newReceiver(t, func(int) int { return status })
 	rcv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -286,7 +287,7 @@ func retryAfterJob(t *testing.T, status int, retryAfter string, o dispatch.Optio
 
 // A 429 with Retry-After is retried no sooner than it says.
 func TestRetryAfterIsHonoured(t *testing.T) {
-	if j := retryAfterJob(t, http.StatusTooManyRequests, "120", dispatch.Options{Backoff: time.Second}); j.State != engine.JobPending || j.RunAt.Sub(t0) < 120*time.Second {
+	if j := retryAfterJob(t, http.StatusTooManyRequests, "120", dispatch.Options{Backoff: time.Second}); j.State != domain.JobPending || j.RunAt.Sub(t0) < 120*time.Second {
 		t.Errorf("after 429 Retry-After 120: %s due in %v", j.State, j.RunAt.Sub(t0))
 	}
 }
@@ -297,8 +298,8 @@ func TestOptedOutCustomersAreSkipped(t *testing.T) {
 	rcv := newReceiver(t, func(int) int { return http.StatusOK })
 	f := newFixture(t, 3, rcv, "hook")
 	var skipped atomic.Int32
-	d := f.dispatcher(dispatch.Options{Delivered: func(_ *engine.Job, s engine.JobState, _ time.Duration) {
-		if s == engine.JobSkipped {
+	d := f.dispatcher(dispatch.Options{Delivered: func(_ *domain.Job, s domain.JobState, _ time.Duration) {
+		if s == domain.JobSkipped {
 			skipped.Add(1)
 		}
 	}})
@@ -306,9 +307,9 @@ func TestOptedOutCustomersAreSkipped(t *testing.T) {
 		t.Errorf("drain recorded %d outcomes, %d skipped; want 3, 1 (koi run reports them)", n, skipped.Load())
 	}
 	for _, j := range f.jobs(t) {
-		want := engine.JobDone
+		want := domain.JobDone
 		if j.CustomerID == "c0" {
-			want = engine.JobSkipped
+			want = domain.JobSkipped
 			if !strings.Contains(j.LastError, "consent") {
 				t.Errorf("skipped job's reason %q, want consent", j.LastError)
 			}
@@ -372,23 +373,23 @@ func TestRetryAndCancel(t *testing.T) {
 	}
 	f.drain(t, f.dispatcher(dispatch.Options{}))
 	dead := f.jobs(t)[1]
-	if dead.State != engine.JobDead {
+	if dead.State != domain.JobDead {
 		t.Fatalf("job %d: %s, want dead", dead.ID, dead.State)
 	}
-	if _, err := f.db.CancelJob(ctx, dead.ID, t0); engine.ErrorCode(err) != engine.EConflict {
+	if _, err := f.db.CancelJob(ctx, dead.ID, t0); domain.ErrorCode(err) != domain.EConflict {
 		t.Errorf("cancelling a dead job: %v, want a conflict", err)
 	}
-	if j, err := f.db.RetryJob(ctx, dead.ID, t0); err != nil || j.State != engine.JobPending || j.Attempts != 0 {
+	if j, err := f.db.RetryJob(ctx, dead.ID, t0); err != nil || j.State != domain.JobPending || j.Attempts != 0 {
 		t.Fatalf("retry: %+v %v", j, err)
 	}
 	f.drain(t, f.dispatcher(dispatch.Options{}))
-	if j := f.jobs(t)[1]; j.State != engine.JobDone {
+	if j := f.jobs(t)[1]; j.State != domain.JobDone {
 		t.Errorf("retried job: %s", j.State)
 	}
-	if j := f.jobs(t)[0]; j.State != engine.JobCancelled {
+	if j := f.jobs(t)[0]; j.State != domain.JobCancelled {
 		t.Errorf("cancelled job: %s", j.State)
 	}
-	if _, err := f.db.RetryJob(ctx, 999, t0); engine.ErrorCode(err) != engine.ENotFound {
+	if _, err := f.db.RetryJob(ctx, 999, t0); domain.ErrorCode(err) != domain.ENotFound {
 		t.Errorf("retrying no job: %v", err)
 	}
 }
@@ -400,9 +401,9 @@ func TestRetryAndCancel(t *testing.T) {
 func TestWeComTokenRefreshDuringDispatch(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, 20, newReceiver(t, func(int) int { return http.StatusOK }))
-	var cs []engine.Customer
+	var cs []domain.Customer
 	for i := range 20 {
-		c := engine.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour), WeComID: fmt.Sprintf("wm%d", i)}
+		c := domain.Customer{ID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour), WeComID: fmt.Sprintf("wm%d", i)}
 		if i%2 == 0 {
 			c.Guide = "g01"
 		}
@@ -436,7 +437,7 @@ func TestWeComTokenRefreshDuringDispatch(t *testing.T) {
 		t.Fatalf("drained %d, want 20", n)
 	}
 	for _, j := range f.jobs(t) {
-		if j.State != engine.JobTaskCreated || j.Attempts != 1 || !strings.Contains(j.Receipt, "msgGAAA") {
+		if j.State != domain.JobTaskCreated || j.Attempts != 1 || !strings.Contains(j.Receipt, "msgGAAA") {
 			t.Errorf("job %d: %s after %d attempts (%s), receipt %q", j.ID, j.State, j.Attempts, j.LastError, j.Receipt)
 		}
 	}
@@ -468,7 +469,7 @@ func TestOptOutOfEveryChannelStopsADeferredMessage(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	night := time.Date(2026, 6, 1, 23, 0, 0, 0, time.UTC)
-	cs := []engine.Customer{
+	cs := []domain.Customer{
 		{ID: "stays", Name: "留下", Member: true, JoinedAt: night.Add(-time.Hour)},
 		{ID: "leaves", Name: "离开", Member: true, JoinedAt: night.Add(-time.Hour)},
 	}
@@ -499,7 +500,7 @@ rules:
 		t.Fatalf("run: %v %+v", err, runs)
 	}
 	// After the fire, before the morning: an unsubscribe naming no channel.
-	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "u1", CustomerID: "leaves", Type: "unsubscribe", At: night.Add(time.Hour)}}); err != nil {
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "u1", CustomerID: "leaves", Type: "unsubscribe", At: night.Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
 	workers := hookWorkers(t, reg, rcv)
@@ -513,14 +514,14 @@ rules:
 	if n, err := d.Drain(ctx); err != nil || n != 2 {
 		t.Fatalf("at 09:00 drained %d (%v); want 2", n, err)
 	}
-	jobs, err := db.ListJobs(ctx, engine.JobFilter{Limit: 10})
+	jobs, err := db.ListJobs(ctx, domain.JobFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, j := range jobs {
-		want := engine.JobDone
+		want := domain.JobDone
 		if j.CustomerID == "leaves" {
-			want = engine.JobSkipped
+			want = domain.JobSkipped
 		}
 		if j.State != want {
 			t.Errorf("%s's job: %s (%s), want %s", j.CustomerID, j.State, j.LastError, want)
@@ -549,7 +550,7 @@ type fullDisk struct {
 	finishes atomic.Int32
 }
 
-func (s *fullDisk) FinishJobs(ctx context.Context, now time.Time, outcomes []engine.JobOutcome) error {
+func (s *fullDisk) FinishJobs(ctx context.Context, now time.Time, outcomes []domain.JobOutcome) error {
 	s.finishes.Add(1)
 	if s.full.Load() {
 		return errors.New("database or disk is full (13)")
@@ -616,7 +617,7 @@ func TestAFullDiskDoesNotDeliverAgainAndAgain(t *testing.T) {
 	wait("the outcomes recorded", func() bool {
 		jobs := f.jobs(t)
 		for _, j := range jobs {
-			if j.State != engine.JobDone {
+			if j.State != domain.JobDone {
 				return false
 			}
 		}
@@ -695,7 +696,7 @@ rules:
 		t.Errorf("12 posts at 10/s took %v", took)
 	}
 	for _, j := range f.jobs(t) {
-		if j.CustomerID == "c0" && j.State != engine.JobSkipped {
+		if j.CustomerID == "c0" && j.State != domain.JobSkipped {
 			t.Errorf("c0's post: %s, want skipped for consent", j.State)
 		}
 	}
@@ -704,7 +705,7 @@ rules:
 // A Retry-After beyond max_backoff waits max_backoff: a receiver cannot
 // park a job for a year.
 func TestRetryAfterIsCappedByMaxBackoff(t *testing.T) {
-	if j := retryAfterJob(t, http.StatusServiceUnavailable, "31536000", dispatch.Options{Backoff: time.Second, MaxBackoff: 10 * time.Minute}); j.State != engine.JobPending || j.RunAt.Sub(t0) > 10*time.Minute {
+	if j := retryAfterJob(t, http.StatusServiceUnavailable, "31536000", dispatch.Options{Backoff: time.Second, MaxBackoff: 10 * time.Minute}); j.State != domain.JobPending || j.RunAt.Sub(t0) > 10*time.Minute {
 		t.Errorf("after Retry-After of a year: %s due in %v, want at most max_backoff", j.State, j.RunAt.Sub(t0))
 	}
 }

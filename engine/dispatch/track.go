@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/actions"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // maxTracked bounds the tracked jobs of one channel read per poll; the
@@ -93,22 +93,22 @@ func (d *Dispatcher) TrackOnce(ctx context.Context, channel string) error {
 		return trackErr
 	}
 	now = d.opts.Now()
-	var outcomes []engine.TrackOutcome
-	var changed []*engine.Job // the job of each outcome
+	var outcomes []domain.TrackOutcome
+	var changed []*domain.Job // the job of each outcome
 	requeued := false
 	for i, r := range results {
 		if i >= len(jobs) {
 			break
 		}
 		j := jobs[i]
-		o := engine.TrackOutcome{ID: j.ID, State: engine.JobState(r.State), SentAt: r.At, Reminded: r.Reminded, Note: r.Note}
+		o := domain.TrackOutcome{ID: j.ID, State: domain.JobState(r.State), SentAt: r.At, Reminded: r.Reminded, Note: r.Note}
 		switch r.State {
 		case actions.StateTaskCreated:
 			if !r.Reminded {
 				continue // nothing changed
 			}
 		case actions.StateRequeue:
-			o.State = engine.JobPending
+			o.State = domain.JobPending
 			requeued = true
 		case actions.StateSent, actions.StateNotFriend, actions.StateReceivedOther, actions.StateUnsent:
 			if r.State == actions.StateSent && o.SentAt.IsZero() {

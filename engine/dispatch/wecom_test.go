@@ -15,6 +15,7 @@ import (
 	"github.com/koihq/koi/actions/wecom/wecomtest"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/dispatch"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
@@ -43,14 +44,14 @@ func newWeComPond(t *testing.T, ch *wecom.Channel, playbooks ...string) *wecomPo
 	fake := wecomtest.New("ww1", "corp-secret")
 	t.Cleanup(fake.Close)
 	fake.Members = map[string][]string{}
-	var cs []engine.Customer
+	var cs []domain.Customer
 	for i := range 30 {
 		id, guide, member := fmt.Sprintf("wm%02d", i), "g01", "wangxiao"
 		if i%2 == 1 {
 			guide, member = "g02", "lihua"
 		}
 		fake.Members[member] = append(fake.Members[member], id)
-		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%02d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour),
+		cs = append(cs, domain.Customer{ID: fmt.Sprintf("c%02d", i), Name: fmt.Sprintf("客户%d", i), Member: true, JoinedAt: t0.Add(-time.Hour),
 			WeComID: id, Guide: guide})
 	}
 	if err := db.UpsertCustomers(ctx, cs, t0); err != nil {
@@ -87,9 +88,9 @@ func (p *wecomPond) dispatcher() *dispatch.Dispatcher {
 
 func (p *wecomPond) at(d time.Duration) { p.now.Store(t0.Add(d).UnixMilli()) }
 
-func (p *wecomPond) byState(t *testing.T) map[engine.JobState]int {
+func (p *wecomPond) byState(t *testing.T) map[domain.JobState]int {
 	t.Helper()
-	out := map[engine.JobState]int{}
+	out := map[domain.JobState]int{}
 	for _, j := range p.jobs(t) {
 		out[j.State]++
 	}
@@ -127,7 +128,7 @@ func TestWeComTasksPerGuideTrackedToTheSendResult(t *testing.T) {
 	if len(tasks) != 2 || p.fake.Calls("add_msg_template") != 2 || len(tasks[0].Customers) != 15 || len(tasks[1].Customers) != 15 {
 		t.Fatalf("%d tasks in %d calls: %+v", len(tasks), p.fake.Calls("add_msg_template"), tasks)
 	}
-	if got := p.byState(t); got[engine.JobTaskCreated] != 30 {
+	if got := p.byState(t); got[domain.JobTaskCreated] != 30 {
 		t.Fatalf("after the tasks were created: %v", got)
 	}
 	if n := p.fake.Confirm("wangxiao"); n != 15 {
@@ -137,7 +138,7 @@ func TestWeComTasksPerGuideTrackedToTheSendResult(t *testing.T) {
 	if err := d.TrackOnce(ctx, "wecom"); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.byState(t); got[engine.JobSent] != 15 || got[engine.JobTaskCreated] != 15 {
+	if got := p.byState(t); got[domain.JobSent] != 15 || got[domain.JobTaskCreated] != 15 {
 		t.Fatalf("after wangxiao confirmed: %v", got)
 	}
 	for _, task := range p.fake.Tasks() {
@@ -155,10 +156,10 @@ func TestWeComTasksPerGuideTrackedToTheSendResult(t *testing.T) {
 		}
 	}
 	for _, j := range p.jobs(t) {
-		if j.State == engine.JobTaskCreated && (j.Reminders != 1 || !j.RemindedAt.Equal(t0.Add(3*time.Hour))) {
+		if j.State == domain.JobTaskCreated && (j.Reminders != 1 || !j.RemindedAt.Equal(t0.Add(3*time.Hour))) {
 			t.Errorf("job %d: %d reminders at %v", j.ID, j.Reminders, j.RemindedAt)
 		}
-		if j.State == engine.JobSent && j.SentAt.IsZero() {
+		if j.State == domain.JobSent && j.SentAt.IsZero() {
 			t.Errorf("job %d sent without a time", j.ID)
 		}
 	}
@@ -202,30 +203,30 @@ func TestWeComCancelOptOutAndExpiry(t *testing.T) {
 	if _, err := p.e.SetOptOut(ctx, "c01", "wecom", true); err != nil {
 		t.Fatal(err)
 	}
-	var c03 *engine.Job
+	var c03 *domain.Job
 	for _, j := range p.jobs(t) {
 		if j.CustomerID == "c03" {
 			c03 = j
 		}
 	}
-	if j, err := p.db.CancelJob(ctx, c03.ID, t0); err != nil || j.State != engine.JobTaskCreated || j.Cancel == "" {
+	if j, err := p.db.CancelJob(ctx, c03.ID, t0); err != nil || j.State != domain.JobTaskCreated || j.Cancel == "" {
 		t.Fatalf("cancel a tracked job: %+v, %v", j, err)
 	}
 	p.at(time.Minute)
 	if err := d.TrackOnce(ctx, "wecom"); err != nil {
 		t.Fatal(err)
 	}
-	byCustomer := map[string]*engine.Job{}
+	byCustomer := map[string]*domain.Job{}
 	for _, j := range p.jobs(t) {
 		byCustomer[j.CustomerID] = j
 	}
-	if j := byCustomer["c01"]; j.State != engine.JobUnsent || !strings.Contains(j.LastError, "opted out") {
+	if j := byCustomer["c01"]; j.State != domain.JobUnsent || !strings.Contains(j.LastError, "opted out") {
 		t.Errorf("c01: %s %q", j.State, j.LastError)
 	}
-	if j := byCustomer["c03"]; j.State != engine.JobUnsent || !strings.Contains(j.LastError, "cancelled by an operator") {
+	if j := byCustomer["c03"]; j.State != domain.JobUnsent || !strings.Contains(j.LastError, "cancelled by an operator") {
 		t.Errorf("c03: %s %q", j.State, j.LastError)
 	}
-	if got := p.byState(t); got[engine.JobPending] != 13 || got[engine.JobTaskCreated] != 15 || got[engine.JobUnsent] != 2 {
+	if got := p.byState(t); got[domain.JobPending] != 13 || got[domain.JobTaskCreated] != 15 || got[domain.JobUnsent] != 2 {
 		t.Fatalf("after the opt-out: %v", got)
 	}
 	if !p.fake.Tasks()[1].Cancelled {
@@ -244,7 +245,7 @@ func TestWeComCancelOptOutAndExpiry(t *testing.T) {
 	if err := d.TrackOnce(ctx, "wecom"); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.byState(t); got[engine.JobUnsent] != 30 {
+	if got := p.byState(t); got[domain.JobUnsent] != 30 {
 		t.Errorf("after expiry: %v", got)
 	}
 	// Retrying a tracked job would send twice; a finished one may be.
@@ -265,13 +266,13 @@ func TestWeComRateLimitWaitsTheBlockOut(t *testing.T) {
 	d := p.dispatcher()
 	p.drain(t, d)
 	for _, j := range p.jobs(t) {
-		if j.State != engine.JobPending || j.Attempts != 0 || !j.RunAt.Equal(t0.Add(time.Hour)) || !strings.Contains(j.LastError, "45009") {
+		if j.State != domain.JobPending || j.Attempts != 0 || !j.RunAt.Equal(t0.Add(time.Hour)) || !strings.Contains(j.LastError, "45009") {
 			t.Fatalf("job %d: %s, %d attempts, due %v (%s)", j.ID, j.State, j.Attempts, j.RunAt, j.LastError)
 		}
 	}
 	p.at(time.Hour)
 	p.drain(t, d)
-	if got := p.byState(t); got[engine.JobTaskCreated] != 30 {
+	if got := p.byState(t); got[domain.JobTaskCreated] != 30 {
 		t.Errorf("after the block: %v", got)
 	}
 }

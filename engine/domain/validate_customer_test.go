@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 )
 
@@ -13,7 +12,7 @@ import (
 // or a date is refused, naming the field.
 func TestValidateCustomerFields(t *testing.T) {
 	tiers := []string{"normal", "gold", "vip"}
-	for _, c := range []engine.Customer{
+	for _, c := range []domain.Customer{
 		{ID: "a", Phone: "+86 138-0013-8000"},
 		{ID: "b", Phone: "１３８００１３８０００"},
 		{ID: "c", Phone: "(021) 6234 5678 转801"},
@@ -30,7 +29,7 @@ func TestValidateCustomerFields(t *testing.T) {
 			t.Errorf("%s: tier %q, want the lowest", c.ID, c.Tier)
 		}
 	}
-	for field, c := range map[string]engine.Customer{
+	for field, c := range map[string]domain.Customer{
 		"tier":     {ID: "x", Tier: "diamond"},
 		"phone":    {ID: "x", Phone: "call me"},
 		"email":    {ID: "x", Email: "li lei@example"},
@@ -39,7 +38,7 @@ func TestValidateCustomerFields(t *testing.T) {
 		"tags":     {ID: "x", Tags: []string{strings.Repeat("t", 129)}},
 	} {
 		err := domain.ValidateCustomer(&c, tiers)
-		var e *engine.Error
+		var e *domain.Error
 		if err == nil || !errors.As(err, &e) || e.Field != field {
 			t.Errorf("%s: %v, want an error naming %s", field, err, field)
 		}

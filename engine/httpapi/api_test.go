@@ -17,6 +17,7 @@ import (
 
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/httpapi"
 	"github.com/koihq/koi/engine/sqlite"
 )
@@ -347,9 +348,9 @@ func TestDeepExpressionsAreRefused(t *testing.T) {
 // not held off.
 func TestHostileFiltersAreBounded(t *testing.T) {
 	a := newAPI(t, httpapi.Config{QueryBudget: 3 * time.Second})
-	var cs []engine.Customer
+	var cs []domain.Customer
 	for i := range 20000 {
-		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%05d", i), Member: true, JoinedAt: t0.Add(-time.Hour)})
+		cs = append(cs, domain.Customer{ID: fmt.Sprintf("c%05d", i), Member: true, JoinedAt: t0.Add(-time.Hour)})
 	}
 	if err := a.e.PutCustomers(context.Background(), cs, t0); err != nil {
 		t.Fatal(err)
@@ -488,7 +489,7 @@ func TestIdsWithAnyCharacter(t *testing.T) {
 // A database that cannot take a write now is a 503 with Retry-After, not
 // a bare 500; /readyz says so too.
 func TestUnavailableIs503WithRetryAfter(t *testing.T) {
-	busy := &engine.Error{Code: engine.EUnavailable, Message: "the database is busy", RetryAfter: time.Second}
+	busy := &domain.Error{Code: domain.EUnavailable, Message: "the database is busy", RetryAfter: time.Second}
 	a := newAPI(t, httpapi.Config{
 		Reload: func(context.Context) (engine.ReloadResult, error) { return engine.ReloadResult{}, busy },
 		Ready:  func(context.Context) error { return errors.New("write: the database cannot grow: the disk is full") },

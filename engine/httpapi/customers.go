@@ -10,7 +10,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/labstack/echo/v4"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/wire"
 	"github.com/koihq/koi/rules"
@@ -35,7 +35,7 @@ func (s *server) putCustomer(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := s.engine.PutCustomers(ctx, []engine.Customer{cust}, s.now()); err != nil {
+	if err := s.engine.PutCustomers(ctx, []domain.Customer{cust}, s.now()); err != nil {
 		return err
 	}
 	stored, err := s.engine.Customer(ctx, id)
@@ -75,7 +75,7 @@ func (s *server) listCustomers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit = engine.PageLimit(limit)
+	limit = domain.PageLimit(limit)
 	from := 0
 	if n := q.Get("next"); n != "" {
 		if from, err = strconv.Atoi(n); err != nil || from < 0 {

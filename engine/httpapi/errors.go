@@ -8,11 +8,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/wire"
 )
 
-// Error codes of the API beyond the engine's (engine.EInvalid and friends).
+// Error codes of the API beyond the engine's (domain.EInvalid and friends).
 const (
 	eUnauthorized = "unauthorized"
 	eForbidden    = "forbidden"
@@ -25,11 +25,11 @@ const (
 // that does.
 func statusOf(code string) int {
 	switch code {
-	case engine.EInvalid:
+	case domain.EInvalid:
 		return http.StatusBadRequest
-	case engine.ENotFound, eNoRoute:
+	case domain.ENotFound, eNoRoute:
 		return http.StatusNotFound
-	case engine.EConflict:
+	case domain.EConflict:
 		return http.StatusConflict
 	case eUnauthorized:
 		return http.StatusUnauthorized
@@ -39,7 +39,7 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case eMethod:
 		return http.StatusMethodNotAllowed
-	case engine.EUnavailable:
+	case domain.EUnavailable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -56,7 +56,7 @@ type apiError struct {
 // toAPIError classifies err. Errors koi did not classify are internal;
 // their text stays in the log, not in the response.
 func toAPIError(err error) apiError {
-	var ee *engine.Error
+	var ee *domain.Error
 	var fe *wire.FieldError
 	var he *echo.HTTPError
 	var ae *apiErr
@@ -66,7 +66,7 @@ func toAPIError(err error) apiError {
 	case errors.As(err, &ee):
 		return apiError{Code: ee.Code, Message: ee.Message, Field: ee.Field}
 	case errors.As(err, &fe):
-		return apiError{Code: engine.EInvalid, Message: fe.Msg, Field: fe.Field}
+		return apiError{Code: domain.EInvalid, Message: fe.Msg, Field: fe.Field}
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusRequestEntityTooLarge:
@@ -79,7 +79,7 @@ func toAPIError(err error) apiError {
 			return apiError{Code: eUnauthorized, Message: "an API key is required"}
 		}
 	}
-	return apiError{Code: engine.EInternal, Message: "internal error"}
+	return apiError{Code: domain.EInternal, Message: "internal error"}
 }
 
 // handleError writes err as JSON with its status.
@@ -94,7 +94,7 @@ func (s *server) handleError(err error, c echo.Context) {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 	case http.StatusServiceUnavailable:
 		s.log.Warn("request refused: the database cannot take it now", "method", c.Request().Method, "path", c.Path(), "err", err)
-		var ee *engine.Error
+		var ee *domain.Error
 		if errors.As(err, &ee) && ee.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(ee.RetryAfter.Round(time.Second)/time.Second)))
 		}
@@ -106,5 +106,5 @@ func (s *server) handleError(err error, c echo.Context) {
 
 // fieldErr is an invalid-input error naming field.
 func fieldErr(field, msg string) error {
-	return &engine.Error{Code: engine.EInvalid, Field: field, Message: msg}
+	return &domain.Error{Code: domain.EInvalid, Field: field, Message: msg}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/wire"
 )
@@ -44,7 +43,7 @@ func (s *server) postEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.engine.AddEvents(c.Request().Context(), []engine.Event{ev})
+	res, err := s.engine.AddEvents(c.Request().Context(), []domain.Event{ev})
 	if err != nil {
 		return err
 	}
@@ -78,7 +77,7 @@ func (s *server) postEventBatch(c echo.Context) error {
 		return fieldErr("events", fmt.Sprintf("%d events; a batch holds at most %d", len(req.Events), s.maxBatch))
 	}
 	out := batchResponse{Results: make([]eventResult, len(req.Events))}
-	var evs []engine.Event
+	var evs []domain.Event
 	var at []int // at[j] is the index in the batch of evs[j]
 	for i, raw := range req.Events {
 		r := &out.Results[i]
@@ -86,7 +85,7 @@ func (s *server) postEventBatch(c echo.Context) error {
 		var rec wire.Event
 		err := wire.DecodeStrict(raw, &rec)
 		r.ID = rec.ID
-		var ev engine.Event
+		var ev domain.Event
 		if err == nil {
 			ev, err = rec.ToEvent(s.loc)
 		}
@@ -134,7 +133,7 @@ func (s *server) postEventBatch(c echo.Context) error {
 // within the batch: events[3].amount.
 func reject(r *eventResult, i int, err error) {
 	ae := toAPIError(err)
-	if ae.Code == engine.EInternal {
+	if ae.Code == domain.EInternal {
 		ae.Message = err.Error()
 	}
 	ae.Field = fmt.Sprintf("events[%d]", i) + dotted(ae.Field)

@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/actions"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // guide returns the configured guide the path names; a 404 otherwise.
@@ -18,7 +18,7 @@ func (s *server) guide(c echo.Context) (actions.Guide, error) {
 			return g, nil
 		}
 	}
-	return actions.Guide{}, &engine.Error{Code: engine.ENotFound, Message: "no guide " + strconv.Quote(id) + " is configured"}
+	return actions.Guide{}, &domain.Error{Code: domain.ENotFound, Message: "no guide " + strconv.Quote(id) + " is configured"}
 }
 
 // listGuides lists the configured guides with their open tasks.
@@ -47,7 +47,7 @@ func (s *server) listTasks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := engine.TaskFilter{Guide: g.ID}
+	f := domain.TaskFilter{Guide: g.ID}
 	if f.Limit, err = queryInt(c, "limit"); err != nil {
 		return err
 	}
@@ -56,8 +56,8 @@ func (s *server) listTasks(c echo.Context) error {
 		return err
 	}
 	f.After = int64(after)
-	switch st := engine.TaskState(c.QueryParam("state")); st {
-	case "", engine.TaskOpen, engine.TaskDone:
+	switch st := domain.TaskState(c.QueryParam("state")); st {
+	case "", domain.TaskOpen, domain.TaskDone:
 		f.State = st
 	default:
 		return fieldErr("state", "want open or done, got "+strconv.Quote(string(st)))
@@ -67,7 +67,7 @@ func (s *server) listTasks(c echo.Context) error {
 		return err
 	}
 	if tasks == nil {
-		tasks = []*engine.Task{}
+		tasks = []*domain.Task{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tasks": tasks})
 }

@@ -5,15 +5,14 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/labstack/echo/v4"
-
-	"github.com/koihq/koi/engine"
 )
 
 // listJobs lists the outbox's jobs, newest first:
 // ?state=&kind=&playbook=&customer=&fire=&before=&limit=.
 func (s *server) listJobs(c echo.Context) error {
-	var f engine.JobFilter
+	var f domain.JobFilter
 	var err error
 	if f.Limit, f.Before, err = page(c); err != nil {
 		return err
@@ -24,9 +23,9 @@ func (s *server) listJobs(c echo.Context) error {
 	}
 	f.FireID = int64(fire)
 	if st := c.QueryParam("state"); st != "" {
-		f.State = engine.JobState(st)
-		if !slices.Contains(engine.JobStates, f.State) {
-			return fieldErr("state", "want one of "+engine.JobStateNames()+", got "+strconv.Quote(st))
+		f.State = domain.JobState(st)
+		if !slices.Contains(domain.JobStates, f.State) {
+			return fieldErr("state", "want one of "+domain.JobStateNames()+", got "+strconv.Quote(st))
 		}
 	}
 	f.Kind, f.Playbook, f.CustomerID = c.QueryParam("kind"), c.QueryParam("playbook"), c.QueryParam("customer")
@@ -35,7 +34,7 @@ func (s *server) listJobs(c echo.Context) error {
 		return err
 	}
 	if jobs == nil {
-		jobs = []*engine.Job{}
+		jobs = []*domain.Job{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"jobs": jobs})
 }

@@ -107,7 +107,7 @@ func (s *server) getPlaybook(c echo.Context) error {
 			return c.JSON(http.StatusOK, v)
 		}
 	}
-	return &engine.Error{Code: engine.ENotFound, Message: "no playbook named " + name + " is running"}
+	return &domain.Error{Code: domain.ENotFound, Message: "no playbook named " + name + " is running"}
 }
 
 // validatePlaybook loads the posted YAML as koi would, without running it,
@@ -196,7 +196,7 @@ func (s *server) previewPlaybook(c echo.Context) error {
 	defer cancel()
 	p, err := s.engine.Preview(ctx, engine.PreviewRequest{Playbook: c.Param("name"), At: at, Sample: sample})
 	if errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() == nil {
-		return &engine.Error{Code: engine.EUnavailable, Message: fmt.Sprintf("the preview ran out of its %s budget: the pond is large or a condition is slow", s.previewBudget)}
+		return &domain.Error{Code: domain.EUnavailable, Message: fmt.Sprintf("the preview ran out of its %s budget: the pond is large or a condition is slow", s.previewBudget)}
 	}
 	if err != nil {
 		return err
@@ -229,7 +229,7 @@ func (s *server) runPlaybookNow(c echo.Context) error { return s.runPlaybook(c, 
 // reloadPlaybooks reloads the playbooks directory, as SIGHUP does.
 func (s *server) reloadPlaybooks(c echo.Context) error {
 	if s.reload == nil {
-		return &engine.Error{Code: engine.EInvalid, Message: "this server does not reload playbooks"}
+		return &domain.Error{Code: domain.EInvalid, Message: "this server does not reload playbooks"}
 	}
 	res, err := s.reload(c.Request().Context())
 	var list rules.ErrorList

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -25,7 +25,7 @@ func (s *server) listRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	runs, err := s.engine.ListRuns(c.Request().Context(), engine.RunFilter{
+	runs, err := s.engine.ListRuns(c.Request().Context(), domain.RunFilter{
 		Playbook: c.QueryParam("playbook"), Status: c.QueryParam("status"), BeforeID: before, Limit: limit})
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ func (s *server) getRun(c echo.Context) error {
 
 // listFires lists fires, newest first: ?run=&playbook=&rule=&customer=&before=&limit=.
 func (s *server) listFires(c echo.Context) error {
-	var f engine.FireFilter
+	var f domain.FireFilter
 	var err error
 	if f.Limit, f.BeforeID, err = page(c); err != nil {
 		return err
@@ -73,7 +73,7 @@ func (s *server) listCoupons(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cs, err := s.engine.ListCoupons(c.Request().Context(), engine.CouponFilter{CustomerID: c.QueryParam("customer"), BeforeSeq: before, Limit: limit}, s.now())
+	cs, err := s.engine.ListCoupons(c.Request().Context(), domain.CouponFilter{CustomerID: c.QueryParam("customer"), BeforeSeq: before, Limit: limit}, s.now())
 	if err != nil {
 		return err
 	}

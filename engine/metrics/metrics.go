@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Metrics holds koi's metrics in its own registry (no global state).
@@ -117,10 +118,10 @@ func (m *Metrics) EventsAdded(inserted, duplicates, rejected int) {
 }
 
 // JobDelivered counts a delivery attempt's outcome and its duration.
-func (m *Metrics) JobDelivered(j *engine.Job, state engine.JobState, took time.Duration) {
+func (m *Metrics) JobDelivered(j *domain.Job, state domain.JobState, took time.Duration) {
 	m.deliveries.WithLabelValues(j.Kind, j.Channel, string(state)).Inc()
 	switch state {
-	case engine.JobSent, engine.JobNotFriend, engine.JobReceivedOther, engine.JobUnsent:
+	case domain.JobSent, domain.JobNotFriend, domain.JobReceivedOther, domain.JobUnsent:
 		// What became of a WeCom task, learnt by polling: took is how
 		// long the task waited for its guide, no attempt's duration.
 	default:

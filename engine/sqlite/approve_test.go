@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/policy"
 )
@@ -45,7 +46,7 @@ func TestApproveReleasesHeldRun(t *testing.T) {
 	}
 	// A customer who joins later is not in what was computed; one who
 	// opts out meanwhile is left out (consent is absolute).
-	if err := e.PutCustomers(ctx, []engine.Customer{{ID: "late", Member: true, JoinedAt: t0.Add(-day)}}, t0); err != nil {
+	if err := e.PutCustomers(ctx, []domain.Customer{{ID: "late", Member: true, JoinedAt: t0.Add(-day)}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.SetOptOut(ctx, "c003", "log", true); err != nil {
@@ -70,8 +71,8 @@ func TestApproveReleasesHeldRun(t *testing.T) {
 		t.Errorf("%d jobs, want 11", n)
 	}
 	// Approving again is a conflict and writes nothing.
-	var ee *engine.Error
-	if _, err := e.Approve(ctx, r.ID, "bob", approvedAt); !errors.As(err, &ee) || ee.Code != engine.EConflict {
+	var ee *domain.Error
+	if _, err := e.Approve(ctx, r.ID, "bob", approvedAt); !errors.As(err, &ee) || ee.Code != domain.EConflict {
 		t.Errorf("second approval: %v, want a conflict", err)
 	}
 	if n := f.count(`SELECT count(*) FROM coupons`); n != 11 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -38,9 +39,9 @@ rules:
 `), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cs := make([]engine.Customer, n)
+	cs := make([]domain.Customer, n)
 	for i := range cs {
-		cs[i] = engine.Customer{ID: fmt.Sprintf("c%06d", i), Member: true, Tier: "normal", Tags: []string{"a"}, JoinedAt: t0.Add(-time.Hour)}
+		cs[i] = domain.Customer{ID: fmt.Sprintf("c%06d", i), Member: true, Tier: "normal", Tags: []string{"a"}, JoinedAt: t0.Add(-time.Hour)}
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -84,16 +85,16 @@ func BenchmarkAddEvents(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	cs := make([]engine.Customer, customers)
+	cs := make([]domain.Customer, customers)
 	for i := range cs {
-		cs[i] = engine.Customer{ID: fmt.Sprintf("c%06d", i), Tier: "normal", JoinedAt: t0}
+		cs[i] = domain.Customer{ID: fmt.Sprintf("c%06d", i), Tier: "normal", JoinedAt: t0}
 	}
 	if err := db.UpsertCustomers(ctx, cs, t0); err != nil {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	var sent []string
-	evs := make([]engine.Event, batch)
+	evs := make([]domain.Event, batch)
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range evs {
@@ -103,7 +104,7 @@ func BenchmarkAddEvents(b *testing.B) {
 			} else if i == 10 {
 				sent = append(sent, id)
 			}
-			evs[i] = engine.Event{ID: id, CustomerID: cs[rng.IntN(customers)].ID, Type: "visit", At: t0}
+			evs[i] = domain.Event{ID: id, CustomerID: cs[rng.IntN(customers)].ID, Type: "visit", At: t0}
 		}
 		if _, err := db.AddEvents(ctx, evs); err != nil {
 			b.Fatal(err)

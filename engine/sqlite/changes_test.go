@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -126,7 +127,7 @@ func TestLaterCustomerChangesWin(t *testing.T) {
 	write := func(tags []string) {
 		t.Helper()
 		_, err := f.db.WriteFires(context.Background(), t0, func(tx engine.FireTx) error {
-			return tx.ApplyEffects(&engine.BatchEffects{Tags: map[string][]string{"c000": tags}, Tiers: map[string]string{}})
+			return tx.ApplyEffects(&domain.BatchEffects{Tags: map[string][]string{"c000": tags}, Tiers: map[string]string{}})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +157,7 @@ func TestReplacingOrDeletingACustomerDropsTheirChanges(t *testing.T) {
 	f.customers(3, 0)
 	f.playbook("up", tagAndTier)
 	f.run(f.engine(), t0, false)
-	if _, err := f.db.PutCustomers(context.Background(), []engine.Customer{{ID: "c001", Tier: "normal", Tags: []string{"by-hand"}, JoinedAt: t0}}, t0); err != nil {
+	if _, err := f.db.PutCustomers(context.Background(), []domain.Customer{{ID: "c001", Tier: "normal", Tags: []string{"by-hand"}, JoinedAt: t0}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	c, err := f.db.GetCustomer(context.Background(), "c001")

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -23,7 +23,7 @@ func TestCheckpointsWhenWritesPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.PutCustomers(context.Background(), []engine.Customer{{ID: "c1", JoinedAt: t0}}, t0); err != nil {
+	if _, err := db.PutCustomers(context.Background(), []domain.Customer{{ID: "c1", JoinedAt: t0}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -10,20 +10,19 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
 // UpsertCustomers inserts or replaces customers in one transaction.
-func (d *DB) UpsertCustomers(ctx context.Context, cs []engine.Customer, now time.Time) error {
+func (d *DB) UpsertCustomers(ctx context.Context, cs []domain.Customer, now time.Time) error {
 	_, err := d.PutCustomers(ctx, cs, now)
 	return err
 }
 
 // PutCustomers inserts or replaces customers in one transaction and returns
 // the pond version it committed.
-func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Time) (_ int64, err error) {
+func (d *DB) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) (_ int64, err error) {
 	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
@@ -96,7 +95,7 @@ func (d *DB) PutCustomers(ctx context.Context, cs []engine.Customer, now time.Ti
 // InsertEvents stores events in one transaction, idempotently: an event whose
 // id is already stored is skipped. An event of an unknown customer is not
 // stored and reported in itemErrs at its index; the others are kept.
-func (d *DB) InsertEvents(ctx context.Context, evs []engine.Event) (inserted int, itemErrs map[int]error, err error) {
+func (d *DB) InsertEvents(ctx context.Context, evs []domain.Event) (inserted int, itemErrs map[int]error, err error) {
 	res, err := d.AddEvents(ctx, evs)
 	if err != nil {
 		return 0, nil, err
@@ -109,8 +108,8 @@ func (d *DB) InsertEvents(ctx context.Context, evs []engine.Event) (inserted int
 	return inserted, res.ItemErrs, nil
 }
 
-func scanCustomer(row interface{ Scan(...any) error }) (engine.Customer, error) {
-	var c engine.Customer
+func scanCustomer(row interface{ Scan(...any) error }) (domain.Customer, error) {
+	var c domain.Customer
 	var tags, attrs, optOut string
 	var joined int64
 	var member int
@@ -138,10 +137,10 @@ func scanCustomer(row interface{ Scan(...any) error }) (engine.Customer, error) 
 }
 
 // GetCustomer reads one stored customer.
-func (d *DB) GetCustomer(ctx context.Context, id string) (*engine.Customer, error) {
+func (d *DB) GetCustomer(ctx context.Context, id string) (*domain.Customer, error) {
 	c, err := scanCustomer(d.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers_now WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read customer %s: %w", id, err)
@@ -176,7 +175,7 @@ func (d *DB) SetOptOut(ctx context.Context, customerID, channel string, out bool
 	var raw string
 	err = tx.QueryRowContext(ctx, `SELECT opt_out FROM customers WHERE id = ?`, customerID).Scan(&raw)
 	if err == sql.ErrNoRows {
-		return 0, nil, &engine.Error{Code: engine.ENotFound, Field: "id", Message: fmt.Sprintf("no customer %q", customerID)}
+		return 0, nil, &domain.Error{Code: domain.ENotFound, Field: "id", Message: fmt.Sprintf("no customer %q", customerID)}
 	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("read opt-outs of %s: %w", customerID, err)

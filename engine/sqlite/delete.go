@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // DeleteCustomer deletes a customer on their request (PIPL, GDPR): the
@@ -28,7 +28,7 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 		return 0, fmt.Errorf("read customer: %w", err)
 	}
 	if exists == 0 {
-		return 0, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
+		return 0, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 	}
 	version, err := bumpVersion(ctx, tx)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/sqlite"
 )
@@ -41,13 +42,13 @@ func newFixture(t *testing.T) *fixture {
 // customers stores n customers c000..; the first `buyers` have one order 50 days before t0.
 func (f *fixture) customers(n, buyers int) {
 	f.t.Helper()
-	var cs []engine.Customer
-	var evs []engine.Event
+	var cs []domain.Customer
+	var evs []domain.Event
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("c%03d", i)
-		cs = append(cs, engine.Customer{ID: id, Tier: "normal", Member: true, JoinedAt: t0.Add(-400 * day)})
+		cs = append(cs, domain.Customer{ID: id, Tier: "normal", Member: true, JoinedAt: t0.Add(-400 * day)})
 		if i < buyers {
-			evs = append(evs, engine.Event{ID: "o-" + id, CustomerID: id, Type: "order", At: t0.Add(-50 * day), AmountFen: 10000})
+			evs = append(evs, domain.Event{ID: "o-" + id, CustomerID: id, Type: "order", At: t0.Add(-50 * day), AmountFen: 10000})
 		}
 	}
 	if err := f.db.UpsertCustomers(context.Background(), cs, t0); err != nil {

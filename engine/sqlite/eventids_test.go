@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -22,14 +22,14 @@ func ingestRandom(t *testing.T, db *sqlite.DB, rng *rand.Rand, seen map[string]b
 		sent = append(sent, id)
 	}
 	for done := 0; done < n; done += batch {
-		evs := make([]engine.Event, 0, batch)
+		evs := make([]domain.Event, 0, batch)
 		for len(evs) < batch {
 			id := fmt.Sprintf("e-%08x", rng.Uint32())
 			if len(sent) > 0 && rng.IntN(3) == 0 {
 				id = sent[rng.IntN(len(sent))]
 			}
 			sent = append(sent, id)
-			evs = append(evs, engine.Event{ID: id, CustomerID: fmt.Sprintf("c%03d", rng.IntN(customers)), Type: "visit", At: t0})
+			evs = append(evs, domain.Event{ID: id, CustomerID: fmt.Sprintf("c%03d", rng.IntN(customers)), Type: "visit", At: t0})
 		}
 		res, err := db.AddEvents(ctx, evs)
 		if err != nil {
@@ -178,7 +178,7 @@ func TestUnfinishedRunsAreDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	sqlite.SetEventIDThresholds(db, 4, 4, 0)
-	if err := db.UpsertCustomers(ctx, []engine.Customer{{ID: "c000", Tier: "normal"}}, t0); err != nil {
+	if err := db.UpsertCustomers(ctx, []domain.Customer{{ID: "c000", Tier: "normal"}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}

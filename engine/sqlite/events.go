@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 )
 
@@ -24,9 +23,9 @@ const insertEvent = `INSERT INTO events (id, customer_id, type, at, amount_fen, 
 // version. An event whose id is stored already, or earlier in the batch,
 // is skipped (eventids.go keeps ids unique). The transaction commits with
 // synchronous=FULL: when it returns, every inserted event is durable.
-func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (_ engine.AddedEvents, err error) {
+func (d *DB) AddEvents(ctx context.Context, evs []domain.Event) (_ domain.AddedEvents, err error) {
 	defer unavailableOn(&err)
-	out := engine.AddedEvents{Inserted: make([]bool, len(evs))}
+	out := domain.AddedEvents{Inserted: make([]bool, len(evs))}
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return out, fmt.Errorf("begin: %w", err)
@@ -71,7 +70,7 @@ func (d *DB) AddEvents(ctx context.Context, evs []engine.Event) (_ engine.AddedE
 				if out.ItemErrs == nil {
 					out.ItemErrs = map[int]error{}
 				}
-				out.ItemErrs[i] = &engine.Error{Code: engine.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", e.CustomerID)}
+				out.ItemErrs[i] = &domain.Error{Code: domain.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", e.CustomerID)}
 				continue
 			}
 			return out, fmt.Errorf("insert event %s: %w", e.ID, err)
@@ -107,7 +106,7 @@ func isForeignKey(err error) bool {
 // its transaction: an unsubscribe opts the customer out; a coupon
 // redemption marks the coupon redeemed by its order, when the coupon was
 // still valid at the time.
-func (d *DB) eventEffects(ctx context.Context, tx *sql.Tx, e *engine.Event) error {
+func (d *DB) eventEffects(ctx context.Context, tx *sql.Tx, e *domain.Event) error {
 	if e.OptOut != "" {
 		if err := addOptOut(ctx, tx, e.CustomerID, e.OptOut); err != nil {
 			return fmt.Errorf("event %s: %w", e.ID, err)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // AddEvents reports each event: inserted, a duplicate (stored before, or
@@ -16,13 +16,13 @@ func TestAddEventsReportsEachEvent(t *testing.T) {
 	f := newFixture(t)
 	f.customers(10, 0)
 	ctx := context.Background()
-	ev := func(id, cust string) engine.Event {
-		return engine.Event{ID: id, CustomerID: cust, Type: "visit", At: t0, Attrs: map[string]any{"page": id}}
+	ev := func(id, cust string) domain.Event {
+		return domain.Event{ID: id, CustomerID: cust, Type: "visit", At: t0, Attrs: map[string]any{"page": id}}
 	}
-	if _, err := f.db.AddEvents(ctx, []engine.Event{ev("old-1", "c001"), ev("old-2", "c002")}); err != nil {
+	if _, err := f.db.AddEvents(ctx, []domain.Event{ev("old-1", "c001"), ev("old-2", "c002")}); err != nil {
 		t.Fatal(err)
 	}
-	var batch []engine.Event
+	var batch []domain.Event
 	want := map[int]string{} // index -> "new", "dup" or "unknown"
 	for i := 0; i < 700; i++ {
 		switch {
@@ -61,7 +61,7 @@ func TestAddEventsReportsEachEvent(t *testing.T) {
 	if len(res.ItemErrs) != 2 {
 		t.Errorf("item errors %v, want 2", res.ItemErrs)
 	}
-	if err, ok := res.ItemErrs[600].(*engine.Error); !ok || err.Field != "customer_id" {
+	if err, ok := res.ItemErrs[600].(*domain.Error); !ok || err.Field != "customer_id" {
 		t.Errorf("item error of an unknown customer = %#v, want a customer_id field error", res.ItemErrs[600])
 	}
 	if n := f.count(`SELECT count(*) FROM events`); n != newOnes+2 {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // fires has one index, its unique key (playbook, rule, customer_id, seq);
@@ -17,11 +17,11 @@ const fireColumns = `id, run_id, playbook, rule, customer_id, seq, status, at, h
 
 // RunFires returns the fires of a run, in id order. They lie within the
 // run's id range, so only that range is read.
-func (d *DB) RunFires(ctx context.Context, runID int64) ([]engine.Fire, error) {
+func (d *DB) RunFires(ctx context.Context, runID int64) ([]domain.Fire, error) {
 	var lo, hi sql.NullInt64
 	err := d.db.QueryRowContext(ctx, `SELECT first_fire_id, last_fire_id FROM runs WHERE id = ?`, runID).Scan(&lo, &hi)
 	if err == sql.ErrNoRows {
-		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", runID)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no run %d", runID)}
 	}
 	if err != nil || !lo.Valid {
 		return nil, err
@@ -32,12 +32,12 @@ func (d *DB) RunFires(ctx context.Context, runID int64) ([]engine.Fire, error) {
 // CustomerFires returns a customer's fires, newest first. It walks the
 // unique key: one seek finds the next (playbook, rule) that ever fired,
 // one more that rule's fires for the customer.
-func (d *DB) CustomerFires(ctx context.Context, customerID string) ([]engine.Fire, error) {
+func (d *DB) CustomerFires(ctx context.Context, customerID string) ([]domain.Fire, error) {
 	pairs, err := fireRules(ctx, d.db)
 	if err != nil {
 		return nil, err
 	}
-	var out []engine.Fire
+	var out []domain.Fire
 	for _, p := range pairs {
 		fs, err := d.queryFires(ctx, `SELECT `+fireColumns+` FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ?`, p[0], p[1], customerID)
 		if err != nil {
@@ -45,7 +45,7 @@ func (d *DB) CustomerFires(ctx context.Context, customerID string) ([]engine.Fir
 		}
 		out = append(out, fs...)
 	}
-	slices.SortFunc(out, func(a, b engine.Fire) int {
+	slices.SortFunc(out, func(a, b domain.Fire) int {
 		if c := b.At.Compare(a.At); c != 0 {
 			return c
 		}
@@ -72,15 +72,15 @@ func fireRules(ctx context.Context, q querier) ([][2]string, error) {
 	}
 }
 
-func (d *DB) queryFires(ctx context.Context, query string, args ...any) ([]engine.Fire, error) {
+func (d *DB) queryFires(ctx context.Context, query string, args ...any) ([]domain.Fire, error) {
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read fires: %w", err)
 	}
 	defer rows.Close()
-	var out []engine.Fire
+	var out []domain.Fire
 	for rows.Next() {
-		var f engine.Fire
+		var f domain.Fire
 		var at int64
 		if err := rows.Scan(&f.ID, &f.RunID, &f.Playbook, &f.Rule, &f.CustomerID, &f.Seq, &f.Status, &at, &f.Hash, &f.Variant, &f.Group, &f.GroupSeq); err != nil {
 			return nil, fmt.Errorf("read fires: %w", err)

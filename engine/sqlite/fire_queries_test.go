@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // A run's fires and a customer's fires are found without secondary
@@ -83,7 +84,7 @@ rules:
 	if h, err := f.db.CustomerFires(ctx, "nobody"); err != nil || len(h) != 0 {
 		t.Errorf("history of nobody = %v, %v", h, err)
 	}
-	if _, err := f.db.RunFires(ctx, 999); engine.ErrorCode(err) != engine.ENotFound {
+	if _, err := f.db.RunFires(ctx, 999); domain.ErrorCode(err) != domain.ENotFound {
 		t.Errorf("RunFires of a missing run = %v, want not found", err)
 	}
 }

@@ -9,25 +9,27 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 // FireMarks returns the latest fire of every (rule, customer) of a
 // playbook, and of every (group, customer) of the groups given.
-func (d *DB) FireMarks(ctx context.Context, playbook string, groups engine.GroupRules) (*engine.Marks, error) {
+func (d *DB) FireMarks(ctx context.Context, playbook string, groups evaluate.GroupRules) (*evaluate.Marks, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT rule, customer_id, max(seq), max(at) FROM fires WHERE playbook = ? GROUP BY rule, customer_id`, playbook)
 	if err != nil {
 		return nil, fmt.Errorf("query fire marks: %w", err)
 	}
 	defer rows.Close()
-	marks := &engine.Marks{Rules: map[engine.FireRef]engine.FireMark{}}
+	marks := &evaluate.Marks{Rules: map[evaluate.FireRef]evaluate.FireMark{}}
 	for rows.Next() {
-		var ref engine.FireRef
+		var ref evaluate.FireRef
 		var seq int
 		var at int64
 		if err := rows.Scan(&ref.Rule, &ref.CustomerID, &seq, &at); err != nil {
 			return nil, err
 		}
-		marks.Rules[ref] = engine.FireMark{Seq: seq, At: fromMs(at)}
+		marks.Rules[ref] = evaluate.FireMark{Seq: seq, At: fromMs(at)}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -43,8 +45,8 @@ func (d *DB) FireMarks(ctx context.Context, playbook string, groups engine.Group
 // fires_group), and the fires of its rules from before they joined it,
 // which have no group. Those of playbook's own rules are in marks.Rules
 // already; the others are read by their fire key.
-func (d *DB) groupMarks(ctx context.Context, playbook string, groups engine.GroupRules, marks *engine.Marks) error {
-	marks.Groups = map[engine.FireRef]engine.FireMark{}
+func (d *DB) groupMarks(ctx context.Context, playbook string, groups evaluate.GroupRules, marks *evaluate.Marks) error {
+	marks.Groups = map[evaluate.FireRef]evaluate.FireMark{}
 	by := map[[2]string]string{} // one string per rule, not per row
 	name := func(pb, rule string) string {
 		n, ok := by[[2]string{pb, rule}]
@@ -235,7 +237,7 @@ func (f *fireTx) BaseVersion() int64 { return f.base }
 // the highest id there is: an insert then needs no RETURNING, and when a
 // statement inserted every row, which is nearly always, nothing is read
 // back at all.
-func (f *fireTx) InsertFires(fires []*engine.Fire) ([]bool, error) {
+func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 	inserted := make([]bool, len(fires))
 	if f.nextFireID == 0 {
 		if err := f.tx.QueryRowContext(f.ctx, `SELECT coalesce(max(id), 0) + 1 FROM fires`).Scan(&f.nextFireID); err != nil {
@@ -324,8 +326,8 @@ func (f *fireTx) DeleteFires(ids []int64) error {
 }
 
 // CustomerStates reads tier, tags and guide of customers.
-func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, error) {
-	out := make(map[string]engine.CustomerState, len(ids))
+func (f *fireTx) CustomerStates(ids []string) (map[string]domain.CustomerState, error) {
+	out := make(map[string]domain.CustomerState, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -344,14 +346,14 @@ func (f *fireTx) CustomerStates(ids []string) (map[string]engine.CustomerState, 
 		if err := json.Unmarshal([]byte(raw), &tags); err != nil {
 			return nil, fmt.Errorf("decode tags of %s: %w", id, err)
 		}
-		out[id] = engine.CustomerState{Tier: tier, Tags: tags, Guide: guide}
+		out[id] = domain.CustomerState{Tier: tier, Tags: tags, Guide: guide}
 	}
 	return out, rows.Err()
 }
 
 // ApplyEffects writes coupons, tasks and jobs, and logs tags, tiers and
 // guides, with multi-row statements.
-func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
+func (f *fireTx) ApplyEffects(e *domain.BatchEffects) error {
 	var box boxes
 	start := 0
 	for _, size := range chunkSizes(len(e.Coupons)) {
@@ -387,7 +389,7 @@ func (f *fireTx) ApplyEffects(e *engine.BatchEffects) error {
 }
 
 // insertContacts adds the batch's messages to the contact history.
-func (f *fireTx) insertContacts(cs []engine.Contact) error {
+func (f *fireTx) insertContacts(cs []domain.Contact) error {
 	var box boxes
 	start := 0
 	for _, size := range chunkSizes(len(cs)) {

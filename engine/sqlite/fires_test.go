@@ -8,6 +8,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // The batch statements run OR FAIL, which keeps the rows a failing
@@ -18,9 +19,9 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 	const n = 500
 	for _, tc := range []struct {
 		name, wantErr string
-		fill          func(e *engine.BatchEffects)
+		fill          func(e *domain.BatchEffects)
 	}{
-		{"coupons", "coupons", func(e *engine.BatchEffects) {
+		{"coupons", "coupons", func(e *domain.BatchEffects) {
 			for i := 0; i < n; i++ {
 				code := fmt.Sprintf("K%03d", i)
 				if i == n-1 {
@@ -30,7 +31,7 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 			}
 		}},
 		// Foreign keys are checked at commit (defer_foreign_keys).
-		{"coupon of nobody", "FOREIGN KEY", func(e *engine.BatchEffects) {
+		{"coupon of nobody", "FOREIGN KEY", func(e *domain.BatchEffects) {
 			for i := 0; i < n; i++ {
 				cust := fmt.Sprintf("c%03d", i)
 				if i == n-1 {
@@ -39,7 +40,7 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 				e.Coupons = append(e.Coupons, actions.Coupon{Code: fmt.Sprintf("K%03d", i), CustomerID: cust, AmountFen: 100, IssuedAt: t0, ExpiresAt: t0.Add(day)})
 			}
 		}},
-		{"tags", "tags", func(e *engine.BatchEffects) {
+		{"tags", "tags", func(e *domain.BatchEffects) {
 			for i := 0; i < n; i++ {
 				e.Tags[fmt.Sprintf("c%03d", i)] = []string{"x"}
 			}
@@ -50,11 +51,11 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 			f := newFixture(t)
 			f.customers(n, 0)
 			_, err := f.db.WriteFires(context.Background(), t0, func(tx engine.FireTx) error {
-				fires := []*engine.Fire{{RunID: 1, Playbook: "p", Rule: "r", CustomerID: "c000", Seq: 1, Status: engine.FireFired, At: t0}}
+				fires := []*domain.Fire{{RunID: 1, Playbook: "p", Rule: "r", CustomerID: "c000", Seq: 1, Status: domain.FireFired, At: t0}}
 				if _, err := tx.InsertFires(fires); err != nil {
 					return err
 				}
-				e := &engine.BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}}
+				e := &domain.BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}}
 				tc.fill(e)
 				return tx.ApplyEffects(e)
 			})
@@ -75,10 +76,10 @@ func TestAFailedBatchStatementLeavesNothing(t *testing.T) {
 func TestInsertFiresSkipsExistingKeys(t *testing.T) {
 	f := newFixture(t)
 	f.customers(600, 0)
-	fire := func(i int) *engine.Fire {
-		return &engine.Fire{RunID: 1, Playbook: "p", Rule: "r", CustomerID: fmt.Sprintf("c%03d", i), Seq: 1, Status: engine.FireFired, At: t0}
+	fire := func(i int) *domain.Fire {
+		return &domain.Fire{RunID: 1, Playbook: "p", Rule: "r", CustomerID: fmt.Sprintf("c%03d", i), Seq: 1, Status: domain.FireFired, At: t0}
 	}
-	insert := func(fires []*engine.Fire) []bool {
+	insert := func(fires []*domain.Fire) []bool {
 		t.Helper()
 		var got []bool
 		if _, err := f.db.WriteFires(context.Background(), t0, func(tx engine.FireTx) error {
@@ -91,8 +92,8 @@ func TestInsertFiresSkipsExistingKeys(t *testing.T) {
 		return got
 	}
 	// Customers 0 and 550 have fired before.
-	insert([]*engine.Fire{fire(0), fire(550)})
-	var fires []*engine.Fire
+	insert([]*domain.Fire{fire(0), fire(550)})
+	var fires []*domain.Fire
 	for i := 0; i < 600; i++ {
 		fires = append(fires, fire(i))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/policy"
 )
@@ -124,7 +125,7 @@ func TestBenefitGroupSharesCooldownAcrossRulesAndPlaybooks(t *testing.T) {
 	if n := f.count(`SELECT max(gseq) FROM fires WHERE grp = 'voucher' AND customer_id = 'c003'`); n != 3 {
 		t.Errorf("c003's latest group number = %d, want 3", n)
 	}
-	fires, err := e.ListFires(ctx, engine.FireFilter{CustomerID: "c003", Limit: 10})
+	fires, err := e.ListFires(ctx, domain.FireFilter{CustomerID: "c003", Limit: 10})
 	if err != nil || len(fires) != 4 || fires[0].Group != "voucher" || fires[0].GroupSeq != 3 {
 		t.Errorf("c003's fires: %+v %v", fires, err)
 	}
@@ -294,7 +295,7 @@ rules:
 // order stores an order of c at at through the engine.
 func order(t *testing.T, e *engine.Engine, id, c string, at time.Time) {
 	t.Helper()
-	if res, err := e.AddEvents(context.Background(), []engine.Event{{ID: id, CustomerID: c, Type: "order", At: at, AmountFen: 100}}); err != nil || len(res.ItemErrs) > 0 {
+	if res, err := e.AddEvents(context.Background(), []domain.Event{{ID: id, CustomerID: c, Type: "order", At: at, AmountFen: 100}}); err != nil || len(res.ItemErrs) > 0 {
 		t.Fatal(err, res.ItemErrs)
 	}
 }
@@ -440,7 +441,7 @@ rules:
 `)
 	e := f.policyEngine("cap: { messages: 1, per: 7d }")
 	r := f.run(e, t0, false)
-	got := map[string]engine.RuleCounts{}
+	got := map[string]evaluate.RuleCounts{}
 	for _, c := range r.Rules {
 		got[c.Rule] = *c
 	}

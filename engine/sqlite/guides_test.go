@@ -8,6 +8,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // assign_guide through the engine and the store: least loaded across
@@ -24,7 +25,7 @@ func TestAssignGuideBalancesAndCreatesTasksOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	c0.Guide = "g2"
-	if err := f.db.UpsertCustomers(ctx, []engine.Customer{*c0}, t0); err != nil {
+	if err := f.db.UpsertCustomers(ctx, []domain.Customer{*c0}, t0); err != nil {
 		t.Fatal(err)
 	}
 	f.playbook("a-assign", `
@@ -74,11 +75,11 @@ rules:
 	if c0.Guide != "g2" || c1.Guide != "g1" {
 		t.Errorf("guides: c000 %q c001 %q", c0.Guide, c1.Guide)
 	}
-	tasks, err := f.db.ListTasks(ctx, engine.TaskFilter{Guide: "g1"})
+	tasks, err := f.db.ListTasks(ctx, domain.TaskFilter{Guide: "g1"})
 	if err != nil || len(tasks) != 4 {
 		t.Fatalf("g1 tasks %d, %v", len(tasks), err)
 	}
-	if tk := tasks[0]; tk.CustomerID != "c001" || tk.Note != "欢迎回访 c001" || !tk.DueAt.Equal(t0.Add(48*time.Hour)) || tk.State != engine.TaskOpen || tk.FireID == 0 {
+	if tk := tasks[0]; tk.CustomerID != "c001" || tk.Note != "欢迎回访 c001" || !tk.DueAt.Equal(t0.Add(48*time.Hour)) || tk.State != domain.TaskOpen || tk.FireID == 0 {
 		t.Errorf("task %+v", tk)
 	}
 
@@ -91,16 +92,16 @@ rules:
 		t.Errorf("%d tasks after a re-run, want 9", n)
 	}
 	done, err := f.db.CompleteTask(ctx, "g1", tasks[0].ID, t0.Add(2*time.Hour))
-	if err != nil || done.State != engine.TaskDone || done.DoneAt.IsZero() {
+	if err != nil || done.State != domain.TaskDone || done.DoneAt.IsZero() {
 		t.Fatalf("complete: %+v %v", done, err)
 	}
-	if _, err := f.db.CompleteTask(ctx, "g1", tasks[0].ID, t0); engine.ErrorCode(err) != engine.EConflict {
+	if _, err := f.db.CompleteTask(ctx, "g1", tasks[0].ID, t0); domain.ErrorCode(err) != domain.EConflict {
 		t.Errorf("completing twice: %v", err)
 	}
-	if _, err := f.db.CompleteTask(ctx, "g3", tasks[1].ID, t0); engine.ErrorCode(err) != engine.ENotFound {
+	if _, err := f.db.CompleteTask(ctx, "g3", tasks[1].ID, t0); domain.ErrorCode(err) != domain.ENotFound {
 		t.Errorf("another guide's task: %v", err)
 	}
-	if open, _ := f.db.ListTasks(ctx, engine.TaskFilter{Guide: "g1", State: engine.TaskOpen}); len(open) != 3 {
+	if open, _ := f.db.ListTasks(ctx, domain.TaskFilter{Guide: "g1", State: domain.TaskOpen}); len(open) != 3 {
 		t.Errorf("g1 open tasks %d, want 3", len(open))
 	}
 

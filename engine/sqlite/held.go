@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // HoldRun stores a held run's would-be fires and its expiry.
@@ -83,7 +84,7 @@ func (d *DB) DecideRun(ctx context.Context, runID int64, from []string, status, 
 	var cur string
 	switch err := tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, runID).Scan(&cur); {
 	case err == sql.ErrNoRows:
-		return &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", runID)}
+		return &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no run %d", runID)}
 	case err != nil:
 		return fmt.Errorf("read run %d: %w", runID, err)
 	}
@@ -92,7 +93,7 @@ func (d *DB) DecideRun(ctx context.Context, runID int64, from []string, status, 
 		ok = ok || cur == s
 	}
 	if !ok {
-		return &engine.Error{Code: engine.EConflict, Message: fmt.Sprintf("run %d is %s, not %s", runID, cur, strings.Join(from, " or "))}
+		return &domain.Error{Code: domain.EConflict, Message: fmt.Sprintf("run %d is %s, not %s", runID, cur, strings.Join(from, " or "))}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?`, status, by, ms(at), runID); err != nil {
 		return fmt.Errorf("decide run %d: %w", runID, err)

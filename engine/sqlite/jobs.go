@@ -10,6 +10,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 var _ engine.JobStore = (*DB)(nil)
@@ -22,7 +23,7 @@ var _ engine.JobStore = (*DB)(nil)
 // Due now means by the wall clock when the run is at a future time (koi
 // run --at): the run's coupons and tags are written now, so its messages
 // go now too, rather than waiting for a time that was only simulated.
-func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
+func (f *fireTx) insertJobs(jobs []domain.NewJob) error {
 	now := ms(f.now)
 	due := min(now, ms(time.Now()))
 	var box boxes
@@ -46,8 +47,8 @@ func (f *fireTx) insertJobs(jobs []engine.NewJob) error {
 const jobColumns = `id, key, kind, channel, fire_id, playbook, rule, customer_id, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error,
 	batch, receipt, tracked_at, reminders, reminded_at, cancel, sent_at`
 
-func scanJob(s interface{ Scan(...any) error }) (*engine.Job, error) {
-	j := &engine.Job{}
+func scanJob(s interface{ Scan(...any) error }) (*domain.Job, error) {
+	j := &domain.Job{}
 	var payload string
 	var runAt, created, updated, tracked, reminded, sent int64
 	if err := s.Scan(&j.ID, &j.Key, &j.Kind, &j.Channel, &j.FireID, &j.Playbook, &j.Rule, &j.CustomerID, &payload, &j.State,
@@ -70,13 +71,13 @@ func fromMsOrZero(v int64) time.Time {
 	return fromMs(v)
 }
 
-func (d *DB) queryJobs(ctx context.Context, query string, args ...any) ([]*engine.Job, error) {
+func (d *DB) queryJobs(ctx context.Context, query string, args ...any) ([]*domain.Job, error) {
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*engine.Job
+	var out []*domain.Job
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -88,7 +89,7 @@ func (d *DB) queryJobs(ctx context.Context, query string, args ...any) ([]*engin
 }
 
 // DueJobs returns up to limit pending jobs due at now, earliest first.
-func (d *DB) DueJobs(ctx context.Context, now time.Time, limit int) ([]*engine.Job, error) {
+func (d *DB) DueJobs(ctx context.Context, now time.Time, limit int) ([]*domain.Job, error) {
 	jobs, err := d.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE state = 'pending' AND run_at <= ? ORDER BY run_at, id LIMIT ?`, ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due jobs: %w", err)
@@ -97,7 +98,7 @@ func (d *DB) DueJobs(ctx context.Context, now time.Time, limit int) ([]*engine.J
 }
 
 // FinishJobs records delivery outcomes with one statement per chunk.
-func (d *DB) FinishJobs(ctx context.Context, now time.Time, outcomes []engine.JobOutcome) error {
+func (d *DB) FinishJobs(ctx context.Context, now time.Time, outcomes []domain.JobOutcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -126,7 +127,7 @@ func (d *DB) FinishJobs(ctx context.Context, now time.Time, outcomes []engine.Jo
 		if _, err := s.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("finish jobs: %w", err)
 		}
-		if err := syncContacts(ctx, d, tx, chunkIDs(chunk, func(o engine.JobOutcome) int64 { return o.ID })); err != nil {
+		if err := syncContacts(ctx, d, tx, chunkIDs(chunk, func(o domain.JobOutcome) int64 { return o.ID })); err != nil {
 			return fmt.Errorf("finish jobs: %w", err)
 		}
 	}
@@ -162,7 +163,7 @@ func syncContacts(ctx context.Context, d *DB, tx *sql.Tx, ids string) error {
 }
 
 // DueBatch returns the due pending jobs of one batch key.
-func (d *DB) DueBatch(ctx context.Context, batch string, now time.Time, limit int) ([]*engine.Job, error) {
+func (d *DB) DueBatch(ctx context.Context, batch string, now time.Time, limit int) ([]*domain.Job, error) {
 	jobs, err := d.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE batch = ? AND state = 'pending' AND batch != '' AND run_at <= ? ORDER BY run_at, id LIMIT ?`,
 		batch, ms(now), limit)
 	if err != nil {
@@ -172,7 +173,7 @@ func (d *DB) DueBatch(ctx context.Context, batch string, now time.Time, limit in
 }
 
 // TrackedJobs returns jobs waiting in task_created on a channel.
-func (d *DB) TrackedJobs(ctx context.Context, channel string, limit int) ([]*engine.Job, error) {
+func (d *DB) TrackedJobs(ctx context.Context, channel string, limit int) ([]*domain.Job, error) {
 	jobs, err := d.queryJobs(ctx, `SELECT `+jobColumns+` FROM jobs WHERE channel = ? AND state = 'task_created' ORDER BY tracked_at, id LIMIT ?`, channel, limit)
 	if err != nil {
 		return nil, fmt.Errorf("tracked jobs: %w", err)
@@ -181,7 +182,7 @@ func (d *DB) TrackedJobs(ctx context.Context, channel string, limit int) ([]*eng
 }
 
 // FinishTracked records what became of tracked jobs.
-func (d *DB) FinishTracked(ctx context.Context, now time.Time, outcomes []engine.TrackOutcome) (err error) {
+func (d *DB) FinishTracked(ctx context.Context, now time.Time, outcomes []domain.TrackOutcome) (err error) {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -219,7 +220,7 @@ func (d *DB) FinishTracked(ctx context.Context, now time.Time, outcomes []engine
 		if _, err := s.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("finish tracked jobs: %w", err)
 		}
-		if err := syncContacts(ctx, d, tx, chunkIDs(chunk, func(o engine.TrackOutcome) int64 { return o.ID })); err != nil {
+		if err := syncContacts(ctx, d, tx, chunkIDs(chunk, func(o domain.TrackOutcome) int64 { return o.ID })); err != nil {
 			return fmt.Errorf("finish tracked jobs: %w", err)
 		}
 	}
@@ -258,7 +259,7 @@ func (d *DB) Contacts(ctx context.Context, ids []string) (map[string]actions.Con
 }
 
 // ListJobs lists jobs newest first.
-func (d *DB) ListJobs(ctx context.Context, f engine.JobFilter) ([]*engine.Job, error) {
+func (d *DB) ListJobs(ctx context.Context, f domain.JobFilter) ([]*domain.Job, error) {
 	var lq listQuery
 	lq.when(f.State != "", "state = ?", string(f.State))
 	lq.when(f.Kind != "", "kind = ?", f.Kind)
@@ -266,7 +267,7 @@ func (d *DB) ListJobs(ctx context.Context, f engine.JobFilter) ([]*engine.Job, e
 	lq.when(f.CustomerID != "", "customer_id = ?", f.CustomerID)
 	lq.when(f.FireID != 0, "fire_id = ?", f.FireID)
 	lq.when(f.Before > 0, "id < ?", f.Before)
-	q, args := lq.sql(jobColumns, "jobs", "id", engine.PageLimit(f.Limit))
+	q, args := lq.sql(jobColumns, "jobs", "id", domain.PageLimit(f.Limit))
 	jobs, err := d.queryJobs(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
@@ -275,10 +276,10 @@ func (d *DB) ListJobs(ctx context.Context, f engine.JobFilter) ([]*engine.Job, e
 }
 
 // GetJob reads one job.
-func (d *DB) GetJob(ctx context.Context, id int64) (*engine.Job, error) {
+func (d *DB) GetJob(ctx context.Context, id int64) (*domain.Job, error) {
 	j, err := scanJob(d.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no job %d", id)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no job %d", id)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get job: %w", err)
@@ -287,14 +288,14 @@ func (d *DB) GetJob(ctx context.Context, id int64) (*engine.Job, error) {
 }
 
 // RetryJob makes a finished job pending again, due now, attempts reset.
-func (d *DB) RetryJob(ctx context.Context, id int64, now time.Time) (*engine.Job, error) {
+func (d *DB) RetryJob(ctx context.Context, id int64, now time.Time) (*domain.Job, error) {
 	return d.moveJob(ctx, id, "retry", `state NOT IN ('pending', 'task_created')`,
 		`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?1, updated_at = ?1, last_error = '',
 			receipt = '', tracked_at = 0, reminders = 0, reminded_at = 0, cancel = '', sent_at = 0 WHERE id = ?2`, now)
 }
 
 // CancelJob cancels a pending job, or marks a tracked one to be stopped.
-func (d *DB) CancelJob(ctx context.Context, id int64, now time.Time) (*engine.Job, error) {
+func (d *DB) CancelJob(ctx context.Context, id int64, now time.Time) (*domain.Job, error) {
 	return d.moveJob(ctx, id, "cancel", `state IN ('pending', 'task_created')`,
 		`UPDATE jobs SET state = iif(state = 'pending', 'cancelled', state), updated_at = ?1,
 			last_error = iif(state = 'pending', 'cancelled by an operator', last_error),
@@ -302,7 +303,7 @@ func (d *DB) CancelJob(ctx context.Context, id int64, now time.Time) (*engine.Jo
 }
 
 // moveJob applies update to job id when it is in a state matching cond.
-func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, now time.Time) (_ *engine.Job, err error) {
+func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, now time.Time) (_ *domain.Job, err error) {
 	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
@@ -313,13 +314,13 @@ func (d *DB) moveJob(ctx context.Context, id int64, verb, cond, update string, n
 	var ok bool
 	err = tx.QueryRowContext(ctx, `SELECT state, `+cond+` FROM jobs WHERE id = ?`, id).Scan(&state, &ok)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no job %d", id)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no job %d", id)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s job: %w", verb, err)
 	}
 	if !ok {
-		return nil, &engine.Error{Code: engine.EConflict, Message: fmt.Sprintf("job %d is %s: nothing to %s", id, state, verb)}
+		return nil, &domain.Error{Code: domain.EConflict, Message: fmt.Sprintf("job %d is %s: nothing to %s", id, state, verb)}
 	}
 	if _, err := tx.ExecContext(ctx, update, ms(now), id); err != nil {
 		return nil, fmt.Errorf("%s job: %w", verb, err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // A run's messages are due when its fires commit. A run at a future time
@@ -37,7 +37,7 @@ rules:
 		t.Fatalf("%d jobs due now, want 3", len(due))
 	}
 	for _, j := range due {
-		if j.State != engine.JobPending || j.RunAt.After(time.Now()) || !j.CreatedAt.Equal(future.Truncate(time.Millisecond)) {
+		if j.State != domain.JobPending || j.RunAt.After(time.Now()) || !j.CreatedAt.Equal(future.Truncate(time.Millisecond)) {
 			t.Errorf("job %+v", j)
 		}
 	}

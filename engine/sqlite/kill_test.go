@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -54,12 +54,12 @@ func ingestChild(spec string) error {
 	sqlite.SetEventIDThresholds(db, 30, 2, 4)
 	out := bufio.NewWriter(os.Stdout)
 	for b := 0; ; b++ {
-		evs := make([]engine.Event, 0, killBatch+1)
+		evs := make([]domain.Event, 0, killBatch+1)
 		for i := 0; i < killBatch; i++ {
-			evs = append(evs, engine.Event{ID: killEventID(life, b, i), CustomerID: "c000", Type: "visit", At: t0})
+			evs = append(evs, domain.Event{ID: killEventID(life, b, i), CustomerID: "c000", Type: "visit", At: t0})
 		}
 		if b > 0 {
-			evs = append(evs, engine.Event{ID: killEventID(life, b/2, 3), CustomerID: "c000", Type: "visit", At: t0})
+			evs = append(evs, domain.Event{ID: killEventID(life, b/2, 3), CustomerID: "c000", Type: "visit", At: t0})
 		}
 		res, err := db.AddEvents(ctx, evs)
 		if err != nil {
@@ -83,7 +83,7 @@ func TestEventIDsSurviveKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.UpsertCustomers(ctx, []engine.Customer{{ID: "c000", Tier: "normal"}}, t0); err != nil {
+	if err := db.UpsertCustomers(ctx, []domain.Customer{{ID: "c000", Tier: "normal"}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -176,7 +176,7 @@ func TestEventIDsSurviveKill(t *testing.T) {
 			stored[id] = true
 		}
 		rows.Close()
-		var again []engine.Event
+		var again []domain.Event
 		for l := 0; l <= life; l++ {
 			for b := 0; b < acked[l]; b++ {
 				for i := 0; i < killBatch; i++ {
@@ -185,7 +185,7 @@ func TestEventIDsSurviveKill(t *testing.T) {
 						t.Fatalf("after kill %d: acknowledged event %s is missing", life, id)
 					}
 					if (b+i)%17 == 0 || (l == life && b >= acked[l]-2) {
-						again = append(again, engine.Event{ID: id, CustomerID: "c000", Type: "visit", At: t0})
+						again = append(again, domain.Event{ID: id, CustomerID: "c000", Type: "visit", At: t0})
 					}
 				}
 			}

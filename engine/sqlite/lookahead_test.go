@@ -12,6 +12,7 @@ import (
 
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -71,17 +72,17 @@ func newLookaheadPond(t *testing.T, path string, n int) *sqlite.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	rng := rand.New(rand.NewPCG(7, 7))
-	var cs []engine.Customer
-	var evs []engine.Event
+	var cs []domain.Customer
+	var evs []domain.Event
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("c%04d", i)
-		c := engine.Customer{ID: id, Tier: []string{"normal", "normal", "silver", "gold"}[rng.IntN(4)], Member: true, JoinedAt: t0.Add(-400 * day)}
+		c := domain.Customer{ID: id, Tier: []string{"normal", "normal", "silver", "gold"}[rng.IntN(4)], Member: true, JoinedAt: t0.Add(-400 * day)}
 		if rng.IntN(10) == 0 {
 			c.Tags = []string{"vip-ish"}
 		}
 		cs = append(cs, c)
 		for k := rng.IntN(6); k > 0; k-- {
-			evs = append(evs, engine.Event{ID: fmt.Sprintf("o-%s-%d", id, k), CustomerID: id, Type: "order", At: t0.Add(-day * time.Duration(10*k)), AmountFen: 5000})
+			evs = append(evs, domain.Event{ID: fmt.Sprintf("o-%s-%d", id, k), CustomerID: id, Type: "order", At: t0.Add(-day * time.Duration(10*k)), AmountFen: 5000})
 		}
 	}
 	if err := db.UpsertCustomers(ctx, cs, t0); err != nil {

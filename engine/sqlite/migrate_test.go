@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // A database from before migration 0005 keeps its events, and their ids
@@ -74,7 +74,7 @@ func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
 	if err := CheckEventIDs(ctx, db, true); err != nil {
 		t.Fatal(err)
 	}
-	evs := []engine.Event{
+	evs := []domain.Event{
 		{ID: "old-0", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
 		{ID: "old-299", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
 		{ID: "new-1", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/report"
 )
 
@@ -61,7 +61,7 @@ func (d *DB) MessageStates(ctx context.Context, playbook string) ([]report.Messa
 
 // CustomerMessages returns a customer's latest messages, newest first,
 // with what became of each.
-func (d *DB) CustomerMessages(ctx context.Context, customerID string, limit int) ([]engine.MessageRecord, error) {
+func (d *DB) CustomerMessages(ctx context.Context, customerID string, limit int) ([]domain.MessageRecord, error) {
 	rows, err := d.db.QueryContext(ctx, `
 		SELECT coalesce(f.playbook, ''), coalesce(f.rule, ''), c.channel, c.at, c.state, c.job_key
 		FROM contacts c LEFT JOIN fires f ON f.id = c.fire_id
@@ -70,9 +70,9 @@ func (d *DB) CustomerMessages(ctx context.Context, customerID string, limit int)
 		return nil, fmt.Errorf("read customer messages: %w", err)
 	}
 	defer rows.Close()
-	out := []engine.MessageRecord{}
+	out := []domain.MessageRecord{}
 	for rows.Next() {
-		var m engine.MessageRecord
+		var m domain.MessageRecord
 		var at int64
 		if err := rows.Scan(&m.Playbook, &m.Rule, &m.Channel, &at, &m.State, &m.JobKey); err != nil {
 			return nil, fmt.Errorf("read customer messages: %w", err)

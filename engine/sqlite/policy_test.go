@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/profile"
@@ -204,7 +205,7 @@ rules:
 func TestQuietHours(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	cs := []engine.Customer{
+	cs := []domain.Customer{
 		{ID: "sh", Member: true, JoinedAt: t0.Add(-day)},
 		{ID: "ldn", Member: true, JoinedAt: t0.Add(-day), Attrs: map[string]any{"timezone": "Europe/London"}},
 		{ID: "ny", Member: true, JoinedAt: t0.Add(-day), Attrs: map[string]any{"timezone": "America/New_York"}},
@@ -264,7 +265,7 @@ rules:
 	if _, err := e.SetOptOut(ctx, "c000", "hook", true); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.AddEvents(ctx, []engine.Event{
+	res, err := e.AddEvents(ctx, []domain.Event{
 		{ID: "u1", CustomerID: "c001", Type: "unsubscribe", At: t0.Add(-time.Hour), Attrs: map[string]any{"channel": "hook"}},
 		{ID: "u2", CustomerID: "c002", Type: "unsubscribe", At: t0.Add(-time.Hour)}, // every channel
 	})
@@ -272,7 +273,7 @@ rules:
 		t.Fatal(err, res.ItemErrs)
 	}
 	// A CRM re-import without opt_out must not opt anyone back in.
-	if err := e.PutCustomers(ctx, []engine.Customer{{ID: "c000", Member: true, JoinedAt: t0.Add(-400 * day)}}, t0); err != nil {
+	if err := e.PutCustomers(ctx, []domain.Customer{{ID: "c000", Member: true, JoinedAt: t0.Add(-400 * day)}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	r := f.run(e, t0, false)
@@ -432,7 +433,7 @@ rules:
 	if err := f.db.SQL().QueryRow(`SELECT code FROM coupons WHERE customer_id = 'c000'`).Scan(&code); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: t0.Add(day), AmountFen: 9900}}); err != nil {
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: t0.Add(day), AmountFen: 9900}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.RedeemCoupon(ctx, code, "o1", t0.Add(day)); err != nil {
@@ -450,8 +451,8 @@ rules:
 	if n := f.count(`SELECT count(*) FROM coupons WHERE status = 'expired' AND customer_id = 'c001'`); n != 1 {
 		t.Errorf("c001's coupon not expired on day 7")
 	}
-	cs, err := e.ListCoupons(ctx, engine.CouponFilter{CustomerID: "c000"}, t0.Add(8*day))
-	if err != nil || len(cs) != 1 || cs[0].Status != engine.CouponRedeemed || cs[0].OrderID != "o1" || cs[0].RedeemedAt == nil {
+	cs, err := e.ListCoupons(ctx, domain.CouponFilter{CustomerID: "c000"}, t0.Add(8*day))
+	if err != nil || len(cs) != 1 || cs[0].Status != domain.CouponRedeemed || cs[0].OrderID != "o1" || cs[0].RedeemedAt == nil {
 		t.Errorf("c000's coupon: %+v %v; want redeemed by o1", cs, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -337,7 +337,7 @@ func loadCoupons(ctx context.Context, c *readConn, pond *profile.Pond) error {
 	defer rows.Close()
 	for rows.Next() {
 		var cust string
-		var cp engine.IssuedCoupon
+		var cp domain.IssuedCoupon
 		var issued, expires int64
 		if err := rows.Scan(&cust, &cp.Code, &issued, &expires); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 var _ engine.Queries = (*DB)(nil)
@@ -64,12 +65,12 @@ func optionalTime(v sql.NullInt64) *time.Time {
 }
 
 // ListRuns returns runs newest first, without their per-rule counts.
-func (d *DB) ListRuns(ctx context.Context, f engine.RunFilter) ([]*engine.Run, error) {
+func (d *DB) ListRuns(ctx context.Context, f domain.RunFilter) ([]*engine.Run, error) {
 	var lq listQuery
 	lq.when(f.Playbook != "", "playbook = ?", f.Playbook)
 	lq.when(f.Status != "", "status = ?", f.Status)
 	lq.when(f.BeforeID > 0, "id < ?", f.BeforeID)
-	q, args := lq.sql(runColumns, "runs", "id", engine.PageLimit(f.Limit))
+	q, args := lq.sql(runColumns, "runs", "id", domain.PageLimit(f.Limit))
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -89,14 +90,14 @@ func (d *DB) ListRuns(ctx context.Context, f engine.RunFilter) ([]*engine.Run, e
 // ListFires returns fires newest first. A run's fires are read from its id
 // range, a customer's through the fire key (see fire_queries.go), a rule's
 // through the key's prefix; others by id.
-func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire, error) {
-	limit := engine.PageLimit(f.Limit)
-	keep := func(x *engine.Fire) bool {
+func (d *DB) ListFires(ctx context.Context, f domain.FireFilter) ([]domain.Fire, error) {
+	limit := domain.PageLimit(f.Limit)
+	keep := func(x *domain.Fire) bool {
 		return (f.RunID == 0 || x.RunID == f.RunID) && (f.Playbook == "" || x.Playbook == f.Playbook) &&
 			(f.Rule == "" || x.Rule == f.Rule) && (f.CustomerID == "" || x.CustomerID == f.CustomerID) &&
 			(f.BeforeID == 0 || x.ID < f.BeforeID)
 	}
-	var fires []engine.Fire
+	var fires []domain.Fire
 	var err error
 	switch {
 	case f.RunID > 0:
@@ -114,7 +115,7 @@ func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire,
 	if err != nil {
 		return nil, err
 	}
-	out := make([]engine.Fire, 0, min(len(fires), limit))
+	out := make([]domain.Fire, 0, min(len(fires), limit))
 	// Newest first: RunFires reads in id order.
 	if f.RunID > 0 {
 		for i, j := 0, len(fires)-1; i < j; i, j = i+1, j-1 {
@@ -135,8 +136,8 @@ func (d *DB) ListFires(ctx context.Context, f engine.FireFilter) ([]engine.Fire,
 const couponColumns = `rowid, code, customer_id, coalesce(fire_id, 0), amount_fen, min_spend_fen, issued_at, expires_at,
 	coalesce(order_id, ''), redeemed_at`
 
-func scanCoupon(s interface{ Scan(...any) error }) (*engine.Coupon, error) {
-	c := &engine.Coupon{}
+func scanCoupon(s interface{ Scan(...any) error }) (*domain.Coupon, error) {
+	c := &domain.Coupon{}
 	var issued, expires int64
 	var redeemed sql.NullInt64
 	if err := s.Scan(&c.Seq, &c.Code, &c.CustomerID, &c.FireID, &c.AmountFen, &c.MinSpendFen, &issued, &expires, &c.OrderID, &redeemed); err != nil {
@@ -168,18 +169,18 @@ func (d *DB) ExpireCoupons(ctx context.Context, now time.Time) (int, error) {
 
 // ListCoupons returns coupons newest first; their Status is left to the
 // engine, which knows the redemptions.
-func (d *DB) ListCoupons(ctx context.Context, f engine.CouponFilter) ([]engine.Coupon, error) {
+func (d *DB) ListCoupons(ctx context.Context, f domain.CouponFilter) ([]domain.Coupon, error) {
 	var lq listQuery
 	lq.when(f.CustomerID != "", "customer_id = ?", f.CustomerID)
 	lq.when(f.BeforeSeq > 0, "rowid < ?", f.BeforeSeq)
 	lq.when(true, "status != ?", "void")
-	q, args := lq.sql(couponColumns, "coupons", "rowid", engine.PageLimit(f.Limit))
+	q, args := lq.sql(couponColumns, "coupons", "rowid", domain.PageLimit(f.Limit))
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list coupons: %w", err)
 	}
 	defer rows.Close()
-	out := []engine.Coupon{}
+	out := []domain.Coupon{}
 	for rows.Next() {
 		c, err := scanCoupon(rows)
 		if err != nil {
@@ -191,10 +192,10 @@ func (d *DB) ListCoupons(ctx context.Context, f engine.CouponFilter) ([]engine.C
 }
 
 // GetCoupon reads one coupon by code.
-func (d *DB) GetCoupon(ctx context.Context, code string) (*engine.Coupon, error) {
+func (d *DB) GetCoupon(ctx context.Context, code string) (*domain.Coupon, error) {
 	c, err := scanCoupon(d.db.QueryRowContext(ctx, `SELECT `+couponColumns+` FROM coupons WHERE code = ? AND status != 'void'`, code))
 	if err == sql.ErrNoRows {
-		return nil, &engine.Error{Code: engine.ENotFound, Field: "code", Message: fmt.Sprintf("no coupon %q", code)}
+		return nil, &domain.Error{Code: domain.ENotFound, Field: "code", Message: fmt.Sprintf("no coupon %q", code)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read coupon %s: %w", code, err)

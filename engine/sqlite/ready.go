@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // Ready reports whether the database can be read and written now: it
@@ -27,7 +27,7 @@ func (d *DB) Ready(ctx context.Context) error {
 		}
 		err = unavailable(err)
 	}
-	var ee *engine.Error
+	var ee *domain.Error
 	switch {
 	case err == nil:
 		return nil

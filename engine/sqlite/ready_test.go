@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // /readyz tells the truth: a database that can be read but not written is
@@ -32,9 +32,9 @@ func TestReadyWritesAndUnwritableIsUnavailable(t *testing.T) {
 	if err := d.Ready(ctx); err == nil {
 		t.Error("an unwritable database is ready")
 	}
-	err = d.UpsertCustomers(ctx, []engine.Customer{{ID: "c1"}}, time.Now())
-	var ee *engine.Error
-	if !errors.As(err, &ee) || ee.Code != engine.EUnavailable || ee.RetryAfter <= 0 {
+	err = d.UpsertCustomers(ctx, []domain.Customer{{ID: "c1"}}, time.Now())
+	var ee *domain.Error
+	if !errors.As(err, &ee) || ee.Code != domain.EUnavailable || ee.RetryAfter <= 0 {
 		t.Errorf("a write to an unwritable database: %v, want EUnavailable with a Retry-After", err)
 	}
 	if _, err := d.writeConn.ExecContext(ctx, `PRAGMA query_only = 0`); err != nil {
@@ -71,9 +71,9 @@ func TestABusyDatabaseIsUnavailableButReady(t *testing.T) {
 	if _, err := d.writeConn.ExecContext(ctx, `PRAGMA busy_timeout = 50`); err != nil {
 		t.Fatal(err)
 	}
-	err = d.UpsertCustomers(ctx, []engine.Customer{{ID: "c1"}}, time.Now())
-	var ee *engine.Error
-	if !errors.As(err, &ee) || ee.Code != engine.EUnavailable || ee.RetryAfter != time.Second {
+	err = d.UpsertCustomers(ctx, []domain.Customer{{ID: "c1"}}, time.Now())
+	var ee *domain.Error
+	if !errors.As(err, &ee) || ee.Code != domain.EUnavailable || ee.RetryAfter != time.Second {
 		t.Errorf("a write while another holds the lock: %v, want EUnavailable, retry after 1 s", err)
 	}
 	if err := d.Ready(ctx); err != nil {
@@ -91,9 +91,9 @@ func TestAFullDatabaseMidStatementIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	var cs []engine.Customer
+	var cs []domain.Customer
 	for i := range 50 {
-		cs = append(cs, engine.Customer{ID: fmt.Sprintf("c%02d", i), JoinedAt: time.Now()})
+		cs = append(cs, domain.Customer{ID: fmt.Sprintf("c%02d", i), JoinedAt: time.Now()})
 	}
 	if err := d.UpsertCustomers(ctx, cs, time.Now()); err != nil {
 		t.Fatal(err)
@@ -105,13 +105,13 @@ func TestAFullDatabaseMidStatementIsUnavailable(t *testing.T) {
 	if _, err := d.writeConn.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
 		t.Fatal(err)
 	}
-	var evs []engine.Event
+	var evs []domain.Event
 	for i := range 20000 {
-		evs = append(evs, engine.Event{ID: fmt.Sprintf("e%05d-%s", i, strings.Repeat("x", 100)), CustomerID: "c01", Type: "visit", At: time.Now()})
+		evs = append(evs, domain.Event{ID: fmt.Sprintf("e%05d-%s", i, strings.Repeat("x", 100)), CustomerID: "c01", Type: "visit", At: time.Now()})
 	}
 	_, err = d.AddEvents(ctx, evs)
-	var ee *engine.Error
-	if !errors.As(err, &ee) || ee.Code != engine.EUnavailable || !strings.Contains(ee.Message, "disk is full") {
+	var ee *domain.Error
+	if !errors.As(err, &ee) || ee.Code != domain.EUnavailable || !strings.Contains(ee.Message, "disk is full") {
 		t.Errorf("events into a full database: %v, want EUnavailable saying the disk is full", err)
 	}
 }

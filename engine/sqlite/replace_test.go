@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -37,7 +37,7 @@ func TestReplaceIsAllOrNothing(t *testing.T) {
 
 	boom := errors.New("boom")
 	err = sqlite.Replace(ctx, path, func(d *sqlite.DB) error {
-		if err := d.UpsertCustomers(ctx, []engine.Customer{{ID: "new", JoinedAt: t0}}, t0); err != nil {
+		if err := d.UpsertCustomers(ctx, []domain.Customer{{ID: "new", JoinedAt: t0}}, t0); err != nil {
 			return err
 		}
 		return boom
@@ -62,7 +62,7 @@ func TestReplaceIsAllOrNothing(t *testing.T) {
 		t.Errorf("after a failed replace: %+v, want the old database whole", c)
 	}
 	if err := sqlite.Replace(ctx, path, func(d *sqlite.DB) error {
-		return d.UpsertCustomers(ctx, []engine.Customer{{ID: "new", JoinedAt: t0}}, t0)
+		return d.UpsertCustomers(ctx, []domain.Customer{{ID: "new", JoinedAt: t0}}, t0)
 	}); err != nil {
 		t.Fatal(err)
 	}

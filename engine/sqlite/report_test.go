@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // The report counts, per group, the customers with an order within the
@@ -40,7 +40,7 @@ rules:
 		if err := rows.Scan(&id, &status); err != nil {
 			t.Fatal(err)
 		}
-		if status == engine.FireHoldout {
+		if status == domain.FireHoldout {
 			holdout = append(holdout, id)
 		} else {
 			treated = append(treated, id)
@@ -50,16 +50,16 @@ rules:
 	if len(treated) < 4 || len(holdout) < 3 {
 		t.Fatalf("split %d/%d: the fixture needs a few of each", len(treated), len(holdout))
 	}
-	var evs []engine.Event
+	var evs []domain.Event
 	order := func(id, cust string, days float64, fen int64) {
-		evs = append(evs, engine.Event{ID: id, CustomerID: cust, Type: "order", At: t0.Add(f2d(days)), AmountFen: fen})
+		evs = append(evs, domain.Event{ID: id, CustomerID: cust, Type: "order", At: t0.Add(f2d(days)), AmountFen: fen})
 	}
 	order("t0-a", treated[0], 2, 10000)  // converted, 100 yuan
 	order("t0-b", treated[0], 9.5, 5000) // and again in the window: 150
 	order("t1-a", treated[1], 3, 8000)   // converted, then refunded in part
-	evs = append(evs, engine.Event{ID: "t1-r", CustomerID: treated[1], Type: "refund", At: t0.Add(f2d(4)), AmountFen: 3000, OrderID: "t1-a"})
+	evs = append(evs, domain.Event{ID: "t1-r", CustomerID: treated[1], Type: "refund", At: t0.Add(f2d(4)), AmountFen: 3000, OrderID: "t1-a"})
 	order("t2-a", treated[2], 4, 6000) // refunded in full: not a conversion
-	evs = append(evs, engine.Event{ID: "t2-r", CustomerID: treated[2], Type: "refund", At: t0.Add(f2d(5)), AmountFen: 6000, OrderID: "t2-a"})
+	evs = append(evs, domain.Event{ID: "t2-r", CustomerID: treated[2], Type: "refund", At: t0.Add(f2d(5)), AmountFen: 6000, OrderID: "t2-a"})
 	order("t3-a", treated[3], 11, 9000) // after the window
 	order("h0-a", holdout[0], 1, 4000)  // holdout converted
 	order("h1-a", holdout[1], -1, 7000) // before the fire

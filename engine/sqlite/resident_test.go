@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -73,7 +74,7 @@ func TestOwnWritesDoNotReloadThePond(t *testing.T) {
 	if r := f.run(e, t0, false); r.Fired != 20 {
 		t.Fatalf("first run fired %d, want 20", r.Fired)
 	}
-	if _, err := e.AddEvents(context.Background(), []engine.Event{{ID: "late", CustomerID: "c015", Type: "order", At: t0, AmountFen: 100}}); err != nil {
+	if _, err := e.AddEvents(context.Background(), []domain.Event{{ID: "late", CustomerID: "c015", Type: "order", At: t0, AmountFen: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := f.run(e, t0.Add(day), false); r.Fired != 0 {
@@ -107,10 +108,10 @@ rules:
 		t.Fatal(err)
 	}
 	c.Tier = "gold"
-	if _, err := other.PutCustomers(context.Background(), []engine.Customer{*c}, t0); err != nil {
+	if _, err := other.PutCustomers(context.Background(), []domain.Customer{*c}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.AddEvents(context.Background(), []engine.Event{{ID: "o1", CustomerID: "c002", Type: "order", At: t0, AmountFen: 100}}); err != nil {
+	if _, err := other.AddEvents(context.Background(), []domain.Event{{ID: "o1", CustomerID: "c002", Type: "order", At: t0, AmountFen: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.run(e, t0.Add(day), false)
@@ -139,7 +140,7 @@ func TestAnotherWriterMidRunIsNotOverwritten(t *testing.T) {
 				return
 			}
 			c.Tags = []string{"vip-by-hand"}
-			if _, err := other.PutCustomers(context.Background(), []engine.Customer{*c}, t0); err != nil {
+			if _, err := other.PutCustomers(context.Background(), []domain.Customer{*c}, t0); err != nil {
 				t.Error(err)
 			}
 		},

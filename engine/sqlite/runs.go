@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 // StartRun records a run as running. Runs of the same playbook still marked
@@ -94,7 +96,7 @@ const (
 func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 	r, err := scanRun(d.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if err == sql.ErrNoRows {
-		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("no run %d", id)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no run %d", id)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read run %d: %w", id, err)
@@ -104,9 +106,9 @@ func (d *DB) GetRun(ctx context.Context, id int64) (*engine.Run, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	byRule := map[string]*engine.RuleCounts{}
+	byRule := map[string]*evaluate.RuleCounts{}
 	for rows.Next() {
-		c := &engine.RuleCounts{Suppressed: map[string]int{}}
+		c := &evaluate.RuleCounts{Suppressed: map[string]int{}}
 		if err := rows.Scan(&c.Rule, &c.Matched, &c.Fired, &c.Errors, &c.FirstError); err != nil {
 			return nil, err
 		}

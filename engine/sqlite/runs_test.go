@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // A run records what triggered it; LastRunAt finds the latest finished run
@@ -60,7 +61,7 @@ func TestLastRunAtIgnoresEventRuns(t *testing.T) {
 	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: now, AmountFen: 100}}); err != nil {
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: now, AmountFen: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 1 {

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 var _ engine.TaskStore = (*DB)(nil)
 
 // insertTasks writes the batch's guide tasks. A task whose key exists was
 // created by an earlier run of the same fire and is left as it is.
-func (f *fireTx) insertTasks(tasks []engine.NewTask) error {
+func (f *fireTx) insertTasks(tasks []domain.NewTask) error {
 	now := ms(f.now)
 	start := 0
 	for _, size := range chunkSizes(len(tasks)) {
@@ -70,8 +71,8 @@ func (d *DB) GuideLoad(ctx context.Context) (map[string]int, error) {
 
 const taskColumns = `id, guide, customer_id, note, due_at, state, fire_id, playbook, rule, created_at, done_at`
 
-func scanTask(s interface{ Scan(...any) error }) (*engine.Task, error) {
-	t := &engine.Task{}
+func scanTask(s interface{ Scan(...any) error }) (*domain.Task, error) {
+	t := &domain.Task{}
 	var due, created int64
 	var done sql.NullInt64
 	if err := s.Scan(&t.ID, &t.Guide, &t.CustomerID, &t.Note, &due, &t.State, &t.FireID, &t.Playbook, &t.Rule, &created, &done); err != nil {
@@ -85,19 +86,19 @@ func scanTask(s interface{ Scan(...any) error }) (*engine.Task, error) {
 }
 
 // ListTasks lists a guide's tasks in the order they were created.
-func (d *DB) ListTasks(ctx context.Context, f engine.TaskFilter) ([]*engine.Task, error) {
+func (d *DB) ListTasks(ctx context.Context, f domain.TaskFilter) ([]*domain.Task, error) {
 	q := `SELECT ` + taskColumns + ` FROM tasks WHERE guide = ? AND id > ?`
 	args := []any{f.Guide, f.After}
 	if f.State != "" {
 		q += ` AND state = ?`
 		args = append(args, string(f.State))
 	}
-	rows, err := d.db.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, engine.PageLimit(f.Limit))...)
+	rows, err := d.db.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, domain.PageLimit(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	defer rows.Close()
-	var out []*engine.Task
+	var out []*domain.Task
 	for rows.Next() {
 		t, err := scanTask(rows)
 		if err != nil {
@@ -109,7 +110,7 @@ func (d *DB) ListTasks(ctx context.Context, f engine.TaskFilter) ([]*engine.Task
 }
 
 // CompleteTask marks a guide's open task done.
-func (d *DB) CompleteTask(ctx context.Context, guide string, id int64, now time.Time) (_ *engine.Task, err error) {
+func (d *DB) CompleteTask(ctx context.Context, guide string, id int64, now time.Time) (_ *domain.Task, err error) {
 	defer unavailableOn(&err)
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
@@ -118,13 +119,13 @@ func (d *DB) CompleteTask(ctx context.Context, guide string, id int64, now time.
 	defer end()
 	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ? AND guide = ?`, id, guide))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &engine.Error{Code: engine.ENotFound, Message: fmt.Sprintf("guide %q has no task %d", guide, id)}
+		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("guide %q has no task %d", guide, id)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("complete task: %w", err)
 	}
-	if t.State != engine.TaskOpen {
-		return nil, &engine.Error{Code: engine.EConflict, Message: fmt.Sprintf("task %d is %s already", id, t.State)}
+	if t.State != domain.TaskOpen {
+		return nil, &domain.Error{Code: domain.EConflict, Message: fmt.Sprintf("task %d is %s already", id, t.State)}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET state = 'done', done_at = ? WHERE id = ?`, ms(now), id); err != nil {
 		return nil, fmt.Errorf("complete task: %w", err)
@@ -132,6 +133,6 @@ func (d *DB) CompleteTask(ctx context.Context, guide string, id int64, now time.
 	if err := d.commit(tx); err != nil {
 		return nil, fmt.Errorf("complete task: commit: %w", err)
 	}
-	t.State, t.DoneAt = engine.TaskDone, fromMs(ms(now))
+	t.State, t.DoneAt = domain.TaskDone, fromMs(ms(now))
 	return t, nil
 }

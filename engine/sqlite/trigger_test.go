@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 )
 
@@ -49,15 +50,15 @@ func TestEventTriggeredRules(t *testing.T) {
 	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 0 {
 		t.Fatalf("first pass: %v %v", runs, err)
 	}
-	add := func(evs ...engine.Event) {
+	add := func(evs ...domain.Event) {
 		t.Helper()
 		if res, err := e.AddEvents(ctx, evs); err != nil || len(res.ItemErrs) > 0 {
 			t.Fatal(err, res.ItemErrs)
 		}
 	}
-	add(engine.Event{ID: "o1", CustomerID: "c000", Type: "order", At: now.Add(-time.Minute), AmountFen: 100},
-		engine.Event{ID: "v1", CustomerID: "c001", Type: "visit", At: now.Add(-time.Minute)},
-		engine.Event{ID: "old", CustomerID: "c002", Type: "order", At: now.Add(-48 * time.Hour), AmountFen: 100})
+	add(domain.Event{ID: "o1", CustomerID: "c000", Type: "order", At: now.Add(-time.Minute), AmountFen: 100},
+		domain.Event{ID: "v1", CustomerID: "c001", Type: "visit", At: now.Add(-time.Minute)},
+		domain.Event{ID: "old", CustomerID: "c002", Type: "order", At: now.Add(-48 * time.Hour), AmountFen: 100})
 	runs, err := e.ProcessTriggers(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +83,9 @@ func TestEventTriggeredRules(t *testing.T) {
 		t.Fatalf("idle pass: %v %v", runs, err)
 	}
 	now = now.Add(time.Hour)
-	add(engine.Event{ID: "o2", CustomerID: "c000", Type: "order", At: now, AmountFen: 100},
-		engine.Event{ID: "s1", CustomerID: "c000", Type: "share", At: now},
-		engine.Event{ID: "s2", CustomerID: "c000", Type: "share", At: now})
+	add(domain.Event{ID: "o2", CustomerID: "c000", Type: "order", At: now, AmountFen: 100},
+		domain.Event{ID: "s1", CustomerID: "c000", Type: "share", At: now},
+		domain.Event{ID: "s2", CustomerID: "c000", Type: "share", At: now})
 	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +97,13 @@ func TestEventTriggeredRules(t *testing.T) {
 	}
 	// Within the cooldown another share is suppressed; after it, it fires.
 	now = now.Add(time.Hour)
-	add(engine.Event{ID: "s3", CustomerID: "c000", Type: "share", At: now})
+	add(domain.Event{ID: "s3", CustomerID: "c000", Type: "share", At: now})
 	runs, err = e.ProcessTriggers(ctx, opts)
 	if err != nil || len(runs) != 1 || runs[0].Rules[1].Suppressed[evaluate.ReasonCooldown] != 1 {
 		t.Fatalf("in cooldown: %+v %v", runs, err)
 	}
 	now = now.Add(25 * time.Hour)
-	add(engine.Event{ID: "s4", CustomerID: "c000", Type: "share", At: now})
+	add(domain.Event{ID: "s4", CustomerID: "c000", Type: "share", At: now})
 	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestEventTriggersRerunFireOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.AddEvents(ctx, []engine.Event{{ID: "o1", CustomerID: "c001", Type: "order", At: t0, AmountFen: 100}}); err != nil {
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "o1", CustomerID: "c001", Type: "order", At: t0, AmountFen: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ProcessTriggers(ctx, opts); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 // TriggerCursor returns the seq of the last event whose triggers ran, and
@@ -65,8 +66,8 @@ func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int) ([]engine.Ev
 // CustomerFireMarks returns the latest fire of each of a playbook's rules,
 // and of each benefit group, for each of the customers: one seek of the
 // fire key (or of fires_group) per pair.
-func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []string, groups engine.GroupRules, customerIDs []string) (*engine.Marks, error) {
-	marks := &engine.Marks{Rules: map[engine.FireRef]engine.FireMark{}, Groups: map[engine.FireRef]engine.FireMark{}}
+func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []string, groups evaluate.GroupRules, customerIDs []string) (*evaluate.Marks, error) {
+	marks := &evaluate.Marks{Rules: map[evaluate.FireRef]evaluate.FireMark{}, Groups: map[evaluate.FireRef]evaluate.FireMark{}}
 	if len(customerIDs) == 0 || len(ruleIDs)+len(groups) == 0 {
 		return marks, nil
 	}
@@ -102,7 +103,7 @@ func (d *DB) CustomerFireMarks(ctx context.Context, playbook string, ruleIDs []s
 			if err != nil {
 				return nil, fmt.Errorf("read fire marks: %w", err)
 			}
-			marks.Rules[engine.FireRef{Rule: r, CustomerID: c}] = engine.FireMark{Seq: seq, At: fromMs(at)}
+			marks.Rules[evaluate.FireRef{Rule: r, CustomerID: c}] = evaluate.FireMark{Seq: seq, At: fromMs(at)}
 		}
 		for _, g := range groups.Names() {
 			var seq int

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -31,7 +31,7 @@ func TestCountingTypesBesideNewTypes(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := e.AddEvents(ctx, []engine.Event{{ID: fmt.Sprintf("e%d", k), CustomerID: "c001", Type: fmt.Sprintf("type%d", k), At: t0.Add(-time.Minute)}}); err != nil {
+			if _, err := e.AddEvents(ctx, []domain.Event{{ID: fmt.Sprintf("e%d", k), CustomerID: "c001", Type: fmt.Sprintf("type%d", k), At: t0.Add(-time.Minute)}}); err != nil {
 				t.Error(err)
 				return
 			}

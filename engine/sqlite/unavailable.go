@@ -4,9 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"modernc.org/sqlite"
-
-	"github.com/koihq/koi/engine"
 )
 
 // Primary SQLite result codes that mean the database cannot take a write
@@ -26,11 +25,11 @@ const (
 // process, a full disk, a file that became read-only. Other errors pass.
 func unavailable(err error) error {
 	var se *sqlite.Error
-	var ee *engine.Error
+	var ee *domain.Error
 	if err == nil || !errors.As(err, &se) || errors.As(err, &ee) {
 		return err // not SQLite's, or classified already
 	}
-	e := &engine.Error{Code: engine.EUnavailable, Err: err}
+	e := &domain.Error{Code: domain.EUnavailable, Err: err}
 	switch se.Code() & 0xff {
 	case codeBusy, codeLocked:
 		e.Message, e.RetryAfter = "the database is busy: another writer held its lock too long; try again", time.Second

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/koihq/koi/actions"
-	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 )
 
@@ -123,8 +122,8 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 // ToCustomer converts and validates the record against the configured
 // tiers (see domain.ValidateCustomer); a date without a time is midnight
 // in loc.
-func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (engine.Customer, error) {
-	c := engine.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
+func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (domain.Customer, error) {
+	c := domain.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
 		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, OptOut: r.OptOut, Attrs: r.Attrs}
 	if r.JoinedAt != "" {
 		t, err := parseTime("joined_at", r.JoinedAt, loc)
@@ -138,8 +137,8 @@ func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (engine.Custom
 
 // ToEvent converts and validates the record; a date without a time is
 // midnight in loc.
-func (r *Event) ToEvent(loc *time.Location) (engine.Event, error) {
-	e := engine.Event{ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
+func (r *Event) ToEvent(loc *time.Location) (domain.Event, error) {
+	e := domain.Event{ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
 	switch {
 	case math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0):
 		return e, &FieldError{Field: "amount", Msg: "must be a number of yuan"}
