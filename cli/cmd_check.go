@@ -15,6 +15,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
 	"github.com/koihq/koi/rules"
@@ -178,7 +179,7 @@ func previewTasks(ctx context.Context, g *globals, paths []string) (func(*rules.
 	}, a.Close
 }
 
-func sumTasks(ts []engine.GuideTasks) int {
+func sumTasks(ts []evaluate.GuideTasks) int {
 	n := 0
 	for _, t := range ts {
 		n += t.Tasks

@@ -35,7 +35,7 @@ func TestPreviewAgreesWithTheRunAndWritesNothing(t *testing.T) {
 	}
 	// The sampled customer's fired rule, explained: it fires, as the
 	// preview said; after the run it has fired once.
-	var s engine.SampleCustomer
+	var s evaluate.SampleCustomer
 	var fired string
 	for _, c := range p.Sample {
 		for _, o := range c.Outcomes {

@@ -7,31 +7,11 @@ import (
 
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
-	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/profile"
-	"github.com/koihq/koi/rules"
 )
 
 // heldSample is how many would-be fires a held run shows for deciding.
 const heldSample = 20
-
-// heldFires lists an evaluation's decisions for keeping with a held run.
-func heldFires(pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation) []HeldFire {
-	out := make([]HeldFire, len(ev.Decisions))
-	for k, d := range ev.Decisions {
-		r := pb.Rules[d.Rule]
-		h := HeldFire{Rule: r.ID, CustomerID: snap.Profile(int(d.Cust)).ID, Seq: int(d.Seq), GroupSeq: ev.GroupSeq(pb, snap, d), Holdout: d.Holdout}
-		if d.Variant >= 0 {
-			h.Variant = r.Variants[d.Variant].ID
-		}
-		if d.DeliverAt != 0 {
-			t := time.UnixMilli(d.DeliverAt)
-			h.DeliverAt = &t
-		}
-		out[k] = h
-	}
-	return out
-}
 
 // GetRun returns a run with its per-rule counts, and a sample of what it
 // would fire when it is held.
@@ -115,7 +95,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, run.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	defer e.putSpare(snap)
-	ev := releaseHeld(pb, snap, held, run)
+	ev := evaluate.Release(pb, snap, held, run.Rules)
 	for _, c := range run.Rules {
 		delete(c.Suppressed, evaluate.ReasonBlastGuard)
 		c.Fired = 0
@@ -128,53 +108,4 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 	}
 	run.Status = RunDone
 	return run, e.finish(ctx, run)
-}
-
-// releaseHeld turns a held run's fires back into decisions, leaving out
-// customers deleted since and, counted as consent, those who opted out of
-// a channel the fire messages on.
-func releaseHeld(pb *rules.Playbook, snap *profile.Snapshot, held []HeldFire, run *Run) *evaluate.Evaluation {
-	// The group numbers the run computed stand in for the marks it read:
-	// writing takes a grouped fire's number from its group's mark.
-	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), Marks: &evaluate.Marks{}}
-	ruleIdx := map[string]int{}
-	for i, r := range pb.Rules {
-		ruleIdx[r.ID] = i
-	}
-	byRule := map[string]*evaluate.RuleCounts{}
-	for _, c := range run.Rules {
-		byRule[c.Rule] = c
-	}
-	for _, h := range held {
-		ri, ok := ruleIdx[h.Rule]
-		i, found := snap.Pond().Lookup(h.CustomerID)
-		if !ok || !found {
-			continue
-		}
-		r := pb.Rules[ri]
-		variant := -1
-		for k, v := range r.Variants {
-			if v.ID == h.Variant {
-				variant = k
-			}
-		}
-		if variant < 0 && len(r.Variants) > 0 {
-			variant = evaluate.VariantOf(pb.Name, r, h.CustomerID) // a holdout's, for its channels
-		}
-		if _, no := policy.WithoutConsent(profile.OptOutOf(snap.Profile(i)), evaluate.RuleChannels(r, variant)); no {
-			if c := byRule[h.Rule]; c != nil {
-				c.Suppress(policy.ReasonConsent, 1)
-			}
-			continue
-		}
-		if r.Group != "" {
-			ev.Marks.NoteGroupFire(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
-		}
-		d := evaluate.Decision{Cust: int32(i), Rule: int16(ri), Seq: int32(h.Seq), Variant: int16(variant), Holdout: h.Holdout}
-		if h.DeliverAt != nil {
-			d.DeliverAt = h.DeliverAt.UnixMilli()
-		}
-		ev.Decisions = append(ev.Decisions, d)
-	}
-	return ev
 }

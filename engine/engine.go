@@ -375,7 +375,7 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *prof
 		if !dryRun {
 			expires := time.Now().Add(e.cfg.HeldFor)
 			run.ExpiresAt = &expires
-			if err := e.store.HoldRun(ctx, run.ID, heldFires(pb, snap, ev), expires); err != nil {
+			if err := e.store.HoldRun(ctx, run.ID, evaluate.Hold(pb, snap, ev), expires); err != nil {
 				run.Status, run.Error = RunFailed, err.Error()
 				_ = e.finish(ctx, run)
 				return run, nil, fmt.Errorf("hold run: %w", err)

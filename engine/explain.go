@@ -9,7 +9,6 @@ import (
 
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
-	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -60,38 +59,7 @@ type Explanation struct {
 	Variant   string     `json:"variant,omitempty"`
 	DeliverAt *time.Time `json:"deliver_at,omitempty"`
 	// State is what the rule's suppressions look at.
-	State ExplainState `json:"state"`
-}
-
-// ExplainState is the customer's standing with a rule's suppressions.
-type ExplainState struct {
-	// LastFire is the rule's latest fire for the customer, Fires their
-	// number; CooldownUntil when the rule may fire again (nil when it
-	// may now, or never again for once rules, see Once).
-	LastFire      *time.Time `json:"last_fire,omitempty"`
-	Fires         int        `json:"fires"`
-	CooldownUntil *time.Time `json:"cooldown_until,omitempty"`
-	Once          bool       `json:"once"`
-	// Holdout says the customer is in the playbook's control group.
-	Holdout bool `json:"holdout"`
-	// Group is the rule's benefit group, and GroupFire the group's latest
-	// fire for the customer, by any of its rules: it counts for cooldown
-	// and once as the rule's own would.
-	Group     string     `json:"group,omitempty"`
-	GroupFire *GroupFire `json:"group_fire,omitempty"`
-	// Channels are the channels the rule messages on; OptOut those the
-	// customer opted out of.
-	Channels        []string `json:"channels,omitempty"`
-	OptOut          []string `json:"opt_out,omitempty"`
-	Contacts7d      int      `json:"contacts_7d"`
-	LastContactDays *int     `json:"last_contact_days,omitempty"`
-}
-
-// GroupFire is the latest fire of a benefit group for a customer.
-type GroupFire struct {
-	// By is the rule that fired, as playbook/rule.
-	By string     `json:"by"`
-	At *time.Time `json:"at"`
+	State evaluate.ExplainState `json:"state"`
 }
 
 // Explain evaluates one rule of a playbook for one customer at req.At,
@@ -159,7 +127,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 		ok, err := pb.Audience.Eval(&m, p)
 		x.InAudience = ok && err == nil
 	}
-	x.State = explainState(pb, rule, p, marks, req.At)
+	x.State = evaluate.StateOf(pb, rule, p, marks, req.At)
 	if !x.InAudience {
 		x.Verdict = VerdictNotInAudience
 		return x, nil
@@ -196,34 +164,4 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	}
 	x.Verdict = VerdictNotMatched
 	return x, nil
-}
-
-// explainState gathers what a rule's suppressions look at for a customer.
-func explainState(pb *rules.Playbook, r *rules.Rule, p *profile.Profile, marks *evaluate.Marks, now time.Time) ExplainState {
-	st := ExplainState{Once: r.Once, Holdout: evaluate.InHoldout(pb.Name, p.ID, pb.HoldoutBP),
-		Channels: evaluate.RuleChannels(r, evaluate.VariantOf(pb.Name, r, p.ID)), OptOut: profile.OptOutOf(p),
-		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays, Group: r.Group}
-	var until time.Time
-	if mark := marks.Rule(r.ID, p.ID); mark.Seq > 0 {
-		at := mark.At
-		st.LastFire, st.Fires = &at, mark.Seq
-		until = at.Add(r.Cooldown)
-	}
-	if mark := marks.Group(r.Group, p.ID); !mark.At.IsZero() {
-		at := mark.At
-		st.GroupFire = &GroupFire{By: mark.By, At: &at}
-		until = later(until, at.Add(r.Cooldown))
-	}
-	if !r.Once && now.Before(until) {
-		st.CooldownUntil = &until
-	}
-	return st
-}
-
-// later returns the later of two times.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -99,24 +99,8 @@ func (e *Engine) applyToPond(version int64, apply func(p *profile.Pond)) {
 // engine's, and the run's if the engine has loaded another meanwhile. The
 // run's snapshot is brought up to date by Snapshot.Refresh of the customers
 // changed.
-func (e *Engine) applyMutations(snap *profile.Snapshot, muts []mutation, version int64) {
-	apply := func(p *profile.Pond) {
-		for _, m := range muts {
-			c := &p.Customers[m.cust]
-			switch {
-			case m.tier != nil:
-				c.Tier = *m.tier
-			case m.tags != nil:
-				c.Tags = *m.tags
-			case m.guide != nil:
-				c.Guide = *m.guide
-			case m.coupon != nil:
-				p.AddCoupon(m.cust, *m.coupon)
-			case m.contact != nil:
-				p.AddContact(m.cust, time.UnixMilli(m.contact.At), m.contact.Channel)
-			}
-		}
-	}
+func (e *Engine) applyMutations(snap *profile.Snapshot, muts []profile.Change, version int64) {
+	apply := func(p *profile.Pond) { p.Apply(muts) }
 	e.pondMu.RLock()
 	same := e.pond == snap.Pond()
 	e.pondMu.RUnlock()

@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 )
 
@@ -55,25 +56,10 @@ type Run struct {
 	DecidedBy string     `json:"decided_by,omitempty"`
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	// Sample lists some of a held run's would-be fires, for deciding.
-	Sample []HeldFire `json:"sample,omitempty"`
+	Sample []domain.HeldFire `json:"sample,omitempty"`
 	// Outcomes, for an engine with Config.Trace, is what each rule did
 	// for each customer it matched.
 	Outcomes []evaluate.CustomerOutcome `json:"outcomes,omitempty"`
-}
-
-// HeldFire is one fire (or holdout) a held run would write when approved.
-type HeldFire struct {
-	Rule       string `json:"rule"`
-	CustomerID string `json:"customer_id"`
-	Seq        int    `json:"seq"`
-	// GroupSeq is the fire's number in its rule's benefit group (0 when
-	// the rule has none).
-	GroupSeq int    `json:"group_seq,omitempty"`
-	Holdout  bool   `json:"holdout,omitempty"`
-	Variant  string `json:"variant,omitempty"`
-	// DeliverAt, when set, is when the fire's messages are due (quiet
-	// hours, a deferred cap).
-	DeliverAt *time.Time `json:"deliver_at,omitempty"`
 }
 
 // noteFire widens the run's fire id range to include id.

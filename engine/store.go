@@ -47,9 +47,9 @@ type Store interface {
 	FinishRun(ctx context.Context, r *Run) error
 	// HoldRun keeps a held run's would-be fires for a decision, until
 	// expiresAt.
-	HoldRun(ctx context.Context, runID int64, fires []HeldFire, expiresAt time.Time) error
+	HoldRun(ctx context.Context, runID int64, fires []domain.HeldFire, expiresAt time.Time) error
 	// HeldFires returns up to limit of a held run's fires (all for 0).
-	HeldFires(ctx context.Context, runID int64, limit int) ([]HeldFire, error)
+	HeldFires(ctx context.Context, runID int64, limit int) ([]domain.HeldFire, error)
 	// DecideRun moves a run from one of the statuses in from to status,
 	// recording who decided and when; an Error with EConflict when the run
 	// is in none of them. Unless status is RunRunning (an approval under

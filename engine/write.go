@@ -10,6 +10,7 @@ import (
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
+	"github.com/koihq/koi/engine/stage"
 	"github.com/koihq/koi/rules"
 )
 
@@ -35,7 +36,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		}
 		chunk := ev.Decisions[start:end]
 		start = end
-		var muts []mutation
+		var muts []profile.Change
 		var delta []*evaluate.RuleCounts
 		var jobs int
 		e.writeMu.Lock()
@@ -48,7 +49,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		if err == nil {
 			e.applyMutations(snap, muts, version)
 			for _, m := range muts {
-				touched = append(touched, m.cust)
+				touched = append(touched, m.Cust)
 			}
 		}
 		e.writeMu.Unlock()
@@ -71,7 +72,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]mutation, int, error) {
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]profile.Change, int, error) {
 	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
 		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
@@ -93,12 +94,12 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			run.noteFire(f.ID)
 		}
 	}
-	fx := newStagedEffects(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(chunk))
-	fx.maxAttempts, fx.hasWorker, fx.guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
-	if !fx.fromPond {
+	fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(chunk))
+	fx.MaxAttempts, fx.HasWorker, fx.Guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
+	if !fx.FromPond() {
 		for i, d := range chunk {
 			if inserted[i] && !d.Holdout {
-				fx.prefetch = append(fx.prefetch, fires[i].CustomerID)
+				fx.Prefetch(fires[i].CustomerID)
 			}
 		}
 	}
@@ -118,33 +119,33 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			continue
 		}
 		p := snap.Profile(int(d.Cust))
-		fx.delay = 0
+		var delay time.Duration
 		if d.DeliverAt > 0 {
-			fx.delay = time.Duration(d.DeliverAt-snap.Now.UnixMilli()) * time.Millisecond
+			delay = time.Duration(d.DeliverAt-snap.Now.UnixMilli()) * time.Millisecond
 		}
-		if err := e.doActions(ctx, r, int(d.Variant), fires[i], p, fx); err != nil {
-			fx.discard()
-			if fx.fatal != nil {
-				return nil, 0, fx.fatal // the store failed, not the action
+		if err := e.doActions(ctx, r, int(d.Variant), fires[i], p, fx, delay); err != nil {
+			fx.Discard()
+			if err := fx.Fatal(); err != nil {
+				return nil, 0, err // the store failed, not the action
 			}
 			c.Fail(p.ID + ": " + err.Error())
 			failed = append(failed, fires[i].ID)
 			continue
 		}
-		fx.keep()
+		fx.Keep()
 		c.Fired++
 	}
 	if err := tx.DeleteFires(failed); err != nil {
 		return nil, 0, err
 	}
-	if err := tx.ApplyEffects(fx.out); err != nil {
+	if err := tx.ApplyEffects(fx.Out()); err != nil {
 		return nil, 0, err
 	}
-	return fx.muts, len(fx.out.Jobs), nil
+	return fx.Changes(), len(fx.Out().Jobs), nil
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, p *profile.Profile, fx *stagedEffects) error {
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, p *profile.Profile, fx *stage.Effects, delay time.Duration) error {
 	acts := r.Actions
 	if variant >= 0 {
 		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
@@ -154,7 +155,7 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *d
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
 		ProfileFunc: p.Values,
 	}
-	fx.fire = af
+	fx.Begin(af, delay)
 	for i, ra := range acts {
 		af.Index = i
 		res, err := ra.Action.Do(ctx, af, fx)
@@ -170,15 +171,4 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *d
 		}
 	}
 	return nil
-}
-
-// mutation is a committed change to a customer that the in-memory pond
-// must reflect, so later playbooks (and later runs) see it.
-type mutation struct {
-	cust    int
-	tier    *string
-	tags    *[]string
-	guide   *string
-	coupon  *domain.IssuedCoupon
-	contact *profile.ContactMark
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // HoldRun stores a held run's would-be fires and its expiry.
-func (d *DB) HoldRun(ctx context.Context, runID int64, fires []engine.HeldFire, expiresAt time.Time) error {
+func (d *DB) HoldRun(ctx context.Context, runID int64, fires []domain.HeldFire, expiresAt time.Time) error {
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -43,7 +43,7 @@ func (d *DB) HoldRun(ctx context.Context, runID int64, fires []engine.HeldFire, 
 }
 
 // HeldFires returns a held run's fires in the order they were computed.
-func (d *DB) HeldFires(ctx context.Context, runID int64, limit int) ([]engine.HeldFire, error) {
+func (d *DB) HeldFires(ctx context.Context, runID int64, limit int) ([]domain.HeldFire, error) {
 	q := `SELECT rule, customer_id, seq, holdout, variant, deliver_at, gseq FROM held_fires WHERE run_id = ? ORDER BY rowid`
 	args := []any{runID}
 	if limit > 0 {
@@ -55,9 +55,9 @@ func (d *DB) HeldFires(ctx context.Context, runID int64, limit int) ([]engine.He
 		return nil, fmt.Errorf("read held fires of run %d: %w", runID, err)
 	}
 	defer rows.Close()
-	var out []engine.HeldFire
+	var out []domain.HeldFire
 	for rows.Next() {
-		var h engine.HeldFire
+		var h domain.HeldFire
 		var holdout int
 		var deliver int64
 		if err := rows.Scan(&h.Rule, &h.CustomerID, &h.Seq, &holdout, &h.Variant, &deliver, &h.GroupSeq); err != nil {

@@ -1,4 +1,10 @@
-package engine
+// Package stage gives actions their effects (actions.Effects) inside the
+// transaction that writes a batch of fires: coupons, tags, tiers, guides,
+// tasks and outbox jobs are staged per fire, kept when all of the fire's
+// actions succeed and dropped when one fails, and handed to the store
+// together. It reads customers' stored state from the pond when the pond
+// is current, else from the transaction.
+package stage
 
 import (
 	"encoding/json"
@@ -11,12 +17,12 @@ import (
 	"github.com/koihq/koi/engine/profile"
 )
 
-// stagedEffects gives actions the effects of actions.Effects within a batch
+// Effects gives actions the effects of actions.Effects within a batch
 // of fires. A fire's effects are staged until its actions all succeed
 // (keep), or dropped when one fails (discard); kept effects accumulate in
 // out, which the batch writes at once.
-type stagedEffects struct {
-	tx   FireTx
+type Effects struct {
+	tx   Tx
 	snap *profile.Snapshot
 	// fromPond is true when the pond holds exactly what the transaction
 	// sees (no one else wrote since it was loaded), so customers' stored
@@ -29,7 +35,7 @@ type stagedEffects struct {
 	// states holds customers' state as the batch has left it so far.
 	states map[string]domain.CustomerState
 	out    *domain.BatchEffects
-	muts   []mutation
+	muts   []profile.Change
 	// fatal is a store error met while serving an action: it fails the
 	// batch, not just the fire.
 	fatal error
@@ -39,8 +45,8 @@ type stagedEffects struct {
 	// delay holds the current fire's messages back (quiet hours, a
 	// deferred cap).
 	delay       time.Duration
-	maxAttempts int
-	hasWorker   func(kind string) bool
+	MaxAttempts int
+	HasWorker   func(kind string) bool
 	coupons     []actions.Coupon
 	tags        map[string][]string
 	tiers       map[string]string
@@ -49,30 +55,39 @@ type stagedEffects struct {
 	jobs        []domain.NewJob
 	contacts    []domain.Contact
 
-	// guides are the configured guides; loads their open tasks as the
+	// Guides are the configured Guides; loads their open tasks as the
 	// batch has left them (nil until first needed), last the guide most
 	// recently given a task.
-	guides []actions.Guide
+	Guides []actions.Guide
 	loads  map[string]int
 	last   string
 }
 
-var _ actions.Effects = (*stagedEffects)(nil)
+var _ actions.Effects = (*Effects)(nil)
 
-// newStagedEffects returns staged effects for a batch of about fires
+// Tx is what staging reads of the fire transaction (engine.FireTx).
+type Tx interface {
+	// CustomerStates reads the stored tier, tags and guide of customers.
+	CustomerStates(ids []string) (map[string]domain.CustomerState, error)
+	// GuideLoads reads how many open tasks each guide has and which guide
+	// was most recently given a task.
+	GuideLoads() (open map[string]int, last string, err error)
+}
+
+// New returns staged effects for a batch of about fires
 // fires, sized so that a batch of one action each grows nothing.
-func newStagedEffects(tx FireTx, snap *profile.Snapshot, fromPond bool, fires int) *stagedEffects {
-	return &stagedEffects{
+func New(tx Tx, snap *profile.Snapshot, fromPond bool, fires int) *Effects {
+	return &Effects{
 		tx: tx, snap: snap, fromPond: fromPond,
 		states: make(map[string]domain.CustomerState, fires),
 		out:    &domain.BatchEffects{Coupons: make([]actions.Coupon, 0, fires), Tags: map[string][]string{}, Tiers: map[string]string{}, Guides: map[string]string{}},
-		muts:   make([]mutation, 0, fires),
+		muts:   make([]profile.Change, 0, fires),
 		tags:   map[string][]string{}, tiers: map[string]string{}, custGuides: map[string]string{},
 	}
 }
 
 // stored returns a customer's state as committed before this batch.
-func (s *stagedEffects) stored(id string) (domain.CustomerState, bool, error) {
+func (s *Effects) stored(id string) (domain.CustomerState, bool, error) {
 	if s.fromPond {
 		i, ok := s.snap.Pond().Lookup(id)
 		if !ok {
@@ -105,7 +120,7 @@ func (s *stagedEffects) stored(id string) (domain.CustomerState, bool, error) {
 
 // state returns a customer's tier and tags as the batch has left them so
 // far, including the current fire's staged changes.
-func (s *stagedEffects) state(id string) (domain.CustomerState, error) {
+func (s *Effects) state(id string) (domain.CustomerState, error) {
 	st, ok := s.states[id]
 	if !ok {
 		var err error
@@ -132,7 +147,7 @@ func (s *stagedEffects) state(id string) (domain.CustomerState, error) {
 }
 
 // IssueCoupon stages a coupon.
-func (s *stagedEffects) IssueCoupon(c actions.Coupon) error {
+func (s *Effects) IssueCoupon(c actions.Coupon) error {
 	if _, err := s.state(c.CustomerID); err != nil {
 		return err
 	}
@@ -141,7 +156,7 @@ func (s *stagedEffects) IssueCoupon(c actions.Coupon) error {
 }
 
 // UpdateTags stages a change of tags, keeping the stored order.
-func (s *stagedEffects) UpdateTags(customerID string, add, remove []string) ([]string, error) {
+func (s *Effects) UpdateTags(customerID string, add, remove []string) ([]string, error) {
 	st, err := s.state(customerID)
 	if err != nil {
 		return nil, err
@@ -153,7 +168,7 @@ func (s *stagedEffects) UpdateTags(customerID string, add, remove []string) ([]s
 }
 
 // SetTier stages a change of tier.
-func (s *stagedEffects) SetTier(customerID, tier string) error {
+func (s *Effects) SetTier(customerID, tier string) error {
 	if _, err := s.state(customerID); err != nil {
 		return err
 	}
@@ -162,12 +177,12 @@ func (s *stagedEffects) SetTier(customerID, tier string) error {
 }
 
 // Enqueue stages a job of the current fire's current action.
-func (s *stagedEffects) Enqueue(j actions.Job) error {
+func (s *Effects) Enqueue(j actions.Job) error {
 	f := s.fire
 	if j.Kind == "" {
 		return fmt.Errorf("enqueue: a job needs a kind")
 	}
-	if !s.hasWorker(j.Kind) {
+	if !s.HasWorker(j.Kind) {
 		return fmt.Errorf("enqueue: no worker is registered for jobs of kind %q", j.Kind)
 	}
 	payload, err := json.Marshal(j.Payload)
@@ -177,7 +192,7 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 	nj := domain.NewJob{
 		Key: f.Key + "#" + strconv.Itoa(f.Index), Kind: j.Kind, Channel: j.Channel,
 		FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: f.CustomerID,
-		Payload: payload, Batch: j.Batch, MaxAttempts: s.maxAttempts,
+		Payload: payload, Batch: j.Batch, MaxAttempts: s.MaxAttempts,
 	}
 	if j.Channel != "" && !j.NotContact {
 		// A message to the customer: it waits with the fire's delay, and
@@ -189,51 +204,51 @@ func (s *stagedEffects) Enqueue(j actions.Job) error {
 	return nil
 }
 
-// keep moves the current fire's staged effects into the batch.
-func (s *stagedEffects) keep() {
+// Keep moves the current fire's staged effects into the batch.
+func (s *Effects) Keep() {
 	s.out.Jobs = append(s.out.Jobs, s.jobs...)
 	for _, c := range s.contacts {
 		s.out.Contacts = append(s.out.Contacts, c)
 		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
-			s.muts = append(s.muts, mutation{cust: i, contact: &profile.ContactMark{At: c.At.UnixMilli(), Channel: c.Channel}})
+			s.muts = append(s.muts, profile.Change{Cust: i, Contact: &profile.ContactMark{At: c.At.UnixMilli(), Channel: c.Channel}})
 		}
 	}
 	for _, c := range s.coupons {
 		s.out.Coupons = append(s.out.Coupons, c)
 		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
-			s.muts = append(s.muts, mutation{cust: i, coupon: &domain.IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
+			s.muts = append(s.muts, profile.Change{Cust: i, Coupon: &domain.IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
 		}
 	}
-	keepChanges(s, s.tags, s.out.Tags, func(st *domain.CustomerState, v []string) { st.Tags = v }, func(m *mutation, v *[]string) { m.tags = v })
-	keepChanges(s, s.tiers, s.out.Tiers, func(st *domain.CustomerState, v string) { st.Tier = v }, func(m *mutation, v *string) { m.tier = v })
-	keepChanges(s, s.custGuides, s.out.Guides, func(st *domain.CustomerState, v string) { st.Guide = v }, func(m *mutation, v *string) { m.guide = v })
+	keepChanges(s, s.tags, s.out.Tags, func(st *domain.CustomerState, v []string) { st.Tags = v }, func(m *profile.Change, v *[]string) { m.Tags = v })
+	keepChanges(s, s.tiers, s.out.Tiers, func(st *domain.CustomerState, v string) { st.Tier = v }, func(m *profile.Change, v *string) { m.Tier = v })
+	keepChanges(s, s.custGuides, s.out.Guides, func(st *domain.CustomerState, v string) { st.Guide = v }, func(m *profile.Change, v *string) { m.Guide = v })
 	for _, t := range s.tasks {
 		s.loads[t.Guide]++
 		s.last = t.Guide
 	}
 	s.out.Tasks = append(s.out.Tasks, s.tasks...)
-	s.discard()
+	s.Discard()
 }
 
 // keepChanges moves one kind of staged customer change (tags, tier,
 // guide) into the batch: into out, into the customers' state as the batch
 // has left it, and into a mutation for the pond.
-func keepChanges[V any](s *stagedEffects, staged, out map[string]V, set func(*domain.CustomerState, V), mutate func(*mutation, *V)) {
+func keepChanges[V any](s *Effects, staged, out map[string]V, set func(*domain.CustomerState, V), mutate func(*profile.Change, *V)) {
 	for id, v := range staged {
 		out[id] = v
 		st := s.states[id]
 		set(&st, v)
 		s.states[id] = st
 		if i, ok := s.snap.Pond().Lookup(id); ok {
-			m := mutation{cust: i}
+			m := profile.Change{Cust: i}
 			mutate(&m, &v)
 			s.muts = append(s.muts, m)
 		}
 	}
 }
 
-// discard drops the current fire's staged effects.
-func (s *stagedEffects) discard() {
+// Discard drops the current fire's staged effects.
+func (s *Effects) Discard() {
 	s.coupons = s.coupons[:0]
 	s.jobs = s.jobs[:0]
 	s.contacts = s.contacts[:0]
@@ -242,3 +257,26 @@ func (s *stagedEffects) discard() {
 	clear(s.tiers)
 	clear(s.custGuides)
 }
+
+// FromPond reports whether customers' stored state is read from the pond;
+// when it is not, the caller names the batch's customers with Prefetch.
+func (s *Effects) FromPond() bool { return s.fromPond }
+
+// Prefetch adds a customer whose stored state to read, with the others,
+// on first need.
+func (s *Effects) Prefetch(customerID string) { s.prefetch = append(s.prefetch, customerID) }
+
+// Begin starts staging the effects of fire f, whose messages wait delay
+// (quiet hours, a deferred cap).
+func (s *Effects) Begin(f *actions.Fire, delay time.Duration) { s.fire, s.delay = f, delay }
+
+// Fatal is the store error met while serving an action, if any: it fails
+// the batch, not just the fire.
+func (s *Effects) Fatal() error { return s.fatal }
+
+// Out returns the batch's kept effects, for the store to write.
+func (s *Effects) Out() *domain.BatchEffects { return s.out }
+
+// Changes returns the kept changes the pond must reflect once the batch
+// commits.
+func (s *Effects) Changes() []profile.Change { return s.muts }

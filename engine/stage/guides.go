@@ -1,4 +1,4 @@
-package engine
+package stage
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 
 // loadGuides reads the guides' loads once per batch; the batch counts its
 // own tasks on top.
-func (s *stagedEffects) loadGuides() error {
+func (s *Effects) loadGuides() error {
 	if s.loads != nil {
 		return nil
 	}
@@ -29,12 +29,12 @@ func (s *stagedEffects) loadGuides() error {
 
 // GuideRoster returns the configured guides with their open tasks,
 // including this batch's and this fire's.
-func (s *stagedEffects) GuideRoster() (actions.GuideRoster, error) {
+func (s *Effects) GuideRoster() (actions.GuideRoster, error) {
 	if err := s.loadGuides(); err != nil {
 		return actions.GuideRoster{}, err
 	}
-	r := actions.GuideRoster{Guides: make([]actions.GuideLoad, len(s.guides)), Last: s.last}
-	for i, g := range s.guides {
+	r := actions.GuideRoster{Guides: make([]actions.GuideLoad, len(s.Guides)), Last: s.last}
+	for i, g := range s.Guides {
 		r.Guides[i] = actions.GuideLoad{Guide: g, Open: s.loads[g.ID]}
 	}
 	for _, t := range s.tasks {
@@ -46,18 +46,18 @@ func (s *stagedEffects) GuideRoster() (actions.GuideRoster, error) {
 	return r, nil
 }
 
-func (s *stagedEffects) guideIndex(id string) int {
-	return slices.IndexFunc(s.guides, func(g actions.Guide) bool { return g.ID == id })
+func (s *Effects) guideIndex(id string) int {
+	return slices.IndexFunc(s.Guides, func(g actions.Guide) bool { return g.ID == id })
 }
 
 // CustomerGuide returns the customer's guide as the batch has left it.
-func (s *stagedEffects) CustomerGuide(customerID string) (string, error) {
+func (s *Effects) CustomerGuide(customerID string) (string, error) {
 	st, err := s.state(customerID)
 	return st.Guide, err
 }
 
 // AssignGuide stages a change of guide.
-func (s *stagedEffects) AssignGuide(customerID, guideID string) error {
+func (s *Effects) AssignGuide(customerID, guideID string) error {
 	if s.guideIndex(guideID) < 0 {
 		return fmt.Errorf("no guide %q is configured", guideID)
 	}
@@ -69,7 +69,7 @@ func (s *stagedEffects) AssignGuide(customerID, guideID string) error {
 }
 
 // CreateTask stages a task of the current fire's current action.
-func (s *stagedEffects) CreateTask(t actions.Task) error {
+func (s *Effects) CreateTask(t actions.Task) error {
 	if s.guideIndex(t.Guide) < 0 {
 		return fmt.Errorf("no guide %q is configured", t.Guide)
 	}

@@ -1,0 +1,18 @@
+package domain
+
+import "time"
+
+// HeldFire is one fire (or holdout) a held run would write when approved.
+type HeldFire struct {
+	Rule       string `json:"rule"`
+	CustomerID string `json:"customer_id"`
+	Seq        int    `json:"seq"`
+	// GroupSeq is the fire's number in its rule's benefit group (0 when
+	// the rule has none).
+	GroupSeq int    `json:"group_seq,omitempty"`
+	Holdout  bool   `json:"holdout,omitempty"`
+	Variant  string `json:"variant,omitempty"`
+	// DeliverAt, when set, is when the fire's messages are due (quiet
+	// hours, a deferred cap).
+	DeliverAt *time.Time `json:"deliver_at,omitempty"`
+}

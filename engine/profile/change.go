@@ -1,0 +1,41 @@
+package profile
+
+import (
+	"time"
+
+	"github.com/koihq/koi/engine/domain"
+)
+
+// Change is a committed change to a customer that the in-memory pond must
+// reflect, so later playbooks (and later runs) see it. One of its fields
+// besides Cust is set.
+type Change struct {
+	// Cust is the customer's pond index.
+	Cust    int
+	Tier    *string
+	Tags    *[]string
+	Guide   *string
+	Coupon  *domain.IssuedCoupon
+	Contact *ContactMark
+}
+
+// Apply makes changes to the pond. The caller holds the pond still;
+// snapshots already computed see a change once they refresh the
+// customers it changed.
+func (p *Pond) Apply(changes []Change) {
+	for _, m := range changes {
+		c := &p.Customers[m.Cust]
+		switch {
+		case m.Tier != nil:
+			c.Tier = *m.Tier
+		case m.Tags != nil:
+			c.Tags = *m.Tags
+		case m.Guide != nil:
+			c.Guide = *m.Guide
+		case m.Coupon != nil:
+			p.AddCoupon(m.Cust, *m.Coupon)
+		case m.Contact != nil:
+			p.AddContact(m.Cust, time.UnixMilli(m.Contact.At), m.Contact.Channel)
+		}
+	}
+}
