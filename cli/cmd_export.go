@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/expr-lang/expr/vm"
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine/profile"
@@ -51,7 +50,7 @@ func newExportCmd(g *globals) *cobra.Command {
 				defer cw.w.Flush()
 				out = cw
 			}
-			var m vm.VM
+			var m rules.Evaluator
 			for i := range snap.Profiles {
 				if !snap.Present[i] {
 					continue

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/profile"
@@ -59,7 +57,7 @@ func BenchmarkEvaluateExamples(b *testing.B) {
 			conds = append(conds, r.When)
 		}
 	}
-	var m vm.VM
+	var m rules.Evaluator
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range snap.Profiles {

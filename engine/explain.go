@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/rules"
@@ -121,7 +119,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*Explanation,
 	}
 	x := &Explanation{Playbook: pb.Name, Rule: rule.ID, CustomerID: p.ID, At: req.At, On: rule.On,
 		When: rule.When.Explain(p), InAudience: true}
-	var m vm.VM
+	var m rules.Evaluator
 	if pb.Audience != nil {
 		x.Audience = pb.Audience.Explain(p)
 		ok, err := pb.Audience.Eval(&m, p)

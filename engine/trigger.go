@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
@@ -276,7 +274,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	started := time.Now()
 	snap, idx := e.sparseSnapshot(pond, pop, custs, now)
 	ev := &evaluate.Evaluation{Counts: evaluate.NewCounts(pb), LimitBase: pond.Len(), Trace: e.cfg.Trace, Marks: marks}
-	var m vm.VM
+	var m rules.Evaluator
 	for _, i := range idx {
 		p := snap.Profile(i)
 		if pb.Audience != nil {

@@ -71,15 +71,22 @@ type Condition struct {
 	env *Env
 }
 
-// Eval runs the condition on env. m is a VM the caller reuses (one per
-// goroutine) for conditions that run on expr's VM.
-func (c *Condition) Eval(m *vm.VM, env any) (bool, error) {
+// Evaluator runs conditions. It owns the expr VM that conditions the
+// native compiler leaves to expr run on; the VM keeps its stack between
+// runs, so one Evaluator serves one goroutine at a time. The zero value is
+// ready to use: each worker keeps its own.
+type Evaluator struct {
+	vm vm.VM
+}
+
+// Eval runs the condition on env with ev (nil for a fresh one).
+func (c *Condition) Eval(ev *Evaluator, env any) (bool, error) {
 	if c.native != nil && reflect.TypeOf(env) == c.envType {
 		if ok, done := c.evalNative(env); done {
 			return ok, nil
 		}
 	}
-	return c.evalVM(m, env)
+	return c.evalVM(ev, env)
 }
 
 // Native reports whether the condition runs as native closures.
@@ -99,10 +106,13 @@ func (c *Condition) evalNative(env any) (ok, done bool) {
 
 // EvalVM runs the condition on expr's VM, the reference the native
 // closures are tested against.
-func (c *Condition) EvalVM(m *vm.VM, env any) (bool, error) { return c.evalVM(m, env) }
+func (c *Condition) EvalVM(ev *Evaluator, env any) (bool, error) { return c.evalVM(ev, env) }
 
-func (c *Condition) evalVM(m *vm.VM, env any) (bool, error) {
-	out, err := m.Run(c.program, env)
+func (c *Condition) evalVM(ev *Evaluator, env any) (bool, error) {
+	if ev == nil {
+		ev = &Evaluator{}
+	}
+	out, err := ev.vm.Run(c.program, env)
 	if err != nil {
 		return false, err
 	}

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/koihq/koi/engine/policy"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
@@ -186,7 +184,7 @@ func NewCounts(pb *rules.Playbook) []*RuleCounts {
 }
 
 func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, lo, hi int, out *Evaluation) {
-	var m vm.VM
+	var m rules.Evaluator
 	for i := lo; i < hi; i++ {
 		if (i-lo)&1023 == 0 && done != nil {
 			select {
@@ -202,7 +200,7 @@ func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snaps
 // EvaluateSubset evaluates the customers at indexes, which are sorted.
 func EvaluateSubset(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, indexes []int) *Evaluation {
 	out := &Evaluation{Counts: NewCounts(pb), Marks: marks}
-	var m vm.VM
+	var m rules.Evaluator
 	for _, i := range indexes {
 		evaluateOne(pb, snap, marks, i, &m, out)
 	}
@@ -210,7 +208,7 @@ func EvaluateSubset(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, in
 }
 
 // evaluateOne applies the audience and then the rules to customer i.
-func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *vm.VM, out *Evaluation) {
+func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *rules.Evaluator, out *Evaluation) {
 	if !snap.Present[i] {
 		return
 	}
@@ -227,7 +225,7 @@ func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int
 
 // EvaluateCustomer applies the rules in order to one customer: the
 // scheduled rules when events is nil, else the rules on those event types.
-func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, p *profile.Profile, m *vm.VM, out *Evaluation, events map[string]bool) {
+func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, p *profile.Profile, m *rules.Evaluator, out *Evaluation, events map[string]bool) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
 	start := len(out.Decisions)
 	// A match of a benefit group that an earlier rule of this evaluation

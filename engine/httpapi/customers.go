@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/expr-lang/expr/vm"
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine/domain"
@@ -91,7 +90,7 @@ func (s *server) listCustomers(c echo.Context) error {
 	segment, lifecycle, tag, tier := q.Get("segment"), q.Get("lifecycle"), q.Get("tag"), q.Get("tier")
 	out := []map[string]any{}
 	next, scanned := -1, 0
-	var m vm.VM
+	var m rules.Evaluator
 	var filterErr error
 	// The request's own context: a client that leaves stops the scan. The
 	// budget bounds what one that stays can cost.

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
@@ -41,7 +39,7 @@ var nativeCorpus = []string{
 func TestNativeMatchesVM(t *testing.T) {
 	pond := randomPond(400, 7)
 	snap := profile.ComputeSnapshot(pond, now, profile.ProfileConfig{})
-	var m vm.VM
+	var m rules.Evaluator
 	native := 0
 	for _, src := range nativeCorpus {
 		c, err := rules.CompileExpr(src, profile.ExprEnv())
@@ -69,6 +67,34 @@ func TestNativeMatchesVM(t *testing.T) {
 	if native < len(nativeCorpus)*3/4 {
 		t.Errorf("only %d of %d corpus conditions compiled natively", native, len(nativeCorpus))
 	}
+}
+
+// FuzzNativeMatchesVM is the differential test as a fuzz target: any
+// expression that compiles to native closures must agree with expr's VM,
+// result and error, on customers whose fields hit the edges. The corpus
+// above seeds it; `go test -fuzz FuzzNativeMatchesVM ./engine/profile`
+// searches further.
+func FuzzNativeMatchesVM(f *testing.F) {
+	for _, src := range nativeCorpus {
+		f.Add(src)
+	}
+	snap := profile.ComputeSnapshot(randomPond(200, 11), now, profile.ProfileConfig{})
+	env := profile.ExprEnv()
+	f.Fuzz(func(t *testing.T, src string) {
+		c, err := rules.CompileExpr(src, env)
+		if err != nil || !c.Native() {
+			return // nothing native to compare
+		}
+		var m rules.Evaluator
+		for i := range snap.Profiles {
+			p := &snap.Profiles[i]
+			got, gotErr := c.Eval(&m, p)
+			want, wantErr := c.EvalVM(&m, p)
+			if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("%s on %s: native %v, %v; the VM says %v, %v", src, p.ID, got, gotErr, want, wantErr)
+			}
+		}
+	})
 }
 
 // TestNativeCoversPlaybookConditions pins that every condition of the

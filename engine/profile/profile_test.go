@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
@@ -165,7 +163,7 @@ func TestNilComparisonsAreFalseNeverErrors(t *testing.T) {
 		}
 		for id, want := range map[string]bool{"never": c.never, "bought": c.bougt} {
 			i, _ := b.p.Lookup(id)
-			var m vm.VM
+			var m rules.Evaluator
 			got, err := cond.Eval(&m, &s.Profiles[i])
 			if err != nil {
 				t.Errorf("%s for %s: error %v", c.expr, id, err)
