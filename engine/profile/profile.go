@@ -9,51 +9,51 @@ import (
 // moment `now`. It is the environment playbook expressions run on; the
 // `expr` tags are the attribute names playbooks use. Money is in yuan.
 type Profile struct {
-	ID     string         `expr:"id"`
-	Name   string         `expr:"name"`
-	Tier   string         `expr:"tier"`
-	Tags   []string       `expr:"tags"`
+	ID     string         `expr:"id" sample:"sample"`
+	Name   string         `expr:"name" sample:"示例客户"`
+	Tier   string         `expr:"tier" sample:"normal"`
+	Tags   []string       `expr:"tags" sample:"sample"`
 	Attrs  map[string]any `expr:"attrs"`
-	Guide  string         `expr:"guide"`
-	Member bool           `expr:"member"`
+	Guide  string         `expr:"guide" sample:"guide"`
+	Member bool           `expr:"member" sample:"true"`
 
-	JoinedDays int `expr:"joined_days"`
+	JoinedDays int `expr:"joined_days" sample:"400"`
 	// RecencyDays is nil when the customer never ordered.
-	RecencyDays *int    `expr:"recency_days"`
-	Orders      int     `expr:"orders"`
-	Spend       float64 `expr:"spend"`
-	AOV         float64 `expr:"aov"`
-	Orders30d   int     `expr:"orders_30d"`
-	Orders90d   int     `expr:"orders_90d"`
-	Orders365d  int     `expr:"orders_365d"`
-	Spend30d    float64 `expr:"spend_30d"`
-	Spend90d    float64 `expr:"spend_90d"`
-	Spend365d   float64 `expr:"spend_365d"`
+	RecencyDays *int    `expr:"recency_days" sample:"30"`
+	Orders      int     `expr:"orders" sample:"3"`
+	Spend       float64 `expr:"spend" sample:"600"`
+	AOV         float64 `expr:"aov" sample:"200"`
+	Orders30d   int     `expr:"orders_30d" sample:"1"`
+	Orders90d   int     `expr:"orders_90d" sample:"2"`
+	Orders365d  int     `expr:"orders_365d" sample:"3"`
+	Spend30d    float64 `expr:"spend_30d" sample:"200"`
+	Spend90d    float64 `expr:"spend_90d" sample:"400"`
+	Spend365d   float64 `expr:"spend_365d" sample:"600"`
 
 	RFM       RFM    `expr:"rfm"`
-	Lifecycle string `expr:"lifecycle"`
+	Lifecycle string `expr:"lifecycle" sample:"repeat"`
 
-	Shares90d int `expr:"shares_90d"`
-	Referrals int `expr:"referrals"`
+	Shares90d int `expr:"shares_90d" sample:"1"`
+	Referrals int `expr:"referrals" sample:"1"`
 
 	// LastContactDays is whole days since the last message that was due by
 	// now; nil when the customer was never messaged.
-	LastContactDays *int `expr:"last_contact_days"`
+	LastContactDays *int `expr:"last_contact_days" sample:"5"`
 	// Contacts7d counts messages due in the last 7 days.
-	Contacts7d int `expr:"contacts_7d"`
+	Contacts7d int `expr:"contacts_7d" sample:"1"`
 
-	OpenCoupons int `expr:"open_coupons"`
+	OpenCoupons int `expr:"open_coupons" sample:"1"`
 	// CouponExpiringDays is nil when no coupon is open.
-	CouponExpiringDays *int `expr:"coupon_expiring_days"`
+	CouponExpiringDays *int `expr:"coupon_expiring_days" sample:"3"`
 	// CouponExpiringIssuedDays is whole days since the coupon nearest to
 	// expiry was issued (the youngest, when several expire together); nil
 	// when no coupon is open. It keeps an expiry reminder from following
 	// the coupon's issue within minutes.
-	CouponExpiringIssuedDays *int `expr:"coupon_expiring_issued_days"`
+	CouponExpiringIssuedDays *int `expr:"coupon_expiring_issued_days" sample:"4"`
 	// BirthdayInDays is nil when the birthday is unknown.
-	BirthdayInDays *int `expr:"birthday_in_days"`
+	BirthdayInDays *int `expr:"birthday_in_days" sample:"10"`
 
-	Now time.Time `expr:"now"`
+	Now time.Time `expr:"now" values:"-"`
 
 	// facts feed RFM scoring and lifecycle; not visible to expressions.
 	facts facts
@@ -68,10 +68,10 @@ type Profile struct {
 
 // RFM holds the quintile scores and segment of a customer.
 type RFM struct {
-	R       int    `expr:"r" json:"r"`
-	F       int    `expr:"f" json:"f"`
-	M       int    `expr:"m" json:"m"`
-	Segment string `expr:"segment" json:"segment"`
+	R       int    `expr:"r" sample:"3" json:"r"`
+	F       int    `expr:"f" sample:"3" json:"f"`
+	M       int    `expr:"m" sample:"3" json:"m"`
+	Segment string `expr:"segment" sample:"important_value" json:"segment"`
 }
 
 // The eight classic RFM segments.
