@@ -39,6 +39,15 @@ type Channel interface {
 	Send(ctx context.Context, m *Message) error
 }
 
+// Addressed is a channel that reaches a customer through a contact field
+// of theirs: "wecom_id", "phone" or "email". `koi check` warns when the
+// database has customers and none of them has the field. A channel that
+// reaches customers some other way (a webhook to the brand's CRM) does
+// not implement it.
+type Addressed interface {
+	AddressField() string
+}
+
 // BatchSender is implemented by channels that send several messages in
 // one call (WeCom: one task for many customers of one guide). It returns
 // one error per message, in order, and sets Receipt on those it accepted

@@ -21,10 +21,6 @@ import (
 	"github.com/koihq/koi/rules"
 )
 
-// addressFields names, by channel type, the customer field a channel
-// reaches customers by. Types not listed (webhook, log) need none.
-var addressFields = map[string]string{"wecom": "wecom_id"}
-
 func newCheckCmd(g *globals) *cobra.Command {
 	var asJSON, strict bool
 	cmd := &cobra.Command{
@@ -46,15 +42,15 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 			}
 			// The same options the server loads with: a playbook that passes
 			// check loads in koi serve with this config.
-			shapes, limits := cfg.channelTraits(g.registry())
+			traits := cfg.channelTraits(g.registry())
 			opts := rules.Options{Env: profile.ExprEnv(), Registry: g.registry(), Tiers: cfg.Tiers, Timezone: cfg.location,
-				Channels: cfg.channelNames(), Shapes: shapes, Guides: cfg.guides(), Sample: profile.SampleValues(), Policy: cfg.policyWith(limits)}
+				Channels: cfg.channelNames(), Shapes: traits.shapes, Guides: cfg.guides(), Sample: profile.SampleValues(), Policy: cfg.policyWith(traits.limits)}
 			pbs, err := rules.LoadPaths(args, opts)
 			var errs rules.ErrorList
 			if err != nil && !errors.As(err, &errs) {
 				return err
 			}
-			lopts := rules.LintOptions{Unreachable: unreachable(cmd.Context(), cfg, g.db)}
+			lopts := rules.LintOptions{Unreachable: unreachable(cmd.Context(), traits.addresses, g.db)}
 			if len(errs) == 0 {
 				tasks, done := previewTasks(cmd.Context(), g, args)
 				defer done()
@@ -110,10 +106,11 @@ Exit codes: 0 valid (warnings allowed); 1 an error, or a warning with --strict;
 }
 
 // unreachable returns lint's check of a channel against the data: the
-// field a channel needs, when the database has customers and none has it.
+// field a channel reaches customers by (addresses, by channel name), when
+// the database has customers and none has it.
 // Without a database (checking playbooks in a fresh clone) it checks
 // nothing: no data is not the same as data without the field.
-func unreachable(ctx context.Context, cfg *config, dbPath string) func(string) string {
+func unreachable(ctx context.Context, addresses map[string]string, dbPath string) func(string) string {
 	if _, err := os.Stat(dbPath); err != nil {
 		return nil
 	}
@@ -127,13 +124,13 @@ func unreachable(ctx context.Context, cfg *config, dbPath string) func(string) s
 	if err != nil || total == 0 {
 		return nil
 	}
-	for _, field := range addressFields {
+	for _, field := range addresses {
 		if n, err := db.CountCustomersWith(ctx, field); err == nil {
 			counts[field] = n
 		}
 	}
 	return func(channel string) string {
-		field := addressFields[cfg.channelType(channel)]
+		field := addresses[channel]
 		if n, ok := counts[field]; ok && field != "" && n == 0 {
 			return field
 		}

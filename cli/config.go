@@ -182,21 +182,3 @@ func (c *config) channelNames() []string {
 	slices.Sort(names)
 	return names
 }
-
-// channelType returns the type of a configured channel: its type key, or
-// log for the built-in log channel; "" for an unknown name.
-func (c *config) channelType(name string) string {
-	n, ok := c.Channels[name]
-	if !ok {
-		if name == "log" {
-			return "log"
-		}
-		return ""
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "type" {
-			return n.Content[i+1].Value
-		}
-	}
-	return ""
-}

@@ -81,27 +81,38 @@ func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name
 	return ch, rate, nil
 }
 
+// channelTraits are what playbooks are checked against and the contact
+// policy obeys, from the configured channels: each channel's message
+// shape (WeCom: 4000 bytes of text, 9 attachments, batched per guide), its
+// limit per customer (WeCom's monthly mass messages) and the customer
+// field it reaches customers by (WeCom: wecom_id).
+type channelTraits struct {
+	shapes    map[string]actions.MessageShape
+	limits    map[string]actions.CustomerLimiter
+	addresses map[string]string
+}
+
 // channelTraits decodes the configured channels, without opening them (no
-// secrets needed), for what playbooks are checked against and the contact
-// policy obeys: each channel's message shape (WeCom: 4000 bytes of text,
-// 9 attachments, batched per guide) and its limit per customer (WeCom's
-// monthly mass messages). A channel that does not decode has none; koi
-// serve and koi check report it.
-func (c *config) channelTraits(reg *actions.Registry) (map[string]actions.MessageShape, map[string]actions.CustomerLimiter) {
-	shapes, limits := map[string]actions.MessageShape{}, map[string]actions.CustomerLimiter{}
+// secrets needed), for their traits. A channel that does not decode has
+// none; koi serve and koi check report it.
+func (c *config) channelTraits(reg *actions.Registry) channelTraits {
+	tr := channelTraits{shapes: map[string]actions.MessageShape{}, limits: map[string]actions.CustomerLimiter{}, addresses: map[string]string{}}
 	for name, node := range c.Channels {
 		ch, _, err := c.buildChannel(reg, name, node)
 		if err != nil {
 			continue
 		}
 		if s, ok := ch.(actions.Shaper); ok {
-			shapes[name] = s.MessageShape()
+			tr.shapes[name] = s.MessageShape()
 		}
 		if l, ok := ch.(actions.CustomerLimiter); ok {
-			limits[name] = l
+			tr.limits[name] = l
+		}
+		if a, ok := ch.(actions.Addressed); ok {
+			tr.addresses[name] = a.AddressField()
 		}
 	}
-	return shapes, limits
+	return tr
 }
 
 // policyWith returns the config's contact policy with the channels' own

@@ -88,10 +88,10 @@ func (pt *playTester) runFile(ctx context.Context, path string) ([]caseResult, e
 // with the file's overrides.
 func (pt *playTester) engineConfig(tf *rules.TestFile) (engine.Config, error) {
 	cfg := pt.cfg
-	shapes, limits := cfg.channelTraits(pt.registry())
+	traits := cfg.channelTraits(pt.registry())
 	ec := engine.Config{
-		Profile: cfg.profile, Tiers: cfg.Tiers, Channels: cfg.channelNames(), Shapes: shapes, Guides: cfg.guides(),
-		Policy: cfg.policyWith(limits), UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
+		Profile: cfg.profile, Tiers: cfg.Tiers, Channels: cfg.channelNames(), Shapes: traits.shapes, Guides: cfg.guides(),
+		Policy: cfg.policyWith(traits.limits), UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
 		Trace: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	o := tf.Config

@@ -38,17 +38,17 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 		return nil, err
 	}
 	a := &app{cfg: cfg, db: db, registry: g.registry()}
-	shapes, limits := cfg.channelTraits(a.registry)
+	traits := cfg.channelTraits(a.registry)
 	ecfg := engine.Config{
 		Profile:          cfg.profile,
 		Tiers:            cfg.Tiers,
 		BatchSize:        batchSize,
 		AfterBatch:       batchPause(),
 		Channels:         cfg.channelNames(),
-		Shapes:           shapes,
+		Shapes:           traits.shapes,
 		Guides:           cfg.guides(),
 		MaxAttempts:      cfg.Outbox.MaxAttempts,
-		Policy:           cfg.policyWith(limits),
+		Policy:           cfg.policyWith(traits.limits),
 		HeldFor:          cfg.heldFor,
 		UnsubscribeEvent: cfg.Consent.UnsubscribeEvent,
 		JobsQueued: func(int) {

@@ -71,6 +71,7 @@ var (
 	_ actions.Tracker         = (*Channel)(nil)
 	_ actions.Shaper          = (*Channel)(nil)
 	_ actions.CustomerLimiter = (*Channel)(nil)
+	_ actions.Addressed       = (*Channel)(nil)
 )
 
 // Channel is a configured WeCom corp:
@@ -125,6 +126,10 @@ func New() actions.Channel { return &Channel{} }
 
 // beijing is WeCom's calendar for the monthly limit.
 var beijing = time.FixedZone("CST", 8*3600)
+
+// AddressField is the customer field WeCom reaches customers by: their
+// external contact id.
+func (c *Channel) AddressField() string { return "wecom_id" }
 
 // MessageShape is WeCom's: text up to 4000 bytes, up to 9 attachments,
 // and identical messages batched into one task per guide.

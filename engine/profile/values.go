@@ -108,7 +108,7 @@ func fillSample(v reflect.Value) error {
 			continue
 		}
 		if err := setSample(v.Field(i), s); err != nil {
-			return fmt.Errorf("Profile.%s sample %q: %w", f.Name, s, err)
+			return fmt.Errorf("sample tag of Profile.%s %q: %w", f.Name, s, err)
 		}
 	}
 	return nil
