@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,5 +185,40 @@ func TestKoiTestFindsNothing(t *testing.T) {
 	r := koi(t, nil, "test", t.TempDir())
 	if r.code != 1 || !strings.Contains(r.stderr, "no test files") {
 		t.Errorf("exit %d, stderr %q; want 1 and no test files", r.code, r.stderr)
+	}
+}
+
+// koi test approves its runs in advance, so a playbook's limits.max_fires
+// does not hold a case's handful of customers; config.blast_guard: true
+// turns the guard on for a file that tests it.
+func TestPlaytestBlastGuard(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "guarded.yaml"), `name: guarded
+schedule: "@daily"
+limits: { max_fires: 1 }
+rules:
+  - id: welcome
+    when: member
+    once: true
+    actions: [{ tag: { add: [welcomed] } }]
+`)
+	cases := `playbook: guarded.yaml
+at: 2026-06-01 10:00
+%s
+cases:
+  - name: two members
+    customers: [{ id: a, member: true }, { id: b, member: true }]
+    steps:
+      - expect:
+          a: %s
+          b: %s
+`
+	write(t, filepath.Join(dir, "off_test.yaml"), fmt.Sprintf(cases, "", "{ fires: [welcome], tags: [welcomed] }", "{ fires: [welcome], tags: [welcomed] }"))
+	write(t, filepath.Join(dir, "on_test.yaml"), fmt.Sprintf(cases, "config: { blast_guard: true }", "{ suppressed: { welcome: blast_guard } }", "{ suppressed: { welcome: blast_guard } }"))
+	r := mustKoi(t, "test", dir)
+	for _, f := range []string{"off_test.yaml", "on_test.yaml"} {
+		if !strings.Contains(r.stdout, "ok    "+filepath.Join(dir, f)) {
+			t.Errorf("%s did not pass:\n%s", f, r.stdout)
+		}
 	}
 }

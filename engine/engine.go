@@ -64,11 +64,6 @@ type Config struct {
 	// matched (Run.Outcomes). koi test sets it; a server does not, since
 	// a run over a million customers would hold a million outcomes.
 	Trace bool
-	// NoBlastGuard runs playbooks without their limits.max_fires. koi test
-	// sets it unless a test asks for the guard: a share of a handful of
-	// made-up customers is not the audience a limit is written for. Never
-	// set it in a server.
-	NoBlastGuard bool
 }
 
 // Engine holds the loaded playbooks and evaluates them against the store.
@@ -181,6 +176,11 @@ type RunRequest struct {
 	// Trigger says what started the run, as recorded: TriggerManual
 	// (the default), TriggerSchedule or TriggerLate.
 	Trigger string
+	// ApprovedBy approves the run in advance: the blast guard
+	// (limits.max_fires) does not hold it, and the run records who
+	// approved it. koi test runs this way: a handful of test customers are
+	// not the audience a limit is for.
+	ApprovedBy string
 }
 
 // Run triggers.
@@ -350,8 +350,9 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *prof
 	if ev.LimitBase > 0 {
 		run.Limit = Limit(pb, ev.LimitBase)
 	}
-	if e.cfg.NoBlastGuard {
+	if req.ApprovedBy != "" {
 		run.Limit = math.MaxInt32
+		run.DecidedBy, run.DecidedAt = req.ApprovedBy, &started
 	}
 	if !dryRun {
 		if err := e.store.StartRun(ctx, run); err != nil {

@@ -61,6 +61,9 @@ type TriggerOptions struct {
 	Poll time.Duration
 	// Batch is the most events handled at once (default 5000).
 	Batch int
+	// ApprovedBy approves the triggered runs in advance, as
+	// RunRequest.ApprovedBy does.
+	ApprovedBy string
 }
 
 func (o TriggerOptions) withDefaults() TriggerOptions {
@@ -237,7 +240,7 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 	}
 	slices.SortFunc(order, func(a, b *work) int { return cmpString(a.pb.Name, b.pb.Name) })
 	for _, w := range order {
-		run, err := e.runTriggered(ctx, ts, w.pb, w.custs, w.types, now)
+		run, err := e.runTriggered(ctx, ts, w.pb, w.custs, w.types, now, opts.ApprovedBy)
 		if err != nil {
 			return 0, runs, fmt.Errorf("event-triggered rules of %s: %w", w.pb.Name, err)
 		}
@@ -252,7 +255,7 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 
 // runTriggered evaluates a playbook's event-triggered rules for customers
 // and records a run when any rule matched.
-func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Playbook, custs []string, types map[string]map[string]bool, now time.Time) (*Run, error) {
+func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Playbook, custs []string, types map[string]map[string]bool, now time.Time, approvedBy string) (*Run, error) {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err
@@ -292,7 +295,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	if matched == 0 {
 		return nil, nil // nothing to record: most events trigger nothing
 	}
-	run, _, err := e.runPlaybook(ctx, pb, snap, ev, started, RunRequest{Trigger: TriggerEvent})
+	run, _, err := e.runPlaybook(ctx, pb, snap, ev, started, RunRequest{Trigger: TriggerEvent, ApprovedBy: approvedBy})
 	return run, err
 }
 
