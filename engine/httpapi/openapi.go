@@ -7,8 +7,9 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// openAPI documents the API. TestOpenAPIMatchesRoutes fails when a route
-// is missing from it or it lists one that does not exist.
+// openAPI documents the API. TestResponsesMatchOpenAPI fails when a route
+// is missing from it or it lists one that does not exist, and when a live
+// response does not match it.
 //
 //go:embed openapi.yaml
 var openAPI []byte

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -132,8 +133,46 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 		ec.GET("/metrics", echo.WrapHandler(cfg.Metrics))
 	}
 	ec.GET("/api/v1/openapi.yaml", serveOpenAPI)
-	s.routes(ec.Group("/api/v1", s.authenticate))
+	v1 := ec.Group("/api/v1", s.authenticate)
+	// The group's catch-all, which makes a request for no route still meet
+	// authenticate, would also answer a known path's wrong method: 404
+	// no_route instead of the 405 openapi.yaml promises.
+	v1.RouteNotFound("/*", noRoute(ec))
+	s.routes(v1)
 	return ec
+}
+
+// probeMethods are the methods noRoute tries a path with.
+var probeMethods = []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete,
+	http.MethodPatch, http.MethodHead, http.MethodOptions}
+
+// noRoute answers a request under /api/v1 that no route takes: 405
+// method_not_allowed, with the methods the path does take in Allow, when
+// a route has the path with another method; 404 no_route otherwise. Echo
+// gives a group with middleware a catch-all route, and the router prefers
+// it to its own 405 (which would besides list OPTIONS, which koi does not
+// serve), so the catch-all has to tell the two cases apart itself.
+func noRoute(ec *echo.Echo) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		path := echo.GetPath(c.Request())
+		var allow []string
+		for _, m := range probeMethods {
+			if m == c.Request().Method {
+				continue
+			}
+			probe := ec.NewContext(c.Request(), nil)
+			ec.Router().Find(m, path, probe)
+			// A method without a route of its own finds this catch-all.
+			if probe.Path() != c.Path() {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			return echo.ErrNotFound
+		}
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+		return echo.ErrMethodNotAllowed
+	}
 }
 
 // unescapeParams decodes the route's path parameters. Echo matches on the
