@@ -14,7 +14,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
 )
 
 // The runnable-docs convention. An HTML comment on the line right before a
@@ -39,12 +39,6 @@ var docFence = regexp.MustCompile("^(\\s*)```\\s*([A-Za-z0-9_-]*)\\s*$")
 
 // docLink is a Markdown link or image: [text](target "title").
 var docLink = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
-
-// pendingDocs are link targets written in parallel with the English docs,
-// which the lead adds before merging (issue 22). A link to one is allowed
-// while it is missing; once it exists the test asks to delete its entry,
-// so the exception cannot outlive its reason.
-var pendingDocs = map[string]bool{"README.zh-CN.md": true, "docs/architecture.md": true}
 
 // docLine is a line of a page outside its code blocks.
 type docLine struct {
@@ -377,11 +371,7 @@ func checkDocLinks(t *testing.T, root, page string, prose []docLine) {
 				t.Errorf("%s:%d: link %s leaves the repository", page, n, m[1])
 				continue
 			}
-			_, err := os.Stat(filepath.Join(root, path))
-			switch {
-			case err == nil && pendingDocs[rel]:
-				t.Errorf("%s:%d: %s exists now: delete it from pendingDocs in cli/docs_test.go", page, n, rel)
-			case err != nil && !pendingDocs[rel]:
+			if _, err := os.Stat(filepath.Join(root, path)); err != nil {
 				t.Errorf("%s:%d: link %s: no such file in the repository", page, n, m[1])
 			}
 		}
@@ -416,7 +406,7 @@ func koiInProcess(t *testing.T, args ...string) docResult {
 		return docResult{out.String(), ee.code}
 	}
 	fmt.Fprintln(&out, "koi:", err)
-	if c := engine.ErrorCode(err); c == engine.EInvalid || c == engine.ENotFound {
+	if c := domain.ErrorCode(err); c == domain.EInvalid || c == domain.ENotFound {
 		return docResult{out.String(), exitFailed}
 	}
 	return docResult{out.String(), exitUsage}
