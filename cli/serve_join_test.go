@@ -75,7 +75,13 @@ func started(before map[string]string, ignore ...string) []string {
 		if m := createdBy.FindStringSubmatch(stack); m != nil && before[m[1]] != "" && !strings.Contains(stack, "cli.TestServe") {
 			continue
 		}
-		skip := strings.Contains(stack, "net/http.(*persistConn)") || strings.Contains(stack, "os/signal.")
+		// A goroutine caught between returning from its function and
+		// leaving the list has done its work: it is past the WaitGroup or
+		// channel its owner waits for. Its top frame says so: the
+		// runtime's exit, or errgroup's wrapper once the worker returned
+		// and the group was told.
+		exiting := strings.Contains(stack, "]:\nruntime.goexit1()") || strings.Contains(stack, "]:\ngolang.org/x/sync/errgroup.(*Group).Go.func1()")
+		skip := exiting || strings.Contains(stack, "net/http.(*persistConn)") || strings.Contains(stack, "os/signal.")
 		for _, s := range ignore {
 			skip = skip || strings.Contains(stack, s)
 		}
