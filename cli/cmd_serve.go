@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
@@ -130,14 +132,25 @@ type serveOptions struct {
 	clock clockwork.Clock
 	// serving, when set, is told the address once the API listens.
 	serving func(addr string)
+	// storeClosing, when set, is called just before the store is closed,
+	// when every worker has returned: the moment a test checks that
+	// nothing is left running.
+	storeClosing func()
 }
+
+// httpDrain is how long a stopping server waits for requests under way
+// before it cancels them.
+const httpDrain = 10 * time.Second
 
 // serve runs koi as a server until ctx ends: the pond in memory, the
 // playbooks on their schedules (reloaded on change, SIGHUP or the API),
 // event-triggered rules, and the HTTP API.
+//
+// Every worker runs in one errgroup: when ctx ends or a worker fails, the
+// group's context ends, the API stops taking requests and drains, the
+// scheduler stops, the others return, and serve waits for all of them
+// before it closes the store. No goroutine it started outlives it.
 func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Writer) error {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
 	if o.clock == nil {
 		o.clock = clockwork.NewRealClock()
 	}
@@ -151,7 +164,12 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() {
+		if o.storeClosing != nil {
+			o.storeClosing()
+		}
+		a.Close()
+	}()
 	keys := a.cfg.API.keys
 	if o.demo {
 		k, err := startDemo(ctx, a, g.db, out)
@@ -174,61 +192,28 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	if _, err := rl.reload(ctx); err != nil && !isLoadError(err) {
 		return err
 	}
-	sched.Start()
-	if o.watch {
-		if err := watchPlaybooks(ctx, a.cfg.Playbooks, rl, log); err != nil {
-			log.Warn("not watching playbooks; reload with SIGHUP or the API", "err", err)
-		}
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				log.Info("SIGHUP: reloading playbooks")
-				_, _ = rl.reload(ctx)
-			}
-		}
-	}()
-	go sweep(ctx, a.engine, o.clock.Now, log)
+	// What can fail for want of configuration or a free port fails here,
+	// before any worker starts: there is nothing to unwind yet, and no
+	// made-up scheduled run is started only to be stopped again.
 	disp, err := a.dispatcher(log, m.JobDelivered)
 	if err != nil {
-		stop()
-		_ = sched.Shutdown()
 		return err
 	}
-	dispatchDone := make(chan struct{})
-	go func() {
-		defer close(dispatchDone)
-		if err := disp.Run(ctx); err != nil {
-			log.Error("the outbox dispatcher stopped", "err", err)
-		}
-	}()
-	triggersDone := make(chan struct{})
-	go func() {
-		defer close(triggersDone)
-		if err := a.engine.RunTriggers(ctx, engine.TriggerOptions{MaxAge: a.cfg.triggerMaxAge, Now: o.clock.Now}); err != nil {
-			log.Error("event-triggered rules stopped", "err", err)
-		}
-	}()
 	listen := o.listen
 	if listen == "" {
 		listen = a.cfg.API.Listen
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		stop()
-		<-triggersDone
-		<-dispatchDone
-		_ = sched.Shutdown()
 		return fmt.Errorf("listen: %w", err)
 	}
+	var reqs requests
+	// A request's context ends only if it outlasts the drain, so that one
+	// running a playbook stops between batches rather than running on.
+	reqCtx, abortRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortRequests()
 	srv := &http.Server{
-		Handler: httpapi.New(a.engine, httpapi.Config{
+		Handler: reqs.wrap(httpapi.New(a.engine, httpapi.Config{
 			Keys: keys, Location: a.cfg.location, Log: log, Now: o.clock.Now,
 			EventTypes: a.cfg.Events.Types,
 			Reload:     rl.reload,
@@ -243,38 +228,129 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			},
 			Tasks:  a.db,
 			Guides: a.cfg.guides(),
-		}),
+		})),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       a.cfg.API.readTimeout,
 		WriteTimeout:      a.cfg.API.writeTimeout,
 		IdleTimeout:       a.cfg.API.idleTimeout,
 	}
+
+	grp, gctx := errgroup.WithContext(ctx)
+	sched.Start()
+	// The stopper: once the group's context ends, stop taking requests and
+	// let those under way finish, then stop the scheduler (which waits for
+	// its runs), in that order, so that nothing the API started is cut
+	// short by the scheduler's stop.
+	grp.Go(func() error {
+		<-gctx.Done()
+		log.Info("stopping")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), httpDrain)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			log.Error("stopping the API", "err", err)
+			abortRequests()
+			_ = srv.Close()
+		}
+		reqs.closeAndWait()
+		if err := sched.Shutdown(); err != nil {
+			log.Error("stopping the scheduler", "err", err)
+		}
+		return nil
+	})
+	grp.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("the API stopped: %w", err)
+		}
+		return nil
+	})
+	if o.watch {
+		run, err := watchPlaybooks(a.cfg.Playbooks, rl, log)
+		if err != nil {
+			log.Warn("not watching playbooks; reload with SIGHUP or the API", "err", err)
+		} else {
+			grp.Go(func() error {
+				// Watching is a convenience: when it fails the server
+				// goes on, reloaded by SIGHUP or the API.
+				if err := run(gctx); err != nil {
+					log.Warn("stopped watching playbooks; reload with SIGHUP or the API", "err", err)
+				}
+				return nil
+			})
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	grp.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				log.Info("SIGHUP: reloading playbooks")
+				_, _ = rl.reload(gctx)
+			}
+		}
+	})
+	grp.Go(func() error {
+		sweep(gctx, a.engine, o.clock.Now, log)
+		return nil
+	})
+	grp.Go(func() error {
+		// Attempts under way when it stops finish and are recorded.
+		if err := disp.Run(gctx); err != nil {
+			return fmt.Errorf("the outbox dispatcher stopped: %w", err)
+		}
+		return nil
+	})
+	grp.Go(func() error {
+		if err := a.engine.RunTriggers(gctx, engine.TriggerOptions{MaxAge: a.cfg.triggerMaxAge, Now: o.clock.Now}); err != nil {
+			return fmt.Errorf("event-triggered rules stopped: %w", err)
+		}
+		return nil
+	})
 	fmt.Fprintf(out, "koi serving http://%s/api/v1 with %s scheduled\n", ln.Addr(), plural(countScheduled(a), "playbook"))
 	if o.serving != nil {
 		o.serving(ln.Addr().String())
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		log.Info("stopping")
-	}
-	stop()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if serr := srv.Shutdown(shutdownCtx); serr != nil {
-		log.Error("stopping the API", "err", serr)
-	}
-	if serr := sched.Shutdown(); serr != nil {
-		log.Error("stopping the scheduler", "err", serr)
-	}
-	<-triggersDone
-	<-dispatchDone // attempts under way finish and are recorded
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return grp.Wait()
+}
+
+// requests counts the API's requests under way, so that a stopping server
+// can wait for the last handler to return before it closes the store:
+// http.Server.Shutdown gives up at its deadline, and Close does not wait
+// at all.
+type requests struct {
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// wrap counts h's requests; once closed, it turns new ones away with 503.
+func (r *requests) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.RLock()
+		if r.closed {
+			r.mu.RUnlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"error":{"code":"unavailable","message":"koi is stopping"}}`+"\n")
+			return
+		}
+		r.wg.Add(1) // under the read lock: never after closeAndWait's Wait began
+		r.mu.RUnlock()
+		defer r.wg.Done()
+		h.ServeHTTP(w, req)
+	})
+}
+
+// closeAndWait turns new requests away and waits for those under way.
+func (r *requests) closeAndWait() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.wg.Wait()
 }
 
 // sweepEvery is how often the server expires held runs and coupons.

@@ -18,14 +18,19 @@ import (
 )
 
 // koiBin is the koi binary built once for the end-to-end tests, which run
-// it as a real process the way a user or a cron job does.
+// it as a real process the way a user or a cron job does. It is built as
+// shipped, without test hooks; hookedKoi builds the one with them.
 var koiBin string
+
+// binDir holds the binaries the tests build.
+var binDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "koi-e2e")
 	if err != nil {
 		panic(err)
 	}
+	binDir = dir
 	koiBin = filepath.Join(dir, "koi")
 	build := exec.Command("go", "build", "-o", koiBin, "../cmd/koi")
 	build.Stderr = os.Stderr
@@ -311,7 +316,7 @@ func TestKillMidRunFiresNothingTwice(t *testing.T) {
 	mustKoi(t, "--db", db, "demo", "--customers", "1500", "--at", "2026-06-18")
 	members := query(t, db, `SELECT count(*) FROM customers WHERE member = 1`)
 
-	cmd := exec.Command(koiBin, "--db", db, "run", "member-day", "--at", at, "--batch-size", "50")
+	cmd := exec.Command(hookedKoi(t), "--db", db, "run", "member-day", "--at", at, "--batch-size", "50")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "KOI_TEST_BATCH_PAUSE=150ms")
 	if err := cmd.Start(); err != nil {

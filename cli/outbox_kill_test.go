@@ -107,9 +107,10 @@ outbox: { concurrency: 8, backoff: 50ms, max_backoff: 300ms, max_attempts: 1000 
 		return []string{"--db", db, "--config", cfg, "run", "--playbooks", pb, "--batch-size", "40", "--at", at}
 	}
 	env := append(os.Environ(), "HOOK_SECRET=hook-secret", "KOI_TEST_BATCH_PAUSE=20ms")
+	hooked := hookedKoi(t)
 	interrupted := 0
 	for i := range 25 {
-		cmd := exec.Command(koiBin, args(i)...)
+		cmd := exec.Command(hooked, args(i)...)
 		cmd.Dir, cmd.Env = "..", env
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

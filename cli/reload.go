@@ -55,19 +55,27 @@ func isLoadError(err error) bool {
 	return errors.As(err, &list)
 }
 
-// watchPlaybooks reloads when playbook files in dir change, once the
-// changes settle.
-func watchPlaybooks(ctx context.Context, dir string, r *reloader, log *slog.Logger) error {
+// watchPlaybooks starts watching the playbooks in dir, and returns the
+// loop that reloads them when files change, once the changes settle, until
+// its context ends. The caller runs the loop on a goroutine it joins (koi
+// serve's errgroup), so that no reload can start after the server stopped.
+func watchPlaybooks(dir string, r *reloader, log *slog.Logger) (func(context.Context) error, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !st.IsDir() {
 		dir = filepath.Dir(dir)
 	}
+	w, err := watch.New(dir)
+	if err != nil {
+		return nil, err
+	}
 	match := func(name string) bool { return rules.IsPlaybookFile(filepath.Base(name)) }
-	return watch.Dir(ctx, dir, 300*time.Millisecond, match, log, func() {
-		log.Info("playbook files changed: reloading")
-		_, _ = r.reload(ctx)
-	})
+	return func(ctx context.Context) error {
+		return w.Run(ctx, 300*time.Millisecond, match, log, func() {
+			log.Info("playbook files changed: reloading")
+			_, _ = r.reload(ctx)
+		})
+	}, nil
 }

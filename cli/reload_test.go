@@ -48,9 +48,20 @@ func TestWatchedPlaybooksReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	sched.Start()
-	if err := watchPlaybooks(ctx, dir, rl, log); err != nil {
+	run, err := watchPlaybooks(dir, rl, log)
+	if err != nil {
 		t.Fatal(err)
 	}
+	watched := make(chan error, 1)
+	go func() { watched <- run(ctx) }()
+	// The watcher stops before the scheduler and the database it reloads
+	// into are closed.
+	defer func() {
+		cancel()
+		if err := <-watched; err != nil {
+			t.Errorf("watching: %v", err)
+		}
+	}()
 	first, _ := e.Playbook("daily")
 	wait := func(what string, cond func() bool) {
 		t.Helper()

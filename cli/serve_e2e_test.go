@@ -221,7 +221,13 @@ trickle:
 	}
 
 	// 10:00 comes: the previous version runs on its schedule.
-	time.Sleep(100 * time.Millisecond) // let gocron wait on the clock
+	// Once gocron has set the daily job's timer on the clock (on its own
+	// goroutine), move the clock past it.
+	timerCtx, timerCancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := clock.BlockUntilContext(timerCtx, 1); err != nil {
+		t.Fatalf("the daily job's timer was never set: %v", err)
+	}
+	timerCancel()
 	clock.Advance(90 * time.Second)
 	s.eventually("the scheduled run", func() bool {
 		runs := s.json("GET", "/api/v1/runs?playbook=daily", admin, "")["runs"].([]any)

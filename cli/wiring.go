@@ -97,17 +97,6 @@ func (a *app) dispatcher(log *slog.Logger, observe func(*domain.Job, domain.JobS
 	return d, nil
 }
 
-// batchPause is a fault-injection hook for the crash tests: with
-// KOI_TEST_BATCH_PAUSE set, a run sleeps after each committed batch of fires,
-// so a test can kill the process between two batches.
-func batchPause() func(string, int) {
-	d, err := time.ParseDuration(os.Getenv("KOI_TEST_BATCH_PAUSE"))
-	if err != nil || d <= 0 {
-		return nil
-	}
-	return func(string, int) { time.Sleep(d) }
-}
-
 func (a *app) Close() { a.db.Close() }
 
 // loadPlaybooks loads the playbooks in dir (the config's directory when

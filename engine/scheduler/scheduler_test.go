@@ -45,11 +45,13 @@ type runner struct {
 	most    int
 	hold    chan struct{}
 	started chan engine.RunRequest
-	ctxErr  error
+	// ended has each run as it returns.
+	ended  chan engine.RunRequest
+	ctxErr error
 }
 
 func newRunner() *runner {
-	return &runner{last: map[string]time.Time{}, started: make(chan engine.RunRequest, 16)}
+	return &runner{last: map[string]time.Time{}, started: make(chan engine.RunRequest, 16), ended: make(chan engine.RunRequest, 16)}
 }
 
 func (r *runner) Run(ctx context.Context, req engine.RunRequest) ([]*engine.Run, error) {
@@ -72,6 +74,7 @@ func (r *runner) Run(ctx context.Context, req engine.RunRequest) ([]*engine.Run,
 	r.mu.Lock()
 	r.running--
 	r.mu.Unlock()
+	r.ended <- req
 	return []*engine.Run{{Playbook: req.Playbooks[0], Status: engine.RunDone, Trigger: req.Trigger}}, nil
 }
 
@@ -82,16 +85,60 @@ func (r *runner) LastRunAt(_ context.Context, playbook string) (time.Time, bool,
 	return t, ok, nil
 }
 
-// count is the number of runs going on.
-func (r *runner) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.running
+// timers waits until the scheduler has set a timer on the clock for each
+// of its jobs. gocron sets them on its own goroutines, at start and after
+// each fire (the job's next run, whether the fire ran or was skipped); a
+// clock moved before they are set passes them by.
+func timers(t *testing.T, clock *clockwork.FakeClock, jobs int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(ctx, jobs); err != nil {
+		t.Fatalf("the scheduler did not set the timers of its %d jobs: %v", jobs, err)
+	}
 }
 
-// settle gives the scheduler's goroutines a moment to set their next
-// timers before the fake clock moves.
-func settle() { time.Sleep(50 * time.Millisecond) }
+// advance moves the clock by d once the timers of the scheduler's jobs are
+// set.
+func advance(t *testing.T, clock *clockwork.FakeClock, jobs int, d time.Duration) {
+	t.Helper()
+	timers(t, clock, jobs)
+	clock.Advance(d)
+}
+
+// runsOf waits for the runs of names that the clock's last move set off,
+// moving it on by step while some are missing, and returns the first run
+// of each. gocron lets go of a job a moment after its task returns, with
+// nothing a test could wait on, and skips a fire that comes in that moment
+// as it skips any overlap, setting the next one; so a job that has just
+// run may run a step later, though never twice at once. A skipped fire
+// says nothing either: once the timers are set again (every fire handled),
+// runsOf waits for the runs a while, then takes the next step.
+func (r *runner) runsOf(t *testing.T, clock *clockwork.FakeClock, jobs int, step time.Duration, names ...string) map[string]engine.RunRequest {
+	t.Helper()
+	got := map[string]engine.RunRequest{}
+	for steps := 0; ; steps++ {
+		timers(t, clock, jobs)
+		for wait := time.After(2 * time.Second); len(got) < len(names); {
+			select {
+			case req := <-r.started:
+				if _, ok := got[req.Playbooks[0]]; !ok {
+					got[req.Playbooks[0]] = req
+				}
+				continue
+			case <-wait:
+			}
+			break
+		}
+		if len(got) == len(names) {
+			return got
+		}
+		if steps == 10 {
+			t.Fatalf("after %d more steps of %v, runs of %v only", steps, step, got)
+		}
+		clock.Advance(step)
+	}
+}
 
 // next waits for the next run to start.
 func (r *runner) next(t *testing.T) engine.RunRequest {
@@ -140,7 +187,7 @@ func TestRunsOnScheduleInItsTimezone(t *testing.T) {
 		t.Fatalf("next run %v, want %v", next, want)
 	}
 	r.none(t)
-	clock.Advance(time.Minute)
+	advance(t, clock, 1, time.Minute)
 	req := r.next(t)
 	if req.Trigger != engine.TriggerSchedule || req.Playbooks[0] != "daily" || !req.At.Equal(time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)) {
 		t.Fatalf("run %+v", req)
@@ -164,15 +211,14 @@ func TestMissedRunIsMadeUpOnceAsLate(t *testing.T) {
 		t.Fatalf("made-up run %+v", req)
 	}
 	r.none(t)
-	clock.Advance(21 * time.Hour) // 10:00 in Shanghai on the 4th
-	got := map[string]string{}
-	for range 3 {
-		req := r.next(t)
-		got[req.Playbooks[0]] = req.Trigger
-	}
+	// 10:00 in Shanghai on the 4th: each one's next run is a scheduled one
+	// (the made-up run's job may still be letting go of it, and run a day
+	// later).
+	advance(t, clock, 3, 21*time.Hour)
+	got := r.runsOf(t, clock, 3, 24*time.Hour, "missed", "current", "new")
 	for _, name := range []string{"missed", "current", "new"} {
-		if got[name] != engine.TriggerSchedule {
-			t.Errorf("%s on the 4th: %q, want a scheduled run", name, got[name])
+		if got[name].Trigger != engine.TriggerSchedule {
+			t.Errorf("%s after the made-up run: %q, want a scheduled run", name, got[name].Trigger)
 		}
 	}
 }
@@ -183,19 +229,20 @@ func TestRunsNeverOverlap(t *testing.T) {
 	r := newRunner()
 	r.hold = make(chan struct{})
 	start(t, r, clock, playbook("often", "* * * * *", time.UTC))
-	settle()
-	clock.Advance(30 * time.Second)
+	advance(t, clock, 1, 30*time.Second)
 	r.next(t)
-	settle()
-	clock.Advance(time.Minute) // due again while the first still runs
+	advance(t, clock, 1, time.Minute) // due again while the first still runs
+	timers(t, clock, 1)               // that fire was handled, and the next one set
 	r.none(t)
 	close(r.hold)
-	for r.count() != 0 {
-		time.Sleep(10 * time.Millisecond)
+	// Once the first has returned, the job runs again.
+	select {
+	case <-r.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first run did not return")
 	}
-	settle()
-	clock.Advance(time.Minute)
-	r.next(t)
+	advance(t, clock, 1, time.Minute)
+	r.runsOf(t, clock, 1, time.Minute, "often")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.most != 1 {
@@ -246,8 +293,7 @@ func TestShutdownWaitsThenCancels(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Start()
-	settle()
-	clock.Advance(30 * time.Second)
+	advance(t, clock, 1, 30*time.Second)
 	r.next(t)
 	begin := time.Now()
 	if err := s.Shutdown(); err != nil {
@@ -264,10 +310,18 @@ func TestShutdownWaitsThenCancels(t *testing.T) {
 	}
 }
 
-// elector is a gocron.Elector whose answer a test sets.
-type elector struct{ leader atomic.Bool }
+// elector is a gocron.Elector whose answer a test sets; asked tells when
+// it was asked.
+type elector struct {
+	leader atomic.Bool
+	asked  chan struct{}
+}
 
 func (e *elector) IsLeader(context.Context) error {
+	select {
+	case e.asked <- struct{}{}:
+	default:
+	}
 	if e.leader.Load() {
 		return nil
 	}
@@ -279,7 +333,7 @@ func (e *elector) IsLeader(context.Context) error {
 func TestElectorDecidesWhoRuns(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 9, 59, 30, 0, time.UTC))
 	r := newRunner()
-	el := &elector{}
+	el := &elector{asked: make(chan struct{}, 1)}
 	s, err := scheduler.New(r, scheduler.Options{Clock: clock, StopTimeout: 300 * time.Millisecond, Elector: el})
 	if err != nil {
 		t.Fatal(err)
@@ -289,13 +343,16 @@ func TestElectorDecidesWhoRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Start()
-	settle()
-	clock.Advance(time.Minute)
+	advance(t, clock, 1, time.Minute)
+	select {
+	case <-el.asked: // the fire came, and the elector said no
+	case <-time.After(10 * time.Second):
+		t.Fatal("the elector was never asked")
+	}
 	r.none(t)
 	el.leader.Store(true)
-	settle()
-	clock.Advance(time.Minute)
-	r.next(t)
+	advance(t, clock, 1, time.Minute)
+	r.runsOf(t, clock, 1, time.Minute, "daily")
 }
 
 // NextDue and RunScheduled step a fake clock through the schedules as the

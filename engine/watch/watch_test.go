@@ -16,9 +16,18 @@ func TestDirReportsSettledChanges(t *testing.T) {
 	defer cancel()
 	changes := make(chan struct{}, 10)
 	yaml := func(name string) bool { return strings.HasSuffix(name, ".yaml") }
-	if err := Dir(ctx, dir, 50*time.Millisecond, yaml, slog.Default(), func() { changes <- struct{}{} }); err != nil {
+	w, err := New(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run(ctx, 50*time.Millisecond, yaml, slog.Default(), func() { changes <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	wait := func(what string) {
 		t.Helper()
 		select {
