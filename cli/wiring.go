@@ -97,7 +97,10 @@ func (a *app) dispatcher(log *slog.Logger, observe func(*domain.Job, domain.JobS
 	return d, nil
 }
 
-func (a *app) Close() { a.db.Close() }
+func (a *app) Close() {
+	a.engine.Wait()
+	a.db.Close()
+}
 
 // loadPlaybooks loads the playbooks in dir (the config's directory when
 // empty) into the engine. On failure it prints every error to errOut and

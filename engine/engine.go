@@ -82,6 +82,8 @@ type Engine struct {
 	// writeMu serialises the engine's own store writes, so its changes
 	// reach the in-memory pond in the order they committed.
 	writeMu sync.Mutex
+	// background counts the work runs leave behind them; Wait joins it.
+	background sync.WaitGroup
 	// pondMu guards the pond's contents; pond is nil until first loaded.
 	pondMu sync.RWMutex
 	pond   *profile.Pond
@@ -102,6 +104,11 @@ type Engine struct {
 	triggerKick chan struct{}
 	triggerMu   sync.Mutex
 }
+
+// Wait waits for the work runs left running when they returned (keeping
+// a copy of the population for lookups). Call it before closing the store,
+// once nothing starts runs any more.
+func (e *Engine) Wait() { e.background.Wait() }
 
 func (e *Engine) takeSpare() *profile.Snapshot {
 	e.spareMu.Lock()
@@ -217,11 +224,11 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		// Keeping a copy of the population for single-profile lookups is
 		// not the run's work: it is done after the run returns, still
 		// holding the snapshot memory, which the next run waits for.
-		go func() {
+		e.background.Go(func() {
 			e.keepPopulation(snap)
 			e.putSpare(snap)
 			release()
-		}()
+		})
 	}()
 	var (
 		runs    []*Run
