@@ -110,6 +110,12 @@ func lookaheadRun(t *testing.T, db *sqlite.DB, dir string, names ...string) []*e
 // dump is everything the runs decided and did, in a comparable form.
 func dump(t *testing.T, db *sqlite.DB, runs []*engine.Run) string {
 	t.Helper()
+	// Fires' tags and tiers reach the customers rows when the change log is
+	// folded, in the background: fold now, or the rows read below depend on
+	// whether the folder got there first.
+	if err := db.FoldChanges(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
 	for _, r := range runs {
 		fmt.Fprintf(&b, "%s audience=%d matched=%d fired=%d\n", r.Playbook, r.Audience, r.Matched, r.Fired)
