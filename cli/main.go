@@ -18,7 +18,7 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
-// Exit codes. Scripts and CI depend on them; the README documents them.
+// Exit codes. Scripts and CI depend on them; docs/cli.md documents them.
 const (
 	exitOK      = 0
 	exitFailed  = 1 // invalid input (playbooks, import lines) or a failed run
