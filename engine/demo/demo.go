@@ -23,6 +23,11 @@ type Generator struct {
 	// Anchor is the pond's present: histories end here. It is truncated to
 	// the day.
 	Anchor time.Time
+	// UniqueAttrs gives every customer an attrs value of its own
+	// (attrs.member_no), as real ponds carry store, campaign and channel
+	// ids: what a pond's memory must hold. The rest of the pond is the
+	// same with or without it.
+	UniqueAttrs bool
 }
 
 var (
@@ -51,6 +56,9 @@ func (d Generator) Customer(i int) (domain.Customer, []domain.Event) {
 			"occupation": demoJobs[r.IntN(len(demoJobs))],
 			"children":   r.IntN(3),
 		},
+	}
+	if d.UniqueAttrs {
+		c.Attrs["member_no"] = fmt.Sprintf("M%08d", i)
 	}
 	if r.Float64() < 0.6 {
 		c.WeComID = fmt.Sprintf("wm%012x", r.Uint64()&0xffffffffffff)
