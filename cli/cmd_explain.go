@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/rules"
 )
 
@@ -72,7 +73,7 @@ func printStep(out io.Writer, s *rules.Step, depth int) {
 	}
 }
 
-func printExplanation(out io.Writer, x *engine.Explanation, loc *time.Location) {
+func printExplanation(out io.Writer, x *evaluate.Explanation, loc *time.Location) {
 	day := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") }
 	fmt.Fprintf(out, "%s/%s for %s at %s\n", x.Playbook, x.Rule, x.CustomerID, day(x.At))
 	if x.On != "" {
@@ -86,7 +87,7 @@ func printExplanation(out io.Writer, x *engine.Explanation, loc *time.Location) 
 	printStep(out, x.When, 0)
 	fmt.Fprintln(out)
 	switch x.Verdict {
-	case engine.VerdictFires:
+	case evaluate.VerdictFires:
 		msg := "verdict: FIRES"
 		if x.Variant != "" {
 			msg += " (variant " + x.Variant + ")"
@@ -95,19 +96,19 @@ func printExplanation(out io.Writer, x *engine.Explanation, loc *time.Location) 
 			msg += fmt.Sprintf("; messages wait for %s (%s)", day(*x.DeliverAt), x.Reason)
 		}
 		fmt.Fprintln(out, msg)
-	case engine.VerdictHoldout:
+	case evaluate.VerdictHoldout:
 		fmt.Fprintln(out, "verdict: matches, but the customer is in the holdout (control group): nothing is sent")
-	case engine.VerdictSuppressed:
+	case evaluate.VerdictSuppressed:
 		msg := "verdict: matches, suppressed by " + x.Reason
 		if x.By != "" {
 			msg += " (the benefit group's rule " + x.By + " fired)"
 		}
 		fmt.Fprintln(out, msg)
-	case engine.VerdictStopped:
+	case evaluate.VerdictStopped:
 		fmt.Fprintf(out, "verdict: not evaluated: the earlier rule %s matched and has stop: true\n", x.StoppedBy)
-	case engine.VerdictNotInAudience:
+	case evaluate.VerdictNotInAudience:
 		fmt.Fprintln(out, "verdict: not in the playbook's audience")
-	case engine.VerdictError:
+	case evaluate.VerdictError:
 		fmt.Fprintf(out, "verdict: the condition failed: %s\n", x.Reason)
 	default:
 		fmt.Fprintln(out, "verdict: does not match")

@@ -47,15 +47,15 @@ func TestPreviewAgreesWithTheRunAndWritesNothing(t *testing.T) {
 	if fired == "" {
 		t.Fatalf("no sampled customer fires: %+v", p.Sample)
 	}
-	explain := func() engine.Explanation {
+	explain := func() evaluate.Explanation {
 		out := mustKoi(t, "--db", db, "explain", "--customer", s.CustomerID, "--rule", "rfm-care/"+fired, "--at", at, "--json")
-		var x engine.Explanation
+		var x evaluate.Explanation
 		if err := json.Unmarshal([]byte(out.stdout), &x); err != nil {
 			t.Fatal(err)
 		}
 		return x
 	}
-	if x := explain(); x.Verdict != engine.VerdictFires || x.When.Value != true || x.State.Fires != 0 || len(x.When.Children) < 2 {
+	if x := explain(); x.Verdict != evaluate.VerdictFires || x.When.Value != true || x.State.Fires != 0 || len(x.When.Children) < 2 {
 		t.Errorf("explain before the run: %+v", x)
 	}
 	text := mustKoi(t, "--db", db, "explain", "--customer", s.CustomerID, "--rule", "rfm-care/"+fired, "--at", at)
@@ -75,7 +75,7 @@ func TestPreviewAgreesWithTheRunAndWritesNothing(t *testing.T) {
 		}
 	}
 
-	if x := explain(); x.State.Fires != 1 || x.Verdict == engine.VerdictFires {
+	if x := explain(); x.State.Fires != 1 || x.Verdict == evaluate.VerdictFires {
 		t.Errorf("explain after the run: %+v", x)
 	}
 	if r := koi(t, nil, "--db", db, "explain", "--customer", s.CustomerID, "--rule", "rfm-care"); r.code != exitUsage {

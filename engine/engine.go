@@ -87,6 +87,8 @@ type Engine struct {
 	// pondMu guards the pond's contents; pond is nil until first loaded.
 	pondMu sync.RWMutex
 	pond   *profile.Pond
+	// history is the fire history of pond, by its positions.
+	history *evaluate.History
 	// spare is the memory of the last finished run's snapshot, for reuse.
 	spareMu sync.Mutex
 	spare   *profile.Snapshot
@@ -261,7 +263,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		} else {
 			refresh(changed)
 			var marks *evaluate.Marks
-			if marks, err = e.store.FireMarks(ctx, pb.Name, e.groupRules(pb)); err == nil {
+			if marks, err = e.marks(ctx, pb, snap.Pond()); err == nil {
 				marks.LayOver(claims, pb.Groups())
 				ev = evaluate.EvaluateWith(pb, snap, marks, runtime.GOMAXPROCS(0), e.cfg.Trace)
 			}

@@ -36,7 +36,7 @@ func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *p
 	la := &lookahead{pb: pb, started: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(la.done)
-		if la.marks, la.err = e.store.FireMarks(ctx, pb.Name, e.groupRules(pb)); la.err != nil {
+		if la.marks, la.err = e.marks(ctx, pb, snap.Pond()); la.err != nil {
 			return
 		}
 		la.ev = evaluate.EvaluateWith(pb, snap, la.marks, 1, false)

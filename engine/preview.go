@@ -66,7 +66,7 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 	if err != nil {
 		return nil, err
 	}
-	marks, err := e.store.FireMarks(ctx, pb.Name, e.groupRules(pb))
+	marks, err := e.marks(ctx, pb, pond)
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: read fire marks: %w", pb.Name, err)
 	}

@@ -46,8 +46,12 @@ func (e *Engine) currentPond(ctx context.Context) (*profile.Pond, error) {
 		return nil, fmt.Errorf("load pond: %w", err)
 	}
 	e.log.Debug("pond loaded", "customers", p.Len(), "events", p.EventCount(), "version", p.Version, "took", time.Since(start))
+	h, err := e.loadHistory(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	e.pondMu.Lock()
-	e.pond = p
+	e.pond, e.history = p, h
 	e.pondMu.Unlock()
 	// Have the snapshot memory ready before the first run (see snapshotMemory).
 	if s := e.takeSpare(); s != nil && cap(s.Profiles) >= p.Len() {

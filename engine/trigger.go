@@ -270,8 +270,10 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 			ruleIDs = append(ruleIDs, r.ID)
 		}
 	}
-	marks, err := ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, e.groupRules(pb), custs)
-	if err != nil {
+	var marks *evaluate.Marks
+	if h := e.historyOf(pond); h != nil {
+		marks = h.View(pb.Name, e.groupRules(pb))
+	} else if marks, err = ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, e.groupRules(pb), custs); err != nil {
 		return nil, err
 	}
 	started := time.Now()

@@ -37,16 +37,18 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		chunk := ev.Decisions[start:end]
 		start = end
 		var muts []profile.Change
+		var kept []keptFire
 		var delta []*evaluate.RuleCounts
 		var jobs int
 		e.writeMu.Lock()
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 			delta = evaluate.NewCounts(pb)
 			var err error
-			muts, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta)
+			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta)
 			return err
 		})
 		if err == nil {
+			e.noteFires(snap, kept)
 			e.applyMutations(snap, muts, version)
 			for _, m := range muts {
 				touched = append(touched, m.Cust)
@@ -71,8 +73,9 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 }
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
-// changes to apply once it commits, and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]profile.Change, int, error) {
+// changes to apply once it commits, the fires it kept (for the fire
+// history) and how many jobs it enqueued.
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]profile.Change, []keptFire, int, error) {
 	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
 		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
@@ -87,7 +90,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	}
 	inserted, err := tx.InsertFires(fires)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	for i, f := range fires {
 		if inserted[i] {
@@ -126,7 +129,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		if err := e.doActions(ctx, r, int(d.Variant), fires[i], p, fx, delay); err != nil {
 			fx.Discard()
 			if err := fx.Fatal(); err != nil {
-				return nil, 0, err // the store failed, not the action
+				return nil, nil, 0, err // the store failed, not the action
 			}
 			c.Fail(p.ID + ": " + err.Error())
 			failed = append(failed, fires[i].ID)
@@ -136,12 +139,18 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		c.Fired++
 	}
 	if err := tx.DeleteFires(failed); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if err := tx.ApplyEffects(fx.Out()); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	return fx.Changes(), len(fx.Out().Jobs), nil
+	var kept []keptFire
+	for i, f := range fires {
+		if inserted[i] && !slices.Contains(failed, f.ID) {
+			kept = append(kept, keptFire{pos: int(chunk[i].Cust), fire: f})
+		}
+	}
+	return fx.Changes(), kept, len(fx.Out().Jobs), nil
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.
@@ -171,4 +180,11 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *d
 		}
 	}
 	return nil
+}
+
+// keptFire is a fire a batch wrote and kept, with its customer's position
+// in the run's pond.
+type keptFire struct {
+	pos  int
+	fire *domain.Fire
 }

@@ -74,7 +74,7 @@ func (ev *Evaluation) GroupSeq(pb *rules.Playbook, snap *profile.Snapshot, d Dec
 	if g == "" {
 		return 0
 	}
-	return ev.Marks.Group(g, snap.Profile(int(d.Cust)).ID).Seq + 1
+	return ev.Marks.Group(g, int(d.Cust), snap.Profile(int(d.Cust)).ID).Seq + 1
 }
 
 // Fires counts the decisions that would act (not holdout).
@@ -253,8 +253,8 @@ func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, 
 			continue
 		}
 		c.Matched++
-		group := marks.Group(r.Group, p.ID)
-		seq, reason, byGroup := NextSeq(r, marks.Rule(r.ID, p.ID), group, snap.Now)
+		group := marks.Group(r.Group, i, p.ID)
+		seq, reason, byGroup := NextSeq(r, marks.Rule(r.ID, i, p.ID), group, snap.Now)
 		variant := VariantOf(pb.Name, r, p.ID)
 		if reason == "" {
 			if _, no := policy.WithoutConsent(profile.OptOutOf(p), RuleChannels(r, variant)); no {

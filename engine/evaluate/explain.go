@@ -38,18 +38,19 @@ type GroupFire struct {
 	At *time.Time `json:"at"`
 }
 
-// StateOf gathers what a rule's suppressions look at for a customer.
-func StateOf(pb *rules.Playbook, r *rules.Rule, p *profile.Profile, marks *Marks, now time.Time) ExplainState {
+// StateOf gathers what a rule's suppressions look at for the customer at
+// pond position pos.
+func StateOf(pb *rules.Playbook, r *rules.Rule, pos int, p *profile.Profile, marks *Marks, now time.Time) ExplainState {
 	st := ExplainState{Once: r.Once, Holdout: InHoldout(pb.Name, p.ID, pb.HoldoutBP),
 		Channels: RuleChannels(r, VariantOf(pb.Name, r, p.ID)), OptOut: profile.OptOutOf(p),
 		Contacts7d: p.Contacts7d, LastContactDays: p.LastContactDays, Group: r.Group}
 	var until time.Time
-	if mark := marks.Rule(r.ID, p.ID); mark.Seq > 0 {
+	if mark := marks.Rule(r.ID, pos, p.ID); mark.Seq > 0 {
 		at := mark.At
 		st.LastFire, st.Fires = &at, mark.Seq
 		until = at.Add(r.Cooldown)
 	}
-	if mark := marks.Group(r.Group, p.ID); !mark.At.IsZero() {
+	if mark := marks.Group(r.Group, pos, p.ID); !mark.At.IsZero() {
 		at := mark.At
 		st.GroupFire = &GroupFire{By: mark.By, At: &at}
 		until = later(until, at.Add(r.Cooldown))

@@ -38,7 +38,11 @@ type RuleRef struct{ Playbook, Rule string }
 // String is playbook/rule.
 func (r RuleRef) String() string { return r.Playbook + "/" + r.Rule }
 
-// Marks are the fire history cooldown and once are decided by.
+// Marks are the fire history cooldown and once are decided by, for one
+// evaluation of one playbook: a view of the in-memory History (by pond
+// position), or maps by customer id (a few customers' history read from
+// the store, a held run's), and in either case the group fires noted on
+// top (NoteGroupFire: a dry run's claims).
 type Marks struct {
 	// Rules holds the latest fire of each (rule, customer) of one playbook.
 	Rules map[FireRef]FireMark
@@ -46,23 +50,40 @@ type Marks struct {
 	// benefit groups the playbook's rules name, by any rule of the group
 	// in any playbook.
 	Groups map[FireRef]FireMark
+
+	history    *History
+	playbook   string
+	groupRules GroupRules
 }
 
-// Rule returns the latest fire of Rule for a customer.
-func (m *Marks) Rule(rule, customerID string) FireMark {
+// Rule returns the latest fire of rule for the customer at pond position
+// pos, whose id is customerID.
+func (m *Marks) Rule(rule string, pos int, customerID string) FireMark {
 	if m == nil {
 		return FireMark{}
+	}
+	if m.history != nil {
+		return m.history.rule(m.playbook, rule, pos)
 	}
 	return m.Rules[FireRef{Rule: rule, CustomerID: customerID}]
 }
 
-// Group returns the latest fire of a benefit Group for a customer; the
-// zero mark for no Group.
-func (m *Marks) Group(group, customerID string) FireMark {
+// Group returns the latest fire of a benefit group for the customer at
+// pond position pos, whose id is customerID; the zero mark for no group.
+func (m *Marks) Group(group string, pos int, customerID string) FireMark {
 	if m == nil || group == "" {
 		return FireMark{}
 	}
-	return m.Groups[FireRef{Rule: group, CustomerID: customerID}]
+	noted := m.Groups[FireRef{Rule: group, CustomerID: customerID}]
+	if m.history == nil {
+		return noted
+	}
+	out := m.history.group(m.playbook, group, m.groupRules[group], pos)
+	if noted.At.After(out.At) {
+		out.At, out.By = noted.At, noted.By
+	}
+	out.Seq = max(out.Seq, noted.Seq)
+	return out
 }
 
 // LayOver adds the claims of the groups named to m.

@@ -40,6 +40,55 @@ func (d *DB) FireMarks(ctx context.Context, playbook string, groups evaluate.Gro
 	return marks, nil
 }
 
+// FireHistory reads the marks of every fire, for the engine's in-memory
+// history (engine.Store). Both queries walk an index in its order: the
+// unique (playbook, rule, customer_id, seq) one, and fires_group.
+func (d *DB) FireHistory(ctx context.Context, rule func(ref evaluate.RuleRef, customerID string, seq int, at, atNoGroup int64), group func(group, customerID string, gseq int, at int64, by evaluate.RuleRef)) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT playbook, rule, customer_id, max(seq), max(at), coalesce(max(CASE WHEN grp IS NULL THEN at END), 0)
+		FROM fires GROUP BY playbook, rule, customer_id`)
+	if err != nil {
+		return fmt.Errorf("query fire history: %w", err)
+	}
+	defer rows.Close()
+	var ref evaluate.RuleRef
+	var pb, ru, cust []byte
+	for rows.Next() {
+		var seq int
+		var at, noGroup int64
+		if err := rows.Scan(&pb, &ru, &cust, &seq, &at, &noGroup); err != nil {
+			return fmt.Errorf("query fire history: %w", err)
+		}
+		// Consecutive rows share their playbook and rule: one string each.
+		if ref.Playbook != string(pb) || ref.Rule != string(ru) {
+			ref = evaluate.RuleRef{Playbook: string(pb), Rule: string(ru)}
+		}
+		rule(ref, string(cust), seq, at, noGroup)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query fire history: %w", err)
+	}
+	// SQLite takes the other columns from the row with max(gseq).
+	grows, err := d.db.QueryContext(ctx, `SELECT grp, customer_id, max(gseq), at, playbook, rule FROM fires WHERE grp IS NOT NULL GROUP BY grp, customer_id`)
+	if err != nil {
+		return fmt.Errorf("query group history: %w", err)
+	}
+	defer grows.Close()
+	for grows.Next() {
+		var g, c string
+		var gseq int
+		var at int64
+		var by evaluate.RuleRef
+		if err := grows.Scan(&g, &c, &gseq, &at, &by.Playbook, &by.Rule); err != nil {
+			return fmt.Errorf("query group history: %w", err)
+		}
+		group(g, c, gseq, at, by)
+	}
+	if err := grows.Err(); err != nil {
+		return fmt.Errorf("query group history: %w", err)
+	}
+	return nil
+}
+
 // groupMarks adds the latest fire of each customer in each group to
 // marks: the fires recorded in the group (through the partial index
 // fires_group), and the fires of its rules from before they joined it,

@@ -134,7 +134,7 @@ func TestBenefitGroupSharesCooldownAcrossRulesAndPlaybooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Verdict != engine.VerdictSuppressed || x.Reason != evaluate.ReasonCooldown || x.By != "a-day/day-gold" ||
+	if x.Verdict != evaluate.VerdictSuppressed || x.Reason != evaluate.ReasonCooldown || x.By != "a-day/day-gold" ||
 		x.State.Group != "voucher" || x.State.GroupFire == nil || x.State.GroupFire.By != "a-day/day-gold" || x.State.CooldownUntil == nil {
 		t.Errorf("explain: verdict %s reason %s by %q, state %+v", x.Verdict, x.Reason, x.By, x.State)
 	}
@@ -511,7 +511,7 @@ rules:
 	}
 	// The same through the event path's per-customer reads.
 	x, err := e.Explain(context.Background(), engine.ExplainRequest{Playbook: "b-bonus", Rule: "bonus", CustomerID: "c001", At: t0.Add(day)})
-	if err != nil || x.Verdict != engine.VerdictSuppressed || x.By != "a-day/day" {
+	if err != nil || x.Verdict != evaluate.VerdictSuppressed || x.By != "a-day/day" {
 		t.Errorf("explain: %+v %v", x, err)
 	}
 }
