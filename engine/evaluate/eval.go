@@ -25,6 +25,11 @@ type Decision struct {
 	Rule      int16
 	// Variant indexes the rule's variants; -1 when it has none.
 	Variant int16
+	// GroupSeq is the fire's number in its rule's benefit group (0 for
+	// none), from the marks as the evaluation read them: two runs racing
+	// for a customer's group write the same number, which the store
+	// refuses the second time.
+	GroupSeq int32
 	// Deferred says why deliverAt is later than the run.
 	Deferred policy.Deferral
 	Holdout  bool
@@ -74,7 +79,7 @@ func (ev *Evaluation) GroupSeq(pb *rules.Playbook, snap *profile.Snapshot, d Dec
 	if g == "" {
 		return 0
 	}
-	return ev.Marks.Group(g, int(d.Cust), snap.Profile(int(d.Cust)).ID).Seq + 1
+	return int(d.GroupSeq)
 }
 
 // Fires counts the decisions that would act (not holdout).
@@ -262,6 +267,9 @@ func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, 
 			}
 		}
 		d := Decision{Cust: int32(i), Rule: int16(ri), Seq: int32(seq), Variant: int16(variant), Holdout: holdout}
+		if r.Group != "" {
+			d.GroupSeq = int32(group.Seq + 1)
+		}
 		switch {
 		case reason != "":
 			c.Suppress(reason, 1)

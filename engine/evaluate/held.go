@@ -68,7 +68,7 @@ func Release(pb *rules.Playbook, snap *profile.Snapshot, held []domain.HeldFire,
 		if r.Group != "" {
 			ev.Marks.NoteGroupFire(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
 		}
-		d := Decision{Cust: int32(i), Rule: int16(ri), Seq: int32(h.Seq), Variant: int16(variant), Holdout: h.Holdout}
+		d := Decision{Cust: int32(i), Rule: int16(ri), Seq: int32(h.Seq), Variant: int16(variant), Holdout: h.Holdout, GroupSeq: int32(h.GroupSeq)}
 		if h.DeliverAt != nil {
 			d.DeliverAt = h.DeliverAt.UnixMilli()
 		}

@@ -124,3 +124,67 @@ rules:
 	compare("after a run with nudge in the group", e)
 	compare("in a fresh engine", f.engine())
 }
+
+// A fire of a benefit group that commits between a run's evaluation and
+// its write (here an event-triggered rule of the same engine, between two
+// of the run's batches) takes the group's number the run had read: the
+// store refuses the run's fire for that customer, and the customer gets
+// one fire of the group, not two.
+func TestAGroupFireBetweenEvaluationAndWriteWinsTheGroup(t *testing.T) {
+	f := newFixture(t)
+	f.customers(20, 0)
+	f.playbook("x", `
+name: x
+limits: { max_fires: 100% }
+rules:
+  - id: all
+    group: g
+    when: "true"
+    cooldown: 30d
+    actions: [{ coupon: { amount: 5, expires_in: 3d } }]
+`)
+	f.playbook("y", onOrderThanks("30d"))
+	ctx := context.Background()
+	var e *engine.Engine
+	interrupted := false
+	e = engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, BatchSize: 7,
+		AfterBatch: func(playbook string, written int) {
+			if playbook != "x" || interrupted {
+				return
+			}
+			interrupted = true
+			// c019 is in x's last batch: its order triggers y now.
+			order(t, e, "o-late", "c019", t0)
+			if _, err := e.ProcessTriggers(ctx, engine.TriggerOptions{Now: func() time.Time { return t0 }}); err != nil {
+				t.Error(err)
+			}
+		}})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	// Move the trigger cursor past the history, as a server would, and
+	// have a population at hand, so that the triggered run in the middle
+	// of x's needs no snapshot of its own (x holds it).
+	if _, err := e.ProcessTriggers(ctx, engine.TriggerOptions{Now: func() time.Time { return t0 }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Run(ctx, engine.RunRequest{Playbooks: []string{"x"}, At: t0, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.Wait()
+	if _, err := e.Run(ctx, engine.RunRequest{Playbooks: []string{"x"}, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if !interrupted {
+		t.Fatal("x wrote in one batch: not the case this test is for")
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE playbook = 'on-order' AND customer_id = 'c019'`); n != 1 {
+		t.Fatalf("the order triggered %d fires for c019, want 1", n)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE grp = 'g' AND customer_id = 'c019'`); n != 1 {
+		t.Errorf("c019 has %d fires of group g, want 1", n)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE grp = 'g'`); n != 20 {
+		t.Errorf("%d fires of group g for 20 customers, want 20", n)
+	}
+}
