@@ -215,7 +215,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	srv := &http.Server{
 		Handler: reqs.wrap(httpapi.New(a.engine, httpapi.Config{
 			Keys: keys, Location: a.cfg.location, Log: log, Now: o.clock.Now,
-			EventTypes: a.cfg.Events.Types,
+			EventTypes: a.cfg.acceptedEventTypes(),
 			Reload:     rl.reload,
 			NextRun:    sched.NextRun,
 			Metrics:    m.Handler(),

@@ -182,3 +182,13 @@ func (c *config) channelNames() []string {
 	slices.Sort(names)
 	return names
 }
+
+// acceptedEventTypes are the custom event types the API accepts (none
+// listed: any). The consent event is always among them: an opt-out must
+// not be refused because the list forgot it.
+func (c *config) acceptedEventTypes() []string {
+	if len(c.Events.Types) == 0 || slices.Contains(c.Events.Types, c.Consent.UnsubscribeEvent) {
+		return c.Events.Types
+	}
+	return append(slices.Clip(c.Events.Types), c.Consent.UnsubscribeEvent)
+}

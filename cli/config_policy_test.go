@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,33 @@ approvals: { expire_after: 24h }
 		_, err := load(body)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
+
+// A list of custom event types never shuts out the consent event: an
+// opt-out the API refused because the list forgot it would be lost.
+func TestAcceptedEventTypesKeepTheConsentEvent(t *testing.T) {
+	load := func(body string) *config {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "koi.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for body, want := range map[string][]string{
+		"":                             nil,
+		"events: { types: [visit] }\n": {"visit", "unsubscribe"},
+		"events: { types: [visit, unsubscribe] }\n":                          {"visit", "unsubscribe"},
+		"events: { types: [visit] }\nconsent: { unsubscribe_event: stop }\n": {"visit", "stop"},
+	} {
+		if got := load(body).acceptedEventTypes(); !slices.Equal(got, want) {
+			t.Errorf("%q: accepted %v, want %v", body, got, want)
 		}
 	}
 }
