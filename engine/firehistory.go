@@ -17,14 +17,12 @@ import (
 func (e *Engine) loadHistory(ctx context.Context, p *profile.Pond) (*evaluate.History, error) {
 	start := time.Now()
 	h := evaluate.NewHistory()
-	err := e.store.FireHistory(ctx, func(ref evaluate.RuleRef, customerID string, seq int, at, atNoGroup int64) {
-		if pos, ok := p.Lookup(customerID); ok {
-			h.NoteRule(ref, pos, seq, at, atNoGroup)
-		}
-	}, func(group, customerID string, gseq int, at int64, by evaluate.RuleRef) {
-		if pos, ok := p.Lookup(customerID); ok {
-			h.NoteGroup(group, pos, gseq, at, by)
-		}
+	err := h.Load(func(note func(evaluate.RuleRef, int, int, int64, string, int)) error {
+		return e.store.FireHistory(ctx, func(ref evaluate.RuleRef, customerID []byte, seq int, at int64, group string, gseq int) {
+			if pos, ok := p.Lookup(string(customerID)); ok {
+				note(ref, pos, seq, at, group, gseq)
+			}
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load fire history: %w", err)

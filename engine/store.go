@@ -37,12 +37,11 @@ type Store interface {
 	// given: any fire recorded in the group, whichever playbook made it,
 	// and any fire of a rule now in the group recorded before it joined.
 	FireMarks(ctx context.Context, playbook string, groups evaluate.GroupRules) (*evaluate.Marks, error)
-	// FireHistory reads every fire's mark for the engine's in-memory
-	// history: per (playbook, rule, customer) the highest seq, the latest
-	// time and the latest time of a fire recorded without a group (0 for
-	// none), and per (group, customer) the fire recorded in the group with
-	// the highest group number. Times are unix ms.
-	FireHistory(ctx context.Context, rule func(ref evaluate.RuleRef, customerID string, seq int, at, atNoGroup int64), group func(group, customerID string, gseq int, at int64, by evaluate.RuleRef)) error
+	// FireHistory hands every fire to fn, in no particular order, for the
+	// engine's in-memory history: its rule, customer (valid during the
+	// call only), number, time (unix ms), and its benefit group and number
+	// in it ("" and 0 for none).
+	FireHistory(ctx context.Context, fn func(ref evaluate.RuleRef, customerID []byte, seq int, at int64, group string, gseq int)) error
 	// StartRun records a run as running and sets its ID.
 	StartRun(ctx context.Context, r *Run) error
 	// LastRunAt returns the moment the latest run of a playbook that

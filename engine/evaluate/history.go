@@ -8,8 +8,8 @@ import (
 // History is the fire history cooldown, once and benefit groups are
 // decided by, kept in memory for one pond: for each rule, each customer's
 // latest fire, by the customer's position in the pond. It is loaded once
-// (NoteRule, NoteGroup from the store) and brought up to date as fires
-// commit (NoteFire), so a run costs the same after a year of daily runs as
+// (Load, from the store) and brought up to date as fires commit
+// (NoteFire), so a run costs the same after a year of daily runs as
 // on its first day; reading the history back from the store for every run
 // made a run's cost grow with it.
 //
@@ -45,36 +45,30 @@ func NewHistory() *History {
 	return &History{rules: map[RuleRef]map[int32]ruleMark{}, groups: map[string]map[int32]groupMark{}, names: map[RuleRef]string{}}
 }
 
-// NoteRule merges what the store says of a rule's fires for the customer
-// at pos: their highest number, latest time and latest time without a
-// group (0 for none).
-func (h *History) NoteRule(ref RuleRef, pos int, seq int, at, atNoGroup int64) {
+// Load runs fn, which hands the history its fires through note, under
+// one lock: loading ten million fires takes a lock once, not per fire.
+func (h *History) Load(fn func(note func(ref RuleRef, pos int, seq int, at int64, group string, gseq int)) error) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.noteRule(ref, int32(pos), int32(seq), at, atNoGroup)
-}
-
-// NoteGroup merges what the store says of the fires recorded in a benefit
-// group for the customer at pos: the highest group number, with the time
-// and rule of that fire.
-func (h *History) NoteGroup(group string, pos int, gseq int, at int64, by RuleRef) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.noteGroup(group, int32(pos), int32(gseq), at, h.name(by))
+	return fn(h.note)
 }
 
 // NoteFire adds a committed fire (or holdout) of a rule for the customer
 // at pos, recorded in group with number gseq when group is not "".
 func (h *History) NoteFire(ref RuleRef, pos int, seq int, at time.Time, group string, gseq int) {
-	ms := at.UnixMilli()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	noGroup := ms
+	h.note(ref, pos, seq, at.UnixMilli(), group, gseq)
+}
+
+// note adds a fire; the caller holds the lock.
+func (h *History) note(ref RuleRef, pos int, seq int, at int64, group string, gseq int) {
+	noGroup := at
 	if group != "" {
 		noGroup = 0
-		h.noteGroup(group, int32(pos), int32(gseq), ms, h.name(ref))
+		h.noteGroup(group, int32(pos), int32(gseq), at, h.name(ref))
 	}
-	h.noteRule(ref, int32(pos), int32(seq), ms, noGroup)
+	h.noteRule(ref, int32(pos), int32(seq), at, noGroup)
 }
 
 func (h *History) noteRule(ref RuleRef, pos, seq int32, at, atNoGroup int64) {
