@@ -21,12 +21,15 @@ func TestInMemoryHistoryMatchesTheStore(t *testing.T) {
 	f.playbook("a-day", memberDay)
 	f.playbook("b-upgrade", upgrade)
 	f.playbook("c-welcome", welcome)
-	f.playbook("d-held", `
+	// d-held's nudge joins a group later on, with fires recorded outside it.
+	held := func(nudgeGroup string) string {
+		return `
 name: d-held
 holdout: 30%
 limits: { max_fires: 100% }
 rules:
   - id: nudge
+    group: "` + nudgeGroup + `"
     when: "true"
     cooldown: 3d
     actions: [{ tag: { add: [nudged] } }]
@@ -34,7 +37,9 @@ rules:
     when: tier == "gold"
     cooldown: 2d
     actions: [{ tag: { add: [loner] } }]
-`)
+`
+	}
+	f.playbook("d-held", held(""))
 	ctx := context.Background()
 	e := f.engine()
 	compare := func(step string, e *engine.Engine) {
@@ -100,22 +105,7 @@ rules:
 		run(t0.Add(time.Duration(d)*24*time.Hour), false)
 		compare(fmt.Sprintf("after day %d", d), e)
 	}
-	// nudge joins the voucher group, with fires recorded outside it.
-	f.playbook("d-held", `
-name: d-held
-holdout: 30%
-limits: { max_fires: 100% }
-rules:
-  - id: nudge
-    group: voucher
-    when: "true"
-    cooldown: 3d
-    actions: [{ tag: { add: [nudged] } }]
-  - id: loner
-    when: tier == "gold"
-    cooldown: 2d
-    actions: [{ tag: { add: [loner] } }]
-`)
+	f.playbook("d-held", held("voucher"))
 	if err := e.Load(f.dir); err != nil {
 		t.Fatal(err)
 	}
