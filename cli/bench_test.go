@@ -53,10 +53,13 @@ func TestBenchSmoke(t *testing.T) {
 	if rep.EvalSeconds <= 0 || rep.SQLSeconds <= 0 || rep.StartupSeconds <= 0 || rep.IngestEventsPerSecond <= 0 || rep.RSSBytes <= 0 {
 		t.Errorf("a measure is missing: %+v", rep)
 	}
+	if len(rep.FirstRunSamples) != 2 || rep.FirstRunSeconds <= 0 {
+		t.Errorf("first run: samples %v", rep.FirstRunSamples)
+	}
 	if rep.HistoryFires < 10*rep.Customers || len(rep.HistoryEvalSamples) != 2 || rep.HistoryEvalSeconds <= 0 || rep.HistoryStartupSeconds <= 0 {
 		t.Errorf("history: %d fire rows for %d customers (want 10 each at least), samples %v", rep.HistoryFires, rep.Customers, rep.HistoryEvalSamples)
 	}
-	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 7 {
+	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 8 {
 		t.Errorf("machine or budget missing: %+v %+v", rep.Machine, rep.Budget)
 	}
 	left, _ := filepath.Glob(filepath.Join(tmp, "koi-bench-*"))
