@@ -186,7 +186,7 @@ It fails when koi and SQL disagree on any rule's count.`,
 				}
 				rep.OutboxJobs, rep.OutboxSamples, rep.OutboxDeliveriesPerSecond = outboxJobs, samples, median(samples)
 				rep.Budget = append(rep.Budget, benchCheck{What: "outbox_deliveries_per_second", Value: rep.OutboxDeliveriesPerSecond,
-					Target: ">= 5000", Met: rep.OutboxDeliveriesPerSecond >= 5000})
+					Target: ">= 10000", Met: rep.OutboxDeliveriesPerSecond >= 10000})
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -311,11 +311,11 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 		rep.SQLRatio = rep.SQLSeconds / rep.EvalSeconds
 	}
 	rep.Budget = []benchCheck{
-		{What: "eval_seconds", Value: rep.EvalSeconds, Target: "<= 2", Met: rep.EvalSeconds <= 2},
-		{What: "sql_seconds / eval_seconds", Value: rep.SQLRatio, Target: ">= 3", Met: rep.SQLRatio >= 3},
-		{What: "ingest_events_per_second", Value: rep.IngestEventsPerSecond, Target: ">= 50000", Met: rep.IngestEventsPerSecond >= 50000},
-		{What: "startup_seconds", Value: rep.StartupSeconds, Target: "<= 20", Met: rep.StartupSeconds <= 20},
-		{What: "rss_bytes", Value: float64(rep.RSSBytes), Target: "<= 1.5 GiB", Met: rep.RSSBytes <= 3<<29},
+		{What: "eval_seconds", Value: rep.EvalSeconds, Target: "<= 1", Met: rep.EvalSeconds <= 1},
+		{What: "sql_seconds / eval_seconds", Value: rep.SQLRatio, Target: ">= 10", Met: rep.SQLRatio >= 10},
+		{What: "ingest_events_per_second", Value: rep.IngestEventsPerSecond, Target: ">= 100000", Met: rep.IngestEventsPerSecond >= 100000},
+		{What: "startup_seconds", Value: rep.StartupSeconds, Target: "<= 3", Met: rep.StartupSeconds <= 3},
+		{What: "rss_bytes", Value: float64(rep.RSSBytes), Target: "<= 1 GiB", Met: rep.RSSBytes <= 1<<30},
 		{What: "history_eval_seconds / eval_seconds", Value: rep.HistoryEvalSeconds / rep.EvalSeconds, Target: "<= 1.1", Met: rep.HistoryEvalSeconds <= 1.1*rep.EvalSeconds},
 		{What: "first_run_seconds / eval_seconds", Value: rep.FirstRunSeconds / rep.EvalSeconds, Target: "<= 1.1", Met: rep.FirstRunSeconds <= 1.1*rep.EvalSeconds},
 	}
