@@ -61,6 +61,7 @@ func addBenchHistory(ctx context.Context, path, playbooks string, customers int,
 		args  []any
 		stmt  strings.Builder
 		fires []fire
+		seq   = make([]int, len(all))
 	)
 	tx, err := db.SQL().BeginTx(ctx, nil)
 	if err != nil {
@@ -91,18 +92,18 @@ func addBenchHistory(ctx context.Context, path, playbooks string, customers int,
 		r := rand.New(rand.NewPCG(seed^0x5eed, uint64(i)+1))
 		id := fmt.Sprintf("c%07d", i)
 		fires = fires[:0]
-		took := map[int]bool{}
+		clear(seq) // fires of each rule so far, for this customer
 		for len(fires) < benchHistoryPerCustomer+r.IntN(3) {
 			k := r.IntN(len(all))
-			if all[k].once && took[k] {
+			if all[k].once && seq[k] > 0 {
 				continue
 			}
-			took[k] = true
+			seq[k]++
 			fires = append(fires, fire{rule: k, day: 1 + r.IntN(benchHistoryDays)})
 		}
+		clear(seq)
 		// Oldest first, so each rule's fires are numbered in time order.
 		slices.SortFunc(fires, func(a, b fire) int { return b.day - a.day })
-		seq := map[int]int{}
 		for _, f := range fires {
 			seq[f.rule]++
 			br := all[f.rule]

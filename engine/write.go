@@ -79,7 +79,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
 		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
-			Seq: int(d.Seq), Status: domain.FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: ev.GroupSeq(pb, snap, d)}
+			Seq: int(d.Seq), Status: domain.FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: int(d.GroupSeq)}
 		if d.Holdout {
 			f.Status = domain.FireHoldout
 		}

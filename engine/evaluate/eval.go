@@ -72,16 +72,6 @@ func (ev *Evaluation) Note(cust int, rule int, reason, err, by string) {
 	}
 }
 
-// GroupSeq is the number within its benefit group of the fire decision d
-// makes; 0 when its rule has none.
-func (ev *Evaluation) GroupSeq(pb *rules.Playbook, snap *profile.Snapshot, d Decision) int {
-	g := pb.Rules[d.Rule].Group
-	if g == "" {
-		return 0
-	}
-	return int(d.GroupSeq)
-}
-
 // Fires counts the decisions that would act (not holdout).
 func (ev *Evaluation) Fires() int {
 	n := 0
@@ -105,7 +95,7 @@ func (ev *Evaluation) ClaimGroups(pb *rules.Playbook, snap *profile.Snapshot, cl
 	}
 	for _, d := range ev.Decisions {
 		if g := pb.Rules[d.Rule].Group; g != "" {
-			claims.NoteGroupFire(g, snap.Profile(int(d.Cust)).ID, snap.Now, ev.GroupSeq(pb, snap, d), by[d.Rule])
+			claims.NoteGroupFire(g, snap.Profile(int(d.Cust)).ID, snap.Now, int(d.GroupSeq), by[d.Rule])
 		}
 	}
 }
