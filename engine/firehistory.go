@@ -46,7 +46,7 @@ func (e *Engine) historyOf(pond *profile.Pond) *evaluate.History {
 // view of the in-memory history, or the store's when there is none.
 func (e *Engine) marks(ctx context.Context, pb *rules.Playbook, pond *profile.Pond) (*evaluate.Marks, error) {
 	if h := e.historyOf(pond); h != nil {
-		return h.View(pb.Name, e.groupRules(pb)), nil
+		return h.View(pb.Name, ruleIDs(pb), e.groupRules(pb)), nil
 	}
 	return e.store.FireMarks(ctx, pb.Name, e.groupRules(pb))
 }
@@ -77,4 +77,13 @@ func (e *Engine) noteFires(snap *profile.Snapshot, kept []keptFire) {
 		f := k.fire
 		h.NoteFire(evaluate.RuleRef{Playbook: f.Playbook, Rule: f.Rule}, k.pos, f.Seq, f.At, f.Group, f.GroupSeq)
 	}
+}
+
+// ruleIDs lists the ids of pb's rules.
+func ruleIDs(pb *rules.Playbook) []string {
+	ids := make([]string, len(pb.Rules))
+	for i, r := range pb.Rules {
+		ids[i] = r.ID
+	}
+	return ids
 }

@@ -272,7 +272,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	}
 	var marks *evaluate.Marks
 	if h := e.historyOf(pond); h != nil {
-		marks = h.View(pb.Name, e.groupRules(pb))
+		marks = h.View(pb.Name, ruleIDs, e.groupRules(pb))
 	} else if marks, err = ts.CustomerFireMarks(ctx, pb.Name, ruleIDs, e.groupRules(pb), custs); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -17,9 +18,23 @@ import (
 // methods are safe for concurrent use.
 type History struct {
 	mu     sync.RWMutex
-	rules  map[RuleRef]map[int32]ruleMark
-	groups map[string]map[int32]groupMark
-	names  map[RuleRef]string // playbook/rule, one string per rule
+	rules  map[RuleRef]*ruleTable
+	groups map[string]*groupTable
+	// last is the table Load noted a fire in last: the store reads fires
+	// in commit order, where a run's fires of one rule come together.
+	last *ruleTable
+}
+
+// ruleTable is one rule's marks by pond position: slots[pos] is 1 + the
+// index of the customer's mark in marks, 0 when the rule never fired for
+// them. A million customers cost a rule 4 MB of slots plus 24 bytes per
+// customer it fired for, where a map from position to mark cost 60-odd
+// bytes per customer; and a lookup is two array reads, not a hash.
+type ruleTable struct {
+	ref   RuleRef
+	name  string // playbook/rule, one string per rule
+	slots []int32
+	marks []ruleMark
 }
 
 // ruleMark is a rule's fire history for one customer: its highest number,
@@ -32,6 +47,29 @@ type ruleMark struct {
 	atNoGroup int64
 }
 
+func (t *ruleTable) get(pos int) (ruleMark, bool) {
+	if pos < 0 || pos >= len(t.slots) || t.slots[pos] == 0 {
+		return ruleMark{}, false
+	}
+	return t.marks[t.slots[pos]-1], true
+}
+
+func (t *ruleTable) note(pos, seq int32, at, atNoGroup int64) {
+	k := slotFor(&t.slots, pos, len(t.marks))
+	if k == len(t.marks) {
+		t.marks = append(t.marks, ruleMark{})
+	}
+	m := &t.marks[k]
+	m.seq, m.at, m.atNoGroup = max(m.seq, seq), max(m.at, at), max(m.atNoGroup, atNoGroup)
+}
+
+// groupTable is a benefit group's marks by pond position, laid out as
+// ruleTable's.
+type groupTable struct {
+	slots []int32
+	marks []groupMark
+}
+
 // groupMark is the fire recorded in a benefit group with the highest group
 // number for one customer, and the rule that fired it.
 type groupMark struct {
@@ -40,9 +78,30 @@ type groupMark struct {
 	by   string
 }
 
+func (t *groupTable) get(pos int) (groupMark, bool) {
+	if pos < 0 || pos >= len(t.slots) || t.slots[pos] == 0 {
+		return groupMark{}, false
+	}
+	return t.marks[t.slots[pos]-1], true
+}
+
+// slotFor returns the index of pos's mark in a table whose slots are
+// *slots and which has n marks, growing the slots to cover pos; n when
+// pos has no mark yet (the caller appends it).
+func slotFor(slots *[]int32, pos int32, n int) int {
+	if int(pos) >= len(*slots) {
+		*slots = append(*slots, make([]int32, int(pos)+1-len(*slots))...)
+	}
+	s := &(*slots)[pos]
+	if *s == 0 {
+		*s = int32(n + 1)
+	}
+	return int(*s - 1)
+}
+
 // NewHistory returns an empty history.
 func NewHistory() *History {
-	return &History{rules: map[RuleRef]map[int32]ruleMark{}, groups: map[string]map[int32]groupMark{}, names: map[RuleRef]string{}}
+	return &History{rules: map[RuleRef]*ruleTable{}, groups: map[string]*groupTable{}}
 }
 
 // Load runs fn, which hands the history its fires through note, under
@@ -63,59 +122,94 @@ func (h *History) NoteFire(ref RuleRef, pos int, seq int, at time.Time, group st
 
 // note adds a fire; the caller holds the lock.
 func (h *History) note(ref RuleRef, pos int, seq int, at int64, group string, gseq int) {
+	if pos < 0 || pos > math.MaxInt32-1 {
+		return // not a pond position
+	}
+	t := h.last
+	if t == nil || t.ref != ref {
+		t = h.table(ref)
+		h.last = t
+	}
 	noGroup := at
 	if group != "" {
 		noGroup = 0
-		h.noteGroup(group, int32(pos), int32(gseq), at, h.name(ref))
+		h.noteGroup(group, int32(pos), int32(gseq), at, t.name)
 	}
-	h.noteRule(ref, int32(pos), int32(seq), at, noGroup)
+	t.note(int32(pos), int32(seq), at, noGroup)
 }
 
-func (h *History) noteRule(ref RuleRef, pos, seq int32, at, atNoGroup int64) {
-	byPos := h.rules[ref]
-	if byPos == nil {
-		byPos = map[int32]ruleMark{}
-		h.rules[ref] = byPos
-		h.name(ref) // group reads it under the read lock
+// table returns the rule's table, made when missing; the caller holds
+// the write lock.
+func (h *History) table(ref RuleRef) *ruleTable {
+	t := h.rules[ref]
+	if t == nil {
+		t = &ruleTable{ref: ref, name: ref.String()}
+		h.rules[ref] = t
 	}
-	m := byPos[pos]
-	m.seq, m.at, m.atNoGroup = max(m.seq, seq), max(m.at, at), max(m.atNoGroup, atNoGroup)
-	byPos[pos] = m
+	return t
 }
 
 func (h *History) noteGroup(group string, pos, gseq int32, at int64, by string) {
-	byPos := h.groups[group]
-	if byPos == nil {
-		byPos = map[int32]groupMark{}
-		h.groups[group] = byPos
+	t := h.groups[group]
+	if t == nil {
+		t = &groupTable{}
+		h.groups[group] = t
+	}
+	k := slotFor(&t.slots, pos, len(t.marks))
+	if k == len(t.marks) {
+		t.marks = append(t.marks, groupMark{gseq: gseq, at: at, by: by})
+		return
 	}
 	// As the store reads it: the fire with the highest group number
 	// speaks for the group.
-	if m, ok := byPos[pos]; !ok || gseq > m.gseq {
-		byPos[pos] = groupMark{gseq: gseq, at: at, by: by}
+	if m := &t.marks[k]; gseq > m.gseq {
+		*m = groupMark{gseq: gseq, at: at, by: by}
 	}
-}
-
-func (h *History) name(ref RuleRef) string {
-	n, ok := h.names[ref]
-	if !ok {
-		n = ref.String()
-		h.names[ref] = n
-	}
-	return n
 }
 
 // View returns the marks one evaluation of playbook reads, with groups
-// the benefit groups of every loaded playbook.
-func (h *History) View(playbook string, groups GroupRules) *Marks {
-	return &Marks{history: h, playbook: playbook, groupRules: groups}
+// the benefit groups of every loaded playbook. The tables of the
+// playbook's rules and of the groups' rules are looked up here, once, not
+// per customer.
+func (h *History) View(playbook string, rules []string, groups GroupRules) *Marks {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v := &historyView{h: h, rules: make([]*ruleTable, len(rules)), groups: make(map[string][]*ruleTable, len(groups))}
+	for i, r := range rules {
+		v.rules[i] = h.table(RuleRef{playbook, r})
+	}
+	for g, refs := range groups {
+		ts := make([]*ruleTable, len(refs))
+		for i, ref := range refs {
+			ts[i] = h.table(ref)
+		}
+		v.groups[g] = ts
+	}
+	return &Marks{history: v, playbook: playbook, groupRules: groups}
+}
+
+// historyView is a History as one playbook's evaluation reads it.
+type historyView struct {
+	h      *History
+	rules  []*ruleTable // the playbook's, in View's order
+	groups map[string][]*ruleTable
 }
 
 // rule returns the mark of a playbook's rule for the customer at pos.
-func (h *History) rule(playbook, rule string, pos int) FireMark {
-	h.mu.RLock()
-	m, ok := h.rules[RuleRef{playbook, rule}][int32(pos)]
-	h.mu.RUnlock()
+func (v *historyView) rule(rule string, pos int) FireMark {
+	var t *ruleTable
+	for _, rt := range v.rules {
+		if rt.ref.Rule == rule {
+			t = rt
+			break
+		}
+	}
+	if t == nil {
+		return FireMark{}
+	}
+	v.h.mu.RLock()
+	m, ok := t.get(pos)
+	v.h.mu.RUnlock()
 	if !ok {
 		return FireMark{}
 	}
@@ -126,9 +220,9 @@ func (h *History) rule(playbook, rule string, pos int) FireMark {
 // evaluating playbook sees it: the fire recorded in the group with the
 // highest number, and the latest fire of any of the group's rules from
 // before they joined it (for the playbook's own rules, their latest fire).
-func (h *History) group(playbook, group string, rules []RuleRef, pos int) FireMark {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+func (v *historyView) group(playbook, group string, pos int) FireMark {
+	v.h.mu.RLock()
+	defer v.h.mu.RUnlock()
 	var out FireMark
 	var at int64
 	note := func(ms int64, gseq int32, by string) {
@@ -137,20 +231,22 @@ func (h *History) group(playbook, group string, rules []RuleRef, pos int) FireMa
 		}
 		out.Seq = max(out.Seq, int(gseq))
 	}
-	if m, ok := h.groups[group][int32(pos)]; ok {
-		note(m.at, m.gseq, m.by)
+	if t := v.h.groups[group]; t != nil {
+		if m, ok := t.get(pos); ok {
+			note(m.at, m.gseq, m.by)
+		}
 	}
-	for _, ref := range rules {
-		m, ok := h.rules[ref][int32(pos)]
+	for _, t := range v.groups[group] {
+		m, ok := t.get(pos)
 		if !ok {
 			continue
 		}
 		ms := m.atNoGroup
-		if ref.Playbook == playbook {
+		if t.ref.Playbook == playbook {
 			ms = m.at
 		}
 		if ms > 0 {
-			note(ms, 0, h.names[ref])
+			note(ms, 0, t.name)
 		}
 	}
 	if at > 0 {

@@ -51,7 +51,7 @@ type Marks struct {
 	// in any playbook.
 	Groups map[FireRef]FireMark
 
-	history    *History
+	history    *historyView
 	playbook   string
 	groupRules GroupRules
 }
@@ -63,7 +63,7 @@ func (m *Marks) Rule(rule string, pos int, customerID string) FireMark {
 		return FireMark{}
 	}
 	if m.history != nil {
-		return m.history.rule(m.playbook, rule, pos)
+		return m.history.rule(rule, pos)
 	}
 	return m.Rules[FireRef{Rule: rule, CustomerID: customerID}]
 }
@@ -78,7 +78,7 @@ func (m *Marks) Group(group string, pos int, customerID string) FireMark {
 	if m.history == nil {
 		return noted
 	}
-	out := m.history.group(m.playbook, group, m.groupRules[group], pos)
+	out := m.history.group(m.playbook, group, pos)
 	if noted.At.After(out.At) {
 		out.At, out.By = noted.At, noted.By
 	}

@@ -1,0 +1,62 @@
+package evaluate
+
+import (
+	"testing"
+	"time"
+)
+
+// The store answers a rule's mark with its highest number and latest
+// time whatever order the fires were recorded in (a backdated run writes
+// an older fire after a newer one); the history must answer the same.
+func TestHistoryKeepsTheLatestFireWhateverTheOrder(t *testing.T) {
+	h := NewHistory()
+	ref := RuleRef{"pb", "r"}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	h.NoteFire(ref, 7, 3, t0.Add(48*time.Hour), "", 0)
+	h.NoteFire(ref, 7, 2, t0, "", 0) // older, noted later
+	h.NoteFire(ref, 2, 1, t0, "", 0)
+
+	m := h.View("pb", []string{"r", "other"}, nil)
+	if got := m.Rule("r", 7, "c7"); got.Seq != 3 || !got.At.Equal(t0.Add(48*time.Hour)) {
+		t.Errorf("customer 7: %+v, want seq 3 at %v", got, t0.Add(48*time.Hour))
+	}
+	if got := m.Rule("r", 2, "c2"); got.Seq != 1 || !got.At.Equal(t0) {
+		t.Errorf("customer 2: %+v, want seq 1 at %v", got, t0)
+	}
+	for _, pos := range []int{0, 3, 8, 1 << 20} {
+		if got := m.Rule("r", pos, "x"); got != (FireMark{}) {
+			t.Errorf("customer %d never fired: %+v", pos, got)
+		}
+	}
+	if got := m.Rule("other", 7, "c7"); got != (FireMark{}) {
+		t.Errorf("a rule that never fired: %+v", got)
+	}
+	if got := m.Rule("not-in-the-view", 7, "c7"); got != (FireMark{}) {
+		t.Errorf("a rule the view does not know: %+v", got)
+	}
+}
+
+// A group's mark is its fire with the highest group number, and the
+// latest fire of its rules from before they joined it.
+func TestHistoryGroupMarks(t *testing.T) {
+	h := NewHistory()
+	a, b := RuleRef{"pb", "a"}, RuleRef{"other", "b"}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	h.NoteFire(a, 5, 1, t0.Add(2*time.Hour), "welcome", 2)
+	h.NoteFire(b, 5, 1, t0.Add(3*time.Hour), "welcome", 1) // later, lower number
+	h.NoteFire(b, 6, 1, t0.Add(time.Hour), "", 0)          // before b joined the group
+
+	groups := GroupRules{"welcome": {a, b}}
+	m := h.View("pb", []string{"a"}, groups)
+	got := m.Group("welcome", 5, "c5")
+	if got.Seq != 2 || !got.At.Equal(t0.Add(2*time.Hour)) || got.By != "pb/a" {
+		t.Errorf("customer 5: %+v, want the group's fire number 2 by pb/a", got)
+	}
+	got = m.Group("welcome", 6, "c6")
+	if got.Seq != 0 || !got.At.Equal(t0.Add(time.Hour)) || got.By != "other/b" {
+		t.Errorf("customer 6: %+v, want other/b's ungrouped fire", got)
+	}
+	if got := m.Group("welcome", 9, "c9"); got != (FireMark{}) {
+		t.Errorf("customer 9 never fired: %+v", got)
+	}
+}
