@@ -16,7 +16,7 @@ import (
 // pond version, which has the pond and its history loaded again.
 func (e *Engine) loadHistory(ctx context.Context, p *profile.Pond) (*evaluate.History, error) {
 	start := time.Now()
-	h := evaluate.NewHistory()
+	h := evaluate.NewHistory(p.Len())
 	err := h.Load(func(note func(evaluate.RuleRef, int, int, int64, string, int)) error {
 		return e.store.FireHistory(ctx, func(ref evaluate.RuleRef, customerID []byte, seq int, at int64, group string, gseq int) {
 			if pos, ok := p.Lookup(string(customerID)); ok {

@@ -17,7 +17,9 @@ import (
 // It answers exactly what the store's FireMarks does (see View). All its
 // methods are safe for concurrent use.
 type History struct {
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	// size is the number of customers the tables' slots cover when made.
+	size   int
 	rules  map[RuleRef]*ruleTable
 	groups map[string]*groupTable
 	// last is the table Load noted a fire in last: the store reads fires
@@ -54,8 +56,8 @@ func (t *ruleTable) get(pos int) (ruleMark, bool) {
 	return t.marks[t.slots[pos]-1], true
 }
 
-func (t *ruleTable) note(pos, seq int32, at, atNoGroup int64) {
-	k := slotFor(&t.slots, pos, len(t.marks))
+func (t *ruleTable) note(pos, seq int32, at, atNoGroup int64, size int) {
+	k := slotFor(&t.slots, pos, len(t.marks), size)
 	if k == len(t.marks) {
 		t.marks = append(t.marks, ruleMark{})
 	}
@@ -86,11 +88,16 @@ func (t *groupTable) get(pos int) (groupMark, bool) {
 }
 
 // slotFor returns the index of pos's mark in a table whose slots are
-// *slots and which has n marks, growing the slots to cover pos; n when
-// pos has no mark yet (the caller appends it).
-func slotFor(slots *[]int32, pos int32, n int) int {
+// *slots and which has n marks, growing the slots to cover pos (and at
+// least size positions); n when pos has no mark yet (the caller appends
+// it).
+func slotFor(slots *[]int32, pos int32, n int, size int) int {
 	if int(pos) >= len(*slots) {
-		*slots = append(*slots, make([]int32, int(pos)+1-len(*slots))...)
+		// Cover the pond at once, and beyond it by doubling: growing to
+		// each new position made noting a run's fires quadratic.
+		grown := make([]int32, max(int(pos)+1, size, 2*len(*slots)))
+		copy(grown, *slots)
+		*slots = grown
 	}
 	s := &(*slots)[pos]
 	if *s == 0 {
@@ -99,9 +106,9 @@ func slotFor(slots *[]int32, pos int32, n int) int {
 	return int(*s - 1)
 }
 
-// NewHistory returns an empty history.
-func NewHistory() *History {
-	return &History{rules: map[RuleRef]*ruleTable{}, groups: map[string]*groupTable{}}
+// NewHistory returns an empty history of a pond of size customers.
+func NewHistory(size int) *History {
+	return &History{size: size, rules: map[RuleRef]*ruleTable{}, groups: map[string]*groupTable{}}
 }
 
 // Load runs fn, which hands the history its fires through note, under
@@ -135,7 +142,7 @@ func (h *History) note(ref RuleRef, pos int, seq int, at int64, group string, gs
 		noGroup = 0
 		h.noteGroup(group, int32(pos), int32(gseq), at, t.name)
 	}
-	t.note(int32(pos), int32(seq), at, noGroup)
+	t.note(int32(pos), int32(seq), at, noGroup, h.size)
 }
 
 // table returns the rule's table, made when missing; the caller holds
@@ -155,7 +162,7 @@ func (h *History) noteGroup(group string, pos, gseq int32, at int64, by string) 
 		t = &groupTable{}
 		h.groups[group] = t
 	}
-	k := slotFor(&t.slots, pos, len(t.marks))
+	k := slotFor(&t.slots, pos, len(t.marks), h.size)
 	if k == len(t.marks) {
 		t.marks = append(t.marks, groupMark{gseq: gseq, at: at, by: by})
 		return

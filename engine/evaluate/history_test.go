@@ -9,7 +9,7 @@ import (
 // time whatever order the fires were recorded in (a backdated run writes
 // an older fire after a newer one); the history must answer the same.
 func TestHistoryKeepsTheLatestFireWhateverTheOrder(t *testing.T) {
-	h := NewHistory()
+	h := NewHistory(4)
 	ref := RuleRef{"pb", "r"}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	h.NoteFire(ref, 7, 3, t0.Add(48*time.Hour), "", 0)
@@ -39,7 +39,7 @@ func TestHistoryKeepsTheLatestFireWhateverTheOrder(t *testing.T) {
 // A group's mark is its fire with the highest group number, and the
 // latest fire of its rules from before they joined it.
 func TestHistoryGroupMarks(t *testing.T) {
-	h := NewHistory()
+	h := NewHistory(4)
 	a, b := RuleRef{"pb", "a"}, RuleRef{"other", "b"}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	h.NoteFire(a, 5, 1, t0.Add(2*time.Hour), "welcome", 2)

@@ -2,20 +2,16 @@ package profile
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/koihq/koi/actions"
 )
 
-var windowCache sync.Map // string -> time.Duration
-
-// parseWindow parses a window such as "7d"; results are cached because
-// count() runs for every customer.
+// parseWindow parses a window such as "7d". It is not cached: parsing
+// "7d" costs less than a concurrent map lookup did, and a cache keyed by
+// whatever an expression passes (count("visit", name)) would grow without
+// bound.
 func parseWindow(s string) (time.Duration, error) {
-	if d, ok := windowCache.Load(s); ok {
-		return d.(time.Duration), nil
-	}
 	d, err := actions.ParseDuration(s)
 	if err != nil {
 		return 0, err
@@ -23,7 +19,6 @@ func parseWindow(s string) (time.Duration, error) {
 	if d <= 0 {
 		return 0, fmt.Errorf("window %q must be positive", s)
 	}
-	windowCache.Store(s, d)
 	return d, nil
 }
 
