@@ -136,28 +136,40 @@ func CapSlot(pol rules.Policy, contacts [][]profile.ContactMark, channels []stri
 }
 
 // locations caches customers' timezones by name: loading one reads the
-// zoneinfo database, far too slow to do per customer per run.
-var locations sync.Map // name → *time.Location, or nil for an unknown name
+// zoneinfo database, far too slow to do per customer per run. Names come
+// from customers' attrs, which callers write, so the cache is bounded:
+// past maxLocations names a new one is loaded and not kept.
+var locations = struct {
+	sync.RWMutex
+	byName map[string]*time.Location // nil for an unknown name
+}{byName: map[string]*time.Location{}}
 
-// CustomerLocation returns the customer's own timezone (attrs.timezone, an
-// IANA name) when it is known, else brand.
-func CustomerLocation(attrs map[string]any, brand *time.Location) *time.Location {
-	name, _ := attrs["timezone"].(string)
+const maxLocations = 4096
+
+// CustomerLocation returns the customer's own timezone (the value of
+// attrs.timezone, an IANA name) when it is known, else brand.
+func CustomerLocation(timezone any, brand *time.Location) *time.Location {
+	name, _ := timezone.(string)
 	if name == "" {
 		return brand
 	}
-	if v, ok := locations.Load(name); ok {
-		if v == nil {
-			return brand
+	locations.RLock()
+	loc, ok := locations.byName[name]
+	locations.RUnlock()
+	if !ok {
+		var err error
+		if loc, err = time.LoadLocation(name); err != nil {
+			loc = nil
 		}
-		return v.(*time.Location)
+		locations.Lock()
+		if len(locations.byName) < maxLocations {
+			locations.byName[name] = loc
+		}
+		locations.Unlock()
 	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		locations.Store(name, nil)
+	if loc == nil {
 		return brand
 	}
-	locations.Store(name, loc)
 	return loc
 }
 

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -94,12 +95,22 @@ func TestWithoutConsent(t *testing.T) {
 
 func TestCustomerLocation(t *testing.T) {
 	brand := time.FixedZone("brand", 8*3600)
-	if got := policy.CustomerLocation(map[string]any{"timezone": "Europe/Paris"}, brand); got.String() != "Europe/Paris" {
+	if got := policy.CustomerLocation("Europe/Paris", brand); got.String() != "Europe/Paris" {
 		t.Errorf("attrs.timezone Europe/Paris: got %v", got)
 	}
-	for _, attrs := range []map[string]any{nil, {"timezone": "Mars/Olympus"}, {"timezone": 8}} {
-		if got := policy.CustomerLocation(attrs, brand); got != brand {
-			t.Errorf("attrs %v: got %v, want the brand's zone", attrs, got)
+	for _, tz := range []any{nil, "", "Mars/Olympus", 8} {
+		if got := policy.CustomerLocation(tz, brand); got != brand {
+			t.Errorf("attrs.timezone %v: got %v, want the brand's zone", tz, got)
 		}
+	}
+	// Many unknown names (attrs are what callers write) are answered the
+	// same, once the cache is full too.
+	for i := range 5000 {
+		if got := policy.CustomerLocation(fmt.Sprintf("Mars/Crater%d", i), brand); got != brand {
+			t.Fatalf("Mars/Crater%d: got %v", i, got)
+		}
+	}
+	if got := policy.CustomerLocation("Asia/Tokyo", brand); got.String() != "Asia/Tokyo" {
+		t.Errorf("a known zone once the cache is full: got %v", got)
 	}
 }
