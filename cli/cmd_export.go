@@ -51,11 +51,12 @@ func newExportCmd(g *globals) *cobra.Command {
 				out = cw
 			}
 			var m rules.Evaluator
-			for i := range snap.Profiles {
+			var buf profile.ProfileBuf
+			for i := range snap.Len() {
 				if !snap.Present[i] {
 					continue
 				}
-				p := &snap.Profiles[i]
+				p := snap.Fill(i, &buf)
 				if cond != nil {
 					ok, err := cond.Eval(&m, p)
 					if err != nil {

@@ -58,15 +58,17 @@ func BenchmarkEvaluateExamples(b *testing.B) {
 		}
 	}
 	var m rules.Evaluator
+	var buf profile.ProfileBuf
 	b.ReportAllocs()
 	for b.Loop() {
-		for i := range snap.Profiles {
+		for i := range snap.Len() {
+			p := snap.Fill(i, &buf)
 			for _, c := range conds {
-				if _, err := c.Eval(&m, &snap.Profiles[i]); err != nil {
+				if _, err := c.Eval(&m, p); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(snap.Profiles)*len(conds)), "ns/condition")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(snap.Len()*len(conds)), "ns/condition")
 }

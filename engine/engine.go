@@ -221,7 +221,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	e.pondMu.RLock()
 	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
-	e.log.Debug("snapshot computed", "customers", len(snap.Profiles), "took", time.Since(start))
+	e.log.Debug("snapshot computed", "customers", snap.Len(), "took", time.Since(start))
 	defer func() {
 		// Keeping a copy of the population for single-profile lookups is
 		// not the run's work: it is done after the run returns, still

@@ -61,7 +61,7 @@ func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func(
 	}
 	// When much changed, patching would cost about as much as evaluating
 	// again, on all cores.
-	if len(changed) > len(snap.Profiles)/8 {
+	if len(changed) > snap.Len()/8 {
 		refresh(changed)
 		return evaluate.Evaluate(la.pb, snap, la.marks), nil
 	}

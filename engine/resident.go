@@ -54,7 +54,7 @@ func (e *Engine) currentPond(ctx context.Context) (*profile.Pond, error) {
 	e.pond, e.history = p, h
 	e.pondMu.Unlock()
 	// Have the snapshot memory ready before the first run (see snapshotMemory).
-	if s := e.takeSpare(); s != nil && cap(s.Profiles) >= p.Len() {
+	if s := e.takeSpare(); s != nil && s.Capacity() >= p.Len() {
 		e.putSpare(s)
 	} else {
 		e.putSpare(profile.ReserveSnapshot(p.Len()))
@@ -192,8 +192,7 @@ func (e *Engine) AddEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 			if ci, ok := p.Lookup(evs[i].CustomerID); ok {
 				p.AddLoadedEvent(ci, evs[i])
 				if ch := evs[i].OptOut; ch != "" {
-					c := &p.Customers[ci]
-					c.OptOut = profile.UnionOptOut(c.OptOut, []string{ch})
+					p.Update(ci, func(c *profile.PondCustomer) { c.OptOut = profile.UnionOptOut(c.OptOut, []string{ch}) })
 				}
 			} else {
 				p.Version = -1 // a customer the pond does not know: reload
@@ -220,7 +219,7 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	}
 	e.applyToPond(version, func(p *profile.Pond) {
 		if i, ok := p.Lookup(customerID); ok {
-			p.Customers[i].OptOut = list
+			p.Update(i, func(c *profile.PondCustomer) { c.OptOut = list })
 		}
 	})
 	return list, nil

@@ -78,7 +78,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]profile.Change, []keptFire, int, error) {
 	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
-		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.Profile(int(d.Cust)).ID,
+		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.ID(int(d.Cust)),
 			Seq: int(d.Seq), Status: domain.FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: int(d.GroupSeq)}
 		if d.Holdout {
 			f.Status = domain.FireHoldout
@@ -121,17 +121,20 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		case d.Holdout:
 			continue
 		}
-		p := snap.Profile(int(d.Cust))
+		// The profile is filled only if an action asks for it (a message
+		// template): most never look.
+		cust := int(d.Cust)
+		values := func() map[string]any { return snap.Profile(cust).Values() }
 		var delay time.Duration
 		if d.DeliverAt > 0 {
 			delay = time.Duration(d.DeliverAt-snap.Now.UnixMilli()) * time.Millisecond
 		}
-		if err := e.doActions(ctx, r, int(d.Variant), fires[i], p, fx, delay); err != nil {
+		if err := e.doActions(ctx, r, int(d.Variant), fires[i], values, fx, delay); err != nil {
 			fx.Discard()
 			if err := fx.Fatal(); err != nil {
 				return nil, nil, 0, err // the store failed, not the action
 			}
-			c.Fail(p.ID + ": " + err.Error())
+			c.Fail(fires[i].CustomerID + ": " + err.Error())
 			failed = append(failed, fires[i].ID)
 			continue
 		}
@@ -154,7 +157,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, p *profile.Profile, fx *stage.Effects, delay time.Duration) error {
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, values func() map[string]any, fx *stage.Effects, delay time.Duration) error {
 	acts := r.Actions
 	if variant >= 0 {
 		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
@@ -162,7 +165,7 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *d
 	af := &actions.Fire{
 		Playbook: f.Playbook, Rule: f.Rule, RunID: f.RunID, FireID: f.ID,
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
-		ProfileFunc: p.Values,
+		ProfileFunc: values,
 	}
 	fx.Begin(af, delay)
 	for i, ra := range acts {

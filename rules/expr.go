@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -66,6 +67,10 @@ type Condition struct {
 	// when it uses something only the VM supports.
 	native  boolFn
 	envType reflect.Type
+	// names are the environment's names the condition reads (anyName:
+	// all of them); see Reads.
+	names   []string
+	anyName bool
 	// env is what it compiled against, for tools that compile parts of
 	// it (Explain, Terms).
 	env *Env
@@ -182,6 +187,8 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	if _, err := checker.Check(tree, cfg); err != nil {
 		return nil, []exprError{toExprError(fmt.Errorf("internal: nil-safe rewrite: %w", err))}
 	}
+	names := &nameCollector{}
+	ast.Walk(&tree.Node, names)
 	// Before the optimizer rewrites the tree into forms only the VM knows.
 	var native boolFn
 	if asBool {
@@ -194,7 +201,33 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
-	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env}, nil
+	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName}, nil
+}
+
+// nameCollector lists the names an expression reads from its environment.
+type nameCollector struct {
+	names   []string
+	anyName bool // it reads $env, which can reach any name
+}
+
+func (c *nameCollector) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if id.Value == "$env" {
+		c.anyName = true
+	}
+	if !slices.Contains(c.names, id.Value) {
+		c.names = append(c.names, id.Value)
+	}
+}
+
+// Reads reports whether the condition may read the environment's name
+// (an attribute such as attrs), so that a caller can leave out what no
+// condition reads. It errs on the side of true.
+func (c *Condition) Reads(name string) bool {
+	return c.anyName || slices.Contains(c.names, name)
 }
 
 // checkShape refuses an expression longer than MaxExprBytes, or whose

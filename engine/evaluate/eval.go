@@ -95,7 +95,7 @@ func (ev *Evaluation) ClaimGroups(pb *rules.Playbook, snap *profile.Snapshot, cl
 	}
 	for _, d := range ev.Decisions {
 		if g := pb.Rules[d.Rule].Group; g != "" {
-			claims.NoteGroupFire(g, snap.Profile(int(d.Cust)).ID, snap.Now, int(d.GroupSeq), by[d.Rule])
+			claims.NoteGroupFire(g, snap.ID(int(d.Cust)), snap.Now, int(d.GroupSeq), by[d.Rule])
 		}
 	}
 }
@@ -140,7 +140,7 @@ func EvaluateWith(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, work
 // the evaluation partial: a preview's time budget (a run evaluates to the
 // end; nil never closes).
 func EvaluateUntil(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, workers int, trace bool) *Evaluation {
-	n := len(snap.Profiles)
+	n := snap.Len()
 	if n < 1024 {
 		workers = 1
 	}
@@ -180,6 +180,7 @@ func NewCounts(pb *rules.Playbook) []*RuleCounts {
 
 func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, lo, hi int, out *Evaluation) {
 	var m rules.Evaluator
+	buf := profile.ProfileBuf{WithoutAttrs: !ReadsAttrs(pb)}
 	for i := lo; i < hi; i++ {
 		if (i-lo)&1023 == 0 && done != nil {
 			select {
@@ -188,7 +189,7 @@ func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snaps
 			default:
 			}
 		}
-		evaluateOne(pb, snap, marks, i, &m, out)
+		evaluateOne(pb, snap, marks, i, &m, &buf, out)
 	}
 }
 
@@ -196,18 +197,33 @@ func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snaps
 func EvaluateSubset(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, indexes []int) *Evaluation {
 	out := &Evaluation{Counts: NewCounts(pb), Marks: marks}
 	var m rules.Evaluator
+	buf := profile.ProfileBuf{WithoutAttrs: !ReadsAttrs(pb)}
 	for _, i := range indexes {
-		evaluateOne(pb, snap, marks, i, &m, out)
+		evaluateOne(pb, snap, marks, i, &m, &buf, out)
 	}
 	return out
 }
 
+// ReadsAttrs reports whether any condition of pb (its audience, a
+// rule's when) may read the customer's attrs.
+func ReadsAttrs(pb *rules.Playbook) bool {
+	if pb.Audience != nil && pb.Audience.Reads("attrs") {
+		return true
+	}
+	for _, r := range pb.Rules {
+		if r.When != nil && r.When.Reads("attrs") {
+			return true
+		}
+	}
+	return false
+}
+
 // evaluateOne applies the audience and then the rules to customer i.
-func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *rules.Evaluator, out *Evaluation) {
+func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *rules.Evaluator, buf *profile.ProfileBuf, out *Evaluation) {
 	if !snap.Present[i] {
 		return
 	}
-	p := &snap.Profiles[i]
+	p := snap.Fill(i, buf)
 	if pb.Audience != nil {
 		ok, err := pb.Audience.Eval(m, p)
 		if err != nil || !ok {

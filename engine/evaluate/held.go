@@ -14,7 +14,7 @@ func Hold(pb *rules.Playbook, snap *profile.Snapshot, ev *Evaluation) []domain.H
 	out := make([]domain.HeldFire, len(ev.Decisions))
 	for k, d := range ev.Decisions {
 		r := pb.Rules[d.Rule]
-		h := domain.HeldFire{Rule: r.ID, CustomerID: snap.Profile(int(d.Cust)).ID, Seq: int(d.Seq), GroupSeq: int(d.GroupSeq), Holdout: d.Holdout}
+		h := domain.HeldFire{Rule: r.ID, CustomerID: snap.ID(int(d.Cust)), Seq: int(d.Seq), GroupSeq: int(d.GroupSeq), Holdout: d.Holdout}
 		if d.Variant >= 0 {
 			h.Variant = r.Variants[d.Variant].ID
 		}

@@ -36,7 +36,7 @@ func applyPolicy(pb *rules.Playbook, snap *profile.Snapshot, p *profile.Profile,
 	sort.SliceStable(msgs, func(a, b int) bool {
 		return pb.Rules[ds[msgs[a]].Rule].Priority > pb.Rules[ds[msgs[b]].Rule].Priority
 	})
-	loc := policy.CustomerLocation(p.Attrs["timezone"], snap.Config().Location)
+	loc := policy.CustomerLocation(p.Attr("timezone"), snap.Config().Location)
 	now := snap.Now.UnixMilli()
 	due := pol.NextAllowed(snap.Now, loc).UnixMilli()
 	history := profile.ContactsOf(p)

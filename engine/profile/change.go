@@ -24,14 +24,13 @@ type Change struct {
 // customers it changed.
 func (p *Pond) Apply(changes []Change) {
 	for _, m := range changes {
-		c := &p.Customers[m.Cust]
 		switch {
 		case m.Tier != nil:
-			c.Tier = *m.Tier
+			p.Update(m.Cust, func(c *PondCustomer) { c.Tier = *m.Tier })
 		case m.Tags != nil:
-			c.Tags = *m.Tags
+			p.Update(m.Cust, func(c *PondCustomer) { c.Tags = *m.Tags })
 		case m.Guide != nil:
-			c.Guide = *m.Guide
+			p.Update(m.Cust, func(c *PondCustomer) { c.Guide = *m.Guide })
 		case m.Coupon != nil:
 			p.AddCoupon(m.Cust, *m.Coupon)
 		case m.Contact != nil:

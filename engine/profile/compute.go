@@ -3,7 +3,6 @@ package profile
 import (
 	"time"
 
-	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine/domain"
 )
 
@@ -88,21 +87,16 @@ type scratch struct {
 // slotsPer is the number of nil-able numbers a profile points into slots.
 const slotsPer = 5
 
-// profile computes the profile of customer i of pond, but for RFM scores,
-// which need the population. Its nil-able numbers point into slots
-// (slotsPer ints the caller provides), so a million profiles do not make
-// millions of tiny allocations.
-func (pr *profiler) profile(pond *Pond, i int, slots []int, sc *scratch) Profile {
-	c, evs, coupons, birthday := &pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i]
+// compute computes customer i's row (see row), but for RFM scores, which
+// need the population.
+func (pr *profiler) compute(pond *Pond, i int, sc *scratch) row {
+	c, evs, coupons, birthday := pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i]
 	now, nowMs := pr.now, pr.nowMs
-	p := Profile{
-		ID: c.ID, Name: c.Name, Tier: c.Tier, Tags: c.Tags, Attrs: c.Attrs,
-		Guide: c.Guide, Member: c.Member, Now: now, events: evs, types: pr.types,
-		contacts: pond.contacts[i], optOut: c.OptOut,
-	}
+	r := row{cust: c, events: evs, contacts: pond.contacts[i]}
 	if !c.JoinedAt.IsZero() {
-		p.JoinedDays = wholeDays(now.Sub(c.JoinedAt))
+		r.joinedDays = int32(wholeDays(now.Sub(c.JoinedAt)))
 	}
+	var periodOrd, periodRefs int32
 	orders, refunds, redeemed := sc.orders[:0], sc.refunds[:0], sc.redeemed[:0]
 	for _, e := range evs {
 		if e.at > nowMs {
@@ -117,12 +111,12 @@ func (pr *profiler) profile(pond *Pond, i int, slots []int, sc *scratch) Profile
 			refunds = append(refunds, order{ref: e.ref, amount: e.amount()})
 		case typShare:
 			if e.at > pr.from90 {
-				p.Shares90d++
+				r.shares90++
 			}
 		case typReferral:
-			p.Referrals++
+			r.referrals++
 			if e.at > pr.periodFrom {
-				p.facts.periodRefs++
+				periodRefs++
 			}
 		case typCouponRedeem:
 			redeemed = append(redeemed, e.ref)
@@ -131,65 +125,57 @@ func (pr *profiler) profile(pond *Pond, i int, slots []int, sc *scratch) Profile
 	sc.orders, sc.refunds, sc.redeemed = orders, refunds, redeemed
 	// Refunds apply after all orders are known: a refund's own timestamp does
 	// not matter, its amount leaves the window of the order it refunds.
-	for _, r := range refunds {
-		if i := findOrder(orders, r.ref); i >= 0 {
-			orders[i].refunded += r.amount
+	for _, rf := range refunds {
+		if i := findOrder(orders, rf.ref); i >= 0 {
+			orders[i].refunded += rf.amount
 		}
 	}
-	var spend, spend30, spend90, spend365, rfmSpend int64
 	var last int64 = -1 << 62
 	for _, o := range orders {
 		if o.refunded > 0 && o.refunded >= o.amount {
 			continue // fully refunded: no longer an order
 		}
 		net := o.amount - o.refunded
-		p.Orders++
-		spend += net
+		r.orders++
+		r.spend += net
 		last = max(last, o.at)
 		age := nowMs - o.at
 		if age < 30*dayMs {
-			p.Orders30d++
-			spend30 += net
+			r.orders30++
+			r.spend30 += net
 		}
 		if age < 90*dayMs {
-			p.Orders90d++
-			spend90 += net
+			r.orders90++
+			r.spend90 += net
 		}
 		if age < 365*dayMs {
-			p.Orders365d++
-			spend365 += net
+			r.orders365++
+			r.spend365 += net
 		}
 		if o.at > pr.rfmFrom {
-			p.facts.rfmOrders++
-			rfmSpend += net
+			r.rfmOrders++
+			r.rfmSpend += net
 		}
 		if o.at > pr.periodFrom {
-			p.facts.periodOrd++
+			periodOrd++
 		}
 	}
-	p.Spend = actions.FenToYuan(spend)
-	p.Spend30d = actions.FenToYuan(spend30)
-	p.Spend90d = actions.FenToYuan(spend90)
-	p.Spend365d = actions.FenToYuan(spend365)
-	if p.Orders > 0 {
-		p.AOV = actions.FenToYuan(spend) / float64(p.Orders)
-		slots[0] = wholeDays(time.Duration(nowMs-last) * time.Millisecond)
-		p.RecencyDays = &slots[0]
-		p.facts.everOrdered = true
+	everOrdered := r.orders > 0
+	if everOrdered {
+		r.recency = int32(wholeDays(time.Duration(nowMs-last) * time.Millisecond))
+		r.flags |= hasRecency
 	}
-	if p.facts.rfmOrders > 0 {
-		p.facts.rfmScored = true
-		p.facts.rfmRecency = *p.RecencyDays
-		p.facts.rfmSpend = rfmSpend
+	if r.rfmOrders > 0 {
+		r.flags |= rfmScored
 	}
-	p.Lifecycle = lifecycle(c.Member, p.facts)
-	openCoupons(&p, coupons, redeemed, now, slots[1:2], slots[4:5])
-	contactHistory(&p, nowMs, &slots[3])
+	r.lifecycle = lifecycle(c.Member, everOrdered, periodOrd, periodRefs)
+	openCoupons(&r, coupons, redeemed, now)
+	contactHistory(&r, nowMs)
 	if birthday != 0 {
-		slots[2] = pr.untilBirthday[birthday/100][birthday%100]
-		p.BirthdayInDays = &slots[2]
+		r.birthdayIn = int32(pr.untilBirthday[birthday/100][birthday%100])
+		r.flags |= hasBirthday
 	}
-	return p
+	return r
 }
 
 func findOrder(orders []order, ref uint64) int {
@@ -201,28 +187,29 @@ func findOrder(orders []order, ref uint64) int {
 	return -1
 }
 
-// lifecycle applies the lifecycle stages of docs/playbooks.md, first match wins.
-func lifecycle(member bool, f facts) string {
+// lifecycle applies the lifecycle stages of docs/playbooks.md, first
+// match wins, given the orders and referrals in the lifecycle period.
+func lifecycle(member, everOrdered bool, periodOrd, periodRefs int32) uint8 {
 	switch {
-	case f.periodOrd >= 2 && f.periodRefs >= 1:
-		return StageKOC
-	case f.periodOrd >= 2:
-		return StageRepeat
-	case f.periodOrd == 1:
-		return StagePurchased
-	case member || f.everOrdered:
-		return StageMember
+	case periodOrd >= 2 && periodRefs >= 1:
+		return stageKOC
+	case periodOrd >= 2:
+		return stageRepeat
+	case periodOrd == 1:
+		return stagePurchased
+	case member || everOrdered:
+		return stageMember
 	default:
-		return StageBasic
+		return stageBasic
 	}
 }
 
 // openCoupons counts coupons issued by now, not expired and not redeemed,
-// and sets the days to the nearest expiry (into expiring) and the days
-// since that coupon was issued (into issued). Of several coupons expiring
-// at the same moment, the age is the youngest one's: a reminder about a
-// coupon must not come the moment one was handed out.
-func openCoupons(p *Profile, coupons []domain.IssuedCoupon, redeemed []uint64, now time.Time, expiring, issued []int) {
+// and sets the days to the nearest expiry and the days since that coupon
+// was issued. Of several coupons expiring at the same moment, the age is
+// the youngest one's: a reminder about a coupon must not come the moment
+// one was handed out.
+func openCoupons(r *row, coupons []domain.IssuedCoupon, redeemed []uint64, now time.Time) {
 	var nearest, issuedAt time.Time
 	for _, c := range coupons {
 		if c.IssuedAt.After(now) || !now.Before(c.ExpiresAt) {
@@ -230,8 +217,8 @@ func openCoupons(p *Profile, coupons []domain.IssuedCoupon, redeemed []uint64, n
 		}
 		ref := hashString(c.Code)
 		used := false
-		for _, r := range redeemed {
-			if r == ref {
+		for _, rd := range redeemed {
+			if rd == ref {
 				used = true
 				break
 			}
@@ -239,7 +226,7 @@ func openCoupons(p *Profile, coupons []domain.IssuedCoupon, redeemed []uint64, n
 		if used {
 			continue
 		}
-		p.OpenCoupons++
+		r.openCoupons++
 		switch {
 		case nearest.IsZero() || c.ExpiresAt.Before(nearest):
 			nearest, issuedAt = c.ExpiresAt, c.IssuedAt
@@ -247,30 +234,29 @@ func openCoupons(p *Profile, coupons []domain.IssuedCoupon, redeemed []uint64, n
 			issuedAt = c.IssuedAt
 		}
 	}
-	if p.OpenCoupons > 0 {
-		expiring[0] = wholeDays(nearest.Sub(now))
-		p.CouponExpiringDays = &expiring[0]
-		issued[0] = wholeDays(now.Sub(issuedAt))
-		p.CouponExpiringIssuedDays = &issued[0]
+	if r.openCoupons > 0 {
+		r.couponExpiring = int32(wholeDays(nearest.Sub(now)))
+		r.couponIssued = int32(wholeDays(now.Sub(issuedAt)))
+		r.flags |= hasCoupon
 	}
 }
 
 // contactHistory sets last_contact_days and contacts_7d from the messages
 // due by now.
-func contactHistory(p *Profile, nowMs int64, slot *int) {
+func contactHistory(r *row, nowMs int64) {
 	var last int64 = -1
-	for _, m := range p.contacts {
+	for _, m := range r.contacts {
 		if m.At > nowMs {
 			break // sorted: the rest are planned, not yet sent
 		}
 		last = m.At
 		if m.At > nowMs-7*dayMs {
-			p.Contacts7d++
+			r.contacts7d++
 		}
 	}
 	if last >= 0 {
-		*slot = wholeDays(time.Duration(nowMs-last) * time.Millisecond)
-		p.LastContactDays = slot
+		r.lastContact = int32(wholeDays(time.Duration(nowMs-last) * time.Millisecond))
+		r.flags |= hasLastContact
 	}
 }
 

@@ -50,8 +50,8 @@ func TestNativeMatchesVM(t *testing.T) {
 			native++
 		}
 		trues := 0
-		for i := range snap.Profiles {
-			p := &snap.Profiles[i]
+		for i := range snap.Len() {
+			p := snap.Profile(i)
 			got, gotErr := c.Eval(&m, p)
 			want, wantErr := c.EvalVM(&m, p)
 			if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
@@ -61,7 +61,7 @@ func TestNativeMatchesVM(t *testing.T) {
 				trues++
 			}
 		}
-		t.Logf("%-70s native=%-5v true for %d of %d", src, c.Native(), trues, len(snap.Profiles))
+		t.Logf("%-70s native=%-5v true for %d of %d", src, c.Native(), trues, snap.Len())
 	}
 	// The point of the exercise: the common constructs do run natively.
 	if native < len(nativeCorpus)*3/4 {
@@ -86,8 +86,8 @@ func FuzzNativeMatchesVM(f *testing.F) {
 			return // nothing native to compare
 		}
 		var m rules.Evaluator
-		for i := range snap.Profiles {
-			p := &snap.Profiles[i]
+		for i := range snap.Len() {
+			p := snap.Profile(i)
 			got, gotErr := c.Eval(&m, p)
 			want, wantErr := c.EvalVM(&m, p)
 			if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {

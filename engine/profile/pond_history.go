@@ -46,7 +46,7 @@ func (p *Pond) RemoveCustomer(id string) {
 		return
 	}
 	delete(p.index, id)
-	p.Customers[i] = PondCustomer{JoinedAt: time.UnixMilli(math.MaxInt64 / 2)}
+	p.Customers[i] = &PondCustomer{JoinedAt: time.UnixMilli(math.MaxInt64 / 2)}
 	p.events[i], p.coupons[i], p.contacts[i], p.birthdays[i] = nil, nil, nil, 0
 }
 

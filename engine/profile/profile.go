@@ -55,8 +55,6 @@ type Profile struct {
 
 	Now time.Time `expr:"now" values:"-"`
 
-	// facts feed RFM scoring and lifecycle; not visible to expressions.
-	facts facts
 	// events backs count(); nil for profiles built outside a pond.
 	events []compactEvent
 	// contacts are the customer's messages as of the snapshot, for the
@@ -64,6 +62,20 @@ type Profile struct {
 	contacts []ContactMark
 	optOut   []string
 	types    *typeTable
+	// attrList holds the customer's attrs as the pond keeps them; Attrs
+	// is made from it when the profile's user reads it (Snapshot.Fill).
+	// (A field named attrs would shadow Attrs in expressions.)
+	attrList AttrList
+}
+
+// Attr returns the value of the customer's attr key (nil when unset),
+// whether or not the profile's Attrs map was filled.
+func (p *Profile) Attr(key string) any {
+	if p.Attrs != nil {
+		return p.Attrs[key]
+	}
+	v, _ := p.attrList.Get(key)
+	return v
 }
 
 // RFM holds the quintile scores and segment of a customer.
@@ -103,17 +115,6 @@ const (
 
 // Stages lists the lifecycle stages, deepest first.
 var Stages = []string{StageKOC, StageRepeat, StagePurchased, StageMember, StageBasic}
-
-// facts are the per-customer numbers population-level steps need.
-type facts struct {
-	rfmScored   bool
-	rfmRecency  int   // whole days since the last order
-	rfmOrders   int   // orders in the RFM window
-	rfmSpend    int64 // fen in the RFM window
-	periodOrd   int   // orders in the lifecycle period
-	periodRefs  int   // referral events in the lifecycle period
-	everOrdered bool
-}
 
 // HasTag reports whether the customer has tag t. Expressions call it as has_tag(t).
 func (p *Profile) HasTag(t string) bool { return slices.Contains(p.Tags, t) }

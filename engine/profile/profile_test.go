@@ -53,7 +53,7 @@ func (b *pondBuilder) profileAt(t *testing.T, id string, at time.Time, cfg profi
 	if !ok {
 		t.Fatalf("no customer %s", id)
 	}
-	return s.Profiles[i]
+	return *s.Profile(i)
 }
 
 func TestWindowsAreHalfOpenAtTheStart(t *testing.T) {
@@ -164,7 +164,7 @@ func TestNilComparisonsAreFalseNeverErrors(t *testing.T) {
 		for id, want := range map[string]bool{"never": c.never, "bought": c.bougt} {
 			i, _ := b.p.Lookup(id)
 			var m rules.Evaluator
-			got, err := cond.Eval(&m, &s.Profiles[i])
+			got, err := cond.Eval(&m, s.Profile(i))
 			if err != nil {
 				t.Errorf("%s for %s: error %v", c.expr, id, err)
 			} else if got != want {
@@ -198,7 +198,7 @@ func TestRFMQuintiles(t *testing.T) {
 	// Two tied customers, and one who never ordered (not scored).
 	b.customer("t1").order("t1", 5*day, 1, "t1o").customer("t2").order("t2", 5*day, 1, "t2o").customer("none")
 	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
-	get := func(id string) profile.RFM { i, _ := b.p.Lookup(id); return s.Profiles[i].RFM }
+	get := func(id string) profile.RFM { i, _ := b.p.Lookup(id); return s.Profile(i).RFM }
 	n := 12
 	score := func(w int) int { return 1 + 5*w/n }
 	// F: c_i has i+1 orders; t1, t2 have 1 (tied with c0). Worse than c_i: customers with fewer orders.
@@ -236,8 +236,8 @@ func TestRFMWindowExcludesOldBuyers(t *testing.T) {
 	b := newPond().customer("old").order("old", 400*day, 100, "o").customer("new").order("new", 10*day, 100, "o2")
 	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
 	i, _ := b.p.Lookup("old")
-	if s.Profiles[i].RFM.Segment != "" || s.Pop.Scored() != 1 {
-		t.Errorf("a buyer outside the 365d window was scored: %+v, scored=%d", s.Profiles[i].RFM, s.Pop.Scored())
+	if s.Profile(i).RFM.Segment != "" || s.Pop.Scored() != 1 {
+		t.Errorf("a buyer outside the 365d window was scored: %+v, scored=%d", s.Profile(i).RFM, s.Pop.Scored())
 	}
 }
 
@@ -252,7 +252,7 @@ func TestSegmentsAgainstMeans(t *testing.T) {
 	s := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
 	for id, seg := range want {
 		i, _ := b.p.Lookup(id)
-		if got := s.Profiles[i].RFM.Segment; got != seg {
+		if got := s.Profile(i).RFM.Segment; got != seg {
 			t.Errorf("%s segment = %q, want %q", id, got, seg)
 		}
 	}
@@ -260,7 +260,7 @@ func TestSegmentsAgainstMeans(t *testing.T) {
 	s = profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{Thresholds: &profile.Thresholds{RecencyDays: 100, Orders: 1, Spend: 1}})
 	for _, id := range []string{"a", "b", "c", "d"} {
 		i, _ := b.p.Lookup(id)
-		if got := s.Profiles[i].RFM.Segment; got != profile.SegImportantValue {
+		if got := s.Profile(i).RFM.Segment; got != profile.SegImportantValue {
 			t.Errorf("%s with loose thresholds = %q, want important_value", id, got)
 		}
 	}
@@ -290,7 +290,7 @@ func TestEvaluatingInThePastIgnoresLaterData(t *testing.T) {
 	past := now.Add(-20 * day)
 	s := profile.ComputeSnapshot(b.p, past, profile.ProfileConfig{})
 	i, _ := b.p.Lookup("a")
-	if p := s.Profiles[i]; p.Orders != 1 || *p.RecencyDays != 30 {
+	if p := s.Profile(i); p.Orders != 1 || *p.RecencyDays != 30 {
 		t.Errorf("at now-20d: orders %d recency %d, want 1 and 30", p.Orders, *p.RecencyDays)
 	}
 	j, _ := b.p.Lookup("late")

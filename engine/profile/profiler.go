@@ -30,10 +30,13 @@ func (p *Profiler) Profile(i int, slots []int, pop *Population) Profile {
 	if slots == nil {
 		slots = make([]int, slotsPer)
 	}
-	out := p.pr.profile(p.pond, i, slots[:slotsPer:slotsPer], &p.sc)
+	r := p.pr.compute(p.pond, i, &p.sc)
 	if pop != nil {
-		pop.Score(&out)
+		pop.score(&r)
 	}
+	var out Profile
+	r.fill(&out, p.pr.now, &p.pond.types, slots[:slotsPer:slotsPer])
+	out.Attrs = out.attrList.Map()
 	return out
 }
 
@@ -42,13 +45,13 @@ func (p *Profiler) Profile(i int, slots []int, pop *Population) Profile {
 // pop: a snapshot of a few customers, for event-triggered rules.
 func SparseSnapshot(pond *Pond, pop *Population, indexes []int, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
-	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*Profile, len(indexes))}
+	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*row, len(indexes))}
 	snap.pr = newProfiler(now, cfg, &pond.types)
 	var sc scratch
 	for _, i := range indexes {
-		p := snap.pr.profile(pond, i, make([]int, slotsPer), &sc)
-		pop.Score(&p)
-		snap.sparse[i] = &p
+		r := snap.pr.compute(pond, i, &sc)
+		pop.score(&r)
+		snap.sparse[i] = &r
 	}
 	return snap
 }
@@ -57,7 +60,7 @@ func SparseSnapshot(pond *Pond, pop *Population, indexes []int, now time.Time, c
 func (s *Snapshot) Config() ProfileConfig { return s.cfg }
 
 // Sparse reports whether the snapshot holds only a few customers' profiles
-// (SparseSnapshot); Profiles is empty then and Profile(i) is the way in.
+// (SparseSnapshot); Len is 0 then and Profile(i) is the way in.
 func (s *Snapshot) Sparse() bool { return s.sparse != nil }
 
 // Clone returns a copy of the population that shares nothing with pop,

@@ -17,18 +17,14 @@ type Population struct {
 	highR, highF, highMFen float64 // the boundaries segments use
 }
 
-// NewPopulation builds the distribution from scored profiles. When th is set
-// its fixed thresholds replace the means (rfm.thresholds).
-func NewPopulation(profiles []Profile, th *Thresholds) *Population {
-	return newPopulation(profiles, th, nil)
-}
-
-// newPopulation is NewPopulation reusing the arrays of old, which nothing
-// may use any more, when they are large enough.
-func newPopulation(profiles []Profile, th *Thresholds, old *Population) *Population {
+// newPopulation builds the distribution from scored rows, reusing the
+// arrays of old, which nothing may use any more, when they are large
+// enough. When th is set its fixed thresholds replace the means
+// (rfm.thresholds).
+func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 	n := 0
-	for i := range profiles {
-		if profiles[i].facts.rfmScored {
+	for i := range rows {
+		if rows[i].flags&rfmScored != 0 {
 			n++
 		}
 	}
@@ -38,14 +34,14 @@ func newPopulation(profiles []Profile, th *Thresholds, old *Population) *Populat
 	} else {
 		pop.recency, pop.orders, pop.spend = make([]int, 0, n), make([]int, 0, n), make([]int64, 0, n)
 	}
-	for i := range profiles {
-		f := &profiles[i].facts
-		if !f.rfmScored {
+	for i := range rows {
+		r := &rows[i]
+		if r.flags&rfmScored == 0 {
 			continue
 		}
-		pop.recency = append(pop.recency, f.rfmRecency)
-		pop.orders = append(pop.orders, f.rfmOrders)
-		pop.spend = append(pop.spend, f.rfmSpend)
+		pop.recency = append(pop.recency, int(r.recency))
+		pop.orders = append(pop.orders, int(r.rfmOrders))
+		pop.spend = append(pop.spend, r.rfmSpend)
 	}
 	pop.n = len(pop.recency)
 	if pop.n > 0 {
@@ -76,47 +72,48 @@ func (pop *Population) Means() (recencyDays, orders, spend float64) {
 	return pop.meanR, pop.meanF, pop.meanM / 100
 }
 
-// Score sets p.RFM. Customers without an order in the window get zeros and
-// no segment.
-func (pop *Population) Score(p *Profile) {
-	f := &p.facts
-	if !f.rfmScored || pop.n == 0 {
-		p.RFM = RFM{}
+// score sets r's RFM scores and segment. Customers without an order in
+// the window get zeros and no segment. (A scored customer's recency is
+// their RFM recency: their last order is in the window.)
+func (pop *Population) score(r *row) {
+	if r.flags&rfmScored == 0 || pop.n == 0 {
+		r.r, r.f, r.m, r.segment = 0, 0, 0, 0
 		return
 	}
+	rec, ord, spend := int(r.recency), int(r.rfmOrders), r.rfmSpend
 	// w is the number of scored customers with a strictly worse value.
-	worseR := pop.n - sort.SearchInts(pop.recency, f.rfmRecency+1) // recency: higher is worse
-	worseF := sort.SearchInts(pop.orders, f.rfmOrders)
-	worseM := sort.Search(pop.n, func(i int) bool { return pop.spend[i] >= f.rfmSpend })
-	p.RFM = RFM{
-		R: 1 + 5*worseR/pop.n,
-		F: 1 + 5*worseF/pop.n,
-		M: 1 + 5*worseM/pop.n,
-	}
-	p.RFM.Segment = segment(
-		float64(f.rfmRecency) <= pop.highR,
-		float64(f.rfmOrders) >= pop.highF,
-		float64(f.rfmSpend) >= pop.highMFen,
+	worseR := pop.n - sort.SearchInts(pop.recency, rec+1) // recency: higher is worse
+	worseF := sort.SearchInts(pop.orders, ord)
+	worseM := sort.Search(pop.n, func(i int) bool { return pop.spend[i] >= spend })
+	r.r = uint8(1 + 5*worseR/pop.n)
+	r.f = uint8(1 + 5*worseF/pop.n)
+	r.m = uint8(1 + 5*worseM/pop.n)
+	r.segment = 1 + segment(
+		float64(rec) <= pop.highR,
+		float64(ord) >= pop.highF,
+		float64(spend) >= pop.highMFen,
 	)
 }
 
-func segment(r, f, m bool) string {
+// segment returns the index in Segments of the segment of high or low
+// R, F and M.
+func segment(r, f, m bool) uint8 {
 	switch {
 	case r && f && m:
-		return SegImportantValue
+		return 0 // SegImportantValue
 	case r && !f && m:
-		return SegImportantDevelop
+		return 1 // SegImportantDevelop
 	case !r && f && m:
-		return SegImportantRetain
+		return 2 // SegImportantRetain
 	case !r && !f && m:
-		return SegImportantWinback
+		return 3 // SegImportantWinback
 	case r && f:
-		return SegGeneralValue
+		return 4 // SegGeneralValue
 	case r:
-		return SegGeneralDevelop
+		return 5 // SegGeneralDevelop
 	case f:
-		return SegGeneralRetain
+		return 6 // SegGeneralRetain
 	default:
-		return SegGeneralWinback
+		return 7 // SegGeneralWinback
 	}
 }

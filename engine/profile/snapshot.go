@@ -8,10 +8,10 @@ import (
 )
 
 // Snapshot is every customer's profile at one moment, with the population
-// they were scored against.
+// they were scored against. It keeps each profile as a compact row and
+// fills a Profile from it on demand (Fill, Profile).
 type Snapshot struct {
-	Now      time.Time
-	Profiles []Profile
+	Now time.Time
 	// Present is false for customers who joined after Now: at that moment
 	// they were not in the pond yet.
 	Present []bool
@@ -19,18 +19,85 @@ type Snapshot struct {
 	pond    *Pond
 	cfg     ProfileConfig
 	pr      *profiler
-	slots   []int // backs the profiles' nil-able numbers
-	// sparse holds the profiles, by pond index, of a snapshot of a few
-	// customers (event triggers); Profiles is empty then.
-	sparse map[int]*Profile
+	rows    []row
+	// sparse holds the rows, by pond index, of a snapshot of a few
+	// customers (event triggers); rows is empty then.
+	sparse map[int]*row
 }
 
-// Profile returns the profile of the customer at pond index i.
-func (s *Snapshot) Profile(i int) *Profile {
+// ProfileBuf is a Profile filled from a snapshot with the numbers its
+// nil-able fields point to and the map of its attrs: a worker keeps one
+// and refills it for each customer, so evaluating a million customers
+// allocates nothing.
+type ProfileBuf struct {
+	// WithoutAttrs leaves the filled profiles' Attrs map nil (Attr still
+	// reads them): for conditions that never read attrs, which then cost
+	// no map per customer.
+	WithoutAttrs bool
+
+	p     Profile
+	slots [slotsPer]int
+	attrs map[string]any
+}
+
+// Len returns the number of customers the snapshot covers (0 for a
+// sparse one).
+func (s *Snapshot) Len() int { return len(s.rows) }
+
+// Capacity returns the number of customers the snapshot's memory has
+// room for, when a later snapshot reuses it (RecomputeSnapshot).
+func (s *Snapshot) Capacity() int { return cap(s.rows) }
+
+func (s *Snapshot) row(i int) *row {
 	if s.sparse != nil {
 		return s.sparse[i]
 	}
-	return &s.Profiles[i]
+	if i < 0 || i >= len(s.rows) {
+		return nil
+	}
+	return &s.rows[i]
+}
+
+// Fill fills b with the profile of the customer at pond index i and
+// returns it; it stays valid until b is filled again. A customer not in
+// the snapshot gets the zero profile.
+func (s *Snapshot) Fill(i int, b *ProfileBuf) *Profile {
+	r := s.row(i)
+	if r == nil || r.cust == nil {
+		b.p = Profile{}
+		return &b.p
+	}
+	p := &b.p
+	r.fill(p, s.Now, &s.pond.types, b.slots[:])
+	if len(p.attrList) > 0 && !b.WithoutAttrs {
+		if b.attrs == nil {
+			b.attrs = make(map[string]any, len(p.attrList))
+		}
+		clear(b.attrs)
+		for _, a := range p.attrList {
+			b.attrs[a.Key] = a.Value
+		}
+		p.Attrs = b.attrs
+	}
+	return p
+}
+
+// Profile returns the profile of the customer at pond index i, in memory
+// of its own: for callers that keep a few profiles; a loop over many
+// customers uses Fill.
+func (s *Snapshot) Profile(i int) *Profile {
+	p := s.Fill(i, &ProfileBuf{WithoutAttrs: true})
+	p.Attrs = p.attrList.Map()
+	return p
+}
+
+// ID returns the id of the customer at pond index i ("" when the
+// snapshot does not hold them).
+func (s *Snapshot) ID(i int) string {
+	if r := s.row(i); r != nil && r.cust != nil {
+		return r.cust.ID
+	}
+	return ""
 }
 
 // ComputeSnapshot computes all profiles at now, in parallel.
@@ -39,36 +106,33 @@ func ComputeSnapshot(pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 }
 
 // RecomputeSnapshot computes a snapshot, reusing the memory of old (which
-// nothing may use any more) when it is large enough: a million profiles
-// are 400 MB, and allocating them afresh for every run costs more than
-// computing them.
+// nothing may use any more) when it is large enough: allocating a million
+// rows afresh for every run costs more than computing them.
 func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
 	n := pond.Len()
 	s := &Snapshot{Now: now, pond: pond, cfg: cfg}
-	if old == nil || cap(old.Profiles) < n {
+	if old == nil || cap(old.rows) < n {
 		old = ReserveSnapshot(n)
 	}
-	s.Profiles, s.Present, s.slots = old.Profiles[:n], old.Present[:n], old.slots[:slotsPer*n]
-	slots := s.slots
+	s.rows, s.Present = old.rows[:n], old.Present[:n]
 	s.pr = newProfiler(now, cfg, &pond.types)
 	parallel(n, func(lo, hi int) {
 		var sc scratch
 		for i := lo; i < hi; i++ {
-			c := &pond.Customers[i]
-			s.Present[i] = !c.JoinedAt.After(now)
+			s.Present[i] = !pond.Customers[i].JoinedAt.After(now)
 			if !s.Present[i] {
-				s.Profiles[i] = Profile{} // reused memory: read as zero, as when fresh
+				s.rows[i] = row{} // reused memory: read as zero, as when fresh
 				continue
 			}
-			s.Profiles[i] = s.pr.profile(pond, i, slots[slotsPer*i:slotsPer*(i+1):slotsPer*(i+1)], &sc)
+			s.rows[i] = s.pr.compute(pond, i, &sc)
 		}
 	})
-	s.Pop = newPopulation(s.Profiles, cfg.Thresholds, old.Pop)
+	s.Pop = newPopulation(s.rows, cfg.Thresholds, old.Pop)
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if s.Present[i] {
-				s.Pop.Score(&s.Profiles[i])
+				s.Pop.score(&s.rows[i])
 			}
 		}
 	})
@@ -76,23 +140,20 @@ func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConf
 }
 
 // ReserveSnapshot allocates the memory of a snapshot of up to n customers,
-// with room for a few more to join. A million profiles are 400 MB: the
-// engine allocates them once, when it loads the pond, and every run reuses
-// them. Allocating them inside a run would also start a garbage collection
-// with the run's goroutines paying for its marking (at a million customers
-// that was 0.9 s of a 4 s run).
+// with room for a few more to join. The engine allocates it once, when it
+// loads the pond, and every run reuses it. Allocating it inside a run
+// would also start a garbage collection with the run's goroutines paying
+// for its marking (at a million customers that was 0.9 s of a 4 s run).
 //
 // The memory is touched here, at load, on all cores: fresh pages from the
-// kernel fault in on first write, and a million profiles' 100,000-odd
-// faults would otherwise land in the first run, making it half again as
-// slow as later ones.
+// kernel fault in on first write, and their faults would otherwise land
+// in the first run, making it half again as slow as later ones.
 func ReserveSnapshot(n int) *Snapshot {
 	n += n / 64
-	s := &Snapshot{Profiles: make([]Profile, n), Present: make([]bool, n), slots: make([]int, slotsPer*n)}
+	s := &Snapshot{rows: make([]row, n), Present: make([]bool, n)}
 	parallel(n, func(lo, hi int) {
-		clear(s.Profiles[lo:hi])
+		clear(s.rows[lo:hi])
 		clear(s.Present[lo:hi])
-		clear(s.slots[slotsPer*lo : slotsPer*hi])
 	})
 	return s
 }
@@ -105,14 +166,12 @@ func (s *Snapshot) Refresh(i int) {
 }
 
 func (s *Snapshot) refresh(i int, sc *scratch) {
-	c := &s.pond.Customers[i]
-	s.Present[i] = !c.JoinedAt.After(s.Now)
+	s.Present[i] = !s.pond.Customers[i].JoinedAt.After(s.Now)
 	if !s.Present[i] {
 		return
 	}
-	// The profile's own slots: whatever pointed into them is being replaced.
-	s.Profiles[i] = s.pr.profile(s.pond, i, s.slots[slotsPer*i:slotsPer*(i+1):slotsPer*(i+1)], sc)
-	s.Pop.Score(&s.Profiles[i])
+	s.rows[i] = s.pr.compute(s.pond, i, sc)
+	s.Pop.score(&s.rows[i])
 }
 
 // RefreshAll refreshes the customers at indexes (duplicates allowed), in

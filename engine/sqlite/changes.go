@@ -182,7 +182,9 @@ func applyChanges(ctx context.Context, c *readConn, pond *profile.Pond, jc *json
 		if !ok {
 			continue // deleted since; its changes are on their way out
 		}
-		cust := &pond.Customers[i]
+		// The pond is still being loaded, not yet shared with any
+		// snapshot: its records may change in place.
+		cust := pond.Customers[i]
 		if tier != nil {
 			cust.Tier = in.get(tier)
 		}

@@ -38,7 +38,7 @@ func (f *fixture) pondCustomer(id string) profile.PondCustomer {
 	if !ok {
 		f.t.Fatalf("%s not in the pond", id)
 	}
-	return pond.Customers[i]
+	return *pond.Customers[i]
 }
 
 // Tags and tiers that fires set are logged, not written into the customers

@@ -125,20 +125,22 @@ const customerColumns = `id, name, phone, email, wecom_id, tier, tags, attrs, me
 
 // jsonCache decodes tags and attrs once per distinct text. Most customers
 // share a handful of combinations (a city, an occupation), and sharing the
-// decoded values saves hundreds of megabytes at a million customers. The
+// decoded values saves hundreds of megabytes at a million customers.
+// (Attrs that differ per customer, such as a member number, are each
+// decoded, their keys and common values shared by profile.AttrInterner.) The
 // engine never modifies a customer's tags or attrs in place, which is what
 // makes sharing safe. The cache is bounded, so a pond of unique values
 // costs no more than decoding each.
 type jsonCache struct {
 	mu    sync.Mutex
 	tags  map[string][]string
-	attrs map[string]map[string]any
+	attrs map[string]profile.AttrList
 }
 
 const jsonCacheLimit = 100_000
 
 func newJSONCache() *jsonCache {
-	return &jsonCache{tags: map[string][]string{}, attrs: map[string]map[string]any{}}
+	return &jsonCache{tags: map[string][]string{}, attrs: map[string]profile.AttrList{}}
 }
 
 func (jc *jsonCache) decodeTags(raw []byte) ([]string, error) {
@@ -148,11 +150,29 @@ func (jc *jsonCache) decodeTags(raw []byte) ([]string, error) {
 	return cachedDecode(&jc.mu, jc.tags, raw)
 }
 
-func (jc *jsonCache) decodeAttrs(raw []byte) (map[string]any, error) {
-	if string(raw) == "{}" {
+// decodeAttrs decodes a customer's attrs into the list the pond keeps,
+// made with in (the calling loader's own).
+func (jc *jsonCache) decodeAttrs(raw []byte, in *profile.AttrInterner) (profile.AttrList, error) {
+	if len(raw) == 0 || string(raw) == "{}" {
 		return nil, nil
 	}
-	return cachedDecode(&jc.mu, jc.attrs, raw)
+	jc.mu.Lock()
+	l, ok := jc.attrs[string(raw)]
+	jc.mu.Unlock()
+	if ok {
+		return l, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	l = in.List(m)
+	jc.mu.Lock()
+	if len(jc.attrs) < jsonCacheLimit {
+		jc.attrs[string(raw)] = l
+	}
+	jc.mu.Unlock()
+	return l, nil
 }
 
 // cachedDecode decodes raw once per distinct text, up to jsonCacheLimit.
@@ -234,6 +254,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 	}
 	defer rows.Close()
 	in := interner{}
+	var ain profile.AttrInterner
 	var tier, tags, attrs, guide, birthday, optOut sql.RawBytes
 	n := 0
 	for rows.Next() {
@@ -253,7 +274,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		if c.Tags, err = jc.decodeTags(tags); err != nil {
 			return fmt.Errorf("customer %s: tags: %w", c.ID, err)
 		}
-		if c.Attrs, err = jc.decodeAttrs(attrs); err != nil {
+		if c.Attrs, err = jc.decodeAttrs(attrs, &ain); err != nil {
 			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
 		}
 		if c.OptOut, err = jc.decodeTags(optOut); err != nil {

@@ -93,7 +93,7 @@ func (s *Effects) stored(id string) (domain.CustomerState, bool, error) {
 		if !ok {
 			return domain.CustomerState{}, false, nil
 		}
-		c := &s.snap.Pond().Customers[i]
+		c := s.snap.Pond().Customers[i]
 		return domain.CustomerState{Tier: c.Tier, Tags: c.Tags, Guide: c.Guide}, true, nil
 	}
 	if !s.fetched {
