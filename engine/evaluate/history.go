@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -29,7 +30,7 @@ type History struct {
 
 // ruleTable is one rule's marks by pond position: slots[pos] is 1 + the
 // index of the customer's mark in marks, 0 when the rule never fired for
-// them. A million customers cost a rule 4 MB of slots plus 24 bytes per
+// them. A million customers cost a rule 4 MB of slots plus 16 bytes per
 // customer it fired for, where a map from position to mark cost 60-odd
 // bytes per customer; and a lookup is two array reads, not a hash.
 type ruleTable struct {
@@ -37,16 +38,20 @@ type ruleTable struct {
 	name  string // playbook/rule, one string per rule
 	slots []int32
 	marks []ruleMark
+	// noGroup holds the latest time among fires recorded without a
+	// benefit group, for the marks that also have fires recorded in one
+	// (from after the rule joined a group); for the others it is at.
+	noGroup []int64
 }
 
-// ruleMark is a rule's fire history for one customer: its highest number,
-// its latest time, and its latest time among the fires recorded without a
-// benefit group (from before the rule joined one); times in unix ms, 0 for
-// none.
+// ruleMark is a rule's fire history for one customer: its highest number
+// and its latest time (unix ms); noGroup is 0 when every fire was
+// recorded without a benefit group, else 1 + the index of the latest
+// time among those that were in the table's noGroup.
 type ruleMark struct {
-	seq       int32
-	at        int64
-	atNoGroup int64
+	at      int64
+	seq     int32
+	noGroup int32
 }
 
 func (t *ruleTable) get(pos int) (ruleMark, bool) {
@@ -56,13 +61,43 @@ func (t *ruleTable) get(pos int) (ruleMark, bool) {
 	return t.marks[t.slots[pos]-1], true
 }
 
-func (t *ruleTable) note(pos, seq int32, at, atNoGroup int64, size int) {
+// atNoGroup returns the latest time of m's fires recorded without a
+// benefit group, 0 for none.
+func (t *ruleTable) atNoGroup(m ruleMark) int64 {
+	if m.noGroup == 0 {
+		return m.at
+	}
+	return t.noGroup[m.noGroup-1]
+}
+
+func (t *ruleTable) note(pos, seq int32, at int64, grouped bool, size int) {
 	k := slotFor(&t.slots, pos, len(t.marks), size)
-	if k == len(t.marks) {
+	fresh := k == len(t.marks)
+	if fresh {
 		t.marks = append(t.marks, ruleMark{})
 	}
 	m := &t.marks[k]
-	m.seq, m.at, m.atNoGroup = max(m.seq, seq), max(m.at, at), max(m.atNoGroup, atNoGroup)
+	switch {
+	case grouped && m.noGroup == 0:
+		// The first fire in a group: the ungrouped ones' latest is what
+		// the mark held so far (none for a fresh mark).
+		prev := m.at
+		if fresh {
+			prev = 0
+		}
+		t.noGroup = append(t.noGroup, prev)
+		m.noGroup = int32(len(t.noGroup))
+	case !grouped && m.noGroup != 0:
+		t.noGroup[m.noGroup-1] = max(t.noGroup[m.noGroup-1], at)
+	}
+	m.seq, m.at = max(m.seq, seq), max(m.at, at)
+}
+
+// trim gives back the room append left at the end of the marks.
+func (t *ruleTable) trim() {
+	if cap(t.marks)-len(t.marks) > len(t.marks)/16 {
+		t.marks = slices.Clone(t.marks)
+	}
 }
 
 // groupTable is a benefit group's marks by pond position, laid out as
@@ -116,7 +151,13 @@ func NewHistory(size int) *History {
 func (h *History) Load(fn func(note func(ref RuleRef, pos int, seq int, at int64, group string, gseq int)) error) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return fn(h.note)
+	if err := fn(h.note); err != nil {
+		return err
+	}
+	for _, t := range h.rules {
+		t.trim()
+	}
+	return nil
 }
 
 // NoteFire adds a committed fire (or holdout) of a rule for the customer
@@ -137,12 +178,10 @@ func (h *History) note(ref RuleRef, pos int, seq int, at int64, group string, gs
 		t = h.table(ref)
 		h.last = t
 	}
-	noGroup := at
 	if group != "" {
-		noGroup = 0
 		h.noteGroup(group, int32(pos), int32(gseq), at, t.name)
 	}
-	t.note(int32(pos), int32(seq), at, noGroup, h.size)
+	t.note(int32(pos), int32(seq), at, group != "", h.size)
 }
 
 // table returns the rule's table, made when missing; the caller holds
@@ -248,7 +287,7 @@ func (v *historyView) group(playbook, group string, pos int) FireMark {
 		if !ok {
 			continue
 		}
-		ms := m.atNoGroup
+		ms := t.atNoGroup(m)
 		if t.ref.Playbook == playbook {
 			ms = m.at
 		}

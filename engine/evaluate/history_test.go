@@ -39,7 +39,7 @@ func TestHistoryKeepsTheLatestFireWhateverTheOrder(t *testing.T) {
 // A group's mark is its fire with the highest group number, and the
 // latest fire of its rules from before they joined it.
 func TestHistoryGroupMarks(t *testing.T) {
-	h := NewHistory(4)
+	h := NewHistory(16)
 	a, b := RuleRef{"pb", "a"}, RuleRef{"other", "b"}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	h.NoteFire(a, 5, 1, t0.Add(2*time.Hour), "welcome", 2)
@@ -58,5 +58,40 @@ func TestHistoryGroupMarks(t *testing.T) {
 	}
 	if got := m.Group("welcome", 9, "c9"); got != (FireMark{}) {
 		t.Errorf("customer 9 never fired: %+v", got)
+	}
+
+	// b fired for customer 7 before it joined the group and after: the
+	// group sees the fire before (the one after is the group's own mark,
+	// number 1); a fire noted in a group first and one without after
+	// (commit order is not time order) come out the same.
+	h.NoteFire(b, 7, 1, t0.Add(time.Hour), "", 0)
+	h.NoteFire(b, 7, 2, t0.Add(5*time.Hour), "welcome", 1)
+	h.NoteFire(b, 8, 2, t0.Add(5*time.Hour), "welcome", 1)
+	h.NoteFire(b, 8, 1, t0.Add(time.Hour), "", 0)
+	m = h.View("pb", []string{"a"}, groups)
+	for _, pos := range []int{7, 8} {
+		got := m.Group("welcome", pos, "c")
+		if got.Seq != 1 || !got.At.Equal(t0.Add(5*time.Hour)) || got.By != "other/b" {
+			t.Errorf("customer %d: %+v, want the group's fire at 05:00 by other/b", pos, got)
+		}
+	}
+	// Seen from b's own playbook, its latest fire counts, grouped or not.
+	mb := h.View("other", []string{"b"}, GroupRules{"welcome": {b}})
+	if got := mb.Rule("b", 7, "c7"); got.Seq != 2 || !got.At.Equal(t0.Add(5*time.Hour)) {
+		t.Errorf("b's own mark for customer 7: %+v", got)
+	}
+}
+
+// The ungrouped fires of a rule that joined a group later are what the
+// group's other playbooks see of it.
+func TestHistoryFiresBeforeAGroup(t *testing.T) {
+	b := RuleRef{"other", "b"}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	h2 := NewHistory(4)
+	h2.NoteFire(b, 1, 1, t0.Add(time.Hour), "", 0)
+	h2.NoteFire(b, 1, 2, t0.Add(3*time.Hour), "other-group", 1)
+	m2 := h2.View("pb", nil, GroupRules{"welcome": {b}})
+	if got := m2.Group("welcome", 1, "c1"); !got.At.Equal(t0.Add(time.Hour)) || got.By != "other/b" {
+		t.Errorf("customer 1: %+v, want b's ungrouped fire at 01:00", got)
 	}
 }

@@ -20,11 +20,11 @@ type row struct {
 	spend, spend30, spend90, spend365 int64 // fen
 	rfmSpend                          int64 // fen in the RFM window
 
-	joinedDays                           int32
+	joinedDays                            int32
 	orders, orders30, orders90, orders365 int32
-	rfmOrders                            int32 // orders in the RFM window
-	shares90, referrals                  int32
-	contacts7d, openCoupons              int32
+	rfmOrders                             int32 // orders in the RFM window
+	shares90, referrals                   int32
+	contacts7d, openCoupons               int32
 	// Valid when their flag is set; nil in the profile otherwise.
 	recency, lastContact, couponExpiring, couponIssued, birthdayIn int32
 
