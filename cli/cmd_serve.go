@@ -168,6 +168,12 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 		if o.storeClosing != nil {
 			o.storeClosing()
 		}
+		// The pond as it stands, for the next start to read instead of
+		// the tables (while nothing else changes the database meanwhile).
+		a.engine.Wait()
+		if err := a.engine.SavePondImage(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("pond image not saved; the next start loads from the database", "err", err)
+		}
 		a.Close()
 	}()
 	keys := a.cfg.API.keys

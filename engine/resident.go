@@ -224,3 +224,38 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	})
 	return list, nil
 }
+
+// PondImager is implemented by stores that can keep the pond as an image
+// beside the database, which a later start-up reads instead of the tables
+// while it is current (see sqlite.DB.SavePondImage).
+type PondImager interface {
+	SavePondImage(ctx context.Context, v *profile.ImageView) error
+}
+
+// SavePondImage writes the in-memory pond as the store's pond image, so
+// that the next process to start on an unchanged database loads it in a
+// fraction of the time. Servers call it when they stop. It does nothing
+// when the store keeps no image or no pond is loaded. The pond is held
+// still only while it is captured, milliseconds, not while it is written.
+func (e *Engine) SavePondImage(ctx context.Context) error {
+	im, ok := e.store.(PondImager)
+	if !ok {
+		return nil
+	}
+	e.pondMu.RLock()
+	p := e.pond
+	var v *profile.ImageView
+	if p != nil {
+		v = p.View()
+	}
+	e.pondMu.RUnlock()
+	if v == nil {
+		return nil
+	}
+	start := time.Now()
+	if err := im.SavePondImage(ctx, v); err != nil {
+		return err
+	}
+	e.log.Info("pond image saved", "customers", p.Len(), "version", v.Version(), "took", time.Since(start))
+	return nil
+}

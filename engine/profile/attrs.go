@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Attr is one of a customer's attrs.
@@ -56,6 +57,10 @@ func (l AttrList) Map() map[string]any {
 type AttrInterner struct {
 	keys map[string]string
 	vals map[string]any
+	// seen counts each key's string values and shared the ones shared:
+	// a key whose values are mostly its own (a member number) is not
+	// worth a lookup per value.
+	seen map[string]*[2]int
 }
 
 // internLimit bounds the keys and values an AttrInterner keeps.
@@ -71,7 +76,8 @@ func (in *AttrInterner) List(m map[string]any) AttrList {
 	}
 	l := make(AttrList, 0, len(m))
 	for k, v := range m {
-		l = append(l, Attr{Key: in.key(k), Value: in.value(v)})
+		k = in.key(k)
+		l = append(l, Attr{Key: k, Value: in.value(k, v)})
 	}
 	slices.SortFunc(l, func(a, b Attr) int { return strings.Compare(a.Key, b.Key) })
 	return l
@@ -87,17 +93,41 @@ func (in *AttrInterner) key(k string) string {
 	return k
 }
 
-// value shares the boxed value of a string seen before.
-func (in *AttrInterner) value(v any) any {
+// value shares the boxed value of a string seen before under key.
+func (in *AttrInterner) value(key string, v any) any {
 	s, ok := v.(string)
 	if !ok {
 		return v
 	}
+	return in.str(key, s, func() any { return v })
+}
+
+// str returns the shared boxed value of s under key, boxing it with box
+// when it is new.
+func (in *AttrInterner) str(key, s string, box func() any) any {
+	if in.seen == nil {
+		in.seen = map[string]*[2]int{}
+	}
+	st := in.seen[key]
+	if st == nil {
+		st = new([2]int)
+		if len(in.seen) < internLimit {
+			in.seen[key] = st
+		}
+	}
+	// Past a thousand values, a key with under one in two shared stops
+	// being looked up.
+	if st[0] > 1000 && st[1] < st[0]/2 {
+		return box()
+	}
+	st[0]++
 	if boxed, ok := in.vals[s]; ok {
+		st[1]++
 		return boxed
 	}
+	v := box()
 	if len(in.vals) < internLimit {
-		in.vals[s] = v
+		in.vals[v.(string)] = v // the boxed copy: s may alias a buffer
 	}
 	return v
 }
@@ -138,16 +168,16 @@ func (in *AttrInterner) parseFlat(raw []byte) (l AttrList, ok bool) {
 		if !ok || !p.skip(':') {
 			return nil, false
 		}
-		v, ok := p.value(in)
-		if !ok {
-			return nil, false
-		}
 		key, seen := in.keys[string(k)]
 		if !seen {
 			key = string(k)
 			if len(in.keys) < internLimit {
 				in.keys[key] = key
 			}
+		}
+		v, ok := p.value(in, key)
+		if !ok {
+			return nil, false
 		}
 		for _, a := range l {
 			if a.Key == key {
@@ -212,7 +242,7 @@ func (p *flatParser) str() ([]byte, bool) {
 	return nil, false
 }
 
-func (p *flatParser) value(in *AttrInterner) (any, bool) {
+func (p *flatParser) value(in *AttrInterner, key string) (any, bool) {
 	p.ws()
 	if p.i >= len(p.b) {
 		return nil, false
@@ -223,14 +253,7 @@ func (p *flatParser) value(in *AttrInterner) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		if v, ok := in.vals[string(s)]; ok {
-			return v, true
-		}
-		var v any = string(s)
-		if len(in.vals) < internLimit {
-			in.vals[string(s)] = v
-		}
-		return v, true
+		return in.str(key, unsafeString(s), func() any { return string(s) }), true
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := p.i
 		for p.i < len(p.b) && strings.IndexByte("+-.eE0123456789", p.b[p.i]) >= 0 {
@@ -292,3 +315,6 @@ func jsonNumber(b []byte) bool {
 	}
 	return i == len(b)
 }
+
+// unsafeString views b as a string for a map lookup; it must not be kept.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -18,7 +18,15 @@ import (
 // into rowid ranges scanned in parallel, each on its own connection and in
 // its own read transaction; the pond version is read in each, and a load
 // that straddled a write is retried, so the pond is one consistent state.
+//
+// When the pond image beside the database names the current pond version,
+// the pond is read from it instead (see image.go).
 func (d *DB) LoadPond(ctx context.Context) (*profile.Pond, error) {
+	if v, err := d.PondVersion(ctx); err == nil {
+		if p := d.loadImage(v); p != nil {
+			return p, nil
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		pond, consistent, err := d.loadPond(ctx)
 		if err != nil || consistent || attempt == 4 {

@@ -75,6 +75,11 @@ func Replace(ctx context.Context, path string, build func(*DB) error, opts ...Op
 	if err := checkpointTruncate(ctx, tmp); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
+	// The old database's pond image goes first: it would describe the
+	// new one by a version number the two may share.
+	if err := os.Remove(imagePath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("replace %s: remove the pond image: %w", path, err)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}

@@ -1,0 +1,569 @@
+package profile
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/koihq/koi/engine/domain"
+)
+
+// A pond image is the pond written out as it is in memory, so a process
+// that starts on an unchanged database reads it back in a fraction of the
+// time a load from SQLite takes (which converts ten million rows through
+// database/sql). SQLite stays the truth: an image names the pond version
+// it reflects, and a store uses it only when that is still the database's
+// version, and only when its checksum holds.
+//
+// Layout: a fixed header (magic, format, pond version, customers, the
+// number of sections, the offset and CRC-32C of the section table, and a
+// CRC-32C of the header before it); then the sections: the event type
+// names, then the customers in chunks of imageChunk, each with their
+// events, coupons and contacts; then the section table (each section's
+// offset, length, customers and CRC-32C). Chunks are decoded in parallel.
+// Numbers are varints; times are unix milliseconds, as the store keeps
+// them.
+
+const (
+	imageMagic  = "KOIPOND\x00"
+	imageFormat = 1
+	headerSize  = len(imageMagic) + 4 + 8 + 8 + 4 + 8 + 4 + 4
+	entrySize   = 8 + 8 + 8 + 4
+	// maxImageString bounds a string read from an image: a corrupt length
+	// must not make the reader allocate gigabytes before the checksum
+	// fails.
+	maxImageString = 1 << 20
+	maxImageList   = 1 << 26
+)
+
+// imageChunk is the number of customers in a section: the unit of
+// parallel decoding. (A variable so tests can make chunks small.)
+var imageChunk = 1 << 16
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrImageInvalid is returned by ReadImage for a file that is not a pond
+// image this version writes, or that is damaged.
+var ErrImageInvalid = errors.New("not a valid pond image")
+
+// ImageView is a pond captured for writing while the pond moves on:
+// WriteImage reads only what it holds (customer records are never changed
+// in place and event arrays only grow or are replaced), so it is taken
+// under the pond's lock in milliseconds and written without it.
+type ImageView struct {
+	version   int64
+	customers []*PondCustomer
+	events    [][]compactEvent
+	coupons   [][]domain.IssuedCoupon
+	contacts  [][]ContactMark
+	birthdays []uint16
+	types     []string
+}
+
+// View captures the pond for WriteImage. The caller holds the pond still
+// while it runs. Removed customers are left out, as a load would.
+func (p *Pond) View() *ImageView {
+	v := &ImageView{version: p.Version}
+	for i, c := range p.Customers {
+		if j, ok := p.index[c.ID]; !ok || j != i {
+			continue
+		}
+		v.customers = append(v.customers, c)
+		v.events = append(v.events, p.events[i])
+		v.coupons = append(v.coupons, p.coupons[i])
+		v.contacts = append(v.contacts, p.contacts[i])
+		v.birthdays = append(v.birthdays, p.birthdays[i])
+	}
+	p.types.mu.RLock()
+	v.types = append([]string(nil), p.types.names...)
+	p.types.mu.RUnlock()
+	return v
+}
+
+// Version returns the pond version the view reflects.
+func (v *ImageView) Version() int64 { return v.version }
+
+// WriteImage writes the view to f, which must be empty.
+func (v *ImageView) WriteImage(f io.WriterAt) error {
+	out := &offsetWriter{f: f, off: int64(headerSize)}
+	bw := &imageWriter{w: bufio.NewWriterSize(out, 1<<20)}
+	var table []byte
+	section := func(start int64, customers int) {
+		table = binary.LittleEndian.AppendUint64(table, uint64(start))
+		table = binary.LittleEndian.AppendUint64(table, uint64(bw.n))
+		table = binary.LittleEndian.AppendUint64(table, uint64(customers))
+		table = binary.LittleEndian.AppendUint32(table, bw.crc)
+		bw.n, bw.crc = 0, 0
+	}
+	pos := int64(headerSize)
+	bw.uvarint(uint64(len(v.types)))
+	for _, t := range v.types {
+		bw.str(t)
+	}
+	next := pos + bw.n
+	section(pos, 0)
+	pos = next
+	for lo := 0; lo < len(v.customers); lo += imageChunk {
+		hi := min(lo+imageChunk, len(v.customers))
+		for i := lo; i < hi; i++ {
+			v.writeCustomer(bw, i)
+		}
+		next := pos + bw.n
+		section(pos, hi-lo)
+		pos = next
+	}
+	if bw.err != nil {
+		return bw.err
+	}
+	if err := bw.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(table, pos); err != nil {
+		return err
+	}
+	h := make([]byte, 0, headerSize)
+	h = append(h, imageMagic...)
+	h = binary.LittleEndian.AppendUint32(h, imageFormat)
+	h = binary.LittleEndian.AppendUint64(h, uint64(v.version))
+	h = binary.LittleEndian.AppendUint64(h, uint64(len(v.customers)))
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(table)/entrySize))
+	h = binary.LittleEndian.AppendUint64(h, uint64(pos))
+	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(table, crcTable))
+	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, crcTable))
+	_, err := f.WriteAt(h, 0)
+	return err
+}
+
+func (v *ImageView) writeCustomer(bw *imageWriter, i int) {
+	c := v.customers[i]
+	bw.str(c.ID)
+	bw.str(c.Name)
+	bw.str(c.Tier)
+	bw.str(c.Guide)
+	bw.strs(c.Tags)
+	bw.strs(c.OptOut)
+	bw.attrs(c.Attrs)
+	var member uint64
+	if c.Member {
+		member = 1
+	}
+	bw.uvarint(member)
+	bw.varint(c.JoinedAt.UnixMilli())
+	bw.uvarint(uint64(v.birthdays[i]))
+	bw.uvarint(uint64(len(v.events[i])))
+	for _, e := range v.events[i] {
+		bw.u64(uint64(e.at))
+		bw.u64(e.ref)
+		bw.u64(e.meta)
+	}
+	bw.uvarint(uint64(len(v.coupons[i])))
+	for _, cp := range v.coupons[i] {
+		bw.str(cp.Code)
+		bw.varint(cp.IssuedAt.UnixMilli())
+		bw.varint(cp.ExpiresAt.UnixMilli())
+	}
+	bw.uvarint(uint64(len(v.contacts[i])))
+	for _, m := range v.contacts[i] {
+		bw.varint(m.At)
+		bw.str(m.Channel)
+	}
+}
+
+// offsetWriter writes to f sequentially from off.
+type offsetWriter struct {
+	f   io.WriterAt
+	off int64
+}
+
+func (w *offsetWriter) Write(b []byte) (int, error) {
+	n, err := w.f.WriteAt(b, w.off)
+	w.off += int64(n)
+	return n, err
+}
+
+// imageWriter writes the body's encodings, keeping the first error and
+// the body's length and checksum.
+type imageWriter struct {
+	w   *bufio.Writer
+	n   int64
+	crc uint32
+	buf [binary.MaxVarintLen64]byte
+	err error
+}
+
+func (w *imageWriter) raw(b []byte) {
+	if w.err != nil {
+		return
+	}
+	_, w.err = w.w.Write(b)
+	w.n += int64(len(b))
+	w.crc = crc32.Update(w.crc, crcTable, b)
+}
+
+func (w *imageWriter) uvarint(x uint64) { w.raw(binary.AppendUvarint(w.buf[:0], x)) }
+func (w *imageWriter) varint(x int64)   { w.raw(binary.AppendVarint(w.buf[:0], x)) }
+func (w *imageWriter) u64(x uint64)     { w.raw(binary.LittleEndian.AppendUint64(w.buf[:0], x)) }
+
+func (w *imageWriter) str(s string) {
+	w.uvarint(uint64(len(s)))
+	w.raw([]byte(s))
+}
+
+func (w *imageWriter) strs(ss []string) {
+	w.uvarint(uint64(len(ss)))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+// Attr values: the JSON scalars by kind, anything else as JSON text.
+const (
+	attrNull = iota
+	attrFalse
+	attrTrue
+	attrNumber
+	attrString
+	attrJSON
+)
+
+func (w *imageWriter) attrs(l AttrList) {
+	w.uvarint(uint64(len(l)))
+	for _, a := range l {
+		w.str(a.Key)
+		switch v := a.Value.(type) {
+		case nil:
+			w.uvarint(attrNull)
+		case bool:
+			if v {
+				w.uvarint(attrTrue)
+			} else {
+				w.uvarint(attrFalse)
+			}
+		case float64:
+			w.uvarint(attrNumber)
+			w.u64(math.Float64bits(v))
+		case string:
+			w.uvarint(attrString)
+			w.str(v)
+		default:
+			b, err := jsonMarshal(v)
+			if err != nil && w.err == nil {
+				w.err = fmt.Errorf("attr %s: %w", a.Key, err)
+			}
+			w.uvarint(attrJSON)
+			w.str(string(b))
+		}
+	}
+}
+
+// ReadImage reads a pond image of size bytes. It returns ErrImageInvalid
+// (wrapped) for a file of another format or a damaged one; the pond's
+// Version is the one the image names.
+func ReadImage(r io.ReaderAt, size int64) (*Pond, error) {
+	h := make([]byte, headerSize)
+	if _, err := r.ReadAt(h, 0); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrImageInvalid, err)
+	}
+	if string(h[:len(imageMagic)]) != imageMagic {
+		return nil, fmt.Errorf("%w: no pond image magic", ErrImageInvalid)
+	}
+	if crc32.Checksum(h[:headerSize-4], crcTable) != binary.LittleEndian.Uint32(h[headerSize-4:]) {
+		return nil, fmt.Errorf("%w: header checksum mismatch", ErrImageInvalid)
+	}
+	h = h[len(imageMagic):]
+	if f := binary.LittleEndian.Uint32(h); f != imageFormat {
+		return nil, fmt.Errorf("%w: format %d, this koi reads %d", ErrImageInvalid, f, imageFormat)
+	}
+	version := int64(binary.LittleEndian.Uint64(h[4:]))
+	n := binary.LittleEndian.Uint64(h[12:])
+	sections := int64(binary.LittleEndian.Uint32(h[20:]))
+	tableAt := int64(binary.LittleEndian.Uint64(h[24:]))
+	tableCRC := binary.LittleEndian.Uint32(h[32:])
+	if n > maxImageList || sections < 1 || tableAt < int64(headerSize) || tableAt+sections*entrySize != size {
+		return nil, fmt.Errorf("%w: %d customers in %d sections, table at %d of %d bytes", ErrImageInvalid, n, sections, tableAt, size)
+	}
+	table := make([]byte, sections*entrySize)
+	if _, err := r.ReadAt(table, tableAt); err != nil {
+		return nil, fmt.Errorf("%w: section table: %v", ErrImageInvalid, err)
+	}
+	if crc32.Checksum(table, crcTable) != tableCRC {
+		return nil, fmt.Errorf("%w: section table checksum mismatch", ErrImageInvalid)
+	}
+	type sectionEntry struct {
+		at, length int64
+		customers  int
+		crc        uint32
+		first      int // the section's first customer
+	}
+	entries := make([]sectionEntry, sections)
+	total, end := 0, int64(headerSize)
+	for k := range entries {
+		e := table[k*entrySize:]
+		entries[k] = sectionEntry{at: int64(binary.LittleEndian.Uint64(e)), length: int64(binary.LittleEndian.Uint64(e[8:])),
+			customers: int(binary.LittleEndian.Uint64(e[16:])), crc: binary.LittleEndian.Uint32(e[24:]), first: total}
+		if entries[k].at != end || entries[k].length < 0 || entries[k].customers < 0 || entries[k].customers > imageChunk {
+			return nil, fmt.Errorf("%w: section %d out of place", ErrImageInvalid, k)
+		}
+		end += entries[k].length
+		total += entries[k].customers
+	}
+	if uint64(total) != n || end != tableAt || entries[0].customers != 0 {
+		return nil, fmt.Errorf("%w: sections hold %d customers, the header says %d", ErrImageInvalid, total, n)
+	}
+	p := NewPond()
+	read := func(k int, fn func(*imageReader) error) error {
+		e := entries[k]
+		crc := crc32.New(crcTable)
+		rd := &imageReader{r: bufio.NewReaderSize(io.TeeReader(io.NewSectionReader(r, e.at, e.length), crc), 1<<20)}
+		if err := fn(rd); err != nil {
+			return err
+		}
+		if rd.err != nil {
+			return rd.err
+		}
+		if _, err := rd.r.ReadByte(); err != io.EOF {
+			return fmt.Errorf("section %d is longer than its contents", k)
+		}
+		if crc.Sum32() != e.crc {
+			return fmt.Errorf("section %d checksum mismatch", k)
+		}
+		return nil
+	}
+	if err := read(0, func(rd *imageReader) error {
+		for range rd.count() {
+			p.types.id(rd.str())
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrImageInvalid, err)
+	}
+	slab, _ := p.AppendCustomers(int(n))
+	p.events = p.events[:n]
+	p.coupons = p.coupons[:n]
+	p.contacts = p.contacts[:n]
+	p.birthdays = p.birthdays[:n]
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for k := 1; k < len(entries); k++ {
+		g.Go(func() error {
+			e := entries[k]
+			return read(k, func(rd *imageReader) error { return rd.customers(p, slab, e.first, e.first+e.customers) })
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrImageInvalid, err)
+	}
+	for i := range slab {
+		if _, dup := p.index[slab[i].ID]; dup {
+			return nil, fmt.Errorf("%w: customer %q twice", ErrImageInvalid, slab[i].ID)
+		}
+		p.index[slab[i].ID] = i
+	}
+	p.Version = version
+	return p, nil
+}
+
+// imageReader decodes a body, keeping the first error.
+type imageReader struct {
+	r     *bufio.Reader
+	err   error
+	buf   [8]byte
+	evbuf []byte
+}
+
+func (r *imageReader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *imageReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	x, err := binary.ReadUvarint(r.r)
+	r.fail(err)
+	return x
+}
+
+func (r *imageReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	x, err := binary.ReadVarint(r.r)
+	r.fail(err)
+	return x
+}
+
+func (r *imageReader) u64() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	if _, err := io.ReadFull(r.r, r.buf[:]); err != nil {
+		r.fail(err)
+		return 0
+	}
+	return binary.LittleEndian.Uint64(r.buf[:])
+}
+
+// events reads len(evs) events, 24 bytes each, in one read.
+func (r *imageReader) events(evs []compactEvent) {
+	if r.err != nil {
+		return
+	}
+	n := 24 * len(evs)
+	if cap(r.evbuf) < n {
+		r.evbuf = make([]byte, n)
+	}
+	b := r.evbuf[:n]
+	if _, err := io.ReadFull(r.r, b); err != nil {
+		r.fail(err)
+		return
+	}
+	for k := range evs {
+		e := b[24*k:]
+		evs[k] = compactEvent{at: int64(binary.LittleEndian.Uint64(e)), ref: binary.LittleEndian.Uint64(e[8:]), meta: binary.LittleEndian.Uint64(e[16:])}
+	}
+}
+
+// count reads a list's length, bounded so a damaged one cannot make the
+// reader allocate without end.
+func (r *imageReader) count() int {
+	n := r.uvarint()
+	if n > maxImageList {
+		r.fail(fmt.Errorf("a list of %d", n))
+		return 0
+	}
+	return int(n)
+}
+
+func (r *imageReader) str() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > maxImageString {
+		r.fail(fmt.Errorf("a string of %d bytes", n))
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r.r, b); err != nil {
+		r.fail(err)
+		return ""
+	}
+	return string(b)
+}
+
+func (r *imageReader) strs(in interner) []string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = in.str(r.str())
+	}
+	return out
+}
+
+// interner shares repeated strings (tiers, guides, tags, channels) as a
+// load from the store does.
+type interner map[string]string
+
+func (in interner) str(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < internLimit {
+		in[s] = s
+	}
+	return s
+}
+
+func (r *imageReader) attrs(ai *AttrInterner) AttrList {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	l := make(AttrList, n)
+	for i := range l {
+		l[i].Key = ai.key(r.str())
+		switch kind := r.uvarint(); kind {
+		case attrNull:
+		case attrFalse:
+			l[i].Value = false
+		case attrTrue:
+			l[i].Value = true
+		case attrNumber:
+			l[i].Value = math.Float64frombits(r.u64())
+		case attrString:
+			v := r.str()
+			l[i].Value = ai.str(l[i].Key, v, func() any { return v })
+		case attrJSON:
+			v, err := jsonUnmarshalAny([]byte(r.str()))
+			if err != nil {
+				r.fail(err)
+			}
+			l[i].Value = v
+		default:
+			r.fail(fmt.Errorf("attr kind %d", kind))
+		}
+	}
+	return l
+}
+
+// customers decodes customers lo..hi into slab and the pond's lists,
+// which the caller has sized; chunks decode in parallel, each into its
+// own positions.
+func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error {
+	in := interner{}
+	ai := AttrInterner{keys: map[string]string{}, vals: map[string]any{}}
+	for i := lo; i < hi; i++ {
+		c := &slab[i]
+		c.ID, c.Name = r.str(), r.str()
+		c.Tier, c.Guide = in.str(r.str()), in.str(r.str())
+		c.Tags, c.OptOut = r.strs(in), r.strs(in)
+		c.Attrs = r.attrs(&ai)
+		c.Member = r.uvarint() == 1
+		c.JoinedAt = time.UnixMilli(r.varint()).UTC()
+		bday := r.uvarint()
+		if bday > 1231 {
+			r.fail(fmt.Errorf("birthday %d", bday))
+		}
+		p.birthdays[i] = uint16(bday)
+		if ne := r.count(); ne > 0 {
+			p.events[i] = make([]compactEvent, ne)
+			r.events(p.events[i])
+		}
+		for range r.count() {
+			code := r.str()
+			issued, expires := r.varint(), r.varint()
+			p.coupons[i] = append(p.coupons[i], domain.IssuedCoupon{Code: code, IssuedAt: time.UnixMilli(issued).UTC(), ExpiresAt: time.UnixMilli(expires).UTC()})
+		}
+		for range r.count() {
+			at := r.varint()
+			p.contacts[i] = append(p.contacts[i], ContactMark{At: at, Channel: in.str(r.str())})
+		}
+		if r.err != nil {
+			return r.err
+		}
+	}
+	return nil
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonUnmarshalAny(b []byte) (any, error) {
+	var v any
+	err := json.Unmarshal(b, &v)
+	return v, err
+}

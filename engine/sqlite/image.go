@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/koihq/koi/engine/profile"
+)
+
+// The pond image (see profile.ReadImage) lives beside the database as
+// DB.ImagePath. LoadPond reads it instead of the tables when it names the
+// database's current pond version; otherwise, and when it is damaged, the
+// tables are read and the image removed, so a stale one never outlives
+// the next load. Replace removes it with the database it replaces.
+
+// ImagePath is where the database's pond image is kept.
+func (d *DB) ImagePath() string { return imagePath(d.path) }
+
+func imagePath(dbPath string) string { return dbPath + ".pond" }
+
+// loadImage returns the pond of the image when it reflects version, and
+// nil (having removed the image) when it does not or cannot be read.
+func (d *DB) loadImage(version int64) *profile.Pond {
+	path := d.ImagePath()
+	f, err := os.Open(path)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			slog.Warn("pond image unreadable; loading from the database", "path", path, "err", err)
+		}
+		return nil
+	}
+	var p *profile.Pond
+	st, err := f.Stat()
+	if err == nil {
+		p, err = profile.ReadImage(f, st.Size())
+	}
+	f.Close()
+	switch {
+	case err != nil:
+		slog.Warn("pond image damaged; loading from the database", "path", path, "err", err)
+	case p.Version != version:
+		slog.Info("pond image out of date; loading from the database", "path", path, "image", p.Version, "database", version)
+	default:
+		return p
+	}
+	_ = os.Remove(path)
+	return nil
+}
+
+// SavePondImage writes v as the database's pond image, replacing the old
+// one all at once: a crash leaves the old image or the new one, never a
+// part (and a part would fail its checksum). A view of a pond version the
+// database has moved past is not written.
+func (d *DB) SavePondImage(ctx context.Context, v *profile.ImageView) error {
+	current, err := d.PondVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v.Version() != current {
+		return nil
+	}
+	path := d.ImagePath()
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("save pond image: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
+	if err := v.WriteImage(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save pond image: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save pond image: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save pond image: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save pond image: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}

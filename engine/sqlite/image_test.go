@@ -1,0 +1,151 @@
+package sqlite_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+// pondValues is every customer's profile values at t0 and their latest
+// events, by id: what a pond means to evaluation.
+func pondValues(t *testing.T, p *profile.Pond) map[string]any {
+	t.Helper()
+	s := profile.ComputeSnapshot(p, t0, profile.ProfileConfig{})
+	out := map[string]any{}
+	for i := range p.Len() {
+		if !s.Present[i] {
+			continue
+		}
+		out[s.ID(i)] = []any{s.Profile(i).Values(), p.RecentEvents(i, 100)}
+	}
+	return out
+}
+
+// The pond image is read instead of the tables while it names the
+// database's pond version; a change, damage or a replaced database sends
+// the load back to the tables, and the stale image goes.
+func TestPondImage(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(30, 12)
+	if err := f.db.UpsertCustomers(ctx, []domain.Customer{{ID: "attrs", JoinedAt: t0.Add(-day), Attrs: map[string]any{"city": "上海", "prefs": map[string]any{"a": 1.0}}, Tags: []string{"x"}, OptOut: []string{"sms"}}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	e := f.engine()
+	if err := e.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fromTables, err := f.db.LoadPond(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SavePondImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.db.ImagePath()); err != nil {
+		t.Fatalf("no image after SavePondImage: %v", err)
+	}
+	fromImage, err := f.db.LoadPond(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, got := pondValues(t, fromTables), pondValues(t, fromImage); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the image's pond differs from the tables':\n got %v\nwant %v", got, want)
+	}
+	if fromImage.Version != fromTables.Version {
+		t.Errorf("image version %d, tables %d", fromImage.Version, fromTables.Version)
+	}
+
+	// A change behind the pond version's back (no koi writer does this)
+	// shows which one a load read: the image, while it is current.
+	if _, err := f.db.SQL().Exec(`UPDATE customers SET name = 'changed' WHERE id = 'c001'`); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.db.LoadPond(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := p.Lookup("c001"); p.Customers[i].Name == "changed" {
+		t.Fatal("LoadPond read the tables though the image was current")
+	}
+
+	// A real change moves the version on: the tables are read, the image
+	// removed.
+	if err := f.db.UpsertCustomers(ctx, []domain.Customer{{ID: "new", JoinedAt: t0}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = f.db.LoadPond(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Lookup("new"); !ok {
+		t.Fatal("a stale image was read")
+	}
+	if _, err := os.Stat(f.db.ImagePath()); !os.IsNotExist(err) {
+		t.Errorf("the stale image is still there: %v", err)
+	}
+
+	// A damaged image is not read, and goes.
+	if err := e.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SavePondImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(f.db.ImagePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(f.db.ImagePath(), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = f.db.LoadPond(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want, got := pondValues(t, fromTablesNow(t, f)), pondValues(t, p); !reflect.DeepEqual(got, want) {
+		t.Fatal("a damaged image's load differs from the tables'")
+	}
+	if _, err := os.Stat(f.db.ImagePath()); !os.IsNotExist(err) {
+		t.Errorf("the damaged image is still there: %v", err)
+	}
+}
+
+// fromTablesNow loads the pond from the tables, with no image about.
+func fromTablesNow(t *testing.T, f *fixture) *profile.Pond {
+	t.Helper()
+	_ = os.Remove(f.db.ImagePath())
+	p, err := f.db.LoadPond(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Replacing the database (koi restore) removes its pond image: the new
+// database may reach the image's version number with other contents.
+func TestReplaceRemovesThePondImage(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(3, 1)
+	e := f.engine()
+	if err := e.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SavePondImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path := f.path()
+	image := f.db.ImagePath()
+	f.db.Close()
+	if err := sqlite.Replace(ctx, path, func(*sqlite.DB) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(image); !os.IsNotExist(err) {
+		t.Errorf("the old database's image survived the replace: %v", err)
+	}
+}
