@@ -15,7 +15,8 @@ import (
 
 // koi serve --demo, as a real process: it seeds the pond, prints an admin
 // key and its address, takes events over HTTP with that key (and refuses
-// them without), and stops cleanly on SIGTERM.
+// them without), and stops cleanly on SIGTERM, leaving the pond image the
+// next process reads its pond from.
 func TestServeDemo(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "koi.db")
 	cmd := exec.Command(koiBin, "serve", "--demo", "--listen", "127.0.0.1:0", "--db", db)
@@ -87,5 +88,22 @@ func TestServeDemo(t *testing.T) {
 	}
 	if n := query(t, db, `SELECT count(*) FROM events WHERE id = 'serve-1'`); n != 1 {
 		t.Fatalf("%d stored events serve-1", n)
+	}
+
+	// The pond image: a later process reads the same pond from it as
+	// from the tables (the event served above included).
+	if _, err := os.Stat(db + ".pond"); err != nil {
+		t.Fatalf("no pond image after a clean stop: %v; stderr: %s", err, stderr.String())
+	}
+	export := []string{"--db", db, "export", "--at", "2026-05-02T00:00:00Z", "--format", "csv"}
+	fromImage := mustKoi(t, export...)
+	if _, err := os.Stat(db + ".pond"); err != nil {
+		t.Fatalf("a current pond image was removed by reading it: %v", err)
+	}
+	if err := os.Remove(db + ".pond"); err != nil {
+		t.Fatal(err)
+	}
+	if fromTables := mustKoi(t, export...); fromTables.stdout != fromImage.stdout || !strings.Contains(fromImage.stdout, "c0000001") {
+		t.Fatalf("export from the pond image differs from the tables' (%d and %d bytes)", len(fromImage.stdout), len(fromTables.stdout))
 	}
 }
