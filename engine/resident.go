@@ -243,10 +243,15 @@ func (e *Engine) SavePondImage(ctx context.Context) error {
 		return nil
 	}
 	e.pondMu.RLock()
-	p := e.pond
+	p, h := e.pond, e.history
 	var v *profile.ImageView
 	if p != nil {
 		v = p.View()
+		if h != nil {
+			// The fire history goes with it: every fire moves the pond
+			// version, so the image's version vouches for both.
+			v.Extra = h.Encode(v.Position)
+		}
 	}
 	e.pondMu.RUnlock()
 	if v == nil {

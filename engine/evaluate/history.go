@@ -1,6 +1,10 @@
 package evaluate
 
 import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -299,4 +303,197 @@ func (v *historyView) group(playbook, group string, pos int) FireMark {
 		out.At = time.UnixMilli(at).UTC()
 	}
 	return out
+}
+
+// Encode returns the history in a compact form for a pond image, with
+// positions mapped through pos (false drops the customer's marks).
+func (h *History) Encode(pos func(int) (int, bool)) []byte {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(h.rules)))
+	for ref, t := range h.rules {
+		b = appendString(appendString(b, ref.Playbook), ref.Rule)
+		n := 0
+		for _, s := range t.slots {
+			if s != 0 {
+				n++
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(n))
+		for old, s := range t.slots {
+			if s == 0 {
+				continue
+			}
+			m := t.marks[s-1]
+			p, ok := pos(old)
+			if !ok {
+				p = -1
+			}
+			b = binary.AppendVarint(b, int64(p))
+			b = binary.AppendUvarint(b, uint64(m.seq))
+			b = binary.AppendVarint(b, m.at)
+			if m.noGroup == 0 {
+				b = append(b, 0)
+			} else {
+				b = append(b, 1)
+				b = binary.AppendVarint(b, t.noGroup[m.noGroup-1])
+			}
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(h.groups)))
+	for name, t := range h.groups {
+		b = appendString(b, name)
+		n := 0
+		for _, s := range t.slots {
+			if s != 0 {
+				n++
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(n))
+		for old, s := range t.slots {
+			if s == 0 {
+				continue
+			}
+			m := t.marks[s-1]
+			p, ok := pos(old)
+			if !ok {
+				p = -1
+			}
+			b = binary.AppendVarint(b, int64(p))
+			b = binary.AppendUvarint(b, uint64(m.gseq))
+			b = binary.AppendVarint(b, m.at)
+			b = appendString(b, m.by)
+		}
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// DecodeHistory reads a history Encode wrote, for a pond of size
+// customers.
+func DecodeHistory(b []byte, size int) (*History, error) {
+	h := NewHistory(size)
+	d := historyDecoder{b: b}
+	for range d.count() {
+		ref := RuleRef{d.str(), d.str()}
+		t := h.table(ref)
+		for range d.count() {
+			pos, seq, at := d.varint(), d.uvarint(), d.varint()
+			grouped := d.byte() == 1
+			var noGroup int64
+			if grouped {
+				noGroup = d.varint()
+			}
+			if d.err != nil || pos < 0 || pos >= int64(size) || seq > math.MaxInt32 {
+				continue // dropped, or damage d.err reports
+			}
+			k := slotFor(&t.slots, int32(pos), len(t.marks), size)
+			if k != len(t.marks) {
+				return nil, fmt.Errorf("fire history: %s twice for position %d", ref, pos)
+			}
+			m := ruleMark{at: at, seq: int32(seq)}
+			if grouped {
+				t.noGroup = append(t.noGroup, noGroup)
+				m.noGroup = int32(len(t.noGroup))
+			}
+			t.marks = append(t.marks, m)
+		}
+	}
+	by := map[string]string{}
+	for range d.count() {
+		name := d.str()
+		t := &groupTable{}
+		h.groups[name] = t
+		for range d.count() {
+			pos, gseq, at, who := d.varint(), d.uvarint(), d.varint(), d.str()
+			if d.err != nil || pos < 0 || pos >= int64(size) || gseq > math.MaxInt32 {
+				continue
+			}
+			if s, ok := by[who]; ok {
+				who = s
+			} else {
+				by[who] = who
+			}
+			k := slotFor(&t.slots, int32(pos), len(t.marks), size)
+			if k != len(t.marks) {
+				return nil, fmt.Errorf("fire history: group %s twice for position %d", name, pos)
+			}
+			t.marks = append(t.marks, groupMark{gseq: int32(gseq), at: at, by: who})
+		}
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("fire history: %w", d.err)
+	}
+	if d.i != len(d.b) {
+		return nil, fmt.Errorf("fire history: %d bytes left over", len(d.b)-d.i)
+	}
+	return h, nil
+}
+
+type historyDecoder struct {
+	b   []byte
+	i   int
+	err error
+}
+
+func (d *historyDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.b[d.i:])
+	if n <= 0 {
+		d.err = fmt.Errorf("bad number at %d", d.i)
+		return 0
+	}
+	d.i += n
+	return x
+}
+
+func (d *historyDecoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Varint(d.b[d.i:])
+	if n <= 0 {
+		d.err = fmt.Errorf("bad number at %d", d.i)
+		return 0
+	}
+	d.i += n
+	return x
+}
+
+func (d *historyDecoder) byte() byte {
+	if d.err != nil || d.i >= len(d.b) {
+		d.err = cmp.Or(d.err, errors.New("cut short"))
+		return 0
+	}
+	d.i++
+	return d.b[d.i-1]
+}
+
+func (d *historyDecoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // every entry takes at least a byte
+		d.err = cmp.Or(d.err, fmt.Errorf("a list of %d", n))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *historyDecoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)-d.i) {
+		d.err = fmt.Errorf("a string of %d bytes at %d", n, d.i)
+		return ""
+	}
+	s := string(d.b[d.i : d.i+int(n)])
+	d.i += int(n)
+	return s
 }

@@ -95,3 +95,55 @@ func TestHistoryFiresBeforeAGroup(t *testing.T) {
 		t.Errorf("customer 1: %+v, want b's ungrouped fire at 01:00", got)
 	}
 }
+
+// A history encoded for a pond image reads back the same, positions
+// mapped (customer 3 left out of the image, the others moved up).
+func TestHistoryEncodeDecode(t *testing.T) {
+	h := NewHistory(6)
+	a, b := RuleRef{"pb", "a"}, RuleRef{"other", "b"}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	h.NoteFire(a, 1, 2, t0, "", 0)
+	h.NoteFire(a, 3, 1, t0, "", 0)
+	h.NoteFire(b, 4, 1, t0.Add(time.Hour), "", 0)
+	h.NoteFire(b, 4, 2, t0.Add(5*time.Hour), "welcome", 3)
+	h.NoteFire(b, 5, 1, t0.Add(2*time.Hour), "other-group", 1)
+	moved := func(pos int) (int, bool) {
+		switch {
+		case pos == 3:
+			return 0, false
+		case pos > 3:
+			return pos - 1, true
+		}
+		return pos, true
+	}
+	back, err := DecodeHistory(h.Encode(moved), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := GroupRules{"welcome": {a, b}, "other-group": {b}}
+	for _, pb := range []string{"pb", "other"} {
+		want, got := h.View(pb, []string{"a", "b"}, groups), back.View(pb, []string{"a", "b"}, groups)
+		for old := range 6 {
+			pos, ok := moved(old)
+			if !ok {
+				continue
+			}
+			for _, r := range []string{"a", "b"} {
+				if w, g := want.Rule(r, old, ""), got.Rule(r, pos, ""); w != g {
+					t.Errorf("%s: rule %s of customer %d: %+v, want %+v", pb, r, old, g, w)
+				}
+			}
+			for g := range groups {
+				if w, gm := want.Group(g, old, ""), got.Group(g, pos, ""); w != gm {
+					t.Errorf("%s: group %s of customer %d: %+v, want %+v", pb, g, old, gm, w)
+				}
+			}
+		}
+	}
+	if m := back.View("pb", []string{"a"}, nil).Rule("a", 3, ""); m.Seq != 0 || !m.At.IsZero() {
+		t.Errorf("customer 4, now at 3, has a's mark of the customer left out: %+v", m)
+	}
+	if _, err := DecodeHistory(h.Encode(moved)[:10], 5); err == nil {
+		t.Error("a cut history decoded")
+	}
+}

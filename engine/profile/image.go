@@ -45,6 +45,10 @@ const (
 	maxImageList   = 1 << 26
 )
 
+// extraSection marks the section of ImageView.Extra in the table, in the
+// place of a count of customers.
+const extraSection = math.MaxUint32
+
 // imageChunk is the number of customers in a section: the unit of
 // parallel decoding. (A variable so tests can make chunks small.)
 var imageChunk = 1 << 16
@@ -67,16 +71,34 @@ type ImageView struct {
 	contacts  [][]ContactMark
 	birthdays []uint16
 	types     []string
+	// positions maps the pond's positions to the image's (-1: left out).
+	positions []int32
+	// Extra is written with the pond and given back by ReadImage
+	// (Pond.TakeExtra), covered by the same checksums and version: the
+	// engine keeps its fire history there, with positions mapped through
+	// Position.
+	Extra []byte
+}
+
+// Position returns the image position of the pond's customer at pos, and
+// false for one the image leaves out.
+func (v *ImageView) Position(pos int) (int, bool) {
+	if pos < 0 || pos >= len(v.positions) || v.positions[pos] < 0 {
+		return 0, false
+	}
+	return int(v.positions[pos]), true
 }
 
 // View captures the pond for WriteImage. The caller holds the pond still
 // while it runs. Removed customers are left out, as a load would.
 func (p *Pond) View() *ImageView {
-	v := &ImageView{version: p.Version}
+	v := &ImageView{version: p.Version, positions: make([]int32, len(p.Customers))}
 	for i, c := range p.Customers {
+		v.positions[i] = -1
 		if j, ok := p.index[c.ID]; !ok || j != i {
 			continue
 		}
+		v.positions[i] = int32(len(v.customers))
 		v.customers = append(v.customers, c)
 		v.events = append(v.events, p.events[i])
 		v.coupons = append(v.coupons, p.coupons[i])
@@ -119,6 +141,12 @@ func (v *ImageView) WriteImage(f io.WriterAt) error {
 		}
 		next := pos + bw.n
 		section(pos, hi-lo)
+		pos = next
+	}
+	if v.Extra != nil {
+		bw.raw(v.Extra)
+		next := pos + bw.n
+		section(pos, extraSection)
 		pos = next
 	}
 	if bw.err != nil {
@@ -306,10 +334,15 @@ func ReadImage(r io.ReaderAt, size int64) (*Pond, error) {
 	}
 	entries := make([]sectionEntry, sections)
 	total, end := 0, int64(headerSize)
+	extra := -1 // the section of ImageView.Extra
 	for k := range entries {
 		e := table[k*entrySize:]
 		entries[k] = sectionEntry{at: int64(binary.LittleEndian.Uint64(e)), length: int64(binary.LittleEndian.Uint64(e[8:])),
 			customers: int(binary.LittleEndian.Uint64(e[16:])), crc: binary.LittleEndian.Uint32(e[24:]), first: total}
+		if entries[k].customers == extraSection && k == len(entries)-1 && k > 0 {
+			extra = k
+			entries[k].customers = 0
+		}
 		if entries[k].at != end || entries[k].length < 0 || entries[k].customers < 0 || entries[k].customers > imageChunk {
 			return nil, fmt.Errorf("%w: section %d out of place", ErrImageInvalid, k)
 		}
@@ -354,6 +387,16 @@ func ReadImage(r io.ReaderAt, size int64) (*Pond, error) {
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for k := 1; k < len(entries); k++ {
+		if k == extra {
+			g.Go(func() error {
+				return read(k, func(rd *imageReader) error {
+					p.extra = make([]byte, entries[k].length)
+					_, err := io.ReadFull(rd.r, p.extra)
+					return err
+				})
+			})
+			continue
+		}
 		g.Go(func() error {
 			e := entries[k]
 			return read(k, func(rd *imageReader) error { return rd.customers(p, slab, e.first, e.first+e.customers) })
@@ -370,6 +413,14 @@ func ReadImage(r io.ReaderAt, size int64) (*Pond, error) {
 	}
 	p.Version = version
 	return p, nil
+}
+
+// TakeExtra returns the ImageView.Extra of the image the pond was read
+// from (nil for none, or for a pond loaded otherwise), and forgets it.
+func (p *Pond) TakeExtra() []byte {
+	b := p.extra
+	p.extra = nil
+	return b
 }
 
 // imageReader decodes a body, keeping the first error.

@@ -35,6 +35,9 @@ type Pond struct {
 	// Version is the store's pond version this pond reflects; see
 	// Store.PondVersion.
 	Version int64
+	// extra is what the pond image it was read from carried besides it
+	// (see TakeExtra).
+	extra []byte
 }
 
 // compactEvent keeps what profiles need in 24 bytes, so ten million events

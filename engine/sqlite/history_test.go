@@ -113,6 +113,12 @@ rules:
 	run(t0.Add(40*24*time.Hour), false)
 	compare("after a run with nudge in the group", e)
 	compare("in a fresh engine", f.engine())
+	// A server that stops saves its pond image with the history; the
+	// next one reads both from it.
+	if err := e.SavePondImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	compare("in a fresh engine from the pond image", f.engine())
 }
 
 // A fire of a benefit group that commits between a run's evaluation and
