@@ -381,7 +381,9 @@ func DecodeHistory(b []byte, size int) (*History, error) {
 	for range d.count() {
 		ref := RuleRef{d.str(), d.str()}
 		t := h.table(ref)
-		for range d.count() {
+		n := d.count()
+		t.marks = make([]ruleMark, 0, n)
+		for range n {
 			pos, seq, at := d.varint(), d.uvarint(), d.varint()
 			grouped := d.byte() == 1
 			var noGroup int64

@@ -429,6 +429,7 @@ type imageReader struct {
 	err   error
 	buf   [8]byte
 	evbuf []byte
+	sbuf  []byte
 }
 
 func (r *imageReader) fail(err error) {
@@ -497,21 +498,38 @@ func (r *imageReader) count() int {
 	return int(n)
 }
 
-func (r *imageReader) str() string {
+// bytes reads a string's bytes into the reader's buffer, valid until the
+// next read.
+func (r *imageReader) bytes() []byte {
 	n := r.uvarint()
 	if r.err != nil {
-		return ""
+		return nil
 	}
 	if n > maxImageString {
 		r.fail(fmt.Errorf("a string of %d bytes", n))
-		return ""
+		return nil
 	}
-	b := make([]byte, n)
+	if uint64(cap(r.sbuf)) < n {
+		r.sbuf = make([]byte, n)
+	}
+	b := r.sbuf[:n]
 	if _, err := io.ReadFull(r.r, b); err != nil {
 		r.fail(err)
-		return ""
+		return nil
 	}
-	return string(b)
+	return b
+}
+
+func (r *imageReader) str() string { return string(r.bytes()) }
+
+// shared reads a string that in may hold already, allocating only a new
+// one: a million customers' tiers are a handful of strings.
+func (r *imageReader) shared(in interner) string {
+	b := r.bytes()
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	return in.str(string(b))
 }
 
 func (r *imageReader) strs(in interner) []string {
@@ -521,7 +539,7 @@ func (r *imageReader) strs(in interner) []string {
 	}
 	out := make([]string, n)
 	for i := range out {
-		out[i] = in.str(r.str())
+		out[i] = r.shared(in)
 	}
 	return out
 }
@@ -547,7 +565,11 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 	}
 	l := make(AttrList, n)
 	for i := range l {
-		l[i].Key = ai.key(r.str())
+		if k := r.bytes(); ai.keys[string(k)] != "" {
+			l[i].Key = ai.keys[string(k)]
+		} else {
+			l[i].Key = ai.key(string(k))
+		}
 		switch kind := r.uvarint(); kind {
 		case attrNull:
 		case attrFalse:
@@ -557,8 +579,8 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 		case attrNumber:
 			l[i].Value = math.Float64frombits(r.u64())
 		case attrString:
-			v := r.str()
-			l[i].Value = ai.str(l[i].Key, v, func() any { return v })
+			v := r.bytes()
+			l[i].Value = ai.str(l[i].Key, unsafeString(v), func() any { return string(v) })
 		case attrJSON:
 			v, err := jsonUnmarshalAny([]byte(r.str()))
 			if err != nil {
@@ -581,7 +603,7 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error 
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
 		c.ID, c.Name = r.str(), r.str()
-		c.Tier, c.Guide = in.str(r.str()), in.str(r.str())
+		c.Tier, c.Guide = r.shared(in), r.shared(in)
 		c.Tags, c.OptOut = r.strs(in), r.strs(in)
 		c.Attrs = r.attrs(&ai)
 		c.Member = r.uvarint() == 1
@@ -602,7 +624,7 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error 
 		}
 		for range r.count() {
 			at := r.varint()
-			p.contacts[i] = append(p.contacts[i], ContactMark{At: at, Channel: in.str(r.str())})
+			p.contacts[i] = append(p.contacts[i], ContactMark{At: at, Channel: r.shared(in)})
 		}
 		if r.err != nil {
 			return r.err
