@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/koihq/koi/engine/evaluate"
@@ -20,7 +21,12 @@ import (
 func (e *Engine) loadHistory(ctx context.Context, p *profile.Pond) (*evaluate.History, error) {
 	start := time.Now()
 	if b := p.TakeExtra(); b != nil {
+		// As for the pond image itself (see sqlite's loadImage): a
+		// decode allocates what it keeps, and collecting meanwhile only
+		// marks the growing heap again and again.
+		gc := debug.SetGCPercent(-1)
 		h, err := evaluate.DecodeHistory(b, p.Len())
+		debug.SetGCPercent(gc)
 		if err == nil {
 			e.log.Debug("fire history read from the pond image", "took", time.Since(start))
 			return h, nil
