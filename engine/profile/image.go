@@ -24,7 +24,8 @@ import (
 // it reflects, and a store uses it only when that is still the database's
 // version, and only when its checksum holds.
 //
-// Layout: a fixed header (magic, format, pond version, customers, the
+// Layout: a fixed header (magic, format, the identity of the database the
+// pond came from, pond version, customers, the
 // number of sections, the offset and CRC-32C of the section table, and a
 // CRC-32C of the header before it); then the sections: the event type
 // names, then the customers in chunks of imageChunk, each with their
@@ -36,7 +37,7 @@ import (
 const (
 	imageMagic  = "KOIPOND\x00"
 	imageFormat = 1
-	headerSize  = len(imageMagic) + 4 + 8 + 8 + 4 + 8 + 4 + 4
+	headerSize  = len(imageMagic) + 4 + 16 + 8 + 8 + 4 + 8 + 4 + 4
 	entrySize   = 8 + 8 + 8 + 4
 	// maxImageString bounds a string read from an image: a corrupt length
 	// must not make the reader allocate gigabytes before the checksum
@@ -114,8 +115,9 @@ func (p *Pond) View() *ImageView {
 // Version returns the pond version the view reflects.
 func (v *ImageView) Version() int64 { return v.version }
 
-// WriteImage writes the view to f, which must be empty.
-func (v *ImageView) WriteImage(f io.WriterAt) error {
+// WriteImage writes the view to f, which must be empty, naming origin as
+// the database the pond came from.
+func (v *ImageView) WriteImage(f io.WriterAt, origin [16]byte) error {
 	out := &offsetWriter{f: f, off: int64(headerSize)}
 	bw := &imageWriter{w: bufio.NewWriterSize(out, 1<<20)}
 	var table []byte
@@ -161,6 +163,7 @@ func (v *ImageView) WriteImage(f io.WriterAt) error {
 	h := make([]byte, 0, headerSize)
 	h = append(h, imageMagic...)
 	h = binary.LittleEndian.AppendUint32(h, imageFormat)
+	h = append(h, origin[:]...)
 	h = binary.LittleEndian.AppendUint64(h, uint64(v.version))
 	h = binary.LittleEndian.AppendUint64(h, uint64(len(v.customers)))
 	h = binary.LittleEndian.AppendUint32(h, uint32(len(table)/entrySize))
@@ -293,10 +296,15 @@ func (w *imageWriter) attrs(l AttrList) {
 	}
 }
 
-// ReadImage reads a pond image of size bytes. It returns ErrImageInvalid
-// (wrapped) for a file of another format or a damaged one; the pond's
-// Version is the one the image names.
-func ReadImage(r io.ReaderAt, size int64) (*Pond, error) {
+// ReadImage reads a pond image of size bytes, and the origin it names. It
+// returns ErrImageInvalid (wrapped) for a file of another format or a
+// damaged one; the pond's Version is the one the image names.
+func ReadImage(r io.ReaderAt, size int64) (_ *Pond, origin [16]byte, err error) {
+	p, err := readImage(r, size, &origin)
+	return p, origin, err
+}
+
+func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 	h := make([]byte, headerSize)
 	if _, err := r.ReadAt(h, 0); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrImageInvalid, err)
@@ -311,6 +319,8 @@ func ReadImage(r io.ReaderAt, size int64) (*Pond, error) {
 	if f := binary.LittleEndian.Uint32(h); f != imageFormat {
 		return nil, fmt.Errorf("%w: format %d, this koi reads %d", ErrImageInvalid, f, imageFormat)
 	}
+	copy(origin[:], h[4:20])
+	h = h[16:]
 	version := int64(binary.LittleEndian.Uint64(h[4:]))
 	n := binary.LittleEndian.Uint64(h[12:])
 	sections := int64(binary.LittleEndian.Uint32(h[20:]))

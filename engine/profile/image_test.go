@@ -2,6 +2,7 @@ package profile_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,7 +22,7 @@ func writeImage(t *testing.T, p *profile.Pond) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.View().WriteImage(f); err != nil {
+	if err := p.View().WriteImage(f, [16]byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -40,7 +41,11 @@ func readImage(path string) (*profile.Pond, error) {
 	if err != nil {
 		return nil, err
 	}
-	return profile.ReadImage(f, st.Size())
+	p, origin, err := profile.ReadImage(f, st.Size())
+	if err == nil && origin != [16]byte{1, 2, 3} {
+		return nil, fmt.Errorf("origin %x", origin)
+	}
+	return p, err
 }
 
 // A pond read back from its image is the pond: every profile at any

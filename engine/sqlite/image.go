@@ -25,7 +25,7 @@ func imagePath(dbPath string) string { return dbPath + ".pond" }
 
 // loadImage returns the pond of the image when it reflects version, and
 // nil (having removed the image) when it does not or cannot be read.
-func (d *DB) loadImage(version int64) *profile.Pond {
+func (d *DB) loadImage(ctx context.Context, version int64) *profile.Pond {
 	path := d.ImagePath()
 	f, err := os.Open(path)
 	if err != nil {
@@ -34,7 +34,16 @@ func (d *DB) loadImage(version int64) *profile.Pond {
 		}
 		return nil
 	}
-	var p *profile.Pond
+	var (
+		p                *profile.Pond
+		origin, identity [16]byte
+	)
+	identity, err = d.identity(ctx)
+	if err != nil {
+		f.Close()
+		slog.Warn("pond image not read: the database's identity is unreadable", "err", err)
+		return nil
+	}
 	st, err := f.Stat()
 	if err == nil {
 		// A decode allocates what the pond keeps, a gigabyte at a million
@@ -42,13 +51,15 @@ func (d *DB) loadImage(version int64) *profile.Pond {
 		// 30% of growth, with koi's GOGC) only marked the growing heap
 		// again and again, a second of a 2.7 s start-up.
 		gc := debug.SetGCPercent(-1)
-		p, err = profile.ReadImage(f, st.Size())
+		p, origin, err = profile.ReadImage(f, st.Size())
 		debug.SetGCPercent(gc)
 	}
 	f.Close()
 	switch {
 	case err != nil:
 		slog.Warn("pond image damaged; loading from the database", "path", path, "err", err)
+	case origin != identity:
+		slog.Info("pond image of another database; loading from the database", "path", path)
 	case p.Version != version:
 		slog.Info("pond image out of date; loading from the database", "path", path, "image", p.Version, "database", version)
 	default:
@@ -76,7 +87,12 @@ func (d *DB) SavePondImage(ctx context.Context, v *profile.ImageView) error {
 		return fmt.Errorf("save pond image: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
-	if err := v.WriteImage(tmp); err != nil {
+	identity, err := d.identity(ctx)
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := v.WriteImage(tmp, identity); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save pond image: %w", err)
 	}
@@ -91,4 +107,17 @@ func (d *DB) SavePondImage(ctx context.Context, v *profile.ImageView) error {
 		return fmt.Errorf("save pond image: %w", err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// identity returns the database's identity (see migration 0016).
+func (d *DB) identity(ctx context.Context) (id [16]byte, err error) {
+	var b []byte
+	if err := d.db.QueryRowContext(ctx, `SELECT value FROM database_identity WHERE id = 1`).Scan(&b); err != nil {
+		return id, fmt.Errorf("read database identity: %w", err)
+	}
+	if len(b) != len(id) {
+		return id, fmt.Errorf("database identity of %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
 }

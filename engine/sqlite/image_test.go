@@ -149,3 +149,48 @@ func TestReplaceRemovesThePondImage(t *testing.T) {
 		t.Errorf("the old database's image survived the replace: %v", err)
 	}
 }
+
+// An image of another database is not read, though it names the same
+// pond version: a database put in place of another (a restore from
+// elsewhere) is told apart by its identity.
+func TestPondImageOfAnotherDatabase(t *testing.T) {
+	ctx := context.Background()
+	a, b := newFixture(t), newFixture(t)
+	for _, f := range []*fixture{a, b} {
+		f.customers(5, 2)
+	}
+	va, _ := a.db.PondVersion(ctx)
+	vb, _ := b.db.PondVersion(ctx)
+	if va != vb {
+		t.Fatalf("versions %d and %d: the test needs them equal", va, vb)
+	}
+	e := a.engine()
+	if err := e.Warm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SavePondImage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.ReadFile(a.db.ImagePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.db.ImagePath(), img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// b differs from a behind the version's back: which one a load read
+	// shows.
+	if _, err := b.db.SQL().Exec(`UPDATE customers SET name = 'b' WHERE id = 'c001'`); err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.db.LoadPond(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := p.Lookup("c001"); p.Customers[i].Name != "b" {
+		t.Error("b's load read a's pond image")
+	}
+	if _, err := os.Stat(b.db.ImagePath()); !os.IsNotExist(err) {
+		t.Errorf("the other database's image is still there: %v", err)
+	}
+}

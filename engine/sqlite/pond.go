@@ -23,7 +23,7 @@ import (
 // the pond is read from it instead (see image.go).
 func (d *DB) LoadPond(ctx context.Context) (*profile.Pond, error) {
 	if v, err := d.PondVersion(ctx); err == nil {
-		if p := d.loadImage(v); p != nil {
+		if p := d.loadImage(ctx, v); p != nil {
 			return p, nil
 		}
 	}
