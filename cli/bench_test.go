@@ -12,9 +12,11 @@ import (
 // promises, not how fast anything is: every rule of the bench set matches
 // the same customers in koi and in hand-written SQL, about 5% of the pond
 // matches, every measure is filled in, and the temporary files are gone.
+// The server measures run briefly, on a real koi serve each repetition.
 func TestBenchSmoke(t *testing.T) {
 	tmp := t.TempDir()
-	r := koi(t, []string{"TMPDIR=" + tmp}, "bench", "--customers", "20000", "--reps", "2", "--ingest-events", "5000", "--outbox-jobs", "2000", "--json")
+	r := koi(t, []string{"TMPDIR=" + tmp}, "bench", "--customers", "20000", "--reps", "2", "--ingest-events", "5000", "--outbox-jobs", "2000",
+		"--ingest-seconds", "0.5", "--trigger-events", "10", "--json")
 	if r.code != 0 {
 		t.Fatalf("koi bench exited %d: %s", r.code, r.stderr)
 	}
@@ -59,7 +61,32 @@ func TestBenchSmoke(t *testing.T) {
 	if rep.HistoryFires < 10*rep.Customers || len(rep.HistoryEvalSamples) != 2 || rep.HistoryEvalSeconds <= 0 || rep.HistoryStartupSeconds <= 0 {
 		t.Errorf("history: %d fire rows for %d customers (want 10 each at least), samples %v", rep.HistoryFires, rep.Customers, rep.HistoryEvalSamples)
 	}
-	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 8 {
+	// The server measures: events acknowledged by koi serve, fires seen
+	// after their events, and the servers' memory in rss_bytes.
+	if len(rep.IngestSustainedSamples) != 2 || rep.IngestSustainedEventsPerSecond <= 0 || rep.IngestSeconds != 0.5 || rep.IngestClients != 4 {
+		t.Errorf("sustained ingest: samples %v over %v s from %d clients", rep.IngestSustainedSamples, rep.IngestSeconds, rep.IngestClients)
+	}
+	for _, xs := range [][]float64{rep.IngestSustainedSamples, rep.TriggerLatencyP99Samples, rep.TriggerLatencyP50Samples} {
+		for _, x := range xs {
+			if x <= 0 {
+				t.Errorf("a sample of the server measures is %v", x)
+			}
+		}
+	}
+	if rep.TriggerEvents != 10 || len(rep.TriggerLatencyP99Samples) != 2 || len(rep.TriggerLatencyP50Samples) != 2 ||
+		rep.TriggerLatencyP50Ms <= 0 || rep.TriggerLatencyP99Ms < rep.TriggerLatencyP50Ms || rep.TriggerFirstLatencyMs <= 0 {
+		t.Errorf("trigger latency: %d events, p99 %v (%v), p50 %v (%v), first %v", rep.TriggerEvents, rep.TriggerLatencyP99Ms, rep.TriggerLatencyP99Samples,
+			rep.TriggerLatencyP50Ms, rep.TriggerLatencyP50Samples, rep.TriggerFirstLatencyMs)
+	}
+	if rep.ServeRSSBytes <= 0 || rep.RSSBytes < rep.ServeRSSBytes {
+		t.Errorf("the servers' peak memory %d is not in rss_bytes %d", rep.ServeRSSBytes, rep.RSSBytes)
+	}
+	budget := map[string]bool{}
+	for _, c := range rep.Budget {
+		budget[c.What] = true
+	}
+	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 9 ||
+		!budget["ingest_sustained_events_per_second"] || !budget["trigger_latency_p99_ms"] || !budget["outbox_deliveries_per_second"] {
 		t.Errorf("machine or budget missing: %+v %+v", rep.Machine, rep.Budget)
 	}
 	left, _ := filepath.Glob(filepath.Join(tmp, "koi-bench-*"))

@@ -275,6 +275,60 @@ func TestPostEventBatch(t *testing.T) {
 	wantError(t, st, body, 400, "invalid", "events")
 }
 
+// An event of a batch that is not an event (an unknown field, a field of
+// the wrong type, not an object) is rejected alone, naming its field, and
+// the others are stored as they would be in a batch of good events.
+func TestPostEventBatchBadEventAlone(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{}`)
+	good := func(id string) string {
+		return `{"id": "` + id + `", "customer_id": "c1", "type": "order", "amount": 12.5, "order_id": "o-` + id +
+			`", "at": "2026-05-01T10:00:00+08:00", "attrs": {"store": "上海", "items": 3, "gift": true}}`
+	}
+	// All good: one pass. With bad events among them: one by one.
+	st, body := a.do("POST", "/api/v1/events/batch", ingestKey, `{"events": [`+good("a1")+`, `+good("a2")+`]}`)
+	if st != 200 || body["inserted"] != 2.0 {
+		t.Fatalf("good batch: %d %v", st, body)
+	}
+	st, body = a.do("POST", "/api/v1/events/batch", ingestKey, `{"events": [`+good("b1")+`,
+		{"id": "u1", "customer_id": "c1", "type": "visit", "at": "2026-05-01", "colour": "red"},
+		{"id": "t1", "customer_id": 7, "type": "visit", "at": "2026-05-01"},
+		[1, 2],
+		null,
+		`+good("b2")+`]}`)
+	if st != 200 || body["inserted"] != 2.0 || body["rejected"] != 4.0 {
+		t.Fatalf("mixed batch: %d %v", st, body)
+	}
+	results := body["results"].([]any)
+	for i, field := range []string{"", "events[1].colour", "events[2].customer_id", "events[3]", "events[4].at", ""} {
+		r := results[i].(map[string]any)
+		switch {
+		case field == "" && r["status"] != "inserted":
+			t.Errorf("event %d: %v, want it inserted", i, r)
+		case field != "" && (r["status"] != "rejected" || r["error"].(map[string]any)["field"] != field):
+			t.Errorf("event %d: %v, want it rejected on %s", i, r, field)
+		}
+	}
+	if r := results[1].(map[string]any); r["id"] != "u1" {
+		t.Errorf("a rejected event's result names it: %v", r)
+	}
+	// The same event, stored from either batch, is stored the same.
+	row := func(id string) string {
+		var s string
+		err := a.db.SQL().QueryRow(`SELECT customer_id || '|' || type || '|' || at || '|' || amount_fen || '|' || order_id || '|' || code || '|' || attrs
+			FROM events WHERE id = ?`, id).Scan(&s)
+		if err != nil {
+			t.Fatalf("event %s: %v", id, err)
+		}
+		return s
+	}
+	for _, p := range [][2]string{{"a1", "b1"}, {"a2", "b2"}} {
+		if x, y := strings.ReplaceAll(row(p[0]), "o-"+p[0], "o-"), strings.ReplaceAll(row(p[1]), "o-"+p[1], "o-"); x != y {
+			t.Errorf("%s stored %s, %s stored %s", p[0], x, p[1], y)
+		}
+	}
+}
+
 // A body over the limit is refused with 413 before it is read whole.
 func TestBodyLimit(t *testing.T) {
 	a := newAPI(t, httpapi.Config{MaxBody: 1024})
