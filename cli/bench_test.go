@@ -58,6 +58,11 @@ func TestBenchSmoke(t *testing.T) {
 	if len(rep.FirstRunSamples) != 2 || rep.FirstRunSeconds <= 0 {
 		t.Errorf("first run: samples %v", rep.FirstRunSamples)
 	}
+	// Repetitions start from the pond image a cold start left (a
+	// repetition that read the tables fails the bench).
+	if rep.ColdStartupSeconds <= 0 || rep.HistoryColdStartupSeconds <= 0 || rep.HistoryRSSBytes <= 0 {
+		t.Errorf("cold start-ups %v and %v, history RSS %d", rep.ColdStartupSeconds, rep.HistoryColdStartupSeconds, rep.HistoryRSSBytes)
+	}
 	if rep.HistoryFires < 10*rep.Customers || len(rep.HistoryEvalSamples) != 2 || rep.HistoryEvalSeconds <= 0 || rep.HistoryStartupSeconds <= 0 {
 		t.Errorf("history: %d fire rows for %d customers (want 10 each at least), samples %v", rep.HistoryFires, rep.Customers, rep.HistoryEvalSamples)
 	}

@@ -58,21 +58,29 @@ type benchReport struct {
 	IngestEventsPerSecond float64 `json:"ingest_events_per_second"`
 	// OutboxDeliveriesPerSecond is the median over --reps.
 	OutboxDeliveriesPerSecond float64 `json:"outbox_deliveries_per_second"`
-	// RSSBytes is the highest peak resident memory of the repetition
-	// processes (open, load, run, ingest); generation and the SQL side run
-	// in the parent and do not count.
-	RSSBytes        int64            `json:"rss_bytes"`
-	Matched         int              `json:"matched"`
-	Fired           int              `json:"fired"`
-	Rules           []benchRuleCount `json:"rules"`
-	EvalSamples     []float64        `json:"eval_samples"`
-	SQLSamples      []float64        `json:"sql_samples"`
-	StartupSamples  []float64        `json:"startup_samples"`
-	OutboxSamples   []float64        `json:"outbox_samples"`
-	OutboxJobs      int              `json:"outbox_jobs"`
-	Machine         benchMachine     `json:"machine"`
-	Budget          []benchCheck     `json:"budget"`
-	GenerateSeconds float64          `json:"generate_seconds"`
+	// RSSBytes is the highest peak resident memory of the processes on
+	// the pond as generated: the cold start, the repetitions (open, load,
+	// run, ingest) and the servers; generation and the SQL side run in the
+	// parent and do not count. HistoryRSSBytes is the same on the pond
+	// with a year of fire history.
+	RSSBytes        int64 `json:"rss_bytes"`
+	HistoryRSSBytes int64 `json:"history_rss_bytes"`
+	// StartupSeconds is a restart's (the pond read from the image a clean
+	// stop left); ColdStartupSeconds a first start's or one after a crash
+	// (the pond read from the tables), one sample.
+	ColdStartupSeconds        float64          `json:"cold_startup_seconds"`
+	HistoryColdStartupSeconds float64          `json:"history_cold_startup_seconds"`
+	Matched                   int              `json:"matched"`
+	Fired                     int              `json:"fired"`
+	Rules                     []benchRuleCount `json:"rules"`
+	EvalSamples               []float64        `json:"eval_samples"`
+	SQLSamples                []float64        `json:"sql_samples"`
+	StartupSamples            []float64        `json:"startup_samples"`
+	OutboxSamples             []float64        `json:"outbox_samples"`
+	OutboxJobs                int              `json:"outbox_jobs"`
+	Machine                   benchMachine     `json:"machine"`
+	Budget                    []benchCheck     `json:"budget"`
+	GenerateSeconds           float64          `json:"generate_seconds"`
 	// FirstRunSeconds is the first run in a freshly started process (the
 	// median of FirstRunSamples); eval_seconds is the same rules' run after
 	// it.
@@ -154,7 +162,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure koi on a fresh synthetic pond: evaluation against hand-written SQL, ingest, start-up, memory",
 		Long: `bench generates a deterministic demo pond in a temporary database, then
 measures, as the median of --reps repetitions, each koi repetition a fresh
-koi process (as a server that just started) on a fresh copy of the pond:
+koi process (as a server that just restarted after a clean stop) on a fresh
+copy of the pond and of the pond image that stop left:
 
   eval_seconds     one full run of the bench set (20 rules in 5 playbooks) over
                    every customer, from the start of the run to its fires committed,
@@ -167,7 +176,10 @@ koi process (as a server that just started) on a fresh copy of the pond:
                    a year of daily-run fire history (history_fires rows, at least
                    10 per customer), which koi loads into memory at start-up
   sql_seconds      the same 20 rules as hand-written SQL over the same data
-  startup_seconds  opening the database and loading the pond
+  startup_seconds  opening the database and loading the pond, from the pond image
+  cold_startup_seconds, history_cold_startup_seconds
+                   the same from the tables, as a first start or one after a
+                   crash does (one sample each: the process that saves the image)
   ingest_events_per_second
                    a burst of --ingest-events through the engine's ingest call,
                    without HTTP, in batches of --ingest-batch (not a budget line)
@@ -185,9 +197,10 @@ koi process (as a server that just started) on a fresh copy of the pond:
                    settings, to a signature-checking webhook receiver on loopback
                    (--outbox-jobs of them, enqueued by a run; in this process)
 
-and rss_bytes, the highest peak resident memory of the repetition processes
-and the koi serve processes (not counting the generation of the pond or the
-SQL side); serve_rss_bytes is the servers' alone. Every customer of
+and rss_bytes, the highest peak resident memory of the processes on the pond
+as generated: the cold start, the repetitions and the koi serve processes (not
+counting the generation of the pond or the SQL side); serve_rss_bytes is the
+servers' alone, history_rss_bytes the processes' on the pond with history. Every customer of
 the bench pond has an attrs value of its own (attrs.member_no), as real ponds
 carry store, campaign and channel ids.
 
@@ -299,14 +312,27 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 	}
 	rep.Events, rep.GenerateSeconds = events, time.Since(start).Seconds()
 
+	// A first start, which reads the tables and leaves the pond image a
+	// restarted server reads (see bench_image.go).
+	fmt.Fprintln(progress, "koi: a cold start, saving the pond image")
+	image, cold, rss, err := primeBenchImage(ctx, pristine, playbooks)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(image)
+	rep.ColdStartupSeconds, rep.RSSBytes = cold, rss
+
 	// koi: each repetition is a fresh koi process, as a server that just
-	// started, on a fresh copy of the pristine database, so every run
-	// fires the same. Its peak memory is the process's own.
+	// restarted, on a fresh copy of the pristine database and its image,
+	// so every run fires the same. Its peak memory is the process's own.
 	var koiCounts map[string]int
 	for r := 0; r < reps; r++ {
 		fmt.Fprintf(progress, "koi: repetition %d of %d\n", r+1, reps)
 		work := filepath.Join(dir, "work.db")
 		if err := copyDB(pristine, work); err != nil {
+			return nil, err
+		}
+		if err := copyBenchImage(image, work); err != nil {
 			return nil, err
 		}
 		ingest := 0
@@ -320,6 +346,9 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 		res, rss, err := benchRepProcess(ctx, work, playbooks, ingest, ingestBatch, profile)
 		if err != nil {
 			return nil, fmt.Errorf("koi repetition %d: %w", r+1, err)
+		}
+		if !res.FromImage {
+			return nil, fmt.Errorf("koi repetition %d read its pond from the tables, not the image primed for it", r+1)
 		}
 		rep.RSSBytes = max(rep.RSSBytes, rss)
 		koiCounts, rep.Fired = res.Counts, res.Fired
@@ -341,17 +370,30 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 	if rep.HistoryFires, err = addBenchHistory(ctx, historic, playbooks, customers, seed, progress); err != nil {
 		return nil, fmt.Errorf("fire history: %w", err)
 	}
+	fmt.Fprintln(progress, "koi with a year of history: a cold start, saving the pond image")
+	historyImage, cold, rss, err := primeBenchImage(ctx, historic, playbooks)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(historyImage)
+	rep.HistoryColdStartupSeconds, rep.HistoryRSSBytes = cold, rss
 	for r := 0; r < reps; r++ {
 		fmt.Fprintf(progress, "koi with a year of history: repetition %d of %d\n", r+1, reps)
 		work := filepath.Join(dir, "work.db")
 		if err := copyDB(historic, work); err != nil {
 			return nil, err
 		}
+		if err := copyBenchImage(historyImage, work); err != nil {
+			return nil, err
+		}
 		res, rss, err := benchRepProcess(ctx, work, playbooks, 0, ingestBatch, "")
 		if err != nil {
 			return nil, fmt.Errorf("koi repetition %d with history: %w", r+1, err)
 		}
-		rep.RSSBytes = max(rep.RSSBytes, rss)
+		if !res.FromImage {
+			return nil, fmt.Errorf("koi repetition %d with history read its pond from the tables, not the image primed for it", r+1)
+		}
+		rep.HistoryRSSBytes = max(rep.HistoryRSSBytes, rss)
 		rep.HistoryEvalSamples = append(rep.HistoryEvalSamples, res.EvalSeconds)
 		rep.HistoryStartupSamples = append(rep.HistoryStartupSamples, res.StartupSeconds)
 		if !maps.Equal(res.Counts, koiCounts) {
@@ -495,17 +537,24 @@ type benchRepResult struct {
 	FirstRunSeconds       float64        `json:"first_run_seconds"`
 	IngestEvents          int            `json:"ingest_events,omitempty"`
 	IngestEventsPerSecond float64        `json:"ingest_events_per_second,omitempty"`
+	// FromImage says the process read its pond from the pond image.
+	FromImage bool `json:"from_image"`
 }
 
 // benchRepProcess runs one repetition as a child koi process and returns
 // its result and peak resident memory.
 func benchRepProcess(ctx context.Context, db, playbooks string, ingest, ingestBatch int, cpuProfile string) (*benchRepResult, int64, error) {
+	return benchRepProcessArgs(ctx, db, playbooks,
+		"--ingest-events", strconv.Itoa(ingest), "--ingest-batch", strconv.Itoa(ingestBatch), "--cpuprofile", cpuProfile)
+}
+
+// benchRepProcessArgs runs bench-rep with more arguments.
+func benchRepProcessArgs(ctx context.Context, db, playbooks string, args ...string) (*benchRepResult, int64, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, 0, err
 	}
-	cmd := exec.CommandContext(ctx, self, "bench-rep", "--db", db, "--playbooks", playbooks,
-		"--ingest-events", strconv.Itoa(ingest), "--ingest-batch", strconv.Itoa(ingestBatch), "--cpuprofile", cpuProfile)
+	cmd := exec.CommandContext(ctx, self, append([]string{"bench-rep", "--db", db, "--playbooks", playbooks}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -521,6 +570,7 @@ func benchRepProcess(ctx context.Context, db, playbooks string, ingest, ingestBa
 func newBenchRepCmd(g *globals) *cobra.Command {
 	var playbooks, cpuProfile string
 	var ingestN, ingestBatch int
+	var prime bool
 	cmd := &cobra.Command{
 		Use:    "bench-rep",
 		Short:  "One repetition of koi bench, in a process of its own (used by koi bench)",
@@ -531,13 +581,19 @@ func newBenchRepCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer stop()
-			res, err := benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch)
+			var res *benchRepResult
+			if prime {
+				res, err = benchPrime(cmd.Context(), g.db, playbooks)
+			} else {
+				res, err = benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch)
+			}
 			if err != nil {
 				return err
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 		},
 	}
+	cmd.Flags().BoolVar(&prime, "prime", false, "only load the pond and save its image (measures a cold start)")
 	cmd.Flags().StringVar(&playbooks, "playbooks", "", "bench set `dir`")
 	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest after the run")
 	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch")
@@ -561,10 +617,15 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 	if err := e.Load(playbooks); err != nil {
 		return nil, fmt.Errorf("bench set: %w", err)
 	}
+	_, imageErr := os.Stat(db.ImagePath())
 	if err := e.Warm(ctx); err != nil {
 		return nil, err
 	}
 	res := &benchRepResult{Counts: map[string]int{}, StartupSeconds: time.Since(start).Seconds()}
+	// A load leaves a current image in place and removes any other.
+	if _, err := os.Stat(db.ImagePath()); err == nil && imageErr == nil {
+		res.FromImage = true
+	}
 
 	// The first run of the process is the bench set; then the same rules
 	// under other names, which no fire of the first run cools down: a
@@ -620,6 +681,36 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 			return nil, err
 		}
 		res.IngestEvents = ingestN
+	}
+	return res, nil
+}
+
+// benchPrime opens the database and loads its pond (a cold start: the
+// caller removed any image), then saves the pond image.
+func benchPrime(ctx context.Context, path, playbooks string) (*benchRepResult, error) {
+	start := time.Now()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	e := engine.New(db, builtin.Registry(), engine.Config{
+		Profile: profile.ProfileConfig{Location: time.UTC},
+		Tiers:   defaultTiers,
+	})
+	if err := e.Load(playbooks); err != nil {
+		return nil, fmt.Errorf("bench set: %w", err)
+	}
+	if err := e.Warm(ctx); err != nil {
+		return nil, err
+	}
+	res := &benchRepResult{StartupSeconds: time.Since(start).Seconds()}
+	e.Wait()
+	if err := e.SavePondImage(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(db.ImagePath()); err != nil {
+		return nil, fmt.Errorf("no pond image saved: %w", err)
 	}
 	return res, nil
 }
@@ -823,6 +914,8 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(w, "%-34s %12.2f\n", "sql_seconds", r.SQLSeconds)
 	fmt.Fprintf(w, "%-34s %12.2f   (%d fire rows of history)\n", "history_eval_seconds", r.HistoryEvalSeconds, r.HistoryFires)
 	fmt.Fprintf(w, "%-34s %12.2f\n", "history_startup_seconds", r.HistoryStartupSeconds)
+	fmt.Fprintf(w, "%-34s %12.2f   (from the tables; with history %.2f)\n", "cold_startup_seconds", r.ColdStartupSeconds, r.HistoryColdStartupSeconds)
+	fmt.Fprintf(w, "%-34s %8d MiB\n", "history_rss_bytes", r.HistoryRSSBytes>>20)
 	fmt.Fprintf(w, "%-34s %12.2f\n", "first_run_seconds", r.FirstRunSeconds)
 	fmt.Fprintf(w, "%-34s %12.0f   (engine call, no HTTP, %d events)\n", "ingest_events_per_second", r.IngestEventsPerSecond, r.IngestEvents)
 	if len(r.IngestSustainedSamples) > 0 {
