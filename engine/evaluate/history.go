@@ -32,15 +32,16 @@ type History struct {
 	last *ruleTable
 }
 
-// ruleTable is one rule's marks by pond position: slots[pos] is 1 + the
+// ruleTable is one rule's marks by pond position: slots holds 1 + the
 // index of the customer's mark in marks, 0 when the rule never fired for
-// them. A million customers cost a rule 4 MB of slots plus 16 bytes per
-// customer it fired for, where a map from position to mark cost 60-odd
-// bytes per customer; and a lookup is two array reads, not a hash.
+// them (see positions). A million customers cost a rule at most 4 MB of
+// slots plus 16 bytes per customer it fired for, where a map from
+// position to mark cost 60-odd bytes per customer; and a lookup is two
+// array reads, not a hash.
 type ruleTable struct {
 	ref   RuleRef
 	name  string // playbook/rule, one string per rule
-	slots []int32
+	slots positions
 	marks []ruleMark
 	// noGroup holds the latest time among fires recorded without a
 	// benefit group, for the marks that also have fires recorded in one
@@ -59,10 +60,11 @@ type ruleMark struct {
 }
 
 func (t *ruleTable) get(pos int) (ruleMark, bool) {
-	if pos < 0 || pos >= len(t.slots) || t.slots[pos] == 0 {
+	s := t.slots.get(pos)
+	if s == 0 {
 		return ruleMark{}, false
 	}
-	return t.marks[t.slots[pos]-1], true
+	return t.marks[s-1], true
 }
 
 // atNoGroup returns the latest time of m's fires recorded without a
@@ -107,7 +109,7 @@ func (t *ruleTable) trim() {
 // groupTable is a benefit group's marks by pond position, laid out as
 // ruleTable's.
 type groupTable struct {
-	slots []int32
+	slots positions
 	marks []groupMark
 }
 
@@ -120,29 +122,22 @@ type groupMark struct {
 }
 
 func (t *groupTable) get(pos int) (groupMark, bool) {
-	if pos < 0 || pos >= len(t.slots) || t.slots[pos] == 0 {
+	s := t.slots.get(pos)
+	if s == 0 {
 		return groupMark{}, false
 	}
-	return t.marks[t.slots[pos]-1], true
+	return t.marks[s-1], true
 }
 
 // slotFor returns the index of pos's mark in a table whose slots are
-// *slots and which has n marks, growing the slots to cover pos (and at
-// least size positions); n when pos has no mark yet (the caller appends
-// it).
-func slotFor(slots *[]int32, pos int32, n int, size int) int {
-	if int(pos) >= len(*slots) {
-		// Cover the pond at once, and beyond it by doubling: growing to
-		// each new position made noting a run's fires quadratic.
-		grown := make([]int32, max(int(pos)+1, size, 2*len(*slots)))
-		copy(grown, *slots)
-		*slots = grown
+// slots and which has n marks, adding pos (in a pond of size customers)
+// when it has none; n then (the caller appends the mark).
+func slotFor(slots *positions, pos int32, n int, size int) int {
+	if s := slots.get(int(pos)); s != 0 {
+		return int(s - 1)
 	}
-	s := &(*slots)[pos]
-	if *s == 0 {
-		*s = int32(n + 1)
-	}
-	return int(*s - 1)
+	slots.set(pos, int32(n+1), size)
+	return n
 }
 
 // NewHistory returns an empty history of a pond of size customers.
@@ -314,17 +309,8 @@ func (h *History) Encode(pos func(int) (int, bool)) []byte {
 	b = binary.AppendUvarint(b, uint64(len(h.rules)))
 	for ref, t := range h.rules {
 		b = appendString(appendString(b, ref.Playbook), ref.Rule)
-		n := 0
-		for _, s := range t.slots {
-			if s != 0 {
-				n++
-			}
-		}
-		b = binary.AppendUvarint(b, uint64(n))
-		for old, s := range t.slots {
-			if s == 0 {
-				continue
-			}
+		b = binary.AppendUvarint(b, uint64(t.slots.n))
+		t.slots.each(func(old int, s int32) {
 			m := t.marks[s-1]
 			p, ok := pos(old)
 			if !ok {
@@ -339,22 +325,13 @@ func (h *History) Encode(pos func(int) (int, bool)) []byte {
 				b = append(b, 1)
 				b = binary.AppendVarint(b, t.noGroup[m.noGroup-1])
 			}
-		}
+		})
 	}
 	b = binary.AppendUvarint(b, uint64(len(h.groups)))
 	for name, t := range h.groups {
 		b = appendString(b, name)
-		n := 0
-		for _, s := range t.slots {
-			if s != 0 {
-				n++
-			}
-		}
-		b = binary.AppendUvarint(b, uint64(n))
-		for old, s := range t.slots {
-			if s == 0 {
-				continue
-			}
+		b = binary.AppendUvarint(b, uint64(t.slots.n))
+		t.slots.each(func(old int, s int32) {
 			m := t.marks[s-1]
 			p, ok := pos(old)
 			if !ok {
@@ -364,7 +341,7 @@ func (h *History) Encode(pos func(int) (int, bool)) []byte {
 			b = binary.AppendUvarint(b, uint64(m.gseq))
 			b = binary.AppendVarint(b, m.at)
 			b = appendString(b, m.by)
-		}
+		})
 	}
 	return b
 }
