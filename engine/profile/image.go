@@ -2,6 +2,7 @@ package profile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -363,21 +364,34 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 		return nil, fmt.Errorf("%w: sections hold %d customers, the header says %d", ErrImageInvalid, total, n)
 	}
 	p := NewPond()
-	read := func(k int, fn func(*imageReader) error) error {
+	// A section is read whole and its checksum checked before anything
+	// in it is believed: a damaged count must not make the decoder
+	// allocate gigabytes (sections are 64k customers, some 25 MB).
+	section := func(k int) ([]byte, error) {
 		e := entries[k]
-		crc := crc32.New(crcTable)
-		rd := &imageReader{r: bufio.NewReaderSize(io.TeeReader(io.NewSectionReader(r, e.at, e.length), crc), 1<<20)}
+		buf := make([]byte, e.length)
+		if _, err := r.ReadAt(buf, e.at); err != nil {
+			return nil, fmt.Errorf("section %d: %w", k, err)
+		}
+		if crc32.Checksum(buf, crcTable) != e.crc {
+			return nil, fmt.Errorf("section %d checksum mismatch", k)
+		}
+		return buf, nil
+	}
+	read := func(k int, fn func(*imageReader) error) error {
+		buf, err := section(k)
+		if err != nil {
+			return err
+		}
+		rd := &imageReader{r: bytes.NewReader(buf)}
 		if err := fn(rd); err != nil {
 			return err
 		}
 		if rd.err != nil {
 			return rd.err
 		}
-		if _, err := rd.r.ReadByte(); err != io.EOF {
+		if rd.r.Len() != 0 {
 			return fmt.Errorf("section %d is longer than its contents", k)
-		}
-		if crc.Sum32() != e.crc {
-			return fmt.Errorf("section %d checksum mismatch", k)
 		}
 		return nil
 	}
@@ -399,11 +413,9 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 	for k := 1; k < len(entries); k++ {
 		if k == extra {
 			g.Go(func() error {
-				return read(k, func(rd *imageReader) error {
-					p.extra = make([]byte, entries[k].length)
-					_, err := io.ReadFull(rd.r, p.extra)
-					return err
-				})
+				var err error
+				p.extra, err = section(k)
+				return err
 			})
 			continue
 		}
@@ -435,7 +447,7 @@ func (p *Pond) TakeExtra() []byte {
 
 // imageReader decodes a body, keeping the first error.
 type imageReader struct {
-	r     *bufio.Reader
+	r     *bytes.Reader
 	err   error
 	buf   [8]byte
 	evbuf []byte
@@ -483,6 +495,10 @@ func (r *imageReader) events(evs []compactEvent) {
 		return
 	}
 	n := 24 * len(evs)
+	if n > r.r.Len() {
+		r.fail(fmt.Errorf("%d events in %d bytes", len(evs), r.r.Len()))
+		return
+	}
 	if cap(r.evbuf) < n {
 		r.evbuf = make([]byte, n)
 	}
@@ -497,11 +513,12 @@ func (r *imageReader) events(evs []compactEvent) {
 	}
 }
 
-// count reads a list's length, bounded so a damaged one cannot make the
-// reader allocate without end.
+// count reads a list's length, bounded by the bytes left (every entry
+// takes one at least) so that no count makes the reader allocate more
+// than the section holds.
 func (r *imageReader) count() int {
 	n := r.uvarint()
-	if n > maxImageList {
+	if n > maxImageList || n > uint64(r.r.Len()) {
 		r.fail(fmt.Errorf("a list of %d", n))
 		return 0
 	}
@@ -515,7 +532,7 @@ func (r *imageReader) bytes() []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n > maxImageString {
+	if n > maxImageString || n > uint64(r.r.Len()) {
 		r.fail(fmt.Errorf("a string of %d bytes", n))
 		return nil
 	}
@@ -623,9 +640,11 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error 
 			r.fail(fmt.Errorf("birthday %d", bday))
 		}
 		p.birthdays[i] = uint16(bday)
-		if ne := r.count(); ne > 0 {
+		if ne := r.count(); ne > 0 && 24*ne <= r.r.Len() {
 			p.events[i] = make([]compactEvent, ne)
 			r.events(p.events[i])
+		} else if ne > 0 {
+			r.fail(fmt.Errorf("%d events in %d bytes", ne, r.r.Len()))
 		}
 		for range r.count() {
 			code := r.str()
