@@ -367,9 +367,16 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 	// A section is read whole and its checksum checked before anything
 	// in it is believed: a damaged count must not make the decoder
 	// allocate gigabytes (sections are 64k customers, some 25 MB).
-	section := func(k int) ([]byte, error) {
+	// Customers' sections are decoded from buffers the workers pass on
+	// (what the pond keeps is copied out of them): with the collector off
+	// during the decode, a buffer per section would all stay allocated.
+	bufs := make(chan []byte, runtime.GOMAXPROCS(0))
+	section := func(k int, buf []byte) ([]byte, error) {
 		e := entries[k]
-		buf := make([]byte, e.length)
+		if int64(cap(buf)) < e.length {
+			buf = make([]byte, e.length)
+		}
+		buf = buf[:e.length]
 		if _, err := r.ReadAt(buf, e.at); err != nil {
 			return nil, fmt.Errorf("section %d: %w", k, err)
 		}
@@ -379,10 +386,21 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 		return buf, nil
 	}
 	read := func(k int, fn func(*imageReader) error) error {
-		buf, err := section(k)
+		var buf []byte
+		select {
+		case buf = <-bufs:
+		default:
+		}
+		buf, err := section(k, buf)
 		if err != nil {
 			return err
 		}
+		defer func() {
+			select {
+			case bufs <- buf:
+			default:
+			}
+		}()
 		rd := &imageReader{r: bytes.NewReader(buf)}
 		if err := fn(rd); err != nil {
 			return err
@@ -414,7 +432,7 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 		if k == extra {
 			g.Go(func() error {
 				var err error
-				p.extra, err = section(k)
+				p.extra, err = section(k, nil)
 				return err
 			})
 			continue
