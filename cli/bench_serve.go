@@ -265,6 +265,7 @@ type benchServer struct {
 	stderr *tailBuffer
 	exited chan struct{} // closed once the process has been waited for
 	err    error         // Wait's, once exited is closed
+	waiter errgroup.Group
 }
 
 // benchServingLine is how koi serve says where it listens, once it does.
@@ -292,10 +293,12 @@ func startBenchServer(ctx context.Context, db, cfg string) (*benchServer, error)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() {
+	// stop and kill join it: both wait for exited.
+	s.waiter.Go(func() error {
 		s.err = cmd.Wait()
 		close(s.exited)
-	}()
+		return nil
+	})
 	timeout := time.NewTimer(benchServerStart)
 	defer timeout.Stop()
 	select {
