@@ -30,7 +30,7 @@ func primeBenchImage(ctx context.Context, db, playbooks string) (image string, c
 	if err != nil {
 		return "", 0, 0, fmt.Errorf("prime the pond image: %w", err)
 	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
+	for _, suffix := range []string{"", "-wal", "-shm", "-open.lock", "-compact.lock", "-dispatch.lock"} {
 		_ = os.Remove(prime + suffix)
 	}
 	return prime + ".pond", res.StartupSeconds, rss, nil

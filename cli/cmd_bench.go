@@ -214,6 +214,7 @@ It fails when koi and SQL disagree on any rule's count.`,
 			if customers <= 0 || reps <= 0 {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--customers and --reps must be positive")}
 			}
+			keep := dir != ""
 			if dir == "" {
 				tmp, err := os.MkdirTemp("", "koi-bench-")
 				if err != nil {
@@ -248,7 +249,7 @@ It fails when koi and SQL disagree on any rule's count.`,
 				// Each sample is a customer of its own, besides the first.
 				return &exitError{code: exitUsage, err: fmt.Errorf("--trigger-events must be 0 to 100,000, and fewer than --customers")}
 			}
-			rep, err := runBench(cmd.Context(), dir, customers, reps, ingestN, ingestBatch, seed, cpuProfile, progress)
+			rep, err := runBench(cmd.Context(), dir, keep, customers, reps, ingestN, ingestBatch, seed, cpuProfile, progress)
 			if err != nil {
 				return err
 			}
@@ -290,12 +291,12 @@ It fails when koi and SQL disagree on any rule's count.`,
 	cmd.Flags().IntVar(&outboxJobs, "outbox-jobs", 50_000, "`messages` for the outbox measure (0 skips it)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "demo pond `seed`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N to file.repN")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N to file.repN, with history to file.history-repN")
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the bench databases in `dir` instead of a temporary directory")
 	return cmd
 }
 
-func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestBatch int, seed uint64, cpuProfile string, progress io.Writer) (*benchReport, error) {
+func runBench(ctx context.Context, dir string, keep bool, customers, reps, ingestN, ingestBatch int, seed uint64, cpuProfile string, progress io.Writer) (*benchReport, error) {
 	rep := &benchReport{Customers: customers, Reps: reps, IngestBatch: ingestBatch,
 		Machine: benchMachine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}}
 	pristine := filepath.Join(dir, "pristine.db")
@@ -386,7 +387,11 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 		if err := copyBenchImage(historyImage, work); err != nil {
 			return nil, err
 		}
-		res, rss, err := benchRepProcess(ctx, work, playbooks, 0, ingestBatch, "")
+		profile := ""
+		if cpuProfile != "" {
+			profile = fmt.Sprintf("%s.history-rep%d", cpuProfile, r+1)
+		}
+		res, rss, err := benchRepProcess(ctx, work, playbooks, 0, ingestBatch, profile)
 		if err != nil {
 			return nil, fmt.Errorf("koi repetition %d with history: %w", r+1, err)
 		}
@@ -400,7 +405,9 @@ func runBench(ctx context.Context, dir string, customers, reps, ingestN, ingestB
 			return nil, fmt.Errorf("koi repetition %d with history matched other customers than without: %v, want %v", r+1, res.Counts, koiCounts)
 		}
 	}
-	_ = os.Remove(historic)
+	if !keep {
+		_ = os.Remove(historic) // 2.4 GB at a million customers, done with
+	}
 
 	// SQL, on the pristine data.
 	sqlCounts, samples, err := benchSQL(ctx, pristine, reps, progress)
