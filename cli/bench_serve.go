@@ -265,6 +265,7 @@ type benchServer struct {
 	stderr *tailBuffer
 	exited chan struct{} // closed once the process has been waited for
 	err    error         // Wait's, once exited is closed
+	// waiter runs cmd.Wait; stop and kill join it.
 	waiter errgroup.Group
 }
 
@@ -293,7 +294,6 @@ func startBenchServer(ctx context.Context, db, cfg string) (*benchServer, error)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	// stop and kill join it: both wait for exited.
 	s.waiter.Go(func() error {
 		s.err = cmd.Wait()
 		close(s.exited)
@@ -305,13 +305,16 @@ func startBenchServer(ctx context.Context, db, cfg string) (*benchServer, error)
 	case a := <-addr.found:
 		s.base = "http://" + a
 	case <-s.exited:
+		s.kill() // joins the waiter
 		return nil, s.explain(fmt.Errorf("koi serve exited at start: %v", s.err))
 	case <-timeout.C:
 		s.kill()
 		return nil, s.explain(fmt.Errorf("koi serve did not listen within %s", benchServerStart))
 	}
+	// A probe that hangs is tried again, not waited for.
+	probe := &http.Client{Timeout: 5 * time.Second}
 	for {
-		resp, err := http.Get(s.base + "/readyz")
+		resp, err := probe.Get(s.base + "/readyz")
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -321,6 +324,7 @@ func startBenchServer(ctx context.Context, db, cfg string) (*benchServer, error)
 		}
 		select {
 		case <-s.exited:
+			s.kill() // joins the waiter
 			return nil, s.explain(fmt.Errorf("koi serve exited before it was ready: %v", s.err))
 		case <-timeout.C:
 			s.kill()
@@ -338,6 +342,7 @@ func (s *benchServer) stop() (int64, error) {
 	}
 	select {
 	case <-s.exited:
+		_ = s.waiter.Wait()
 	case <-time.After(benchServerStop):
 		s.kill()
 		return 0, s.explain(fmt.Errorf("koi serve did not stop within %s of SIGTERM", benchServerStop))
@@ -352,11 +357,10 @@ func (s *benchServer) stop() (int64, error) {
 func (s *benchServer) kill() {
 	select {
 	case <-s.exited:
-		return
 	default:
+		_ = s.cmd.Process.Kill()
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
+	_ = s.waiter.Wait()
 }
 
 // explain adds the end of the server's log to err.
