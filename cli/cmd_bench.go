@@ -612,18 +612,11 @@ func newBenchRepCmd(g *globals) *cobra.Command {
 // bench set once (eval). With ingestN set it then measures ingest.
 func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBatch int) (*benchRepResult, error) {
 	start := time.Now()
-	db, err := sqlite.Open(ctx, path)
+	db, e, err := openBenchEngine(ctx, path, playbooks)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	e := engine.New(db, builtin.Registry(), engine.Config{
-		Profile: profile.ProfileConfig{Location: time.UTC},
-		Tiers:   defaultTiers,
-	})
-	if err := e.Load(playbooks); err != nil {
-		return nil, fmt.Errorf("bench set: %w", err)
-	}
 	_, imageErr := os.Stat(db.ImagePath())
 	if err := e.Warm(ctx); err != nil {
 		return nil, err
@@ -692,22 +685,33 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 	return res, nil
 }
 
-// benchPrime opens the database and loads its pond (a cold start: the
-// caller removed any image), then saves the pond image.
-func benchPrime(ctx context.Context, path, playbooks string) (*benchRepResult, error) {
-	start := time.Now()
+// openBenchEngine opens the database at path and an engine on it with the
+// bench set loaded; the caller closes the database.
+func openBenchEngine(ctx context.Context, path, playbooks string) (*sqlite.DB, *engine.Engine, error) {
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer db.Close()
 	e := engine.New(db, builtin.Registry(), engine.Config{
 		Profile: profile.ProfileConfig{Location: time.UTC},
 		Tiers:   defaultTiers,
 	})
 	if err := e.Load(playbooks); err != nil {
-		return nil, fmt.Errorf("bench set: %w", err)
+		db.Close()
+		return nil, nil, fmt.Errorf("bench set: %w", err)
 	}
+	return db, e, nil
+}
+
+// benchPrime opens the database and loads its pond (a cold start: the
+// caller removed any image), then saves the pond image.
+func benchPrime(ctx context.Context, path, playbooks string) (*benchRepResult, error) {
+	start := time.Now()
+	db, e, err := openBenchEngine(ctx, path, playbooks)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
 	if err := e.Warm(ctx); err != nil {
 		return nil, err
 	}
