@@ -215,6 +215,15 @@ func (p *Pond) appendEvent(i int, e domain.Event) {
 		out = append(append(append(out, evs[:pos]...), ce), evs[pos:]...)
 		evs = out
 	} else {
+		if len(evs) == cap(evs) {
+			// A quarter more room, not append's double: loaded
+			// customers' events fill their arrays exactly, and an
+			// ingest that reaches every customer would otherwise leave
+			// the pond's events taking twice their memory.
+			grown := make([]compactEvent, len(evs), len(evs)+max(2, len(evs)/4))
+			copy(grown, evs)
+			evs = grown
+		}
 		evs = append(evs, ce)
 	}
 	p.events[i] = evs
