@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -40,22 +39,5 @@ func primeBenchImage(ctx context.Context, db, playbooks string) (image string, c
 // database at work.
 func copyBenchImage(image, work string) error {
 	_ = os.Remove(work + ".pond")
-	src, err := os.Open(image)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.Create(work + ".pond")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return fmt.Errorf("copy %s: %w", image, err)
-	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
+	return copyFile(image, work+".pond")
 }

@@ -153,24 +153,11 @@ func benchServe(ctx context.Context, dir string, customers, reps int, o benchSer
 // left out: a scheduled run of all of it must not start in the middle of
 // a measurement because the clock passed 10:00.
 func writeServePlaybooks(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	entries, err := benchFS.ReadDir("bench")
+	err := eachBenchPlaybook(dir, func(name string, b []byte) error {
+		return os.WriteFile(filepath.Join(dir, name), benchScheduleLine.ReplaceAll(b, nil), 0o644)
+	})
 	if err != nil {
 		return err
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
-		}
-		b, err := benchFS.ReadFile("bench/" + e.Name())
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), benchScheduleLine.ReplaceAll(b, nil), 0o644); err != nil {
-			return err
-		}
 	}
 	return os.WriteFile(filepath.Join(dir, benchOnName+".yaml"), []byte(benchOnPlaybook), 0o644)
 }

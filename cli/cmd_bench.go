@@ -456,6 +456,20 @@ func (r *benchReport) checkBudget() []benchCheck {
 }
 
 func writeBenchPlaybooks(dir string) error {
+	return eachBenchPlaybook(dir, func(name string, b []byte) error {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+		// The same playbook under another name: a second run of the same
+		// rules, with fire history of its own, in the same process.
+		again := benchNameLine.ReplaceAll(b, []byte("${1}"+benchAgain))
+		return os.WriteFile(filepath.Join(dir, "again-"+name), again, 0o644)
+	})
+}
+
+// eachBenchPlaybook makes dir and calls fn with each playbook of the bench
+// set, its file name and text.
+func eachBenchPlaybook(dir string, fn func(name string, b []byte) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -471,13 +485,7 @@ func writeBenchPlaybooks(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
-			return err
-		}
-		// The same playbook under another name: a second run of the same
-		// rules, with fire history of its own, in the same process.
-		again := benchNameLine.ReplaceAll(b, []byte("${1}"+benchAgain))
-		if err := os.WriteFile(filepath.Join(dir, "again-"+e.Name()), again, 0o644); err != nil {
+		if err := fn(e.Name(), b); err != nil {
 			return err
 		}
 	}
@@ -512,6 +520,13 @@ func copyDB(from, to string) error {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Remove(to + suffix)
 	}
+	return copyFile(from, to)
+}
+
+// copyFile copies from to to, written back to the disk before it returns:
+// now, not by the kernel half a minute later, in the middle of the
+// measurements, competing with their fsyncs.
+func copyFile(from, to string) error {
 	src, err := os.Open(from)
 	if err != nil {
 		return err
@@ -525,8 +540,6 @@ func copyDB(from, to string) error {
 		dst.Close()
 		return fmt.Errorf("copy %s: %w", from, err)
 	}
-	// Written back now, not by the kernel half a minute later, in the
-	// middle of the measurements, competing with their fsyncs.
 	if err := dst.Sync(); err != nil {
 		dst.Close()
 		return fmt.Errorf("copy %s: %w", from, err)

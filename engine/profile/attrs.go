@@ -318,3 +318,22 @@ func jsonNumber(b []byte) bool {
 
 // unsafeString views b as a string for a map lookup; it must not be kept.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// Interner shares the memory of repeated strings (tiers, guides, tags,
+// channels): a loader keeps one, and a million customers' tiers become a
+// handful of strings. It is bounded, so unique strings cost no more than
+// storing each; it is not safe for concurrent use.
+type Interner map[string]string
+
+// Get returns the string of b, shared when the interner has it; b may
+// alias a buffer the caller reuses.
+func (in Interner) Get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < internLimit {
+		in[s] = s
+	}
+	return s
+}

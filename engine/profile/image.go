@@ -287,7 +287,7 @@ func (w *imageWriter) attrs(l AttrList) {
 			w.uvarint(attrString)
 			w.str(v)
 		default:
-			b, err := jsonMarshal(v)
+			b, err := json.Marshal(v)
 			if err != nil && w.err == nil {
 				w.err = fmt.Errorf("attr %s: %w", a.Key, err)
 			}
@@ -569,15 +569,9 @@ func (r *imageReader) str() string { return string(r.bytes()) }
 
 // shared reads a string that in may hold already, allocating only a new
 // one: a million customers' tiers are a handful of strings.
-func (r *imageReader) shared(in interner) string {
-	b := r.bytes()
-	if s, ok := in[string(b)]; ok {
-		return s
-	}
-	return in.str(string(b))
-}
+func (r *imageReader) shared(in Interner) string { return in.Get(r.bytes()) }
 
-func (r *imageReader) strs(in interner) []string {
+func (r *imageReader) strs(in Interner) []string {
 	n := r.count()
 	if n == 0 {
 		return nil
@@ -587,20 +581,6 @@ func (r *imageReader) strs(in interner) []string {
 		out[i] = r.shared(in)
 	}
 	return out
-}
-
-// interner shares repeated strings (tiers, guides, tags, channels) as a
-// load from the store does.
-type interner map[string]string
-
-func (in interner) str(s string) string {
-	if v, ok := in[s]; ok {
-		return v
-	}
-	if len(in) < internLimit {
-		in[s] = s
-	}
-	return s
 }
 
 func (r *imageReader) attrs(ai *AttrInterner) AttrList {
@@ -627,8 +607,8 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 			v := r.bytes()
 			l[i].Value = ai.str(l[i].Key, unsafeString(v), func() any { return string(v) })
 		case attrJSON:
-			v, err := jsonUnmarshalAny([]byte(r.str()))
-			if err != nil {
+			var v any
+			if err := json.Unmarshal(r.bytes(), &v); err != nil {
 				r.fail(err)
 			}
 			l[i].Value = v
@@ -643,7 +623,7 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 // which the caller has sized; chunks decode in parallel, each into its
 // own positions.
 func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error {
-	in := interner{}
+	in := Interner{}
 	ai := AttrInterner{keys: map[string]string{}, vals: map[string]any{}}
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
@@ -678,12 +658,4 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error 
 		}
 	}
 	return nil
-}
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-func jsonUnmarshalAny(b []byte) (any, error) {
-	var v any
-	err := json.Unmarshal(b, &v)
-	return v, err
 }

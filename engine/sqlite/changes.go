@@ -171,7 +171,7 @@ func applyChanges(ctx context.Context, c *readConn, pond *profile.Pond, jc *json
 		return err
 	}
 	defer rows.Close()
-	in := interner{}
+	in := profile.Interner{}
 	for rows.Next() {
 		var id string
 		var tier, tags, guide sql.RawBytes
@@ -186,10 +186,10 @@ func applyChanges(ctx context.Context, c *readConn, pond *profile.Pond, jc *json
 		// snapshot: its records may change in place.
 		cust := pond.Customers[i]
 		if tier != nil {
-			cust.Tier = in.get(tier)
+			cust.Tier = in.Get(tier)
 		}
 		if guide != nil {
-			cust.Guide = in.get(guide)
+			cust.Guide = in.Get(guide)
 		}
 		if tags != nil {
 			if cust.Tags, err = jc.decodeTags(tags); err != nil {

@@ -206,20 +206,6 @@ func cachedDecode[T any](mu *sync.Mutex, cache map[string]T, raw []byte) (T, err
 	return v, nil
 }
 
-// interner shares the backing bytes of repeated strings (tiers, guides).
-type interner map[string]string
-
-func (in interner) get(b []byte) string {
-	if s, ok := in[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(in) < jsonCacheLimit {
-		in[s] = s
-	}
-	return s
-}
-
 func loadCustomers(ctx context.Context, conns []*readConn, pond *profile.Pond) error {
 	ranges, err := rowidRanges(ctx, conns[0], "customers", len(conns))
 	if err != nil {
@@ -261,7 +247,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		return err
 	}
 	defer rows.Close()
-	in := interner{}
+	in := profile.Interner{}
 	var attrsOf attrDecoder
 	var tier, tags, attrs, guide, birthday, optOut sql.RawBytes
 	n := 0
@@ -275,7 +261,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide, &optOut); err != nil {
 			return err
 		}
-		c.Tier, c.Guide = in.get(tier), in.get(guide)
+		c.Tier, c.Guide = in.Get(tier), in.Get(guide)
 		birthdays[n] = string(birthday) // parsed once all are loaded, then dropped
 		c.Member = member != 0
 		c.JoinedAt = fromMs(joined)
@@ -386,7 +372,7 @@ func loadContacts(ctx context.Context, c *readConn, pond *profile.Pond) error {
 		return err
 	}
 	defer rows.Close()
-	in := interner{}
+	in := profile.Interner{}
 	var cust, channel sql.RawBytes
 	var at int64
 	last, idx := "", -1
@@ -402,7 +388,7 @@ func loadContacts(ctx context.Context, c *readConn, pond *profile.Pond) error {
 			}
 			idx, last = i, string(cust)
 		}
-		pond.AddContact(idx, fromMs(at), in.get(channel))
+		pond.AddContact(idx, fromMs(at), in.Get(channel))
 	}
 	return rows.Err()
 }
