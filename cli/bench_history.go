@@ -28,8 +28,9 @@ const (
 // to +2 fires of random rules on random days before the bench's present
 // (a once rule at most once), numbered per rule in time order as runs
 // number them. Rows go in with multi-row inserts, a transaction per
-// chunk: the history is the bench's setting, not what it measures. It
-// returns the rows written.
+// chunk, straight into fires_archive, where fires older than a day are:
+// the history is the bench's setting, not what it measures. It returns
+// the rows written.
 func addBenchHistory(ctx context.Context, path, playbooks string, customers int, seed uint64, progress io.Writer) (int, error) {
 	pbs, err := rules.LoadPaths([]string{playbooks}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: defaultTiers, Sample: profile.SampleValues()})
 	if err != nil {
@@ -74,7 +75,7 @@ func addBenchHistory(ctx context.Context, path, playbooks string, customers int,
 		}
 		n := len(args) / 8
 		stmt.Reset()
-		stmt.WriteString(`INSERT INTO fires (run_id, playbook, rule, customer_id, seq, status, at, hash) VALUES `)
+		stmt.WriteString(`INSERT INTO fires_archive (run_id, playbook, rule, customer_id, seq, status, at, hash) VALUES `)
 		for k := range n {
 			if k > 0 {
 				stmt.WriteByte(',')

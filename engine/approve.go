@@ -95,7 +95,11 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, run.At, e.cfg.Profile)
 	e.pondMu.RUnlock()
 	defer e.putSpare(snap)
-	ev := evaluate.Release(pb, snap, held, run.Rules)
+	marks, err := e.marks(ctx, pb, pond)
+	if err != nil {
+		return run, err
+	}
+	ev := evaluate.Release(pb, snap, held, run.Rules, marks)
 	for _, c := range run.Rules {
 		delete(c.Suppressed, evaluate.ReasonBlastGuard)
 		c.Fired = 0

@@ -112,11 +112,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		switch {
 		case !inserted[i]:
 			// Another run claimed this (rule, customer, seq) after we read the marks.
-			if r.Once {
-				c.Suppress(evaluate.ReasonOnce, 1)
-			} else {
-				c.Suppress(evaluate.ReasonCooldown, 1)
-			}
+			c.Suppress(evaluate.CollisionReason(r), 1)
 			continue
 		case d.Holdout:
 			continue

@@ -28,10 +28,12 @@ func Hold(pb *rules.Playbook, snap *profile.Snapshot, ev *Evaluation) []domain.H
 }
 
 // Release turns a held run's fires back into decisions (its counts, the run's,
-// take the consent suppressions), leaving out
-// customers deleted since and, counted as consent, those who opted out of
-// a channel the fire messages on.
-func Release(pb *rules.Playbook, snap *profile.Snapshot, held []domain.HeldFire, counts []*RuleCounts) *Evaluation {
+// take the suppressions), leaving out customers deleted since; counted as
+// consent, those who opted out of a channel the fire messages on; and
+// counted as once or cooldown, the fires another run wrote meanwhile,
+// by the fire history now (marks): a run held for days may have been
+// overtaken by fires the store's unique keys no longer compare it with.
+func Release(pb *rules.Playbook, snap *profile.Snapshot, held []domain.HeldFire, counts []*RuleCounts, marks *Marks) *Evaluation {
 	// The group numbers the run computed stand in for the marks it read:
 	// writing takes a grouped fire's number from its group's mark.
 	ev := &Evaluation{Counts: NewCounts(pb), Marks: &Marks{}}
@@ -65,6 +67,12 @@ func Release(pb *rules.Playbook, snap *profile.Snapshot, held []domain.HeldFire,
 			}
 			continue
 		}
+		if overtaken(marks, r, i, h) {
+			if c := byRule[h.Rule]; c != nil {
+				c.Suppress(CollisionReason(r), 1)
+			}
+			continue
+		}
 		if r.Group != "" {
 			ev.Marks.NoteGroupFire(r.Group, h.CustomerID, time.Time{}, h.GroupSeq-1, "")
 		}
@@ -75,4 +83,23 @@ func Release(pb *rules.Playbook, snap *profile.Snapshot, held []domain.HeldFire,
 		ev.Decisions = append(ev.Decisions, d)
 	}
 	return ev
+}
+
+// overtaken says a fire of the held run was written by another run since:
+// the rule's fire number h.Seq, or its benefit group's h.GroupSeq, is
+// taken already.
+func overtaken(marks *Marks, r *rules.Rule, pos int, h domain.HeldFire) bool {
+	if marks.Rule(r.ID, pos, h.CustomerID).Seq >= h.Seq {
+		return true
+	}
+	return r.Group != "" && h.GroupSeq > 0 && marks.Group(r.Group, pos, h.CustomerID).Seq >= h.GroupSeq
+}
+
+// CollisionReason is the suppression a fire counts as when another run
+// wrote it first: once, or cooldown.
+func CollisionReason(r *rules.Rule) string {
+	if r.Once {
+		return ReasonOnce
+	}
+	return ReasonCooldown
 }

@@ -13,7 +13,10 @@ const checkpointIdle = 500 * time.Millisecond
 
 // checkpointer does the database's housekeeping when writing pauses: it
 // folds pending customer changes into the customers rows (changes.go),
-// then checkpoints the write-ahead log.
+// moves the fires older than a day to fires_archive (archive.go), then
+// checkpoints the write-ahead log. It also does so once just after the
+// database opens: a process that only runs once, like koi run from cron,
+// may never pause before it exits.
 //
 // SQLite's automatic checkpoint runs inside whichever commit crosses its
 // threshold: with the default of 1000 pages, a run writing tens of
@@ -37,8 +40,7 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
-		timer := time.NewTimer(time.Hour)
-		timer.Stop()
+		timer := time.NewTimer(checkpointIdle) // once after opening
 		for {
 			select {
 			case <-c.stop:
@@ -60,6 +62,9 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 				// log meanwhile.
 				if err := d.FoldChanges(ctx); err != nil && ctx.Err() == nil {
 					log.Error("folding customer changes failed; they stay in the log", "err", err)
+				}
+				if _, err := d.ArchiveFires(ctx, time.Now().Add(-recentFires)); err != nil && ctx.Err() == nil {
+					log.Error("archiving fires failed; they stay in fires_recent", "err", err)
 				}
 				_, _ = d.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 			}

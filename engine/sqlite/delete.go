@@ -84,8 +84,10 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 		return 0, err
 	}
 	for _, p := range pairs {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM fires WHERE playbook = ? AND rule = ? AND customer_id = ?`, p[0], p[1], id); err != nil {
-			return 0, fmt.Errorf("delete fires: %w", err)
+		for _, table := range []string{"fires_recent", "fires_archive"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE playbook = ? AND rule = ? AND customer_id = ?`, p[0], p[1], id); err != nil {
+				return 0, fmt.Errorf("delete fires: %w", err)
+			}
 		}
 	}
 	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customer_changes WHERE customer_id = ?`,

@@ -8,12 +8,9 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
-// A run's fires and a customer's fires are found without secondary
-// indexes on fires (migration 0004), also when runs interleave.
-func TestRunAndCustomerFires(t *testing.T) {
-	f := newFixture(t)
-	f.customers(30, 30)
-	f.playbook("a", `
+// onceAndCooldown is playbook a: a once rule for everyone, and a rule for
+// buyers with a day's cooldown.
+const onceAndCooldown = `
 name: a
 limits: { max_fires: 10000 }
 rules:
@@ -27,7 +24,14 @@ rules:
     cooldown: 1d
     actions:
       - tag: { add: [b] }
-`)
+`
+
+// A run's fires and a customer's fires are found without secondary
+// indexes on fires (migration 0004), also when runs interleave.
+func TestRunAndCustomerFires(t *testing.T) {
+	f := newFixture(t)
+	f.customers(30, 30)
+	f.playbook("a", onceAndCooldown)
 	f.playbook("b", `
 name: b
 limits: { max_fires: 10000 }

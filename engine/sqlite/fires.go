@@ -285,7 +285,9 @@ func (f *fireTx) BaseVersion() int64 { return f.base }
 func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 	inserted := make([]bool, len(fires))
 	if f.nextFireID == 0 {
-		if err := f.tx.QueryRowContext(f.ctx, `SELECT coalesce(max(id), 0) + 1 FROM fires`).Scan(&f.nextFireID); err != nil {
+		// Each table's max(id) is one seek; the view's would scan both.
+		if err := f.tx.QueryRowContext(f.ctx, `SELECT max(coalesce((SELECT max(id) FROM fires_recent), 0),
+			coalesce((SELECT max(id) FROM fires_archive), 0)) + 1`).Scan(&f.nextFireID); err != nil {
 			return nil, fmt.Errorf("insert fires: next id: %w", err)
 		}
 	}
@@ -294,8 +296,9 @@ func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 		chunk := fires[start : start+size]
 		start += size
 		first := f.nextFireID
-		args := make([]any, 0, 12*len(chunk))
+		args := make([]any, 0, 13*len(chunk))
 		var box boxes
+		written := box.int64(time.Now().UnixMilli())
 		for _, fr := range chunk {
 			fr.ID = f.nextFireID
 			f.nextFireID++
@@ -304,12 +307,13 @@ func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 				grp, gseq = box.string(fr.Group), fr.GroupSeq
 			}
 			args = append(args, fr.ID, box.int64(fr.RunID), box.string(fr.Playbook), box.string(fr.Rule), fr.CustomerID, fr.Seq,
-				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant), grp, gseq)
+				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant), grp, gseq, written)
 		}
 		// Either unique key may collide: the rule's (playbook, rule,
-		// customer_id, seq) or the benefit group's (grp, customer_id, gseq).
-		res, err := f.exec(`INSERT OR FAIL INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq)
-			VALUES `+values(len(chunk), 12)+` ON CONFLICT DO NOTHING`, args)
+		// customer_id, seq) or the benefit group's (grp, customer_id, gseq),
+		// with a fire of the last day (see migration 0017).
+		res, err := f.exec(`INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq, written_at)
+			VALUES `+values(len(chunk), 13)+` ON CONFLICT DO NOTHING`, args)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}
@@ -340,9 +344,10 @@ func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 	return inserted, nil
 }
 
-// existingFireIDs returns which fire ids in [lo, hi] exist.
+// existingFireIDs returns which fire ids in [lo, hi], numbers this
+// transaction gave, made it into fires_recent.
 func (f *fireTx) existingFireIDs(lo, hi int64) (map[int64]bool, error) {
-	rows, err := f.tx.QueryContext(f.ctx, `SELECT id FROM fires WHERE id BETWEEN ? AND ?`, lo, hi)
+	rows, err := f.tx.QueryContext(f.ctx, `SELECT id FROM fires_recent WHERE id BETWEEN ? AND ?`, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -358,13 +363,14 @@ func (f *fireTx) existingFireIDs(lo, hi int64) (map[int64]bool, error) {
 	return ids, rows.Err()
 }
 
-// DeleteFires removes fires by id.
+// DeleteFires removes fires by id: fires this transaction inserted, so
+// in fires_recent.
 func (f *fireTx) DeleteFires(ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	enc, _ := json.Marshal(ids)
-	if _, err := f.tx.ExecContext(f.ctx, `DELETE FROM fires WHERE id IN (SELECT value FROM json_each(?))`, string(enc)); err != nil {
+	if _, err := f.tx.ExecContext(f.ctx, `DELETE FROM fires_recent WHERE id IN (SELECT value FROM json_each(?))`, string(enc)); err != nil {
 		return fmt.Errorf("delete failed fires: %w", err)
 	}
 	return nil

@@ -11,12 +11,12 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
-// A database from before migration 0005 keeps its events, and their ids
-// become the first run: sent again, each is a duplicate. The run's filter
-// is built when the database opens and saved by the compactor.
-func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
+// databaseBefore makes a database at path with the migrations before
+// version applied, as a koi of that time left it, and returns it open,
+// without its background work.
+func databaseBefore(t *testing.T, path string, version int) (*DB, *sql.DB) {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "koi.db")
 	raw, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		t.Fatal(err)
@@ -34,12 +34,61 @@ func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, e := range entries {
-		if i < 4 { // 0001 to 0004
+		if i+1 < version {
 			if err := old.applyMigration(ctx, i+1, e.Name()); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	return old, raw
+}
+
+// A database from before migration 0017 keeps all its fires; those of the
+// last day move to fires_recent, whose keys a new fire collides with.
+func TestMigrationSplitsFiresByAge(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "koi.db")
+	old, raw := databaseBefore(t, path, 17)
+	if _, err := raw.ExecContext(ctx, `INSERT INTO customers (id, tier, tags, attrs, member, joined_at, updated_at) VALUES ('c1', 'normal', '[]', '{}', 1, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, at := range []time.Time{now.Add(-72 * time.Hour), now.Add(-time.Hour)} {
+		if _, err := raw.ExecContext(ctx, `INSERT INTO fires (id, run_id, playbook, rule, customer_id, seq, status, at, hash)
+			VALUES (?, 1, 'p', 'r', 'c1', ?, 'fired', ?, 'h')`, i+1, i+1, at.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.writeConn.Close()
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var archived, recent, both int64
+	if err := db.db.QueryRowContext(ctx, `SELECT (SELECT group_concat(id) FROM fires_archive), (SELECT group_concat(id) FROM fires_recent),
+		(SELECT count(*) FROM fires)`).Scan(&archived, &recent, &both); err != nil {
+		t.Fatal(err)
+	}
+	if archived != 1 || recent != 2 || both != 2 {
+		t.Fatalf("archive holds fire %d, recent %d, both %d; want 1, 2, 2", archived, recent, both)
+	}
+	err = db.db.QueryRowContext(ctx, `INSERT INTO fires_recent (run_id, playbook, rule, customer_id, seq, status, at, hash, written_at)
+		VALUES (2, 'p', 'r', 'c1', 2, 'fired', 0, 'h', 0) ON CONFLICT DO NOTHING RETURNING id`).Scan(new(int64))
+	if err != sql.ErrNoRows {
+		t.Errorf("a second fire of the last day's key: %v, want a collision", err)
+	}
+}
+
+// A database from before migration 0005 keeps its events, and their ids
+// become the first run: sent again, each is a duplicate. The run's filter
+// is built when the database opens and saved by the compactor.
+func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "koi.db")
+	old, raw := databaseBefore(t, path, 5)
 	if _, err := raw.ExecContext(ctx, `INSERT INTO customers (id, tier, tags, attrs, member, joined_at, updated_at) VALUES ('c1', 'normal', '[]', '{}', 1, 0, 0)`); err != nil {
 		t.Fatal(err)
 	}
