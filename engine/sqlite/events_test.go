@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/sqlite"
 )
 
 // AddEvents reports each event: inserted, a duplicate (stored before, or
@@ -72,5 +73,19 @@ func TestAddEventsReportsEachEvent(t *testing.T) {
 	}
 	if res.Version != v0+1 {
 		t.Errorf("version %d after %d", res.Version, v0)
+	}
+	// Each stored id is known with its own seq, what multi-row statements
+	// and their retry one by one after the unknown customer numbered.
+	if err := sqlite.CheckEventIDs(ctx, f.db, false); err != nil {
+		t.Error(err)
+	}
+	again, err := f.db.AddEvents(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		if again.Inserted[i] {
+			t.Errorf("event %d (%s) sent again was stored again", i, w)
+		}
 	}
 }
