@@ -43,6 +43,20 @@ func databaseBefore(t *testing.T, path string, version int) (*DB, *sql.DB) {
 	return old, raw
 }
 
+// reopen closes a database databaseBefore made and opens it as koi does,
+// migrating it; the test closes it at its end.
+func reopen(t *testing.T, old *DB, raw *sql.DB) *DB {
+	t.Helper()
+	old.writeConn.Close()
+	raw.Close()
+	db, err := Open(context.Background(), old.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // A database from before migration 0017 keeps all its fires; those of the
 // last day move to fires_recent, whose keys a new fire collides with.
 func TestMigrationSplitsFiresByAge(t *testing.T) {
@@ -59,14 +73,7 @@ func TestMigrationSplitsFiresByAge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	old.writeConn.Close()
-	raw.Close()
-
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopen(t, old, raw)
 	var archived, recent, both int64
 	if err := db.db.QueryRowContext(ctx, `SELECT (SELECT group_concat(id) FROM fires_archive), (SELECT group_concat(id) FROM fires_recent),
 		(SELECT count(*) FROM fires)`).Scan(&archived, &recent, &both); err != nil {
@@ -75,7 +82,7 @@ func TestMigrationSplitsFiresByAge(t *testing.T) {
 	if archived != 1 || recent != 2 || both != 2 {
 		t.Fatalf("archive holds fire %d, recent %d, both %d; want 1, 2, 2", archived, recent, both)
 	}
-	err = db.db.QueryRowContext(ctx, `INSERT INTO fires_recent (run_id, playbook, rule, customer_id, seq, status, at, hash, written_at)
+	err := db.db.QueryRowContext(ctx, `INSERT INTO fires_recent (run_id, playbook, rule, customer_id, seq, status, at, hash, written_at)
 		VALUES (2, 'p', 'r', 'c1', 2, 'fired', 0, 'h', 0) ON CONFLICT DO NOTHING RETURNING id`).Scan(new(int64))
 	if err != sql.ErrNoRows {
 		t.Errorf("a second fire of the last day's key: %v, want a collision", err)
@@ -98,14 +105,7 @@ func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	old.writeConn.Close()
-	raw.Close()
-
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopen(t, old, raw)
 	var runs, ids int64
 	var saved bool
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*), sum(ids), bloom IS NOT NULL FROM event_id_runs`).Scan(&runs, &ids, &saved); err != nil {
