@@ -28,7 +28,7 @@ type Pond struct {
 	birthdays []uint16
 	index     map[string]int
 	types     typeTable
-	typesMu   sync.Mutex // guards types while EventBatches intern in parallel
+	typesMu   sync.Mutex // guards types while an EventLoad's parts intern in parallel
 	// seen deduplicates event ids for ponds built from untrusted lists
 	// (tests, imports); the store's primary key does it for loaded ponds.
 	seen map[string]struct{}
@@ -227,88 +227,6 @@ func (p *Pond) appendEvent(i int, e domain.Event) {
 		evs = append(evs, ce)
 	}
 	p.events[i] = evs
-}
-
-// EventBatch collects events that one loader goroutine reads in bulk; see
-// Pond.AddEventBatches.
-type EventBatch struct {
-	pond  *Pond
-	types map[string]uint16
-	// custs[i] is the customer index of evs[i]; two slices rather than
-	// one of pairs, which padding would make 8 bytes larger per event.
-	custs []int32
-	evs   []compactEvent
-}
-
-// NewEventBatch returns a batch for one loader goroutine, with room for
-// about capacity events.
-func (p *Pond) NewEventBatch(capacity int) *EventBatch {
-	return &EventBatch{pond: p, types: map[string]uint16{}, custs: make([]int32, 0, capacity), evs: make([]compactEvent, 0, capacity)}
-}
-
-// Add adds an event of customer index i. ref is the order key for orders
-// and refunds and the code for coupon redemptions. typ and ref may alias a
-// driver's buffers: they are not kept.
-func (b *EventBatch) Add(i int, typ []byte, at, amountFen int64, ref []byte) {
-	id, ok := b.types[string(typ)]
-	if !ok {
-		name := string(typ)
-		b.pond.typesMu.Lock()
-		id = b.pond.types.id(name)
-		b.pond.typesMu.Unlock()
-		b.types[name] = id
-	}
-	var h uint64
-	if ref != nil && (id == typOrder || id == typRefund || id == typCouponRedeem) {
-		h = hashBytes(ref)
-	}
-	ce := newCompactEvent(at, amountFen, id, h)
-	b.custs = append(b.custs, int32(i))
-	b.evs = append(b.evs, ce)
-}
-
-// Len returns the number of events in the batch.
-func (b *EventBatch) Len() int { return len(b.evs) }
-
-// AddEventBatches adds bulk-loaded events to a pond that holds none yet.
-// All events go into one array, sliced per customer and sorted by time,
-// which takes a third of the memory of growing ten million small slices.
-func (p *Pond) AddEventBatches(batches ...*EventBatch) {
-	counts := make([]int32, len(p.Customers))
-	total := 0
-	for _, b := range batches {
-		for _, c := range b.custs {
-			counts[c]++
-		}
-		total += len(b.evs)
-	}
-	arena := make([]compactEvent, total)
-	next := make([]int, len(p.Customers))
-	off := 0
-	for i, n := range counts {
-		next[i] = off
-		end := off + int(n)
-		// The full slice expression caps each customer's events, so a later
-		// append reallocates instead of overwriting the neighbour's.
-		p.events[i] = arena[off:off:end]
-		off = end
-	}
-	for _, b := range batches {
-		for k, c := range b.custs {
-			arena[next[c]] = b.evs[k]
-			next[c]++
-		}
-		b.custs, b.evs = nil, nil // let the batch go before sorting
-	}
-	parallel(len(p.Customers), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			evs := p.events[i][:counts[i]]
-			if !slices.IsSortedFunc(evs, byTime) {
-				slices.SortStableFunc(evs, byTime)
-			}
-			p.events[i] = evs
-		}
-	})
 }
 
 func byTime(a, b compactEvent) int {

@@ -299,18 +299,21 @@ func loadEvents(ctx context.Context, conns []*readConn, pond *profile.Pond) erro
 	if err != nil {
 		return err
 	}
-	batches := make([]*profile.EventBatch, len(conns))
+	// Rowids are dense unless many events were deleted: a range's size
+	// bounds its count and is a good estimate of it.
+	capacities := make([]int, len(conns))
+	for i, r := range ranges {
+		capacities[i] = int(r[1] - r[0])
+	}
+	load := pond.NewEventLoad(capacities...)
 	g, gctx := errgroup.WithContext(ctx)
 	for i, c := range conns {
-		// Rowids are dense unless many events were deleted: the range is a
-		// good estimate of the count, and spares growing a huge slice.
-		batches[i] = pond.NewEventBatch(int(ranges[i][1] - ranges[i][0]))
-		g.Go(func() error { return scanEvents(gctx, c.tx, ranges[i], pond, batches[i]) })
+		g.Go(func() error { return scanEvents(gctx, c.tx, ranges[i], pond, load.Part(i)) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	pond.AddEventBatches(batches...)
+	load.Finish()
 	return nil
 }
 
