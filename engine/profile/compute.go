@@ -92,7 +92,7 @@ const slotsPer = 5
 func (pr *profiler) compute(pond *Pond, i int, sc *scratch) row {
 	c, evs, coupons, birthday := pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i]
 	now, nowMs := pr.now, pr.nowMs
-	r := row{cust: c, events: evs, contacts: pond.contacts[i]}
+	r := newRow(c, evs, pond.contacts[i])
 	if !c.JoinedAt.IsZero() {
 		r.joinedDays = int32(wholeDays(now.Sub(c.JoinedAt)))
 	}
@@ -245,7 +245,7 @@ func openCoupons(r *row, coupons []domain.IssuedCoupon, redeemed []uint64, now t
 // due by now.
 func contactHistory(r *row, nowMs int64) {
 	var last int64 = -1
-	for _, m := range r.contacts {
+	for _, m := range r.contactList() {
 		if m.At > nowMs {
 			break // sorted: the rest are planned, not yet sent
 		}
