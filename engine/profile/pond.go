@@ -26,7 +26,7 @@ type Pond struct {
 	// birthdays caches each customer's parsed birthday (month*100 + day, 0
 	// when unknown), so snapshots do not parse a date per customer.
 	birthdays []uint16
-	index     map[string]int
+	index     customerIndex
 	types     typeTable
 	typesMu   sync.Mutex // guards types while an EventLoad's parts intern in parallel
 	// seen deduplicates event ids for ponds built from untrusted lists
@@ -82,7 +82,7 @@ func pondCustomer(c *domain.Customer) *PondCustomer {
 
 // NewPond returns an empty pond.
 func NewPond() *Pond {
-	p := &Pond{index: map[string]int{}, seen: map[string]struct{}{}}
+	p := &Pond{seen: map[string]struct{}{}}
 	p.types.init()
 	return p
 }
@@ -95,9 +95,7 @@ func (p *Pond) Grow(n int) {
 	p.coupons = slices.Grow(p.coupons, n)
 	p.contacts = slices.Grow(p.contacts, n)
 	p.birthdays = slices.Grow(p.birthdays, n)
-	if len(p.index) == 0 {
-		p.index = make(map[string]int, n)
-	}
+	p.index.reserve(p.Customers, n)
 }
 
 // AppendCustomers appends n zero customers for a bulk loader to fill in
@@ -125,10 +123,10 @@ func (p *Pond) IndexCustomers(birthdays []string) error {
 	}
 	for i := first; i < len(p.Customers); i++ {
 		c := p.Customers[i]
-		if _, dup := p.index[c.ID]; dup {
+		if _, dup := p.index.get(p.Customers, c.ID); dup {
 			return fmt.Errorf("customer %q loaded twice", c.ID)
 		}
-		p.index[c.ID] = i
+		p.index.put(p.Customers, i)
 		p.events = append(p.events, nil)
 		p.coupons = append(p.coupons, nil)
 		p.contacts = append(p.contacts, nil)
@@ -151,24 +149,23 @@ func (p *Pond) Len() int { return len(p.Customers) }
 
 // Lookup returns the index of a customer.
 func (p *Pond) Lookup(id string) (int, bool) {
-	i, ok := p.index[id]
-	return i, ok
+	return p.index.get(p.Customers, id)
 }
 
 // PutCustomer adds or replaces a customer and returns its index. The pond
 // keeps what profiles read (see PondCustomer).
 func (p *Pond) PutCustomer(c domain.Customer) int {
-	if i, ok := p.index[c.ID]; ok {
+	if i, ok := p.index.get(p.Customers, c.ID); ok {
 		c.OptOut = UnionOptOut(p.Customers[i].OptOut, c.OptOut) // as the store does
 		p.Customers[i] = pondCustomer(&c)
 		p.birthdays[i] = packBirthday(c.Birthday)
 		return i
 	}
-	p.index[c.ID] = len(p.Customers)
 	if len(c.OptOut) > 0 {
 		c.OptOut = UnionOptOut(nil, c.OptOut)
 	}
 	p.Customers = append(p.Customers, pondCustomer(&c))
+	p.index.put(p.Customers, len(p.Customers)-1)
 	p.events = append(p.events, nil)
 	p.coupons = append(p.coupons, nil)
 	p.contacts = append(p.contacts, nil)
@@ -182,7 +179,7 @@ func (p *Pond) AddEvent(e domain.Event) bool {
 	if _, dup := p.seen[e.ID]; dup && e.ID != "" {
 		return false
 	}
-	i, ok := p.index[e.CustomerID]
+	i, ok := p.index.get(p.Customers, e.CustomerID)
 	if !ok {
 		return false
 	}

@@ -41,11 +41,11 @@ func (p *Pond) Redeemed(i int, code string, at time.Time) bool {
 // held by snapshots stay valid, but it is emptied and joins at the end of
 // time: no profile, audience or count sees it again.
 func (p *Pond) RemoveCustomer(id string) {
-	i, ok := p.index[id]
+	i, ok := p.index.get(p.Customers, id)
 	if !ok {
 		return
 	}
-	delete(p.index, id)
+	// The record without an id takes the customer out of the index.
 	p.Customers[i] = &PondCustomer{JoinedAt: time.UnixMilli(math.MaxInt64 / 2)}
 	p.events[i], p.coupons[i], p.contacts[i], p.birthdays[i] = nil, nil, nil, 0
 }
