@@ -105,7 +105,7 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 		e.pondMu.RLock()
 		n := pond.Len()
 		for i := lo; i < min(lo+chunk, n); i++ {
-			if pond.Customers[i].JoinedAt.After(now) {
+			if pond.Customers[i].JoinedAfter(now) {
 				continue
 			}
 			k := len(profiles)

@@ -310,7 +310,7 @@ func (e *Engine) sparseSnapshot(pond *profile.Pond, pop *profile.Population, ids
 	idx := make([]int, 0, len(ids))
 	for _, id := range ids {
 		i, ok := pond.Lookup(id)
-		if !ok || pond.Customers[i].JoinedAt.After(now) {
+		if !ok || pond.Customers[i].JoinedAfter(now) {
 			continue
 		}
 		idx = append(idx, i)

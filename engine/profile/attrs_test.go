@@ -2,6 +2,7 @@ package profile
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -12,6 +13,27 @@ var attrsCorpus = []string{
 	`{"s":"a\"b"}`, `{"s":"\u4e0a"}`, `{"nested":{"a":1}}`, `{"list":[1,2]}`, `{"a":1,"a":2}`,
 	`{"a":1,}`, `{"a":1`, `{"a" 1}`, `[]`, `null`, `{"a":tru}`, `{"a":truex}`, `{"a":1}x`,
 	"{\"s\":\"\xff\"}", "{\"s\":\"a\tb\"}", `{"k":"v","k2":"v"}`, `{"":""}`, `{"a":1e400}`,
+	`{"n":-0}`, `{"n":0}`, `{"n":3}`, `{"n":3.0}`, `{"n":1023}`, `{"n":1024}`, `{"n":-3}`, `{"n":2.5}`,
+}
+
+// Small whole numbers are shared, and keep their value and sign.
+func TestAttrNumbersKeepTheirValue(t *testing.T) {
+	var in AttrInterner
+	for src, want := range map[string]float64{`{"n":-0}`: math.Copysign(0, -1), `{"n":0}`: 0, `{"n":7}`: 7,
+		`{"n":1023}`: 1023, `{"n":1024}`: 1024, `{"n":-7}`: -7, `{"n":7.5}`: 7.5} {
+		l, err := in.ParseJSON([]byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := l.Get("n")
+		if got, ok := v.(float64); !ok || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("%s: n = %#v, want %v", src, v, want)
+		}
+		m := NewAttrList(map[string]any{"n": want})
+		if v, _ := m.Get("n"); v.(float64) != want || math.Signbit(v.(float64)) != math.Signbit(want) {
+			t.Errorf("from a map: n = %#v, want %v", v, want)
+		}
+	}
 }
 
 // ParseJSON gives what encoding/json gives, for well-formed and broken

@@ -90,11 +90,11 @@ const slotsPer = 5
 // compute computes customer i's row (see row), but for RFM scores, which
 // need the population.
 func (pr *profiler) compute(pond *Pond, i int, sc *scratch) row {
-	c, evs, coupons, birthday := pond.Customers[i], pond.events[i], pond.coupons[i], pond.birthdays[i]
+	c, evs, coupons, birthday := pond.Customers[i], pond.events[i], pond.couponsOf(i), pond.birthdays[i]
 	now, nowMs := pr.now, pr.nowMs
-	r := newRow(c, evs, pond.contacts[i])
-	if !c.JoinedAt.IsZero() {
-		r.joinedDays = int32(wholeDays(now.Sub(c.JoinedAt)))
+	r := newRow(c, evs, pond.contactsOf(i))
+	if c.joinedMs != 0 {
+		r.joinedDays = int32(wholeDays(now.Sub(c.JoinedAt())))
 	}
 	var periodOrd, periodRefs int32
 	orders, refunds, redeemed := sc.orders[:0], sc.refunds[:0], sc.redeemed[:0]

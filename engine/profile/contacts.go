@@ -23,7 +23,8 @@ type ContactMark struct {
 // customer's contacts sorted by time.
 func (p *Pond) AddContact(i int, at time.Time, channel string) {
 	m := ContactMark{At: at.UnixMilli(), Channel: channel}
-	cs := p.contacts[i]
+	ex := p.extrasOf(i)
+	cs := ex.contacts
 	if n := len(cs); n > 0 && cs[n-1].At > m.At {
 		// As with events: a snapshot may be reading the old array.
 		pos := sort.Search(n, func(k int) bool { return cs[k].At > m.At })
@@ -32,7 +33,7 @@ func (p *Pond) AddContact(i int, at time.Time, channel string) {
 	} else {
 		cs = append(cs, m)
 	}
-	p.contacts[i] = cs
+	ex.contacts = cs
 }
 
 // UnionOptOut returns the channels of both lists, sorted, without repeats:

@@ -103,8 +103,8 @@ func (p *Pond) View() *ImageView {
 		v.positions[i] = int32(len(v.customers))
 		v.customers = append(v.customers, c)
 		v.events = append(v.events, p.events[i])
-		v.coupons = append(v.coupons, p.coupons[i])
-		v.contacts = append(v.contacts, p.contacts[i])
+		v.coupons = append(v.coupons, p.couponsOf(i))
+		v.contacts = append(v.contacts, p.contactsOf(i))
 		v.birthdays = append(v.birthdays, p.birthdays[i])
 	}
 	p.types.mu.RLock()
@@ -189,7 +189,7 @@ func (v *ImageView) writeCustomer(bw *imageWriter, i int) {
 		member = 1
 	}
 	bw.uvarint(member)
-	bw.varint(c.JoinedAt.UnixMilli())
+	bw.varint(c.JoinedAt().UnixMilli())
 	bw.uvarint(uint64(v.birthdays[i]))
 	bw.uvarint(uint64(len(v.events[i])))
 	for _, e := range v.events[i] {
@@ -270,7 +270,7 @@ const (
 func (w *imageWriter) attrs(l AttrList) {
 	w.uvarint(uint64(len(l)))
 	for _, a := range l {
-		w.str(a.Key)
+		w.str(a.Key())
 		switch v := a.Value.(type) {
 		case nil:
 			w.uvarint(attrNull)
@@ -289,7 +289,7 @@ func (w *imageWriter) attrs(l AttrList) {
 		default:
 			b, err := json.Marshal(v)
 			if err != nil && w.err == nil {
-				w.err = fmt.Errorf("attr %s: %w", a.Key, err)
+				w.err = fmt.Errorf("attr %s: %w", a.Key(), err)
 			}
 			w.uvarint(attrJSON)
 			w.str(string(b))
@@ -432,9 +432,9 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 	}
 	slab, _ := p.AppendCustomers(int(n))
 	p.events = p.events[:n]
-	p.coupons = p.coupons[:n]
-	p.contacts = p.contacts[:n]
+	p.extraAt = p.extraAt[:n]
 	p.birthdays = p.birthdays[:n]
+	found := make([][]customerExtras, len(entries))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for k := 1; k < len(entries); k++ {
@@ -448,11 +448,19 @@ func readImage(r io.ReaderAt, size int64, origin *[16]byte) (*Pond, error) {
 		}
 		g.Go(func() error {
 			e := entries[k]
-			return read(k, func(rd *imageReader) error { return rd.customers(p, slab, e.first, e.first+e.customers) })
+			return read(k, func(rd *imageReader) error {
+				return rd.customers(p, slab, e.first, e.first+e.customers, &found[k])
+			})
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrImageInvalid, err)
+	}
+	for _, f := range found {
+		for _, ce := range f {
+			p.extras = append(p.extras, ce.extras)
+			p.extraAt[ce.i] = int32(len(p.extras))
+		}
 	}
 	for i := range slab {
 		if _, dup := p.index.get(p.Customers, slab[i].ID); dup {
@@ -599,11 +607,7 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 	}
 	l := make(AttrList, n)
 	for i := range l {
-		if k := r.bytes(); ai.keys[string(k)] != "" {
-			l[i].Key = ai.keys[string(k)]
-		} else {
-			l[i].Key = ai.key(string(k))
-		}
+		l[i].key = ai.key(unsafeString(r.bytes()))
 		switch kind := r.uvarint(); kind {
 		case attrNull:
 		case attrFalse:
@@ -611,10 +615,10 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 		case attrTrue:
 			l[i].Value = true
 		case attrNumber:
-			l[i].Value = math.Float64frombits(r.u64())
+			l[i].Value = boxNumber(math.Float64frombits(r.u64()))
 		case attrString:
 			v := r.bytes()
-			l[i].Value = ai.str(l[i].Key, unsafeString(v), func() any { return string(v) })
+			l[i].Value = ai.str(*l[i].key, unsafeString(v), func() any { return string(v) })
 		case attrJSON:
 			var v any
 			if err := json.Unmarshal(r.bytes(), &v); err != nil {
@@ -628,15 +632,22 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 	return l
 }
 
+// customerExtras are the extras of the customer at pond index i.
+type customerExtras struct {
+	i int
+	extras
+}
+
 // eventArenaChunk is how many events a decoder allocates at once.
 const eventArenaChunk = 1 << 16
 
 // customers decodes customers lo..hi into slab and the pond's lists,
 // which the caller has sized; chunks decode in parallel, each into its
-// own positions.
-func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error {
+// own positions. Extras go to found, for the caller to add to the pond's
+// one list once the chunks are done.
+func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found *[]customerExtras) error {
 	in := Interner{}
-	ai := AttrInterner{keys: map[string]string{}, vals: map[string]any{}}
+	ai := AttrInterner{keys: map[string]*string{}, vals: map[string]any{}}
 	var arena []compactEvent // events are carved from it: a million small allocations cost a start-up more
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
@@ -645,7 +656,7 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error 
 		c.Tags, c.OptOut = r.strs(in), r.strs(in)
 		c.Attrs = r.attrs(&ai)
 		c.Member = r.uvarint() == 1
-		c.JoinedAt = time.UnixMilli(r.varint()).UTC()
+		c.SetJoinedAt(time.UnixMilli(r.varint()))
 		bday := r.uvarint()
 		if bday > 1231 {
 			r.fail(fmt.Errorf("birthday %d", bday))
@@ -664,14 +675,18 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int) error 
 		} else if ne > 0 {
 			r.fail(fmt.Errorf("%d events in %d bytes", ne, r.r.Len()))
 		}
+		var ex extras
 		for range r.count() {
 			code := r.str()
 			issued, expires := r.varint(), r.varint()
-			p.coupons[i] = append(p.coupons[i], domain.IssuedCoupon{Code: code, IssuedAt: time.UnixMilli(issued).UTC(), ExpiresAt: time.UnixMilli(expires).UTC()})
+			ex.coupons = append(ex.coupons, domain.IssuedCoupon{Code: code, IssuedAt: time.UnixMilli(issued).UTC(), ExpiresAt: time.UnixMilli(expires).UTC()})
 		}
 		for range r.count() {
 			at := r.varint()
-			p.contacts[i] = append(p.contacts[i], ContactMark{At: at, Channel: r.shared(in)})
+			ex.contacts = append(ex.contacts, ContactMark{At: at, Channel: r.shared(in)})
+		}
+		if ex.coupons != nil || ex.contacts != nil {
+			*found = append(*found, customerExtras{i, ex})
 		}
 		if r.err != nil {
 			return r.err

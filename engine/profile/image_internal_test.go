@@ -31,9 +31,10 @@ func TestImageCountsAreBoundedByTheSection(t *testing.T) {
 	for name, section := range map[string][]byte{"events": events, "string": append(names, 0x7f)} {
 		p := NewPond()
 		slab, _ := p.AppendCustomers(1)
-		p.events, p.coupons, p.contacts, p.birthdays = p.events[:1], p.coupons[:1], p.contacts[:1], p.birthdays[:1]
+		p.events, p.extraAt, p.birthdays = p.events[:1], p.extraAt[:1], p.birthdays[:1]
 		rd := &imageReader{r: bytes.NewReader(section)}
-		if err := rd.customers(p, slab, 0, 1); err == nil || rd.err == nil {
+		var found []customerExtras
+		if err := rd.customers(p, slab, 0, 1, &found); err == nil || rd.err == nil {
 			t.Errorf("%s: no error", name)
 		}
 		if len(p.events[0]) > 0 {

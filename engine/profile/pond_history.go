@@ -46,8 +46,8 @@ func (p *Pond) RemoveCustomer(id string) {
 		return
 	}
 	// The record without an id takes the customer out of the index.
-	p.Customers[i] = &PondCustomer{JoinedAt: time.UnixMilli(math.MaxInt64 / 2)}
-	p.events[i], p.coupons[i], p.contacts[i], p.birthdays[i] = nil, nil, nil, 0
+	p.Customers[i] = &PondCustomer{joinedMs: math.MaxInt64 / 2}
+	p.events[i], p.extraAt[i], p.birthdays[i] = nil, 0, 0
 }
 
 // OrdersIn counts customer i's orders placed in (from, to] and their net

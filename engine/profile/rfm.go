@@ -11,7 +11,7 @@ import (
 // at one moment, so any profile of that moment can be scored against it.
 type Population struct {
 	n                      int
-	recency, orders        []int   // ascending
+	recency, orders        []int32 // ascending; as narrow as a row keeps them
 	spend                  []int64 // ascending, fen
 	meanR, meanF, meanM    float64 // meanM in fen
 	highR, highF, highMFen float64 // the boundaries segments use
@@ -32,15 +32,15 @@ func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 	if old != nil && cap(old.recency) >= n {
 		pop.recency, pop.orders, pop.spend = old.recency[:0], old.orders[:0], old.spend[:0]
 	} else {
-		pop.recency, pop.orders, pop.spend = make([]int, 0, n), make([]int, 0, n), make([]int64, 0, n)
+		pop.recency, pop.orders, pop.spend = make([]int32, 0, n), make([]int32, 0, n), make([]int64, 0, n)
 	}
 	for i := range rows {
 		r := &rows[i]
 		if r.flags&rfmScored == 0 {
 			continue
 		}
-		pop.recency = append(pop.recency, int(r.recency))
-		pop.orders = append(pop.orders, int(r.rfmOrders))
+		pop.recency = append(pop.recency, r.recency)
+		pop.orders = append(pop.orders, r.rfmOrders)
 		pop.spend = append(pop.spend, r.rfmSpend)
 	}
 	pop.n = len(pop.recency)
@@ -80,10 +80,10 @@ func (pop *Population) score(r *row) {
 		r.r, r.f, r.m, r.segment = 0, 0, 0, 0
 		return
 	}
-	rec, ord, spend := int(r.recency), int(r.rfmOrders), r.rfmSpend
+	rec, ord, spend := r.recency, r.rfmOrders, r.rfmSpend
 	// w is the number of scored customers with a strictly worse value.
-	worseR := pop.n - sort.SearchInts(pop.recency, rec+1) // recency: higher is worse
-	worseF := sort.SearchInts(pop.orders, ord)
+	worseR := pop.n - searchInt32(pop.recency, rec+1) // recency: higher is worse
+	worseF := searchInt32(pop.orders, ord)
 	worseM := sort.Search(pop.n, func(i int) bool { return pop.spend[i] >= spend })
 	r.r = uint8(1 + 5*worseR/pop.n)
 	r.f = uint8(1 + 5*worseF/pop.n)
@@ -93,6 +93,13 @@ func (pop *Population) score(r *row) {
 		float64(ord) >= pop.highF,
 		float64(spend) >= pop.highMFen,
 	)
+}
+
+// searchInt32 returns the index of the first of sorted a that is at
+// least v (len(a) if none is).
+func searchInt32(a []int32, v int32) int {
+	i, _ := slices.BinarySearch(a, v)
+	return i
 }
 
 // segment returns the index in Segments of the segment of high or low

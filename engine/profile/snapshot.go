@@ -75,7 +75,7 @@ func (s *Snapshot) Fill(i int, b *ProfileBuf) *Profile {
 		}
 		clear(b.attrs)
 		for _, a := range p.attrList {
-			b.attrs[a.Key] = a.Value
+			b.attrs[*a.key] = a.Value
 		}
 		p.Attrs = b.attrs
 	}
@@ -120,7 +120,7 @@ func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConf
 	parallel(n, func(lo, hi int) {
 		var sc scratch
 		for i := lo; i < hi; i++ {
-			s.Present[i] = !pond.Customers[i].JoinedAt.After(now)
+			s.Present[i] = !pond.Customers[i].JoinedAfter(now)
 			if !s.Present[i] {
 				s.rows[i] = row{} // reused memory: read as zero, as when fresh
 				continue
@@ -166,7 +166,7 @@ func (s *Snapshot) Refresh(i int) {
 }
 
 func (s *Snapshot) refresh(i int, sc *scratch) {
-	s.Present[i] = !s.pond.Customers[i].JoinedAt.After(s.Now)
+	s.Present[i] = !s.pond.Customers[i].JoinedAfter(s.Now)
 	if !s.Present[i] {
 		return
 	}

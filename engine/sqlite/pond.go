@@ -264,7 +264,7 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		c.Tier, c.Guide = in.Get(tier), in.Get(guide)
 		birthdays[n] = string(birthday) // parsed once all are loaded, then dropped
 		c.Member = member != 0
-		c.JoinedAt = fromMs(joined)
+		c.SetJoinedAt(fromMs(joined))
 		if c.Tags, err = jc.decodeTags(tags); err != nil {
 			return fmt.Errorf("customer %s: tags: %w", c.ID, err)
 		}
