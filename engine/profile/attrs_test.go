@@ -2,6 +2,7 @@ package profile
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -63,12 +64,72 @@ func checkParseJSON(t *testing.T, src string) {
 	if wantErr != nil {
 		return
 	}
-	if want := NewAttrList(m); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+	if want := NewAttrList(m); !reflect.DeepEqual(got, want) && !(got.Len() == 0 && want.Len() == 0) {
 		t.Fatalf("%q: %#v, encoding/json gives %#v", src, got, want)
 	}
 	// Parsed through the interner's shared values, the second time too.
 	again, _ := in.ParseJSON([]byte(src))
 	if !reflect.DeepEqual(again, got) {
 		t.Fatalf("%q parsed again: %#v, first %#v", src, again, got)
+	}
+}
+
+// Customers with the same common values share one list of them; a value
+// of their own (a member number) stays theirs. Every list still reads as
+// the map it was made from.
+func TestAttrListsShareCommonPairs(t *testing.T) {
+	var in AttrInterner
+	cities := []string{"上海", "北京", "杭州"}
+	var lists []AttrList
+	var maps []map[string]any
+	for i := range 3000 {
+		src := fmt.Sprintf(`{"city":%q,"children":%d,"vip":%v,"member_no":"M%06d","score":%d.5}`, cities[i%3], i%2, i%4 == 0, i, i)
+		l, err := in.ParseJSON([]byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(src), &m); err != nil {
+			t.Fatal(err)
+		}
+		lists, maps = append(lists, l), append(maps, m)
+	}
+	commons := map[*[]Attr]int{}
+	for i, l := range lists {
+		if !reflect.DeepEqual(l.Map(), maps[i]) || l.Len() != len(maps[i]) {
+			t.Fatalf("customer %d: %v, want %v", i, l.Map(), maps[i])
+		}
+		for k, want := range maps[i] {
+			if got, ok := l.Get(k); !ok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("customer %d: %s = %v, want %v", i, k, got, want)
+			}
+		}
+		if _, ok := l.Get("nothing"); ok {
+			t.Fatalf("customer %d has an attr it was not given", i)
+		}
+		if l.common == nil {
+			t.Fatalf("customer %d: no common list", i)
+		}
+		commons[l.common]++
+		// Past the first thousand, member numbers are known to be each
+		// customer's own; fractional scores always are.
+		if i >= 1100 && len(l.own) != 2 {
+			t.Fatalf("customer %d: own %v, want the member number and the score", i, l.own)
+		}
+	}
+	// 3 cities x 2 numbers of children x vip or not (every 4th: 6 of the
+	// 12 pairings occur), plus the lists of the first customers whose
+	// member numbers were still taken for common values.
+	if len(commons) > 1100+12 {
+		t.Errorf("%d common lists for 3000 customers: not shared", len(commons))
+	}
+	shared := 0
+	for _, n := range commons {
+		if n > 1 {
+			shared++
+		}
+	}
+	if shared == 0 {
+		t.Error("no common list is shared")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -69,10 +70,12 @@ type ImageView struct {
 	version   int64
 	customers []*PondCustomer
 	events    [][]compactEvent
-	coupons   [][]domain.IssuedCoupon
-	contacts  [][]ContactMark
 	birthdays []uint16
-	types     []string
+	// extraAt and extras are the pond's (see Pond.extraAt), copied: by
+	// the image's positions, and the lists of those who have them.
+	extraAt []int32
+	extras  []extras
+	types   []string
 	// positions maps the pond's positions to the image's (-1: left out).
 	positions []int32
 	// Extra is written with the pond and given back by ReadImage
@@ -94,7 +97,12 @@ func (v *ImageView) Position(pos int) (int, bool) {
 // View captures the pond for WriteImage. The caller holds the pond still
 // while it runs. Removed customers are left out, as a load would.
 func (p *Pond) View() *ImageView {
-	v := &ImageView{version: p.Version, positions: make([]int32, len(p.Customers))}
+	// Sized once: grown by append, the lists of a million customers left
+	// as much garbage again, at the peak of a cold start's memory.
+	n := len(p.Customers)
+	v := &ImageView{version: p.Version, positions: make([]int32, n), customers: make([]*PondCustomer, 0, n),
+		events: make([][]compactEvent, 0, n), birthdays: make([]uint16, 0, n), extraAt: make([]int32, 0, n),
+		extras: slices.Clone(p.extras)}
 	for i, c := range p.Customers {
 		v.positions[i] = -1
 		if j, ok := p.index.get(p.Customers, c.ID); !ok || j != i {
@@ -103,8 +111,7 @@ func (p *Pond) View() *ImageView {
 		v.positions[i] = int32(len(v.customers))
 		v.customers = append(v.customers, c)
 		v.events = append(v.events, p.events[i])
-		v.coupons = append(v.coupons, p.couponsOf(i))
-		v.contacts = append(v.contacts, p.contactsOf(i))
+		v.extraAt = append(v.extraAt, p.extraAt[i])
 		v.birthdays = append(v.birthdays, p.birthdays[i])
 	}
 	p.types.mu.RLock()
@@ -197,14 +204,18 @@ func (v *ImageView) writeCustomer(bw *imageWriter, i int) {
 		bw.u64(e.ref)
 		bw.u64(e.meta)
 	}
-	bw.uvarint(uint64(len(v.coupons[i])))
-	for _, cp := range v.coupons[i] {
+	var ex extras
+	if k := v.extraAt[i]; k != 0 {
+		ex = v.extras[k-1]
+	}
+	bw.uvarint(uint64(len(ex.coupons)))
+	for _, cp := range ex.coupons {
 		bw.str(cp.Code)
 		bw.varint(cp.IssuedAt.UnixMilli())
 		bw.varint(cp.ExpiresAt.UnixMilli())
 	}
-	bw.uvarint(uint64(len(v.contacts[i])))
-	for _, m := range v.contacts[i] {
+	bw.uvarint(uint64(len(ex.contacts)))
+	for _, m := range ex.contacts {
 		bw.varint(m.At)
 		bw.str(m.Channel)
 	}
@@ -268,8 +279,8 @@ const (
 )
 
 func (w *imageWriter) attrs(l AttrList) {
-	w.uvarint(uint64(len(l)))
-	for _, a := range l {
+	w.uvarint(uint64(l.Len()))
+	for a := range l.All() {
 		w.str(a.Key())
 		switch v := a.Value.(type) {
 		case nil:
@@ -603,10 +614,12 @@ func (r *imageReader) strs(in Interner) []string {
 func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 	n := r.count()
 	if n == 0 {
-		return nil
+		return AttrList{}
 	}
-	l := make(AttrList, n)
-	for i := range l {
+	ai.init()
+	l := ai.pairs[:0]
+	for i := range n {
+		l = append(l, Attr{})
 		l[i].key = ai.key(unsafeString(r.bytes()))
 		switch kind := r.uvarint(); kind {
 		case attrNull:
@@ -629,7 +642,10 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 			r.fail(fmt.Errorf("attr kind %d", kind))
 		}
 	}
-	return l
+	ai.pairs = l
+	// Written as the list yields them, common then own: in one order again.
+	slices.SortFunc(l, byKey)
+	return ai.list(l)
 }
 
 // customerExtras are the extras of the customer at pond index i.

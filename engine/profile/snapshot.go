@@ -69,12 +69,12 @@ func (s *Snapshot) Fill(i int, b *ProfileBuf) *Profile {
 	}
 	p := &b.p
 	r.fill(p, s.Now, &s.pond.types, b.slots[:])
-	if len(p.attrList) > 0 && !b.WithoutAttrs {
+	if n := p.attrList.Len(); n > 0 && !b.WithoutAttrs {
 		if b.attrs == nil {
-			b.attrs = make(map[string]any, len(p.attrList))
+			b.attrs = make(map[string]any, n)
 		}
 		clear(b.attrs)
-		for _, a := range p.attrList {
+		for a := range p.attrList.All() {
 			b.attrs[*a.key] = a.Value
 		}
 		p.Attrs = b.attrs

@@ -165,14 +165,14 @@ type attrDecoder struct {
 
 func (d *attrDecoder) decode(raw []byte) (profile.AttrList, error) {
 	if len(raw) == 0 || string(raw) == "{}" {
-		return nil, nil
+		return profile.AttrList{}, nil
 	}
 	if l, ok := d.cache[string(raw)]; ok {
 		return l, nil
 	}
 	l, err := d.in.ParseJSON(raw)
 	if err != nil {
-		return nil, err
+		return profile.AttrList{}, err
 	}
 	if d.cache == nil {
 		d.cache = map[string]profile.AttrList{}
