@@ -44,7 +44,7 @@ func (c ProfileConfig) withDefaults() ProfileConfig {
 }
 
 type order struct {
-	ref      uint64
+	ref      uint32
 	at       int64
 	amount   int64
 	refunded int64
@@ -81,7 +81,7 @@ func newProfiler(now time.Time, cfg ProfileConfig, types *typeTable) *profiler {
 // scratch is one worker's reusable buffers, so profiles allocate nothing.
 type scratch struct {
 	orders, refunds []order
-	redeemed        []uint64
+	redeemed        []uint32
 }
 
 // slotsPer is the number of nil-able numbers a profile points into slots.
@@ -98,24 +98,25 @@ func (pr *profiler) compute(pond *Pond, i int, sc *scratch) row {
 	}
 	var periodOrd, periodRefs int32
 	orders, refunds, redeemed := sc.orders[:0], sc.refunds[:0], sc.redeemed[:0]
-	for _, e := range evs {
-		if e.at > nowMs {
+	for k := range evs {
+		e := &evs[k]
+		if e.at() > nowMs {
 			break // events are sorted; later ones do not exist yet at now
 		}
 		switch e.typ() {
 		case typOrder:
 			if findOrder(orders, e.ref) < 0 {
-				orders = append(orders, order{ref: e.ref, at: e.at, amount: e.amount()})
+				orders = append(orders, order{ref: e.ref, at: e.at(), amount: e.amount()})
 			}
 		case typRefund:
 			refunds = append(refunds, order{ref: e.ref, amount: e.amount()})
 		case typShare:
-			if e.at > pr.from90 {
+			if e.at() > pr.from90 {
 				r.shares90++
 			}
 		case typReferral:
 			r.referrals++
-			if e.at > pr.periodFrom {
+			if e.at() > pr.periodFrom {
 				periodRefs++
 			}
 		case typCouponRedeem:
@@ -178,7 +179,7 @@ func (pr *profiler) compute(pond *Pond, i int, sc *scratch) row {
 	return r
 }
 
-func findOrder(orders []order, ref uint64) int {
+func findOrder(orders []order, ref uint32) int {
 	for i := range orders {
 		if orders[i].ref == ref {
 			return i
@@ -209,13 +210,13 @@ func lifecycle(member, everOrdered bool, periodOrd, periodRefs int32) uint8 {
 // was issued. Of several coupons expiring at the same moment, the age is
 // the youngest one's: a reminder about a coupon must not come the moment
 // one was handed out.
-func openCoupons(r *row, coupons []domain.IssuedCoupon, redeemed []uint64, now time.Time) {
+func openCoupons(r *row, coupons []domain.IssuedCoupon, redeemed []uint32, now time.Time) {
 	var nearest, issuedAt time.Time
 	for _, c := range coupons {
 		if c.IssuedAt.After(now) || !now.Before(c.ExpiresAt) {
 			continue
 		}
-		ref := hashString(c.Code)
+		ref := refKey(hashString(c.Code))
 		used := false
 		for _, rd := range redeemed {
 			if rd == ref {

@@ -63,9 +63,9 @@ func (b *EventBatch) Add(i int, typ []byte, at, amountFen int64, ref []byte) {
 		b.pond.typesMu.Unlock()
 		b.types[name] = id
 	}
-	var h uint64
+	var h uint32
 	if ref != nil && (id == typOrder || id == typRefund || id == typCouponRedeem) {
-		h = hashBytes(ref)
+		h = refKey(hashBytes(ref))
 	}
 	if len(b.evs) == cap(b.evs) {
 		b.spilled = true // append moves the part out of its region
@@ -169,10 +169,10 @@ func groupByCustomer(evs []compactEvent, custs []int32, customers int) []int {
 }
 
 func byTimeThenValue(a, b compactEvent) int {
-	if c := cmp.Compare(a.at, b.at); c != 0 {
+	if c := cmp.Compare(a.at(), b.at()); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.meta, b.meta); c != 0 {
+	if c := cmp.Compare(a.meta(), b.meta()); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ref, b.ref)

@@ -46,7 +46,7 @@ func TestEventLoadGroupsEachCustomersEvents(t *testing.T) {
 				amount := int64(rng.IntN(3) * 100)
 				ref := []byte{byte(rng.IntN(4))}
 				load.Part(live[n%len(live)]).Add(c, []byte(domain.EventOrder), at, amount, ref)
-				want[c] = append(want[c], newCompactEvent(at, amount, typOrder, hashBytes(ref)))
+				want[c] = append(want[c], newCompactEvent(at, amount, typOrder, refKey(hashBytes(ref))))
 			}
 			load.Finish()
 			total := 0

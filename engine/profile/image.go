@@ -34,11 +34,12 @@ import (
 // events, coupons and contacts; then the section table (each section's
 // offset, length, customers and CRC-32C). Chunks are decoded in parallel.
 // Numbers are varints; times are unix milliseconds, as the store keeps
-// them.
+// them; events are eventBytes each, little-endian.
 
 const (
-	imageMagic  = "KOIPOND\x00"
-	imageFormat = 1
+	imageMagic = "KOIPOND\x00"
+	// imageFormat 2: events of 20 bytes, with 32-bit refs (refKey).
+	imageFormat = 2
 	headerSize  = len(imageMagic) + 4 + 16 + 8 + 8 + 4 + 8 + 4 + 4
 	entrySize   = 8 + 8 + 8 + 4
 	// maxImageString bounds a string read from an image: a corrupt length
@@ -199,10 +200,11 @@ func (v *ImageView) writeCustomer(bw *imageWriter, i int) {
 	bw.varint(c.JoinedAt().UnixMilli())
 	bw.uvarint(uint64(v.birthdays[i]))
 	bw.uvarint(uint64(len(v.events[i])))
-	for _, e := range v.events[i] {
-		bw.u64(uint64(e.at))
-		bw.u64(e.ref)
-		bw.u64(e.meta)
+	for k := range v.events[i] {
+		e := &v.events[i][k]
+		bw.u64(uint64(e.at()))
+		bw.u32(e.ref)
+		bw.u64(e.meta())
 	}
 	var ex extras
 	if k := v.extraAt[i]; k != 0 {
@@ -255,6 +257,7 @@ func (w *imageWriter) raw(b []byte) {
 func (w *imageWriter) uvarint(x uint64) { w.raw(binary.AppendUvarint(w.buf[:0], x)) }
 func (w *imageWriter) varint(x int64)   { w.raw(binary.AppendVarint(w.buf[:0], x)) }
 func (w *imageWriter) u64(x uint64)     { w.raw(binary.LittleEndian.AppendUint64(w.buf[:0], x)) }
+func (w *imageWriter) u32(x uint32)     { w.raw(binary.LittleEndian.AppendUint32(w.buf[:0], x)) }
 
 func (w *imageWriter) str(s string) {
 	w.uvarint(uint64(len(s)))
@@ -535,12 +538,15 @@ func (r *imageReader) u64() uint64 {
 	return binary.LittleEndian.Uint64(r.buf[:])
 }
 
-// events reads len(evs) events, 24 bytes each, in one read.
+// eventBytes is the size of an event in an image: at, ref and meta.
+const eventBytes = 20
+
+// events reads len(evs) events, eventBytes each, in one read.
 func (r *imageReader) events(evs []compactEvent) {
 	if r.err != nil {
 		return
 	}
-	n := 24 * len(evs)
+	n := eventBytes * len(evs)
 	if n > r.r.Len() {
 		r.fail(fmt.Errorf("%d events in %d bytes", len(evs), r.r.Len()))
 		return
@@ -554,8 +560,9 @@ func (r *imageReader) events(evs []compactEvent) {
 		return
 	}
 	for k := range evs {
-		e := b[24*k:]
-		evs[k] = compactEvent{at: int64(binary.LittleEndian.Uint64(e)), ref: binary.LittleEndian.Uint64(e[8:]), meta: binary.LittleEndian.Uint64(e[16:])}
+		e := b[eventBytes*k:]
+		evs[k] = compactEvent{atLo: binary.LittleEndian.Uint32(e), atHi: binary.LittleEndian.Uint32(e[4:]), ref: binary.LittleEndian.Uint32(e[8:]),
+			metaLo: binary.LittleEndian.Uint32(e[12:]), metaHi: binary.LittleEndian.Uint32(e[16:])}
 	}
 }
 
@@ -678,7 +685,7 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found 
 			r.fail(fmt.Errorf("birthday %d", bday))
 		}
 		p.birthdays[i] = uint16(bday)
-		if ne := r.count(); ne > 0 && 24*ne <= r.r.Len() {
+		if ne := r.count(); ne > 0 && eventBytes*ne <= r.r.Len() {
 			if cap(arena)-len(arena) < ne {
 				arena = make([]compactEvent, 0, max(ne, eventArenaChunk))
 			}

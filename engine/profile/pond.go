@@ -41,23 +41,38 @@ type Pond struct {
 	extra []byte
 }
 
-// compactEvent keeps what profiles need in 24 bytes, so ten million events
-// fit comfortably in memory.
+// compactEvent keeps what profiles need in 20 bytes, so ten million events
+// fit comfortably in memory. Its fields are 32-bit halves: with a 64-bit
+// field Go would align the event to 24 bytes, 40 MB more at ten million.
+// Loops take events by pointer (e := &evs[k]): a struct of five fields is
+// not kept in registers, and ranging by value copied each event through
+// memory, which made counting events five times slower.
 type compactEvent struct {
-	at  int64  // unix milliseconds
-	ref uint64 // hash of the order key (order, refund) or code (coupon_redeem)
+	atLo, atHi uint32 // unix milliseconds
+	// ref tells one order key (order, refund) or code (coupon_redeem) of
+	// the customer's from another (refKey).
+	ref uint32
 	// meta packs the amount in fen (high 48 bits) and the interned type
 	// (low 16 bits); ValidateEvent bounds amounts to MaxAmountFen.
-	meta uint64
+	metaLo, metaHi uint32
 }
 
-func newCompactEvent(at, amountFen int64, typ uint16, ref uint64) compactEvent {
+func newCompactEvent(at, amountFen int64, typ uint16, ref uint32) compactEvent {
 	a := uint64(min(max(amountFen, 0), domain.MaxAmountFen))
-	return compactEvent{at: at, ref: ref, meta: a<<16 | uint64(typ)}
+	meta := a<<16 | uint64(typ)
+	return compactEvent{atLo: uint32(at), atHi: uint32(uint64(at) >> 32), ref: ref, metaLo: uint32(meta), metaHi: uint32(meta >> 32)}
 }
 
-func (e *compactEvent) typ() uint16   { return uint16(e.meta) }
-func (e *compactEvent) amount() int64 { return int64(e.meta >> 16) }
+func (e *compactEvent) at() int64     { return int64(uint64(e.atHi)<<32 | uint64(e.atLo)) }
+func (e *compactEvent) meta() uint64  { return uint64(e.metaHi)<<32 | uint64(e.metaLo) }
+func (e *compactEvent) typ() uint16   { return uint16(e.metaLo) }
+func (e *compactEvent) amount() int64 { return int64(e.meta() >> 16) }
+
+// refKey returns the ref of an order key or coupon code: 32 bits of its
+// 64-bit FNV-1a hash, folded. Refs are only compared among one customer's
+// events, where two keys share one with a chance of about n²/2³³ for n
+// keys: one customer in a hundred million with ten orders.
+func refKey(h uint64) uint32 { return uint32(h ^ h>>32) }
 
 // PondCustomer is a customer as the pond keeps it: the fields profiles
 // read. The pond never changes one in place (see Pond.Customers). Contact details (phone, email, WeCom id) stay in the store, and
@@ -219,20 +234,20 @@ func (p *Pond) AddEvent(e domain.Event) bool {
 func (p *Pond) AddLoadedEvent(i int, e domain.Event) { p.appendEvent(i, e) }
 
 func (p *Pond) appendEvent(i int, e domain.Event) {
-	var ref uint64
+	var ref uint32
 	switch e.Type {
 	case domain.EventOrder, domain.EventRefund:
-		ref = hashString(e.OrderKey())
+		ref = refKey(hashString(e.OrderKey()))
 	case domain.EventCouponRedeem:
-		ref = hashString(e.Code)
+		ref = refKey(hashString(e.Code))
 	}
 	ce := newCompactEvent(e.At.UnixMilli(), e.AmountFen, p.types.id(e.Type), ref)
 	evs := p.events[i]
 	// Keep events sorted by time; most arrive in order, so this is an append.
-	if n := len(evs); n > 0 && evs[n-1].at > ce.at {
+	if n := len(evs); n > 0 && evs[n-1].at() > ce.at() {
 		// A late event goes into a new array: a snapshot being evaluated
 		// may still read the old one, which must not shift under it.
-		pos := sort.Search(n, func(k int) bool { return evs[k].at > ce.at })
+		pos := sort.Search(n, func(k int) bool { return evs[k].at() > ce.at() })
 		out := make([]compactEvent, 0, n+1)
 		out = append(append(append(out, evs[:pos]...), ce), evs[pos:]...)
 		evs = out
@@ -253,9 +268,9 @@ func (p *Pond) appendEvent(i int, e domain.Event) {
 
 func byTime(a, b compactEvent) int {
 	switch {
-	case a.at < b.at:
+	case a.at() < b.at():
 		return -1
-	case a.at > b.at:
+	case a.at() > b.at():
 		return 1
 	}
 	return 0

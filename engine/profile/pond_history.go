@@ -20,17 +20,17 @@ func (p *Pond) RecentEvents(i, n int) []EventSummary {
 	for k := len(evs) - 1; k >= 0 && len(out) < n; k-- {
 		e := &evs[k]
 		name := p.types.name(e.typ())
-		out = append(out, EventSummary{Type: name, At: time.UnixMilli(e.at).UTC(), Amount: float64(e.amount()) / 100})
+		out = append(out, EventSummary{Type: name, At: time.UnixMilli(e.at()).UTC(), Amount: float64(e.amount()) / 100})
 	}
 	return out
 }
 
 // Redeemed reports whether customer i redeemed the coupon with code by at.
 func (p *Pond) Redeemed(i int, code string, at time.Time) bool {
-	h, until := hashString(code), at.UnixMilli()
+	h, until := refKey(hashString(code)), at.UnixMilli()
 	for k := range p.events[i] {
 		e := &p.events[i][k]
-		if e.typ() == typCouponRedeem && e.ref == h && e.at <= until {
+		if e.typ() == typCouponRedeem && e.ref == h && e.at() <= until {
 			return true
 		}
 	}
@@ -56,12 +56,13 @@ func (p *Pond) RemoveCustomer(id string) {
 func (p *Pond) OrdersIn(i int, from, to, asOf int64) (n int, netFen int64) {
 	evs := p.events[i]
 	type ord struct {
-		ref    uint64
+		ref    uint32
 		amount int64
 	}
 	var orders []ord
-	for _, e := range evs {
-		if e.typ() == typOrder && e.at > from && e.at <= to && e.at <= asOf {
+	for k := range evs {
+		e := &evs[k]
+		if e.typ() == typOrder && e.at() > from && e.at() <= to && e.at() <= asOf {
 			dup := false
 			for _, o := range orders {
 				dup = dup || o.ref == e.ref
@@ -74,8 +75,9 @@ func (p *Pond) OrdersIn(i int, from, to, asOf int64) (n int, netFen int64) {
 	if len(orders) == 0 {
 		return 0, 0
 	}
-	for _, e := range evs {
-		if e.typ() != typRefund || e.at > asOf {
+	for k := range evs {
+		e := &evs[k]
+		if e.typ() != typRefund || e.at() > asOf {
 			continue
 		}
 		for k := range orders {

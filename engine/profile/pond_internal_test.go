@@ -3,18 +3,25 @@ package profile
 import (
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/koihq/koi/engine/domain"
 )
 
-// The pond packs an event's amount and type into one word; the largest
-// amount it accepts must come back whole, next to its type.
+// The pond packs an event's amount and type into one word, and keeps
+// every word in 32-bit halves; the largest amount it accepts and any time
+// must come back whole, next to the type.
 func TestCompactEventKeepsTheLargestAmount(t *testing.T) {
-	for _, amount := range []int64{0, 1, 123_456_789, domain.MaxAmountFen} {
-		e := newCompactEvent(1, amount, 0xfffe, 42)
-		if e.amount() != amount || e.typ() != 0xfffe || e.ref != 42 || e.at != 1 {
-			t.Errorf("amount %d: got amount %d type %#x", amount, e.amount(), e.typ())
+	for _, at := range []int64{1, time.Date(2026, 12, 1, 3, 4, 5, 6e6, time.UTC).UnixMilli(), -1, 1<<62 + 3} {
+		for _, amount := range []int64{0, 1, 123_456_789, 1<<32 + 7, domain.MaxAmountFen} {
+			e := newCompactEvent(at, amount, 0xfffe, 0xdeadbeef)
+			if e.amount() != amount || e.typ() != 0xfffe || e.ref != 0xdeadbeef || e.at() != at {
+				t.Errorf("at %d, amount %d: got at %d amount %d type %#x ref %#x", at, amount, e.at(), e.amount(), e.typ(), e.ref)
+			}
 		}
+	}
+	if s := unsafe.Sizeof(compactEvent{}); s != 20 {
+		t.Errorf("an event takes %d bytes", s)
 	}
 }
 
@@ -26,13 +33,13 @@ func TestAddedEventsGrowArraysByAQuarter(t *testing.T) {
 	i := p.PutCustomer(domain.Customer{ID: "c", JoinedAt: time.Unix(0, 0)})
 	p.events[i] = make([]compactEvent, 40) // as a load leaves them: full
 	for k := range 40 {
-		p.events[i][k].at = int64(k)
+		p.events[i][k] = newCompactEvent(int64(k), 0, 0, 0)
 	}
 	p.AddLoadedEvent(i, domain.Event{ID: "e", CustomerID: "c", Type: "visit", At: time.UnixMilli(100)})
 	if n, c := len(p.events[i]), cap(p.events[i]); n != 41 || c > 51 {
 		t.Errorf("%d events in room for %d; want 41 in at most 51", n, c)
 	}
-	if last := p.events[i][40].at; last != 100 {
+	if last := p.events[i][40].at(); last != 100 {
 		t.Errorf("the added event is at %d", last)
 	}
 }

@@ -133,11 +133,12 @@ func (p *Profile) CountEvents(typ, window string) int {
 	now := p.Now.UnixMilli()
 	from := now - d.Milliseconds()
 	n := 0
-	for _, e := range p.events {
-		if e.at > now {
+	for k := range p.events {
+		e := &p.events[k]
+		if e.at() > now {
 			break
 		}
-		if e.at > from && e.typ() == id {
+		if e.at() > from && e.typ() == id {
 			n++
 		}
 	}
