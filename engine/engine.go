@@ -82,6 +82,8 @@ type Engine struct {
 	// writeMu serialises the engine's own store writes, so its changes
 	// reach the in-memory pond in the order they committed.
 	writeMu sync.Mutex
+	// ingest gathers event batches that arrive together (see AddEvents).
+	ingest ingestQueue
 	// background counts the work runs leave behind them; Wait joins it.
 	background sync.WaitGroup
 	// pondMu guards the pond's contents; pond is nil until first loaded.

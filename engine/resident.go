@@ -164,10 +164,9 @@ func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, err
 	return e.store.GetCustomer(ctx, id)
 }
 
-// AddEvents stores events, idempotently by id, and adds the new ones to the
-// pond. When it returns, every inserted event is durable.
-func (e *Engine) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
-	profile.MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
+// addEvents stores events in one transaction and adds the new ones to the
+// pond (see AddEvents).
+func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	res, err := e.store.AddEvents(ctx, evs)

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
+)
+
+// Event batches that arrive while another is being written are written
+// together, in one transaction, by one of their callers (group commit).
+// A commit waits for the disk (synchronous=FULL: about 2 ms here, a third
+// of a 1,000-event batch's time): batches from several clients share that
+// wait instead of each queueing behind a commit of its own.
+
+// maxGroupEvents bounds the events one transaction takes from the queue:
+// a transaction holds the write lock, and runs wait for it.
+const maxGroupEvents = 10_000
+
+// ingestQueue holds the batches waiting for a transaction.
+type ingestQueue struct {
+	mu      sync.Mutex
+	pending []*ingestReq
+	writing bool // a caller is writing a group; it hands over when done
+}
+
+// ingestReq is one caller's batch and, once done is closed, its result.
+type ingestReq struct {
+	evs  []domain.Event
+	res  domain.AddedEvents
+	err  error
+	done chan struct{}
+	// lead tells a waiting caller that it is first in the queue and
+	// writes the next group.
+	lead chan struct{}
+}
+
+// AddEvents stores events, idempotently by id, and adds the new ones to the
+// pond. When it returns, every inserted event is durable. Batches added at
+// the same time may commit in one transaction; each caller gets the
+// results of its own events, and a batch that fails a shared transaction
+// is tried again alone, so it cannot fail another's.
+func (e *Engine) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+	profile.MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
+	req := &ingestReq{evs: evs, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	q := &e.ingest
+	q.mu.Lock()
+	q.pending = append(q.pending, req)
+	first := !q.writing
+	q.writing = true
+	q.mu.Unlock()
+	if !first {
+		select {
+		case <-req.done:
+			return req.res, req.err
+		case <-req.lead:
+		}
+	}
+	// The group is written for every caller in it: one caller going away
+	// must not cancel the others' events.
+	e.writeIngestGroup(context.WithoutCancel(ctx))
+	<-req.done
+	return req.res, req.err
+}
+
+// writeIngestGroup writes the batches at the head of the queue, the
+// caller's first, and hands the queue to the next caller waiting.
+func (e *Engine) writeIngestGroup(ctx context.Context) {
+	q := &e.ingest
+	q.mu.Lock()
+	n, events := 1, len(q.pending[0].evs)
+	for n < len(q.pending) && events+len(q.pending[n].evs) <= maxGroupEvents {
+		events += len(q.pending[n].evs)
+		n++
+	}
+	group := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	q.mu.Unlock()
+
+	e.addGroup(ctx, group)
+
+	q.mu.Lock()
+	if len(q.pending) > 0 {
+		q.pending[0].lead <- struct{}{}
+	} else {
+		q.writing = false
+		q.pending = nil // let the old array go
+	}
+	q.mu.Unlock()
+}
+
+// addGroup writes the batches of group in one transaction and gives each
+// its results; when that fails, each batch is written alone.
+func (e *Engine) addGroup(ctx context.Context, group []*ingestReq) {
+	defer func() {
+		for _, r := range group {
+			close(r.done)
+		}
+	}()
+	if len(group) == 1 {
+		r := group[0]
+		r.res, r.err = e.addEvents(ctx, r.evs)
+		return
+	}
+	total := 0
+	for _, r := range group {
+		total += len(r.evs)
+	}
+	all := make([]domain.Event, 0, total)
+	for _, r := range group {
+		all = append(all, r.evs...)
+	}
+	res, err := e.addEvents(ctx, all)
+	if err != nil {
+		for _, r := range group {
+			r.res, r.err = e.addEvents(ctx, r.evs)
+		}
+		return
+	}
+	off := 0
+	for _, r := range group {
+		n := len(r.evs)
+		r.res = domain.AddedEvents{Inserted: res.Inserted[off : off+n : off+n], Version: res.Version}
+		for i, ierr := range res.ItemErrs {
+			if i >= off && i < off+n {
+				if r.res.ItemErrs == nil {
+					r.res.ItemErrs = map[int]error{}
+				}
+				r.res.ItemErrs[i-off] = ierr
+			}
+		}
+		off += n
+	}
+}

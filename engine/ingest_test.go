@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine/domain"
+)
+
+// groupStore is a Store whose AddEvents records each call's event ids,
+// holds the first call until released, treats ids starting with "dup" as
+// stored already, refuses items whose customer is "nobody", and fails a
+// whole call that holds an event "poison".
+type groupStore struct {
+	Store
+	mu      sync.Mutex
+	calls   [][]string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *groupStore) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+	s.mu.Lock()
+	first := len(s.calls) == 0
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	s.calls = append(s.calls, ids)
+	s.mu.Unlock()
+	if first {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	if err := ctx.Err(); err != nil {
+		return domain.AddedEvents{}, err
+	}
+	res := domain.AddedEvents{Inserted: make([]bool, len(evs)), Version: 7}
+	for i, e := range evs {
+		switch {
+		case e.ID == "poison":
+			return domain.AddedEvents{}, errors.New("poisoned transaction")
+		case e.CustomerID == "nobody":
+			if res.ItemErrs == nil {
+				res.ItemErrs = map[int]error{}
+			}
+			res.ItemErrs[i] = fmt.Errorf("no customer for %s", e.ID)
+		default:
+			res.Inserted[i] = len(e.ID) < 3 || e.ID[:3] != "dup"
+		}
+	}
+	return res, nil
+}
+
+func batch(prefix string, ids ...string) []domain.Event {
+	evs := make([]domain.Event, len(ids))
+	for i, id := range ids {
+		evs[i] = domain.Event{ID: id, CustomerID: prefix, Type: "visit"}
+	}
+	return evs
+}
+
+// Batches that arrive while one is written go into one transaction
+// together; each caller gets its own events' results, a batch whose
+// transaction fails is tried alone, and a caller that gives up does not
+// cancel the others' events.
+func TestConcurrentBatchesCommitTogether(t *testing.T) {
+	st := &groupStore{entered: make(chan struct{}), release: make(chan struct{})}
+	e := New(st, nil, Config{})
+
+	type result struct {
+		res domain.AddedEvents
+		err error
+	}
+	results := make([]result, 5)
+	var wg sync.WaitGroup
+	add := func(k int, ctx context.Context, evs []domain.Event) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := e.AddEvents(ctx, evs)
+			results[k] = result{res, err}
+		}()
+	}
+	add(0, context.Background(), batch("c", "a1", "a2"))
+	<-st.entered // the first batch is being written; the others queue
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	add(1, context.Background(), batch("c", "b1", "dup-b2", "b3"))
+	add(2, cancelled, batch("nobody", "c1"))
+	add(3, context.Background(), batch("c", "d1", "poison"))
+	add(4, context.Background(), batch("c", "e1"))
+	waitQueued(t, e, 4)
+	close(st.release)
+	wg.Wait()
+
+	if len(st.calls) != 6 {
+		t.Fatalf("store calls %v: want the first batch, the four after it together, then each of the four alone (the shared transaction failed)", st.calls)
+	}
+	if got := st.calls[1]; len(got) != 7 {
+		t.Errorf("the shared transaction held %v, want the 7 events of the four batches", got)
+	}
+	want := map[int][]bool{0: {true, true}, 1: {true, false, true}, 2: {false}, 4: {true}}
+	for k, ins := range want {
+		r := results[k]
+		if r.err != nil || !slices.Equal(r.res.Inserted, ins) || r.res.Version != 7 {
+			t.Errorf("batch %d: %+v, %v; want inserted %v at version 7", k, r.res, r.err, ins)
+		}
+	}
+	if err := results[2].res.ItemErrs[0]; err == nil || err.Error() != "no customer for c1" {
+		t.Errorf("batch 2's item error is %v", err)
+	}
+	for _, k := range []int{0, 1, 4} {
+		if len(results[k].res.ItemErrs) != 0 {
+			t.Errorf("batch %d has item errors %v", k, results[k].res.ItemErrs)
+		}
+	}
+	if results[3].err == nil {
+		t.Error("the poisoned batch succeeded")
+	}
+}
+
+// waitQueued waits until n batches wait in e's queue.
+func waitQueued(t *testing.T, e *Engine, n int) {
+	t.Helper()
+	for range 5000 {
+		e.ingest.mu.Lock()
+		queued := len(e.ingest.pending)
+		e.ingest.mu.Unlock()
+		if queued == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%d batches never queued", n)
+}
