@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,5 +150,57 @@ func TestEventTriggersRerunFireOnce(t *testing.T) {
 	}
 	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'first-order'`); n != 1 {
 		t.Fatalf("fires = %d", n)
+	}
+}
+
+// The worker reads only the types rules are on: orders among many visits
+// are each handled once, in batches smaller than they are, and the cursor
+// moves past the visits after the last order too.
+func TestEventTriggersSkipOtherTypes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(20, 0)
+	f.playbook("thanks", thanks)
+	e := f.engine()
+	now := t0
+	opts := engine.TriggerOptions{Now: func() time.Time { return now }, Batch: 3}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	var evs []domain.Event
+	for i := range 20 {
+		c := fmt.Sprintf("c%03d", i)
+		for k := range 4 {
+			evs = append(evs, domain.Event{ID: fmt.Sprintf("v%d-%d", i, k), CustomerID: c, Type: "visit", At: now.Add(-time.Minute)})
+		}
+		if i%2 == 0 {
+			evs = append(evs, domain.Event{ID: fmt.Sprintf("o%d", i), CustomerID: c, Type: "order", At: now.Add(-time.Minute), AmountFen: 100})
+		}
+	}
+	evs = append(evs, domain.Event{ID: "last-visit", CustomerID: "c001", Type: "visit", At: now.Add(-time.Minute)})
+	if res, err := e.AddEvents(ctx, evs); err != nil || len(res.ItemErrs) > 0 {
+		t.Fatal(err, res.ItemErrs)
+	}
+	runs, err := e.ProcessTriggers(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := 0
+	for _, r := range runs {
+		fired += r.Fired
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'first-order'`); n != 10 || fired != 10 || len(runs) != 4 {
+		t.Errorf("%d first-order fires, %d in %d runs; want 10 in 4 runs (batches of 3 orders)", n, fired, len(runs))
+	}
+	if n := f.count(`SELECT count(DISTINCT customer_id) FROM fires WHERE rule = 'first-order' AND CAST(substr(customer_id, 2) AS INTEGER) % 2 = 0`); n != 10 {
+		t.Errorf("%d customers with an order thanked, want 10", n)
+	}
+	cursor, _, err := f.db.TriggerCursor(ctx)
+	latest, err2 := f.db.LatestEventSeq(ctx)
+	if err != nil || err2 != nil || cursor != latest {
+		t.Errorf("cursor %d, latest event %d (%v %v): the visits after the last order were left unread", cursor, latest, err, err2)
+	}
+	if runs, err := e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 0 {
+		t.Errorf("a second pass ran %v, %v", runs, err)
 	}
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/koihq/koi/engine"
@@ -42,25 +43,49 @@ func (d *DB) LatestEventSeq(ctx context.Context) (int64, error) {
 	return seq.Int64, nil
 }
 
-// EventsAfter returns up to limit events after seq, in commit order, with
-// the fields triggers need.
-func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int) ([]engine.EventRef, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT seq, customer_id, type, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+// EventsAfter returns up to limit events after seq of the types, in
+// commit order, with the fields triggers need, and the seq through which
+// it looked. SQLite skips the events of other types (most are visits and
+// the like), which then cost no conversion to Go values.
+func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int, types []string) (out []engine.EventRef, through int64, err error) {
+	// One read transaction: the newest seq and the events up to it are of
+	// one moment.
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("read events: %w", err)
+		return nil, seq, fmt.Errorf("read events: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var latest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&latest); err != nil {
+		return nil, seq, fmt.Errorf("read events: %w", err)
+	}
+	if latest.Int64 <= seq || len(types) == 0 {
+		return nil, max(seq, latest.Int64), nil
+	}
+	enc, _ := json.Marshal(types)
+	rows, err := tx.QueryContext(ctx, `SELECT seq, customer_id, type, at FROM events
+		WHERE seq > ? AND seq <= ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, seq, latest.Int64, string(enc), limit)
+	if err != nil {
+		return nil, seq, fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
-	var out []engine.EventRef
 	for rows.Next() {
 		var r engine.EventRef
 		var at int64
 		if err := rows.Scan(&r.Seq, &r.CustomerID, &r.Type, &at); err != nil {
-			return nil, fmt.Errorf("read events: %w", err)
+			return nil, seq, fmt.Errorf("read events: %w", err)
 		}
 		r.At = fromMs(at)
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, seq, fmt.Errorf("read events: %w", err)
+	}
+	through = latest.Int64
+	if len(out) == limit {
+		through = out[len(out)-1].Seq // more may follow
+	}
+	return out, through, nil
 }
 
 // CustomerFireMarks returns the latest fire of each of a playbook's rules,
