@@ -191,7 +191,7 @@ func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 			if ci, ok := p.Lookup(evs[i].CustomerID); ok {
 				p.AddLoadedEvent(ci, evs[i])
 				if ch := evs[i].OptOut; ch != "" {
-					p.Update(ci, func(c *profile.PondCustomer) { c.OptOut = profile.UnionOptOut(c.OptOut, []string{ch}) })
+					p.Update(ci, func(c *profile.PondCustomer) { c.SetOptOut(profile.UnionOptOut(c.OptOut(), []string{ch})) })
 				}
 			} else {
 				p.Version = -1 // a customer the pond does not know: reload
@@ -218,7 +218,7 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	}
 	e.applyToPond(version, func(p *profile.Pond) {
 		if i, ok := p.Lookup(customerID); ok {
-			p.Update(i, func(c *profile.PondCustomer) { c.OptOut = list })
+			p.Update(i, func(c *profile.PondCustomer) { c.SetOptOut(list) })
 		}
 	})
 	return list, nil

@@ -80,7 +80,7 @@ func guideTasks(pb *rules.Playbook, pond *profile.Pond, ds []Decision) []GuideTa
 			if ch == "" {
 				continue
 			}
-			key := msgKey{ch, pond.Customers[d.Cust].Guide, int(d.Rule), k}
+			key := msgKey{ch, pond.Customers[d.Cust].Guide(), int(d.Rule), k}
 			customers[key]++
 			personal[key] = pers
 		}

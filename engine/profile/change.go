@@ -26,11 +26,11 @@ func (p *Pond) Apply(changes []Change) {
 	for _, m := range changes {
 		switch {
 		case m.Tier != nil:
-			p.Update(m.Cust, func(c *PondCustomer) { c.Tier = *m.Tier })
+			p.Update(m.Cust, func(c *PondCustomer) { c.SetTier(*m.Tier) })
 		case m.Tags != nil:
 			p.Update(m.Cust, func(c *PondCustomer) { c.Tags = *m.Tags })
 		case m.Guide != nil:
-			p.Update(m.Cust, func(c *PondCustomer) { c.Guide = *m.Guide })
+			p.Update(m.Cust, func(c *PondCustomer) { c.SetGuide(*m.Guide) })
 		case m.Coupon != nil:
 			p.AddCoupon(m.Cust, *m.Coupon)
 		case m.Contact != nil:

@@ -187,10 +187,10 @@ func (v *ImageView) writeCustomer(bw *imageWriter, i int) {
 	c := v.customers[i]
 	bw.str(c.ID)
 	bw.str(c.Name)
-	bw.str(c.Tier)
-	bw.str(c.Guide)
+	bw.str(c.Tier())
+	bw.str(c.Guide())
 	bw.strs(c.Tags)
-	bw.strs(c.OptOut)
+	bw.strs(c.OptOut())
 	bw.attrs(c.Attrs)
 	var member uint64
 	if c.Member {
@@ -675,8 +675,10 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found 
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
 		c.ID, c.Name = r.str(), r.str()
-		c.Tier, c.Guide = r.shared(in), r.shared(in)
-		c.Tags, c.OptOut = r.strs(in), r.strs(in)
+		c.SetTier(r.shared(in))
+		c.SetGuide(r.shared(in))
+		c.Tags = r.strs(in)
+		c.SetOptOut(r.strs(in))
 		c.Attrs = r.attrs(&ai)
 		c.Member = r.uvarint() == 1
 		c.SetJoinedAt(time.UnixMilli(r.varint()))

@@ -43,3 +43,15 @@ func TestAddedEventsGrowArraysByAQuarter(t *testing.T) {
 		t.Errorf("the added event is at %d", last)
 	}
 }
+
+// What the pond keeps per customer is what bounds its memory at a
+// million customers (DESIGN §8: 1 GiB with ten million events): the
+// record, and the snapshot's row of their profile.
+func TestPerCustomerSizes(t *testing.T) {
+	if s := unsafe.Sizeof(PondCustomer{}); s > 128 {
+		t.Errorf("a customer's record takes %d bytes, more than 128", s)
+	}
+	if s := unsafe.Sizeof(row{}); s > 144 {
+		t.Errorf("a snapshot row takes %d bytes, more than 144", s)
+	}
+}

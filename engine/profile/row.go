@@ -73,8 +73,8 @@ const (
 func (r *row) fill(p *Profile, now time.Time, types *typeTable, slots []int) {
 	c := r.cust
 	*p = Profile{
-		ID: c.ID, Name: c.Name, Tier: c.Tier, Tags: c.Tags, attrList: c.Attrs,
-		Guide: c.Guide, Member: c.Member, Now: now,
+		ID: c.ID, Name: c.Name, Tier: c.Tier(), Tags: c.Tags, attrList: c.Attrs,
+		Guide: c.Guide(), Member: c.Member, Now: now,
 		JoinedDays: int(r.joinedDays),
 		Orders:     int(r.orders), Orders30d: int(r.orders30), Orders90d: int(r.orders90), Orders365d: int(r.orders365),
 		Spend: actions.FenToYuan(r.spend), Spend30d: actions.FenToYuan(r.spend30),
@@ -85,7 +85,7 @@ func (r *row) fill(p *Profile, now time.Time, types *typeTable, slots []int) {
 		Contacts7d:  int(r.contacts7d),
 		OpenCoupons: int(r.openCoupons),
 		RFM:         RFM{R: int(r.r), F: int(r.f), M: int(r.m)},
-		events:      r.eventList(), contacts: r.contactList(), optOut: c.OptOut, types: types,
+		events:      r.eventList(), contacts: r.contactList(), optOut: c.OptOut(), types: types,
 	}
 	if r.segment > 0 {
 		p.RFM.Segment = Segments[r.segment-1]

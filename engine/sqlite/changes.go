@@ -186,10 +186,10 @@ func applyChanges(ctx context.Context, c *readConn, pond *profile.Pond, jc *json
 		// snapshot: its records may change in place.
 		cust := pond.Customers[i]
 		if tier != nil {
-			cust.Tier = in.Get(tier)
+			cust.SetTier(in.Get(tier))
 		}
 		if guide != nil {
-			cust.Guide = in.Get(guide)
+			cust.SetGuide(in.Get(guide))
 		}
 		if tags != nil {
 			if cust.Tags, err = jc.decodeTags(tags); err != nil {

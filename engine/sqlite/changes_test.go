@@ -62,11 +62,11 @@ func TestCustomerChangesReadTheSameBeforeAndAfterFolding(t *testing.T) {
 			t.Errorf("%s: GetCustomer(c001) tier %q tags %v, want gold [seen]", when, c.Tier, c.Tags)
 		}
 		p := f.pondCustomer("c001")
-		if p.Tier != "gold" || !slices.Equal(p.Tags, []string{"seen"}) {
-			t.Errorf("%s: pond c001 tier %q tags %v, want gold [seen]", when, p.Tier, p.Tags)
+		if p.Tier() != "gold" || !slices.Equal(p.Tags, []string{"seen"}) {
+			t.Errorf("%s: pond c001 tier %q tags %v, want gold [seen]", when, p.Tier(), p.Tags)
 		}
-		if p := f.pondCustomer("c002"); p.Tier != "normal" || !slices.Equal(p.Tags, []string{"seen"}) {
-			t.Errorf("%s: pond c002 tier %q tags %v, want normal [seen]: a tags-only change kept the tier", when, p.Tier, p.Tags)
+		if p := f.pondCustomer("c002"); p.Tier() != "normal" || !slices.Equal(p.Tags, []string{"seen"}) {
+			t.Errorf("%s: pond c002 tier %q tags %v, want normal [seen]: a tags-only change kept the tier", when, p.Tier(), p.Tags)
 		}
 		if n := f.count(`SELECT count(*) FROM customers_now WHERE tags = '["seen"]'`); n != 3 {
 			t.Errorf("%s: customers_now has %d tagged customers, want 3", when, n)

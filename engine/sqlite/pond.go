@@ -261,7 +261,8 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide, &optOut); err != nil {
 			return err
 		}
-		c.Tier, c.Guide = in.Get(tier), in.Get(guide)
+		c.SetTier(in.Get(tier))
+		c.SetGuide(in.Get(guide))
 		birthdays[n] = string(birthday) // parsed once all are loaded, then dropped
 		c.Member = member != 0
 		c.SetJoinedAt(fromMs(joined))
@@ -271,9 +272,11 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		if c.Attrs, err = attrsOf.decode(attrs); err != nil {
 			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
 		}
-		if c.OptOut, err = jc.decodeTags(optOut); err != nil {
+		out, err := jc.decodeTags(optOut)
+		if err != nil {
 			return fmt.Errorf("customer %s: opt_out: %w", c.ID, err)
 		}
+		c.SetOptOut(out)
 		n++
 	}
 	if err := rows.Err(); err != nil {
