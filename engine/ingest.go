@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/koihq/koi/engine/domain"
@@ -34,6 +35,8 @@ type ingestReq struct {
 	// lead tells a waiting caller that it is first in the queue and
 	// writes the next group.
 	lead chan struct{}
+	// written is set once res and err are the store's answer.
+	written bool
 }
 
 // AddEvents stores events, idempotently by id, and adds the new ones to the
@@ -78,29 +81,40 @@ func (e *Engine) writeIngestGroup(ctx context.Context) {
 	q.pending = q.pending[n:]
 	q.mu.Unlock()
 
+	// Handed over even when the write panics (a server recovers from a
+	// handler's panic): the queue must not wait for a writer that is gone.
+	defer func() {
+		q.mu.Lock()
+		if len(q.pending) > 0 {
+			q.pending[0].lead <- struct{}{}
+		} else {
+			q.writing = false
+			q.pending = nil // let the old array go
+		}
+		q.mu.Unlock()
+	}()
 	e.addGroup(ctx, group)
-
-	q.mu.Lock()
-	if len(q.pending) > 0 {
-		q.pending[0].lead <- struct{}{}
-	} else {
-		q.writing = false
-		q.pending = nil // let the old array go
-	}
-	q.mu.Unlock()
 }
+
+// errIngestAborted is what the callers of a group get when its write
+// panicked in another caller's goroutine.
+var errIngestAborted = errors.New("store events: the write of this batch was aborted; send it again")
 
 // addGroup writes the batches of group in one transaction and gives each
 // its results; when that fails, each batch is written alone.
 func (e *Engine) addGroup(ctx context.Context, group []*ingestReq) {
 	defer func() {
 		for _, r := range group {
+			if !r.written && r.err == nil {
+				r.err = errIngestAborted // a panic: no result is not success
+			}
 			close(r.done)
 		}
 	}()
 	if len(group) == 1 {
 		r := group[0]
 		r.res, r.err = e.addEvents(ctx, r.evs)
+		r.written = true
 		return
 	}
 	total := 0
@@ -115,13 +129,14 @@ func (e *Engine) addGroup(ctx context.Context, group []*ingestReq) {
 	if err != nil {
 		for _, r := range group {
 			r.res, r.err = e.addEvents(ctx, r.evs)
+			r.written = true
 		}
 		return
 	}
 	off := 0
 	for _, r := range group {
 		n := len(r.evs)
-		r.res = domain.AddedEvents{Inserted: res.Inserted[off : off+n : off+n], Version: res.Version}
+		r.res, r.written = domain.AddedEvents{Inserted: res.Inserted[off : off+n : off+n], Version: res.Version}, true
 		for i, ierr := range res.ItemErrs {
 			if i >= off && i < off+n {
 				if r.res.ItemErrs == nil {

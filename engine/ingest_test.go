@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,4 +139,110 @@ func waitQueued(t *testing.T, e *Engine, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("%d batches never queued", n)
+}
+
+// panicStore panics on its first AddEvents and stores every later batch.
+type panicStore struct {
+	Store
+	calls atomic.Int32
+}
+
+func (s *panicStore) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+	if s.calls.Add(1) == 1 {
+		panic("store failed")
+	}
+	return domain.AddedEvents{Inserted: make([]bool, len(evs)), Version: 1}, nil
+}
+
+// A write that panics (a server recovers from a handler's panic) leaves
+// ingest working: the next batch is written, not queued forever.
+func TestIngestSurvivesAPanickingWrite(t *testing.T) {
+	e := New(&panicStore{}, nil, Config{})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the store's panic did not reach its caller")
+			}
+		}()
+		_, _ = e.AddEvents(context.Background(), batch("c", "a1"))
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.AddEvents(context.Background(), batch("c", "b1"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the batch after the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch after the panic was never written: the queue still waits for the writer that panicked")
+	}
+}
+
+// gatePanicStore holds its first AddEvents until released and panics on
+// its second.
+type gatePanicStore struct {
+	Store
+	calls   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *gatePanicStore) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+	switch s.calls.Add(1) {
+	case 1:
+		s.entered <- struct{}{}
+		<-s.release
+	case 2:
+		panic("store failed")
+	}
+	return domain.AddedEvents{Inserted: make([]bool, len(evs)), Version: 1}, nil
+}
+
+// When a shared write panics in one caller's goroutine, the others in its
+// group get an error, not an empty success.
+func TestPanickingGroupFailsItsOtherCallers(t *testing.T) {
+	st := &gatePanicStore{entered: make(chan struct{}), release: make(chan struct{})}
+	e := New(st, nil, Config{})
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for k, id := range []string{"a1", "b1", "c1"} {
+		if k == 1 {
+			<-st.entered
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[k] = fmt.Errorf("panicked: %v", p)
+				}
+			}()
+			_, errs[k] = e.AddEvents(context.Background(), batch("c", id))
+		}()
+	}
+	waitQueued(t, e, 2)
+	close(st.release)
+	wg.Wait()
+	if errs[0] != nil {
+		t.Errorf("the first batch: %v", errs[0])
+	}
+	// b1 and c1 were written together; whichever led panicked, the other
+	// must have been told.
+	panicked, aborted := 0, 0
+	for _, err := range errs[1:] {
+		switch {
+		case err == nil:
+			t.Error("a batch of the panicking group reported success")
+		case errors.Is(err, errIngestAborted):
+			aborted++
+		default:
+			panicked++
+		}
+	}
+	if panicked != 1 || aborted != 1 {
+		t.Errorf("errors %v: want one panic and one aborted", errs[1:])
+	}
 }
