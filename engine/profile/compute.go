@@ -93,7 +93,7 @@ func (pr *profiler) compute(pond *Pond, i int, sc *scratch) row {
 	c, evs, coupons, birthday := pond.Customers[i], pond.events[i], pond.couponsOf(i), pond.birthdays[i]
 	now, nowMs := pr.now, pr.nowMs
 	r := newRow(c, evs, pond.contactsOf(i))
-	if c.joinedMs != 0 {
+	if c.joined {
 		r.joinedDays = int32(wholeDays(now.Sub(c.JoinedAt())))
 	}
 	var periodOrd, periodRefs int32

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/koihq/koi/engine/domain"
 )
@@ -69,5 +70,43 @@ func TestEventLoadGroupsEachCustomersEvents(t *testing.T) {
 				t.Fatalf("%d events loaded, want %d", total, tc.events)
 			}
 		})
+	}
+}
+
+// Events of one millisecond come out in the same order however the pond
+// was built, so the profile does not depend on it: two orders with one
+// key at the same moment count once, and the same one counts whether the
+// events arrived live or were loaded from the store.
+func TestLoadedAndLiveEventsAgreeAtOneMillisecond(t *testing.T) {
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	evs := []domain.Event{
+		{ID: "e1", CustomerID: "c", Type: domain.EventOrder, OrderID: "o1", At: at, AmountFen: 500},
+		{ID: "e2", CustomerID: "c", Type: domain.EventOrder, OrderID: "o1", At: at, AmountFen: 300},
+		{ID: "e3", CustomerID: "c", Type: "visit", At: at},
+	}
+	for _, order := range [][]int{{0, 1, 2}, {1, 0, 2}, {2, 1, 0}} {
+		live := NewPond()
+		live.PutCustomer(domain.Customer{ID: "c", JoinedAt: at.Add(-time.Hour)})
+		loaded := NewPond()
+		loaded.PutCustomer(domain.Customer{ID: "c", JoinedAt: at.Add(-time.Hour)})
+		load := loaded.NewEventLoad(len(evs))
+		for _, k := range order {
+			e := evs[k]
+			live.AddLoadedEvent(0, e)
+			ref := []byte(e.OrderKey())
+			if e.Type != domain.EventOrder {
+				ref = nil
+			}
+			load.Part(0).Add(0, []byte(e.Type), e.At.UnixMilli(), e.AmountFen, ref)
+		}
+		load.Finish()
+		if !slices.Equal(live.events[0], loaded.events[0]) {
+			t.Fatalf("arrival %v: live %v, loaded %v", order, live.events[0], loaded.events[0])
+		}
+		a := ComputeSnapshot(live, at.Add(time.Hour), ProfileConfig{}).Profile(0)
+		b := ComputeSnapshot(loaded, at.Add(time.Hour), ProfileConfig{}).Profile(0)
+		if a.Spend != b.Spend || a.Orders != 1 {
+			t.Errorf("arrival %v: spend live %v, loaded %v; orders %d", order, a.Spend, b.Spend, a.Orders)
+		}
 	}
 }

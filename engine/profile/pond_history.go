@@ -46,7 +46,7 @@ func (p *Pond) RemoveCustomer(id string) {
 		return
 	}
 	// The record without an id takes the customer out of the index.
-	p.Customers[i] = &PondCustomer{joinedMs: math.MaxInt64 / 2}
+	p.Customers[i] = &PondCustomer{joined: true, joinedMs: math.MaxInt64 / 2}
 	p.events[i], p.extraAt[i], p.birthdays[i] = nil, 0, 0
 }
 

@@ -55,3 +55,20 @@ func TestPerCustomerSizes(t *testing.T) {
 		t.Errorf("a snapshot row takes %d bytes, more than 144", s)
 	}
 }
+
+// A customer who joined at the Unix epoch joined then; only the zero time
+// means the join time is unknown.
+func TestJoinTimeAtTheEpochIsKnown(t *testing.T) {
+	var c PondCustomer
+	if !c.JoinedAt().IsZero() || c.JoinedAfter(time.Unix(-1, 0)) {
+		t.Error("a record without a join time has one")
+	}
+	c.SetJoinedAt(time.Unix(0, 0))
+	if got := c.JoinedAt(); !got.Equal(time.Unix(0, 0)) || !c.JoinedAfter(time.Unix(-1, 0)) {
+		t.Errorf("joined at the epoch: JoinedAt %v", got)
+	}
+	c.SetJoinedAt(time.Time{})
+	if !c.JoinedAt().IsZero() {
+		t.Error("setting the zero time left a join time")
+	}
+}
