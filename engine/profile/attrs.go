@@ -516,3 +516,24 @@ func (in Interner) Get(b []byte) string {
 	}
 	return s
 }
+
+// listInterner shares lists of strings (a customer's tags) with equal
+// ones it made before: most customers carry one of a few combinations.
+// Bounded like Interner; not safe for concurrent use.
+type listInterner map[string]*[]string
+
+// get returns a shared list equal to l (nil for an empty one).
+func (in listInterner) get(l []string) *[]string {
+	if len(l) == 0 {
+		return nil
+	}
+	key := strings.Join(l, "\x00")
+	if p, ok := in[key]; ok && len(*p) == len(l) {
+		return p
+	}
+	p := &l
+	if len(in) < internLimit {
+		in[key] = p
+	}
+	return p
+}

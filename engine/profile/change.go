@@ -28,7 +28,7 @@ func (p *Pond) Apply(changes []Change) {
 		case m.Tier != nil:
 			p.Update(m.Cust, func(c *PondCustomer) { c.SetTier(*m.Tier) })
 		case m.Tags != nil:
-			p.Update(m.Cust, func(c *PondCustomer) { c.Tags = *m.Tags })
+			p.Update(m.Cust, func(c *PondCustomer) { c.SetTags(*m.Tags) })
 		case m.Guide != nil:
 			p.Update(m.Cust, func(c *PondCustomer) { c.SetGuide(*m.Guide) })
 		case m.Coupon != nil:

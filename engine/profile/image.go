@@ -189,7 +189,7 @@ func (v *ImageView) writeCustomer(bw *imageWriter, i int) {
 	bw.str(c.Name)
 	bw.str(c.Tier())
 	bw.str(c.Guide())
-	bw.strs(c.Tags)
+	bw.strs(c.Tags())
 	bw.strs(c.OptOut())
 	bw.attrs(c.Attrs)
 	var member uint64
@@ -672,12 +672,13 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found 
 	in := Interner{}
 	ai := AttrInterner{keys: map[string]*string{}, vals: map[string]any{}}
 	var arena []compactEvent // events are carved from it: a million small allocations cost a start-up more
+	lists := listInterner{}
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
 		c.ID, c.Name = r.str(), r.str()
 		c.SetTier(r.shared(in))
 		c.SetGuide(r.shared(in))
-		c.Tags = r.strs(in)
+		c.SetTagList(lists.get(r.strs(in)))
 		c.SetOptOut(r.strs(in))
 		c.Attrs = r.attrs(&ai)
 		c.Member = r.uvarint() == 1

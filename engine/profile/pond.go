@@ -84,9 +84,11 @@ type PondCustomer struct {
 	Name string
 	// tier and guide are few values many customers share (Tier, Guide).
 	tier, guide label
-	Tags        []string
-	Attrs       AttrList
-	Member      bool
+	// tags are the customer's tags (Tags): a list that customers with the
+	// same tags share where the loader could (SetTagList), 8 bytes here.
+	tags   *[]string
+	Attrs  AttrList
+	Member bool
 	// joined says whether the join time is known; joinedMs is it, in
 	// unix milliseconds: a time.Time took 16 bytes more, 16 MB at a
 	// million customers (joined sits in Member's padding).
@@ -111,6 +113,31 @@ func (c *PondCustomer) SetOptOut(channels []string) {
 	c.optOut = nil
 	if len(channels) > 0 {
 		c.optOut = &channels
+	}
+}
+
+// Tags returns the customer's tags. The list is shared: do not change it.
+func (c *PondCustomer) Tags() []string {
+	if c.tags == nil {
+		return nil
+	}
+	return *c.tags
+}
+
+// SetTags sets the customer's tags.
+func (c *PondCustomer) SetTags(tags []string) {
+	c.tags = nil
+	if len(tags) > 0 {
+		c.tags = &tags
+	}
+}
+
+// SetTagList sets the customer's tags to a list other customers may
+// share: nothing may change *tags afterwards.
+func (c *PondCustomer) SetTagList(tags *[]string) {
+	c.tags = nil
+	if tags != nil && len(*tags) > 0 {
+		c.tags = tags
 	}
 }
 
@@ -168,7 +195,8 @@ func (c *PondCustomer) SetJoinedAt(t time.Time) {
 func (c *PondCustomer) JoinedAfter(t time.Time) bool { return c.joined && c.joinedMs > t.UnixMilli() }
 
 func pondCustomer(c *domain.Customer) *PondCustomer {
-	pc := &PondCustomer{ID: c.ID, Name: c.Name, tier: makeLabel(c.Tier), guide: makeLabel(c.Guide), Tags: c.Tags, Attrs: NewAttrList(c.Attrs), Member: c.Member}
+	pc := &PondCustomer{ID: c.ID, Name: c.Name, tier: makeLabel(c.Tier), guide: makeLabel(c.Guide), Attrs: NewAttrList(c.Attrs), Member: c.Member}
+	pc.SetTags(c.Tags)
 	pc.SetJoinedAt(c.JoinedAt)
 	pc.SetOptOut(c.OptOut)
 	return pc

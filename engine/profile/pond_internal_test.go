@@ -1,6 +1,8 @@
 package profile
 
 import (
+	"bytes"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -48,8 +50,8 @@ func TestAddedEventsGrowArraysByAQuarter(t *testing.T) {
 // million customers (DESIGN §8: 1 GiB with ten million events): the
 // record, and the snapshot's row of their profile.
 func TestPerCustomerSizes(t *testing.T) {
-	if s := unsafe.Sizeof(PondCustomer{}); s > 128 {
-		t.Errorf("a customer's record takes %d bytes, more than 128", s)
+	if s := unsafe.Sizeof(PondCustomer{}); s > 112 {
+		t.Errorf("a customer's record takes %d bytes, more than 112", s)
 	}
 	if s := unsafe.Sizeof(row{}); s > 144 {
 		t.Errorf("a snapshot row takes %d bytes, more than 144", s)
@@ -71,4 +73,38 @@ func TestJoinTimeAtTheEpochIsKnown(t *testing.T) {
 	if !c.JoinedAt().IsZero() {
 		t.Error("setting the zero time left a join time")
 	}
+}
+
+// Customers with the same tags share one list once read from an image:
+// a list per customer would cost more than the record saves.
+func TestImageSharesEqualTagLists(t *testing.T) {
+	p := NewPond()
+	for i, tags := range [][]string{{"vip", "mom"}, {"vip", "mom"}, {"vip"}, {"vip", "mom"}} {
+		p.PutCustomer(domain.Customer{ID: string(rune('a' + i)), Tags: tags, JoinedAt: time.Unix(1, 0)})
+	}
+	w := &sliceWriterAt{}
+	if err := p.View().WriteImage(w, [16]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := ReadImage(bytes.NewReader(w.data), int64(len(w.data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := back.Customers
+	if c[0].tags != c[1].tags || c[1].tags != c[3].tags || c[2].tags == c[0].tags {
+		t.Errorf("tag lists %p %p %p %p: the equal ones are not shared", c[0].tags, c[1].tags, c[2].tags, c[3].tags)
+	}
+	if !slices.Equal(c[3].Tags(), []string{"vip", "mom"}) || !slices.Equal(c[2].Tags(), []string{"vip"}) {
+		t.Errorf("tags %v and %v", c[3].Tags(), c[2].Tags())
+	}
+}
+
+// sliceWriterAt is an io.WriterAt in memory.
+type sliceWriterAt struct{ data []byte }
+
+func (w *sliceWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	if end := int(off) + len(p); end > len(w.data) {
+		w.data = append(w.data, make([]byte, end-len(w.data))...)
+	}
+	return copy(w.data[off:], p), nil
 }

@@ -73,7 +73,7 @@ const (
 func (r *row) fill(p *Profile, now time.Time, types *typeTable, slots []int) {
 	c := r.cust
 	*p = Profile{
-		ID: c.ID, Name: c.Name, Tier: c.Tier(), Tags: c.Tags, attrList: c.Attrs,
+		ID: c.ID, Name: c.Name, Tier: c.Tier(), Tags: c.Tags(), attrList: c.Attrs,
 		Guide: c.Guide(), Member: c.Member, Now: now,
 		JoinedDays: int(r.joinedDays),
 		Orders:     int(r.orders), Orders30d: int(r.orders30), Orders90d: int(r.orders90), Orders365d: int(r.orders365),

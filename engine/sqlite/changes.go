@@ -192,9 +192,11 @@ func applyChanges(ctx context.Context, c *readConn, pond *profile.Pond, jc *json
 			cust.SetGuide(in.Get(guide))
 		}
 		if tags != nil {
-			if cust.Tags, err = jc.decodeTags(tags); err != nil {
+			list, err := jc.decodeTags(tags)
+			if err != nil {
 				return fmt.Errorf("customer %s: tags: %w", id, err)
 			}
+			cust.SetTagList(list)
 		}
 	}
 	return rows.Err()

@@ -28,7 +28,7 @@ rules:
 
 // pondCustomer loads the pond afresh, as a restarted process would, and
 // returns one customer of it.
-func (f *fixture) pondCustomer(id string) profile.PondCustomer {
+func (f *fixture) pondCustomer(id string) *profile.PondCustomer {
 	f.t.Helper()
 	pond, err := f.db.LoadPond(context.Background())
 	if err != nil {
@@ -38,7 +38,7 @@ func (f *fixture) pondCustomer(id string) profile.PondCustomer {
 	if !ok {
 		f.t.Fatalf("%s not in the pond", id)
 	}
-	return *pond.Customers[i]
+	return pond.Customers[i]
 }
 
 // Tags and tiers that fires set are logged, not written into the customers
@@ -62,11 +62,11 @@ func TestCustomerChangesReadTheSameBeforeAndAfterFolding(t *testing.T) {
 			t.Errorf("%s: GetCustomer(c001) tier %q tags %v, want gold [seen]", when, c.Tier, c.Tags)
 		}
 		p := f.pondCustomer("c001")
-		if p.Tier() != "gold" || !slices.Equal(p.Tags, []string{"seen"}) {
-			t.Errorf("%s: pond c001 tier %q tags %v, want gold [seen]", when, p.Tier(), p.Tags)
+		if p.Tier() != "gold" || !slices.Equal(p.Tags(), []string{"seen"}) {
+			t.Errorf("%s: pond c001 tier %q tags %v, want gold [seen]", when, p.Tier(), p.Tags())
 		}
-		if p := f.pondCustomer("c002"); p.Tier() != "normal" || !slices.Equal(p.Tags, []string{"seen"}) {
-			t.Errorf("%s: pond c002 tier %q tags %v, want normal [seen]: a tags-only change kept the tier", when, p.Tier(), p.Tags)
+		if p := f.pondCustomer("c002"); p.Tier() != "normal" || !slices.Equal(p.Tags(), []string{"seen"}) {
+			t.Errorf("%s: pond c002 tier %q tags %v, want normal [seen]: a tags-only change kept the tier", when, p.Tier(), p.Tags())
 		}
 		if n := f.count(`SELECT count(*) FROM customers_now WHERE tags = '["seen"]'`); n != 3 {
 			t.Errorf("%s: customers_now has %d tagged customers, want 3", when, n)
@@ -139,13 +139,13 @@ func TestLaterCustomerChangesWin(t *testing.T) {
 		t.Fatal(err)
 	}
 	write([]string{"b"})
-	if got := f.pondCustomer("c000").Tags; !slices.Equal(got, []string{"b"}) {
+	if got := f.pondCustomer("c000").Tags(); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("tags %v, want [b]", got)
 	}
 	if err := f.db.FoldChanges(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.pondCustomer("c000").Tags; !slices.Equal(got, []string{"b"}) {
+	if got := f.pondCustomer("c000").Tags(); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("tags after folding %v, want [b]", got)
 	}
 }
@@ -173,7 +173,7 @@ func TestReplacingOrDeletingACustomerDropsTheirChanges(t *testing.T) {
 	if n := f.count(`SELECT count(*) FROM customer_changes WHERE customer_id IN ('c001', 'c002')`); n != 0 {
 		t.Errorf("%d changes of replaced or deleted customers left", n)
 	}
-	if p := f.pondCustomer("c000"); !slices.Equal(p.Tags, []string{"seen"}) {
-		t.Errorf("c000 tags %v, want [seen]: someone else's changes went too", p.Tags)
+	if p := f.pondCustomer("c000"); !slices.Equal(p.Tags(), []string{"seen"}) {
+		t.Errorf("c000 tags %v, want [seen]: someone else's changes went too", p.Tags())
 	}
 }

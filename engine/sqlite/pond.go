@@ -139,16 +139,16 @@ const customerColumns = `id, name, phone, email, wecom_id, tier, tags, attrs, me
 // (Attrs have an attrDecoder per loader.)
 type jsonCache struct {
 	mu   sync.Mutex
-	tags map[string][]string
+	tags map[string]*[]string
 }
 
 const jsonCacheLimit = 100_000
 
 func newJSONCache() *jsonCache {
-	return &jsonCache{tags: map[string][]string{}}
+	return &jsonCache{tags: map[string]*[]string{}}
 }
 
-func (jc *jsonCache) decodeTags(raw []byte) ([]string, error) {
+func (jc *jsonCache) decodeTags(raw []byte) (*[]string, error) {
 	if string(raw) == "[]" {
 		return nil, nil
 	}
@@ -266,9 +266,11 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		birthdays[n] = string(birthday) // parsed once all are loaded, then dropped
 		c.Member = member != 0
 		c.SetJoinedAt(fromMs(joined))
-		if c.Tags, err = jc.decodeTags(tags); err != nil {
+		list, err := jc.decodeTags(tags)
+		if err != nil {
 			return fmt.Errorf("customer %s: tags: %w", c.ID, err)
 		}
+		c.SetTagList(list)
 		if c.Attrs, err = attrsOf.decode(attrs); err != nil {
 			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
 		}
@@ -276,7 +278,9 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		if err != nil {
 			return fmt.Errorf("customer %s: opt_out: %w", c.ID, err)
 		}
-		c.SetOptOut(out)
+		if out != nil {
+			c.SetOptOut(*out)
+		}
 		n++
 	}
 	if err := rows.Err(); err != nil {

@@ -94,7 +94,7 @@ func (s *Effects) stored(id string) (domain.CustomerState, bool, error) {
 			return domain.CustomerState{}, false, nil
 		}
 		c := s.snap.Pond().Customers[i]
-		return domain.CustomerState{Tier: c.Tier(), Tags: c.Tags, Guide: c.Guide()}, true, nil
+		return domain.CustomerState{Tier: c.Tier(), Tags: c.Tags(), Guide: c.Guide()}, true, nil
 	}
 	if !s.fetched {
 		s.fetched = true
