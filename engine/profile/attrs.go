@@ -520,20 +520,32 @@ func (in Interner) Get(b []byte) string {
 // listInterner shares lists of strings (a customer's tags) with equal
 // ones it made before: most customers carry one of a few combinations.
 // Bounded like Interner; not safe for concurrent use.
-type listInterner map[string]*[]string
+type listInterner struct {
+	lists map[string]*[]string
+	key   []byte // scratch: looking a list up allocates nothing
+}
 
-// get returns a shared list equal to l (nil for an empty one).
-func (in listInterner) get(l []string) *[]string {
+// get returns a shared list equal to l (nil for an empty one); l may be
+// the caller's scratch: it is copied, not kept.
+func (in *listInterner) get(l []string) *[]string {
 	if len(l) == 0 {
 		return nil
 	}
-	key := strings.Join(l, "\x00")
-	if p, ok := in[key]; ok && len(*p) == len(l) {
+	key := in.key[:0]
+	for _, s := range l {
+		key = append(binary.AppendUvarint(key, uint64(len(s))), s...)
+	}
+	in.key = key
+	if p, ok := in.lists[string(key)]; ok {
 		return p
 	}
-	p := &l
-	if len(in) < internLimit {
-		in[key] = p
+	own := slices.Clone(l)
+	p := &own
+	if in.lists == nil {
+		in.lists = map[string]*[]string{}
+	}
+	if len(in.lists) < internLimit {
+		in.lists[string(key)] = p
 	}
 	return p
 }

@@ -606,6 +606,14 @@ func (r *imageReader) str() string { return string(r.bytes()) }
 // one: a million customers' tiers are a handful of strings.
 func (r *imageReader) shared(in Interner) string { return in.Get(r.bytes()) }
 
+// appendStrs appends a list of strings to buf.
+func (r *imageReader) appendStrs(in Interner, buf []string) []string {
+	for range r.count() {
+		buf = append(buf, r.shared(in))
+	}
+	return buf
+}
+
 func (r *imageReader) strs(in Interner) []string {
 	n := r.count()
 	if n == 0 {
@@ -672,13 +680,15 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found 
 	in := Interner{}
 	ai := AttrInterner{keys: map[string]*string{}, vals: map[string]any{}}
 	var arena []compactEvent // events are carved from it: a million small allocations cost a start-up more
-	lists := listInterner{}
+	var lists listInterner
+	var tagBuf []string
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
 		c.ID, c.Name = r.str(), r.str()
 		c.SetTier(r.shared(in))
 		c.SetGuide(r.shared(in))
-		c.SetTagList(lists.get(r.strs(in)))
+		tagBuf = r.appendStrs(in, tagBuf[:0])
+		c.SetTagList(lists.get(tagBuf))
 		c.SetOptOut(r.strs(in))
 		c.Attrs = r.attrs(&ai)
 		c.Member = r.uvarint() == 1
