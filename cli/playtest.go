@@ -196,7 +196,7 @@ func seed(ctx context.Context, db *sqlite.DB, c *rules.TestCase) error {
 		return fmt.Errorf("customers: %w", err)
 	}
 	if len(evs) > 0 {
-		added, err := db.AddEvents(ctx, evs)
+		added, err := db.AddEvents(ctx, evs, nil)
 		if err != nil {
 			return fmt.Errorf("events: %w", err)
 		}

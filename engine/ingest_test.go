@@ -25,7 +25,7 @@ type groupStore struct {
 	release chan struct{}
 }
 
-func (s *groupStore) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+func (s *groupStore) AddEvents(ctx context.Context, evs []domain.Event, _ KnownCustomers) (domain.AddedEvents, error) {
 	s.mu.Lock()
 	first := len(s.calls) == 0
 	ids := make([]string, len(evs))
@@ -147,7 +147,7 @@ type panicStore struct {
 	calls atomic.Int32
 }
 
-func (s *panicStore) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+func (s *panicStore) AddEvents(ctx context.Context, evs []domain.Event, _ KnownCustomers) (domain.AddedEvents, error) {
 	if s.calls.Add(1) == 1 {
 		panic("store failed")
 	}
@@ -190,7 +190,7 @@ type gatePanicStore struct {
 	release chan struct{}
 }
 
-func (s *gatePanicStore) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+func (s *gatePanicStore) AddEvents(ctx context.Context, evs []domain.Event, _ KnownCustomers) (domain.AddedEvents, error) {
 	switch s.calls.Add(1) {
 	case 1:
 		s.entered <- struct{}{}

@@ -169,7 +169,7 @@ func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, err
 func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	res, err := e.store.AddEvents(ctx, evs)
+	res, err := e.store.AddEvents(ctx, evs, e.knownCustomers)
 	if err != nil {
 		return res, err
 	}
@@ -199,6 +199,21 @@ func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 		}
 	})
 	return res, nil
+}
+
+// knownCustomers is the engine's KnownCustomers: its pond, when at the
+// version asked about. The store asks holding the write lock, and the
+// caller holds writeMu, so the pond cannot move meanwhile.
+func (e *Engine) knownCustomers(version int64, ids []string, exists []bool) bool {
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	if e.pond == nil || e.pond.Version != version {
+		return false
+	}
+	for i, id := range ids {
+		_, exists[i] = e.pond.Lookup(id)
+	}
+	return true
 }
 
 // SetOptOut opts a customer out of a channel (OptOutAll: all of them), or

@@ -106,7 +106,7 @@ func BenchmarkAddEvents(b *testing.B) {
 			}
 			evs[i] = domain.Event{ID: id, CustomerID: cs[rng.IntN(customers)].ID, Type: "visit", At: t0}
 		}
-		if _, err := db.AddEvents(ctx, evs); err != nil {
+		if _, err := db.AddEvents(ctx, evs, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -96,7 +96,7 @@ func (d *DB) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Ti
 // id is already stored is skipped. An event of an unknown customer is not
 // stored and reported in itemErrs at its index; the others are kept.
 func (d *DB) InsertEvents(ctx context.Context, evs []domain.Event) (inserted int, itemErrs map[int]error, err error) {
-	res, err := d.AddEvents(ctx, evs)
+	res, err := d.AddEvents(ctx, evs, nil)
 	if err != nil {
 		return 0, nil, err
 	}

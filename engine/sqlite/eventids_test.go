@@ -31,7 +31,7 @@ func ingestRandom(t *testing.T, db *sqlite.DB, rng *rand.Rand, seen map[string]b
 			sent = append(sent, id)
 			evs = append(evs, domain.Event{ID: id, CustomerID: fmt.Sprintf("c%03d", rng.IntN(customers)), Type: "visit", At: t0})
 		}
-		res, err := db.AddEvents(ctx, evs)
+		res, err := db.AddEvents(ctx, evs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 )
 
 // Events go in with multi-row statements, up to rowsPerStatement rows
 // each: a prepared one-row INSERT per event spent as much in database/sql
 // and the driver's binding as in SQLite (koi bench, sustained ingest).
-// The duplicate check comes first, in memory (eventids.go), so a
-// statement's rows are all new; one that names an unknown customer fails
-// as a whole on the foreign key and its rows are retried one by one.
+// The duplicate check comes first, in memory (eventids.go), then the
+// customer check (knownCustomers), so a statement's rows are all new and
+// all of known customers.
 
 // insertEvent appends an event; its seq is the next rowid.
 const insertEvent = `INSERT INTO events (id, customer_id, type, at, amount_fen, order_id, code, attrs)
@@ -26,9 +27,11 @@ const eventColumns = 8
 
 // AddEvents is InsertEvents reporting each event's fate and the pond
 // version. An event whose id is stored already, or earlier in the batch,
-// is skipped (eventids.go keeps ids unique). The transaction commits with
+// is skipped (eventids.go keeps ids unique); one of an unknown customer is
+// refused with its own error. known, when not nil, says which customers
+// exist (engine.KnownCustomers). The transaction commits with
 // synchronous=FULL: when it returns, every inserted event is durable.
-func (d *DB) AddEvents(ctx context.Context, evs []domain.Event) (_ domain.AddedEvents, err error) {
+func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.KnownCustomers) (_ domain.AddedEvents, err error) {
 	defer unavailableOn(&err)
 	out := domain.AddedEvents{Inserted: make([]bool, len(evs))}
 	tx, end, err := d.beginWrite(ctx)
@@ -36,6 +39,11 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event) (_ domain.AddedE
 		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer end()
+	// Bumping first tells known which version the batch starts from: the
+	// transaction holds the write lock, so no one can move it meanwhile.
+	if out.Version, err = bumpVersion(ctx, tx); err != nil {
+		return out, err
+	}
 	// The write lock is held from BEGIN: no other connection adds events
 	// or changes runs until this commits.
 	x := d.ids
@@ -62,6 +70,12 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event) (_ domain.AddedE
 		added[e.ID] = 0
 		todo = append(todo, i)
 	}
+	if todo, err = knownOnly(ctx, tx, evs, todo, out.Version-1, known, &out); err != nil {
+		return out, err
+	}
+	for i := range out.ItemErrs {
+		delete(added, evs[i].ID) // refused: the id stays free
+	}
 	ins := eventInserter{d: d, ctx: ctx, tx: tx, evs: evs, out: &out}
 	start := 0
 	for _, size := range chunkSizes(len(todo)) {
@@ -72,17 +86,10 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event) (_ domain.AddedE
 	}
 	for _, i := range todo {
 		e := &evs[i]
-		if !out.Inserted[i] {
-			delete(added, e.ID)
-			continue
-		}
 		added[e.ID] = ins.seqs[i]
 		if err := d.eventEffects(ctx, tx, e); err != nil {
 			return out, err
 		}
-	}
-	if out.Version, err = bumpVersion(ctx, tx); err != nil {
-		return out, err
 	}
 	if err := d.commit(tx); err != nil {
 		return out, fmt.Errorf("commit: %w", err)
@@ -92,6 +99,65 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event) (_ domain.AddedE
 		d.compactor.kick()
 	}
 	return out, nil
+}
+
+// knownOnly returns the events of todo (batch indexes) whose customers
+// exist, and records an error for each of the others. It asks known about
+// the pond version base, and reads the customers table when known cannot
+// vouch for it. The write connection does not enforce foreign keys (see
+// Open): this check is what keeps events of unknown customers out.
+func knownOnly(ctx context.Context, tx *sql.Tx, evs []domain.Event, todo []int, base int64, known engine.KnownCustomers, out *domain.AddedEvents) ([]int, error) {
+	if len(todo) == 0 {
+		return todo, nil
+	}
+	ids := make([]string, len(todo))
+	for k, i := range todo {
+		ids[k] = evs[i].CustomerID
+	}
+	exists := make([]bool, len(ids))
+	if known == nil || !known(base, ids, exists) {
+		stored, err := storedCustomers(ctx, tx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for k, id := range ids {
+			exists[k] = stored[id]
+		}
+	}
+	kept := todo[:0]
+	for k, i := range todo {
+		if exists[k] {
+			kept = append(kept, i)
+			continue
+		}
+		if out.ItemErrs == nil {
+			out.ItemErrs = map[int]error{}
+		}
+		out.ItemErrs[i] = &domain.Error{Code: domain.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", evs[i].CustomerID)}
+	}
+	return kept, nil
+}
+
+// storedCustomers returns which of ids are stored customers.
+func storedCustomers(ctx context.Context, tx *sql.Tx, ids []string) (map[string]bool, error) {
+	enc, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read customers: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM customers WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	if err != nil {
+		return nil, fmt.Errorf("read customers: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read customers: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 // eventInserter writes a batch's new events, a statement per chunk.
@@ -106,54 +172,21 @@ type eventInserter struct {
 	seqs []int64
 }
 
-// chunk inserts the events at the batch indexes given with one statement;
-// when that fails on the foreign key, one statement per event, so that
-// only the events of unknown customers are refused.
+// chunk inserts the events at the batch indexes given with one statement.
 func (w *eventInserter) chunk(idx []int) error {
 	if w.seqs == nil {
 		w.seqs = make([]int64, len(w.evs))
 	}
 	last, err := w.insert(idx)
-	if err == nil {
-		// One statement under the write lock: its rows took consecutive
-		// rowids, ending at the last.
-		for k, i := range idx {
-			w.out.Inserted[i] = true
-			w.seqs[i] = last - int64(len(idx)-1-k)
-		}
-		return nil
-	}
-	if !isForeignKey(err) {
+	if err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
-	if len(idx) == 1 {
-		return w.refuse(idx[0], err)
-	}
-	for _, i := range idx {
-		last, err := w.insert([]int{i})
-		if err != nil {
-			if err := w.refuse(i, err); err != nil {
-				return err
-			}
-			continue
-		}
+	// One statement under the write lock: its rows took consecutive
+	// rowids, ending at the last.
+	for k, i := range idx {
 		w.out.Inserted[i] = true
-		w.seqs[i] = last
+		w.seqs[i] = last - int64(len(idx)-1-k)
 	}
-	return nil
-}
-
-// refuse records a foreign key failure as the event's own error (an
-// unknown customer) and returns any other error.
-func (w *eventInserter) refuse(i int, err error) error {
-	e := &w.evs[i]
-	if !isForeignKey(err) {
-		return fmt.Errorf("insert event %s: %w", e.ID, err)
-	}
-	if w.out.ItemErrs == nil {
-		w.out.ItemErrs = map[int]error{}
-	}
-	w.out.ItemErrs[i] = &domain.Error{Code: domain.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", e.CustomerID)}
 	return nil
 }
 
@@ -185,10 +218,6 @@ func (w *eventInserter) insert(idx []int) (int64, error) {
 		return 0, err
 	}
 	return res.LastInsertId()
-}
-
-func isForeignKey(err error) bool {
-	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
 
 // eventEffects records what an event changes besides the event itself, in

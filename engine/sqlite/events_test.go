@@ -20,7 +20,7 @@ func TestAddEventsReportsEachEvent(t *testing.T) {
 	ev := func(id, cust string) domain.Event {
 		return domain.Event{ID: id, CustomerID: cust, Type: "visit", At: t0, Attrs: map[string]any{"page": id}}
 	}
-	if _, err := f.db.AddEvents(ctx, []domain.Event{ev("old-1", "c001"), ev("old-2", "c002")}); err != nil {
+	if _, err := f.db.AddEvents(ctx, []domain.Event{ev("old-1", "c001"), ev("old-2", "c002")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var batch []domain.Event
@@ -45,7 +45,7 @@ func TestAddEventsReportsEachEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.db.AddEvents(ctx, batch)
+	res, err := f.db.AddEvents(ctx, batch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,12 @@ func TestAddEventsReportsEachEvent(t *testing.T) {
 	if res.Version != v0+1 {
 		t.Errorf("version %d after %d", res.Version, v0)
 	}
-	// Each stored id is known with its own seq, what multi-row statements
-	// and their retry one by one after the unknown customer numbered.
+	// Each stored id is known with its own seq, what the multi-row
+	// statements numbered around the refused events.
 	if err := sqlite.CheckEventIDs(ctx, f.db, false); err != nil {
 		t.Error(err)
 	}
-	again, err := f.db.AddEvents(ctx, batch)
+	again, err := f.db.AddEvents(ctx, batch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,13 +171,9 @@ func (d *DB) WriteFires(ctx context.Context, now time.Time, fn func(tx engine.Fi
 	if err != nil {
 		return 0, err
 	}
-	// Foreign keys are checked at commit, not per statement: an immediate
-	// check may abort a statement halfway, so SQLite would journal every
-	// page the statement changes to be able to undo it (see OR FAIL below).
-	// A violation still fails the commit, and the whole batch with it.
-	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
-		return 0, fmt.Errorf("defer foreign keys: %w", err)
-	}
+	// The write connection does not enforce foreign keys (see Open): the
+	// customer of every coupon the batch issues is one staging found in
+	// this transaction (stage.Effects.IssueCoupon).
 	ftx := &fireTx{db: d, ctx: ctx, tx: tx, now: now, base: version - 1}
 	if err := fn(ftx); err != nil {
 		return 0, err

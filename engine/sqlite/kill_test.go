@@ -61,7 +61,7 @@ func ingestChild(spec string) error {
 		if b > 0 {
 			evs = append(evs, domain.Event{ID: killEventID(life, b/2, 3), CustomerID: "c000", Type: "visit", At: t0})
 		}
-		res, err := db.AddEvents(ctx, evs)
+		res, err := db.AddEvents(ctx, evs, nil)
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func TestEventIDsSurviveKill(t *testing.T) {
 				}
 			}
 		}
-		res, err := db.AddEvents(ctx, again)
+		res, err := db.AddEvents(ctx, again, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

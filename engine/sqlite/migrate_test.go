@@ -128,7 +128,7 @@ func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
 		{ID: "old-299", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
 		{ID: "new-1", CustomerID: "c1", Type: "visit", At: time.UnixMilli(0)},
 	}
-	res, err := db.AddEvents(ctx, evs)
+	res, err := db.AddEvents(ctx, evs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func TestAFullDatabaseMidStatementIsUnavailable(t *testing.T) {
 	for i := range 20000 {
 		evs = append(evs, domain.Event{ID: fmt.Sprintf("e%05d-%s", i, strings.Repeat("x", 100)), CustomerID: "c01", Type: "visit", At: time.Now()})
 	}
-	_, err = d.AddEvents(ctx, evs)
+	_, err = d.AddEvents(ctx, evs, nil)
 	var ee *domain.Error
 	if !errors.As(err, &ee) || ee.Code != domain.EUnavailable || !strings.Contains(ee.Message, "disk is full") {
 		t.Errorf("events into a full database: %v, want EUnavailable saying the disk is full", err)

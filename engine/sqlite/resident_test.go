@@ -111,7 +111,7 @@ rules:
 	if _, err := other.PutCustomers(context.Background(), []domain.Customer{*c}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.AddEvents(context.Background(), []domain.Event{{ID: "o1", CustomerID: "c002", Type: "order", At: t0, AmountFen: 100}}); err != nil {
+	if _, err := other.AddEvents(context.Background(), []domain.Event{{ID: "o1", CustomerID: "c002", Type: "order", At: t0, AmountFen: 100}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	r := f.run(e, t0.Add(day), false)
