@@ -42,7 +42,7 @@ func (f *fireTx) appendChanges(tags, tiers, guides map[string]string) error {
 	for _, size := range chunkSizes(len(ids)) {
 		chunk := ids[start : start+size]
 		start += size
-		args := make([]any, 0, 5*len(chunk))
+		args := f.argBuf(5 * len(chunk))
 		for _, id := range chunk {
 			args = append(args, id, nullable(tiers, id), nullable(tags, id), nullable(guides, id), now)
 		}

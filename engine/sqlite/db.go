@@ -28,9 +28,11 @@ var _ engine.Store = (*DB)(nil)
 
 // DB is an open koi database.
 type DB struct {
-	db        *sql.DB
-	path      string
-	stmts     stmtCache
+	db    *sql.DB
+	path  string
+	stmts stmtCache
+	// raw holds the write path's statements prepared on writeConn itself.
+	raw       rawStmts
 	ckpt      *checkpointer
 	ids       *idIndex
 	compactor *compactor
@@ -170,6 +172,7 @@ func (d *DB) Close() error {
 	d.compactor.close()
 	d.ckpt.close()
 	d.stmts.close()
+	_ = d.writeConn.Raw(func(any) error { d.raw.close(); return nil })
 	d.writeConn.Close()
 	err := d.db.Close()
 	d.open.Close()
@@ -259,7 +262,11 @@ func (d *DB) beginWrite(ctx context.Context) (tx *sql.Tx, end func(), err error)
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}
-	if tx, err = d.writeConn.BeginTx(ctx, nil); err != nil {
+	// Not cancelled with ctx: database/sql would roll back from another
+	// goroutine, and a statement run on the driver connection (execRaw)
+	// after that would commit on its own. Statements still get ctx; the
+	// writer rolls back itself (end) when one fails.
+	if tx, err = d.writeConn.BeginTx(context.WithoutCancel(ctx), nil); err != nil {
 		<-d.writeSlot
 		return nil, nil, unavailable(err)
 	}

@@ -209,11 +209,7 @@ func (w *eventInserter) insert(idx []int) (int64, error) {
 	if len(idx) > 1 {
 		query = strings.TrimSuffix(insertEvent, "(?, ?, ?, ?, ?, ?, ?, ?)") + values(len(idx), eventColumns)
 	}
-	st, err := w.d.stmt(w.ctx, w.tx, query)
-	if err != nil {
-		return 0, fmt.Errorf("prepare insert events: %w", err)
-	}
-	res, err := st.ExecContext(w.ctx, w.args...)
+	res, err := w.d.execRaw(w.ctx, query, w.args)
 	if err != nil {
 		return 0, err
 	}

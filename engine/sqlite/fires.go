@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -197,6 +198,18 @@ type fireTx struct {
 	nextFireID int64
 	// changes counts the customer changes logged.
 	changes int64
+	// args is the statements' argument slice, reused: each statement's
+	// arguments are bound before the next one's are built.
+	args []any
+}
+
+// argBuf returns the argument slice emptied, with room for n values.
+func (f *fireTx) argBuf(n int) []any {
+	clear(f.args[:cap(f.args)]) // the last statement's strings can go
+	if cap(f.args) < n {
+		f.args = make([]any, 0, n)
+	}
+	return f.args[:0]
 }
 
 var _ engine.FireTx = (*fireTx)(nil)
@@ -231,13 +244,10 @@ func chunkSizes(n int) []int {
 	return out
 }
 
-// exec runs a multi-row statement, prepared once and reused.
-func (f *fireTx) exec(query string, args []any) (sql.Result, error) {
-	s, err := f.db.stmt(f.ctx, f.tx, query)
-	if err != nil {
-		return nil, err
-	}
-	return s.ExecContext(f.ctx, args...)
+// exec runs a multi-row statement, prepared once and reused, binding args
+// straight to the driver (execRaw).
+func (f *fireTx) exec(query string, args []any) (driver.Result, error) {
+	return f.db.execRaw(f.ctx, query, args)
 }
 
 // boxes converts the values a batch repeats in every row (its run, rule,
@@ -292,7 +302,7 @@ func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 		chunk := fires[start : start+size]
 		start += size
 		first := f.nextFireID
-		args := make([]any, 0, 13*len(chunk))
+		args := f.argBuf(13 * len(chunk))
 		var box boxes
 		written := box.int64(time.Now().UnixMilli())
 		for _, fr := range chunk {
@@ -406,7 +416,7 @@ func (f *fireTx) ApplyEffects(e *domain.BatchEffects) error {
 	for _, size := range chunkSizes(len(e.Coupons)) {
 		chunk := e.Coupons[start : start+size]
 		start += size
-		args := make([]any, 0, 7*len(chunk))
+		args := f.argBuf(7 * len(chunk))
 		for _, c := range chunk {
 			args = append(args, c.Code, c.CustomerID, c.FireID, box.int64(c.AmountFen), box.int64(c.MinSpendFen), box.int64(ms(c.IssuedAt)), box.int64(ms(c.ExpiresAt)))
 		}
@@ -442,7 +452,7 @@ func (f *fireTx) insertContacts(cs []domain.Contact) error {
 	for _, size := range chunkSizes(len(cs)) {
 		chunk := cs[start : start+size]
 		start += size
-		args := make([]any, 0, 5*len(chunk))
+		args := f.argBuf(5 * len(chunk))
 		for _, c := range chunk {
 			args = append(args, c.CustomerID, box.string(c.Channel), box.int64(ms(c.At)), c.FireID, c.JobKey)
 		}

@@ -24,7 +24,7 @@ func (d *DB) HoldRun(ctx context.Context, runID int64, fires []domain.HeldFire, 
 	for _, size := range chunkSizes(len(fires)) {
 		chunk := fires[start : start+size]
 		start += size
-		args := make([]any, 0, 8*len(chunk))
+		args := f.argBuf(8 * len(chunk))
 		for _, h := range chunk {
 			var deliver int64
 			if h.DeliverAt != nil {

@@ -31,7 +31,7 @@ func (f *fireTx) insertJobs(jobs []domain.NewJob) error {
 	for _, size := range chunkSizes(len(jobs)) {
 		chunk := jobs[start : start+size]
 		start += size
-		args := make([]any, 0, 13*len(chunk))
+		args := f.argBuf(13 * len(chunk))
 		for _, j := range chunk {
 			args = append(args, j.Key, box.string(j.Kind), box.string(j.Channel), j.FireID, box.string(j.Playbook), box.string(j.Rule),
 				j.CustomerID, string(j.Payload), box.string(j.Batch), j.MaxAttempts, box.int64(due+j.Delay.Milliseconds()), box.int64(now), box.int64(now))

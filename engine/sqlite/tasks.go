@@ -21,7 +21,7 @@ func (f *fireTx) insertTasks(tasks []domain.NewTask) error {
 	for _, size := range chunkSizes(len(tasks)) {
 		chunk := tasks[start : start+size]
 		start += size
-		args := make([]any, 0, 9*len(chunk))
+		args := f.argBuf(9 * len(chunk))
 		for _, t := range chunk {
 			args = append(args, t.Key, t.Guide, t.CustomerID, t.FireID, t.Playbook, t.Rule, t.Note, ms(t.DueAt), now)
 		}
