@@ -92,6 +92,10 @@ type Fire struct {
 	ProfileFunc func() map[string]any
 	// Results holds the results of the earlier actions of this fire by kind.
 	Results map[string]Result
+	// ResultUnread is true when no later action will read this action's
+	// result (it is the fire's last): the action may return a nil Result
+	// rather than build one, which a run of many fires notices.
+	ResultUnread bool
 
 	profile map[string]any
 }

@@ -94,6 +94,34 @@ func TestSetTierAndTag(t *testing.T) {
 	}
 }
 
+// An action whose result nobody reads still does its work, and skips
+// building the result; otherwise the result is there.
+func TestUnreadResultsAreSkipped(t *testing.T) {
+	st := &settier.SetTier{}
+	if err := st.DecodeScalar("gold"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []actions.Action{
+		&coupon.Coupon{Amount: 5, ExpiresIn: actions.Duration(time.Hour)},
+		&tag.Tag{Add: []string{"x"}},
+		st,
+	} {
+		for _, unread := range []bool{false, true} {
+			fx := actionstest.NewEffects()
+			res, err := a.Do(context.Background(), &actions.Fire{Key: "p/r/c/1", CustomerID: "c", ResultUnread: unread}, fx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if did := len(fx.Coupons) + len(fx.Tags["c"]) + len(fx.Tiers["c"]); did == 0 {
+				t.Errorf("%T with ResultUnread %v did nothing", a, unread)
+			}
+			if (res == nil) != unread {
+				t.Errorf("%T with ResultUnread %v returned %v", a, unread, res)
+			}
+		}
+	}
+}
+
 func TestRegistryRejectsBadKinds(t *testing.T) {
 	for _, kind := range []string{"Coupon", "send-sms", ""} {
 		func() {

@@ -165,7 +165,7 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *d
 	}
 	fx.Begin(af, delay)
 	for i, ra := range acts {
-		af.Index = i
+		af.Index, af.ResultUnread = i, i == len(acts)-1
 		res, err := ra.Action.Do(ctx, af, fx)
 		if err != nil {
 			return fmt.Errorf("action %d (%s): %w", i+1, ra.Kind, err)

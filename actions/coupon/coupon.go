@@ -66,6 +66,9 @@ func (c *Coupon) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (act
 	if err := fx.IssueCoupon(cp); err != nil {
 		return nil, fmt.Errorf("issue coupon: %w", err)
 	}
+	if f.ResultUnread {
+		return nil, nil
+	}
 	return actions.Result{
 		"code":       cp.Code,
 		"amount":     c.Amount,

@@ -50,5 +50,8 @@ func (s *SetTier) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (ac
 	if err := fx.SetTier(f.CustomerID, s.Tier); err != nil {
 		return nil, fmt.Errorf("set tier: %w", err)
 	}
+	if f.ResultUnread {
+		return nil, nil
+	}
 	return actions.Result{"tier": s.Tier}, nil
 }

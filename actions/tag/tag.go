@@ -55,5 +55,8 @@ func (t *Tag) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (action
 	if err != nil {
 		return nil, fmt.Errorf("update tags: %w", err)
 	}
+	if f.ResultUnread {
+		return nil, nil
+	}
 	return actions.Result{"tags": tags}, nil
 }
