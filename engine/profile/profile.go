@@ -66,6 +66,9 @@ type Profile struct {
 	// is made from it when the profile's user reads it (Snapshot.Fill).
 	// (A field named attrs would shadow Attrs in expressions.)
 	attrList AttrList
+	// memo is the filling worker's memory of count()'s arguments; nil for
+	// a profile filled on its own.
+	memo *countMemo
 }
 
 // Attr returns the value of the customer's attr key (nil when unset),
@@ -122,16 +125,15 @@ func (p *Profile) HasTag(t string) bool { return slices.Contains(p.Tags, t) }
 // CountEvents counts the customer's events of a type in a window ending now,
 // like count("visit", "7d"). Expressions call it as count(type, window).
 func (p *Profile) CountEvents(typ, window string) int {
-	d, err := parseWindow(window)
-	if err != nil || p.types == nil {
+	if p.types == nil {
 		return 0
 	}
-	id, ok := p.types.lookup(typ)
+	id, ms, ok := p.memo.countArgs(p.types, typ, window)
 	if !ok {
 		return 0
 	}
 	now := p.Now.UnixMilli()
-	from := now - d.Milliseconds()
+	from := now - ms
 	n := 0
 	for k := range p.events {
 		e := &p.events[k]

@@ -38,6 +38,7 @@ type ProfileBuf struct {
 	p     Profile
 	slots [slotsPer]int
 	attrs map[string]any
+	memo  countMemo
 }
 
 // Len returns the number of customers the snapshot covers (0 for a
@@ -69,6 +70,7 @@ func (s *Snapshot) Fill(i int, b *ProfileBuf) *Profile {
 	}
 	p := &b.p
 	r.fill(p, s.Now, &s.pond.types, b.slots[:])
+	p.memo = &b.memo
 	if n := p.attrList.Len(); n > 0 && !b.WithoutAttrs {
 		if b.attrs == nil {
 			b.attrs = make(map[string]any, n)
