@@ -24,8 +24,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/koihq/koi/engine/apikey"
 	"github.com/koihq/koi/engine/domain"
-	"github.com/koihq/koi/engine/httpapi"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -177,7 +177,7 @@ func writeServeConfig(path, playbooks, secret string) error {
 		return err
 	}
 	src := fmt.Sprintf("playbooks: %s\ntimezone: UTC\napi:\n  keys:\n    - { name: bench, role: admin, sha256: %s }\n",
-		pb, httpapi.HashKey(secret))
+		pb, apikey.HashKey(secret))
 	return os.WriteFile(path, []byte(src), 0o600)
 }
 

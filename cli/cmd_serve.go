@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/apikey"
 	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/httpapi"
 	"github.com/koihq/koi/engine/metrics"
@@ -66,28 +67,28 @@ func countScheduled(a *app) int {
 
 // startDemo seeds a demo pond into an empty database and returns a new
 // admin key, printed once.
-func startDemo(ctx context.Context, a *app, path string, out io.Writer) (httpapi.Key, error) {
+func startDemo(ctx context.Context, a *app, path string, out io.Writer) (apikey.Key, error) {
 	customers, _, err := a.db.Counts(ctx)
 	if err != nil {
-		return httpapi.Key{}, err
+		return apikey.Key{}, err
 	}
 	if customers == 0 {
 		n, events, err := seedDemo(ctx, a.db, demo.Generator{Seed: 1, Anchor: time.Now().In(a.cfg.location)}, 10000, newBar(10000, "generating demo pond", os.Stderr))
 		if err != nil {
-			return httpapi.Key{}, err
+			return apikey.Key{}, err
 		}
 		fmt.Fprintf(out, "demo pond in %s: %d customers, %d events\n", path, n, events)
 	}
 	secret, err := newKeySecret()
 	if err != nil {
-		return httpapi.Key{}, err
+		return apikey.Key{}, err
 	}
-	sum, err := httpapi.ParseKeyHash(httpapi.HashKey(secret))
+	sum, err := apikey.ParseKeyHash(apikey.HashKey(secret))
 	if err != nil {
-		return httpapi.Key{}, err
+		return apikey.Key{}, err
 	}
 	fmt.Fprintf(out, "demo admin key (valid until koi stops): %s\n", secret)
-	return httpapi.Key{Name: "demo", Role: httpapi.RoleAdmin, SHA256: sum}, nil
+	return apikey.Key{Name: "demo", Role: apikey.RoleAdmin, SHA256: sum}, nil
 }
 
 // newKeySecret returns a new random API key.
@@ -105,7 +106,7 @@ func newKeyCmd() *cobra.Command {
 		Use:   "key",
 		Short: "Make a new API key: the secret for its user, and the hash for koi.yaml",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := httpapi.ParseRole(role); err != nil {
+			if _, err := apikey.ParseRole(role); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			secret, err := newKeySecret()
@@ -113,7 +114,7 @@ func newKeyCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "key (give it to its user; koi keeps only its hash): %s\nfor koi.yaml, under api.keys:\n  - { name: %s, role: %s, sha256: %s }\n",
-				secret, name, role, httpapi.HashKey(secret))
+				secret, name, role, apikey.HashKey(secret))
 			return nil
 		},
 	}

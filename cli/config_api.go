@@ -5,9 +5,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/koihq/koi/engine/apikey"
 	"gopkg.in/yaml.v3"
-
-	"github.com/koihq/koi/engine/httpapi"
 )
 
 // apiConfig is koi.yaml's api section:
@@ -27,7 +26,7 @@ type apiConfig struct {
 	ReadTimeout  string `yaml:"read_timeout"`
 	WriteTimeout string `yaml:"write_timeout"`
 	IdleTimeout  string `yaml:"idle_timeout"`
-	keys         []httpapi.Key
+	keys         []apikey.Key
 	// timeouts are the three, parsed.
 	readTimeout, writeTimeout, idleTimeout time.Duration
 }
@@ -72,7 +71,7 @@ func (a *apiConfig) resolve(path string) error {
 	}
 	for i, k := range a.Keys {
 		where := fmt.Sprintf("config %s:%d: api.keys[%d]", path, k.line, i)
-		role, err := httpapi.ParseRole(k.Role)
+		role, err := apikey.ParseRole(k.Role)
 		if err != nil {
 			return fmt.Errorf("%s.role: %v", where, err)
 		}
@@ -88,13 +87,13 @@ func (a *apiConfig) resolve(path string) error {
 			if secret == "" {
 				return fmt.Errorf("%s.env: the environment variable %s is not set", where, k.Env)
 			}
-			hash = httpapi.HashKey(secret)
+			hash = apikey.HashKey(secret)
 		}
-		sum, err := httpapi.ParseKeyHash(hash)
+		sum, err := apikey.ParseKeyHash(hash)
 		if err != nil {
 			return fmt.Errorf("%s.sha256: %v", where, err)
 		}
-		a.keys = append(a.keys, httpapi.Key{Name: k.Name, Role: role, SHA256: sum})
+		a.keys = append(a.keys, apikey.Key{Name: k.Name, Role: role, SHA256: sum})
 	}
 	return nil
 }

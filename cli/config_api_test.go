@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/koihq/koi/engine/httpapi"
+	"github.com/koihq/koi/engine/apikey"
 )
 
 // API keys in koi.yaml: a hash as written, or a secret from the
@@ -22,12 +22,12 @@ func TestConfigAPIKeys(t *testing.T) {
 	}
 	t.Setenv("KOI_TEST_OPS_KEY", "ops-secret")
 	c, err := loadConfig(write("api:\n  listen: 127.0.0.1:9000\n  keys:\n    - { name: shop, role: ingest, sha256: " +
-		httpapi.HashKey("shop-secret") + " }\n    - { name: ops, role: admin, env: KOI_TEST_OPS_KEY }\n"))
+		apikey.HashKey("shop-secret") + " }\n    - { name: ops, role: admin, env: KOI_TEST_OPS_KEY }\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.API.Listen != "127.0.0.1:9000" || len(c.API.keys) != 2 ||
-		c.API.keys[1].Role != httpapi.RoleAdmin || httpapi.HashKey("ops-secret") != hexOf(c.API.keys[1].SHA256) {
+		c.API.keys[1].Role != apikey.RoleAdmin || apikey.HashKey("ops-secret") != hexOf(c.API.keys[1].SHA256) {
 		t.Fatalf("keys %+v", c.API)
 	}
 	for _, tc := range []struct{ body, want string }{

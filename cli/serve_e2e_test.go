@@ -19,7 +19,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine/httpapi"
+	"github.com/koihq/koi/engine/apikey"
 )
 
 const e2eDaily = `name: daily
@@ -117,7 +117,7 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Setenv("KOI_TEST_SHOP_KEY", shop)
 	cfgPath := filepath.Join(dir, "koi.yaml")
 	cfg := fmt.Sprintf("playbooks: %s\ntimezone: UTC\napi:\n  read_timeout: 1s\n  keys:\n    - { name: ops, role: admin, sha256: %s }\n    - { name: shop, role: ingest, env: KOI_TEST_SHOP_KEY }\n",
-		pbDir, httpapi.HashKey(admin))
+		pbDir, apikey.HashKey(admin))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

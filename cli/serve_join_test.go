@@ -22,7 +22,7 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
-	"github.com/koihq/koi/engine/httpapi"
+	"github.com/koihq/koi/engine/apikey"
 )
 
 // goroutineHeader is the first line of a goroutine's stack trace.
@@ -129,7 +129,7 @@ rules:
 	t.Setenv("KOI_TEST_HOOK_SECRET", "hook-secret")
 	cfgPath := filepath.Join(dir, "koi.yaml")
 	write(t, cfgPath, fmt.Sprintf("playbooks: %s\ntimezone: UTC\nchannels:\n  hook: { type: webhook, url: %q, secret_env: KOI_TEST_HOOK_SECRET }\napi:\n  keys:\n    - { name: ops, role: admin, sha256: %s }\n",
-		pbDir, rcv.URL, httpapi.HashKey(admin)))
+		pbDir, rcv.URL, apikey.HashKey(admin)))
 	db := filepath.Join(dir, "koi.db")
 
 	before := goroutines()

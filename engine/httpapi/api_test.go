@@ -17,6 +17,7 @@ import (
 
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/apikey"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/httpapi"
 	"github.com/koihq/koi/engine/sqlite"
@@ -57,13 +58,13 @@ func newAPI(t testing.TB, cfg httpapi.Config) *api {
 	}
 	for _, k := range []struct {
 		secret string
-		role   httpapi.Role
-	}{{adminKey, httpapi.RoleAdmin}, {marketerKey, httpapi.RoleMarketer}, {ingestKey, httpapi.RoleIngest}} {
-		sum, err := httpapi.ParseKeyHash(httpapi.HashKey(k.secret))
+		role   apikey.Role
+	}{{adminKey, apikey.RoleAdmin}, {marketerKey, apikey.RoleMarketer}, {ingestKey, apikey.RoleIngest}} {
+		sum, err := apikey.ParseKeyHash(apikey.HashKey(k.secret))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Keys = append(cfg.Keys, httpapi.Key{Name: string(k.role), Role: k.role, SHA256: sum})
+		cfg.Keys = append(cfg.Keys, apikey.Key{Name: string(k.role), Role: k.role, SHA256: sum})
 	}
 	cfg.Now = func() time.Time { return t0 }
 	if cfg.Jobs == nil {

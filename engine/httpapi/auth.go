@@ -1,60 +1,12 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
+	"github.com/koihq/koi/engine/apikey"
 	"github.com/labstack/echo/v4"
 )
-
-// Role is what an API key may do.
-type Role string
-
-// Roles. admin may do everything; marketer works with playbooks, runs and
-// reports and reads customers; ingest writes customers and events only.
-const (
-	RoleAdmin    Role = "admin"
-	RoleMarketer Role = "marketer"
-	RoleIngest   Role = "ingest"
-)
-
-// Key is an API key as the server knows it: by the SHA-256 of its secret,
-// so the configuration never holds the secret itself.
-type Key struct {
-	Name   string
-	Role   Role
-	SHA256 [32]byte
-}
-
-// HashKey returns the SHA-256 of a key's secret in hex, the form the
-// configuration stores.
-func HashKey(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
-// ParseKeyHash reads a key hash written by HashKey.
-func ParseKeyHash(s string) ([32]byte, error) {
-	var out [32]byte
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(out) {
-		return out, fmt.Errorf("want 64 hex digits (the SHA-256 of the key, as `koi key` prints it)")
-	}
-	copy(out[:], b)
-	return out, nil
-}
-
-// ParseRole reads a role name.
-func ParseRole(s string) (Role, error) {
-	switch r := Role(s); r {
-	case RoleAdmin, RoleMarketer, RoleIngest:
-		return r, nil
-	}
-	return "", fmt.Errorf("unknown role %q (admin, marketer or ingest)", s)
-}
 
 const keyContext = "koi.key"
 
@@ -73,13 +25,7 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if secret == "" {
 			return &apiErr{apiError{Code: eUnauthorized, Message: "an API key is required (Authorization: Bearer KEY)"}}
 		}
-		sum := sha256.Sum256([]byte(secret))
-		var found *Key
-		for i := range s.keys {
-			if subtle.ConstantTimeCompare(sum[:], s.keys[i].SHA256[:]) == 1 {
-				found = &s.keys[i]
-			}
-		}
+		found := apikey.Find(s.keys, secret)
 		if found == nil {
 			return &apiErr{apiError{Code: eUnauthorized, Message: "unknown API key"}}
 		}
@@ -89,19 +35,14 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // allow admits keys of the given roles, and admin keys.
-func allow(roles ...Role) echo.MiddlewareFunc {
+func allow(roles ...apikey.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			k, _ := c.Get(keyContext).(*Key)
-			if k != nil && k.Role == RoleAdmin {
+			k, _ := c.Get(keyContext).(*apikey.Key)
+			if k.Allows(roles...) {
 				return next(c)
 			}
-			for _, r := range roles {
-				if k != nil && k.Role == r {
-					return next(c)
-				}
-			}
-			role := Role("none")
+			role := apikey.Role("none")
 			if k != nil {
 				role = k.Role
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/apikey"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/wire"
 )
@@ -24,7 +25,7 @@ func runID(c echo.Context) (int64, error) {
 
 // keyName names the API key of the request, for recording who decided.
 func keyName(c echo.Context) string {
-	if k, _ := c.Get(keyContext).(*Key); k != nil {
+	if k, _ := c.Get(keyContext).(*apikey.Key); k != nil {
 		return "key:" + k.Name
 	}
 	return "anonymous"

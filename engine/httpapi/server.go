@@ -19,13 +19,14 @@ import (
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/apikey"
 	"github.com/koihq/koi/engine/wire"
 )
 
 // Config configures the API.
 type Config struct {
 	// Keys are the API keys the server accepts.
-	Keys []Key
+	Keys []apikey.Key
 	// MaxBody is the largest request body in bytes (default 8 MiB).
 	MaxBody int64
 	// MaxBatch is the most events one batch may hold (default 10,000).
@@ -67,7 +68,7 @@ type Config struct {
 
 type server struct {
 	engine   *engine.Engine
-	keys     []Key
+	keys     []apikey.Key
 	maxBatch int
 	loc      *time.Location
 	now      func() time.Time
@@ -205,8 +206,8 @@ func unescapeParams(next echo.HandlerFunc) echo.HandlerFunc {
 // (admin admits everything). openapi.yaml documents each; a test holds
 // the two to each other.
 func (s *server) routes(v1 *echo.Group) {
-	ingest := allow(RoleIngest)
-	marketer := allow(RoleMarketer)
+	ingest := allow(apikey.RoleIngest)
+	marketer := allow(apikey.RoleMarketer)
 	adminOnly := allow()
 
 	v1.POST("/events", s.postEvent, ingest)
