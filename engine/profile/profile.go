@@ -119,6 +119,26 @@ const (
 // Stages lists the lifecycle stages, deepest first.
 var Stages = []string{StageKOC, StageRepeat, StagePurchased, StageMember, StageBasic}
 
+// EventsIn counts the customer's events after from and up to to (unix
+// ms), the window orders_30d and the like count in: all of them, and the
+// referrals among them.
+func (p *Profile) EventsIn(from, to int64) (all, referrals int) {
+	for k := range p.events {
+		e := &p.events[k]
+		at := e.at()
+		if at > to {
+			break
+		}
+		if at > from {
+			all++
+			if e.typ() == typReferral {
+				referrals++
+			}
+		}
+	}
+	return all, referrals
+}
+
 // HasTag reports whether the customer has tag t. Expressions call it as has_tag(t).
 func (p *Profile) HasTag(t string) bool { return slices.Contains(p.Tags, t) }
 
