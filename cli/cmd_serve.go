@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/apikey"
+	"github.com/koihq/koi/engine/console"
 	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/httpapi"
 	"github.com/koihq/koi/engine/metrics"
@@ -219,8 +221,11 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	// running a playbook stops between batches rather than running on.
 	reqCtx, abortRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortRequests()
+	con := console.New(a.engine, console.Config{
+		Keys: keys, Now: o.clock.Now, Location: a.cfg.location, NextRun: sched.NextRun, Log: log, Warm: true, Context: ctx,
+	})
 	srv := &http.Server{
-		Handler: reqs.wrap(httpapi.New(a.engine, httpapi.Config{
+		Handler: reqs.wrap(withConsole(con, httpapi.New(a.engine, httpapi.Config{
 			Keys: keys, Location: a.cfg.location, Log: log, Now: o.clock.Now,
 			EventTypes: a.cfg.acceptedEventTypes(),
 			Reload:     rl.reload,
@@ -235,7 +240,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			},
 			Tasks:  a.db,
 			Guides: a.cfg.guides(),
-		})),
+		}))),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       a.cfg.API.readTimeout,
@@ -318,6 +323,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 		return nil
 	})
 	fmt.Fprintf(out, "koi serving http://%s/api/v1 with %s scheduled\n", ln.Addr(), plural(countScheduled(a), "playbook"))
+	fmt.Fprintf(out, "console: http://%s/ (sign in with a marketer or admin key%s)\n", ln.Addr(), demoHint(o.demo))
 	if o.serving != nil {
 		o.serving(ln.Addr().String())
 	}
@@ -378,4 +384,25 @@ func sweep(ctx context.Context, e *engine.Engine, now func() time.Time, log *slo
 		case <-t.C:
 		}
 	}
+}
+
+// withConsole serves the API's paths with api and every other path with
+// the console, on one listener.
+func withConsole(con, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/api/"), p == "/healthz", p == "/readyz", p == "/metrics":
+			api.ServeHTTP(w, r)
+		default:
+			con.ServeHTTP(w, r)
+		}
+	})
+}
+
+// demoHint names the demo key in the console line of a demo server.
+func demoHint(demo bool) string {
+	if demo {
+		return ": the demo admin key above"
+	}
+	return ""
 }

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,11 +47,20 @@ func TestServeDemo(t *testing.T) {
 			base = "http://" + strings.Fields(rest)[0]
 		}
 	}
+	var consoleLine string
+	if lines.Scan() {
+		consoleLine = lines.Text()
+	}
 	deadline.Stop()
 	if key == "" || base == "" {
 		t.Fatalf("no key or address printed; stderr: %s", stderr.String())
 	}
+	root := strings.TrimSuffix(base, "/api/v1")
+	if want := "console: " + root + "/ (sign in with a marketer or admin key: the demo admin key above)"; consoleLine != want {
+		t.Errorf("console line %q, want %q", consoleLine, want)
+	}
 	go io.Copy(io.Discard, stdout)
+	signInToConsole(t, root, key)
 
 	post := func(auth string) int {
 		req, _ := http.NewRequest("POST", base+"/events", strings.NewReader(
@@ -105,5 +117,42 @@ func TestServeDemo(t *testing.T) {
 	}
 	if fromTables := mustKoi(t, export...); fromTables.stdout != fromImage.stdout || !strings.Contains(fromImage.stdout, "c0000001") {
 		t.Fatalf("export from the pond image differs from the tables' (%d and %d bytes)", len(fromImage.stdout), len(fromTables.stdout))
+	}
+}
+
+// signInToConsole signs in to the console at base with key, as a browser
+// would, and checks that the pond page answers.
+func signInToConsole(t *testing.T, base, key string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	read := func(res *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, string(b)
+	}
+	if res, _ := read(c.Get(base + "/")); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/signin" {
+		t.Fatalf("the console, signed out: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	_, form := read(c.Get(base + "/signin"))
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
+	if m == nil {
+		t.Fatalf("no sign-in form:\n%s", form)
+	}
+	if res, page := read(c.PostForm(base+"/signin", url.Values{"csrf": {m[1]}, "key": {key}})); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing in with the demo key: %d\n%s", res.StatusCode, page)
+	}
+	if res, page := read(c.Get(base + "/")); res.StatusCode != http.StatusOK || !strings.Contains(page, "五层关系") {
+		t.Fatalf("the pond page: %d\n%s", res.StatusCode, page)
 	}
 }

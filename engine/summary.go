@@ -190,3 +190,9 @@ func addWindow(g *GMVFactors, p *profile.Profile, days int) {
 		g.GMVYuan += spend
 	}
 }
+
+// PondVersion returns the store's pond version: it moves with every
+// change to customers, events, coupons and fires.
+func (e *Engine) PondVersion(ctx context.Context) (int64, error) {
+	return e.store.PondVersion(ctx)
+}

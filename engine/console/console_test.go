@@ -1,0 +1,382 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/actions/builtin"
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/apikey"
+	"github.com/koihq/koi/engine/console"
+	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/sqlite"
+)
+
+var anchor = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+const (
+	adminSecret    = "admin-secret-0123456789"
+	marketerSecret = "marketer-secret-0123456789"
+	ingestSecret   = "ingest-secret-0123456789"
+)
+
+// fixture is a console on loopback over a real engine and database with
+// a small demo pond, a playbook that loads and one that does not.
+type fixture struct {
+	t   *testing.T
+	srv *httptest.Server
+	e   *engine.Engine
+	now time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	gen := demo.Generator{Seed: 1, Anchor: anchor}
+	var cs []domain.Customer
+	var evs []domain.Event
+	for i := 0; i < 300; i++ {
+		c, e := gen.Customer(i)
+		cs, evs = append(cs, c), append(evs, e...)
+	}
+	if err := db.UpsertCustomers(ctx, cs, anchor); err != nil {
+		t.Fatal(err)
+	}
+	if _, bad, err := db.InsertEvents(ctx, evs); err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("recall.yaml", "name: recall\nschedule: \"0 10 * * *\"\nrules:\n  - id: lapsed\n    when: recency_days > 60\n    cooldown: 30d\n    actions:\n      - tag: { add: [lapsed] }\n  - id: vip\n    when: tier == \"vip\"\n    once: true\n    actions:\n      - tag: { add: [vip] }\n")
+	write("broken.yaml", "name: broken\nrules:\n  - id: r\n    when: recency_days >\n    once: true\n    actions:\n      - tag: { add: [x] }\n")
+	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal", "silver", "gold", "vip"}})
+	if err := e.Load(dir); err == nil || !strings.Contains(err.Error(), "broken.yaml") || strings.Contains(err.Error(), "recall.yaml") {
+		t.Fatalf("loading: %v; want broken.yaml alone to fail", err)
+	}
+	if _, err := e.Run(ctx, engine.RunRequest{At: anchor, Playbooks: []string{"recall"}}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, e: e, now: anchor.Add(time.Hour)}
+	var keys []apikey.Key
+	for _, k := range []struct {
+		name, secret string
+		role         apikey.Role
+	}{{"ada", adminSecret, apikey.RoleAdmin}, {"mia", marketerSecret, apikey.RoleMarketer}, {"ivan", ingestSecret, apikey.RoleIngest}} {
+		sum, err := apikey.ParseKeyHash(apikey.HashKey(k.secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, apikey.Key{Name: k.name, Role: k.role, SHA256: sum})
+	}
+	f.srv = httptest.NewServer(console.New(e, console.Config{Keys: keys, Now: func() time.Time { return f.now },
+		NextRun: func(string) (time.Time, bool) { return anchor.Add(34 * time.Hour), true }}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// client is a browser: it keeps cookies and does not follow redirects.
+func (f *fixture) client() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// get fetches path and returns the answer with its body read.
+func (f *fixture) get(c *http.Client, path string) (*http.Response, string) {
+	f.t.Helper()
+	res, err := c.Get(f.srv.URL + path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res, body(f.t, res)
+}
+
+func (f *fixture) post(c *http.Client, path string, form url.Values) (*http.Response, string) {
+	f.t.Helper()
+	res, err := c.PostForm(f.srv.URL+path, form)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res, body(f.t, res)
+}
+
+func body(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf field in\n%s", page)
+	}
+	return m[1]
+}
+
+// signIn signs c in with secret and returns the sign-in's answer.
+func (f *fixture) signIn(c *http.Client, secret string) (*http.Response, string) {
+	f.t.Helper()
+	_, page := f.get(c, "/signin")
+	return f.post(c, "/signin", url.Values{"csrf": {csrf(f.t, page)}, "key": {secret}})
+}
+
+func cookie(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestSignIn(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	if res, _ := f.get(c, "/"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/signin" {
+		t.Fatalf("signed out, / answered %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, page := f.get(c, "/signin")
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "登录") {
+		t.Fatalf("sign-in page: %d\n%s", res.StatusCode, page)
+	}
+	for _, tc := range []struct {
+		secret string
+		status int
+		says   string
+	}{
+		{"not-a-key", http.StatusUnauthorized, "密钥无效"},
+		{ingestSecret, http.StatusForbidden, "写入(ingest)密钥不能登录控制台"},
+	} {
+		res, page := f.signIn(c, tc.secret)
+		if res.StatusCode != tc.status || !strings.Contains(page, tc.says) || cookie(res, "koi_session") != nil {
+			t.Errorf("key %q: %d, session cookie %v\n%s", tc.secret, res.StatusCode, cookie(res, "koi_session"), page)
+		}
+	}
+	// A form posted without the sign-in cookie (from another site).
+	res, page = f.post(f.client(), "/signin", url.Values{"csrf": {csrf(t, page)}, "key": {marketerSecret}})
+	if res.StatusCode != http.StatusForbidden || cookie(res, "koi_session") != nil {
+		t.Errorf("sign-in without its cookie: %d\n%s", res.StatusCode, page)
+	}
+	res, _ = f.signIn(c, marketerSecret)
+	sc := cookie(res, "koi_session")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" || sc == nil {
+		t.Fatalf("marketer sign-in: %d to %q, cookie %v", res.StatusCode, res.Header.Get("Location"), sc)
+	}
+	if !sc.HttpOnly || sc.Secure || sc.SameSite != http.SameSiteStrictMode || sc.MaxAge != 12*3600 {
+		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure over plain HTTP, expiring in 12 h", sc)
+	}
+	res, page = f.get(c, "/")
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "已登录:mia(营销)") {
+		t.Errorf("signed in, / answered %d\n%s", res.StatusCode, page)
+	}
+	// The admin key signs in too.
+	if res, _ := f.signIn(f.client(), adminSecret); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("admin sign-in: %d", res.StatusCode)
+	}
+	// Twelve hours later the session is over.
+	f.now = f.now.Add(12 * time.Hour)
+	if res, _ := f.get(c, "/"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("an expired session was served: %d", res.StatusCode)
+	}
+}
+
+func TestSignOutNeedsTheFormToken(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	_, page := f.get(c, "/")
+	if res, _ := f.post(c, "/signout", url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-out with a forged token: %d", res.StatusCode)
+	}
+	if res, _ := f.get(c, "/"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the forged sign-out ended the session: %d", res.StatusCode)
+	}
+	if res, _ := f.post(c, "/signout", url.Values{"csrf": {csrf(t, page)}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-out: %d", res.StatusCode)
+	}
+	if res, _ := f.get(c, "/"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after sign-out / answered %d", res.StatusCode)
+	}
+}
+
+var (
+	layerAttr = regexp.MustCompile(`data-stage="(\w+)" data-customers="(\d+)"`)
+	factorRow = regexp.MustCompile(`data-factor="([\w.]+)"><td>[^<]*</td><td class="n">([^<]*)</td>`)
+)
+
+// The pond page shows the engine's summary: every layer's count, every
+// segment, every GMV factor of the window asked for.
+func TestPondPage(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	for _, days := range []int{30, 90, 365} {
+		res, page := f.get(c, "/?window="+strconv.Itoa(days))
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("window %d: %d\n%s", days, res.StatusCode, page)
+		}
+		want, err := f.e.PondSummary(context.Background(), f.now, days)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers := layerAttr.FindAllStringSubmatch(page, -1)
+		if len(layers) != len(want.Layers) {
+			t.Fatalf("%d layers drawn, want %d", len(layers), len(want.Layers))
+		}
+		for i, l := range want.Layers {
+			if layers[i][1] != l.Stage || layers[i][2] != strconv.Itoa(l.Customers) {
+				t.Errorf("layer %d drawn as %s %s, want %s %d", i, layers[i][1], layers[i][2], l.Stage, l.Customers)
+			}
+		}
+		if n := strings.Count(page, "data-segment="); n != 9 {
+			t.Errorf("%d segment rows, want 9", n)
+		}
+		factors := map[string]string{}
+		for _, m := range factorRow.FindAllStringSubmatch(page, -1) {
+			factors[m[1]] = m[2]
+		}
+		if got, wantActive := factors["gmv.active"], strconv.Itoa(want.Current.Active); got != wantActive || len(factors) != 9 {
+			t.Errorf("window %d: factors %v; want 9, active %s", days, factors, wantActive)
+		}
+	}
+	if res, _ := f.get(c, "/?window=7"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("a 7-day window: %d", res.StatusCode)
+	}
+}
+
+func TestPlaybooksPage(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	res, page := f.get(c, "/playbooks")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%d\n%s", res.StatusCode, page)
+	}
+	for _, want := range []string{
+		`data-file="recall.yaml"`, "运行中", "2 条规则", "<code>0 10 * * *</code>", "下次运行:2026-11-02 10:00",
+		`data-file="broken.yaml"`, "有 1 个错误", "broken.yaml:4:",
+		"#1 待审批",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the playbooks page lacks %q\n%s", want, page)
+		}
+	}
+}
+
+// Every text exists in both languages, and no page shows a missing one.
+func TestBothLanguagesAreComplete(t *testing.T) {
+	zh, en := console.Messages("zh"), console.Messages("en")
+	for k := range zh {
+		if _, ok := en[k]; !ok {
+			t.Errorf("%s has no English", k)
+		}
+	}
+	for k := range en {
+		if _, ok := zh[k]; !ok {
+			t.Errorf("%s has no Chinese", k)
+		}
+	}
+	f := newFixture(t)
+	c := f.client()
+	_, signin := f.get(c, "/signin")
+	f.signIn(c, adminSecret)
+	pages := map[string]string{"zh /signin": signin}
+	for _, lang := range []string{"en", "zh"} {
+		if lang == "en" {
+			res, _ := f.get(c, "/lang/en?back=/playbooks")
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/playbooks" {
+				t.Fatalf("switching to English: %d to %q", res.StatusCode, res.Header.Get("Location"))
+			}
+		} else {
+			f.get(c, "/lang/zh?back=/")
+		}
+		for _, p := range []string{"/", "/playbooks", "/nowhere"} {
+			_, pages[lang+" "+p] = f.get(c, p)
+		}
+	}
+	for name, page := range pages {
+		if strings.Contains(page, "⟦missing:") {
+			t.Errorf("%s shows a missing text:\n%s", name, page)
+		}
+	}
+	if !strings.Contains(pages["en /"], "Relationship layers") || !strings.Contains(pages["zh /"], "五层关系") {
+		t.Error("the pond page is not in the language chosen")
+	}
+}
+
+// The language switch goes back only to a page of the console.
+func TestLanguageSwitchStaysHere(t *testing.T) {
+	f := newFixture(t)
+	for _, back := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "relative"} {
+		res, _ := f.get(f.client(), "/lang/en?back="+url.QueryEscape(back))
+		if loc := res.Header.Get("Location"); loc != "/" {
+			t.Errorf("back=%q sent the browser to %q", back, loc)
+		}
+	}
+	if res, _ := f.get(f.client(), "/lang/fr"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown language: %d", res.StatusCode)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	res, _ := f.get(f.client(), "/signin")
+	for h, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"} {
+		if got := res.Header.Get(h); got != want {
+			t.Errorf("%s: %q", h, got)
+		}
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+}
+
+// Sign-in attempts are limited, all callers together.
+func TestSignInAttemptsAreLimited(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	_, page := f.get(c, "/signin")
+	token := csrf(t, page)
+	limited := false
+	for i := 0; i < 40 && !limited; i++ {
+		res, _ := f.post(c, "/signin", url.Values{"csrf": {token}, "key": {"wrong"}})
+		limited = res.StatusCode == http.StatusTooManyRequests
+		if c := cookie(res, "koi_signin"); c != nil {
+			token = c.Value
+		}
+	}
+	if !limited {
+		t.Error("40 wrong keys in a row were all tried")
+	}
+}

@@ -1,0 +1,4 @@
+package console
+
+// Messages returns the texts of a language, for tests.
+func Messages(lang string) map[string]string { return messages[lang] }

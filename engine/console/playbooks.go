@@ -1,0 +1,50 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/rules"
+)
+
+// recentRuns is how many runs of each playbook its row lists.
+const recentRuns = 3
+
+// playbookRow is one playbook file on the playbooks page.
+type playbookRow struct {
+	File     string
+	Name     string
+	Running  bool
+	Errors   []rules.Error
+	Schedule string
+	NextRun  *time.Time
+	Rules    int
+	Runs     []*engine.Run
+}
+
+func (s *server) playbooksPage(w http.ResponseWriter, r *http.Request, v *view) {
+	var rows []playbookRow
+	for _, f := range s.engine.Files() {
+		f = f.Public()
+		row := playbookRow{File: f.File, Name: f.Playbook, Errors: f.Errors}
+		if pb, ok := s.engine.Playbook(f.Playbook); ok && f.Playbook != "" {
+			row.Running, row.Schedule, row.Rules = true, pb.Schedule, len(pb.Rules)
+			if s.cfg.NextRun != nil {
+				if t, ok := s.cfg.NextRun(pb.Name); ok {
+					row.NextRun = &t
+				}
+			}
+			runs, err := s.engine.ListRuns(r.Context(), domain.RunFilter{Playbook: pb.Name, Limit: recentRuns})
+			if err != nil {
+				s.internal(w, r, v, err)
+				return
+			}
+			row.Runs = runs
+		}
+		rows = append(rows, row)
+	}
+	v.Title, v.Data = "playbooks.title", rows
+	s.render(w, r, http.StatusOK, "playbooks", v)
+}
