@@ -109,6 +109,10 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	mux.HandleFunc("GET /lang/{lang}", s.setLang)
 	mux.HandleFunc("GET /{$}", s.signedIn(s.pondPage))
 	mux.HandleFunc("GET /playbooks", s.signedIn(s.playbooksPage))
+	mux.HandleFunc("GET /runs", s.signedIn(s.runsPage))
+	mux.HandleFunc("GET /runs/{id}", s.signedIn(s.runPage))
+	mux.HandleFunc("POST /runs/{id}/approve", s.signedIn(s.decide(e.Approve)))
+	mux.HandleFunc("POST /runs/{id}/reject", s.signedIn(s.decide(e.Reject)))
 	mux.HandleFunc("/", s.signedIn(func(w http.ResponseWriter, r *http.Request, v *view) {
 		s.fail(w, r, v, http.StatusNotFound, "error.notfound")
 	}))
@@ -283,7 +287,7 @@ func groupDigits(s string) string {
 
 var parseOnce = sync.OnceValue(func() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "error", "pond", "playbooks"} {
+	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run"} {
 		pages[p] = template.Must(template.New(p).Funcs(pageFuncs()).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return pages

@@ -69,6 +69,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 	}
 	write("recall.yaml", "name: recall\nschedule: \"0 10 * * *\"\nrules:\n  - id: lapsed\n    when: recency_days > 60\n    cooldown: 30d\n    actions:\n      - tag: { add: [lapsed] }\n  - id: vip\n    when: tier == \"vip\"\n    once: true\n    actions:\n      - tag: { add: [vip] }\n")
+	write("welcome.yaml", "name: welcome\nrules:\n  - id: hello\n    when: \"true\"\n    once: true\n    actions:\n      - tag: { add: [welcomed] }\n")
 	write("broken.yaml", "name: broken\nrules:\n  - id: r\n    when: recency_days >\n    once: true\n    actions:\n      - tag: { add: [x] }\n")
 	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal", "silver", "gold", "vip"}})
 	if err := e.Load(dir); err == nil || !strings.Contains(err.Error(), "broken.yaml") || strings.Contains(err.Error(), "recall.yaml") {
@@ -321,7 +322,7 @@ func TestBothLanguagesAreComplete(t *testing.T) {
 		} else {
 			f.get(c, "/lang/zh?back=/")
 		}
-		for _, p := range []string{"/", "/playbooks", "/nowhere"} {
+		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/nowhere"} {
 			_, pages[lang+" "+p] = f.get(c, p)
 		}
 	}
@@ -378,5 +379,87 @@ func TestSignInAttemptsAreLimited(t *testing.T) {
 	}
 	if !limited {
 		t.Error("40 wrong keys in a row were all tried")
+	}
+}
+
+var (
+	runRow     = regexp.MustCompile(`data-run="(\d+)" data-status="(\w+)"`)
+	sampleRows = regexp.MustCompile(`<tr data-customer="`)
+)
+
+// A held run is approved or rejected from its page, in the signed-in
+// key's name, with the form's token; what it would fire shows first.
+func TestHeldRunsAreDecidedOnTheirPage(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	_, page := f.get(c, "/runs")
+	if m := runRow.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "1" || m[0][2] != "held" {
+		t.Fatalf("runs page rows %v, want run 1 held\n%s", m, page)
+	}
+	if res, _ := f.get(c, "/runs?status=nonsense"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unknown status: %d", res.StatusCode)
+	}
+	if _, page := f.get(c, "/runs?status=done"); runRow.MatchString(page) {
+		t.Error("the done filter lists the held run")
+	}
+	res, page := f.get(c, "/runs/1")
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `id="approve"`) || !strings.Contains(page, `id="reject"`) {
+		t.Fatalf("held run page: %d\n%s", res.StatusCode, page)
+	}
+	if n := len(sampleRows.FindAllString(page, -1)); n == 0 || n > 20 {
+		t.Errorf("%d sample rows, want 1 to 20", n)
+	}
+	if res, _ := f.post(c, "/runs/1/approve", url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("approving with a forged token: %d", res.StatusCode)
+	}
+	if run, _ := f.e.GetRun(ctx, 1); run.Status != engine.RunHeld {
+		t.Fatalf("after a forged approval the run is %s", run.Status)
+	}
+	res, _ = f.post(c, "/runs/1/approve", url.Values{"csrf": {csrf(t, page)}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/runs/1" {
+		t.Fatalf("approving: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	run, err := f.e.GetRun(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fires, err := f.e.ListFires(ctx, domain.FireFilter{RunID: 1, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != engine.RunDone || run.DecidedBy != "mia" || run.Fired == 0 || len(fires) != run.Fired {
+		t.Errorf("approved run: %s by %q, %d fired, %d fires stored", run.Status, run.DecidedBy, run.Fired, len(fires))
+	}
+	_, page = f.get(c, "/runs/1")
+	if !strings.Contains(page, "由 mia 决定") || strings.Contains(page, `id="approve"`) {
+		t.Errorf("the approved run's page:\n%s", page)
+	}
+	// Approving it again is refused, on the run's page.
+	res, page = f.post(c, "/runs/1/approve", url.Values{"csrf": {csrf(t, page)}})
+	if res.StatusCode != http.StatusConflict || !strings.Contains(page, "only a held run can be approved") {
+		t.Errorf("approving a done run: %d\n%s", res.StatusCode, page)
+	}
+
+	// Another held run, rejected by the admin.
+	runs, err := f.e.Run(ctx, engine.RunRequest{At: anchor, Playbooks: []string{"welcome"}})
+	if err != nil || runs[0].Status != engine.RunHeld {
+		t.Fatalf("welcome: %v, %v", runs, err)
+	}
+	id := strconv.FormatInt(runs[0].ID, 10)
+	admin := f.client()
+	f.signIn(admin, adminSecret)
+	_, page = f.get(admin, "/runs/"+id)
+	if res, _ := f.post(admin, "/runs/"+id+"/reject", url.Values{"csrf": {csrf(t, page)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rejecting: %d", res.StatusCode)
+	}
+	run, _ = f.e.GetRun(ctx, runs[0].ID)
+	fires, _ = f.e.ListFires(ctx, domain.FireFilter{RunID: runs[0].ID, Limit: 10})
+	if run.Status != engine.RunRejected || run.DecidedBy != "ada" || len(fires) != 0 {
+		t.Errorf("rejected run: %s by %q, %d fires", run.Status, run.DecidedBy, len(fires))
+	}
+	if res, _ := f.get(admin, "/runs/999"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown run: %d", res.StatusCode)
 	}
 }
