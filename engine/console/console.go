@@ -109,6 +109,8 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	mux.HandleFunc("GET /lang/{lang}", s.setLang)
 	mux.HandleFunc("GET /{$}", s.signedIn(s.pondPage))
 	mux.HandleFunc("GET /playbooks", s.signedIn(s.playbooksPage))
+	mux.HandleFunc("GET /customers", s.signedIn(s.customersPage))
+	mux.HandleFunc("GET /customers/{id}", s.signedIn(s.customerPage))
 	mux.HandleFunc("GET /runs", s.signedIn(s.runsPage))
 	mux.HandleFunc("GET /runs/{id}", s.signedIn(s.runPage))
 	mux.HandleFunc("POST /runs/{id}/approve", s.signedIn(s.decide(e.Approve)))
@@ -287,7 +289,7 @@ func groupDigits(s string) string {
 
 var parseOnce = sync.OnceValue(func() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run"} {
+	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer"} {
 		pages[p] = template.Must(template.New(p).Funcs(pageFuncs()).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return pages

@@ -21,7 +21,9 @@ import (
 	"github.com/koihq/koi/engine/console"
 	"github.com/koihq/koi/engine/demo"
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
+	"github.com/koihq/koi/rules"
 )
 
 var anchor = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -322,7 +324,7 @@ func TestBothLanguagesAreComplete(t *testing.T) {
 		} else {
 			f.get(c, "/lang/zh?back=/")
 		}
-		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/nowhere"} {
+		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/nowhere"} {
 			_, pages[lang+" "+p] = f.get(c, p)
 		}
 	}
@@ -462,4 +464,106 @@ func TestHeldRunsAreDecidedOnTheirPage(t *testing.T) {
 	if res, _ := f.get(admin, "/runs/999"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown run: %d", res.StatusCode)
 	}
+}
+
+var customerRow = regexp.MustCompile(`<tr data-customer="([^"]+)"><td><a href`)
+
+// Customers are found by segment, tier, tag, name and an expression, a
+// page at a time; a customer's page shows what the engine knows of them
+// and explains any rule for them.
+func TestCustomers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	if res, page := f.get(c, "/customers"); res.StatusCode != http.StatusOK || strings.Contains(page, `id="customers"`) {
+		t.Fatalf("the empty search page: %d", res.StatusCode)
+	}
+	want := func(q engine.CustomerQuery) []string {
+		t.Helper()
+		q.Limit = 1000
+		page, err := f.e.FindCustomers(ctx, f.now, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range page.Customers {
+			ids = append(ids, c["id"].(string))
+		}
+		return ids
+	}
+	got := func(query string) []string {
+		t.Helper()
+		res, page := f.get(c, "/customers?"+query)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d\n%s", query, res.StatusCode, page)
+		}
+		var ids []string
+		for _, m := range customerRow.FindAllStringSubmatch(page, -1) {
+			ids = append(ids, m[1])
+		}
+		return ids
+	}
+	for query, q := range map[string]engine.CustomerQuery{
+		"segment=important_value": {Segment: "important_value"},
+		"tier=vip":                {Tier: "vip"},
+		"lifecycle=repeat&tag=" + url.QueryEscape("直播间"):         {Lifecycle: "repeat", Tag: "直播间"},
+		"where=" + url.QueryEscape("orders >= 3 && spend > 500"): {Where: mustCompile(t, "orders >= 3 && spend > 500")},
+		"q=c0000007": {Text: "c0000007"},
+	} {
+		w := want(q)
+		if len(w) > 50 {
+			w = w[:50]
+		}
+		if g := got(query); strings.Join(g, ",") != strings.Join(w, ",") || len(g) == 0 {
+			t.Errorf("%s: the page lists %v, want %v", query, g, w)
+		}
+	}
+	// A name finds its customers.
+	cust, err := f.e.Customer(ctx, "c0000003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got("q=" + url.QueryEscape(cust.Name)); !strings.Contains(strings.Join(g, ","), "c0000003") {
+		t.Errorf("searching the name %q found %v", cust.Name, g)
+	}
+	// The first page of everyone has 50 and a link on.
+	_, page := f.get(c, "/customers?tier=normal")
+	if n := len(customerRow.FindAllString(page, -1)); n != 50 || !strings.Contains(page, `id="next"`) {
+		t.Errorf("a page of normal customers holds %d and next is %v", n, strings.Contains(page, `id="next"`))
+	}
+	for _, bad := range []string{"where=" + url.QueryEscape("orders >"), "where=" + url.QueryEscape(`attrs.city + 1 > 0`)} {
+		if res, page := f.get(c, "/customers?"+bad); res.StatusCode != http.StatusBadRequest || !strings.Contains(page, "条件表达式有误") {
+			t.Errorf("%s: %d\n%s", bad, res.StatusCode, page)
+		}
+	}
+
+	// A customer's page, and why a rule does or does not fire for them.
+	res, page := f.get(c, "/customers/c0000003")
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `data-name="recency_days"`) || !strings.Contains(page, `id="events"`) {
+		t.Fatalf("customer page: %d\n%s", res.StatusCode, page)
+	}
+	x, err := f.e.Explain(ctx, engine.ExplainRequest{Playbook: "recall", Rule: "lapsed", CustomerID: "c0000003", At: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page = f.get(c, "/customers/c0000003?explain=recall/lapsed")
+	if !strings.Contains(page, `data-verdict="`+x.Verdict+`"`) || !strings.Contains(page, "<code>recency_days &gt; 60</code>") {
+		t.Errorf("explain: want verdict %s\n%s", x.Verdict, page)
+	}
+	if res, _ := f.get(c, "/customers/c0000003?explain=recall/nothing"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("explaining an unknown rule: %d", res.StatusCode)
+	}
+	if res, _ := f.get(c, "/customers/nobody"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown customer: %d", res.StatusCode)
+	}
+}
+
+func mustCompile(t *testing.T, src string) *rules.Condition {
+	t.Helper()
+	c, err := rules.CompileExpr(src, profile.ExprEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

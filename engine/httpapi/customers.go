@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/wire"
@@ -87,50 +88,22 @@ func (s *server) listCustomers(c echo.Context) error {
 			return fieldErr("where", err.Error())
 		}
 	}
-	segment, lifecycle, tag, tier := q.Get("segment"), q.Get("lifecycle"), q.Get("tag"), q.Get("tier")
-	out := []map[string]any{}
-	next, scanned := -1, 0
-	var m rules.Evaluator
-	var filterErr error
 	// The request's own context: a client that leaves stops the scan. The
 	// budget bounds what one that stays can cost.
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.queryBudget)
 	defer cancel()
-	err = s.engine.EachProfile(ctx, s.now(), from, func(pos int, p *profile.Profile) bool {
-		if len(out) == limit || scanned == maxScan {
-			next = pos
-			return false
-		}
-		scanned++
-		if (segment != "" && p.RFM.Segment != segment) || (lifecycle != "" && p.Lifecycle != lifecycle) ||
-			(tier != "" && p.Tier != tier) || (tag != "" && !p.HasTag(tag)) {
-			return true
-		}
-		if where != nil {
-			ok, err := where.Eval(&m, p)
-			if err != nil {
-				// Not a customer who does not match: a filter that fails.
-				filterErr = fieldErr("where", fmt.Sprintf("fails for customer %s: %v", p.ID, err))
-				return false
-			}
-			if !ok {
-				return true
-			}
-		}
-		out = append(out, p.Values())
-		return true
-	})
+	page, err := s.engine.FindCustomers(ctx, s.now(), engine.CustomerQuery{
+		Segment: q.Get("segment"), Lifecycle: q.Get("lifecycle"), Tag: q.Get("tag"), Tier: q.Get("tier"),
+		Where: where, From: from, Limit: limit, MaxScan: maxScan})
 	switch {
-	case filterErr != nil:
-		return filterErr
 	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() == nil:
-		return fieldErr("where", fmt.Sprintf("the listing ran out of its %s after looking at %d customers; narrow it with segment, tier or tag, or simplify the filter", s.queryBudget, scanned))
+		return fieldErr("where", fmt.Sprintf("the listing ran out of its %s after looking at %d customers; narrow it with segment, tier or tag, or simplify the filter", s.queryBudget, page.Scanned))
 	case err != nil:
 		return err
 	}
-	resp := map[string]any{"customers": out}
-	if next >= 0 {
-		resp["next"] = strconv.Itoa(next)
+	resp := map[string]any{"customers": page.Customers}
+	if page.Next >= 0 {
+		resp["next"] = strconv.Itoa(page.Next)
 	}
 	return c.JSON(http.StatusOK, resp)
 }
