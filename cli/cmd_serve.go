@@ -223,23 +223,20 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	defer abortRequests()
 	con := console.New(a.engine, console.Config{
 		Keys: keys, Now: o.clock.Now, Location: a.cfg.location, NextRun: sched.NextRun, Log: log, Warm: true, Context: ctx,
+		Jobs: a.db, JobsChanged: nudgeDispatcher(a), Tasks: a.db, Guides: a.cfg.guides(),
 	})
 	srv := &http.Server{
 		Handler: reqs.wrap(withConsole(con, httpapi.New(a.engine, httpapi.Config{
 			Keys: keys, Location: a.cfg.location, Log: log, Now: o.clock.Now,
-			EventTypes: a.cfg.acceptedEventTypes(),
-			Reload:     rl.reload,
-			NextRun:    sched.NextRun,
-			Metrics:    m.Handler(),
-			Ready:      a.db.Ready,
-			Jobs:       a.db,
-			JobsChanged: func() {
-				if d := a.disp.Load(); d != nil {
-					d.Nudge()
-				}
-			},
-			Tasks:  a.db,
-			Guides: a.cfg.guides(),
+			EventTypes:  a.cfg.acceptedEventTypes(),
+			Reload:      rl.reload,
+			NextRun:     sched.NextRun,
+			Metrics:     m.Handler(),
+			Ready:       a.db.Ready,
+			Jobs:        a.db,
+			JobsChanged: nudgeDispatcher(a),
+			Tasks:       a.db,
+			Guides:      a.cfg.guides(),
 		}))),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: 10 * time.Second,
@@ -405,4 +402,14 @@ func demoHint(demo bool) string {
 		return ": the demo admin key above"
 	}
 	return ""
+}
+
+// nudgeDispatcher returns what tells the outbox dispatcher, once it runs,
+// to look for due jobs at once (after a retry).
+func nudgeDispatcher(a *app) func() {
+	return func() {
+		if d := a.disp.Load(); d != nil {
+			d.Nudge()
+		}
+	}
 }

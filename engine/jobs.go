@@ -20,6 +20,8 @@ type JobStore interface {
 	Contacts(ctx context.Context, ids []string) (map[string]actions.Contact, error)
 	// ListJobs lists jobs, newest first.
 	ListJobs(ctx context.Context, f domain.JobFilter) ([]*domain.Job, error)
+	// CountJobs counts the jobs in each state.
+	CountJobs(ctx context.Context) (map[domain.JobState]int, error)
 	// GetJob reads one job; an Error with ENotFound when there is none.
 	GetJob(ctx context.Context, id int64) (*domain.Job, error)
 	// RetryJob makes a finished job pending again, due now, with its

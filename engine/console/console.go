@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/apikey"
 )
@@ -51,6 +52,15 @@ type Config struct {
 	// Context bounds the console's background work: when it ends, so does
 	// any summary being computed (default: never).
 	Context context.Context
+	// Jobs is the outbox, for the outbox page (nil: not shown).
+	Jobs engine.JobStore
+	// JobsChanged is called after a job is retried, so that the
+	// dispatcher looks at once.
+	JobsChanged func()
+	// Tasks are the guides' follow-up tasks and Guides the configured
+	// guides, for the guides page.
+	Tasks  engine.TaskStore
+	Guides []actions.Guide
 }
 
 // Cookie names.
@@ -72,6 +82,8 @@ type server struct {
 	// 32 random bytes, but nothing should be able to try them quickly.
 	signins *rate.Limiter
 	pond    *summaryCache
+	// jobCounts keeps the outbox page's counts by state a while.
+	jobCounts jobCounts
 }
 
 // New returns the console's handler over e.
@@ -111,6 +123,13 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	mux.HandleFunc("GET /playbooks", s.signedIn(s.playbooksPage))
 	mux.HandleFunc("GET /customers", s.signedIn(s.customersPage))
 	mux.HandleFunc("GET /customers/{id}", s.signedIn(s.customerPage))
+	mux.HandleFunc("GET /guides", s.signedIn(s.guidesPage))
+	mux.HandleFunc("POST /guides/{guide}/tasks/{task}/done", s.signedIn(s.completeTask))
+	mux.HandleFunc("GET /outbox", s.signedIn(s.outboxPage))
+	if cfg.Jobs != nil {
+		mux.HandleFunc("POST /outbox/{id}/retry", s.signedIn(s.moveJob(cfg.Jobs.RetryJob, true)))
+		mux.HandleFunc("POST /outbox/{id}/cancel", s.signedIn(s.moveJob(cfg.Jobs.CancelJob, false)))
+	}
 	mux.HandleFunc("GET /runs", s.signedIn(s.runsPage))
 	mux.HandleFunc("GET /runs/{id}", s.signedIn(s.runPage))
 	mux.HandleFunc("POST /runs/{id}/approve", s.signedIn(s.decide(e.Approve)))
@@ -259,9 +278,10 @@ func pageFuncs() template.FuncMap {
 		"yuan": func(f float64) string {
 			return groupDigits(fmt.Sprintf("%.2f", f))
 		},
-		"num":  func(f float64) string { return fmt.Sprintf("%.2f", f) },
-		"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
-		"time": func(v *view, t time.Time) string { return t.In(v.loc).Format("2006-01-02 15:04") },
+		"num":    func(f float64) string { return fmt.Sprintf("%.2f", f) },
+		"pct":    func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+		"mul300": func(f float64) float64 { return 300 * f },
+		"time":   func(v *view, t time.Time) string { return t.In(v.loc).Format("2006-01-02 15:04") },
 	}
 }
 
@@ -289,7 +309,7 @@ func groupDigits(s string) string {
 
 var parseOnce = sync.OnceValue(func() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer"} {
+	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer", "guides", "outbox"} {
 		pages[p] = template.Must(template.New(p).Funcs(pageFuncs()).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return pages

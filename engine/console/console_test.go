@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/apikey"
@@ -37,10 +39,12 @@ const (
 // fixture is a console on loopback over a real engine and database with
 // a small demo pond, a playbook that loads and one that does not.
 type fixture struct {
-	t   *testing.T
-	srv *httptest.Server
-	e   *engine.Engine
-	now time.Time
+	t      *testing.T
+	srv    *httptest.Server
+	e      *engine.Engine
+	db     *sqlite.DB
+	now    time.Time
+	nudged int
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -92,8 +96,11 @@ func newFixture(t *testing.T) *fixture {
 		}
 		keys = append(keys, apikey.Key{Name: k.name, Role: k.role, SHA256: sum})
 	}
+	f.db = db
 	f.srv = httptest.NewServer(console.New(e, console.Config{Keys: keys, Now: func() time.Time { return f.now },
-		NextRun: func(string) (time.Time, bool) { return anchor.Add(34 * time.Hour), true }}))
+		NextRun: func(string) (time.Time, bool) { return anchor.Add(34 * time.Hour), true },
+		Jobs:    db, JobsChanged: func() { f.nudged++ }, Tasks: db,
+		Guides: []actions.Guide{{ID: "g01", Name: "小王", Capacity: 2}, {ID: "g02", Name: "小李"}}}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -324,7 +331,7 @@ func TestBothLanguagesAreComplete(t *testing.T) {
 		} else {
 			f.get(c, "/lang/zh?back=/")
 		}
-		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/nowhere"} {
+		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/guides", "/outbox", "/nowhere"} {
 			_, pages[lang+" "+p] = f.get(c, p)
 		}
 	}
@@ -566,4 +573,80 @@ func mustCompile(t *testing.T, src string) *rules.Condition {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// The guides page shows each guide's open tasks against capacity, and a
+// task is marked done from it; the outbox page counts jobs by state,
+// lists a state's jobs, and retries a dead one (nudging the dispatcher)
+// or cancels a pending one.
+func TestGuidesAndOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.db.WriteFires(ctx, anchor, func(tx engine.FireTx) error {
+		fx := &domain.BatchEffects{Tags: map[string][]string{}, Tiers: map[string]string{}, Guides: map[string]string{}}
+		for i := 0; i < 3; i++ {
+			cust := fmt.Sprintf("c%07d", i)
+			fx.Tasks = append(fx.Tasks, domain.NewTask{Key: "t" + cust, Guide: "g01", CustomerID: cust, Playbook: "p", Rule: "r", Note: "回访 " + cust, DueAt: anchor.Add(24 * time.Hour)})
+			fx.Jobs = append(fx.Jobs, domain.NewJob{Key: "j" + cust, Kind: "webhook", Channel: "hook", Playbook: "p", Rule: "r", CustomerID: cust, Payload: []byte("{}"), MaxAttempts: 3})
+		}
+		return tx.ApplyEffects(fx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := f.db.ListJobs(ctx, domain.JobFilter{Limit: 10})
+	if err != nil || len(jobs) != 3 {
+		t.Fatal(jobs, err)
+	}
+	dead := jobs[0].ID
+	if err := f.db.FinishJobs(ctx, anchor, []domain.JobOutcome{{ID: dead, State: domain.JobDead, Attempts: 3, LastError: "receiver said 500"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	f.signIn(c, marketerSecret)
+
+	_, page := f.get(c, "/guides")
+	if !strings.Contains(page, `data-guide="g01" data-open="3"`) || !strings.Contains(page, "未完成任务 3 / 容量 2") || !strings.Contains(page, `class="over"`) || !strings.Contains(page, `data-guide="g02" data-open="0"`) {
+		t.Fatalf("guides page:\n%s", page)
+	}
+	task := regexp.MustCompile(`action="/guides/g01/tasks/(\d+)/done"`).FindStringSubmatch(page)
+	if res, _ := f.post(c, "/guides/g01/tasks/"+task[1]+"/done", url.Values{"csrf": {csrf(t, page)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("completing a task: %d", res.StatusCode)
+	}
+	if _, page := f.get(c, "/guides"); !strings.Contains(page, `data-guide="g01" data-open="2"`) {
+		t.Errorf("after completing one, the guides page:\n%s", page)
+	}
+
+	_, page = f.get(c, "/outbox")
+	if !strings.Contains(page, `data-state="dead" data-count="1"`) || !strings.Contains(page, `data-state="pending" data-count="2"`) ||
+		!strings.Contains(page, `data-job="`+strconv.FormatInt(dead, 10)+`"`) || !strings.Contains(page, "receiver said 500") {
+		t.Fatalf("outbox page (dead by default):\n%s", page)
+	}
+	if res, _ := f.get(c, "/outbox?state=bogus"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unknown state: %d", res.StatusCode)
+	}
+	id := strconv.FormatInt(dead, 10)
+	if res, _ := f.post(c, "/outbox/"+id+"/retry", url.Values{"csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("a forged retry: %d", res.StatusCode)
+	}
+	res, _ := f.post(c, "/outbox/"+id+"/retry", url.Values{"csrf": {csrf(t, page)}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/outbox?state=dead" || f.nudged != 1 {
+		t.Fatalf("retrying: %d to %q, nudged %d", res.StatusCode, res.Header.Get("Location"), f.nudged)
+	}
+	if j, _ := f.db.GetJob(ctx, dead); j.State != domain.JobPending || j.Attempts != 0 {
+		t.Errorf("the retried job is %s after %d attempts", j.State, j.Attempts)
+	}
+	_, page = f.get(c, "/outbox?state=pending")
+	if !strings.Contains(page, `data-state="pending" data-count="3"`) {
+		t.Errorf("the counts after the retry:\n%s", page)
+	}
+	if res, _ := f.post(c, "/outbox/"+id+"/cancel", url.Values{"csrf": {csrf(t, page)}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("cancelling: %d", res.StatusCode)
+	}
+	if j, _ := f.db.GetJob(ctx, dead); j.State != domain.JobCancelled {
+		t.Errorf("the cancelled job is %s", j.State)
+	}
+	if res, _ := f.post(c, "/outbox/"+id+"/cancel", url.Values{"csrf": {csrf(t, page)}}); res.StatusCode != http.StatusConflict {
+		t.Errorf("cancelling it again: %d", res.StatusCode)
+	}
 }

@@ -275,6 +275,26 @@ func (d *DB) ListJobs(ctx context.Context, f domain.JobFilter) ([]*domain.Job, e
 	return jobs, nil
 }
 
+// CountJobs counts the jobs in each state (engine.JobStore). It reads the
+// whole table: callers that show it often keep the answer a while.
+func (d *DB) CountJobs(ctx context.Context) (map[domain.JobState]int, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT state, count(*) FROM jobs GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[domain.JobState]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		out[domain.JobState(st)] = n
+	}
+	return out, rows.Err()
+}
+
 // GetJob reads one job.
 func (d *DB) GetJob(ctx context.Context, id int64) (*domain.Job, error) {
 	j, err := scanJob(d.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
