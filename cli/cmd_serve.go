@@ -224,6 +224,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	con := console.New(a.engine, console.Config{
 		Keys: keys, Now: o.clock.Now, Location: a.cfg.location, NextRun: sched.NextRun, Log: log, Warm: true, Context: ctx,
 		Jobs: a.db, JobsChanged: nudgeDispatcher(a), Tasks: a.db, Guides: a.cfg.guides(),
+		PlaybooksDir: playbooksDir(a.cfg.Playbooks), Reload: rl.reload,
 	})
 	srv := &http.Server{
 		Handler: reqs.wrap(withConsole(con, httpapi.New(a.engine, httpapi.Config{
@@ -412,4 +413,14 @@ func nudgeDispatcher(a *app) func() {
 			d.Nudge()
 		}
 	}
+}
+
+// playbooksDir is the directory the console's editor writes playbooks
+// into: the configured playbooks path when it is a directory, else none
+// (a single file is edited in place by its owner, not through koi).
+func playbooksDir(path string) string {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return path
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/rules"
 )
@@ -199,4 +201,15 @@ func (e *Engine) groupRules(pb *rules.Playbook) evaluate.GroupRules {
 		}
 	}
 	return out
+}
+
+// RecordPlaybookSave records that a playbook file was saved through koi.
+func (e *Engine) RecordPlaybookSave(ctx context.Context, s domain.PlaybookSave) error {
+	return e.store.RecordPlaybookSave(ctx, s)
+}
+
+// PlaybookSaves returns a playbook file's latest saves through koi, newest
+// first.
+func (e *Engine) PlaybookSaves(ctx context.Context, file string, limit int) ([]domain.PlaybookSave, error) {
+	return e.store.PlaybookSaves(ctx, file, limit)
 }

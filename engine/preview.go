@@ -8,6 +8,7 @@ import (
 
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
+	"github.com/koihq/koi/rules"
 )
 
 // DefaultPreviewSample is how many customers a preview shows by default.
@@ -62,6 +63,13 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 		_, err := e.selectPlaybooks([]string{req.Playbook})
 		return nil, err
 	}
+	return e.PreviewPlaybook(ctx, pb, req)
+}
+
+// PreviewPlaybook is Preview of a playbook that need not be loaded: one
+// being edited, against the fire history of the playbook of its name.
+// req.Playbook is not read.
+func (e *Engine) PreviewPlaybook(ctx context.Context, pb *rules.Playbook, req PreviewRequest) (*Preview, error) {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err

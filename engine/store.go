@@ -41,6 +41,10 @@ type Store interface {
 	// nil, answers which customers exist (see KnownCustomers); the store
 	// reads the customers itself when it is nil or cannot vouch.
 	AddEvents(ctx context.Context, evs []domain.Event, known KnownCustomers) (domain.AddedEvents, error)
+	// RecordPlaybookSave records a save of a playbook file made through koi.
+	RecordPlaybookSave(ctx context.Context, s domain.PlaybookSave) error
+	// PlaybookSaves returns a file's latest saves, newest first.
+	PlaybookSaves(ctx context.Context, file string, limit int) ([]domain.PlaybookSave, error)
 	// GetCustomer reads one stored customer; an Error with ENotFound when
 	// there is none.
 	GetCustomer(ctx context.Context, id string) (*domain.Customer, error)

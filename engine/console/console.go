@@ -61,6 +61,11 @@ type Config struct {
 	// guides, for the guides page.
 	Tasks  engine.TaskStore
 	Guides []actions.Guide
+	// PlaybooksDir is where the editor writes playbook files, and Reload
+	// what reloads them after a save (koi serve's reload, as SIGHUP). No
+	// directory: the editor is off.
+	PlaybooksDir string
+	Reload       func(ctx context.Context) (engine.ReloadResult, error)
 }
 
 // Cookie names.
@@ -70,8 +75,9 @@ const (
 	langCookie    = "koi_lang"
 )
 
-// maxForm bounds a form's body: the console's forms are small.
-const maxForm = 64 << 10
+// maxForm bounds a form's body: the editor's playbook (maxSource) and a
+// little more.
+const maxForm = maxSource + 16<<10
 
 type server struct {
 	engine   *engine.Engine
@@ -84,6 +90,8 @@ type server struct {
 	pond    *summaryCache
 	// jobCounts keeps the outbox page's counts by state a while.
 	jobCounts jobCounts
+	// saveMu makes the editor's saves one at a time.
+	saveMu sync.Mutex
 }
 
 // New returns the console's handler over e.
@@ -130,6 +138,9 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 		mux.HandleFunc("POST /outbox/{id}/retry", s.signedIn(s.moveJob(cfg.Jobs.RetryJob, true)))
 		mux.HandleFunc("POST /outbox/{id}/cancel", s.signedIn(s.moveJob(cfg.Jobs.CancelJob, false)))
 	}
+	mux.HandleFunc("GET /editor", s.signedIn(s.editorPage))
+	mux.HandleFunc("POST /editor", s.signedIn(s.editorPost))
+	mux.HandleFunc("POST /editor/validate", s.signedIn(s.validateJSON))
 	mux.HandleFunc("GET /runs", s.signedIn(s.runsPage))
 	mux.HandleFunc("GET /runs/{id}", s.signedIn(s.runPage))
 	mux.HandleFunc("POST /runs/{id}/approve", s.signedIn(s.decide(e.Approve)))
@@ -309,7 +320,7 @@ func groupDigits(s string) string {
 
 var parseOnce = sync.OnceValue(func() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer", "guides", "outbox"} {
+	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer", "guides", "outbox", "editor"} {
 		pages[p] = template.Must(template.New(p).Funcs(pageFuncs()).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return pages

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,7 @@ type fixture struct {
 	srv    *httptest.Server
 	e      *engine.Engine
 	db     *sqlite.DB
+	dir    string
 	now    time.Time
 	nudged int
 }
@@ -100,7 +102,9 @@ func newFixture(t *testing.T) *fixture {
 	f.srv = httptest.NewServer(console.New(e, console.Config{Keys: keys, Now: func() time.Time { return f.now },
 		NextRun: func(string) (time.Time, bool) { return anchor.Add(34 * time.Hour), true },
 		Jobs:    db, JobsChanged: func() { f.nudged++ }, Tasks: db,
-		Guides: []actions.Guide{{ID: "g01", Name: "小王", Capacity: 2}, {ID: "g02", Name: "小李"}}}))
+		Guides:       []actions.Guide{{ID: "g01", Name: "小王", Capacity: 2}, {ID: "g02", Name: "小李"}},
+		PlaybooksDir: dir, Reload: func(context.Context) (engine.ReloadResult, error) { return e.Reload(dir) }}))
+	f.dir = dir
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -331,7 +335,7 @@ func TestBothLanguagesAreComplete(t *testing.T) {
 		} else {
 			f.get(c, "/lang/zh?back=/")
 		}
-		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/guides", "/outbox", "/nowhere"} {
+		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/guides", "/outbox", "/editor", "/editor?file=recall.yaml", "/nowhere"} {
 			_, pages[lang+" "+p] = f.get(c, p)
 		}
 	}
@@ -648,5 +652,126 @@ func TestGuidesAndOutbox(t *testing.T) {
 	}
 	if res, _ := f.post(c, "/outbox/"+id+"/cancel", url.Values{"csrf": {csrf(t, page)}}); res.StatusCode != http.StatusConflict {
 		t.Errorf("cancelling it again: %d", res.StatusCode)
+	}
+}
+
+// The editor validates as one types (JSON for its script), previews on
+// the pond, and saves atomically and reloads; what does not load is
+// refused with its errors at their lines, and nothing is written. Each
+// save is recorded with who made it.
+func TestEditor(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	path := filepath.Join(f.dir, "recall.yaml")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, page := f.get(c, "/editor?file=recall.yaml")
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, "recency_days &gt; 60") || !strings.Contains(page, `<span>13</span>`) {
+		t.Fatalf("editor: %d\n%s", res.StatusCode, page)
+	}
+	token := csrf(t, page)
+	broken := strings.Replace(string(before), "recency_days > 60", "recency_days >", 1)
+
+	// As one types.
+	validate := func(src string) map[string]any {
+		t.Helper()
+		res, body := f.post(c, "/editor/validate", url.Values{"csrf": {token}, "file": {"recall.yaml"}, "source": {src}})
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("validate: %d %s", res.StatusCode, body)
+		}
+		var out map[string]any
+		if err := json.Unmarshal([]byte(body), &out); err != nil {
+			t.Fatal(err, body)
+		}
+		return out
+	}
+	if out := validate(broken); out["valid"] != false || !strings.Contains(fmt.Sprint(out["errors"]), "line:5") {
+		t.Errorf("validating the broken text: %v", out)
+	}
+	if out := validate(string(before)); out["valid"] != true {
+		t.Errorf("validating the file as it is: %v", out)
+	}
+	if res, _ := f.post(c, "/editor/validate", url.Values{"file": {"recall.yaml"}, "source": {broken}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("validating without the token: %d", res.StatusCode)
+	}
+
+	// Saving what does not load writes nothing.
+	res, page = f.post(c, "/editor", url.Values{"csrf": {token}, "file": {"recall.yaml"}, "source": {broken}, "action": {"save"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `<span class="err">5</span>`) || !strings.Contains(page, `data-line="5"`) {
+		t.Errorf("saving the broken text: %d\n%s", res.StatusCode, page)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(before) {
+		t.Error("a text that does not load was written")
+	}
+
+	// A preview of an edit, on the pond, writes nothing either.
+	edited := string(before) + "  - id: big\n    when: orders >= 2\n    once: true\n    actions:\n      - tag: { add: [big] }\n"
+	res, page = f.post(c, "/editor", url.Values{"csrf": {token}, "file": {"recall.yaml"}, "source": {edited}, "action": {"preview"}})
+	if res.StatusCode != http.StatusOK || !strings.Contains(page, `id="preview"`) || !strings.Contains(page, `data-rule="big"`) {
+		t.Fatalf("preview: %d\n%s", res.StatusCode, page)
+	}
+	if pb, _ := f.e.Playbook("recall"); len(pb.Rules) != 2 {
+		t.Error("a preview changed the running playbook")
+	}
+
+	// Saving a good edit writes it, reloads, and records who.
+	res, _ = f.post(c, "/editor", url.Values{"csrf": {token}, "file": {"recall.yaml"}, "source": {edited}, "action": {"save"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/editor?file=recall.yaml&saved=1" {
+		t.Fatalf("saving: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if now, _ := os.ReadFile(path); string(now) != edited {
+		t.Error("the saved text is not on disk")
+	}
+	pb, ok := f.e.Playbook("recall")
+	if !ok || len(pb.Rules) != 3 {
+		t.Fatalf("after the save the running playbook has %d rules", len(pb.Rules))
+	}
+	saves, err := f.e.PlaybookSaves(ctx, "recall.yaml", 10)
+	if err != nil || len(saves) != 1 || saves[0].By != "mia" || saves[0].Hash != pb.Hash {
+		t.Errorf("saves %+v, %v; want one by mia of %s", saves, err, pb.Hash)
+	}
+	if _, page := f.get(c, "/editor?file=recall.yaml&saved=1"); !strings.Contains(page, pb.Hash) || !strings.Contains(page, `id="notice"`) {
+		t.Errorf("the saved editor page does not show the save:\n%s", page)
+	}
+
+	// New files: from an example, not over one that exists, not under a
+	// name another playbook has, not outside the directory.
+	_, page = f.get(c, "/editor?from=recall.yaml")
+	if !strings.Contains(page, `name="new" value="1"`) || !strings.Contains(page, "id: big") {
+		t.Errorf("new from recall.yaml:\n%s", page)
+	}
+	newOne := strings.Replace(edited, "name: recall", "name: recall-two", 1)
+	for _, tc := range []struct {
+		file, src, says string
+	}{
+		{"recall.yaml", newOne, "已存在"},
+		{"two.yaml", edited, "已被 recall.yaml 使用"},
+		{"../escape.yaml", newOne, "文件名只能是"},
+		{"two_test.yaml", newOne, "文件名只能是"},
+	} {
+		res, page := f.post(c, "/editor", url.Values{"csrf": {token}, "new": {"1"}, "file": {tc.file}, "source": {tc.src}, "action": {"save"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, tc.says) {
+			t.Errorf("new %s: %d, want 422 saying %s", tc.file, res.StatusCode, tc.says)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(f.dir), "escape.yaml")); err == nil {
+		t.Error("a file was written outside the playbooks directory")
+	}
+	res, _ = f.post(c, "/editor", url.Values{"csrf": {token}, "new": {"1"}, "file": {"two.yaml"}, "source": {newOne}, "action": {"save"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("saving a new playbook: %d", res.StatusCode)
+	}
+	if _, ok := f.e.Playbook("recall-two"); !ok {
+		t.Error("the new playbook does not run")
+	}
+	entries, _ := os.ReadDir(f.dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".koi-edit-") {
+			t.Errorf("a temporary file was left: %s", e.Name())
+		}
 	}
 }

@@ -16,3 +16,14 @@ type HeldFire struct {
 	// hours, a deferred cap).
 	DeliverAt *time.Time `json:"deliver_at,omitempty"`
 }
+
+// PlaybookSave is one save of a playbook file made through koi (the
+// console's editor): which content, by whom, when.
+type PlaybookSave struct {
+	// File is the file's base name in the playbooks directory.
+	File string `json:"file"`
+	// Hash is the content hash of the playbook saved (rules.Playbook.Hash).
+	Hash string    `json:"hash"`
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+}
