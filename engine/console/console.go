@@ -123,6 +123,9 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 	static, _ := fs.Sub(assets, "static")
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	// Browsers ask for an icon on their own; it has none, and must not be
+	// sent to sign in.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /signin", s.signinPage)
 	mux.HandleFunc("POST /signin", s.signin)
 	mux.HandleFunc("POST /signout", s.signedIn(s.signout))
@@ -167,8 +170,9 @@ func secureHeaders(next http.Handler) http.Handler {
 // view is what every page's template gets.
 type view struct {
 	Lang string
-	// Path is the page's path, for the language switch to come back to.
-	Path string
+	// Path is the page's path, for the navigation; Here the page with its
+	// query, for the language switch to come back to.
+	Path, Here string
 	// Key is the signed-in key (nil on the sign-in page).
 	Key  *apikey.Key
 	CSRF string
@@ -200,7 +204,7 @@ func lang(r *http.Request) string {
 func (s *server) signedIn(h func(http.ResponseWriter, *http.Request, *view)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		now := s.cfg.Now()
-		v := &view{Lang: lang(r), Path: r.URL.Path, now: now, loc: s.cfg.Location}
+		v := &view{Lang: lang(r), Path: r.URL.Path, Here: r.URL.RequestURI(), now: now, loc: s.cfg.Location}
 		c, err := r.Cookie(sessionCookie)
 		var sess *session
 		if err == nil {

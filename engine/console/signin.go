@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/koihq/koi/engine/apikey"
@@ -16,7 +17,14 @@ func (s *server) signinPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) signinForm(w http.ResponseWriter, r *http.Request, v *view, status int) {
-	v.CSRF = randomToken()
+	// The browser's token is kept while it has one: a second sign-in page
+	// (another tab, the browser fetching an icon that redirects here) must
+	// not void the form of the first.
+	if c, err := r.Cookie(signinCookie); err == nil && tokenShape.MatchString(c.Value) {
+		v.CSRF = c.Value
+	} else {
+		v.CSRF = randomToken()
+	}
 	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: v.CSRF, Path: "/signin", MaxAge: 3600,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Cache-Control", "no-store")
@@ -67,3 +75,6 @@ func (s *server) signout(w http.ResponseWriter, r *http.Request, v *view) {
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
+
+// tokenShape is what randomToken makes: 32 bytes, URL-safe base64.
+var tokenShape = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)

@@ -36,7 +36,8 @@
   var timer = null, seq = 0;
   function validate() {
     var mine = ++seq;
-    var body = new FormData(form);
+    // URL-encoded, as the form posts: the server reads no multipart bodies.
+    var body = new URLSearchParams(new FormData(form));
     fetch("/editor/validate", { method: "POST", body: body, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (res) { if (res && mine === seq) { show(res.errors); } })
