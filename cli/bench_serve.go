@@ -94,6 +94,9 @@ type benchServeOptions struct {
 	batch, clients int
 	// triggerEvents is the number of trigger latency samples; 0 skips it.
 	triggerEvents int
+	// consoleRequests is how many times each console page is timed; 0
+	// skips the console measure.
+	consoleRequests int
 }
 
 // benchServeResult is what one server repetition measured.
@@ -108,6 +111,10 @@ type benchServeResult struct {
 	// rss is the server's peak resident memory at its stop; pondRSS its
 	// peak before the sustained ingest (see benchReport.ServePondRSSBytes).
 	rss, pondRSS int64
+	// console holds the console's page times; consoleFirst the pond
+	// page's first, which computes its figures.
+	console      []time.Duration
+	consoleFirst time.Duration
 }
 
 // benchServe runs the server measures --reps times and files them in rep.
@@ -125,9 +132,9 @@ func benchServe(ctx context.Context, dir string, customers, reps int, o benchSer
 		return err
 	}
 	rep.IngestSeconds, rep.IngestClients, rep.TriggerEvents = o.ingest.Seconds(), o.clients, o.triggerEvents
-	var firsts []float64
+	var firsts, consoleFirsts []float64
 	for r := 0; r < reps; r++ {
-		fmt.Fprintf(progress, "koi serve: repetition %d of %d (%d on: events, %s of ingest)\n", r+1, reps, o.triggerEvents, o.ingest)
+		fmt.Fprintf(progress, "koi serve: repetition %d of %d (%d on: events, console pages, %s of ingest)\n", r+1, reps, o.triggerEvents, o.ingest)
 		res, err := benchServeOnce(ctx, dir, cfg, secret, customers, rep.Events, o)
 		if err != nil {
 			return fmt.Errorf("koi serve repetition %d: %w", r+1, err)
@@ -143,7 +150,12 @@ func benchServe(ctx context.Context, dir string, customers, reps int, o benchSer
 			rep.TriggerLatencyP50Samples = append(rep.TriggerLatencyP50Samples, millis(percentile(res.latencies, 0.50)))
 			firsts = append(firsts, millis(res.first))
 		}
+		if o.consoleRequests > 0 {
+			rep.ConsoleP99Samples = append(rep.ConsoleP99Samples, millis(percentile(res.console, 0.99)))
+			consoleFirsts = append(consoleFirsts, millis(res.consoleFirst))
+		}
 	}
+	rep.ConsoleP99Ms, rep.ConsolePondFirstMs = median(rep.ConsoleP99Samples), median(consoleFirsts)
 	rep.IngestSustainedEventsPerSecond = median(rep.IngestSustainedSamples)
 	rep.TriggerLatencyP99Ms = median(rep.TriggerLatencyP99Samples)
 	rep.TriggerLatencyP50Ms = median(rep.TriggerLatencyP50Samples)
@@ -212,6 +224,11 @@ func benchServeOnce(ctx context.Context, dir, cfg, secret string, customers, eve
 		n, err := cl.triggerLatencies(ctx, customers, o.triggerEvents, res)
 		stored += n
 		if err != nil {
+			return nil, srv.explain(err)
+		}
+	}
+	if o.consoleRequests > 0 {
+		if res.console, res.consoleFirst, err = consoleLatencies(ctx, srv.base, secret, o.consoleRequests); err != nil {
 			return nil, srv.explain(err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 func TestBenchSmoke(t *testing.T) {
 	tmp := t.TempDir()
 	r := koi(t, []string{"TMPDIR=" + tmp}, "bench", "--customers", "20000", "--reps", "2", "--ingest-events", "5000", "--outbox-jobs", "2000",
-		"--ingest-seconds", "0.5", "--trigger-events", "10", "--json")
+		"--ingest-seconds", "0.5", "--trigger-events", "10", "--console-requests", "2", "--json")
 	if r.code != 0 {
 		t.Fatalf("koi bench exited %d: %s", r.code, r.stderr)
 	}
@@ -71,7 +71,10 @@ func TestBenchSmoke(t *testing.T) {
 	if len(rep.IngestSustainedSamples) != 2 || rep.IngestSustainedEventsPerSecond <= 0 || rep.IngestSeconds != 0.5 || rep.IngestClients != 4 {
 		t.Errorf("sustained ingest: samples %v over %v s from %d clients", rep.IngestSustainedSamples, rep.IngestSeconds, rep.IngestClients)
 	}
-	for _, xs := range [][]float64{rep.IngestSustainedSamples, rep.TriggerLatencyP99Samples, rep.TriggerLatencyP50Samples} {
+	if len(rep.ConsoleP99Samples) != 2 || rep.ConsoleP99Ms <= 0 || rep.ConsolePondFirstMs <= 0 || rep.ConsoleRequests != 2 {
+		t.Errorf("console: p99 samples %v, first pond page %v ms, %d requests a page", rep.ConsoleP99Samples, rep.ConsolePondFirstMs, rep.ConsoleRequests)
+	}
+	for _, xs := range [][]float64{rep.IngestSustainedSamples, rep.TriggerLatencyP99Samples, rep.TriggerLatencyP50Samples, rep.ConsoleP99Samples} {
 		for _, x := range xs {
 			if x <= 0 {
 				t.Errorf("a sample of the server measures is %v", x)
@@ -91,7 +94,7 @@ func TestBenchSmoke(t *testing.T) {
 	for _, c := range rep.Budget {
 		budget[c.What] = true
 	}
-	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 9 ||
+	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 10 || !budget["console_p99_ms"] ||
 		!budget["ingest_sustained_events_per_second"] || !budget["trigger_latency_p99_ms"] || !budget["outbox_deliveries_per_second"] {
 		t.Errorf("machine or budget missing: %+v %+v", rep.Machine, rep.Budget)
 	}
