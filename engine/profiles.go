@@ -92,6 +92,11 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 	if err != nil {
 		return err
 	}
+	return e.eachProfile(ctx, pond, pop, now, from, fn)
+}
+
+// eachProfile is EachProfile with the population to score RFM against.
+func (e *Engine) eachProfile(ctx context.Context, pond *profile.Pond, pop *profile.Population, now time.Time, from int, fn func(pos int, p *profile.Profile) bool) error {
 	pr := profile.NewProfiler(pond, now, e.cfg.Profile)
 	const chunk = 16
 	profiles := make([]profile.Profile, 0, chunk)

@@ -102,14 +102,22 @@ func ratio(a, b float64) float64 {
 
 // PondSummary computes the summary at now, decomposing GMV over the last
 // windowDays (one of SummaryWindows). It reads every profile twice (at
-// now and at the start of the window): a second or more at a million
-// customers, so callers keep the result (the console does, per pond
-// version).
+// now and at the end of the previous window), scored against the
+// population of now: a second or more at a million customers, so callers
+// keep the result (the console does, per pond version).
 func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int) (*PondSummary, error) {
 	if !validWindow(windowDays) {
 		return nil, fmt.Errorf("pond summary: a window of %d days; want one of %v", windowDays, SummaryWindows)
 	}
 	version, err := e.store.PondVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pop, err := e.population(ctx, pond, now)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +129,7 @@ func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int)
 		segments[seg] = &SegmentSummary{Segment: seg}
 	}
 	s.Current = GMVFactors{From: now.Add(-window), To: now}
-	err = e.EachProfile(ctx, now, 0, func(_ int, p *profile.Profile) bool {
+	err = e.eachProfile(ctx, pond, pop, now, 0, func(_ int, p *profile.Profile) bool {
 		s.Customers++
 		stages[p.Lifecycle]++
 		seg := p.RFM.Segment
@@ -140,8 +148,12 @@ func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int)
 	if err != nil {
 		return nil, fmt.Errorf("pond summary: %w", err)
 	}
+	// The previous window reads orders, spend and events, not RFM: today's
+	// population serves. Scoring against one of a month ago would compute
+	// a snapshot of the whole pond, and push today's out of the cache the
+	// runs and single profiles use.
 	s.Previous = GMVFactors{From: now.Add(-2 * window), To: now.Add(-window)}
-	err = e.EachProfile(ctx, s.Previous.To, 0, func(_ int, p *profile.Profile) bool {
+	err = e.eachProfile(ctx, pond, pop, s.Previous.To, 0, func(_ int, p *profile.Profile) bool {
 		addWindow(&s.Previous, p, windowDays)
 		return true
 	})

@@ -141,6 +141,7 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 		mux.HandleFunc("POST /outbox/{id}/retry", s.signedIn(s.moveJob(cfg.Jobs.RetryJob, true)))
 		mux.HandleFunc("POST /outbox/{id}/cancel", s.signedIn(s.moveJob(cfg.Jobs.CancelJob, false)))
 	}
+	mux.HandleFunc("GET /playbooks/{name}/report", s.signedIn(s.reportPage))
 	mux.HandleFunc("GET /editor", s.signedIn(s.editorPage))
 	mux.HandleFunc("POST /editor", s.signedIn(s.editorPost))
 	mux.HandleFunc("POST /editor/validate", s.signedIn(s.validateJSON))
@@ -324,7 +325,7 @@ func groupDigits(s string) string {
 
 var parseOnce = sync.OnceValue(func() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer", "guides", "outbox", "editor"} {
+	for _, p := range []string{"signin", "error", "pond", "playbooks", "runs", "run", "customers", "customer", "guides", "outbox", "editor", "report"} {
 		pages[p] = template.Must(template.New(p).Funcs(pageFuncs()).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return pages

@@ -335,7 +335,7 @@ func TestBothLanguagesAreComplete(t *testing.T) {
 		} else {
 			f.get(c, "/lang/zh?back=/")
 		}
-		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/guides", "/outbox", "/editor", "/editor?file=recall.yaml", "/nowhere"} {
+		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/guides", "/outbox", "/editor", "/editor?file=recall.yaml", "/playbooks/recall/report", "/nowhere"} {
 			_, pages[lang+" "+p] = f.get(c, p)
 		}
 	}
@@ -773,5 +773,71 @@ func TestEditor(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".koi-edit-") {
 			t.Errorf("a temporary file was left: %s", e.Name())
 		}
+	}
+}
+
+var ciDrawn = regexp.MustCompile(`<svg class="ci" [^>]*data-low="([^"]+)" data-high="([^"]+)" data-uplift="([^"]+)"`)
+
+// The outcome report draws each rule's uplift with its 95% interval, the
+// numbers the engine's report gives.
+func TestOutcomeReport(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := os.WriteFile(filepath.Join(f.dir, "promo.yaml"), []byte("name: promo\nholdout: 50%\nlimits: { max_fires: 100% }\nrules:\n  - id: all\n    when: \"true\"\n    once: true\n    actions:\n      - tag: { add: [promo] }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.e.Reload(f.dir); err == nil {
+		t.Fatal("broken.yaml loaded")
+	}
+	runs, err := f.e.Run(ctx, engine.RunRequest{At: anchor, Playbooks: []string{"promo"}})
+	if err != nil || runs[0].Status != engine.RunDone {
+		t.Fatalf("promo: %v %v", runs, err)
+	}
+	// Orders after the fires: more of them among the treated.
+	fires, err := f.e.ListFires(ctx, domain.FireFilter{Playbook: "promo", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []domain.Event
+	treated, held := 0, 0
+	for _, fr := range fires {
+		n := &held
+		if fr.Status == domain.FireFired {
+			n = &treated
+		}
+		if (fr.Status == domain.FireFired && *n < 60) || (fr.Status == domain.FireHoldout && *n < 20) {
+			evs = append(evs, domain.Event{ID: "promo-" + fr.CustomerID, CustomerID: fr.CustomerID, Type: domain.EventOrder, At: anchor.Add(48 * time.Hour), AmountFen: 9900})
+			*n++
+		}
+	}
+	if _, bad, err := f.db.InsertEvents(ctx, evs); err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	f.now = anchor.Add(10 * 24 * time.Hour)
+	reps, err := f.e.Report(ctx, "promo", f.now)
+	if err != nil || len(reps) != 1 || reps[0].Uplift == nil {
+		t.Fatalf("report: %+v %v", reps, err)
+	}
+	want := reps[0].Uplift
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	if _, page := f.get(c, "/playbooks"); !strings.Contains(page, `href="/playbooks/promo/report"`) {
+		t.Error("the playbooks page does not link the report")
+	}
+	res, page := f.get(c, "/playbooks/promo/report")
+	m := ciDrawn.FindStringSubmatch(page)
+	if res.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("report page: %d\n%s", res.StatusCode, page)
+	}
+	for i, v := range []float64{want.CILow, want.CIHigh, want.Uplift} {
+		if got, _ := strconv.ParseFloat(m[i+1], 64); got != v {
+			t.Errorf("drawn %v, the report says %v (low, high, uplift: %v)", m[i+1], v, m[1:])
+		}
+	}
+	if !strings.Contains(page, `data-verdict="`+want.Verdict+`"`) {
+		t.Errorf("the verdict %q is not shown", want.Verdict)
+	}
+	if res, _ := f.get(c, "/playbooks/nothing/report"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown playbook's report: %d", res.StatusCode)
 	}
 }
