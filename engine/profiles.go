@@ -92,12 +92,14 @@ func (e *Engine) EachProfile(ctx context.Context, now time.Time, from int, fn fu
 	if err != nil {
 		return err
 	}
-	return e.eachProfile(ctx, pond, pop, now, from, fn)
+	return e.eachProfile(ctx, pond, pop, now, from, true, fn)
 }
 
-// eachProfile is EachProfile with the population to score RFM against.
-func (e *Engine) eachProfile(ctx context.Context, pond *profile.Pond, pop *profile.Population, now time.Time, from int, fn func(pos int, p *profile.Profile) bool) error {
+// eachProfile is EachProfile with the population to score RFM against,
+// and without the attrs map when withAttrs is false.
+func (e *Engine) eachProfile(ctx context.Context, pond *profile.Pond, pop *profile.Population, now time.Time, from int, withAttrs bool, fn func(pos int, p *profile.Profile) bool) error {
 	pr := profile.NewProfiler(pond, now, e.cfg.Profile)
+	pr.WithoutAttrs = !withAttrs
 	const chunk = 16
 	profiles := make([]profile.Profile, 0, chunk)
 	positions := make([]int, 0, chunk)

@@ -129,7 +129,7 @@ func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int)
 		segments[seg] = &SegmentSummary{Segment: seg}
 	}
 	s.Current = GMVFactors{From: now.Add(-window), To: now}
-	err = e.eachProfile(ctx, pond, pop, now, 0, func(_ int, p *profile.Profile) bool {
+	err = e.eachProfile(ctx, pond, pop, now, 0, false, func(_ int, p *profile.Profile) bool {
 		s.Customers++
 		stages[p.Lifecycle]++
 		seg := p.RFM.Segment
@@ -153,7 +153,7 @@ func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int)
 	// a snapshot of the whole pond, and push today's out of the cache the
 	// runs and single profiles use.
 	s.Previous = GMVFactors{From: now.Add(-2 * window), To: now.Add(-window)}
-	err = e.eachProfile(ctx, pond, pop, s.Previous.To, 0, func(_ int, p *profile.Profile) bool {
+	err = e.eachProfile(ctx, pond, pop, s.Previous.To, 0, false, func(_ int, p *profile.Profile) bool {
 		addWindow(&s.Previous, p, windowDays)
 		return true
 	})

@@ -13,6 +13,11 @@ const SlotsPer = slotsPer
 // full snapshot: the API's lookups and listings, event triggers. It is not
 // safe for concurrent use; the caller holds the pond still while it works.
 type Profiler struct {
+	// WithoutAttrs leaves the profiles' Attrs map nil (Attr still reads
+	// them): for callers that never read attrs, which then cost no map per
+	// customer (a million maps of garbage for a pass over the pond).
+	WithoutAttrs bool
+
 	pond *Pond
 	pr   *profiler
 	sc   scratch
@@ -36,7 +41,9 @@ func (p *Profiler) Profile(i int, slots []int, pop *Population) Profile {
 	}
 	var out Profile
 	r.fill(&out, p.pr.now, &p.pond.types, slots[:slotsPer:slotsPer])
-	out.Attrs = out.attrList.Map()
+	if !p.WithoutAttrs {
+		out.Attrs = out.attrList.Map()
+	}
 	return out
 }
 
