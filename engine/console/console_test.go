@@ -300,7 +300,7 @@ func TestPlaybooksPage(t *testing.T) {
 	for _, want := range []string{
 		`data-file="recall.yaml"`, "运行中", "2 条规则", "<code>0 10 * * *</code>", "下次运行:2026-11-02 10:00",
 		`data-file="broken.yaml"`, "有 1 个错误", "broken.yaml:4:",
-		"#1 待审批",
+		"#1 待审批", `<table class="last" data-run="1">`, `<tr data-rule="lapsed"><td>lapsed</td>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the playbooks page lacks %q\n%s", want, page)

@@ -22,6 +22,8 @@ type playbookRow struct {
 	NextRun  *time.Time
 	Rules    int
 	Runs     []*engine.Run
+	// Last is the latest run with its per-rule counts.
+	Last *engine.Run
 }
 
 func (s *server) playbooksPage(w http.ResponseWriter, r *http.Request, v *view) {
@@ -42,6 +44,12 @@ func (s *server) playbooksPage(w http.ResponseWriter, r *http.Request, v *view) 
 				return
 			}
 			row.Runs = runs
+			if len(runs) > 0 {
+				if row.Last, err = s.engine.GetRun(r.Context(), runs[0].ID); err != nil {
+					s.internal(w, r, v, err)
+					return
+				}
+			}
 		}
 		rows = append(rows, row)
 	}
