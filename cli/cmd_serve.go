@@ -225,6 +225,7 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 		Keys: keys, Now: o.clock.Now, Location: a.cfg.location, NextRun: sched.NextRun, Log: log, Warm: true, Context: ctx,
 		Jobs: a.db, JobsChanged: nudgeDispatcher(a), Tasks: a.db, Guides: a.cfg.guides(),
 		PlaybooksDir: playbooksDir(a.cfg.Playbooks), Reload: rl.reload,
+		RunTest: consoleTestRunner(&playTester{cfg: a.cfg, registry: g.registry}),
 	})
 	srv := &http.Server{
 		Handler: reqs.wrap(withConsole(con, httpapi.New(a.engine, httpapi.Config{

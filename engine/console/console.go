@@ -66,6 +66,18 @@ type Config struct {
 	// directory: the editor is off.
 	PlaybooksDir string
 	Reload       func(ctx context.Context) (engine.ReloadResult, error)
+	// RunTest runs the cases of testFile (a playbook's *_test.yaml)
+	// against source as the playbook file, without touching the playbooks
+	// directory: the editor's "run its test". Nil: the editor offers none.
+	RunTest func(ctx context.Context, testFile, playbookFile string, source []byte) ([]TestCaseResult, error)
+}
+
+// TestCaseResult is one case of a playbook's test file, run.
+type TestCaseResult struct {
+	Case     string
+	Line     int
+	Passed   bool
+	Failures []string
 }
 
 // Cookie names.

@@ -47,6 +47,8 @@ type fixture struct {
 	dir    string
 	now    time.Time
 	nudged int
+	// testRuns are the editor's test runs: test file, playbook file, text.
+	testRuns [][3]string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -103,7 +105,14 @@ func newFixture(t *testing.T) *fixture {
 		NextRun: func(string) (time.Time, bool) { return anchor.Add(34 * time.Hour), true },
 		Jobs:    db, JobsChanged: func() { f.nudged++ }, Tasks: db,
 		Guides:       []actions.Guide{{ID: "g01", Name: "小王", Capacity: 2}, {ID: "g02", Name: "小李"}},
-		PlaybooksDir: dir, Reload: func(context.Context) (engine.ReloadResult, error) { return e.Reload(dir) }}))
+		PlaybooksDir: dir, Reload: func(context.Context) (engine.ReloadResult, error) { return e.Reload(dir) },
+		RunTest: func(_ context.Context, testFile, playbookFile string, source []byte) ([]console.TestCaseResult, error) {
+			f.testRuns = append(f.testRuns, [3]string{testFile, playbookFile, string(source)})
+			if strings.Contains(string(source), "id: big") {
+				return []console.TestCaseResult{{Case: "lapsed customers", Passed: true}, {Case: "big spenders", Failures: []string{"want big fired, got nothing"}}}, nil
+			}
+			return []console.TestCaseResult{{Case: "lapsed customers", Passed: true}}, nil
+		}}))
 	f.dir = dir
 	t.Cleanup(f.srv.Close)
 	return f
@@ -839,5 +848,37 @@ func TestOutcomeReport(t *testing.T) {
 	}
 	if res, _ := f.get(c, "/playbooks/nothing/report"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown playbook's report: %d", res.StatusCode)
+	}
+}
+
+// A playbook with a test file gets a button that runs the test against
+// the text being edited (the server's runner gets that text), and shows
+// each case; one without gets none.
+func TestEditorRunsTheTest(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(filepath.Join(f.dir, "recall_test.yaml"), []byte("# cases\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	if _, page := f.get(c, "/editor?file=welcome.yaml"); strings.Contains(page, `id="test"`) {
+		t.Error("a playbook without a test file offers to run one")
+	}
+	_, page := f.get(c, "/editor?file=recall.yaml")
+	if !strings.Contains(page, `id="test"`) {
+		t.Fatalf("no test button for recall.yaml:\n%s", page)
+	}
+	src, _ := os.ReadFile(filepath.Join(f.dir, "recall.yaml"))
+	edited := string(src) + "  - id: big\n    when: orders >= 2\n    once: true\n    actions:\n      - tag: { add: [big] }\n"
+	res, page := f.post(c, "/editor", url.Values{"csrf": {csrf(t, page)}, "file": {"recall.yaml"}, "source": {edited}, "action": {"test"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `data-case="big spenders" data-passed="false"`) ||
+		!strings.Contains(page, "want big fired, got nothing") || !strings.Contains(page, `data-case="lapsed customers" data-passed="true"`) {
+		t.Errorf("test results: %d\n%s", res.StatusCode, page)
+	}
+	if len(f.testRuns) != 1 || f.testRuns[0] != [3]string{filepath.Join(f.dir, "recall_test.yaml"), "recall.yaml", edited} {
+		t.Errorf("the runner got %q", f.testRuns)
+	}
+	if now, _ := os.ReadFile(filepath.Join(f.dir, "recall.yaml")); string(now) != string(src) {
+		t.Error("running the test wrote the file")
 	}
 }

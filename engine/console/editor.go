@@ -65,6 +65,12 @@ type editorData struct {
 	Saves        []domain.PlaybookSave
 	// Examples are the files a new playbook can start from.
 	Examples []string
+	// TestFile is the file's *_test.yaml when it has one (and the server
+	// can run it); Tests and TestError what running it gave.
+	TestFile  string
+	Tests     []TestCaseResult
+	TestError string
+	TestsRun  bool
 }
 
 // editorPage shows the editor: ?file= edits a file of the playbooks
@@ -144,6 +150,27 @@ func (s *server) editorPost(w http.ResponseWriter, r *http.Request, v *view) {
 				}
 				sort.Slice(vals, func(i, j int) bool { return vals[i].Name < vals[j].Name })
 				d.SampleValues = append(d.SampleValues, vals)
+			}
+		case "test":
+			if d.TestFile = s.testFileOf(d); d.TestFile == "" {
+				s.fail(w, r, v, http.StatusNotFound, "error.notfound")
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), previewBudget)
+			res, err := s.cfg.RunTest(ctx, filepath.Join(s.cfg.PlaybooksDir, d.TestFile), d.File, []byte(d.Source))
+			cancel()
+			d.Tests, d.TestsRun = res, true
+			if err != nil {
+				d.TestError = err.Error()
+			}
+			failed := 0
+			for _, t := range res {
+				if !t.Passed {
+					failed++
+				}
+			}
+			if failed > 0 || err != nil {
+				status = http.StatusUnprocessableEntity
 			}
 		case "save":
 			saveErrs, err := s.save(r.Context(), d.File, []byte(d.Source), pb, v.Key.Name)
@@ -287,6 +314,9 @@ func (s *server) editorExtras(ctx context.Context, d *editorData) error {
 	for i := range d.Lines {
 		d.Lines[i] = i + 1
 	}
+	if d.TestFile == "" {
+		d.TestFile = s.testFileOf(d)
+	}
 	d.ErrLines = map[int]bool{}
 	for _, e := range d.Errors {
 		d.ErrLines[e.Line] = true
@@ -335,4 +365,18 @@ func (s *server) validateJSON(w http.ResponseWriter, r *http.Request, v *view) {
 	out.Valid = len(errs) == 0
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// testFileOf names the *_test.yaml beside the edited file, when there is
+// one and the server can run tests.
+func (s *server) testFileOf(d *editorData) string {
+	if s.cfg.RunTest == nil || d.New || !fileName.MatchString(d.File) {
+		return ""
+	}
+	ext := filepath.Ext(d.File)
+	name := strings.TrimSuffix(d.File, ext) + "_test" + ext
+	if _, err := os.Stat(filepath.Join(s.cfg.PlaybooksDir, name)); err != nil {
+		return ""
+	}
+	return name
 }
