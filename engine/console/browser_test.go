@@ -75,6 +75,7 @@ func TestInABrowser(t *testing.T) {
 	for path, want := range map[string]string{
 		"/playbooks": "剧本", "/runs": "运行", "/runs/1": "运行 #1 · recall", "/customers?tier=vip": "客户",
 		"/customers/c0000003": "c0000003", "/guides": "导购", "/outbox": "发件箱", "/editor?file=recall.yaml": "编辑 recall.yaml",
+		"/playbooks/recall/report": "recall 的效果报表",
 	} {
 		run("open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("h1")))
 		if h := heading(path); !strings.HasPrefix(h, want) {
