@@ -16,9 +16,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/time/rate"
 
@@ -292,7 +294,13 @@ func (s *server) setLang(w http.ResponseWriter, r *http.Request) {
 // localPath returns back when it is a path on this server, else "/": a
 // link must not be able to send a signed-in browser elsewhere.
 func localPath(back string) string {
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.HasPrefix(back, "/\\") || strings.ContainsAny(back, "\r\n") {
+	// Browsers drop tabs and newlines from URLs and read '\\' as '/': any
+	// control character or backslash could turn "/\t/x" into "//x".
+	if strings.IndexFunc(back, func(r rune) bool { return unicode.IsControl(r) || r == '\\' }) >= 0 {
+		return "/"
+	}
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
 		return "/"
 	}
 	return back
@@ -301,8 +309,10 @@ func localPath(back string) string {
 // pageFuncs are the templates' functions.
 func pageFuncs() template.FuncMap {
 	return template.FuncMap{
-		"t":   translate,
-		"int": func(n int) string { return groupDigits(fmt.Sprint(n)) },
+		"t": translate,
+		// pathesc escapes a path segment: an id may hold '/', '?' or '#'.
+		"pathesc": url.PathEscape,
+		"int":     func(n int) string { return groupDigits(fmt.Sprint(n)) },
 		"yuan": func(f float64) string {
 			return groupDigits(fmt.Sprintf("%.2f", f))
 		},

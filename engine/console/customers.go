@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"sort"
@@ -38,8 +39,10 @@ type customersData struct {
 	Tiers     []string
 	Searched  bool
 	Customers []map[string]any
-	// Next is the query string of the next page, when there is one.
-	Next string
+	// Next is the query string of the next page, when there is one,
+	// encoded already (url.Values.Encode): the template must not encode it
+	// again.
+	Next template.URL
 }
 
 // customersPage searches customers by id or name, segment, lifecycle,
@@ -108,7 +111,7 @@ func (s *server) customersPage(w http.ResponseWriter, r *http.Request, v *view) 
 			next[k] = vals
 		}
 		next.Set("next", strconv.Itoa(page.Next))
-		d.Next = next.Encode()
+		d.Next = template.URL(next.Encode()) // #nosec: query values, encoded
 	}
 	s.render(w, r, http.StatusOK, "customers", v)
 }

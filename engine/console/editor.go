@@ -90,7 +90,7 @@ func (s *server) editorPage(w http.ResponseWriter, r *http.Request, v *view) {
 			s.fail(w, r, v, http.StatusNotFound, "error.notfound")
 			return
 		}
-		src, err := os.ReadFile(filepath.Join(s.cfg.PlaybooksDir, file))
+		src, err := readBounded(filepath.Join(s.cfg.PlaybooksDir, file))
 		if err != nil {
 			s.fail(w, r, v, http.StatusNotFound, "error.notfound")
 			return
@@ -102,8 +102,12 @@ func (s *server) editorPage(w http.ResponseWriter, r *http.Request, v *view) {
 	default:
 		d.New, d.Source = true, skeleton
 		if from := q.Get("from"); from != "" {
-			src, err := os.ReadFile(filepath.Join(s.cfg.PlaybooksDir, from))
-			if !fileName.MatchString(from) || err != nil {
+			if !fileName.MatchString(from) { // before anything is opened
+				s.fail(w, r, v, http.StatusNotFound, "error.notfound")
+				return
+			}
+			src, err := readBounded(filepath.Join(s.cfg.PlaybooksDir, from))
+			if err != nil {
 				s.fail(w, r, v, http.StatusNotFound, "error.notfound")
 				return
 			}
@@ -173,7 +177,7 @@ func (s *server) editorPost(w http.ResponseWriter, r *http.Request, v *view) {
 				status = http.StatusUnprocessableEntity
 			}
 		case "save":
-			saveErrs, err := s.save(r.Context(), d.File, []byte(d.Source), pb, v.Key.Name)
+			saveErrs, err := s.save(r.Context(), d.File, []byte(d.Source), pb, v.Key.Name, d.New, v.Lang)
 			if err != nil {
 				s.internal(w, r, v, err)
 				return
@@ -229,10 +233,15 @@ func (s *server) check(d *editorData, lang string) (*rules.Playbook, []rules.Err
 // reloads. Should the reload find the file wanting after all, the old
 // content is put back (or the new file removed) and its errors returned.
 // Saves are one at a time.
-func (s *server) save(ctx context.Context, file string, src []byte, pb *rules.Playbook, by string) ([]rules.Error, error) {
+func (s *server) save(ctx context.Context, file string, src []byte, pb *rules.Playbook, by string, isNew bool, lang string) ([]rules.Error, error) {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	path := filepath.Join(s.cfg.PlaybooksDir, file)
+	// Checked again under the lock: two new files of one name posted at
+	// once must not both be written.
+	if _, err := os.Stat(path); isNew && err == nil {
+		return []rules.Error{{File: file, Line: 1, Col: 1, Msg: translate(lang, "editor.exists", file)}}, nil
+	}
 	old, readErr := os.ReadFile(path)
 	if err := writeAtomic(path, src); err != nil {
 		return nil, fmt.Errorf("save %s: %w", file, err)
@@ -379,4 +388,17 @@ func (s *server) testFileOf(d *editorData) string {
 		return ""
 	}
 	return name
+}
+
+// readBounded reads a playbook file of at most maxSource bytes: the name
+// may be a regular file's only, so a device or pipe put there is refused.
+func readBounded(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxSource {
+		return nil, fmt.Errorf("%s is not a playbook file of at most %d bytes", filepath.Base(path), maxSource)
+	}
+	return os.ReadFile(path)
 }

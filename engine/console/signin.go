@@ -34,16 +34,18 @@ func (s *server) signinForm(w http.ResponseWriter, r *http.Request, v *view, sta
 // signin exchanges a marketer or admin key for a session cookie.
 func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	v := &view{Lang: lang(r), Path: "/signin", Title: "signin.title", now: s.cfg.Now(), loc: s.cfg.Location}
-	if !s.signins.Allow() {
-		v.Error = translate(v.Lang, "signin.slow")
-		s.signinForm(w, r, v, http.StatusTooManyRequests)
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	c, _ := r.Cookie(signinCookie)
 	if err := r.ParseForm(); err != nil || c == nil || !sameToken(r.PostForm.Get("csrf"), c.Value) {
 		v.Error = translate(v.Lang, "signin.expired")
 		s.signinForm(w, r, v, http.StatusForbidden)
+		return
+	}
+	// Counted only once the form is the browser's own: posts refused
+	// anyway must not use up everyone's attempts.
+	if !s.signins.Allow() {
+		v.Error = translate(v.Lang, "signin.slow")
+		s.signinForm(w, r, v, http.StatusTooManyRequests)
 		return
 	}
 	key := apikey.Find(s.cfg.Keys, r.PostForm.Get("key"))
