@@ -48,8 +48,8 @@ type Config struct {
 	NextRun func(playbook string) (time.Time, bool)
 	// Log receives failures (default slog.Default()).
 	Log *slog.Logger
-	// Warm computes the pond page's summary at once, in the background,
-	// so that the first visit finds it ready.
+	// Warm computes the pond page's summaries (every window) at once, in
+	// the background, so that the first visits find them ready.
 	Warm bool
 	// Context bounds the console's background work: when it ends, so does
 	// any summary being computed (default: never).

@@ -93,17 +93,23 @@ func (c *summaryCache) compute(ctx context.Context, days int) (*engine.PondSumma
 	return s, nil
 }
 
-// Warm computes the summary of the default window in the background, so
-// that the first visit to the pond page finds it ready.
+// warm computes the summaries of every window in the background, one
+// after the other, so that no visit to the pond page waits for one.
 func (c *summaryCache) warm() {
-	c.mu.Lock()
-	if c.busy[defaultWindow] {
-		c.mu.Unlock()
-		return
-	}
-	c.busy[defaultWindow] = true
-	c.mu.Unlock()
-	go c.refresh(defaultWindow)
+	go func() {
+		for _, days := range engine.SummaryWindows {
+			c.mu.Lock()
+			busy := c.busy[days]
+			c.busy[days] = true
+			c.mu.Unlock()
+			if !busy {
+				c.refresh(days)
+			}
+			if c.ctx.Err() != nil {
+				return
+			}
+		}
+	}()
 }
 
 // defaultWindow is the GMV window the pond page opens with.
