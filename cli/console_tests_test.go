@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,17 +60,8 @@ func TestConsoleTestRunner(t *testing.T) {
 	}
 	after, _ := os.ReadDir(os.TempDir())
 	for _, e := range after {
-		if strings.HasPrefix(e.Name(), "koi-console-test-") && !contains(before, e.Name()) {
+		if strings.HasPrefix(e.Name(), "koi-console-test-") && !slices.ContainsFunc(before, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
-}
-
-func contains(es []os.DirEntry, name string) bool {
-	for _, e := range es {
-		if e.Name() == name {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/koihq/koi/engine/profile"
@@ -106,7 +107,7 @@ func ratio(a, b float64) float64 {
 // population of now: a second or more at a million customers, so callers
 // keep the result (the console does, per pond version).
 func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int) (*PondSummary, error) {
-	if !validWindow(windowDays) {
+	if !slices.Contains(SummaryWindows, windowDays) {
 		return nil, fmt.Errorf("pond summary: a window of %d days; want one of %v", windowDays, SummaryWindows)
 	}
 	version, err := e.store.PondVersion(ctx)
@@ -171,15 +172,6 @@ func (e *Engine) PondSummary(ctx context.Context, now time.Time, windowDays int)
 		s.Segments = append(s.Segments, *segments[seg])
 	}
 	return s, nil
-}
-
-func validWindow(days int) bool {
-	for _, w := range SummaryWindows {
-		if w == days {
-			return true
-		}
-	}
-	return false
 }
 
 // addWindow adds a profile computed at g.To to the window's counts.

@@ -38,15 +38,7 @@ func TestInABrowser(t *testing.T) {
 	exe := browserPath(t)
 	f := newFixture(t)
 	f.now = time.Now() // the browser's cookie jar lives on the real clock
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("headless", true), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTime := context.WithTimeout(ctx, time.Minute)
-	defer cancelTime()
+	ctx := newBrowser(t, exe, time.Minute)
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
@@ -121,4 +113,19 @@ func TestInABrowser(t *testing.T) {
 	if h := heading("in English"); !strings.HasPrefix(h, "Editing recall.yaml") {
 		t.Errorf("in English the editor's heading is %q", h)
 	}
+}
+
+// newBrowser starts a headless Chromium for the test, its own profile in
+// a temporary directory, and returns a context of it that ends after
+// limit (or with the test).
+func newBrowser(t *testing.T, exe string, limit time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("headless", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTime := context.WithTimeout(ctx, limit)
+	t.Cleanup(func() { cancelTime(); cancel(); cancelAlloc() })
+	return ctx
 }

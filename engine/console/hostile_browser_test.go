@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,15 +17,7 @@ func TestReviewLangBackOpenRedirectInBrowser(t *testing.T) {
 	f := newFixture(t)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<h1>evil</h1>")) }))
 	defer evil.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("headless", true), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTime := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelTime()
+	ctx := newBrowser(t, exe, 30*time.Second)
 	host := strings.TrimPrefix(evil.URL, "http://")
 	if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/lang/en?back=/%09/"+host+"/landed")); err != nil {
 		t.Fatal(err)

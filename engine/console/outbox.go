@@ -79,14 +79,10 @@ func (s *server) outboxPage(w http.ResponseWriter, r *http.Request, v *view) {
 			return
 		}
 	}
-	var before int64
-	if b := q.Get("before"); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			s.fail(w, r, v, http.StatusBadRequest, "error.bad_query", "before")
-			return
-		}
-		before = n
+	before, ok := beforeID(q)
+	if !ok {
+		s.fail(w, r, v, http.StatusBadRequest, "error.bad_query", "before")
+		return
 	}
 	counts, at, err := s.jobCounts.get(r.Context(), s)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -156,7 +157,7 @@ func (s *server) pondPage(w http.ResponseWriter, r *http.Request, v *view) {
 	days := defaultWindow
 	if q := r.URL.Query().Get("window"); q != "" {
 		n, err := strconv.Atoi(q)
-		if err != nil || !validWindow(n) {
+		if err != nil || !slices.Contains(engine.SummaryWindows, n) {
 			s.fail(w, r, v, http.StatusBadRequest, "error.notfound")
 			return
 		}
@@ -169,15 +170,6 @@ func (s *server) pondPage(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	v.Title, v.Data = "pond.title", buildPondData(sum)
 	s.render(w, r, http.StatusOK, "pond", v)
-}
-
-func validWindow(n int) bool {
-	for _, w := range engine.SummaryWindows {
-		if w == n {
-			return true
-		}
-	}
-	return false
 }
 
 const (

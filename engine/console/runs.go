@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -32,18 +34,14 @@ type runsData struct {
 func (s *server) runsPage(w http.ResponseWriter, r *http.Request, v *view) {
 	q := r.URL.Query()
 	d := &runsData{Status: q.Get("status"), Statuses: runStatuses}
-	if d.Status != "" && !contains(runStatuses, d.Status) {
+	if d.Status != "" && !slices.Contains(runStatuses, d.Status) {
 		s.fail(w, r, v, http.StatusBadRequest, "error.bad_query", "status")
 		return
 	}
-	var before int64
-	if b := q.Get("before"); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			s.fail(w, r, v, http.StatusBadRequest, "error.bad_query", "before")
-			return
-		}
-		before = n
+	before, ok := beforeID(q)
+	if !ok {
+		s.fail(w, r, v, http.StatusBadRequest, "error.bad_query", "before")
+		return
 	}
 	runs, err := s.engine.ListRuns(r.Context(), domain.RunFilter{Status: d.Status, BeforeID: before, Limit: runsPerPage})
 	if err != nil {
@@ -140,11 +138,13 @@ func runID(r *http.Request) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// beforeID reads the ?before= of a listing's page: 0 for the first page,
+// false when it is not a positive id.
+func beforeID(q url.Values) (int64, bool) {
+	b := q.Get("before")
+	if b == "" {
+		return 0, true
 	}
-	return false
+	n, err := strconv.ParseInt(b, 10, 64)
+	return n, err == nil && n > 0
 }
