@@ -65,11 +65,12 @@ func TestAddEventsAsksKnownCustomers(t *testing.T) {
 	}
 }
 
-// A customer deleted while a run writes gets no coupon and leaves no fire,
-// whether the deletion went through the engine (its pond follows) or
-// through another process (the batch reads the customers table): the
-// write connection does not enforce foreign keys, so this is staging's
-// check alone.
+// A customer deleted while a run writes gets no coupon, no tag change and
+// no fire, whether the deletion went through the engine (its pond
+// follows) or through another process (the batch reads the customers
+// table): the write connection does not enforce foreign keys, and the
+// store does not look customers up again, so this is staging's check
+// alone.
 func TestCouponsOfACustomerDeletedMidRun(t *testing.T) {
 	for _, how := range []string{"engine", "other process"} {
 		t.Run(how, func(t *testing.T) {
@@ -84,6 +85,11 @@ rules:
     once: true
     actions:
       - coupon: { amount: 5, expires_in: 7d }
+  - id: mark
+    when: member
+    once: true
+    actions:
+      - tag: { add: [gifted] }
 `)
 			ctx := context.Background()
 			var e *engine.Engine
@@ -110,13 +116,15 @@ rules:
 			if !deleted {
 				t.Fatal("the run wrote no batch")
 			}
-			c := r.Rules[0]
-			if c.Matched != 20 || c.Fired != 19 || c.Errors != 1 {
-				t.Errorf("matched %d, fired %d, errors %d (%s); want 20, 19, 1", c.Matched, c.Fired, c.Errors, c.FirstError)
+			for _, c := range r.Rules {
+				if c.Matched != 20 || c.Fired != 19 || c.Errors != 1 {
+					t.Errorf("%s: matched %d, fired %d, errors %d (%s); want 20, 19, 1", c.Rule, c.Matched, c.Fired, c.Errors, c.FirstError)
+				}
 			}
 			for _, q := range []string{
 				`SELECT count(*) FROM coupons WHERE customer_id NOT IN (SELECT id FROM customers)`,
 				`SELECT count(*) FROM fires WHERE customer_id = 'c015'`,
+				`SELECT count(*) FROM customer_changes WHERE customer_id NOT IN (SELECT id FROM customers)`,
 			} {
 				if n := f.count(q); n != 0 {
 					t.Errorf("%s: %d", q, n)
@@ -124,6 +132,9 @@ rules:
 			}
 			if n := f.count(`SELECT count(*) FROM coupons`); n != 19 {
 				t.Errorf("%d coupons, want 19", n)
+			}
+			if n := f.count(`SELECT count(*) FROM customers_now WHERE tags LIKE '%gifted%'`); n != 19 {
+				t.Errorf("%d customers tagged, want 19", n)
 			}
 		})
 	}
