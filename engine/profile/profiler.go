@@ -75,6 +75,7 @@ func (s *Snapshot) Sparse() bool { return s.sparse != nil }
 func (pop *Population) Clone() *Population {
 	p := *pop
 	p.recency, p.orders, p.spend = slices.Clone(p.recency), slices.Clone(p.orders), slices.Clone(p.spend)
+	p.recencyRank.below, p.ordersRank.below = slices.Clone(p.recencyRank.below), slices.Clone(p.ordersRank.below)
 	return &p
 }
 

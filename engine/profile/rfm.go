@@ -2,7 +2,6 @@ package profile
 
 import (
 	"slices"
-	"sort"
 
 	"github.com/koihq/koi/actions"
 )
@@ -15,6 +14,60 @@ type Population struct {
 	spend                  []int64 // ascending, fen
 	meanR, meanF, meanM    float64 // meanM in fen
 	highR, highF, highMFen float64 // the boundaries segments use
+	// recencyRank and ordersRank answer the searches of recency and
+	// orders by table: both are small whole numbers (days, orders), and a
+	// table lookup per customer instead of a binary search over the
+	// population took a third off scoring a million customers.
+	recencyRank, ordersRank rankTable
+}
+
+// rankTable counts, for each value v of a sorted population, how many
+// values are below v: below[v-lo] for v in [lo, lo+len(below)), 0 under
+// lo and n over it.
+type rankTable struct {
+	lo    int32
+	n     int
+	below []int32
+}
+
+// maxRankTable bounds a rank table's size; a population spread wider is
+// searched instead.
+const maxRankTable = 1 << 16
+
+// build fills t from sorted, reusing its memory; it leaves t empty (so
+// that lowerBound searches) when the values spread too wide.
+func (t *rankTable) build(sorted []int32) {
+	t.below, t.n = t.below[:0], len(sorted)
+	if t.n == 0 || int64(sorted[t.n-1])-int64(sorted[0]) >= maxRankTable {
+		return
+	}
+	t.lo = sorted[0]
+	if span := int(sorted[t.n-1]-t.lo) + 1; cap(t.below) < span {
+		t.below = make([]int32, 0, span)
+	}
+	k := 0
+	for v := t.lo; v <= sorted[t.n-1]; v++ {
+		for k < t.n && sorted[k] < v {
+			k++
+		}
+		t.below = append(t.below, int32(k))
+	}
+}
+
+// lowerBound returns the index of the first of the sorted population
+// that is at least v (n if none is).
+func (t *rankTable) lowerBound(sorted []int32, v int32) int {
+	if len(t.below) == 0 {
+		return searchInt32(sorted, v)
+	}
+	switch i := int64(v) - int64(t.lo); {
+	case i < 0:
+		return 0
+	case i >= int64(len(t.below)):
+		return t.n
+	default:
+		return int(t.below[i])
+	}
 }
 
 // newPopulation builds the distribution from scored rows, reusing the
@@ -31,6 +84,7 @@ func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 	pop := &Population{}
 	if old != nil && cap(old.recency) >= n {
 		pop.recency, pop.orders, pop.spend = old.recency[:0], old.orders[:0], old.spend[:0]
+		pop.recencyRank.below, pop.ordersRank.below = old.recencyRank.below, old.ordersRank.below
 	} else {
 		pop.recency, pop.orders, pop.spend = make([]int32, 0, n), make([]int32, 0, n), make([]int64, 0, n)
 	}
@@ -56,6 +110,8 @@ func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 	slices.Sort(pop.recency)
 	slices.Sort(pop.orders)
 	slices.Sort(pop.spend)
+	pop.recencyRank.build(pop.recency)
+	pop.ordersRank.build(pop.orders)
 	pop.highR, pop.highF, pop.highMFen = pop.meanR, pop.meanF, pop.meanM
 	if th != nil {
 		pop.highR, pop.highF = th.RecencyDays, th.Orders
@@ -82,9 +138,9 @@ func (pop *Population) score(r *row) {
 	}
 	rec, ord, spend := r.recency, r.rfmOrders, r.rfmSpend
 	// w is the number of scored customers with a strictly worse value.
-	worseR := pop.n - searchInt32(pop.recency, rec+1) // recency: higher is worse
-	worseF := searchInt32(pop.orders, ord)
-	worseM := sort.Search(pop.n, func(i int) bool { return pop.spend[i] >= spend })
+	worseR := pop.n - pop.recencyRank.lowerBound(pop.recency, rec+1) // recency: higher is worse
+	worseF := pop.ordersRank.lowerBound(pop.orders, ord)
+	worseM, _ := slices.BinarySearch(pop.spend, spend)
 	r.r = uint8(1 + 5*worseR/pop.n)
 	r.f = uint8(1 + 5*worseF/pop.n)
 	r.m = uint8(1 + 5*worseM/pop.n)
