@@ -72,3 +72,22 @@ func BenchmarkEvaluateExamples(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(snap.Len()*len(conds)), "ns/condition")
 }
+
+// BenchmarkFill fills every profile of a 200,000-customer snapshot, as an
+// evaluation does once per customer and playbook.
+func BenchmarkFill(b *testing.B) {
+	p := demoPond(b, 200_000)
+	snap := profile.ComputeSnapshot(p, benchAt, profile.ProfileConfig{})
+	buf := profile.ProfileBuf{WithoutAttrs: true}
+	orders := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range snap.Len() {
+			orders += snap.Fill(i, &buf).Orders
+		}
+	}
+	if orders == 0 {
+		b.Fatal("no orders filled")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(snap.Len()), "ns/customer")
+}
