@@ -14,9 +14,9 @@ import (
 // has written, so it sees that playbook's tiers, tags and coupons. Writing
 // is SQLite's single writer on one core. While it goes on, the lookahead
 // evaluates the next playbook on the other core, over the snapshot as it
-// stands; once the writing is done, it evaluates again only the customers
-// the writing changed, before and after their profiles are refreshed, and
-// swaps their part of the result. The outcome is exactly that of
+// stands, and the writer joins in once it is done with its own; then it
+// evaluates again only the customers the writing changed, before and
+// after their profiles are refreshed, and swaps their part of the result. The outcome is exactly that of
 // evaluating afterwards (TestLookaheadEqualsEvaluatingAfterwards), at the
 // cost of the changed customers only.
 
@@ -24,27 +24,41 @@ import (
 type lookahead struct {
 	pb      *rules.Playbook
 	started time.Time
-	done    chan struct{}
-	marks   *evaluate.Marks
-	ev      *evaluate.Evaluation
-	err     error
+	// ready closes once job is set (the marks are read); done once the
+	// lookahead's own goroutine is through.
+	ready, done chan struct{}
+	marks       *evaluate.Marks
+	job         *evaluate.Job
+	err         error
 }
 
-// startLookahead evaluates pb on one goroutine. Until wait returns, the
+// startLookahead evaluates pb on one goroutine; the writer joins in when
+// it is done with its playbook (settle). Until settle returns, the
 // snapshot's profiles must not change.
 func (e *Engine) startLookahead(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot) *lookahead {
-	la := &lookahead{pb: pb, started: time.Now(), done: make(chan struct{})}
+	la := &lookahead{pb: pb, started: time.Now(), ready: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(la.done)
 		if la.marks, la.err = e.marks(ctx, pb, snap.Pond()); la.err != nil {
 			return
 		}
-		la.ev = evaluate.EvaluateWith(pb, snap, la.marks, 1, false)
+		la.job = evaluate.NewJob(nil, pb, snap, la.marks, false)
+		close(la.ready)
+		la.job.Work()
 	}()
 	return la
 }
 
-func (la *lookahead) wait() { <-la.done }
+// wait waits for the lookahead's goroutine, helping with what is left of
+// its evaluation.
+func (la *lookahead) wait() {
+	select {
+	case <-la.ready:
+		la.job.Work()
+	case <-la.done:
+	}
+	<-la.done
+}
 
 // settle waits for the lookahead and returns its evaluation as if it had
 // started after the customers in changed (indexes, in any order) were
@@ -56,8 +70,9 @@ func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func(
 		refresh(changed)
 		return nil, la.err
 	}
+	ev := la.job.Result()
 	if len(changed) == 0 {
-		return la.ev, nil
+		return ev, nil
 	}
 	// When much changed, patching would cost about as much as evaluating
 	// again, on all cores.
@@ -73,5 +88,5 @@ func (la *lookahead) settle(snap *profile.Snapshot, changed []int, refresh func(
 		// patching cannot tell: evaluate again.
 		return evaluate.Evaluate(la.pb, snap, la.marks), nil
 	}
-	return evaluate.Patch(la.ev, before, after, changed), nil
+	return evaluate.Patch(ev, before, after, changed), nil
 }

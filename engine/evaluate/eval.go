@@ -140,36 +140,17 @@ func EvaluateWith(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, work
 // the evaluation partial: a preview's time budget (a run evaluates to the
 // end; nil never closes).
 func EvaluateUntil(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, workers int, trace bool) *Evaluation {
-	n := snap.Len()
-	if n < 1024 {
-		workers = 1
-	}
-	chunk := (n + workers - 1) / max(workers, 1)
-	parts := make([]*Evaluation, 0, workers)
+	job := NewJob(done, pb, snap, marks, trace)
 	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		part := &Evaluation{Counts: NewCounts(pb), Trace: trace, Marks: marks}
-		parts = append(parts, part)
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			evaluateRange(done, pb, snap, marks, lo, hi, part)
-		}()
+	for range max(workers, 1) - 1 {
+		wg.Go(job.Work)
 	}
+	job.Work()
 	wg.Wait()
-	out := &Evaluation{Counts: NewCounts(pb), Trace: trace, Marks: marks}
-	for _, p := range parts {
-		out.Audience += p.Audience
-		out.Decisions = append(out.Decisions, p.Decisions...)
-		out.Traced = append(out.Traced, p.Traced...)
-		for i, c := range p.Counts {
-			out.Counts[i].Add(c)
-		}
-	}
-	return out
+	return job.Result()
 }
 
+// NewCounts returns zero counts for each rule of pb.
 func NewCounts(pb *rules.Playbook) []*RuleCounts {
 	cs := make([]*RuleCounts, len(pb.Rules))
 	for i, r := range pb.Rules {
