@@ -41,6 +41,16 @@ type Env struct {
 	// Functions maps expression function names (has_tag) to methods of the
 	// profile type (HasTag).
 	Functions map[string]Function
+	// Lookups reads one key of a map-typed attribute (attrs) without the
+	// map, by the attribute's name: natively compiled conditions read
+	// attrs.city through it, and a caller may leave the map unfilled for
+	// a condition that reads the map no other way (NeedsMap).
+	Lookups map[string]func(env any, key string) any
+	// BeforeVM, when set, prepares an environment for expr's VM, which
+	// reads maps whole: it fills what a caller left unfilled because the
+	// native closures did not need it (a closure that fails runs again on
+	// the VM, for the VM's error message).
+	BeforeVM func(env any)
 }
 
 // Function is a helper callable from expressions, backed by a profile method.
@@ -71,6 +81,9 @@ type Condition struct {
 	// all of them); see Reads.
 	names   []string
 	anyName bool
+	// wholeMaps are the map-typed attributes the native closures read as
+	// maps, not through Env.Lookups.
+	wholeMaps []string
 	// env is what it compiled against, for tools that compile parts of
 	// it (Explain, Terms).
 	env *Env
@@ -116,6 +129,9 @@ func (c *Condition) EvalVM(ev *Evaluator, env any) (bool, error) { return c.eval
 func (c *Condition) evalVM(ev *Evaluator, env any) (bool, error) {
 	if ev == nil {
 		ev = &Evaluator{}
+	}
+	if c.env != nil && c.env.BeforeVM != nil {
+		c.env.BeforeVM(env)
 	}
 	out, err := ev.vm.Run(c.program, env)
 	if err != nil {
@@ -191,8 +207,9 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	ast.Walk(&tree.Node, names)
 	// Before the optimizer rewrites the tree into forms only the VM knows.
 	var native boolFn
+	var wholeMaps []string
 	if asBool {
-		native = nativeCompile(tree.Node, env)
+		native, wholeMaps = nativeCompile(tree.Node, env)
 	}
 	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
 		return nil, []exprError{toExprError(err)}
@@ -201,7 +218,7 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
-	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName}, nil
+	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName, wholeMaps: wholeMaps}, nil
 }
 
 // nameCollector lists the names an expression reads from its environment.
@@ -228,6 +245,15 @@ func (c *nameCollector) Visit(node *ast.Node) {
 // condition reads. It errs on the side of true.
 func (c *Condition) Reads(name string) bool {
 	return c.anyName || slices.Contains(c.names, name)
+}
+
+// NeedsMap reports whether evaluating the condition may read the
+// map-typed attribute name (attrs) as a map: it reads it, and not only
+// key by key through Env.Lookups in native closures. Eval runs
+// Env.BeforeVM before falling back to the VM, so an environment whose map
+// the caller left unfilled is still answered right.
+func (c *Condition) NeedsMap(name string) bool {
+	return c.Reads(name) && (c.native == nil || slices.Contains(c.wholeMaps, name))
 }
 
 // checkShape refuses an expression longer than MaxExprBytes, or whose

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -82,21 +83,24 @@ var (
 type nativeCompiler struct {
 	root reflect.Type // the profile struct (not the pointer)
 	env  *Env
+	// wholeMaps lists the map attributes read as maps (see NeedsMap).
+	wholeMaps []string
 }
 
 // nativeCompile returns a closure for the tree, or nil when it uses
-// something only the VM supports.
-func nativeCompile(tree ast.Node, env *Env) boolFn {
+// something only the VM supports, and the map attributes the closure
+// reads as maps.
+func nativeCompile(tree ast.Node, env *Env) (boolFn, []string) {
 	t := reflect.TypeOf(env.Profile)
 	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-		return nil
+		return nil, nil
 	}
 	c := &nativeCompiler{root: t.Elem(), env: env}
 	n, ok := c.compile(tree)
 	if !ok || n.kind != nBool {
-		return nil
+		return nil, nil
 	}
-	return n.fn.(boolFn)
+	return n.fn.(boolFn), c.wholeMaps
 }
 
 func (c *nativeCompiler) compile(node ast.Node) (nnode, bool) {
@@ -122,6 +126,9 @@ func (c *nativeCompiler) compile(node ast.Node) (nnode, bool) {
 		f, ok := fieldByExprName(c.root, n.Value)
 		if !ok {
 			return nnode{}, false
+		}
+		if f.Type == typMapAny && !slices.Contains(c.wholeMaps, n.Value) {
+			c.wholeMaps = append(c.wholeMaps, n.Value)
 		}
 		return field(f.Type, f.Offset)
 	case *ast.MemberNode:
@@ -185,6 +192,12 @@ func (c *nativeCompiler) member(n *ast.MemberNode) (nnode, bool) {
 	if !ok || n.Method {
 		return nnode{}, false
 	}
+	if lookup, ok := c.lookup(n.Node); ok && n.Type() == typAnyIface {
+		// attrs.city, key by key: no map needed. A missing key reads
+		// as nil, as in the VM.
+		key := prop.Value
+		return nnode{kind: nAny, fn: anyFn(func(_ unsafe.Pointer, env any) any { return lookup(env, key) })}, true
+	}
 	base, ok := c.compile(n.Node)
 	if !ok {
 		return nnode{}, false
@@ -205,6 +218,21 @@ func (c *nativeCompiler) member(n *ast.MemberNode) (nnode, bool) {
 		return nnode{kind: nAny, fn: anyFn(func(p unsafe.Pointer, env any) any { return m(p, env)[key] })}, true
 	}
 	return nnode{}, false
+}
+
+// lookup returns the Env.Lookups reader of node when node names a map
+// attribute of the profile that has one.
+func (c *nativeCompiler) lookup(node ast.Node) (func(env any, key string) any, bool) {
+	id, ok := node.(*ast.IdentifierNode)
+	if !ok {
+		return nil, false
+	}
+	lookup, ok := c.env.Lookups[id.Value]
+	if !ok {
+		return nil, false
+	}
+	f, ok := fieldByExprName(c.root, id.Value)
+	return lookup, ok && f.Type == typMapAny
 }
 
 func (c *nativeCompiler) unary(n *ast.UnaryNode) (nnode, bool) {

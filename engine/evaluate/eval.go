@@ -186,13 +186,14 @@ func EvaluateSubset(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, in
 }
 
 // ReadsAttrs reports whether any condition of pb (its audience, a
-// rule's when) may read the customer's attrs.
+// rule's when) may read the customer's attrs as a map, not only key by
+// key (rules.Condition.NeedsMap).
 func ReadsAttrs(pb *rules.Playbook) bool {
-	if pb.Audience != nil && pb.Audience.Reads("attrs") {
+	if pb.Audience != nil && pb.Audience.NeedsMap("attrs") {
 		return true
 	}
 	for _, r := range pb.Rules {
-		if r.When != nil && r.When.Reads("attrs") {
+		if r.When != nil && r.When.NeedsMap("attrs") {
 			return true
 		}
 	}

@@ -21,6 +21,16 @@ func ExprEnv() *rules.Env {
 				return env.(*Profile).CountEvents(args[0].(string), args[1].(string))
 			}},
 		},
+		// attrs.city reads the customer's list of attrs: an evaluation need
+		// not make each customer a map (ProfileBuf.WithoutAttrs).
+		Lookups: map[string]func(env any, key string) any{
+			"attrs": func(env any, key string) any { return env.(*Profile).Attr(key) },
+		},
+		BeforeVM: func(env any) {
+			if p, ok := env.(*Profile); ok && p.Attrs == nil && p.attrList.Len() > 0 {
+				p.Attrs = p.attrList.Map()
+			}
+		},
 	}
 }
 

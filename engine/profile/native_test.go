@@ -57,6 +57,12 @@ func TestNativeMatchesVM(t *testing.T) {
 			if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 				t.Fatalf("%s on %s (native %v): got %v, %v; the VM says %v, %v", src, p.ID, c.Native(), got, gotErr, want, wantErr)
 			}
+			// As an evaluation fills it: without the attrs map when the
+			// condition does not need it.
+			q := snap.Fill(i, &profile.ProfileBuf{WithoutAttrs: !c.NeedsMap("attrs")})
+			if got, gotErr := c.Eval(&m, q); got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("%s on %s, attrs map filled %v: got %v, %v; the VM says %v, %v", src, p.ID, c.NeedsMap("attrs"), got, gotErr, want, wantErr)
+			}
 			if got {
 				trues++
 			}
@@ -66,6 +72,30 @@ func TestNativeMatchesVM(t *testing.T) {
 	// The point of the exercise: the common constructs do run natively.
 	if native < len(nativeCorpus)*3/4 {
 		t.Errorf("only %d of %d corpus conditions compiled natively", native, len(nativeCorpus))
+	}
+}
+
+// Conditions that read attrs key by key (attrs.city, attrs["city"]) run
+// natively without the map, so an evaluation makes none per customer;
+// those that read the map whole, or run on the VM, need it.
+func TestAttrsKeyByKeyNeedNoMap(t *testing.T) {
+	for src, want := range map[string]bool{
+		`attrs.city == "上海"`:                          false,
+		`attrs["city"] == "上海" && attrs.children > 1`: false,
+		`member`:          false,
+		`"city" in attrs`: true,
+		`len(attrs) > 0`:  true,
+		`attrs.city == "上海" && len(attrs) > 1`: true,
+		`attrs?.city == "上海"`:                  true,
+		`any(tags, # == attrs.city)`:           true,
+	} {
+		c, err := rules.CompileExpr(src, profile.ExprEnv())
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := c.NeedsMap("attrs"); got != want {
+			t.Errorf("%s: NeedsMap(attrs) = %v, want %v (native %v)", src, got, want, c.Native())
+		}
 	}
 }
 
