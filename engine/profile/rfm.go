@@ -2,6 +2,7 @@ package profile
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/koihq/koi/actions"
 )
@@ -51,6 +52,30 @@ func (t *rankTable) build(sorted []int32) {
 			k++
 		}
 		t.below = append(t.below, int32(k))
+	}
+}
+
+// countingSort sorts a by counting each value, when its values spread
+// over fewer than maxRankTable; else by comparison.
+func countingSort(a []int32) {
+	if len(a) == 0 {
+		return
+	}
+	lo, hi := slices.Min(a), slices.Max(a)
+	if int64(hi)-int64(lo) >= maxRankTable {
+		slices.Sort(a)
+		return
+	}
+	counts := make([]int32, int(hi-lo)+1)
+	for _, v := range a {
+		counts[v-lo]++
+	}
+	k := 0
+	for i, c := range counts {
+		for range c {
+			a[k] = lo + int32(i)
+			k++
+		}
 	}
 }
 
@@ -107,9 +132,14 @@ func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 		}
 		pop.meanR, pop.meanF, pop.meanM = sr/float64(pop.n), sf/float64(pop.n), sm/float64(pop.n)
 	}
-	slices.Sort(pop.recency)
-	slices.Sort(pop.orders)
-	slices.Sort(pop.spend)
+	// Sorting is the one part of a snapshot on a single core: spend sorts
+	// on a core of its own while recency and orders, small whole numbers,
+	// are counted into order.
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.Sort(pop.spend) })
+	countingSort(pop.recency)
+	countingSort(pop.orders)
+	wg.Wait()
 	pop.recencyRank.build(pop.recency)
 	pop.ordersRank.build(pop.orders)
 	pop.highR, pop.highF, pop.highMFen = pop.meanR, pop.meanF, pop.meanM

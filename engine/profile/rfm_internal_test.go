@@ -49,3 +49,21 @@ func TestRankTableMatchesSearch(t *testing.T) {
 		})
 	}
 }
+
+// Counting sorts what slices.Sort sorts, narrow or wide.
+func TestCountingSortSorts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, span := range []int32{1, 3, 400, maxRankTable - 1, maxRankTable, 1 << 30} {
+		for _, n := range []int{0, 1, 2, 1000} {
+			a := make([]int32, n)
+			for i := range a {
+				a[i] = rng.Int32N(span) - span/2
+			}
+			want := slices.Sorted(slices.Values(a))
+			countingSort(a)
+			if !slices.Equal(a, want) {
+				t.Fatalf("span %d, %d values: %v, want %v", span, n, a[:min(n, 10)], want[:min(n, 10)])
+			}
+		}
+	}
+}
