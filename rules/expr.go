@@ -122,6 +122,45 @@ func (c *Condition) evalNative(env any) (ok, done bool) {
 	return c.native(reflect.ValueOf(env).UnsafePointer(), env), true
 }
 
+// EvalEach evaluates conds on env, in order, into ok and errs (as long as
+// conds); a nil condition is true. The natively compiled ones run under
+// one guard for all instead of one each, which was a sixth of the cost of
+// a condition: when one fails, all run again one by one, each guarded,
+// and what failed is answered by the VM as Eval would.
+func EvalEach(ev *Evaluator, conds []*Condition, env any, ok []bool, errs []error) {
+	if evalEachNative(ev, conds, env, ok, errs) {
+		return
+	}
+	for i, c := range conds {
+		if c == nil {
+			ok[i], errs[i] = true, nil
+			continue
+		}
+		ok[i], errs[i] = c.Eval(ev, env)
+	}
+}
+
+// evalEachNative is EvalEach's one guard: false when a closure panicked.
+func evalEachNative(ev *Evaluator, conds []*Condition, env any, ok []bool, errs []error) (done bool) {
+	defer func() {
+		if !done {
+			recover()
+		}
+	}()
+	t, ptr := reflect.TypeOf(env), reflect.ValueOf(env).UnsafePointer()
+	for i, c := range conds {
+		switch {
+		case c == nil:
+			ok[i], errs[i] = true, nil
+		case c.native != nil && t == c.envType:
+			ok[i], errs[i] = c.native(ptr, env), nil
+		default:
+			ok[i], errs[i] = c.evalVM(ev, env)
+		}
+	}
+	return true
+}
+
 // EvalVM runs the condition on expr's VM, the reference the native
 // closures are tested against.
 func (c *Condition) EvalVM(ev *Evaluator, env any) (bool, error) { return c.evalVM(ev, env) }

@@ -162,6 +162,7 @@ func NewCounts(pb *rules.Playbook) []*RuleCounts {
 func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, lo, hi int, out *Evaluation) {
 	var m rules.Evaluator
 	buf := profile.ProfileBuf{WithoutAttrs: !ReadsAttrs(pb)}
+	sc := newRuleScratch(pb)
 	for i := lo; i < hi; i++ {
 		if (i-lo)&1023 == 0 && done != nil {
 			select {
@@ -170,7 +171,7 @@ func evaluateRange(done <-chan struct{}, pb *rules.Playbook, snap *profile.Snaps
 			default:
 			}
 		}
-		evaluateOne(pb, snap, marks, i, &m, &buf, out)
+		evaluateOne(pb, snap, marks, i, &m, &buf, sc, out)
 	}
 }
 
@@ -179,10 +180,30 @@ func EvaluateSubset(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, in
 	out := &Evaluation{Counts: NewCounts(pb), Marks: marks}
 	var m rules.Evaluator
 	buf := profile.ProfileBuf{WithoutAttrs: !ReadsAttrs(pb)}
+	sc := newRuleScratch(pb)
 	for _, i := range indexes {
-		evaluateOne(pb, snap, marks, i, &m, &buf, out)
+		evaluateOne(pb, snap, marks, i, &m, &buf, sc, out)
 	}
 	return out
+}
+
+// ruleScratch is what evaluating the scheduled rules of a playbook for
+// customer after customer reuses: their conditions (nil for the rules on
+// events, which do not run then), and the results of the last customer's.
+type ruleScratch struct {
+	whens []*rules.Condition
+	ok    []bool
+	errs  []error
+}
+
+func newRuleScratch(pb *rules.Playbook) *ruleScratch {
+	sc := &ruleScratch{whens: make([]*rules.Condition, len(pb.Rules)), ok: make([]bool, len(pb.Rules)), errs: make([]error, len(pb.Rules))}
+	for i, r := range pb.Rules {
+		if r.On == "" {
+			sc.whens[i] = r.When
+		}
+	}
+	return sc
 }
 
 // ReadsAttrs reports whether any condition of pb (its audience, a
@@ -201,7 +222,7 @@ func ReadsAttrs(pb *rules.Playbook) bool {
 }
 
 // evaluateOne applies the audience and then the rules to customer i.
-func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *rules.Evaluator, buf *profile.ProfileBuf, out *Evaluation) {
+func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, m *rules.Evaluator, buf *profile.ProfileBuf, sc *ruleScratch, out *Evaluation) {
 	if !snap.Present[i] {
 		return
 	}
@@ -213,12 +234,22 @@ func evaluateOne(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int
 		}
 	}
 	out.Audience++
-	EvaluateCustomer(pb, snap, marks, i, p, m, out, nil)
+	// Every scheduled rule's condition at once, under one guard; the
+	// rules below take the results in order. (Those after a stop rule
+	// that matched are evaluated for nothing: a match is rare.)
+	rules.EvalEach(m, sc.whens, p, sc.ok, sc.errs)
+	evaluateCustomer(pb, snap, marks, i, p, m, out, nil, sc)
 }
 
 // EvaluateCustomer applies the rules in order to one customer: the
 // scheduled rules when events is nil, else the rules on those event types.
 func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, p *profile.Profile, m *rules.Evaluator, out *Evaluation, events map[string]bool) {
+	evaluateCustomer(pb, snap, marks, i, p, m, out, events, nil)
+}
+
+// evaluateCustomer is EvaluateCustomer, taking the rules' results from
+// sc when it is set (the scheduled rules, evaluated by the caller).
+func evaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, p *profile.Profile, m *rules.Evaluator, out *Evaluation, events map[string]bool, sc *ruleScratch) {
 	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
 	start := len(out.Decisions)
 	// A match of a benefit group that an earlier rule of this evaluation
@@ -236,7 +267,13 @@ func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, 
 			}
 		}
 		c := out.Counts[ri]
-		ok, err := r.When.Eval(m, p)
+		var ok bool
+		var err error
+		if sc != nil {
+			ok, err = sc.ok[ri], sc.errs[ri]
+		} else {
+			ok, err = r.When.Eval(m, p)
+		}
 		if err != nil {
 			c.Fail(p.ID + ": " + err.Error())
 			out.Note(i, ri, "", err.Error(), "")

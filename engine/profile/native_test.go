@@ -75,6 +75,49 @@ func TestNativeMatchesVM(t *testing.T) {
 	}
 }
 
+// EvalEach, one guard for many conditions, answers what each condition's
+// own Eval answers, when a condition among them fails (a native closure
+// panics and the VM gives the error), runs only on the VM, or is nil.
+func TestEvalEachMatchesEval(t *testing.T) {
+	snap := profile.ComputeSnapshot(randomPond(300, 5), now, profile.ProfileConfig{})
+	conds := []*rules.Condition{nil}
+	for _, src := range nativeCorpus {
+		c, err := rules.CompileExpr(src, profile.ExprEnv())
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		conds = append(conds, c)
+	}
+	var m rules.Evaluator
+	ok, errs := make([]bool, len(conds)), make([]error, len(conds))
+	failed := 0
+	for i := range snap.Len() {
+		p := snap.Profile(i)
+		// A window of the corpus at a time, so that some windows fail
+		// and others do not.
+		for lo := 0; lo < len(conds); lo += 7 {
+			window := conds[lo:min(lo+7, len(conds))]
+			rules.EvalEach(&m, window, p, ok, errs)
+			for k, c := range window {
+				want, wantErr, src := true, error(nil), "nil"
+				if c != nil {
+					want, wantErr = c.Eval(&m, p)
+					src = c.Source
+				}
+				if ok[k] != want || fmt.Sprint(errs[k]) != fmt.Sprint(wantErr) {
+					t.Fatalf("%s on %s: EvalEach says %v, %v; Eval %v, %v", src, p.ID, ok[k], errs[k], want, wantErr)
+				}
+				if wantErr != nil {
+					failed++
+				}
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no condition failed: the guard went untested")
+	}
+}
+
 // Conditions that read attrs key by key (attrs.city, attrs["city"]) run
 // natively without the map, so an evaluation makes none per customer;
 // those that read the map whole, or run on the VM, need it.
