@@ -120,4 +120,23 @@ func TestSchemasAreCurrentAndExamplesValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ordrs") || !strings.Contains(err.Error(), "fire") {
 		t.Errorf("a test file with typos validates: %v", err)
 	}
+
+	// Journeys: the docs' example validates; a step's typo, a file with
+	// rules and a journey, and one with neither do not.
+	journey := "name: sop\njourney:\n  enter: { on: wecom_add, when: orders == 0 }\n  reenter: never\n  exit_when: orders_since_entry > 0\n" +
+		"  steps:\n    - id: welcome\n      after: 0m\n      actions: [{ tag: { add: [sop] } }]\n"
+	write(t, bad, journey)
+	if err := playbook.Validate(yamlJSON(t, bad)); err != nil {
+		t.Errorf("a journey does not validate: %v", err)
+	}
+	for name, src := range map[string]string{
+		"a step's typo":       strings.Replace(journey, "after: 0m", "afer: 0m", 1),
+		"rules and a journey": journey + "rules:\n  - id: r\n    when: member\n    once: true\n    actions: [{ tag: { add: [x] } }]\n",
+		"neither":             "name: x\n",
+	} {
+		write(t, bad, src)
+		if err := playbook.Validate(yamlJSON(t, bad)); err == nil {
+			t.Errorf("%s validates", name)
+		}
+	}
 }

@@ -84,6 +84,8 @@ type Condition struct {
 	// wholeMaps are the map-typed attributes the native closures read as
 	// maps, not through Env.Lookups.
 	wholeMaps []string
+	// entry are the entry attributes it reads (see entryReads).
+	entry []nameRead
 	// env is what it compiled against, for tools that compile parts of
 	// it (Explain, Terms).
 	env *Env
@@ -257,13 +259,22 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
-	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName, wholeMaps: wholeMaps}, nil
+	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName, wholeMaps: wholeMaps, entry: names.entry}, nil
 }
 
-// nameCollector lists the names an expression reads from its environment.
+// nameCollector lists the names an expression reads from its environment,
+// and where it first reads each entry attribute (EntryAttributes).
 type nameCollector struct {
 	names   []string
 	anyName bool // it reads $env, which can reach any name
+	entry   []nameRead
+}
+
+// nameRead is an entry attribute an expression reads, at the rune offset
+// of its first use.
+type nameRead struct {
+	name string
+	from int
 }
 
 func (c *nameCollector) Visit(node *ast.Node) {
@@ -276,7 +287,36 @@ func (c *nameCollector) Visit(node *ast.Node) {
 	}
 	if !slices.Contains(c.names, id.Value) {
 		c.names = append(c.names, id.Value)
+		if written, ok := EntryAttributes[id.Value]; ok {
+			c.entry = append(c.entry, nameRead{name: written, from: id.Location().From})
+		}
 	}
+}
+
+// entryRead is an entry attribute a condition reads and where.
+type entryRead struct {
+	name string
+	at   exprError // its position; msg unused
+}
+
+// entryReads returns the entry attributes the condition reads (by the
+// names playbooks write), each at its first use, in the order of the
+// source.
+func (c *Condition) entryReads() []entryRead {
+	reads := slices.Clone(c.entry)
+	slices.SortFunc(reads, func(a, b nameRead) int { return a.from - b.from })
+	src := []rune(c.Source)
+	out := make([]entryRead, 0, len(reads))
+	for _, r := range reads {
+		line, start := 1, 0
+		for i := 0; i < r.from && i < len(src); i++ {
+			if src[i] == '\n' {
+				line, start = line+1, i+1
+			}
+		}
+		out = append(out, entryRead{name: r.name, at: exprError{line: line, col: r.from - start}})
+	}
+	return out
 }
 
 // Reads reports whether the condition may read the environment's name

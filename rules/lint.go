@@ -74,6 +74,24 @@ func Lint(pb *Playbook, opts LintOptions) []Error {
 			}
 		}
 	}
+	if pb.Journey != nil {
+		for _, st := range pb.Journey.Steps {
+			for _, ra := range allActions(st) {
+				if w, ok := ra.Action.(actions.Warner); ok {
+					for _, msg := range w.Warnings() {
+						warn(st.Line, "step %s: %s", st.ID, msg)
+					}
+				}
+			}
+			if opts.Unreachable != nil {
+				for _, ch := range allChannels(st) {
+					if field := opts.Unreachable(ch); field != "" {
+						warn(st.Line, "step %s messages on %s, which reaches customers by %s, but no customer in the data has one: nobody can be sent to", st.ID, ch, field)
+					}
+				}
+			}
+		}
+	}
 	if !pb.HoldoutSet && sendsCoupons(pb) {
 		warn(1, "playbook %s gives coupons without a holdout: its uplift cannot be measured; add holdout: 10%% (or holdout: 0%% to say it is deliberate)", pb.Name)
 		out[len(out)-1].Col = 1
@@ -127,7 +145,11 @@ func allChannels(r *Rule) []string {
 }
 
 func sendsCoupons(pb *Playbook) bool {
-	for _, r := range pb.Rules {
+	rs := pb.Rules
+	if pb.Journey != nil {
+		rs = pb.Journey.Steps
+	}
+	for _, r := range rs {
 		acts := slices.Clone(r.Actions)
 		for _, v := range r.Variants {
 			acts = append(acts, v.Actions...)

@@ -53,7 +53,8 @@ type playbookYAML struct {
 	Limits      limitsYAML  `yaml:"limits"`
 	Policy      *PolicyYAML `yaml:"policy" jsonschema:"description=Contact policy added to koi.yaml's: caps and quiet hours"`
 	Attribution string      `yaml:"attribution" jsonschema:"description=How long after a fire an order counts as its outcome (default 14d)"`
-	Rules       []yaml.Node `yaml:"rules" jsonschema:"required"`
+	Rules       []yaml.Node `yaml:"rules" jsonschema:"description=What the playbook does on its schedule and on events; or journey: instead"`
+	Journey     yaml.Node   `yaml:"journey" jsonschema:"description=A multi-step sequence (SOP) instead of rules: enter, steps, reenter, exit_when"`
 }
 
 type limitsYAML struct {
@@ -95,6 +96,9 @@ type loader struct {
 	errs  ErrorList
 	dec   decoder
 }
+
+// notInRules says why an entry attribute is unknown outside a journey.
+const notInRules = "only a journey's exit_when and its steps' when can read it"
 
 // Load parses, validates and compiles one playbook. On failure the error is
 // an ErrorList with every problem of the file.
@@ -247,6 +251,9 @@ func (l *loader) load(src []byte) *Playbook {
 	}
 	if raw.Audience != "" {
 		pb.Audience = l.condition(valueNode(root, "audience"), "audience")
+		if pb.Audience != nil {
+			l.refuseEntryAttributes(valueNode(root, "audience"), pb.Audience, "audience", notInRules)
+		}
 	}
 	if raw.Holdout != "" {
 		pb.HoldoutSet = true
@@ -281,8 +288,19 @@ func (l *loader) load(src []byte) *Playbook {
 			pb.Attribution = d
 		}
 	}
-	if keyNode(root, "rules") == nil || len(raw.Rules) == 0 {
-		l.errorf(root, "playbook: rules is required and must list at least one rule")
+	if jn := keyNode(root, "journey"); jn != nil {
+		if keyNode(root, "rules") != nil {
+			l.errorf(jn, "playbook: a playbook has rules or a journey, not both: put the journey in a playbook of its own")
+		}
+		if keyNode(root, "audience") != nil {
+			l.errorf(valueNode(root, "audience"), "audience: a journey has none: say who enters with journey: enter: when")
+		}
+		pb.Journey = l.journey(pb, root, valueNode(root, "journey"))
+		if keyNode(root, "rules") == nil {
+			return pb
+		}
+	} else if keyNode(root, "rules") == nil || len(raw.Rules) == 0 {
+		l.errorf(root, "playbook: rules is required and must list at least one rule (or give a journey:)")
 	}
 	ids := map[string]int{}
 	for i := range raw.Rules {
@@ -291,6 +309,22 @@ func (l *loader) load(src []byte) *Playbook {
 		}
 	}
 	return pb
+}
+
+// checkID checks the id of a rule or step (kind) at n: given, a slug,
+// and not used before in the file (ids: id to line).
+func (l *loader) checkID(n *yaml.Node, kind, id string, ids map[string]int) {
+	switch {
+	case id == "":
+		l.errorf(n, "%s: id is required", kind)
+	case !slug.MatchString(id):
+		l.errorf(valueNode(n, "id"), "%s id %q: use lowercase letters, digits, - and _", kind, id)
+	default:
+		if line, dup := ids[id]; dup {
+			l.errorf(valueNode(n, "id"), "%s id %q is already used on line %d", kind, id, line)
+		}
+		ids[id] = n.Line
+	}
 }
 
 func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
@@ -306,17 +340,7 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 	}
 	l.dec.decode(n, reflect.ValueOf(&raw).Elem(), what)
 	r := &Rule{ID: raw.ID, On: raw.On, Once: raw.Once, Group: raw.Group, Stop: raw.Stop, Priority: raw.Priority, DeferOnCap: raw.DeferOnCap, Line: n.Line}
-	switch {
-	case raw.ID == "":
-		l.errorf(n, "rule: id is required")
-	case !slug.MatchString(raw.ID):
-		l.errorf(valueNode(n, "id"), "rule id %q: use lowercase letters, digits, - and _", raw.ID)
-	default:
-		if line, dup := ids[raw.ID]; dup {
-			l.errorf(valueNode(n, "id"), "rule id %q is already used on line %d", raw.ID, line)
-		}
-		ids[raw.ID] = n.Line
-	}
+	l.checkID(n, "rule", raw.ID, ids)
 	name := "rule " + raw.ID
 	if raw.On != "" && !slug.MatchString(raw.On) {
 		l.errorf(valueNode(n, "on"), "%s: on: event type %q: use lowercase letters, digits, - and _", name, raw.On)
@@ -328,6 +352,9 @@ func (l *loader) rule(n *yaml.Node, ids map[string]int) *Rule {
 		l.errorf(n, "%s: when is required (write `when: true` to match everyone in the audience)", name)
 	} else {
 		r.When = l.condition(valueNode(n, "when"), name+": when")
+		if r.When != nil {
+			l.refuseEntryAttributes(valueNode(n, "when"), r.When, name+": when", notInRules)
+		}
 	}
 	hasCooldown := keyNode(n, "cooldown") != nil
 	switch {

@@ -44,6 +44,9 @@ type Playbook struct {
 	// outcome in reports (default DefaultAttribution).
 	Attribution time.Duration
 	Rules       []*Rule
+	// Journey, when set, is what the playbook does instead of Rules,
+	// which is then empty.
+	Journey *Journey
 }
 
 // Groups returns the benefit groups the playbook's rules name, sorted,
@@ -94,6 +97,8 @@ type Rule struct {
 	Variants []*Variant
 	// Line is where the rule starts in its file, for reports and tools.
 	Line int
+	// After is, for a step of a journey, how long after entry it is due.
+	After time.Duration
 }
 
 // Variant is one arm of a rule's A/B test.

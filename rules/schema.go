@@ -60,9 +60,22 @@ func PlaybookSchema(reg *actions.Registry) map[string]any {
 		"actions":  actionList,
 		"variants": {"type": "array", "items": variant, "minItems": 2},
 	}}).schema(reflect.TypeOf(ruleYAML{}), "")
+	step := (&schemaGen{nodes: map[string]map[string]any{
+		"actions":  actionList,
+		"variants": {"type": "array", "items": variant, "minItems": 2},
+	}}).schema(reflect.TypeOf(stepYAML{}), "")
+	journey := (&schemaGen{nodes: map[string]map[string]any{
+		"steps": {"type": "array", "items": step, "minItems": 1},
+	}}).schema(reflect.TypeOf(journeyYAML{}), "")
 	root := (&schemaGen{nodes: map[string]map[string]any{
-		"rules": {"type": "array", "items": rule, "minItems": 1},
+		"rules":   {"type": "array", "items": rule, "minItems": 1},
+		"journey": journey,
 	}}).schema(reflect.TypeOf(playbookYAML{}), "")
+	// A playbook has rules or a journey, one of them.
+	root["oneOf"] = []any{
+		map[string]any{"required": []string{"rules"}, "not": map[string]any{"required": []string{"journey"}}},
+		map[string]any{"required": []string{"journey"}, "not": map[string]any{"required": []string{"rules"}}},
+	}
 	root["$schema"] = SchemaDialect
 	root["title"] = "koi playbook"
 	return root

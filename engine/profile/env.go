@@ -20,6 +20,9 @@ func ExprEnv() *rules.Env {
 			"count": {Method: "CountEvents", ShadowsBuiltin: true, Check: checkCountArgs, Fast: func(env any, args []any) any {
 				return env.(*Profile).CountEvents(args[0].(string), args[1].(string))
 			}},
+			"count_since_entry": {Method: "CountSinceEntry", Check: checkSinceEntryArgs, Fast: func(env any, args []any) any {
+				return env.(*Profile).CountSinceEntry(args[0].(string))
+			}},
 		},
 		// attrs.city reads the customer's list of attrs: an evaluation need
 		// not make each customer a map (ProfileBuf.WithoutAttrs).
@@ -32,6 +35,14 @@ func ExprEnv() *rules.Env {
 			}
 		},
 	}
+}
+
+// checkSinceEntryArgs validates count_since_entry("type").
+func checkSinceEntryArgs(args []ast.Node) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want count_since_entry(type), like count_since_entry(\"visit\")")
+	}
+	return nil
 }
 
 // checkCountArgs validates count("type", "window") when its window is a literal.

@@ -9,16 +9,16 @@ import (
 // A profile buffer is refilled for every customer, field by field: a
 // field fill forgets to set keeps the previous customer's value. Filling
 // a customer with everything after one with nothing must give what a
-// fresh buffer gives, and the customer with everything must leave no
-// field of the profile at its zero value (so a field added to Profile
-// but not to fill fails here).
+// fresh buffer gives, and the customer with everything (in a journey)
+// must leave no field of the profile at its zero value (so a field added
+// to Profile but not to fill fails here).
 func TestFillSetsEveryField(t *testing.T) {
 	full := &PondCustomer{ID: "full", Name: "Full", Attrs: NewAttrList(map[string]any{"city": "上海"}), Member: true}
 	full.SetTier("gold")
 	full.SetGuide("g1")
 	full.SetTags([]string{"vip"})
 	full.SetOptOut([]string{"sms"})
-	events := []compactEvent{newCompactEvent(1, 100, 0, 0)}
+	events := []compactEvent{newCompactEvent(10, 100, typOrder, 0)}
 	contacts := []ContactMark{{}}
 	fullRow := newRow(full, events, contacts)
 	fullRow.spend, fullRow.spend30, fullRow.spend90, fullRow.spend365 = 100, 200, 300, 400
@@ -37,6 +37,7 @@ func TestFillSetsEveryField(t *testing.T) {
 	var p Profile
 	fullRow.fill(&p, now, &types, slots[:])
 	p.Attrs, p.memo = map[string]any{"city": "上海"}, &countMemo{} // as Snapshot.Fill sets them
+	p.SetEntry(time.UnixMilli(5))                                // as a journey sets them
 	v := reflect.ValueOf(p)
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {

@@ -53,6 +53,14 @@ type Profile struct {
 	// BirthdayInDays is nil when the birthday is unknown.
 	BirthdayInDays *int `expr:"birthday_in_days" sample:"10"`
 
+	// The attributes since the customer's entry into a journey: only a
+	// journey's exit_when and steps' when read them (rules refuses them
+	// elsewhere), on a profile SetEntry gave them to. EnteredDays is whole
+	// days since entry, nil on a profile outside a journey.
+	EnteredDays      *int    `expr:"entered_days" sample:"3" values:"-"`
+	OrdersSinceEntry int     `expr:"orders_since_entry" sample:"0" values:"-"`
+	SpendSinceEntry  float64 `expr:"spend_since_entry" sample:"0" values:"-"`
+
 	Now time.Time `expr:"now" values:"-"`
 
 	// events backs count(); nil for profiles built outside a pond.
@@ -69,6 +77,9 @@ type Profile struct {
 	// memo is the filling worker's memory of count()'s arguments; nil for
 	// a profile filled on its own.
 	memo *countMemo
+	// entryMs is when the customer entered the journey the profile is
+	// evaluated for (unix ms); 0 outside one (SetEntry).
+	entryMs int64
 }
 
 // Attr returns the value of the customer's attr key (nil when unset),

@@ -98,6 +98,7 @@ func (r *row) fill(p *Profile, now time.Time, types *typeTable, slots []int) {
 	p.Contacts7d, p.OpenCoupons = int(r.contacts7d), int(r.openCoupons)
 	p.events, p.contacts, p.optOut, p.types = r.eventList(), r.contactList(), c.OptOut(), types
 	p.memo = nil
+	p.EnteredDays, p.OrdersSinceEntry, p.SpendSinceEntry, p.entryMs = nil, 0, 0, 0
 	set := func(flag uint8, slot int, v int32) *int {
 		if r.flags&flag == 0 {
 			return nil
