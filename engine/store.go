@@ -97,6 +97,12 @@ type Store interface {
 	SetOptOut(ctx context.Context, customerID, channel string, out bool) (version int64, optOut []string, err error)
 	// WriteFires runs fn in one transaction whose clock is now.
 	WriteFires(ctx context.Context, now time.Time, fn func(tx FireTx) error) (version int64, err error)
+	// DueJourneySteps returns up to limit states of customers in journey
+	// whose next step is due by at, the earliest due first.
+	DueJourneySteps(ctx context.Context, journey string, at time.Time, limit int) ([]domain.JourneyState, error)
+	// CustomerJourneys returns the customer's state in every journey they
+	// entered, by journey.
+	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)
 }
 
 // FireTx is a write transaction for a batch of fires and their local
@@ -112,6 +118,14 @@ type FireTx interface {
 	InsertFires(fires []*domain.Fire) (inserted []bool, err error)
 	// DeleteFires removes fires of this transaction whose actions failed.
 	DeleteFires(ids []int64) error
+	// EnterJourney records a customer's entry into a journey, numbered
+	// from 1; false, writing nothing, when they are in it now or that
+	// entry was recorded already (a racing process).
+	EnterJourney(st domain.JourneyState) (bool, error)
+	// AdvanceJourney moves a customer's entry into a journey from step
+	// from to next's step, or to its end; false, writing nothing, when the
+	// stored state is no longer at that step of that entry.
+	AdvanceJourney(journey, customerID string, entry int, from string, next domain.JourneyState) (bool, error)
 	// GuideLoads reads how many open tasks each guide has (guides with
 	// none are absent) and which guide was most recently given a task.
 	GuideLoads() (open map[string]int, last string, err error)

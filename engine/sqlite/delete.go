@@ -9,7 +9,8 @@ import (
 
 // DeleteCustomer deletes a customer on their request (PIPL, GDPR): the
 // customer row, their events, coupons, fires, pending changes and outbox
-// jobs (a message names them), guides' tasks about them, and their events' ids
+// jobs (a message names them), guides' tasks about them, where they are in
+// journeys, and their events' ids
 // from the id index, in one transaction. Runs keep their counts, which
 // name no one.
 //
@@ -92,7 +93,7 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 	}
 	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customer_changes WHERE customer_id = ?`,
 		`DELETE FROM jobs WHERE customer_id = ?`, `DELETE FROM tasks WHERE customer_id = ?`, `DELETE FROM contacts WHERE customer_id = ?`,
-		`DELETE FROM held_fires WHERE customer_id = ?`, `DELETE FROM customers WHERE id = ?`} {
+		`DELETE FROM held_fires WHERE customer_id = ?`, `DELETE FROM journey_state WHERE customer_id = ?`, `DELETE FROM customers WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return 0, fmt.Errorf("delete customer: %w", err)
 		}
