@@ -158,6 +158,22 @@ func (e *Engine) holdSnapshot(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// snapshotAt holds the snapshot memory (holdSnapshot) and computes the
+// pond's profiles at at in it; done gives the memory back for the next.
+func (e *Engine) snapshotAt(ctx context.Context, pond *profile.Pond, at time.Time) (snap *profile.Snapshot, done func(), err error) {
+	release, err := e.holdSnapshot(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.pondMu.RLock()
+	snap = profile.RecomputeSnapshot(e.takeSpare(), pond, at, e.cfg.Profile)
+	e.pondMu.RUnlock()
+	return snap, func() {
+		e.putSpare(snap)
+		release()
+	}, nil
+}
+
 // LoadOptions are the options playbooks must be loaded with for this engine.
 func (e *Engine) LoadOptions() rules.Options {
 	return rules.Options{Env: profile.ExprEnv(), Registry: e.registry, Tiers: e.cfg.Tiers, Timezone: e.cfg.Profile.Location,
@@ -216,13 +232,10 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		return nil, err
 	}
 	start := time.Now()
-	release, err := e.holdSnapshot(ctx)
+	snap, done, err := e.snapshotAt(ctx, pond, req.At)
 	if err != nil {
 		return nil, err
 	}
-	e.pondMu.RLock()
-	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
-	e.pondMu.RUnlock()
 	e.log.Debug("snapshot computed", "customers", snap.Len(), "took", time.Since(start))
 	defer func() {
 		// Keeping a copy of the population for single-profile lookups is
@@ -230,8 +243,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 		// holding the snapshot memory, which the next run waits for.
 		e.background.Go(func() {
 			e.keepPopulation(snap)
-			e.putSpare(snap)
-			release()
+			done()
 		})
 	}()
 	var (

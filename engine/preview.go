@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine/evaluate"
-	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
 
@@ -78,17 +77,11 @@ func (e *Engine) PreviewPlaybook(ctx context.Context, pb *rules.Playbook, req Pr
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: read fire marks: %w", pb.Name, err)
 	}
-	release, err := e.holdSnapshot(ctx)
+	snap, done, err := e.snapshotAt(ctx, pond, req.At)
 	if err != nil {
 		return nil, err
 	}
-	e.pondMu.RLock()
-	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, req.At, e.cfg.Profile)
-	e.pondMu.RUnlock()
-	defer func() {
-		e.putSpare(snap)
-		release()
-	}()
+	defer done()
 	ev := evaluate.EvaluateUntil(ctx.Done(), pb, snap, marks, runtime.GOMAXPROCS(0), true)
 	if err := ctx.Err(); err != nil {
 		return nil, err // a partial evaluation is no preview

@@ -103,6 +103,8 @@ type Store interface {
 	// CustomerJourneys returns the customer's state in every journey they
 	// entered, by journey.
 	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)
+	// JourneyStates returns every customer's state in journey, by customer.
+	JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error)
 }
 
 // FireTx is a write transaction for a batch of fires and their local

@@ -88,6 +88,23 @@ func (d *DB) CustomerJourneys(ctx context.Context, customerID string) ([]domain.
 	return scanJourneyStates(rows)
 }
 
+// JourneyStates returns every customer's state in journey, by customer.
+func (d *DB) JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE journey = ?`, journey)
+	if err != nil {
+		return nil, fmt.Errorf("read journey states: %w", err)
+	}
+	sts, err := scanJourneyStates(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]domain.JourneyState, len(sts))
+	for _, st := range sts {
+		out[st.CustomerID] = st
+	}
+	return out, nil
+}
+
 const journeyCols = `journey, customer_id, entry, entered_at, hash, next_step, due_at, status, holdout, ended_at`
 
 func scanJourneyStates(rows *sql.Rows) ([]domain.JourneyState, error) {

@@ -1,0 +1,372 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/profile"
+	"github.com/koihq/koi/engine/stage"
+	"github.com/koihq/koi/rules"
+)
+
+// Suppression reasons of journey steps, beside evaluate's.
+const (
+	// ReasonStepWhen: the step's when was false at its time; the journey
+	// went on without it.
+	ReasonStepWhen = "when"
+	// ReasonExited: exit_when held when the step came due.
+	ReasonExited = "exited"
+)
+
+// journeyBatch is how many due steps one transaction takes.
+const journeyBatch = 2000
+
+// JourneyRequest says what a journey pass processes.
+type JourneyRequest struct {
+	// At is the moment processed: entries at At, and every step due by it.
+	At time.Time
+	// Enter evaluates the journey's enter.when over the pond first (its
+	// schedule came due); journeys entered on an event ignore it.
+	Enter bool
+	// Trigger says what started the pass, as recorded (TriggerManual by
+	// default).
+	Trigger string
+}
+
+// journeyMove is what a pass does with one customer's due step: the
+// step's fire (nil when it has none: skipped by its when, or an exit),
+// and where their journey goes after it.
+type journeyMove struct {
+	from    domain.JourneyState
+	pos     int
+	step    int // index of the step in the journey; -1 for a step an edit removed
+	fire    bool
+	variant int
+	next    domain.JourneyState
+}
+
+// ProcessJourney processes pb's journey at req.At: the entries of its
+// schedule (req.Enter), then every step due by req.At, each customer's in
+// order, late ones too, each once per entry. A step whose actions fail is
+// counted as failed and the journey goes on: retrying it every pass would
+// fail every pass.
+//
+// The pass is recorded as a run of the playbook, with a rule's counts for
+// each step: matched (due, not exited, when true), fired, suppressed
+// (holdout, when, exited, collision) and errors.
+func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req JourneyRequest) (*Run, error) {
+	j := pb.Journey
+	if j == nil {
+		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
+	}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, done, err := e.snapshotAt(ctx, pond, req.At)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	trigger := req.Trigger
+	if trigger == "" {
+		trigger = TriggerManual
+	}
+	steps := &rules.Playbook{Name: pb.Name, Rules: j.Steps}
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: req.At, StartedAt: time.Now(), Status: RunRunning,
+		Trigger: trigger, Rules: evaluate.NewCounts(steps), Limit: -1}
+	if err := e.store.StartRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+	fail := func(err error) (*Run, error) {
+		run.Status, run.Error = RunFailed, err.Error()
+		_ = e.finish(ctx, run)
+		return run, fmt.Errorf("journey %s: %w", pb.Name, err)
+	}
+	if req.Enter && j.EnterOn == "" && j.EnterWhen != nil {
+		if err := e.enterJourney(ctx, pb, snap, req.At, run); err != nil {
+			return fail(err)
+		}
+	}
+	for {
+		due, err := e.store.DueJourneySteps(ctx, pb.Name, req.At, journeyBatch)
+		if err != nil {
+			return fail(err)
+		}
+		if len(due) == 0 {
+			break
+		}
+		moves := e.planSteps(pb, snap, due, req.At, run)
+		if err := e.writeJourneyMoves(ctx, pb, snap, run, moves); err != nil {
+			return fail(err)
+		}
+	}
+	run.Status = RunDone
+	return run, e.finish(ctx, run)
+}
+
+// enterJourney enters the customers of the pond for whom the journey's
+// enter.when holds at, and who may enter: never in it, or out of it for
+// reenter when that is set.
+func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, at time.Time, run *Run) error {
+	j := pb.Journey
+	states, err := e.store.JourneyStates(ctx, pb.Name)
+	if err != nil {
+		return err
+	}
+	var m rules.Evaluator
+	buf := profile.ProfileBuf{WithoutAttrs: !j.EnterWhen.NeedsMap("attrs")}
+	var entries []domain.JourneyState
+	for i := range snap.Len() {
+		if !snap.Present[i] {
+			continue
+		}
+		id := snap.ID(i)
+		st, was := states[id]
+		if was && !mayReenter(j, st, at) {
+			continue
+		}
+		ok, err := j.EnterWhen.Eval(&m, snap.Fill(i, &buf))
+		if err != nil || !ok {
+			continue
+		}
+		first := j.Steps[0]
+		entries = append(entries, domain.JourneyState{Journey: pb.Name, CustomerID: id, Entry: st.Entry + 1, EnteredAt: at, Hash: pb.Hash,
+			NextStep: first.ID, DueAt: at.Add(first.After), Status: domain.JourneyEntered,
+			Holdout: evaluate.InHoldout(pb.Name, id, pb.HoldoutBP)})
+	}
+	run.Audience += len(entries)
+	for start := 0; start < len(entries); start += journeyBatch {
+		batch := entries[start:min(start+journeyBatch, len(entries))]
+		e.writeMu.Lock()
+		_, err := e.store.WriteFires(ctx, at, func(tx FireTx) error {
+			for _, st := range batch {
+				if _, err := tx.EnterJourney(st); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		e.writeMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("enter: %w", err)
+		}
+	}
+	return nil
+}
+
+// mayReenter says whether a customer whose latest entry is st may enter
+// the journey again at at.
+func mayReenter(j *rules.Journey, st domain.JourneyState, at time.Time) bool {
+	return st.Status != domain.JourneyEntered && j.Reenter > 0 && !at.Before(st.EndedAt.Add(j.Reenter))
+}
+
+// planSteps decides each due step: exit, skip by its when, or fire (for a
+// held-out customer, a holdout fire), and where the journey goes next.
+func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []domain.JourneyState, at time.Time, run *Run) []journeyMove {
+	j := pb.Journey
+	var m rules.Evaluator
+	var buf profile.ProfileBuf
+	moves := make([]journeyMove, 0, len(due))
+	for _, st := range due {
+		mv := journeyMove{from: st, step: stepIndex(j, st), variant: -1}
+		pos, ok := snap.Pond().Lookup(st.CustomerID)
+		mv.pos = pos
+		if !ok || mv.step < 0 {
+			// A customer gone from the pond, or a step an edit of the
+			// journey removed: move on by time, firing nothing.
+			mv.next = resume(j, st, at)
+			moves = append(moves, mv)
+			continue
+		}
+		step := j.Steps[mv.step]
+		c := run.Rules[mv.step]
+		p := snap.Fill(pos, &buf)
+		p.SetEntry(st.EnteredAt)
+		if j.ExitWhen != nil {
+			if exit, err := j.ExitWhen.Eval(&m, p); err != nil {
+				c.Fail(st.CustomerID + ": exit_when: " + err.Error())
+			} else if exit {
+				c.Suppress(ReasonExited, 1)
+				mv.next = domain.JourneyState{Status: domain.JourneyExited, EndedAt: at}
+				moves = append(moves, mv)
+				continue
+			}
+		}
+		mv.next = nextStep(j, st, mv.step, at)
+		switch ok, err := whenHolds(step, &m, p); {
+		case err != nil:
+			c.Fail(st.CustomerID + ": when: " + err.Error())
+		case !ok:
+			c.Suppress(ReasonStepWhen, 1)
+		default:
+			c.Matched++
+			mv.fire = true
+			mv.variant = evaluate.VariantOf(pb.Name, step, st.CustomerID)
+		}
+		moves = append(moves, mv)
+	}
+	return moves
+}
+
+// stepIndex returns the index of st's next step in the journey, -1 when
+// the journey has none of that id any more.
+func stepIndex(j *rules.Journey, st domain.JourneyState) int {
+	for i, s := range j.Steps {
+		if s.ID == st.NextStep {
+			return i
+		}
+	}
+	return -1
+}
+
+// nextStep returns where a journey goes after its step at index k: the
+// step after it, or its completion at at.
+func nextStep(j *rules.Journey, st domain.JourneyState, k int, at time.Time) domain.JourneyState {
+	if k+1 < len(j.Steps) {
+		s := j.Steps[k+1]
+		return domain.JourneyState{Status: domain.JourneyEntered, NextStep: s.ID, DueAt: st.EnteredAt.Add(s.After)}
+	}
+	return domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: at}
+}
+
+// resume returns where a journey goes whose next step an edit removed:
+// the first step due at or after the removed one's time, or completion.
+// (A step of the same time the customer had passed comes again: only
+// when the step they were at was removed.)
+func resume(j *rules.Journey, st domain.JourneyState, at time.Time) domain.JourneyState {
+	done := st.DueAt.Sub(st.EnteredAt)
+	for k, s := range j.Steps {
+		if s.After >= done {
+			return nextStep(j, st, k-1, at)
+		}
+	}
+	return domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: at}
+}
+
+// whenHolds evaluates a step's when (true when it has none).
+func whenHolds(step *rules.Rule, m *rules.Evaluator, p *profile.Profile) (bool, error) {
+	if step.When == nil {
+		return true, nil
+	}
+	return step.When.Eval(m, p)
+}
+
+// writeJourneyMoves writes a batch of planned moves in one transaction:
+// each step's fire and actions, and the state moved past the step only if
+// it is still at it (another process may have taken the step: then this
+// one's fire and effects are undone).
+func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, moves []journeyMove) error {
+	j := pb.Journey
+	var muts []profile.Change
+	var kept []keptFire
+	delta := make([]*evaluate.RuleCounts, len(run.Rules))
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
+		delta = evaluate.NewCounts(&rules.Playbook{Rules: j.Steps})
+		kept = kept[:0]
+		fires := make([]*domain.Fire, 0, len(moves))
+		fireOf := make([]int, len(moves))
+		for i, mv := range moves {
+			fireOf[i] = -1
+			if !mv.fire {
+				continue
+			}
+			f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: j.Steps[mv.step].ID, CustomerID: mv.from.CustomerID,
+				Seq: mv.from.Entry, Status: domain.FireFired, At: snap.Now, Hash: pb.Hash}
+			if mv.from.Holdout {
+				f.Status = domain.FireHoldout
+			} else if mv.variant >= 0 {
+				f.Variant = j.Steps[mv.step].Variants[mv.variant].ID
+			}
+			fireOf[i] = len(fires)
+			fires = append(fires, f)
+		}
+		inserted, err := tx.InsertFires(fires)
+		if err != nil {
+			return err
+		}
+		fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(fires))
+		fx.MaxAttempts, fx.HasWorker, fx.Guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
+		var undone []int64
+		for i, mv := range moves {
+			var f *domain.Fire
+			if k := fireOf[i]; k >= 0 {
+				f = fires[k]
+				if !inserted[k] {
+					// Another process fired this step of this entry.
+					delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
+					continue
+				}
+			}
+			acted := false
+			if f != nil && f.Status == domain.FireFired {
+				cust := mv.pos
+				values := func() map[string]any { return snap.Profile(cust).Values() }
+				if err := e.doActions(ctx, j.Steps[mv.step], mv.variant, f, values, fx, 0); err != nil {
+					fx.Discard()
+					if err := fx.Fatal(); err != nil {
+						return err
+					}
+					delta[mv.step].Fail(mv.from.CustomerID + ": " + err.Error())
+					undone = append(undone, f.ID)
+					f = nil
+				} else {
+					acted = true
+				}
+			}
+			moved, err := tx.AdvanceJourney(pb.Name, mv.from.CustomerID, mv.from.Entry, mv.from.NextStep, mv.next)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !moved && f != nil:
+				// Another process moved the journey first: this fire and
+				// its effects must not stand.
+				if acted {
+					fx.Discard()
+				}
+				undone = append(undone, f.ID)
+				delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
+			case f == nil:
+			case acted:
+				fx.Keep()
+				delta[mv.step].Fired++
+				kept = append(kept, keptFire{pos: mv.pos, fire: f})
+			default:
+				delta[mv.step].Suppress(evaluate.ReasonHoldout, 1)
+				kept = append(kept, keptFire{pos: mv.pos, fire: f})
+			}
+		}
+		if err := tx.DeleteFires(undone); err != nil {
+			return err
+		}
+		if err := tx.ApplyEffects(fx.Out()); err != nil {
+			return err
+		}
+		muts = fx.Changes()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write steps: %w", err)
+	}
+	for _, k := range kept {
+		run.noteFire(k.fire.ID)
+	}
+	e.applyMutations(snap, muts, version)
+	touched := make([]int, 0, len(muts))
+	for _, m := range muts {
+		touched = append(touched, m.Cust)
+	}
+	e.pondMu.RLock()
+	snap.RefreshAll(touched)
+	e.pondMu.RUnlock()
+	for i, c := range delta {
+		run.Rules[i].Add(c)
+	}
+	return nil
+}

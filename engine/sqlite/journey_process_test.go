@@ -1,0 +1,223 @@
+package sqlite_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/rules"
+)
+
+const sopJourney = `name: sop
+schedule: "0 10 * * *"
+holdout: 0%
+journey:
+  enter:
+    when: member && joined_days > 100
+  reenter: 10d
+  exit_when: orders_since_entry > 0
+  steps:
+    - id: welcome
+      after: 0m
+      actions: [{ tag: { add: [sop] } }]
+    - id: offer
+      after: 24h
+      when: count_since_entry("visit") == 0
+      actions: [{ coupon: { amount: 5, min_spend: 0, expires_in: 7d } }]
+    - id: last
+      after: 72h
+      actions: [{ tag: { add: [sop-done] } }]
+`
+
+// journeyEngine loads body as a journey for an engine over the fixture's
+// database (the engine does not load journeys from files yet).
+func (f *fixture) journeyEngine(body string) (*engine.Engine, *rules.Playbook) {
+	f.t.Helper()
+	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, BatchSize: 7})
+	if err := e.Load(f.dir); err != nil {
+		f.t.Fatal(err)
+	}
+	pb, err := rules.Load("sop.yaml", []byte(body), e.LoadOptions())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return e, pb
+}
+
+// process runs a journey pass and fails the test on an error.
+func process(t *testing.T, e *engine.Engine, pb *rules.Playbook, at time.Time, enter bool) *engine.Run {
+	t.Helper()
+	r, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: at, Enter: enter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != engine.RunDone {
+		t.Fatalf("pass %s: %s", r.Status, r.Error)
+	}
+	return r
+}
+
+// stepCounts returns a pass's fired count per step.
+func stepCounts(r *engine.Run) map[string]int {
+	out := map[string]int{}
+	for _, c := range r.Rules {
+		out[c.Rule] = c.Fired
+	}
+	return out
+}
+
+// A scheduled journey, pass by pass: members enter and get the first
+// step at once; nobody enters twice; a customer who ordered leaves before
+// the next step; a step whose when is false is skipped and the journey
+// goes on; the last step completes it.
+func TestJourneyPasses(t *testing.T) {
+	f := newFixture(t)
+	f.customers(4, 0)
+	e, pb := f.journeyEngine(sopJourney)
+	ctx := context.Background()
+
+	r := process(t, e, pb, t0, true)
+	if got := stepCounts(r); !reflect.DeepEqual(got, map[string]int{"welcome": 4, "offer": 0, "last": 0}) || r.Audience != 4 {
+		t.Fatalf("first pass: %v, %d entered", got, r.Audience)
+	}
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags LIKE '%"sop"%'`); n != 4 {
+		t.Errorf("%d customers tagged by welcome", n)
+	}
+	r = process(t, e, pb, t0.Add(time.Hour), true)
+	if r.Audience != 0 || r.Fired != 0 {
+		t.Errorf("second pass the same day: %d entered, %d fired", r.Audience, r.Fired)
+	}
+
+	// c001 orders, c002 visits: at the offer, c001 has left and c002's
+	// offer is skipped.
+	if _, err := e.AddEvents(ctx, []domain.Event{
+		{ID: "o1", CustomerID: "c001", Type: "order", At: t0.Add(2 * time.Hour), AmountFen: 100},
+		{ID: "v2", CustomerID: "c002", Type: "visit", At: t0.Add(3 * time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r = process(t, e, pb, t0.Add(25*time.Hour), false)
+	if got := stepCounts(r); got["offer"] != 2 || r.Rules[1].Suppressed[engine.ReasonExited] != 1 || r.Rules[1].Suppressed[engine.ReasonStepWhen] != 1 {
+		t.Errorf("offer pass: fired %v, suppressed %v", got, r.Rules[1].Suppressed)
+	}
+	if n := f.count(`SELECT count(*) FROM coupons`); n != 2 {
+		t.Errorf("%d coupons, want 2 (c000, c003)", n)
+	}
+	r = process(t, e, pb, t0.Add(80*time.Hour), false)
+	if got := stepCounts(r); got["last"] != 3 {
+		t.Errorf("last pass: %v (c000, c002, c003 go on)", got)
+	}
+	sts, err := f.db.JourneyStates(ctx, "sop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"c000": domain.JourneyCompleted, "c001": domain.JourneyExited, "c002": domain.JourneyCompleted, "c003": domain.JourneyCompleted}
+	for id, status := range want {
+		if sts[id].Status != status || sts[id].Entry != 1 {
+			t.Errorf("%s: %s, entry %d; want %s, entry 1", id, sts[id].Status, sts[id].Entry, status)
+		}
+	}
+	// reenter: 10d after their journey ended, a customer may enter again:
+	// c001, who left at 25 h, first; the others, who completed at 80 h,
+	// a day later, when c001's second offer comes due (their order was
+	// before this entry).
+	r = process(t, e, pb, t0.Add(80*time.Hour+9*day), true)
+	if r.Audience != 1 || stepCounts(r)["welcome"] != 1 {
+		t.Errorf("9 days after the end: %d entered, %v; want c001 alone", r.Audience, stepCounts(r))
+	}
+	r = process(t, e, pb, t0.Add(80*time.Hour+10*day), true)
+	if got := stepCounts(r); r.Audience != 3 || !reflect.DeepEqual(got, map[string]int{"welcome": 3, "offer": 1, "last": 0}) {
+		t.Errorf("10 days after the end: %d entered, %v", r.Audience, got)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE playbook = 'sop' AND rule = 'welcome' AND seq = 2`); n != 4 {
+		t.Errorf("%d welcome fires of the second entry", n)
+	}
+}
+
+// Steps that came due while nothing processed the journey fire late, in
+// order, each once, in one pass.
+func TestLateJourneyStepsFireInOrderOnce(t *testing.T) {
+	f := newFixture(t)
+	f.customers(2, 0)
+	e, pb := f.journeyEngine(sopJourney)
+	process(t, e, pb, t0, true)
+	r := process(t, e, pb, t0.Add(30*day), false)
+	if got := stepCounts(r); !reflect.DeepEqual(got, map[string]int{"welcome": 0, "offer": 2, "last": 2}) {
+		t.Errorf("late pass: %v", got)
+	}
+	for _, id := range []string{"c000", "c001"} {
+		rows, err := f.db.SQL().Query(`SELECT rule FROM fires WHERE customer_id = ? ORDER BY id`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				t.Fatal(err)
+			}
+			order = append(order, r)
+		}
+		rows.Close()
+		if !reflect.DeepEqual(order, []string{"welcome", "offer", "last"}) {
+			t.Errorf("%s's steps fired %v", id, order)
+		}
+	}
+	if r := process(t, e, pb, t0.Add(31*day), false); r.Fired != 0 {
+		t.Errorf("a pass after the end fired %d", r.Fired)
+	}
+}
+
+// A customer held out at entry is recorded at each step and acted on at
+// none.
+func TestJourneyHoldout(t *testing.T) {
+	f := newFixture(t)
+	f.customers(40, 0)
+	e, pb := f.journeyEngine(strings.Replace(sopJourney, "holdout: 0%", "holdout: 50%", 1))
+	r := process(t, e, pb, t0, true)
+	held := r.Rules[0].Suppressed["holdout"]
+	if held == 0 || held == 40 || r.Rules[0].Fired+held != 40 {
+		t.Fatalf("welcome: %d fired, %d held out of 40", r.Rules[0].Fired, held)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE status = 'holdout' AND rule = 'welcome'`); n != held {
+		t.Errorf("%d holdout fires recorded, want %d", n, held)
+	}
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags LIKE '%"sop"%'`); n != r.Rules[0].Fired {
+		t.Errorf("%d tagged, want %d", n, r.Rules[0].Fired)
+	}
+}
+
+// Two processes passing over the same journey at once: every step fires
+// once per customer and entry, whichever process took it.
+func TestRacingJourneyPassesFireEachStepOnce(t *testing.T) {
+	f := newFixture(t)
+	f.customers(60, 0)
+	e1, pb := f.journeyEngine(sopJourney)
+	e2 := engine.New(f.otherWriter(), f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}})
+	process(t, e1, pb, t0, true)
+	var wg sync.WaitGroup
+	for _, e := range []*engine.Engine{e1, e2} {
+		wg.Go(func() {
+			if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: t0.Add(30 * day)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, step := range []string{"welcome", "offer", "last"} {
+		if n := f.count(`SELECT count(*) FROM fires WHERE playbook = 'sop' AND rule = ?`, step); n != 60 {
+			t.Errorf("%s fired %d times for 60 customers", step, n)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM coupons`); n != 60 {
+		t.Errorf("%d coupons for 60 offers", n)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state WHERE status = 'completed'`); n != 60 {
+		t.Errorf("%d journeys completed of 60", n)
+	}
+}
