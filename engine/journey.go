@@ -45,7 +45,10 @@ type journeyMove struct {
 	step    int // index of the step in the journey; -1 for a step an edit removed
 	fire    bool
 	variant int
-	next    domain.JourneyState
+	// deliverAt, when not 0, is when the step's messages are due (unix
+	// ms): quiet hours, or a cap that defers.
+	deliverAt int64
+	next      domain.JourneyState
 }
 
 // ProcessJourney processes pb's journey at req.At: the entries of its
@@ -75,7 +78,7 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 	if trigger == "" {
 		trigger = TriggerManual
 	}
-	steps := &rules.Playbook{Name: pb.Name, Rules: j.Steps}
+	steps := journeySteps(pb)
 	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: req.At, StartedAt: time.Now(), Status: RunRunning,
 		Trigger: trigger, Rules: evaluate.NewCounts(steps), Limit: -1}
 	if err := e.store.StartRun(ctx, run); err != nil {
@@ -158,6 +161,13 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 	return nil
 }
 
+// journeySteps is pb's journey seen as a playbook whose rules are its
+// steps, for what treats steps like rules (counts, the contact policy).
+func journeySteps(pb *rules.Playbook) *rules.Playbook {
+	return &rules.Playbook{Name: pb.Name, Hash: pb.Hash, File: pb.File, Rules: pb.Journey.Steps, Policy: pb.Policy,
+		HoldoutBP: pb.HoldoutBP, MaxFires: pb.MaxFires, Location: pb.Location, Attribution: pb.Attribution}
+}
+
 // mayReenter says whether a customer whose latest entry is st may enter
 // the journey again at at.
 func mayReenter(j *rules.Journey, st domain.JourneyState, at time.Time) bool {
@@ -168,6 +178,7 @@ func mayReenter(j *rules.Journey, st domain.JourneyState, at time.Time) bool {
 // held-out customer, a holdout fire), and where the journey goes next.
 func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []domain.JourneyState, at time.Time, run *Run) []journeyMove {
 	j := pb.Journey
+	steps := journeySteps(pb)
 	var m rules.Evaluator
 	var buf profile.ProfileBuf
 	moves := make([]journeyMove, 0, len(due))
@@ -204,8 +215,11 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 			c.Suppress(ReasonStepWhen, 1)
 		default:
 			c.Matched++
-			mv.fire = true
 			mv.variant = evaluate.VariantOf(pb.Name, step, st.CustomerID)
+			d := evaluate.Decision{Cust: int32(pos), Rule: int16(mv.step), Seq: int32(st.Entry), Variant: int16(mv.variant), Holdout: st.Holdout}
+			if d, ok := evaluate.SettleStep(steps, snap, p, d, run.Rules); ok {
+				mv.fire, mv.deliverAt = true, d.DeliverAt
+			}
 		}
 		moves = append(moves, mv)
 	}
@@ -307,7 +321,11 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 			if f != nil && f.Status == domain.FireFired {
 				cust := mv.pos
 				values := func() map[string]any { return snap.Profile(cust).Values() }
-				if err := e.doActions(ctx, j.Steps[mv.step], mv.variant, f, values, fx, 0); err != nil {
+				var delay time.Duration
+				if mv.deliverAt > 0 {
+					delay = time.Duration(mv.deliverAt-snap.Now.UnixMilli()) * time.Millisecond
+				}
+				if err := e.doActions(ctx, j.Steps[mv.step], mv.variant, f, values, fx, delay); err != nil {
 					fx.Discard()
 					if err := fx.Fatal(); err != nil {
 						return err

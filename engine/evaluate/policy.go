@@ -94,3 +94,25 @@ func RuleChannels(r *rules.Rule, variant int) []string {
 	}
 	return append(slices.Clip(r.Channels), v...)
 }
+
+// SettleStep settles consent and the contact policy for one step of a
+// journey, d (its Rule the step's index in steps, whose Policy is the
+// journey playbook's), as a run settles them for a rule's match: a step
+// messaging a channel the customer opted out of, or over a cap, is
+// dropped (false), the reason counted in counts; one in quiet hours or
+// deferred by its cap gets its delivery time.
+func SettleStep(steps *rules.Playbook, snap *profile.Snapshot, p *profile.Profile, d Decision, counts []*RuleCounts) (Decision, bool) {
+	r := steps.Rules[d.Rule]
+	if _, no := policy.WithoutConsent(profile.OptOutOf(p), RuleChannels(r, int(d.Variant))); no {
+		counts[d.Rule].Suppress(policy.ReasonConsent, 1)
+		return d, false
+	}
+	ds, _ := applyPolicy(steps, snap, p, []Decision{d}, &Evaluation{Counts: counts}, nil)
+	if len(ds) == 0 {
+		return d, false
+	}
+	if ds[0].Deferred != policy.NotDeferred && !ds[0].Holdout {
+		counts[d.Rule].Defer(ds[0].Deferred.Reason(), 1)
+	}
+	return ds[0], true
+}

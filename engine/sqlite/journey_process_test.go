@@ -221,3 +221,59 @@ func TestRacingJourneyPassesFireEachStepOnce(t *testing.T) {
 		t.Errorf("%d journeys completed of 60", n)
 	}
 }
+
+// A step's messages obey the contact policy as a rule's do: a customer
+// who opted out of the channel gets nothing (consent), a message over
+// the cap is dropped (cap) and the journey goes on, and one in quiet
+// hours waits for the morning.
+func TestJourneyStepsObeyThePolicy(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 0)
+	e := f.policyEngine(`cap: { messages: 1, per: 2d }
+quiet_hours: { from: "21:30", to: "09:00" }`)
+	pb, err := rules.Load("sop.yaml", []byte(`name: sop
+schedule: "0 10 * * *"
+holdout: 0%
+journey:
+  enter: { when: member }
+  steps:
+    - id: hello
+      after: 0m
+      actions: [{ message: { channel: log, template: "你好" } }]
+    - id: again
+      after: 1d
+      actions: [{ message: { channel: log, template: "再见" } }]
+    - id: later
+      after: 3d
+      actions: [{ message: { channel: log, template: "好久不见" } }]
+`), e.LoadOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := e.SetOptOut(ctx, "c002", "log", true); err != nil {
+		t.Fatal(err)
+	}
+	// 23:00 in Shanghai: quiet hours.
+	at := time.Date(2026, 3, 1, 23, 0, 0, 0, shanghai)
+	r := process(t, e, pb, at, true)
+	if c := r.Rules[0]; c.Fired != 2 || c.Suppressed["consent"] != 1 || c.Deferred["quiet_hours"] != 2 {
+		t.Errorf("hello: fired %d, suppressed %v, deferred %v", c.Fired, c.Suppressed, c.Deferred)
+	}
+	if due := f.jobsDue("hello", "c000"); len(due) != 1 || !due[0].Equal(time.Date(2026, 3, 2, 9, 0, 0, 0, shanghai)) {
+		t.Errorf("c000's hello due %v, want 09:00 the next morning", due)
+	}
+	// A day later the cap (1 in 2 days) drops again; the journey goes on
+	// to later, which the cap allows.
+	r = process(t, e, pb, at.Add(36*time.Hour), false)
+	if c := r.Rules[1]; c.Fired != 0 || c.Suppressed["cap"] != 2 {
+		t.Errorf("again: fired %d, suppressed %v; want both capped", c.Fired, c.Suppressed)
+	}
+	r = process(t, e, pb, at.Add(4*day), false)
+	if c := r.Rules[2]; c.Fired != 2 {
+		t.Errorf("later: fired %d, suppressed %v", c.Fired, c.Suppressed)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state WHERE status = 'completed'`); n != 3 {
+		t.Errorf("%d journeys completed of 3", n)
+	}
+}
