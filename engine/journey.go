@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
@@ -34,6 +35,11 @@ type JourneyRequest struct {
 	// Trigger says what started the pass, as recorded (TriggerManual by
 	// default).
 	Trigger string
+	// Events are stored events the pass answers first: one of the type
+	// the journey is entered on enters its customer (at the event's time)
+	// when enter.when holds and they may enter; a customer in the journey
+	// with an event leaves it when exit_when holds.
+	Events []domain.Event
 }
 
 // journeyMove is what a pass does with one customer's due step: the
@@ -94,6 +100,11 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 			return fail(err)
 		}
 	}
+	if len(req.Events) > 0 {
+		if err := e.journeyEvents(ctx, pb, snap, req, run); err != nil {
+			return fail(err)
+		}
+	}
 	for {
 		due, err := e.store.DueJourneySteps(ctx, pb.Name, req.At, journeyBatch)
 		if err != nil {
@@ -141,14 +152,26 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 			NextStep: first.ID, DueAt: at.Add(first.After), Status: domain.JourneyEntered,
 			Holdout: evaluate.InHoldout(pb.Name, id, pb.HoldoutBP)})
 	}
-	run.Audience += len(entries)
+	return e.writeEntries(ctx, entries, at, run)
+}
+
+// writeEntries records entries, in transactions of journeyBatch, and
+// counts those recorded as the pass's audience: an entry a racing process
+// recorded first is its.
+func (e *Engine) writeEntries(ctx context.Context, entries []domain.JourneyState, at time.Time, run *Run) error {
 	for start := 0; start < len(entries); start += journeyBatch {
 		batch := entries[start:min(start+journeyBatch, len(entries))]
+		n := 0
 		e.writeMu.Lock()
 		_, err := e.store.WriteFires(ctx, at, func(tx FireTx) error {
+			n = 0
 			for _, st := range batch {
-				if _, err := tx.EnterJourney(st); err != nil {
+				ok, err := tx.EnterJourney(st)
+				if err != nil {
 					return err
+				}
+				if ok {
+					n++
 				}
 			}
 			return nil
@@ -157,6 +180,7 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 		if err != nil {
 			return fmt.Errorf("enter: %w", err)
 		}
+		run.Audience += n
 	}
 	return nil
 }
@@ -166,6 +190,79 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 func journeySteps(pb *rules.Playbook) *rules.Playbook {
 	return &rules.Playbook{Name: pb.Name, Hash: pb.Hash, File: pb.File, Rules: pb.Journey.Steps, Policy: pb.Policy,
 		HoldoutBP: pb.HoldoutBP, MaxFires: pb.MaxFires, Location: pb.Location, Attribution: pb.Attribution}
+}
+
+// journeyEvents answers a pass's events: entries on the journey's event
+// type, then exits of the customers in the journey who had an event.
+func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, req JourneyRequest, run *Run) error {
+	j := pb.Journey
+	states, err := e.store.JourneyStates(ctx, pb.Name)
+	if err != nil {
+		return err
+	}
+	evs := slices.Clone(req.Events)
+	slices.SortStableFunc(evs, func(a, b domain.Event) int { return a.At.Compare(b.At) })
+	var m rules.Evaluator
+	var buf profile.ProfileBuf
+	var entries []domain.JourneyState
+	if j.EnterOn != "" {
+		for _, ev := range evs {
+			if ev.Type != j.EnterOn {
+				continue
+			}
+			pos, ok := snap.Pond().Lookup(ev.CustomerID)
+			if !ok {
+				continue
+			}
+			st, was := states[ev.CustomerID]
+			if was && !mayReenter(j, st, ev.At) {
+				continue
+			}
+			if j.EnterWhen != nil {
+				if ok, err := j.EnterWhen.Eval(&m, snap.Fill(pos, &buf)); err != nil || !ok {
+					continue
+				}
+			}
+			first := j.Steps[0]
+			st = domain.JourneyState{Journey: pb.Name, CustomerID: ev.CustomerID, Entry: st.Entry + 1, EnteredAt: ev.At, Hash: pb.Hash,
+				NextStep: first.ID, DueAt: ev.At.Add(first.After), Status: domain.JourneyEntered,
+				Holdout: evaluate.InHoldout(pb.Name, ev.CustomerID, pb.HoldoutBP)}
+			states[ev.CustomerID] = st // a second event of the batch finds them in
+			entries = append(entries, st)
+		}
+	}
+	if err := e.writeEntries(ctx, entries, req.At, run); err != nil {
+		return err
+	}
+	if j.ExitWhen == nil {
+		return nil
+	}
+	var exits []journeyMove
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		st, in := states[ev.CustomerID]
+		if !in || st.Status != domain.JourneyEntered || seen[ev.CustomerID] {
+			continue
+		}
+		seen[ev.CustomerID] = true
+		pos, ok := snap.Pond().Lookup(ev.CustomerID)
+		if !ok {
+			continue
+		}
+		p := snap.Fill(pos, &buf)
+		p.SetEntry(st.EnteredAt)
+		if exit, err := j.ExitWhen.Eval(&m, p); err == nil && exit {
+			if k := stepIndex(j, st); k >= 0 {
+				run.Rules[k].Suppress(ReasonExited, 1)
+			}
+			exits = append(exits, journeyMove{from: st, pos: pos, step: stepIndex(j, st), variant: -1,
+				next: domain.JourneyState{Status: domain.JourneyExited, EndedAt: req.At}})
+		}
+	}
+	if len(exits) == 0 {
+		return nil
+	}
+	return e.writeJourneyMoves(ctx, pb, snap, run, exits)
 }
 
 // mayReenter says whether a customer whose latest entry is st may enter

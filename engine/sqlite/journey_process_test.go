@@ -277,3 +277,65 @@ journey:
 		t.Errorf("%d journeys completed of 3", n)
 	}
 }
+
+// A journey entered on an event: the customer enters at the event's time
+// when enter.when holds, the first step fires at once, an order leaves
+// the journey on the event itself, and reenter: never keeps them out.
+func TestJourneyEnteredOnAnEvent(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 1) // c000 has ordered
+	e, pb := f.journeyEngine(`name: sop
+holdout: 0%
+journey:
+  enter: { on: wecom_add, when: orders == 0 }
+  exit_when: orders_since_entry > 0
+  steps:
+    - id: welcome
+      after: 0m
+      actions: [{ tag: { add: [sop] } }]
+    - id: offer
+      after: 48h
+      actions: [{ tag: { add: [offer] } }]
+`)
+	ctx := context.Background()
+	add := func(evs ...domain.Event) []domain.Event {
+		t.Helper()
+		if _, err := e.AddEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	evs := add(domain.Event{ID: "a0", CustomerID: "c000", Type: "wecom_add", At: t0},
+		domain.Event{ID: "a1", CustomerID: "c001", Type: "wecom_add", At: t0},
+		domain.Event{ID: "a1b", CustomerID: "c001", Type: "wecom_add", At: t0.Add(time.Minute)},
+		domain.Event{ID: "v2", CustomerID: "c002", Type: "visit", At: t0})
+	r, err := e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: t0.Add(2 * time.Minute), Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Audience != 1 || stepCounts(r)["welcome"] != 1 {
+		t.Fatalf("entered %d, fired %v; want c001 alone (c000 ordered before, c002 only visited)", r.Audience, stepCounts(r))
+	}
+	sts, _ := f.db.CustomerJourneys(ctx, "c001")
+	if len(sts) != 1 || !sts[0].EnteredAt.Equal(t0) || sts[0].NextStep != "offer" || !sts[0].DueAt.Equal(t0.Add(48*time.Hour)) {
+		t.Fatalf("c001's journey: %+v; want entered at the first event, offer due 48 h after", sts)
+	}
+	evs = add(domain.Event{ID: "o1", CustomerID: "c001", Type: "order", At: t0.Add(time.Hour), AmountFen: 100})
+	r, err = e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: t0.Add(time.Hour), Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts, _ := f.db.CustomerJourneys(ctx, "c001"); sts[0].Status != domain.JourneyExited || !sts[0].EndedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after the order: %+v; want exited at the order", sts[0])
+	}
+	if r.Rules[1].Suppressed[engine.ReasonExited] != 1 {
+		t.Errorf("the exit is not counted at the step it left before: %v", r.Rules[1].Suppressed)
+	}
+	evs = add(domain.Event{ID: "a1c", CustomerID: "c001", Type: "wecom_add", At: t0.Add(2 * time.Hour)})
+	if r, err = e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: t0.Add(2 * time.Hour), Events: evs}); err != nil || r.Audience != 0 {
+		t.Errorf("reenter: never let c001 enter again: %d, %v", r.Audience, err)
+	}
+	if r := process(t, e, pb, t0.Add(100*time.Hour), false); r.Fired != 0 {
+		t.Errorf("the exited customer's offer fired (%d)", r.Fired)
+	}
+}
