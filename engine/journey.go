@@ -25,6 +25,11 @@ const (
 // journeyBatch is how many due steps one transaction takes.
 const journeyBatch = 2000
 
+// lateAfter is how long after its time a step is taken late: koi serve
+// takes due steps every minute, so a step older than two was waiting for
+// koi to run.
+const lateAfter = 2 * time.Minute
+
 // JourneyRequest says what a journey pass processes.
 type JourneyRequest struct {
 	// At is the moment processed: entries at At, and every step due by it.
@@ -305,6 +310,9 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 			}
 		}
 		mv.next = nextStep(j, st, mv.step, at)
+		if at.Sub(st.DueAt) > lateAfter {
+			c.Late++
+		}
 		switch ok, err := whenHolds(step, &m, p); {
 		case err != nil:
 			c.Fail(st.CustomerID + ": when: " + err.Error())

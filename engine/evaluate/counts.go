@@ -28,6 +28,10 @@ type RuleCounts struct {
 	// another rule of the rule's benefit group fired, by that rule
 	// (playbook/rule); they are counted in Suppressed too.
 	ByGroup map[string]int `json:"by_group,omitempty"`
+	// Late counts the steps of a journey taken late: more than a pass's
+	// interval after they came due (koi was not running), fired, held out
+	// or skipped by their when alike.
+	Late int `json:"late,omitempty"`
 	// Errors counts customers whose condition or actions failed.
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error,omitempty"`
@@ -58,6 +62,7 @@ func (rc *RuleCounts) Add(o *RuleCounts) {
 	rc.Matched += o.Matched
 	rc.Fired += o.Fired
 	rc.Errors += o.Errors
+	rc.Late += o.Late
 	if rc.FirstError == "" {
 		rc.FirstError = o.FirstError
 	}

@@ -150,6 +150,18 @@ func TestLateJourneyStepsFireInOrderOnce(t *testing.T) {
 	if got := stepCounts(r); !reflect.DeepEqual(got, map[string]int{"welcome": 0, "offer": 2, "last": 2}) {
 		t.Errorf("late pass: %v", got)
 	}
+	if r.Rules[1].Late != 2 || r.Rules[2].Late != 2 {
+		t.Errorf("late steps counted %d and %d, want 2 and 2", r.Rules[1].Late, r.Rules[2].Late)
+	}
+	// A step taken a minute after its time, as koi serve takes them, is
+	// on time.
+	g := newFixture(t)
+	g.customers(2, 0)
+	e2, pb2 := g.journeyEngine(sopJourney)
+	process(t, e2, pb2, t0, true)
+	if r := process(t, e2, pb2, t0.Add(24*time.Hour+time.Minute), false); r.Rules[1].Fired != 2 || r.Rules[1].Late != 0 {
+		t.Errorf("offer a minute after its time: fired %d, late %d", r.Rules[1].Fired, r.Rules[1].Late)
+	}
 	for _, id := range []string{"c000", "c001"} {
 		rows, err := f.db.SQL().Query(`SELECT rule FROM fires WHERE customer_id = ? ORDER BY id`, id)
 		if err != nil {
