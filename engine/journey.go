@@ -157,30 +157,32 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 			NextStep: first.ID, DueAt: at.Add(first.After), Status: domain.JourneyEntered,
 			Holdout: evaluate.InHoldout(pb.Name, id, pb.HoldoutBP)})
 	}
-	return e.writeEntries(ctx, entries, at, run)
+	return e.writeEntries(ctx, snap, entries, at, run)
 }
 
 // writeEntries records entries, in transactions of journeyBatch, and
 // counts those recorded as the pass's audience: an entry a racing process
 // recorded first is its.
-func (e *Engine) writeEntries(ctx context.Context, entries []domain.JourneyState, at time.Time, run *Run) error {
+func (e *Engine) writeEntries(ctx context.Context, snap *profile.Snapshot, entries []domain.JourneyState, at time.Time, run *Run) error {
 	for start := 0; start < len(entries); start += journeyBatch {
 		batch := entries[start:min(start+journeyBatch, len(entries))]
 		n := 0
 		e.writeMu.Lock()
-		_, err := e.store.WriteFires(ctx, at, func(tx FireTx) error {
+		version, err := e.store.WriteFires(ctx, at, func(tx FireTx) error {
 			n = 0
-			for _, st := range batch {
-				ok, err := tx.EnterJourney(st)
-				if err != nil {
-					return err
-				}
-				if ok {
+			ok, err := tx.EnterJourneys(batch)
+			for _, entered := range ok {
+				if entered {
 					n++
 				}
 			}
-			return nil
+			return err
 		})
+		if err == nil {
+			// Nothing of the pond changed, but its version moved on: the
+			// engine's pond stays current instead of being read again.
+			e.applyMutations(snap, nil, version)
+		}
 		e.writeMu.Unlock()
 		if err != nil {
 			return fmt.Errorf("enter: %w", err)
@@ -236,7 +238,7 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 			entries = append(entries, st)
 		}
 	}
-	if err := e.writeEntries(ctx, entries, req.At, run); err != nil {
+	if err := e.writeEntries(ctx, snap, entries, req.At, run); err != nil {
 		return err
 	}
 	if j.ExitWhen == nil {
@@ -409,22 +411,40 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 		if err != nil {
 			return err
 		}
-		fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(fires))
-		fx.MaxAttempts, fx.HasWorker, fx.Guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
+		// The state moves first, only from the step it is at: a move a
+		// racing process made first leaves this one's fire to undo. A step
+		// whose fire another process inserted is that process's to move.
+		var mvs []domain.JourneyMove
+		var mvOf []int
 		var undone []int64
 		for i, mv := range moves {
-			var f *domain.Fire
-			if k := fireOf[i]; k >= 0 {
-				f = fires[k]
-				if !inserted[k] {
-					// Another process fired this step of this entry.
-					delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
-					continue
-				}
+			if k := fireOf[i]; k >= 0 && !inserted[k] {
+				delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
+				continue
 			}
-			acted := false
-			if f != nil && f.Status == domain.FireFired {
-				cust := mv.pos
+			mvs = append(mvs, domain.JourneyMove{Journey: pb.Name, CustomerID: mv.from.CustomerID, Entry: mv.from.Entry, From: mv.from.NextStep, Next: mv.next})
+			mvOf = append(mvOf, i)
+		}
+		moved, err := tx.AdvanceJourneys(mvs)
+		if err != nil {
+			return err
+		}
+		fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(fires))
+		fx.MaxAttempts, fx.HasWorker, fx.Guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
+		for n, i := range mvOf {
+			mv := moves[i]
+			k := fireOf[i]
+			switch {
+			case k < 0:
+				// An exit, a skip or a step the policy dropped: no fire.
+			case !moved[n]:
+				undone = append(undone, fires[k].ID)
+				delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
+			case fires[k].Status == domain.FireHoldout:
+				delta[mv.step].Suppress(evaluate.ReasonHoldout, 1)
+				kept = append(kept, keptFire{pos: mv.pos, fire: fires[k]})
+			default:
+				f, cust := fires[k], mv.pos
 				values := func() map[string]any { return snap.Profile(cust).Values() }
 				var delay time.Duration
 				if mv.deliverAt > 0 {
@@ -435,33 +455,13 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 					if err := fx.Fatal(); err != nil {
 						return err
 					}
+					// The step failed; the journey has gone on past it.
 					delta[mv.step].Fail(mv.from.CustomerID + ": " + err.Error())
 					undone = append(undone, f.ID)
-					f = nil
-				} else {
-					acted = true
+					continue
 				}
-			}
-			moved, err := tx.AdvanceJourney(pb.Name, mv.from.CustomerID, mv.from.Entry, mv.from.NextStep, mv.next)
-			if err != nil {
-				return err
-			}
-			switch {
-			case !moved && f != nil:
-				// Another process moved the journey first: this fire and
-				// its effects must not stand.
-				if acted {
-					fx.Discard()
-				}
-				undone = append(undone, f.ID)
-				delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
-			case f == nil:
-			case acted:
 				fx.Keep()
 				delta[mv.step].Fired++
-				kept = append(kept, keptFire{pos: mv.pos, fire: f})
-			default:
-				delta[mv.step].Suppress(evaluate.ReasonHoldout, 1)
 				kept = append(kept, keptFire{pos: mv.pos, fire: f})
 			}
 		}

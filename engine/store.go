@@ -120,14 +120,16 @@ type FireTx interface {
 	InsertFires(fires []*domain.Fire) (inserted []bool, err error)
 	// DeleteFires removes fires of this transaction whose actions failed.
 	DeleteFires(ids []int64) error
-	// EnterJourney records a customer's entry into a journey, numbered
-	// from 1; false, writing nothing, when they are in it now or that
-	// entry was recorded already (a racing process).
-	EnterJourney(st domain.JourneyState) (bool, error)
-	// AdvanceJourney moves a customer's entry into a journey from step
-	// from to next's step, or to its end; false, writing nothing, when the
-	// stored state is no longer at that step of that entry.
-	AdvanceJourney(journey, customerID string, entry int, from string, next domain.JourneyState) (bool, error)
+	// EnterJourneys records customers' entries into journeys, numbered
+	// from 1; an entry is not recorded (false) when the customer is in the
+	// journey now or that entry was recorded already (a racing process).
+	// A customer appears at most once per call.
+	EnterJourneys(sts []domain.JourneyState) ([]bool, error)
+	// AdvanceJourneys moves customers' entries into journeys from the step
+	// each is at to its next step or its end; a move is not made (false)
+	// when the stored state is no longer at that step of that entry. A
+	// customer appears at most once per call.
+	AdvanceJourneys(moves []domain.JourneyMove) ([]bool, error)
 	// GuideLoads reads how many open tasks each guide has (guides with
 	// none are absent) and which guide was most recently given a task.
 	GuideLoads() (open map[string]int, last string, err error)

@@ -35,3 +35,14 @@ type JourneyState struct {
 	Holdout bool      `json:"holdout"`
 	EndedAt time.Time `json:"ended_at,omitzero"`
 }
+
+// JourneyMove moves a customer's entry into a journey from the step it is
+// at, From, to Next: its next step (NextStep, DueAt) or its end (Status
+// exited or completed, EndedAt).
+type JourneyMove struct {
+	Journey    string
+	CustomerID string
+	Entry      int
+	From       string
+	Next       JourneyState
+}

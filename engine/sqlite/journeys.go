@@ -9,62 +9,112 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
-// EnterJourney records st, the customer's entry numbered st.Entry into
-// st.Journey, and reports false, writing nothing, when the stored state
-// does not allow it: the customer is in the journey now, or entry
-// st.Entry was recorded already (by a racing process). Whether a customer
-// may enter again after their last journey ended (reenter) is the
-// engine's to decide; the store keeps the entries in sequence.
-func (f *fireTx) EnterJourney(st domain.JourneyState) (bool, error) {
-	if st.Entry < 1 || st.Status != domain.JourneyEntered || st.NextStep == "" {
-		return false, fmt.Errorf("enter journey %s: customer %s: an entry is numbered from 1 and has a step due", st.Journey, st.CustomerID)
+// EnterJourneys records entries, each the customer's entry numbered
+// st.Entry into st.Journey, and reports for each whether it was recorded:
+// not when the stored state does not allow it, because the customer is in
+// the journey now or that entry was recorded already (by a racing
+// process). Whether a customer may enter again after their last journey
+// ended (reenter) is the engine's to decide; the store keeps the entries
+// in sequence. One statement per chunk: a statement per entry, prepared
+// each time, cost three times the entries' own work.
+func (f *fireTx) EnterJourneys(sts []domain.JourneyState) ([]bool, error) {
+	ok := make([]bool, len(sts))
+	byCustomer := make(map[string]int, len(sts))
+	start := 0
+	for _, size := range chunkSizes(len(sts)) {
+		chunk := sts[start : start+size]
+		args := make([]any, 0, 8*size)
+		for k, st := range chunk {
+			if st.Entry < 1 || st.Status != domain.JourneyEntered || st.NextStep == "" {
+				return nil, fmt.Errorf("enter journey %s: customer %s: an entry is numbered from 1 and has a step due", st.Journey, st.CustomerID)
+			}
+			key := st.Journey + "\x00" + st.CustomerID
+			if _, dup := byCustomer[key]; dup {
+				return nil, fmt.Errorf("enter journey %s: customer %s entered twice in one batch", st.Journey, st.CustomerID)
+			}
+			byCustomer[key] = start + k
+			args = append(args, st.Journey, st.CustomerID, st.Entry, ms(st.EnteredAt), st.Hash, st.NextStep, ms(st.DueAt), boolInt(st.Holdout))
+		}
+		rows, err := f.tx.QueryContext(f.ctx, `INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, holdout, status)
+			SELECT *, 'entered' FROM (VALUES `+values(size, 8)+`) WHERE true
+			ON CONFLICT (journey, customer_id) DO UPDATE SET entry = excluded.entry, entered_at = excluded.entered_at, hash = excluded.hash,
+				next_step = excluded.next_step, due_at = excluded.due_at, status = 'entered', holdout = excluded.holdout, ended_at = NULL
+			WHERE journey_state.status != 'entered' AND journey_state.entry = excluded.entry - 1
+			RETURNING journey, customer_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("enter journeys: %w", err)
+		}
+		if err := f.markReturned(rows, byCustomer, ok); err != nil {
+			return nil, fmt.Errorf("enter journeys: %w", err)
+		}
+		start += size
 	}
-	res, err := f.tx.ExecContext(f.ctx, `INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, status, holdout, ended_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'entered', ?, NULL)
-		ON CONFLICT (journey, customer_id) DO UPDATE SET entry = excluded.entry, entered_at = excluded.entered_at, hash = excluded.hash,
-			next_step = excluded.next_step, due_at = excluded.due_at, status = 'entered', holdout = excluded.holdout, ended_at = NULL
-		WHERE journey_state.status != 'entered' AND journey_state.entry = excluded.entry - 1`,
-		st.Journey, st.CustomerID, st.Entry, ms(st.EnteredAt), st.Hash, st.NextStep, ms(st.DueAt), boolInt(st.Holdout))
-	if err != nil {
-		return false, fmt.Errorf("enter journey %s: customer %s: %w", st.Journey, st.CustomerID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("enter journey %s: customer %s: %w", st.Journey, st.CustomerID, err)
-	}
-	return n == 1, nil
+	return ok, nil
 }
 
-// AdvanceJourney moves the customer's entry `entry` into journey from
-// step `from` to next: its NextStep and DueAt, or its end (Status exited
-// or completed, EndedAt). It reports false, writing nothing, when the
-// stored state is no longer at that step of that entry: a racing process
-// moved it first, and this one must not act on the step.
-func (f *fireTx) AdvanceJourney(journey, customerID string, entry int, from string, next domain.JourneyState) (bool, error) {
-	var nextStep any = next.NextStep
-	var due, ended any
-	switch next.Status {
-	case domain.JourneyEntered:
-		if next.NextStep == "" {
-			return false, fmt.Errorf("advance journey %s: customer %s: no next step", journey, customerID)
+// AdvanceJourneys moves entries into journeys, each from the step it was
+// at (From) to its next step or its end (Next: NextStep and DueAt, or
+// Status exited or completed and EndedAt), and reports for each whether
+// it moved: not when the stored state is no longer at that step of that
+// entry, because a racing process moved it first and this one must not
+// act on the step.
+func (f *fireTx) AdvanceJourneys(moves []domain.JourneyMove) ([]bool, error) {
+	ok := make([]bool, len(moves))
+	byCustomer := make(map[string]int, len(moves))
+	start := 0
+	for _, size := range chunkSizes(len(moves)) {
+		chunk := moves[start : start+size]
+		args := make([]any, 0, 8*size)
+		for k, mv := range chunk {
+			var next, due, ended any = mv.Next.NextStep, nil, nil
+			switch mv.Next.Status {
+			case domain.JourneyEntered:
+				if mv.Next.NextStep == "" {
+					return nil, fmt.Errorf("advance journey %s: customer %s: no next step", mv.Journey, mv.CustomerID)
+				}
+				due = ms(mv.Next.DueAt)
+			case domain.JourneyExited, domain.JourneyCompleted:
+				next, ended = "", ms(mv.Next.EndedAt)
+			default:
+				return nil, fmt.Errorf("advance journey %s: customer %s: unknown status %q", mv.Journey, mv.CustomerID, mv.Next.Status)
+			}
+			key := mv.Journey + "\x00" + mv.CustomerID
+			if _, dup := byCustomer[key]; dup {
+				return nil, fmt.Errorf("advance journey %s: customer %s moved twice in one batch", mv.Journey, mv.CustomerID)
+			}
+			byCustomer[key] = start + k
+			args = append(args, mv.Journey, mv.CustomerID, mv.Entry, mv.From, next, due, mv.Next.Status, ended)
 		}
-		due = ms(next.DueAt)
-	case domain.JourneyExited, domain.JourneyCompleted:
-		nextStep, ended = "", ms(next.EndedAt)
-	default:
-		return false, fmt.Errorf("advance journey %s: customer %s: unknown status %q", journey, customerID, next.Status)
+		rows, err := f.tx.QueryContext(f.ctx, `UPDATE journey_state SET next_step = v.column5, due_at = v.column6, status = v.column7, ended_at = v.column8
+			FROM (VALUES `+values(size, 8)+`) AS v
+			WHERE journey_state.journey = v.column1 AND journey_state.customer_id = v.column2 AND journey_state.entry = v.column3
+				AND journey_state.next_step = v.column4 AND journey_state.status = 'entered'
+			RETURNING journey_state.journey, journey_state.customer_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("advance journeys: %w", err)
+		}
+		if err := f.markReturned(rows, byCustomer, ok); err != nil {
+			return nil, fmt.Errorf("advance journeys: %w", err)
+		}
+		start += size
 	}
-	res, err := f.tx.ExecContext(f.ctx, `UPDATE journey_state SET next_step = ?, due_at = ?, status = ?, ended_at = ?
-		WHERE journey = ? AND customer_id = ? AND entry = ? AND next_step = ? AND status = 'entered'`,
-		nextStep, due, next.Status, ended, journey, customerID, entry, from)
-	if err != nil {
-		return false, fmt.Errorf("advance journey %s: customer %s: %w", journey, customerID, err)
+	return ok, nil
+}
+
+// markReturned sets ok[i] for each (journey, customer) rows returns, i
+// being the item's index in byCustomer.
+func (f *fireTx) markReturned(rows *sql.Rows, byCustomer map[string]int, ok []bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var journey, customer string
+		if err := rows.Scan(&journey, &customer); err != nil {
+			return err
+		}
+		if i, found := byCustomer[journey+"\x00"+customer]; found {
+			ok[i] = true
+		}
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("advance journey %s: customer %s: %w", journey, customerID, err)
-	}
-	return n == 1, nil
+	return rows.Err()
 }
 
 // DueJourneySteps returns up to limit states of customers in journey

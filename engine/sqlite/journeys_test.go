@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,24 @@ import (
 func entered(customer string, entry int, at time.Time, first string, after time.Duration) domain.JourneyState {
 	return domain.JourneyState{Journey: "sop", CustomerID: customer, Entry: entry, EnteredAt: at, Hash: "h1",
 		NextStep: first, DueAt: at.Add(after), Status: domain.JourneyEntered}
+}
+
+// enterOne enters one customer (FireTx.EnterJourneys).
+func enterOne(tx engine.FireTx, st domain.JourneyState) (bool, error) {
+	ok, err := tx.EnterJourneys([]domain.JourneyState{st})
+	if err != nil {
+		return false, err
+	}
+	return ok[0], nil
+}
+
+// advanceOne moves one customer's journey (FireTx.AdvanceJourneys).
+func advanceOne(tx engine.FireTx, journey, customer string, entry int, from string, next domain.JourneyState) (bool, error) {
+	ok, err := tx.AdvanceJourneys([]domain.JourneyMove{{Journey: journey, CustomerID: customer, Entry: entry, From: from, Next: next}})
+	if err != nil {
+		return false, err
+	}
+	return ok[0], nil
 }
 
 // journeyTx runs fn in a write transaction of db and returns its answer.
@@ -41,11 +61,11 @@ func TestJourneyStateMovesOnlyForward(t *testing.T) {
 	f.customers(3, 0)
 	ctx := context.Background()
 	enter := func(st domain.JourneyState) bool {
-		return journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) { return tx.EnterJourney(st) })
+		return journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) { return enterOne(tx, st) })
 	}
 	advance := func(customer string, entry int, from string, next domain.JourneyState) bool {
 		return journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) {
-			return tx.AdvanceJourney("sop", customer, entry, from, next)
+			return advanceOne(tx, "sop", customer, entry, from, next)
 		})
 	}
 	if !enter(entered("c000", 1, t0, "welcome", 0)) {
@@ -99,12 +119,12 @@ func TestDueJourneySteps(t *testing.T) {
 		entered("c002", 1, t0, "later", 72*time.Hour),
 		entered("c003", 1, t0, "welcome", time.Hour),
 	} {
-		if !journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) { return tx.EnterJourney(st) }) {
+		if !journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) { return enterOne(tx, st) }) {
 			t.Fatalf("entry of %s refused", st.CustomerID)
 		}
 	}
 	journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) {
-		return tx.AdvanceJourney("sop", "c003", 1, "welcome", domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: t0.Add(time.Hour)})
+		return advanceOne(tx, "sop", "c003", 1, "welcome", domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: t0.Add(time.Hour)})
 	})
 	ids := func(at time.Time, limit int) []string {
 		t.Helper()
@@ -141,7 +161,7 @@ func TestDueJourneySteps(t *testing.T) {
 func TestRacingProcessesTakeAStepOnce(t *testing.T) {
 	f := newFixture(t)
 	f.customers(1, 0)
-	if !journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) { return tx.EnterJourney(entered("c000", 1, t0, "welcome", 0)) }) {
+	if !journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) { return enterOne(tx, entered("c000", 1, t0, "welcome", 0)) }) {
 		t.Fatal("entry refused")
 	}
 	dbs := []*sqlite.DB{f.db, f.otherWriter(), f.otherWriter()}
@@ -157,7 +177,7 @@ func TestRacingProcessesTakeAStepOnce(t *testing.T) {
 				if _, err := tx.InsertFires([]*domain.Fire{{RunID: int64(i + 1), Playbook: "sop", Rule: "welcome", CustomerID: "c000", Seq: 1, Status: domain.FireFired, At: t0}}); err != nil {
 					return err
 				}
-				ok, err := tx.AdvanceJourney("sop", "c000", 1, "welcome", domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: t0})
+				ok, err := advanceOne(tx, "sop", "c000", 1, "welcome", domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: t0})
 				took[i] = ok
 				return err
 			})
@@ -180,4 +200,70 @@ func TestRacingProcessesTakeAStepOnce(t *testing.T) {
 	if fires := f.count(`SELECT count(*) FROM fires WHERE playbook = 'sop' AND rule = 'welcome'`); fires != 1 {
 		t.Errorf("%d fires of the step", fires)
 	}
+}
+
+// A batch answers for each of its items, across the statements it takes
+// (500 rows each): entries and moves refused amid accepted ones.
+func TestJourneyBatchesAnswerEachItem(t *testing.T) {
+	f := newFixture(t)
+	const n = 1100
+	var sts []domain.JourneyState
+	for i := range n {
+		sts = append(sts, entered(fmt.Sprintf("x%04d", i), 1, t0, "welcome", 0))
+	}
+	var ok []bool
+	journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) {
+		var err error
+		ok, err = tx.EnterJourneys(sts)
+		return true, err
+	})
+	if slices.Contains(ok, false) {
+		t.Fatalf("a first entry was refused: %d of %d", countTrue(ok), n)
+	}
+	var moves []domain.JourneyMove
+	for i, st := range sts {
+		from := "welcome"
+		if i%3 == 0 {
+			from = "elsewhere" // not where it is: refused
+		}
+		moves = append(moves, domain.JourneyMove{Journey: "sop", CustomerID: st.CustomerID, Entry: 1, From: from,
+			Next: domain.JourneyState{Status: domain.JourneyCompleted, EndedAt: t0.Add(time.Hour)}})
+	}
+	journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) {
+		var err error
+		ok, err = tx.AdvanceJourneys(moves)
+		return true, err
+	})
+	for i, moved := range ok {
+		if moved != (i%3 != 0) {
+			t.Fatalf("move %d (%s from %s): %v", i, moves[i].CustomerID, moves[i].From, moved)
+		}
+	}
+	// Entry 2: only those whose journey ended may enter again.
+	for i := range sts {
+		sts[i].Entry = 2
+	}
+	journeyTx(t, f.db, func(tx engine.FireTx) (bool, error) {
+		var err error
+		ok, err = tx.EnterJourneys(sts)
+		return true, err
+	})
+	for i, entered := range ok {
+		if entered != (i%3 != 0) {
+			t.Fatalf("second entry %d: %v", i, entered)
+		}
+	}
+	if got := f.count(`SELECT count(*) FROM journey_state WHERE entry = 2 AND status = 'entered'`); got != countTrue(ok) {
+		t.Errorf("%d second entries stored, %d reported", got, countTrue(ok))
+	}
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
