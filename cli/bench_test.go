@@ -94,7 +94,11 @@ func TestBenchSmoke(t *testing.T) {
 	for _, c := range rep.Budget {
 		budget[c.What] = true
 	}
-	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 10 || !budget["console_p99_ms"] ||
+	// The journey pass takes the first step of a tenth of the pond.
+	if rep.JourneySteps != rep.Customers/10 || len(rep.JourneyStepsSamples) != 2 || rep.JourneyStepsPerSecond <= 0 {
+		t.Errorf("journey: %d steps for %d customers, samples %v", rep.JourneySteps, rep.Customers, rep.JourneyStepsSamples)
+	}
+	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 11 || !budget["console_p99_ms"] || !budget["journey_steps_per_second"] ||
 		!budget["ingest_sustained_events_per_second"] || !budget["trigger_latency_p99_ms"] || !budget["outbox_deliveries_per_second"] {
 		t.Errorf("machine or budget missing: %+v %+v", rep.Machine, rep.Budget)
 	}

@@ -87,6 +87,12 @@ type benchReport struct {
 	// it.
 	FirstRunSeconds float64   `json:"first_run_seconds"`
 	FirstRunSamples []float64 `json:"first_run_samples"`
+	// JourneyStepsPerSecond is the steps a journey pass takes per second,
+	// fires written, over JourneySteps due steps (a tenth of the pond):
+	// the median of JourneyStepsSamples (bench_journey.go).
+	JourneyStepsPerSecond float64   `json:"journey_steps_per_second"`
+	JourneyStepsSamples   []float64 `json:"journey_steps_per_second_samples"`
+	JourneySteps          int       `json:"journey_steps"`
 	// HistoryEvalSeconds is eval_seconds on a copy of the pond with a
 	// year of daily-run fire history (HistoryFires rows, at least ten per
 	// customer): what a server lives with after a year; the median of
@@ -208,6 +214,10 @@ copy of the pond and of the pond image that stop left:
                    the fire an on: rule made of it, as a client polling
                    /api/v1/fires sees it; --trigger-events orders, one at a time,
                    on the pond as generated
+  journey_steps_per_second
+                   the steps a journey pass takes a second, fires written: a tenth of
+                   the pond entered a journey at the bench's moment, and the pass a
+                   day later takes each one's first step (a tag, or a holdout)
   outbox           messages per second the dispatcher delivers, with its default
                    settings, to a signature-checking webhook receiver on loopback
                    (--outbox-jobs of them, enqueued by a run; in this process)
@@ -375,6 +385,10 @@ func runBench(ctx context.Context, dir string, keep bool, customers, reps, inges
 		rep.StartupSamples = append(rep.StartupSamples, res.StartupSeconds)
 		rep.EvalSamples = append(rep.EvalSamples, res.EvalSeconds)
 		rep.FirstRunSamples = append(rep.FirstRunSamples, res.FirstRunSeconds)
+		if res.JourneySeconds > 0 {
+			rep.JourneySteps = res.JourneySteps
+			rep.JourneyStepsSamples = append(rep.JourneyStepsSamples, float64(res.JourneySteps)/res.JourneySeconds)
+		}
 		if ingest > 0 {
 			rep.IngestEvents, rep.IngestEventsPerSecond = res.IngestEvents, res.IngestEventsPerSecond
 		}
@@ -441,6 +455,7 @@ func runBench(ctx context.Context, dir string, keep bool, customers, reps, inges
 	rep.StartupSeconds = median(rep.StartupSamples)
 	rep.HistoryEvalSeconds = median(rep.HistoryEvalSamples)
 	rep.FirstRunSeconds = median(rep.FirstRunSamples)
+	rep.JourneyStepsPerSecond = median(rep.JourneyStepsSamples)
 	rep.HistoryStartupSeconds = median(rep.HistoryStartupSamples)
 	if rep.EvalSeconds > 0 {
 		rep.SQLRatio = rep.SQLSeconds / rep.EvalSeconds
@@ -459,6 +474,10 @@ func (r *benchReport) checkBudget() []benchCheck {
 		{What: "rss_bytes", Value: float64(r.RSSBytes), Target: "<= 1 GiB", Met: r.RSSBytes <= 1<<30},
 		{What: "history_eval_seconds / eval_seconds", Value: r.HistoryEvalSeconds / r.EvalSeconds, Target: "<= 1.1", Met: r.HistoryEvalSeconds <= 1.1*r.EvalSeconds},
 		{What: "first_run_seconds / eval_seconds", Value: r.FirstRunSeconds / r.EvalSeconds, Target: "<= 1.1", Met: r.FirstRunSeconds <= 1.1*r.EvalSeconds},
+	}
+	if len(r.JourneyStepsSamples) > 0 {
+		// DESIGN §8: 100,000 due steps, fires written, in at most 2 s.
+		b = append(b, benchCheck{What: "journey_steps_per_second", Value: r.JourneyStepsPerSecond, Target: ">= 50000", Met: r.JourneyStepsPerSecond >= 50000})
 	}
 	if len(r.IngestSustainedSamples) > 0 {
 		b = append(b, benchCheck{What: "ingest_sustained_events_per_second", Value: r.IngestSustainedEventsPerSecond,
@@ -579,6 +598,10 @@ type benchRepResult struct {
 	FirstRunSeconds       float64        `json:"first_run_seconds"`
 	IngestEvents          int            `json:"ingest_events,omitempty"`
 	IngestEventsPerSecond float64        `json:"ingest_events_per_second,omitempty"`
+	// JourneySteps and JourneySeconds are the bench journey's timed pass
+	// (bench_journey.go).
+	JourneySteps   int     `json:"journey_steps,omitempty"`
+	JourneySeconds float64 `json:"journey_seconds,omitempty"`
 	// FromImage says the process read its pond from the pond image.
 	FromImage bool `json:"from_image"`
 }
@@ -710,6 +733,9 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 				return nil, fmt.Errorf("the second run of %s matched %d, the first %d: not the same work", name, c.Matched, n)
 			}
 		}
+	}
+	if res.JourneySteps, res.JourneySeconds, err = benchJourneyPass(ctx, e); err != nil {
+		return nil, err
 	}
 	if ingestN > 0 {
 		if res.IngestEventsPerSecond, err = benchIngest(ctx, e, db, ingestN, ingestBatch); err != nil {
@@ -962,7 +988,7 @@ func printBench(w io.Writer, r *benchReport) {
 		switch c.What {
 		case "rss_bytes":
 			val = fmt.Sprintf("%.0f MiB", c.Value/(1<<20))
-		case "ingest_sustained_events_per_second", "outbox_deliveries_per_second":
+		case "ingest_sustained_events_per_second", "outbox_deliveries_per_second", "journey_steps_per_second":
 			val = fmt.Sprintf("%.0f", c.Value)
 		case "trigger_latency_p99_ms":
 			val = fmt.Sprintf("%.1f ms", c.Value)
