@@ -24,7 +24,7 @@ type Config struct {
 	// Tiers are the member tiers, lowest first.
 	Tiers []string
 	// BatchSize is the number of fires written per transaction (default
-	// 5000). Larger batches write the pages they share (index pages, the
+	// 5000), and of due steps a journey pass reads and writes at a time. Larger batches write the pages they share (index pages, the
 	// tail of the fires table) once instead of once per batch; smaller
 	// ones hold the write lock for less time. At a million customers a
 	// batch of 5000 commits in a few hundred milliseconds.

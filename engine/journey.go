@@ -22,9 +22,6 @@ const (
 	ReasonExited = "exited"
 )
 
-// journeyBatch is how many due steps one transaction takes.
-const journeyBatch = 2000
-
 // lateAfter is how long after its time a step is taken late: koi serve
 // takes due steps every minute, so a step older than two was waiting for
 // koi to run.
@@ -76,22 +73,12 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 	if j == nil {
 		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
 	}
-	pond, err := e.currentPond(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snap, done, err := e.snapshotAt(ctx, pond, req.At)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	trigger := req.Trigger
 	if trigger == "" {
 		trigger = TriggerManual
 	}
-	steps := journeySteps(pb)
 	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: req.At, StartedAt: time.Now(), Status: RunRunning,
-		Trigger: trigger, Rules: evaluate.NewCounts(steps), Limit: -1}
+		Trigger: trigger, Rules: evaluate.NewCounts(journeySteps(pb))}
 	if err := e.store.StartRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("start run: %w", err)
 	}
@@ -101,30 +88,131 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 		return run, fmt.Errorf("journey %s: %w", pb.Name, err)
 	}
 	if req.Enter && j.EnterOn == "" && j.EnterWhen != nil {
-		if err := e.enterJourney(ctx, pb, snap, req.At, run); err != nil {
+		// Entry on the schedule asks every customer: the whole pond's
+		// profiles. Steps and events need only their customers'.
+		if err := e.enterOnSchedule(ctx, pb, req.At, run); err != nil {
 			return fail(err)
 		}
 	}
 	if len(req.Events) > 0 {
+		ids := make([]string, len(req.Events))
+		for i, ev := range req.Events {
+			ids[i] = ev.CustomerID
+		}
+		snap, err := e.journeySnapshot(ctx, ids, req.At)
+		if err != nil {
+			return fail(err)
+		}
 		if err := e.journeyEvents(ctx, pb, snap, req, run); err != nil {
 			return fail(err)
 		}
 	}
+	// Sweeps over the due steps, in order of due time and customer: while
+	// one batch is written, the next is read and decided on the other
+	// core (its customers are others: nothing the writing does changes
+	// them). A customer's next step that came due too (late steps) is
+	// taken by the next sweep; the pass ends with a sweep that finds
+	// nothing.
 	for {
-		due, err := e.store.DueJourneySteps(ctx, pb.Name, req.At, journeyBatch)
-		if err != nil {
-			return fail(err)
+		took := 0
+		pending := e.planBatch(ctx, pb, req.At, domain.DueCursor{})
+		for {
+			b := <-pending
+			if b.err != nil {
+				return fail(b.err)
+			}
+			if len(b.moves) == 0 {
+				break
+			}
+			pending = e.planBatch(ctx, pb, req.At, b.next)
+			if err := e.writeJourneyMoves(ctx, pb, b.snap, run, b.moves); err != nil {
+				<-pending
+				return fail(err)
+			}
+			for i, c := range b.counts {
+				run.Rules[i].Add(c)
+			}
+			took += len(b.moves)
 		}
-		if len(due) == 0 {
+		if took == 0 {
 			break
-		}
-		moves := e.planSteps(pb, snap, due, req.At, run)
-		if err := e.writeJourneyMoves(ctx, pb, snap, run, moves); err != nil {
-			return fail(err)
 		}
 	}
 	run.Status = RunDone
 	return run, e.finish(ctx, run)
+}
+
+// plannedBatch is a batch of due steps read and decided, with the
+// profiles they were decided on and the counts of the deciding.
+type plannedBatch struct {
+	snap   *profile.Snapshot
+	moves  []journeyMove
+	counts []*evaluate.RuleCounts
+	next   domain.DueCursor
+	err    error
+}
+
+// planBatch reads and decides, on a goroutine of its own, the batch of
+// due steps after cursor; the channel gets it (no moves: none left).
+func (e *Engine) planBatch(ctx context.Context, pb *rules.Playbook, at time.Time, after domain.DueCursor) <-chan plannedBatch {
+	out := make(chan plannedBatch, 1)
+	go func() {
+		due, err := e.store.DueJourneySteps(ctx, pb.Name, at, after, e.cfg.BatchSize)
+		if err != nil || len(due) == 0 {
+			out <- plannedBatch{err: err}
+			return
+		}
+		ids := make([]string, len(due))
+		for i, st := range due {
+			ids[i] = st.CustomerID
+		}
+		snap, err := e.journeySnapshot(ctx, ids, at)
+		if err != nil {
+			out <- plannedBatch{err: err}
+			return
+		}
+		counts := evaluate.NewCounts(journeySteps(pb))
+		out <- plannedBatch{snap: snap, moves: e.planSteps(pb, snap, due, at, counts), counts: counts, next: domain.CursorOf(due[len(due)-1])}
+	}()
+	return out
+}
+
+// enterOnSchedule enters the customers for whom the journey's enter.when
+// holds at at, over the whole pond's profiles.
+func (e *Engine) enterOnSchedule(ctx context.Context, pb *rules.Playbook, at time.Time, run *Run) error {
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return err
+	}
+	snap, done, err := e.snapshotAt(ctx, pond, at)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return e.enterJourney(ctx, pb, snap, at, run)
+}
+
+// lookup returns the pond index of the customer id, under the pond's
+// lock: the pond's index changes as writes apply to it.
+func (e *Engine) lookup(pond *profile.Pond, id string) (int, bool) {
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	return pond.Lookup(id)
+}
+
+// journeySnapshot computes the profiles of the customers ids at at, scored
+// against the latest population (a sparse snapshot).
+func (e *Engine) journeySnapshot(ctx context.Context, ids []string, at time.Time) (*profile.Snapshot, error) {
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pop, err := e.population(ctx, pond, at)
+	if err != nil {
+		return nil, err
+	}
+	snap, _ := e.sparseSnapshot(pond, pop, ids, at)
+	return snap, nil
 }
 
 // enterJourney enters the customers of the pond for whom the journey's
@@ -160,12 +248,12 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 	return e.writeEntries(ctx, snap, entries, at, run)
 }
 
-// writeEntries records entries, in transactions of journeyBatch, and
+// writeEntries records entries, in transactions of Config.BatchSize, and
 // counts those recorded as the pass's audience: an entry a racing process
 // recorded first is its.
 func (e *Engine) writeEntries(ctx context.Context, snap *profile.Snapshot, entries []domain.JourneyState, at time.Time, run *Run) error {
-	for start := 0; start < len(entries); start += journeyBatch {
-		batch := entries[start:min(start+journeyBatch, len(entries))]
+	for start := 0; start < len(entries); start += e.cfg.BatchSize {
+		batch := entries[start:min(start+e.cfg.BatchSize, len(entries))]
 		n := 0
 		e.writeMu.Lock()
 		version, err := e.store.WriteFires(ctx, at, func(tx FireTx) error {
@@ -217,7 +305,7 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 			if ev.Type != j.EnterOn {
 				continue
 			}
-			pos, ok := snap.Pond().Lookup(ev.CustomerID)
+			pos, ok := e.lookup(snap.Pond(), ev.CustomerID)
 			if !ok {
 				continue
 			}
@@ -252,7 +340,7 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 			continue
 		}
 		seen[ev.CustomerID] = true
-		pos, ok := snap.Pond().Lookup(ev.CustomerID)
+		pos, ok := e.lookup(snap.Pond(), ev.CustomerID)
 		if !ok {
 			continue
 		}
@@ -280,7 +368,7 @@ func mayReenter(j *rules.Journey, st domain.JourneyState, at time.Time) bool {
 
 // planSteps decides each due step: exit, skip by its when, or fire (for a
 // held-out customer, a holdout fire), and where the journey goes next.
-func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []domain.JourneyState, at time.Time, run *Run) []journeyMove {
+func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []domain.JourneyState, at time.Time, counts []*evaluate.RuleCounts) []journeyMove {
 	j := pb.Journey
 	steps := journeySteps(pb)
 	var m rules.Evaluator
@@ -288,7 +376,7 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 	moves := make([]journeyMove, 0, len(due))
 	for _, st := range due {
 		mv := journeyMove{from: st, step: stepIndex(j, st), variant: -1}
-		pos, ok := snap.Pond().Lookup(st.CustomerID)
+		pos, ok := e.lookup(snap.Pond(), st.CustomerID)
 		mv.pos = pos
 		if !ok || mv.step < 0 {
 			// A customer gone from the pond, or a step an edit of the
@@ -298,7 +386,7 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 			continue
 		}
 		step := j.Steps[mv.step]
-		c := run.Rules[mv.step]
+		c := counts[mv.step]
 		p := snap.Fill(pos, &buf)
 		p.SetEntry(st.EnteredAt)
 		if j.ExitWhen != nil {
@@ -324,7 +412,7 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 			c.Matched++
 			mv.variant = evaluate.VariantOf(pb.Name, step, st.CustomerID)
 			d := evaluate.Decision{Cust: int32(pos), Rule: int16(mv.step), Seq: int32(st.Entry), Variant: int16(mv.variant), Holdout: st.Holdout}
-			if d, ok := evaluate.SettleStep(steps, snap, p, d, run.Rules); ok {
+			if d, ok := evaluate.SettleStep(steps, snap, p, d, counts); ok {
 				mv.fire, mv.deliverAt = true, d.DeliverAt
 			}
 		}
@@ -485,9 +573,11 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 	for _, m := range muts {
 		touched = append(touched, m.Cust)
 	}
-	e.pondMu.RLock()
-	snap.RefreshAll(touched)
-	e.pondMu.RUnlock()
+	if !snap.Sparse() {
+		e.pondMu.RLock()
+		snap.RefreshAll(touched)
+		e.pondMu.RUnlock()
+	}
 	for i, c := range delta {
 		run.Rules[i].Add(c)
 	}

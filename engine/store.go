@@ -98,8 +98,9 @@ type Store interface {
 	// WriteFires runs fn in one transaction whose clock is now.
 	WriteFires(ctx context.Context, now time.Time, fn func(tx FireTx) error) (version int64, err error)
 	// DueJourneySteps returns up to limit states of customers in journey
-	// whose next step is due by at, the earliest due first.
-	DueJourneySteps(ctx context.Context, journey string, at time.Time, limit int) ([]domain.JourneyState, error)
+	// whose next step is due by at, in order of due time and customer,
+	// after the one `after` names (from the first for its zero value).
+	DueJourneySteps(ctx context.Context, journey string, at time.Time, after domain.DueCursor, limit int) ([]domain.JourneyState, error)
 	// CustomerJourneys returns the customer's state in every journey they
 	// entered, by journey.
 	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)

@@ -46,3 +46,16 @@ type JourneyMove struct {
 	From       string
 	Next       JourneyState
 }
+
+// DueCursor names a place in the order of due steps (due time, then
+// customer): a pass reads the steps due after it. The zero value is the
+// start.
+type DueCursor struct {
+	DueAt      time.Time
+	CustomerID string
+}
+
+// CursorOf is the place of st in the order of due steps.
+func CursorOf(st JourneyState) DueCursor {
+	return DueCursor{DueAt: st.DueAt, CustomerID: st.CustomerID}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
@@ -160,10 +161,17 @@ func (f *fireTx) markReturned(rows *sql.Rows, byCustomer map[string]int, ok []bo
 }
 
 // DueJourneySteps returns up to limit states of customers in journey
-// whose next step is due by at, the earliest due first.
-func (d *DB) DueJourneySteps(ctx context.Context, journey string, at time.Time, limit int) ([]domain.JourneyState, error) {
+// whose next step is due by at, in order of due time and customer, after
+// the one after names. The index of due steps holds the customer too (the
+// table's key): the order costs no sort.
+func (d *DB) DueJourneySteps(ctx context.Context, journey string, at time.Time, after domain.DueCursor, limit int) ([]domain.JourneyState, error) {
+	from := int64(math.MinInt64)
+	if !after.DueAt.IsZero() {
+		from = ms(after.DueAt)
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state
-		WHERE journey = ? AND status = 'entered' AND due_at <= ? ORDER BY due_at, customer_id LIMIT ?`, journey, ms(at), limit)
+		WHERE journey = ?1 AND status = 'entered' AND due_at <= ?2 AND (due_at, customer_id) > (?3, ?4)
+		ORDER BY due_at, customer_id LIMIT ?5`, journey, ms(at), from, after.CustomerID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read due journey steps: %w", err)
 	}

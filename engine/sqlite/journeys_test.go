@@ -128,7 +128,7 @@ func TestDueJourneySteps(t *testing.T) {
 	})
 	ids := func(at time.Time, limit int) []string {
 		t.Helper()
-		sts, err := f.db.DueJourneySteps(ctx, "sop", at, limit)
+		sts, err := f.db.DueJourneySteps(ctx, "sop", at, domain.DueCursor{}, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
