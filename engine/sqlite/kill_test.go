@@ -23,12 +23,14 @@ import (
 const ingestChildEnv = "KOI_TEST_INGEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(ingestChildEnv); spec != "" {
-		if err := ingestChild(spec); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+	for env, child := range map[string]func(string) error{ingestChildEnv: ingestChild, journeyChildEnv: journeyChild} {
+		if spec := os.Getenv(env); spec != "" {
+			if err := child(spec); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}
-		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
