@@ -31,8 +31,9 @@ type Config struct {
 	BatchSize int
 	// Logger receives operational messages; slog.Default() if nil.
 	Logger *slog.Logger
-	// AfterBatch, when set, is called after each committed batch of fires.
-	// Tests use it to stop a run at a known point.
+	// AfterBatch, when set, is called after each committed batch of fires
+	// (of a journey pass: of steps). Tests use it to stop a run at a known
+	// point.
 	AfterBatch func(playbook string, written int)
 	// Observer, when set, is told about runs, events and loads (metrics).
 	Observer Observer

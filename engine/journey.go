@@ -581,5 +581,8 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 	for i, c := range delta {
 		run.Rules[i].Add(c)
 	}
+	if e.cfg.AfterBatch != nil {
+		e.cfg.AfterBatch(pb.Name, len(moves))
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,21 +34,21 @@ journey:
       after: 0m
       actions: [{ tag: { add: [hello] } }]
     - id: gift
-      after: 1h
+      after: 2h
       actions: [{ coupon: { amount: 5, min_spend: 0, expires_in: 7d } }]
     - id: bye
-      after: 2h
+      after: 4h
       actions: [{ tag: { add: [bye] } }]
 `
 
 // journeyEngine opens an engine on the database at path with small
 // batches, and the kill test's journey.
-func killJourneyEngine(path string) (*sqlite.DB, *engine.Engine, *rules.Playbook, error) {
+func killJourneyEngine(path string, afterBatch func(string, int)) (*sqlite.DB, *engine.Engine, *rules.Playbook, error) {
 	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal"}, BatchSize: 7})
+	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal"}, BatchSize: 7, AfterBatch: afterBatch})
 	pb, err := rules.Load("sop.yaml", []byte(killJourney), e.LoadOptions())
 	if err != nil {
 		db.Close()
@@ -56,18 +57,26 @@ func killJourneyEngine(path string) (*sqlite.DB, *engine.Engine, *rules.Playbook
 	return db, e, pb, nil
 }
 
-// journeyChild passes over the journey every half hour of journey time,
-// from t0 to 3 h and on at 3 h, printing "pass N" after each, until it
-// is killed.
-func journeyChild(path string) error {
-	db, e, pb, err := killJourneyEngine(path)
+// journeyChild passes over the journey every ten minutes of journey
+// time, from the minute after t0 its spec gives (path,minutes) to 5 h,
+// printing "pass N" after each, until it is killed.
+func journeyChild(spec string) error {
+	path, minutes, _ := strings.Cut(spec, ",")
+	start, err := strconv.Atoi(minutes)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(os.Stdout)
+	db, e, pb, err := killJourneyEngine(path, func(string, int) {
+		fmt.Fprintln(out, "batch")
+		out.Flush()
+	})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	out := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
-		at := t0.Add(time.Duration(min(i, 6)) * 30 * time.Minute)
+		at := t0.Add(time.Duration(min(start+10*i, 300)) * time.Minute)
 		if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: at, Enter: true}); err != nil {
 			return err
 		}
@@ -76,11 +85,11 @@ func journeyChild(path string) error {
 	}
 }
 
-// SIGKILL in the middle of journey passes, five times, then a pass that
+// SIGKILL in the middle of journey passes, eight times, then a pass that
 // finishes: every customer took every step exactly once, with its effect
 // once (DESIGN §3b, issue 25: no step twice, none lost).
 func TestJourneySurvivesKill(t *testing.T) {
-	const customers = 150
+	const customers = 400
 	path := filepath.Join(t.TempDir(), "koi.db")
 	f := &fixture{t: t, reg: builtin.Registry()}
 	db, err := sqlite.Open(context.Background(), path)
@@ -94,7 +103,9 @@ func TestJourneySurvivesKill(t *testing.T) {
 	midPass := 0 // kills that left customers at different places
 	for life := range 8 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), journeyChildEnv+"="+path)
+		// Each life starts 40 minutes of journey time later, so each has
+		// steps to take: entry and hello, gift at 2 h, bye at 4 h.
+		cmd.Env = append(os.Environ(), journeyChildEnv+"="+path+","+strconv.Itoa(40*life))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -105,18 +116,23 @@ func TestJourneySurvivesKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(stdout)
-		// Kill after a few passes, counted, at a random moment of the next.
-		target := 1 + rng.IntN(4)
-		passes := 0
-		for passes < target && sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "pass ") {
+		// Kill after some batches of steps, counted (a slow machine or
+		// -race must not make the test vacuous), at a random moment after.
+		// A life with no steps left to take kills after a few passes.
+		target := 1 + rng.IntN(60)
+		batches, passes := 0, 0
+		for batches < target && passes < 4 && sc.Scan() {
+			switch {
+			case sc.Text() == "batch":
+				batches++
+			case strings.HasPrefix(sc.Text(), "pass "):
 				passes++
 			}
 		}
-		if passes < target {
-			t.Fatalf("life %d: the child stopped after %d passes: %s", life, passes, stderr.String())
+		if batches < target && passes < 4 {
+			t.Fatalf("life %d: the child stopped after %d batches: %s", life, batches, stderr.String())
 		}
-		time.Sleep(time.Duration(rng.IntN(20_000)) * time.Microsecond)
+		time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +144,7 @@ func TestJourneySurvivesKill(t *testing.T) {
 	if midPass == 0 {
 		t.Fatal("no kill landed in the middle of a pass: the test proves nothing")
 	}
-	db, e, pb, err := killJourneyEngine(path)
+	db, e, pb, err := killJourneyEngine(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
