@@ -351,3 +351,56 @@ journey:
 		t.Errorf("the exited customer's offer fired (%d)", r.Fired)
 	}
 }
+
+// A journey edited while customers wait at a step it no longer has: they
+// go on from the first step due at or after the removed one's time,
+// firing nothing for it.
+func TestJourneyResumesAfterAnEditRemovedItsStep(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 0)
+	e, v1 := f.journeyEngine(`name: sop
+schedule: "0 10 * * *"
+holdout: 0%
+journey:
+  enter: { when: member }
+  steps:
+    - id: a
+      after: 0m
+      actions: [{ tag: { add: [a] } }]
+    - id: b
+      after: 1h
+      actions: [{ tag: { add: [b] } }]
+    - id: c
+      after: 2h
+      actions: [{ tag: { add: [c] } }]
+`)
+	process(t, e, v1, t0, true)
+	v2, err := rules.Load("sop.yaml", []byte(strings.Replace(v1.Source, `    - id: b
+      after: 1h
+      actions: [{ tag: { add: [b] } }]
+`, "", 1)), e.LoadOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v2.Journey.Steps) != 2 {
+		t.Fatalf("the edit left %d steps", len(v2.Journey.Steps))
+	}
+	if r := process(t, e, v2, t0.Add(90*time.Minute), false); r.Fired != 0 {
+		t.Errorf("the pass after the edit fired %d", r.Fired)
+	}
+	sts, err := f.db.JourneyStates(context.Background(), "sop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, st := range sts {
+		if st.NextStep != "c" || !st.DueAt.Equal(t0.Add(2*time.Hour)) {
+			t.Errorf("%s waits at %s, due %v; want c at 2 h", id, st.NextStep, st.DueAt)
+		}
+	}
+	if r := process(t, e, v2, t0.Add(2*time.Hour), false); stepCounts(r)["c"] != 3 {
+		t.Errorf("c fired %v", stepCounts(r))
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'b'`); n != 0 {
+		t.Errorf("%d fires of the removed step", n)
+	}
+}
