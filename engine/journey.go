@@ -44,9 +44,10 @@ type JourneyRequest struct {
 	Events []domain.Event
 }
 
-// journeyMove is what a pass does with one customer's due step: the
-// step's fire (nil when it has none: skipped by its when, or an exit),
-// and where their journey goes after it.
+// journeyMove is what a pass does with one customer's due step: whether
+// the step fires (not when it is skipped by its when, dropped by the
+// contact policy, or the customer exits), and where their journey goes
+// after it.
 type journeyMove struct {
 	from    domain.JourneyState
 	pos     int
@@ -60,8 +61,9 @@ type journeyMove struct {
 }
 
 // ProcessJourney processes pb's journey at req.At: the entries of its
-// schedule (req.Enter), then every step due by req.At, each customer's in
-// order, late ones too, each once per entry. A step whose actions fail is
+// schedule (req.Enter), the entries and exits of req.Events, then every
+// step due by req.At, each customer's in order, late ones too, each once
+// per entry. A step whose actions fail is
 // counted as failed and the journey goes on: retrying it every pass would
 // fail every pass.
 //
