@@ -221,10 +221,20 @@ func (e *Engine) journeySnapshot(ctx context.Context, ids []string, at time.Time
 // enter.when holds at, and who may enter: never in it, or out of it for
 // reenter when that is set.
 func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, at time.Time, run *Run) error {
+	entries, err := e.scheduledEntries(ctx, pb, snap, at)
+	if err != nil {
+		return err
+	}
+	return e.writeEntries(ctx, snap, entries, at, run)
+}
+
+// scheduledEntries returns the entries of the customers of snap for whom
+// the journey's enter.when holds at at and who may enter.
+func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, at time.Time) ([]domain.JourneyState, error) {
 	j := pb.Journey
 	states, err := e.store.JourneyStates(ctx, pb.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var m rules.Evaluator
 	buf := profile.ProfileBuf{WithoutAttrs: !j.EnterWhen.NeedsMap("attrs")}
@@ -247,7 +257,7 @@ func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *pro
 			NextStep: first.ID, DueAt: at.Add(first.After), Status: domain.JourneyEntered,
 			Holdout: evaluate.InHoldout(pb.Name, id, pb.HoldoutBP)})
 	}
-	return e.writeEntries(ctx, snap, entries, at, run)
+	return entries, nil
 }
 
 // writeEntries records entries, in transactions of Config.BatchSize, and

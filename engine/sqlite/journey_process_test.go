@@ -404,3 +404,46 @@ journey:
 		t.Errorf("%d fires of the removed step", n)
 	}
 }
+
+// A preview says what a pass would do and writes nothing: who would enter
+// on the schedule, and what each due step would do, decided as a pass
+// decides it.
+func TestPreviewJourney(t *testing.T) {
+	f := newFixture(t)
+	f.customers(4, 0)
+	e, pb := f.journeyEngine(sopJourney)
+	ctx := context.Background()
+	pv, err := e.PreviewJourney(ctx, pb, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.Entering != 4 || len(pv.EnteringSample) != 4 || pv.Steps[0].Fired != 0 {
+		t.Errorf("before anyone entered: %+v", pv)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state`) + f.count(`SELECT count(*) FROM fires`) + f.count(`SELECT count(*) FROM runs`); n != 0 {
+		t.Fatalf("the preview wrote %d rows", n)
+	}
+	process(t, e, pb, t0, true)
+	if _, err := e.AddEvents(ctx, []domain.Event{
+		{ID: "o1", CustomerID: "c001", Type: "order", At: t0.Add(2 * time.Hour), AmountFen: 100},
+		{ID: "v2", CustomerID: "c002", Type: "visit", At: t0.Add(3 * time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fires := f.count(`SELECT count(*) FROM fires`)
+	pv, err = e.PreviewJourney(ctx, pb, t0.Add(25*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer := pv.Steps[1]
+	if pv.Entering != 0 || offer.Fired != 2 || offer.Suppressed[engine.ReasonExited] != 1 || offer.Suppressed[engine.ReasonStepWhen] != 1 {
+		t.Errorf("a day later: entering %d, offer fired %d, suppressed %v", pv.Entering, offer.Fired, offer.Suppressed)
+	}
+	if n := f.count(`SELECT count(*) FROM fires`); n != fires {
+		t.Errorf("the preview wrote %d fires", n-fires)
+	}
+	// The pass then does what the preview said.
+	if r := process(t, e, pb, t0.Add(25*time.Hour), false); r.Rules[1].Fired != offer.Fired {
+		t.Errorf("the pass fired %d, the preview said %d", r.Rules[1].Fired, offer.Fired)
+	}
+}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/rules"
+)
+
+// journeyPreviewSample is how many entering customers a preview names.
+const journeyPreviewSample = 20
+
+// JourneyPreview is what a pass of a journey would do at a moment, with
+// nothing written: who would enter on its schedule, and what each due
+// step would do (per step, as a run counts it: fired is would fire).
+type JourneyPreview struct {
+	Journey string `json:"journey"`
+	// Entering counts the customers who would enter on the schedule; the
+	// sample names some. A journey entered on an event has none here:
+	// its customers enter as their events arrive.
+	Entering       int                    `json:"entering"`
+	EnteringSample []string               `json:"entering_sample,omitempty"`
+	Steps          []*evaluate.RuleCounts `json:"steps"`
+}
+
+// PreviewJourney previews a pass of pb's journey at at: the entries its
+// schedule would make, and every step due by then, each decided as a pass
+// would decide it (exit_when, its when, holdout, the contact policy). A
+// customer's later steps that a late pass would also take are not
+// counted: they depend on what the first one does.
+func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time.Time) (*JourneyPreview, error) {
+	j := pb.Journey
+	if j == nil {
+		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
+	}
+	out := &JourneyPreview{Journey: pb.Name, Steps: evaluate.NewCounts(journeySteps(pb))}
+	if j.EnterOn == "" && j.EnterWhen != nil {
+		pond, err := e.currentPond(ctx)
+		if err != nil {
+			return nil, err
+		}
+		snap, done, err := e.snapshotAt(ctx, pond, at)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := e.scheduledEntries(ctx, pb, snap, at)
+		done()
+		if err != nil {
+			return nil, err
+		}
+		out.Entering = len(entries)
+		for _, st := range entries[:min(len(entries), journeyPreviewSample)] {
+			out.EnteringSample = append(out.EnteringSample, st.CustomerID)
+		}
+	}
+	var after domain.DueCursor
+	for {
+		b := <-e.planBatch(ctx, pb, at, after)
+		if b.err != nil {
+			return nil, b.err
+		}
+		if len(b.moves) == 0 {
+			return out, nil
+		}
+		for i, c := range b.counts {
+			out.Steps[i].Add(c)
+		}
+		// What the writing would count: a step that fires, or is held out.
+		for _, mv := range b.moves {
+			switch {
+			case !mv.fire:
+			case mv.from.Holdout:
+				out.Steps[mv.step].Suppress(evaluate.ReasonHoldout, 1)
+			default:
+				out.Steps[mv.step].Fired++
+			}
+		}
+		after = b.next
+	}
+}
