@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/report"
+	"github.com/koihq/koi/rules"
 )
 
 // Report compares, for each rule of the loaded playbooks (or of one),
@@ -16,6 +19,23 @@ func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
+	return e.report(ctx, pbs, playbook, now)
+}
+
+// JourneyReport compares, for each step of pb's journey, the customers it
+// treated with those held out at entry, over the playbook's attribution
+// window after the step, as Report does for rules: a step's fires name
+// it as their rule.
+func (e *Engine) JourneyReport(ctx context.Context, pb *rules.Playbook, now time.Time) ([]*report.RuleReport, error) {
+	if pb.Journey == nil {
+		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
+	}
+	return e.report(ctx, []*rules.Playbook{journeySteps(pb)}, pb.Name, now)
+}
+
+// report builds the reports of pbs from the fires of playbook (all when
+// empty) as of now.
+func (e *Engine) report(ctx context.Context, pbs []*rules.Playbook, playbook string, now time.Time) ([]*report.RuleReport, error) {
 	fires, err := e.store.OutcomeFires(ctx, playbook)
 	if err != nil {
 		return nil, err

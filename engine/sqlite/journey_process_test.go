@@ -447,3 +447,47 @@ func TestPreviewJourney(t *testing.T) {
 		t.Errorf("the pass fired %d, the preview said %d", r.Rules[1].Fired, offer.Fired)
 	}
 }
+
+// A journey's report compares, step by step, the treated with those held
+// out at entry, over the attribution window after the step.
+func TestJourneyReport(t *testing.T) {
+	f := newFixture(t)
+	f.customers(200, 0)
+	e, pb := f.journeyEngine(strings.Replace(sopJourney, "holdout: 0%", "holdout: 50%\nattribution: 7d", 1))
+	process(t, e, pb, t0, true)
+	// Half the treated order within the week after welcome; one held-out
+	// customer does.
+	sts, err := f.db.JourneyStates(context.Background(), "sop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []domain.Event
+	treated, heldOrdered := 0, false
+	for id, st := range sts {
+		switch {
+		case !st.Holdout && treated%2 == 0:
+			evs = append(evs, domain.Event{ID: "o-" + id, CustomerID: id, Type: "order", At: t0.Add(2 * day), AmountFen: 10000})
+			treated++
+		case !st.Holdout:
+			treated++
+		case !heldOrdered:
+			evs = append(evs, domain.Event{ID: "o-" + id, CustomerID: id, Type: "order", At: t0.Add(2 * day), AmountFen: 10000})
+			heldOrdered = true
+		}
+	}
+	if _, err := e.AddEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	reps, err := e.JourneyReport(context.Background(), pb, t0.Add(10*day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 3 || reps[0].Rule != "welcome" {
+		t.Fatalf("%d step reports: %+v", len(reps), reps)
+	}
+	w := reps[0]
+	if w.Holdout == nil || w.Treated.Customers != treated || w.Treated.Converted != (treated+1)/2 || w.Holdout.Converted != 1 ||
+		w.Treated.Customers+w.Holdout.Customers != 200 || w.Uplift == nil {
+		t.Errorf("welcome: treated %+v, held out %+v, uplift %+v", w.Treated, w.Holdout, w.Uplift)
+	}
+}
