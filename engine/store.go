@@ -101,10 +101,12 @@ type Store interface {
 	// whose next step is due by at, in order of due time and customer,
 	// after the one `after` names (from the first for its zero value).
 	DueJourneySteps(ctx context.Context, journey string, at time.Time, after domain.DueCursor, limit int) ([]domain.JourneyState, error)
-	// CustomerJourneys returns the customer's state in every journey they
-	// entered, by journey.
+	// CustomerJourneys returns every entry of the customer into a
+	// journey, by journey and entry: the last of each journey is where
+	// they are.
 	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)
-	// JourneyStates returns every customer's state in journey, by customer.
+	// JourneyStates returns every customer's state in journey (their
+	// latest entry), by customer.
 	JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error)
 }
 

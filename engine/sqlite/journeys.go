@@ -36,11 +36,13 @@ func (f *fireTx) EnterJourneys(sts []domain.JourneyState) ([]bool, error) {
 			byCustomer[key] = start + k
 			args = append(args, st.Journey, st.CustomerID, st.Entry, ms(st.EnteredAt), st.Hash, st.NextStep, ms(st.DueAt), boolInt(st.Holdout))
 		}
+		// An entry is a row of its own, recorded only while the customer
+		// is not in the journey and only as the entry after their last.
 		rows, err := f.tx.QueryContext(f.ctx, `INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, holdout, status)
-			SELECT *, 'entered' FROM (VALUES `+values(size, 8)+`) WHERE true
-			ON CONFLICT (journey, customer_id) DO UPDATE SET entry = excluded.entry, entered_at = excluded.entered_at, hash = excluded.hash,
-				next_step = excluded.next_step, due_at = excluded.due_at, status = 'entered', holdout = excluded.holdout, ended_at = NULL
-			WHERE journey_state.status != 'entered' AND journey_state.entry = excluded.entry - 1
+			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 'entered' FROM (VALUES `+values(size, 8)+`) AS v
+			WHERE NOT EXISTS (SELECT 1 FROM journey_state s WHERE s.journey = v.column1 AND s.customer_id = v.column2 AND (s.status = 'entered' OR s.entry >= v.column3))
+				AND (v.column3 = 1 OR EXISTS (SELECT 1 FROM journey_state s WHERE s.journey = v.column1 AND s.customer_id = v.column2 AND s.entry = v.column3 - 1))
+			ON CONFLICT DO NOTHING
 			RETURNING journey, customer_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("enter journeys: %w", err)
@@ -178,19 +180,20 @@ func (d *DB) DueJourneySteps(ctx context.Context, journey string, at time.Time, 
 	return scanJourneyStates(rows)
 }
 
-// CustomerJourneys returns the customer's state in every journey they
-// entered, by journey.
+// CustomerJourneys returns every entry of the customer into a journey,
+// by journey and entry: the last of each journey is where they are.
 func (d *DB) CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE customer_id = ? ORDER BY journey`, customerID)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE customer_id = ? ORDER BY journey, entry`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("read customer journeys: %w", err)
 	}
 	return scanJourneyStates(rows)
 }
 
-// JourneyStates returns every customer's state in journey, by customer.
+// JourneyStates returns every customer's state in journey, by customer:
+// their latest entry.
 func (d *DB) JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE journey = ?`, journey)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE journey = ? ORDER BY customer_id, entry`, journey)
 	if err != nil {
 		return nil, fmt.Errorf("read journey states: %w", err)
 	}
@@ -200,7 +203,7 @@ func (d *DB) JourneyStates(ctx context.Context, journey string) (map[string]doma
 	}
 	out := make(map[string]domain.JourneyState, len(sts))
 	for _, st := range sts {
-		out[st.CustomerID] = st
+		out[st.CustomerID] = st // the latest entry comes last
 	}
 	return out, nil
 }

@@ -100,7 +100,11 @@ func TestJourneyStateMovesOnlyForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []domain.JourneyState{entered("c000", 2, t0.Add(40*time.Hour), "welcome", 0)}
+	// The customer's entries: the first, exited, and the second, where
+	// they are now.
+	first := entered("c000", 1, t0, "", 0)
+	first.DueAt, first.Status, first.EndedAt = time.Time{}, domain.JourneyExited, t0.Add(30*time.Hour)
+	want := []domain.JourneyState{first, entered("c000", 2, t0.Add(40*time.Hour), "welcome", 0)}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("state %+v\nwant %+v", got, want)
 	}
