@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/report"
 	"github.com/koihq/koi/rules"
 )
@@ -22,15 +23,44 @@ func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]
 	return e.report(ctx, pbs, playbook, now)
 }
 
+// JourneyWhole is the rule name of a journey report's last line: the
+// journey as a whole, entry by entry (no step id can be it).
+const JourneyWhole = "(journey)"
+
 // JourneyReport compares, for each step of pb's journey, the customers it
 // treated with those held out at entry, over the playbook's attribution
 // window after the step, as Report does for rules: a step's fires name
-// it as their rule.
+// it as their rule. Its last line, JourneyWhole, compares the entries
+// themselves: treated against held out, converted within the window after
+// entry.
 func (e *Engine) JourneyReport(ctx context.Context, pb *rules.Playbook, now time.Time) ([]*report.RuleReport, error) {
 	if pb.Journey == nil {
 		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
 	}
-	return e.report(ctx, []*rules.Playbook{journeySteps(pb)}, pb.Name, now)
+	steps, err := e.report(ctx, []*rules.Playbook{journeySteps(pb)}, pb.Name, now)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := e.store.JourneyEntries(ctx, pb.Name)
+	if err != nil {
+		return nil, err
+	}
+	// Each entry as if it were a fire at entry, held out or not.
+	fires := make([]report.OutcomeFire, len(entries))
+	for i, st := range entries {
+		fires[i] = report.OutcomeFire{ID: int64(i + 1), Playbook: pb.Name, Rule: JourneyWhole, CustomerID: st.CustomerID, At: st.EnteredAt, Status: domain.FireFired}
+		if st.Holdout {
+			fires[i].Status = domain.FireHoldout
+		}
+	}
+	whole := &rules.Playbook{Name: pb.Name, HoldoutBP: pb.HoldoutBP, Attribution: pb.Attribution, Rules: []*rules.Rule{{ID: JourneyWhole}}}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	return append(steps, report.Build([]*rules.Playbook{whole}, fires, pondOrders(pond), nil, now)...), nil
 }
 
 // report builds the reports of pbs from the fires of playbook (all when
@@ -50,7 +80,13 @@ func (e *Engine) report(ctx context.Context, pbs []*rules.Playbook, playbook str
 	}
 	e.pondMu.RLock()
 	defer e.pondMu.RUnlock()
-	orders := func(customerID string, from, to, asOf int64) (int, int64, bool) {
+	return report.Build(pbs, fires, pondOrders(pond), messages, now), nil
+}
+
+// pondOrders answers a report's question of a customer's orders from the
+// pond; the caller holds the pond's lock while the report is built.
+func pondOrders(pond *profile.Pond) func(customerID string, from, to, asOf int64) (int, int64, bool) {
+	return func(customerID string, from, to, asOf int64) (int, int64, bool) {
 		i, ok := pond.Lookup(customerID)
 		if !ok {
 			return 0, 0, false
@@ -58,7 +94,6 @@ func (e *Engine) report(ctx context.Context, pbs []*rules.Playbook, playbook str
 		n, net := pond.OrdersIn(i, from, to, asOf)
 		return n, net, true
 	}
-	return report.Build(pbs, fires, orders, messages, now), nil
 }
 
 func nonEmpty(s string) []string {

@@ -105,6 +105,8 @@ type Store interface {
 	// journey, by journey and entry: the last of each journey is where
 	// they are.
 	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)
+	// JourneyEntries returns every entry into journey, of every customer.
+	JourneyEntries(ctx context.Context, journey string) ([]domain.JourneyState, error)
 	// JourneyStates returns every customer's state in journey (their
 	// latest entry), by customer.
 	JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error)

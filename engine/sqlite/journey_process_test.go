@@ -482,8 +482,14 @@ func TestJourneyReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(reps) != 3 || reps[0].Rule != "welcome" {
-		t.Fatalf("%d step reports: %+v", len(reps), reps)
+	if len(reps) != 4 || reps[0].Rule != "welcome" || reps[3].Rule != engine.JourneyWhole {
+		t.Fatalf("%d reports: %+v", len(reps), reps)
+	}
+	// The journey as a whole: entries, treated against held out, with
+	// their orders in the week after entry.
+	if j := reps[3]; j.Holdout == nil || j.Treated.Customers != treated || j.Treated.Converted != (treated+1)/2 ||
+		j.Holdout.Converted != 1 || j.Treated.Customers+j.Holdout.Customers != 200 {
+		t.Errorf("the journey: treated %+v, held out %+v", j.Treated, j.Holdout)
 	}
 	w := reps[0]
 	if w.Holdout == nil || w.Treated.Customers != treated || w.Treated.Converted != (treated+1)/2 || w.Holdout.Converted != 1 ||

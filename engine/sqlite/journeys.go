@@ -208,6 +208,15 @@ func (d *DB) JourneyStates(ctx context.Context, journey string) (map[string]doma
 	return out, nil
 }
 
+// JourneyEntries returns every entry into journey, of every customer.
+func (d *DB) JourneyEntries(ctx context.Context, journey string) ([]domain.JourneyState, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE journey = ? ORDER BY entered_at, customer_id, entry`, journey)
+	if err != nil {
+		return nil, fmt.Errorf("read journey entries: %w", err)
+	}
+	return scanJourneyStates(rows)
+}
+
 const journeyCols = `journey, customer_id, entry, entered_at, hash, next_step, due_at, status, holdout, ended_at`
 
 func scanJourneyStates(rows *sql.Rows) ([]domain.JourneyState, error) {
