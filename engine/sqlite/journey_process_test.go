@@ -497,3 +497,35 @@ func TestJourneyReport(t *testing.T) {
 		t.Errorf("welcome: treated %+v, held out %+v, uplift %+v", w.Treated, w.Holdout, w.Uplift)
 	}
 }
+
+// A step with variants is an A/B test as a rule's is: each customer gets
+// one variant's actions, for good, and its fire names the variant.
+func TestJourneyStepVariants(t *testing.T) {
+	f := newFixture(t)
+	f.customers(60, 0)
+	e, pb := f.journeyEngine(`name: sop
+schedule: "0 10 * * *"
+holdout: 0%
+journey:
+  enter: { when: member }
+  steps:
+    - id: hello
+      after: 0m
+      actions: [{ tag: { add: [hello] } }]
+      variants:
+        - { id: warm, weight: 1, actions: [{ tag: { add: [warm] } }] }
+        - { id: cool, weight: 1, actions: [{ tag: { add: [cool] } }] }
+`)
+	if r := process(t, e, pb, t0, true); r.Rules[0].Fired != 60 {
+		t.Fatalf("hello fired %d of 60", r.Rules[0].Fired)
+	}
+	warm := f.count(`SELECT count(*) FROM fires WHERE rule = 'hello' AND variant = 'warm'`)
+	cool := f.count(`SELECT count(*) FROM fires WHERE rule = 'hello' AND variant = 'cool'`)
+	if warm+cool != 60 || warm == 0 || cool == 0 {
+		t.Errorf("variants: warm %d, cool %d of 60", warm, cool)
+	}
+	if n := f.count(`SELECT count(*) FROM customers_now c JOIN fires f ON f.customer_id = c.id AND f.rule = 'hello'
+		WHERE c.tags LIKE '%"hello"%' AND c.tags LIKE '%"' || f.variant || '"%'`); n != 60 {
+		t.Errorf("%d customers have the tags of their own variant, want 60", n)
+	}
+}
