@@ -182,28 +182,16 @@ func (e *Engine) planBatch(ctx context.Context, pb *rules.Playbook, at time.Time
 // enterOnSchedule enters the customers for whom the journey's enter.when
 // holds at at, over the whole pond's profiles.
 func (e *Engine) enterOnSchedule(ctx context.Context, pb *rules.Playbook, at time.Time, run *Run) error {
-	pond, err := e.currentPond(ctx)
+	entries, err := e.scheduledEntries(ctx, pb, at)
 	if err != nil {
 		return err
 	}
-	snap, done, err := e.snapshotAt(ctx, pond, at)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return e.enterJourney(ctx, pb, snap, at, run)
-}
-
-// lookup returns the pond index of the customer id, under the pond's
-// lock: the pond's index changes as writes apply to it.
-func (e *Engine) lookup(pond *profile.Pond, id string) (int, bool) {
-	e.pondMu.RLock()
-	defer e.pondMu.RUnlock()
-	return pond.Lookup(id)
+	return e.writeEntries(ctx, entries, at, run)
 }
 
 // journeySnapshot computes the profiles of the customers ids at at, scored
-// against the latest population (a sparse snapshot).
+// against the latest population (a sparse snapshot, which also gives
+// their pond indexes: SparseIndex).
 func (e *Engine) journeySnapshot(ctx context.Context, ids []string, at time.Time) (*profile.Snapshot, error) {
 	pond, err := e.currentPond(ctx)
 	if err != nil {
@@ -217,20 +205,19 @@ func (e *Engine) journeySnapshot(ctx context.Context, ids []string, at time.Time
 	return snap, nil
 }
 
-// enterJourney enters the customers of the pond for whom the journey's
-// enter.when holds at, and who may enter: never in it, or out of it for
-// reenter when that is set.
-func (e *Engine) enterJourney(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, at time.Time, run *Run) error {
-	entries, err := e.scheduledEntries(ctx, pb, snap, at)
+// scheduledEntries returns the entries of the customers for whom the
+// journey's enter.when holds at at and who may enter, computed over the
+// whole pond's profiles in the snapshot memory runs share.
+func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, at time.Time) ([]domain.JourneyState, error) {
+	pond, err := e.currentPond(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return e.writeEntries(ctx, snap, entries, at, run)
-}
-
-// scheduledEntries returns the entries of the customers of snap for whom
-// the journey's enter.when holds at at and who may enter.
-func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, at time.Time) ([]domain.JourneyState, error) {
+	snap, done, err := e.snapshotAt(ctx, pond, at)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	j := pb.Journey
 	states, err := e.store.JourneyStates(ctx, pb.Name)
 	if err != nil {
@@ -252,10 +239,7 @@ func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, snap 
 		if err != nil || !ok {
 			continue
 		}
-		first := j.Steps[0]
-		entries = append(entries, domain.JourneyState{Journey: pb.Name, CustomerID: id, Entry: st.Entry + 1, EnteredAt: at, Hash: pb.Hash,
-			NextStep: first.ID, DueAt: at.Add(first.After), Status: domain.JourneyEntered,
-			Holdout: evaluate.InHoldout(pb.Name, id, pb.HoldoutBP)})
+		entries = append(entries, newEntry(pb, id, st.Entry+1, at))
 	}
 	return entries, nil
 }
@@ -263,7 +247,7 @@ func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, snap 
 // writeEntries records entries, in transactions of Config.BatchSize, and
 // counts those recorded as the pass's audience: an entry a racing process
 // recorded first is its.
-func (e *Engine) writeEntries(ctx context.Context, snap *profile.Snapshot, entries []domain.JourneyState, at time.Time, run *Run) error {
+func (e *Engine) writeEntries(ctx context.Context, entries []domain.JourneyState, at time.Time, run *Run) error {
 	for start := 0; start < len(entries); start += e.cfg.BatchSize {
 		batch := entries[start:min(start+e.cfg.BatchSize, len(entries))]
 		n := 0
@@ -281,7 +265,7 @@ func (e *Engine) writeEntries(ctx context.Context, snap *profile.Snapshot, entri
 		if err == nil {
 			// Nothing of the pond changed, but its version moved on: the
 			// engine's pond stays current instead of being read again.
-			e.applyMutations(snap, nil, version)
+			e.applyToPond(version, func(*profile.Pond) {})
 		}
 		e.writeMu.Unlock()
 		if err != nil {
@@ -317,7 +301,7 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 			if ev.Type != j.EnterOn {
 				continue
 			}
-			pos, ok := e.lookup(snap.Pond(), ev.CustomerID)
+			pos, ok := snap.SparseIndex(ev.CustomerID)
 			if !ok {
 				continue
 			}
@@ -330,15 +314,12 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 					continue
 				}
 			}
-			first := j.Steps[0]
-			st = domain.JourneyState{Journey: pb.Name, CustomerID: ev.CustomerID, Entry: st.Entry + 1, EnteredAt: ev.At, Hash: pb.Hash,
-				NextStep: first.ID, DueAt: ev.At.Add(first.After), Status: domain.JourneyEntered,
-				Holdout: evaluate.InHoldout(pb.Name, ev.CustomerID, pb.HoldoutBP)}
+			st = newEntry(pb, ev.CustomerID, st.Entry+1, ev.At)
 			states[ev.CustomerID] = st // a second event of the batch finds them in
 			entries = append(entries, st)
 		}
 	}
-	if err := e.writeEntries(ctx, snap, entries, req.At, run); err != nil {
+	if err := e.writeEntries(ctx, entries, req.At, run); err != nil {
 		return err
 	}
 	if j.ExitWhen == nil {
@@ -352,7 +333,7 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 			continue
 		}
 		seen[ev.CustomerID] = true
-		pos, ok := e.lookup(snap.Pond(), ev.CustomerID)
+		pos, ok := snap.SparseIndex(ev.CustomerID)
 		if !ok {
 			continue
 		}
@@ -372,6 +353,15 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 	return e.writeJourneyMoves(ctx, pb, snap, run, exits)
 }
 
+// newEntry is customer id's entry numbered entry into pb's journey at at:
+// its first step due, held out or not by the playbook's holdout.
+func newEntry(pb *rules.Playbook, id string, entry int, at time.Time) domain.JourneyState {
+	first := pb.Journey.Steps[0]
+	return domain.JourneyState{Journey: pb.Name, CustomerID: id, Entry: entry, EnteredAt: at, Hash: pb.Hash,
+		NextStep: first.ID, DueAt: at.Add(first.After), Status: domain.JourneyEntered,
+		Holdout: evaluate.InHoldout(pb.Name, id, pb.HoldoutBP)}
+}
+
 // mayReenter says whether a customer whose latest entry is st may enter
 // the journey again at at.
 func mayReenter(j *rules.Journey, st domain.JourneyState, at time.Time) bool {
@@ -388,7 +378,7 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 	moves := make([]journeyMove, 0, len(due))
 	for _, st := range due {
 		mv := journeyMove{from: st, step: stepIndex(j, st), variant: -1}
-		pos, ok := e.lookup(snap.Pond(), st.CustomerID)
+		pos, ok := snap.SparseIndex(st.CustomerID)
 		mv.pos = pos
 		if !ok || mv.step < 0 {
 			// A customer gone from the pond, or a step an edit of the
@@ -484,11 +474,11 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 	j := pb.Journey
 	var muts []profile.Change
 	var kept []keptFire
-	delta := make([]*evaluate.RuleCounts, len(run.Rules))
+	var delta []*evaluate.RuleCounts
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
-		delta = evaluate.NewCounts(&rules.Playbook{Rules: j.Steps})
+		delta = evaluate.NewCounts(journeySteps(pb)) // afresh: a retried transaction counts again
 		kept = kept[:0]
 		fires := make([]*domain.Fire, 0, len(moves))
 		fireOf := make([]int, len(moves))

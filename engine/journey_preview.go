@@ -38,16 +38,7 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 	}
 	out := &JourneyPreview{Journey: pb.Name, Steps: evaluate.NewCounts(journeySteps(pb))}
 	if j.EnterOn == "" && j.EnterWhen != nil {
-		pond, err := e.currentPond(ctx)
-		if err != nil {
-			return nil, err
-		}
-		snap, done, err := e.snapshotAt(ctx, pond, at)
-		if err != nil {
-			return nil, err
-		}
-		entries, err := e.scheduledEntries(ctx, pb, snap, at)
-		done()
+		entries, err := e.scheduledEntries(ctx, pb, at)
 		if err != nil {
 			return nil, err
 		}

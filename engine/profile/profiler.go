@@ -52,13 +52,14 @@ func (p *Profiler) Profile(i int, slots []int, pop *Population) Profile {
 // pop: a snapshot of a few customers, for event-triggered rules.
 func SparseSnapshot(pond *Pond, pop *Population, indexes []int, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
-	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*row, len(indexes))}
+	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*row, len(indexes)), sparseIDs: make(map[string]int, len(indexes))}
 	snap.pr = newProfiler(now, cfg, &pond.types)
 	var sc scratch
 	for _, i := range indexes {
 		r := snap.pr.compute(pond, i, &sc)
 		pop.score(&r)
 		snap.sparse[i] = &r
+		snap.sparseIDs[r.cust.ID] = i
 	}
 	return snap
 }
@@ -69,6 +70,14 @@ func (s *Snapshot) Config() ProfileConfig { return s.cfg }
 // Sparse reports whether the snapshot holds only a few customers' profiles
 // (SparseSnapshot); Len is 0 then and Profile(i) is the way in.
 func (s *Snapshot) Sparse() bool { return s.sparse != nil }
+
+// SparseIndex returns the pond index of customer id in a sparse snapshot,
+// false when the snapshot does not hold them: found when it was computed,
+// so the caller need not look them up in the pond again (under its lock).
+func (s *Snapshot) SparseIndex(id string) (int, bool) {
+	i, ok := s.sparseIDs[id]
+	return i, ok
+}
 
 // Clone returns a copy of the population that shares nothing with pop,
 // whose memory the next snapshot reuses.

@@ -23,6 +23,8 @@ type Snapshot struct {
 	// sparse holds the rows, by pond index, of a snapshot of a few
 	// customers (event triggers); rows is empty then.
 	sparse map[int]*row
+	// sparseIDs are the pond indexes of a sparse snapshot's customers.
+	sparseIDs map[string]int
 }
 
 // ProfileBuf is a Profile filled from a snapshot with the numbers its

@@ -47,7 +47,7 @@ func (f *fireTx) EnterJourneys(sts []domain.JourneyState) ([]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("enter journeys: %w", err)
 		}
-		if err := f.markReturned(rows, byCustomer, ok); err != nil {
+		if err := markReturned(rows, byCustomer, ok); err != nil {
 			return nil, fmt.Errorf("enter journeys: %w", err)
 		}
 		start += size
@@ -88,7 +88,7 @@ func (f *fireTx) AdvanceJourneys(moves []domain.JourneyMove) ([]bool, error) {
 			byCustomer[key] = start + k
 			args = append(args, mv.Journey, mv.CustomerID, mv.Entry, mv.From, next, due, mv.Next.Status, ended)
 		}
-		if err := f.advanceChunk(size, args, byCustomer, ok[start:start+size], start); err != nil {
+		if err := f.advanceChunk(size, args, byCustomer, ok, start); err != nil {
 			return nil, fmt.Errorf("advance journeys: %w", err)
 		}
 		start += size
@@ -102,7 +102,8 @@ func (f *fireTx) AdvanceJourneys(moves []domain.JourneyMove) ([]bool, error) {
 // moved; else it is undone (which rows moved cannot be told after the
 // fact: a racing process may have moved one to the same place) and run
 // again after reading which rows are at the step their move is from;
-// this transaction holds the write lock, so nothing moves in between.
+// this transaction holds the write lock, so nothing moves in between. It
+// sets ok for the chunk's moves, ok[offset:offset+size].
 func (f *fireTx) advanceChunk(size int, args []any, byCustomer map[string]int, ok []bool, offset int) error {
 	update := `UPDATE journey_state SET next_step = v.column5, due_at = v.column6, status = v.column7, ended_at = v.column8
 		FROM (VALUES ` + values(size, 8) + `) AS v
@@ -129,16 +130,14 @@ func (f *fireTx) advanceChunk(size int, args []any, byCustomer map[string]int, o
 		if err != nil {
 			return err
 		}
-		all := make([]bool, offset+size)
-		if err := f.markReturned(rows, byCustomer, all); err != nil {
+		if err := markReturned(rows, byCustomer, ok); err != nil {
 			return err
 		}
-		copy(ok, all[offset:])
 		if _, err := f.exec(update, args); err != nil {
 			return err
 		}
 	} else {
-		for i := range ok {
+		for i := offset; i < offset+size; i++ {
 			ok[i] = true
 		}
 	}
@@ -148,7 +147,7 @@ func (f *fireTx) advanceChunk(size int, args []any, byCustomer map[string]int, o
 
 // markReturned sets ok[i] for each (journey, customer) rows returns, i
 // being the item's index in byCustomer.
-func (f *fireTx) markReturned(rows *sql.Rows, byCustomer map[string]int, ok []bool) error {
+func markReturned(rows *sql.Rows, byCustomer map[string]int, ok []bool) error {
 	defer rows.Close()
 	for rows.Next() {
 		var journey, customer string
