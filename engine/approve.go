@@ -8,6 +8,7 @@ import (
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
+	"github.com/koihq/koi/rules"
 )
 
 // heldSample is how many would-be fires a held run shows for deciding.
@@ -39,14 +40,37 @@ func (e *Engine) Sweep(ctx context.Context, now time.Time) error {
 }
 
 // Reject discards a held run: nothing of it fires. by names who decided.
+// A journey's held steps are passed: each customer goes on to their next
+// step as if the held one had been skipped.
 func (e *Engine) Reject(ctx context.Context, id int64, by string, now time.Time) (*Run, error) {
 	if _, err := e.store.ExpireHeldRuns(ctx, now); err != nil {
 		return nil, err
 	}
+	// A journey's held steps are passed, not left due for the next pass:
+	// read before the decision drops them.
+	var journey *rules.Playbook
+	var held []domain.HeldFire
+	if run, err := e.store.GetRun(ctx, id); err == nil && run.Status == RunHeld {
+		if pb, ok := e.Playbook(run.Playbook); ok && pb.Journey != nil {
+			journey = pb
+			if held, err = e.store.HeldFires(ctx, id, 0); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := e.store.DecideRun(ctx, id, []string{RunHeld}, RunRejected, by, now); err != nil {
 		return nil, err
 	}
-	return e.GetRun(ctx, id)
+	run, err := e.GetRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if journey != nil {
+		if err := e.rejectJourney(ctx, journey, run, held, now); err != nil {
+			return run, fmt.Errorf("pass the rejected steps: %w", err)
+		}
+	}
+	return run, nil
 }
 
 // Approve releases a held run exactly as it was computed: the same
@@ -54,7 +78,8 @@ func (e *Engine) Reject(ctx context.Context, id int64, by string, now time.Time)
 // run's moment for its messages. Consent is checked again, because an
 // opt-out is absolute; a fire another run wrote meanwhile is not written
 // twice. The playbook must be the version that was held. by names who
-// approved.
+// approved. A journey's held pass takes the steps it held, each still due
+// and at its step, decided again at now (see approveJourney).
 func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time) (*Run, error) {
 	if _, err := e.store.ExpireHeldRuns(ctx, now); err != nil {
 		return nil, err
@@ -82,6 +107,9 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 		return run, err
 	}
 	run.DecidedBy, run.DecidedAt = by, &now
+	if pb.Journey != nil {
+		return e.approveJourney(ctx, pb, run, held, now)
+	}
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return run, err

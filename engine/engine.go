@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -108,6 +109,11 @@ type Engine struct {
 	// triggers at a time.
 	triggerKick chan struct{}
 	triggerMu   sync.Mutex
+	// journeyMu keeps one journey pass (or decision on a held one) at a
+	// time in this process: passes on events and every minute would
+	// otherwise race for the same due steps (which the store settles,
+	// but only after both did the work).
+	journeyMu sync.Mutex
 }
 
 // Wait waits for the work runs left running when they returned (keeping
@@ -221,13 +227,46 @@ const (
 )
 
 // Run evaluates playbooks at req.At, one after another, so that what one
-// playbook does (a tier, a tag, a coupon) is visible to the next.
+// playbook does (a tier, a tag, a coupon) is visible to the next. A
+// journey's run is a pass (ProcessJourney): its scheduled entries, then
+// every step due by req.At.
 func (e *Engine) Run(ctx context.Context, req RunRequest) ([]*Run, error) {
 	pbs, err := e.selectPlaybooks(req.Playbooks)
 	if err != nil {
 		return nil, err
 	}
 	byPriority(pbs)
+	var journeys []*rules.Playbook
+	pbs = slices.DeleteFunc(pbs, func(pb *rules.Playbook) bool {
+		if pb.Journey != nil {
+			journeys = append(journeys, pb)
+		}
+		return pb.Journey != nil
+	})
+	runs, err := e.runRules(ctx, pbs, req)
+	if err != nil {
+		return runs, err
+	}
+	// Journeys after the rules: a journey's pass reads the pond as the
+	// rules left it, and computes profiles of its own.
+	for _, pb := range journeys {
+		r, err := e.runJourney(ctx, pb, req)
+		if r != nil {
+			runs = append(runs, r)
+		}
+		if err != nil {
+			return runs, err
+		}
+	}
+	return runs, nil
+}
+
+// runRules runs playbooks of rules (not journeys), in order, on one
+// snapshot at req.At.
+func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunRequest) ([]*Run, error) {
+	if len(pbs) == 0 {
+		return nil, nil
+	}
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err

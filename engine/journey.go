@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -42,6 +43,13 @@ type JourneyRequest struct {
 	// when enter.when holds and they may enter; a customer in the journey
 	// with an event leaves it when exit_when holds.
 	Events []domain.Event
+	// ApprovedBy approves the pass in advance, as RunRequest.ApprovedBy
+	// does: the blast guard does not hold it.
+	ApprovedBy string
+	// Quiet records the pass as a run only when it entered, moved or held
+	// someone: koi serve's passes every minute and on events mostly find
+	// nothing to do, and a run a minute would bury the runs that matter.
+	Quiet bool
 }
 
 // journeyMove is what a pass does with one customer's due step: whether
@@ -60,6 +68,17 @@ type journeyMove struct {
 	next      domain.JourneyState
 }
 
+// sweep says which due steps a pass takes and how: those due by due,
+// decided at at (the same moment, but for an approval of a held pass,
+// which takes the steps due when it was held, decided now), only the ones
+// keep keeps (nil: all). A sweep that passes takes the steps without
+// acting: a rejected pass's.
+type sweep struct {
+	due, at time.Time
+	keep    func(domain.JourneyState) bool
+	pass    bool
+}
+
 // ProcessJourney processes pb's journey at req.At: the entries of its
 // schedule (req.Enter), the entries and exits of req.Events, then every
 // step due by req.At, each customer's in order, late ones too, each once
@@ -67,24 +86,42 @@ type journeyMove struct {
 // counted as failed and the journey goes on: retrying it every pass would
 // fail every pass.
 //
+// The blast guard applies to the pass's steps: when the steps due would
+// fire more than limits.max_fires (of the pond), nothing of them is
+// written and the pass is held for a decision; until it is decided (or
+// expires), passes of the journey enter and exit customers but take no
+// step. Approve releases the held steps; Reject passes them.
+//
 // The pass is recorded as a run of the playbook, with a rule's counts for
 // each step: matched (due, not exited, when true), fired, suppressed
-// (holdout, when, exited, collision) and errors.
+// (holdout, when, exited, collision, blast_guard) and errors. A quiet
+// request returns a nil run when the pass did nothing.
 func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req JourneyRequest) (*Run, error) {
 	j := pb.Journey
 	if j == nil {
 		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
 	}
+	e.journeyMu.Lock()
+	defer e.journeyMu.Unlock()
 	trigger := req.Trigger
 	if trigger == "" {
 		trigger = TriggerManual
 	}
-	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: req.At, StartedAt: time.Now(), Status: RunRunning,
-		Trigger: trigger, Rules: evaluate.NewCounts(journeySteps(pb))}
-	if err := e.store.StartRun(ctx, run); err != nil {
-		return nil, fmt.Errorf("start run: %w", err)
+	started := time.Now()
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: req.At, StartedAt: started, Status: RunRunning,
+		Trigger: trigger, Rules: evaluate.NewCounts(journeySteps(pb)), Limit: math.MaxInt32}
+	if req.ApprovedBy != "" {
+		run.DecidedBy, run.DecidedAt = req.ApprovedBy, &started
 	}
+	// The run is recorded when the pass first writes (a quiet pass that
+	// writes nothing records none).
+	pass := &journeyPass{e: e, run: run}
 	fail := func(err error) (*Run, error) {
+		if run.ID == 0 {
+			if serr := e.store.StartRun(ctx, run); serr != nil {
+				return nil, fmt.Errorf("journey %s: %w", pb.Name, err)
+			}
+		}
 		run.Status, run.Error = RunFailed, err.Error()
 		_ = e.finish(ctx, run)
 		return run, fmt.Errorf("journey %s: %w", pb.Name, err)
@@ -92,44 +129,95 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 	if req.Enter && j.EnterOn == "" && j.EnterWhen != nil {
 		// Entry on the schedule asks every customer: the whole pond's
 		// profiles. Steps and events need only their customers'.
-		if err := e.enterOnSchedule(ctx, pb, req.At, run); err != nil {
+		if err := e.enterOnSchedule(ctx, pb, req.At, pass); err != nil {
 			return fail(err)
 		}
 	}
 	if len(req.Events) > 0 {
-		ids := make([]string, len(req.Events))
-		for i, ev := range req.Events {
-			ids[i] = ev.CustomerID
-		}
-		snap, err := e.journeySnapshot(ctx, ids, req.At)
-		if err != nil {
-			return fail(err)
-		}
-		if err := e.journeyEvents(ctx, pb, snap, req, run); err != nil {
+		if err := e.journeyEvents(ctx, pb, req, pass); err != nil {
 			return fail(err)
 		}
 	}
-	// Sweeps over the due steps, in order of due time and customer: while
-	// one batch is written, the next is read and decided on the other
-	// core (its customers are others: nothing the writing does changes
-	// them). A customer's next step that came due too (late steps) is
-	// taken by the next sweep; the pass ends with a sweep that finds
-	// nothing.
+	held, err := e.journeyHeld(ctx, pb.Name)
+	if err != nil {
+		return fail(err)
+	}
+	sw := sweep{due: req.At, at: req.At}
+	switch {
+	case held:
+		// A held pass waits for its decision: no step is taken meanwhile.
+	case req.ApprovedBy == "":
+		hold, err := e.guardJourney(ctx, pb, sw, pass)
+		if err != nil {
+			return fail(err)
+		}
+		if hold {
+			return run, nil
+		}
+		fallthrough
+	default:
+		if err := e.sweepJourney(ctx, pb, sw, pass); err != nil {
+			return fail(err)
+		}
+	}
+	if run.ID == 0 {
+		if req.Quiet {
+			return nil, nil
+		}
+		if err := pass.start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	run.Status = RunDone
+	return run, e.finish(ctx, run)
+}
+
+// journeyPass is a pass's run, recorded when the pass first writes.
+type journeyPass struct {
+	e   *Engine
+	run *Run
+}
+
+// start records the pass's run, once.
+func (p *journeyPass) start(ctx context.Context) error {
+	if p.run.ID != 0 {
+		return nil
+	}
+	if err := p.e.store.StartRun(ctx, p.run); err != nil {
+		return fmt.Errorf("start run: %w", err)
+	}
+	return nil
+}
+
+// sweepJourney takes the due steps of sw, in sweeps in order of due time
+// and customer: while one batch is written, the next is read and decided
+// on the other core (its customers are others: nothing the writing does
+// changes them). A customer's next step that came due too (late steps)
+// is taken by the next sweep; it ends with a sweep that takes nothing.
+func (e *Engine) sweepJourney(ctx context.Context, pb *rules.Playbook, sw sweep, pass *journeyPass) error {
+	run := pass.run
 	for {
 		took := 0
-		pending := e.planBatch(ctx, pb, req.At, domain.DueCursor{})
+		pending := e.planBatch(ctx, pb, sw, domain.DueCursor{})
 		for {
 			b := <-pending
 			if b.err != nil {
-				return fail(b.err)
+				return b.err
 			}
-			if len(b.moves) == 0 {
+			if b.done {
 				break
 			}
-			pending = e.planBatch(ctx, pb, req.At, b.next)
+			pending = e.planBatch(ctx, pb, sw, b.next)
+			if len(b.moves) == 0 {
+				continue
+			}
+			if err := pass.start(ctx); err != nil {
+				<-pending
+				return err
+			}
 			if err := e.writeJourneyMoves(ctx, pb, b.snap, run, b.moves); err != nil {
 				<-pending
-				return fail(err)
+				return err
 			}
 			for i, c := range b.counts {
 				run.Rules[i].Add(c)
@@ -137,56 +225,64 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 			took += len(b.moves)
 		}
 		if took == 0 {
-			break
+			return nil
 		}
 	}
-	run.Status = RunDone
-	return run, e.finish(ctx, run)
 }
 
 // plannedBatch is a batch of due steps read and decided, with the
-// profiles they were decided on and the counts of the deciding.
+// profiles they were decided on and the counts of the deciding. done: no
+// step was due after the cursor.
 type plannedBatch struct {
 	snap   *profile.Snapshot
 	moves  []journeyMove
 	counts []*evaluate.RuleCounts
 	next   domain.DueCursor
+	done   bool
 	err    error
 }
 
 // planBatch reads and decides, on a goroutine of its own, the batch of
-// due steps after cursor; the channel gets it (no moves: none left).
-func (e *Engine) planBatch(ctx context.Context, pb *rules.Playbook, at time.Time, after domain.DueCursor) <-chan plannedBatch {
+// sw's due steps after cursor.
+func (e *Engine) planBatch(ctx context.Context, pb *rules.Playbook, sw sweep, after domain.DueCursor) <-chan plannedBatch {
 	out := make(chan plannedBatch, 1)
 	go func() {
-		due, err := e.store.DueJourneySteps(ctx, pb.Name, at, after, e.cfg.BatchSize)
+		due, err := e.store.DueJourneySteps(ctx, pb.Name, sw.due, after, e.cfg.BatchSize)
 		if err != nil || len(due) == 0 {
-			out <- plannedBatch{err: err}
+			out <- plannedBatch{err: err, done: true}
+			return
+		}
+		next := domain.CursorOf(due[len(due)-1])
+		if sw.keep != nil {
+			due = slices.DeleteFunc(due, func(st domain.JourneyState) bool { return !sw.keep(st) })
+		}
+		counts := evaluate.NewCounts(journeySteps(pb))
+		if len(due) == 0 {
+			out <- plannedBatch{counts: counts, next: next}
 			return
 		}
 		ids := make([]string, len(due))
 		for i, st := range due {
 			ids[i] = st.CustomerID
 		}
-		snap, err := e.journeySnapshot(ctx, ids, at)
+		snap, err := e.journeySnapshot(ctx, ids, sw.at)
 		if err != nil {
-			out <- plannedBatch{err: err}
+			out <- plannedBatch{err: err, done: true}
 			return
 		}
-		counts := evaluate.NewCounts(journeySteps(pb))
-		out <- plannedBatch{snap: snap, moves: e.planSteps(pb, snap, due, at, counts), counts: counts, next: domain.CursorOf(due[len(due)-1])}
+		out <- plannedBatch{snap: snap, moves: e.planSteps(pb, snap, due, sw, counts), counts: counts, next: next}
 	}()
 	return out
 }
 
 // enterOnSchedule enters the customers for whom the journey's enter.when
 // holds at at, over the whole pond's profiles.
-func (e *Engine) enterOnSchedule(ctx context.Context, pb *rules.Playbook, at time.Time, run *Run) error {
+func (e *Engine) enterOnSchedule(ctx context.Context, pb *rules.Playbook, at time.Time, pass *journeyPass) error {
 	entries, err := e.scheduledEntries(ctx, pb, at)
 	if err != nil {
 		return err
 	}
-	return e.writeEntries(ctx, entries, at, run)
+	return e.writeEntries(ctx, entries, at, pass)
 }
 
 // journeySnapshot computes the profiles of the customers ids at at, scored
@@ -219,7 +315,7 @@ func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, at ti
 	}
 	defer done()
 	j := pb.Journey
-	states, err := e.store.JourneyStates(ctx, pb.Name)
+	states, err := e.store.JourneyStates(ctx, pb.Name, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +343,13 @@ func (e *Engine) scheduledEntries(ctx context.Context, pb *rules.Playbook, at ti
 // writeEntries records entries, in transactions of Config.BatchSize, and
 // counts those recorded as the pass's audience: an entry a racing process
 // recorded first is its.
-func (e *Engine) writeEntries(ctx context.Context, entries []domain.JourneyState, at time.Time, run *Run) error {
+func (e *Engine) writeEntries(ctx context.Context, entries []domain.JourneyState, at time.Time, pass *journeyPass) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := pass.start(ctx); err != nil {
+		return err
+	}
 	for start := 0; start < len(entries); start += e.cfg.BatchSize {
 		batch := entries[start:min(start+e.cfg.BatchSize, len(entries))]
 		n := 0
@@ -271,7 +373,7 @@ func (e *Engine) writeEntries(ctx context.Context, entries []domain.JourneyState
 		if err != nil {
 			return fmt.Errorf("enter: %w", err)
 		}
-		run.Audience += n
+		pass.run.Audience += n
 	}
 	return nil
 }
@@ -285,12 +387,25 @@ func journeySteps(pb *rules.Playbook) *rules.Playbook {
 
 // journeyEvents answers a pass's events: entries on the journey's event
 // type, then exits of the customers in the journey who had an event.
-func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, req JourneyRequest, run *Run) error {
+func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, req JourneyRequest, pass *journeyPass) error {
 	j := pb.Journey
-	states, err := e.store.JourneyStates(ctx, pb.Name)
+	ids := make([]string, 0, len(req.Events))
+	seen := make(map[string]bool, len(req.Events))
+	for _, ev := range req.Events {
+		if !seen[ev.CustomerID] {
+			seen[ev.CustomerID] = true
+			ids = append(ids, ev.CustomerID)
+		}
+	}
+	states, err := e.store.JourneyStates(ctx, pb.Name, ids)
 	if err != nil {
 		return err
 	}
+	snap, err := e.journeySnapshot(ctx, ids, req.At)
+	if err != nil {
+		return err
+	}
+	run := pass.run
 	evs := slices.Clone(req.Events)
 	slices.SortStableFunc(evs, func(a, b domain.Event) int { return a.At.Compare(b.At) })
 	var m rules.Evaluator
@@ -319,14 +434,14 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 			entries = append(entries, st)
 		}
 	}
-	if err := e.writeEntries(ctx, entries, req.At, run); err != nil {
+	if err := e.writeEntries(ctx, entries, req.At, pass); err != nil {
 		return err
 	}
 	if j.ExitWhen == nil {
 		return nil
 	}
 	var exits []journeyMove
-	seen := map[string]bool{}
+	clear(seen)
 	for _, ev := range evs {
 		st, in := states[ev.CustomerID]
 		if !in || st.Status != domain.JourneyEntered || seen[ev.CustomerID] {
@@ -350,6 +465,9 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, snap *pr
 	if len(exits) == 0 {
 		return nil
 	}
+	if err := pass.start(ctx); err != nil {
+		return err
+	}
 	return e.writeJourneyMoves(ctx, pb, snap, run, exits)
 }
 
@@ -370,8 +488,9 @@ func mayReenter(j *rules.Journey, st domain.JourneyState, at time.Time) bool {
 
 // planSteps decides each due step: exit, skip by its when, or fire (for a
 // held-out customer, a holdout fire), and where the journey goes next.
-func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []domain.JourneyState, at time.Time, counts []*evaluate.RuleCounts) []journeyMove {
+func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []domain.JourneyState, sw sweep, counts []*evaluate.RuleCounts) []journeyMove {
 	j := pb.Journey
+	at := sw.at
 	steps := journeySteps(pb)
 	var m rules.Evaluator
 	var buf profile.ProfileBuf
@@ -384,6 +503,11 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 			// A customer gone from the pond, or a step an edit of the
 			// journey removed: move on by time, firing nothing.
 			mv.next = resume(j, st, at)
+			moves = append(moves, mv)
+			continue
+		}
+		if sw.pass {
+			mv.next = nextStep(j, st, mv.step, at)
 			moves = append(moves, mv)
 			continue
 		}

@@ -24,6 +24,15 @@ type JourneyPreview struct {
 	Entering       int                    `json:"entering"`
 	EnteringSample []string               `json:"entering_sample,omitempty"`
 	Steps          []*evaluate.RuleCounts `json:"steps"`
+	// WouldFire counts the due steps that would fire; Limit is the blast
+	// guard's bound of a pass (limits.max_fires of the pond), and Held
+	// says the pass would be held for approval.
+	WouldFire int  `json:"would_fire"`
+	Limit     int  `json:"limit"`
+	Held      bool `json:"held"`
+	// Waiting says a pass of the journey is held already: until it is
+	// decided, passes take no step.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // PreviewJourney previews a pass of pb's journey at at: the entries its
@@ -37,6 +46,14 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("playbook %s has no journey", pb.Name)}
 	}
 	out := &JourneyPreview{Journey: pb.Name, Steps: evaluate.NewCounts(journeySteps(pb))}
+	pond, err := e.currentPond(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Limit = Limit(pb, pond.Len())
+	if out.Waiting, err = e.journeyHeld(ctx, pb.Name); err != nil {
+		return nil, err
+	}
 	if j.EnterOn == "" && j.EnterWhen != nil {
 		entries, err := e.scheduledEntries(ctx, pb, at)
 		if err != nil {
@@ -49,11 +66,12 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 	}
 	var after domain.DueCursor
 	for {
-		b := <-e.planBatch(ctx, pb, at, after)
+		b := <-e.planBatch(ctx, pb, sweep{due: at, at: at}, after)
 		if b.err != nil {
 			return nil, b.err
 		}
-		if len(b.moves) == 0 {
+		if b.done {
+			out.Held = out.WouldFire > out.Limit
 			return out, nil
 		}
 		for i, c := range b.counts {
@@ -67,6 +85,7 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 				out.Steps[mv.step].Suppress(evaluate.ReasonHoldout, 1)
 			default:
 				out.Steps[mv.step].Fired++
+				out.WouldFire++
 			}
 		}
 		after = b.next

@@ -80,16 +80,6 @@ func (e *Engine) Reload(paths ...string) (ReloadResult, error) {
 	if loadErr != nil && !errors.As(loadErr, &list) {
 		return ReloadResult{}, loadErr
 	}
-	// Journeys load and check (koi check), but the engine does not run
-	// them yet: one would otherwise sit in the set doing nothing.
-	pbs = slices.DeleteFunc(pbs, func(pb *rules.Playbook) bool {
-		if pb.Journey == nil {
-			return false
-		}
-		list = append(list, rules.Error{File: pb.File, Line: pb.Journey.Line, Col: 1,
-			Msg: "journey: koi checks journeys but does not run them yet; keep the file out of the playbooks directory until it does"})
-		return true
-	})
 	if len(list) > 0 {
 		loadErr = list
 	}

@@ -107,9 +107,12 @@ type Store interface {
 	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)
 	// JourneyEntries returns every entry into journey, of every customer.
 	JourneyEntries(ctx context.Context, journey string) ([]domain.JourneyState, error)
-	// JourneyStates returns every customer's state in journey (their
-	// latest entry), by customer.
-	JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error)
+	// JourneyStates returns customers' states in journey (their latest
+	// entry), by customer: of customerIDs, or of everyone when it is nil.
+	JourneyStates(ctx context.Context, journey string, customerIDs []string) (map[string]domain.JourneyState, error)
+	// CountDueJourneySteps counts the customers in journey whose next step
+	// is due by at.
+	CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error)
 }
 
 // FireTx is a write transaction for a batch of fires and their local

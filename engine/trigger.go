@@ -40,8 +40,8 @@ type TriggerStore interface {
 	SetTriggerCursor(ctx context.Context, seq int64) error
 	// LatestEventSeq returns the seq of the newest event (0: none).
 	LatestEventSeq(ctx context.Context) (int64, error)
-	// EventsAfter returns up to limit events after seq of the types, in
-	// commit order, and the seq through which it looked: every event after
+	// EventsAfter returns up to limit events after seq of the types (of
+	// every type when they hold AnyEventType), in commit order, and the seq through which it looked: every event after
 	// seq and up to through that it did not return is of another type.
 	EventsAfter(ctx context.Context, seq int64, limit int, types []string) (refs []EventRef, through int64, err error)
 	// CustomerFireMarks returns the latest fire of the rules, and of the
@@ -93,7 +93,14 @@ func (e *Engine) triggerTypes() map[string][]*rules.Playbook {
 	return e.onTypes
 }
 
-// onTypesOf maps event types to the playbooks with rules on them.
+// AnyEventType stands for every event type in the types the trigger
+// worker reads (TriggerStore.EventsAfter): a journey whose exit_when may
+// read any.
+const AnyEventType = "*"
+
+// onTypesOf maps event types to the playbooks with rules on them, and to
+// the journeys entered on them or whose exit_when they may change
+// (AnyEventType: any type).
 func onTypesOf(pbs map[string]*rules.Playbook) map[string][]*rules.Playbook {
 	out := map[string][]*rules.Playbook{}
 	for _, pb := range pbs {
@@ -102,6 +109,15 @@ func onTypesOf(pbs map[string]*rules.Playbook) map[string][]*rules.Playbook {
 			if r.On != "" && !seen[r.On] {
 				seen[r.On] = true
 				out[r.On] = append(out[r.On], pb)
+			}
+		}
+		if pb.Journey != nil {
+			types, all := journeyEventTypes(pb.Journey)
+			if all {
+				types = []string{AnyEventType}
+			}
+			for _, t := range types {
+				out[t] = append(out[t], pb)
 			}
 		}
 	}
@@ -128,7 +144,7 @@ func (e *Engine) nudgeTriggers(evs []domain.Event, inserted []bool) {
 		return
 	}
 	for i := range evs {
-		if inserted[i] && types[evs[i].Type] != nil {
+		if inserted[i] && (types[evs[i].Type] != nil || types[AnyEventType] != nil) {
 			select {
 			case e.triggerKick <- struct{}{}:
 			default:
@@ -226,6 +242,8 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 		pb    *rules.Playbook
 		custs []string
 		types map[string]map[string]bool
+		// events, of a journey: what its pass answers.
+		events []domain.Event
 	}
 	var order []*work
 	byPB := map[string]*work{}
@@ -233,7 +251,17 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 		if r.At.Before(oldest) {
 			continue
 		}
-		for _, pb := range types[r.Type] {
+		for _, pb := range slices.Concat(types[r.Type], types[AnyEventType]) {
+			if pb.Journey != nil {
+				w := byPB[pb.Name]
+				if w == nil {
+					w = &work{pb: pb}
+					byPB[pb.Name] = w
+					order = append(order, w)
+				}
+				w.events = append(w.events, domain.Event{CustomerID: r.CustomerID, Type: r.Type, At: r.At})
+				continue
+			}
 			w := byPB[pb.Name]
 			if w == nil {
 				w = &work{pb: pb, types: map[string]map[string]bool{}}
@@ -247,8 +275,30 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 			w.types[r.CustomerID][r.Type] = true
 		}
 	}
-	slices.SortFunc(order, func(a, b *work) int { return cmpString(a.pb.Name, b.pb.Name) })
+	// Rules first, then journeys, each in order of name: a journey's
+	// pass sees what the rules did for the same events.
+	slices.SortFunc(order, func(a, b *work) int {
+		if (a.pb.Journey == nil) != (b.pb.Journey == nil) {
+			if a.pb.Journey == nil {
+				return -1
+			}
+			return 1
+		}
+		return cmpString(a.pb.Name, b.pb.Name)
+	})
 	for _, w := range order {
+		if w.pb.Journey != nil {
+			run, err := e.ProcessJourney(ctx, w.pb, JourneyRequest{At: now, Events: w.events, Trigger: TriggerEvent, Quiet: true, ApprovedBy: opts.ApprovedBy})
+			if err != nil {
+				return 0, runs, fmt.Errorf("journey %s on events: %w", w.pb.Name, err)
+			}
+			if run != nil {
+				runs = append(runs, run)
+				e.log.Info("journey pass on events", slog.String("journey", run.Playbook), slog.Int64("run", run.ID),
+					slog.Int("events", len(w.events)), slog.Int("entered", run.Audience), slog.Int("fired", run.Fired), slog.String("status", run.Status))
+			}
+			continue
+		}
 		run, err := e.runTriggered(ctx, ts, w.pb, w.custs, w.types, now, opts.ApprovedBy)
 		if err != nil {
 			return 0, runs, fmt.Errorf("event-triggered rules of %s: %w", w.pb.Name, err)

@@ -86,6 +86,9 @@ type Condition struct {
 	wholeMaps []string
 	// entry are the entry attributes it reads (see entryReads).
 	entry []nameRead
+	// calls are the calls of environment functions, with their first
+	// argument when it is a string literal (see StringArgs).
+	calls []callArg
 	// env is what it compiled against, for tools that compile parts of
 	// it (Explain, Terms).
 	env *Env
@@ -259,7 +262,7 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	if err != nil {
 		return nil, []exprError{toExprError(err)}
 	}
-	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName, wholeMaps: wholeMaps, entry: names.entry}, nil
+	return &Condition{Source: src, program: prog, native: native, envType: reflect.TypeOf(env.Profile), env: env, names: names.names, anyName: names.anyName, wholeMaps: wholeMaps, entry: names.entry, calls: names.calls}, nil
 }
 
 // nameCollector lists the names an expression reads from its environment,
@@ -268,6 +271,14 @@ type nameCollector struct {
 	names   []string
 	anyName bool // it reads $env, which can reach any name
 	entry   []nameRead
+	calls   []callArg
+}
+
+// callArg is a call of a function by name, with its first argument when
+// that is a string literal (literal false: it is not, or there is none).
+type callArg struct {
+	fn, arg string
+	literal bool
 }
 
 // nameRead is an entry attribute an expression reads, at the rune offset
@@ -278,6 +289,14 @@ type nameRead struct {
 }
 
 func (c *nameCollector) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if callee, ok := n.Callee.(*ast.IdentifierNode); ok {
+			c.call(callee.Value, n.Arguments)
+		}
+	case *ast.BuiltinNode:
+		c.call(n.Name, n.Arguments)
+	}
 	id, ok := (*node).(*ast.IdentifierNode)
 	if !ok {
 		return
@@ -291,6 +310,39 @@ func (c *nameCollector) Visit(node *ast.Node) {
 			c.entry = append(c.entry, nameRead{name: written, from: id.Location().From})
 		}
 	}
+}
+
+func (c *nameCollector) call(fn string, args []ast.Node) {
+	ca := callArg{fn: fn}
+	if len(args) > 0 {
+		if s, ok := args[0].(*ast.StringNode); ok {
+			ca.arg, ca.literal = s.Value, true
+		}
+	}
+	c.calls = append(c.calls, ca)
+}
+
+// StringArgs returns the distinct string literals the condition passes as
+// first argument to the function fn (count_since_entry("order")); all is
+// true when it may call fn with something else too (an argument that is
+// not a literal, or through $env), so a caller cannot know them all.
+func (c *Condition) StringArgs(fn string) (args []string, all bool) {
+	// Compiling renames the environment's functions to their methods.
+	method := fn
+	if f, ok := c.env.Functions[fn]; ok {
+		method = f.Method
+	}
+	for _, ca := range c.calls {
+		if ca.fn != method {
+			continue
+		}
+		if !ca.literal {
+			all = true
+		} else if !slices.Contains(args, ca.arg) {
+			args = append(args, ca.arg)
+		}
+	}
+	return args, all || c.anyName
 }
 
 // entryRead is an entry attribute a condition reads and where.

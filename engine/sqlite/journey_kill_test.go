@@ -77,7 +77,7 @@ func journeyChild(spec string) error {
 	defer db.Close()
 	for i := 0; ; i++ {
 		at := t0.Add(time.Duration(min(start+10*i, 300)) * time.Minute)
-		if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: at, Enter: true}); err != nil {
+		if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: at, Enter: true, ApprovedBy: "test"}); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "pass %d\n", i)
@@ -150,7 +150,7 @@ func TestJourneySurvivesKill(t *testing.T) {
 	}
 	defer db.Close()
 	f.db = db
-	if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: t0.Add(5 * time.Hour), Enter: true}); err != nil {
+	if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: t0.Add(5 * time.Hour), Enter: true, ApprovedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{

@@ -49,10 +49,11 @@ func (f *fixture) journeyEngine(body string) (*engine.Engine, *rules.Playbook) {
 	return e, pb
 }
 
-// process runs a journey pass and fails the test on an error.
+// process runs a journey pass, approved in advance (the blast guard has
+// its own test), and fails the test on an error.
 func process(t *testing.T, e *engine.Engine, pb *rules.Playbook, at time.Time, enter bool) *engine.Run {
 	t.Helper()
-	r, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: at, Enter: enter})
+	r, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: at, Enter: enter, ApprovedBy: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestJourneyPasses(t *testing.T) {
 	if got := stepCounts(r); got["last"] != 3 {
 		t.Errorf("last pass: %v (c000, c002, c003 go on)", got)
 	}
-	sts, err := f.db.JourneyStates(ctx, "sop")
+	sts, err := f.db.JourneyStates(ctx, "sop", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ journey:
 	if r := process(t, e, v2, t0.Add(90*time.Minute), false); r.Fired != 0 {
 		t.Errorf("the pass after the edit fired %d", r.Fired)
 	}
-	sts, err := f.db.JourneyStates(context.Background(), "sop")
+	sts, err := f.db.JourneyStates(context.Background(), "sop", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +458,7 @@ func TestJourneyReport(t *testing.T) {
 	process(t, e, pb, t0, true)
 	// Half the treated order within the week after welcome; one held-out
 	// customer does.
-	sts, err := f.db.JourneyStates(context.Background(), "sop")
+	sts, err := f.db.JourneyStates(context.Background(), "sop", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

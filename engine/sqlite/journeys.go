@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -189,10 +190,17 @@ func (d *DB) CustomerJourneys(ctx context.Context, customerID string) ([]domain.
 	return scanJourneyStates(rows)
 }
 
-// JourneyStates returns every customer's state in journey, by customer:
-// their latest entry.
-func (d *DB) JourneyStates(ctx context.Context, journey string) (map[string]domain.JourneyState, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE journey = ? ORDER BY customer_id, entry`, journey)
+// JourneyStates returns customers' states in journey, by customer: their
+// latest entry. Nil customerIDs reads every customer's; otherwise only
+// theirs (one seek of the table's key each).
+func (d *DB) JourneyStates(ctx context.Context, journey string, customerIDs []string) (map[string]domain.JourneyState, error) {
+	q, args := `SELECT `+journeyCols+` FROM journey_state WHERE journey = ? ORDER BY customer_id, entry`, []any{journey}
+	if customerIDs != nil {
+		ids, _ := json.Marshal(customerIDs)
+		q = `SELECT ` + journeyCols + ` FROM journey_state WHERE journey = ? AND customer_id IN (SELECT value FROM json_each(?)) ORDER BY customer_id, entry`
+		args = append(args, string(ids))
+	}
+	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read journey states: %w", err)
 	}
@@ -205,6 +213,17 @@ func (d *DB) JourneyStates(ctx context.Context, journey string) (map[string]doma
 		out[st.CustomerID] = st // the latest entry comes last
 	}
 	return out, nil
+}
+
+// CountDueJourneySteps counts the customers in journey whose next step is
+// due by at (from the index of due steps alone).
+func (d *DB) CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM journey_state WHERE journey = ? AND status = 'entered' AND due_at <= ?`, journey, ms(at)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count due journey steps: %w", err)
+	}
+	return n, nil
 }
 
 // JourneyEntries returns every entry into journey, of every customer.

@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/koihq/koi/engine"
 )
 
 // A reload replaces what changed, drops what is gone, and keeps the
@@ -68,33 +66,5 @@ func TestReloadKeepsTheLastGoodVersion(t *testing.T) {
 	}
 	if n := len(e.Playbooks()); n != 1 {
 		t.Fatalf("%d playbooks running, want 1", n)
-	}
-}
-
-// A journey loads (koi check accepts it) but the engine does not run
-// journeys yet: the file is refused with an error at its journey: line,
-// and the other playbooks run.
-func TestJourneysAreRefusedUntilTheyRun(t *testing.T) {
-	f := newFixture(t)
-	f.playbook("recall", recall)
-	f.playbook("sop", `name: sop
-holdout: 0%
-journey:
-  enter: { on: wecom_add }
-  steps:
-    - id: welcome
-      after: 0m
-      actions: [{ tag: { add: [sop] } }]
-`)
-	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}})
-	err := e.Load(f.dir)
-	if err == nil || !strings.Contains(err.Error(), "sop.yaml:3:1: journey: koi checks journeys but does not run them yet") {
-		t.Fatalf("Load = %v", err)
-	}
-	if _, ok := e.Playbook("sop"); ok {
-		t.Error("the journey is in the running set")
-	}
-	if _, ok := e.Playbook("recall"); !ok {
-		t.Error("the other playbook does not run")
 	}
 }

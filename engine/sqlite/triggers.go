@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/evaluate"
@@ -62,9 +63,15 @@ func (d *DB) EventsAfter(ctx context.Context, seq int64, limit int, types []stri
 	if latest.Int64 <= seq || len(types) == 0 {
 		return nil, max(seq, latest.Int64), nil
 	}
-	enc, _ := json.Marshal(types)
-	rows, err := tx.QueryContext(ctx, `SELECT seq, customer_id, type, at FROM events
-		WHERE seq > ? AND seq <= ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, seq, latest.Int64, string(enc), limit)
+	var rows *sql.Rows
+	if slices.Contains(types, engine.AnyEventType) {
+		rows, err = tx.QueryContext(ctx, `SELECT seq, customer_id, type, at FROM events
+			WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`, seq, latest.Int64, limit)
+	} else {
+		enc, _ := json.Marshal(types)
+		rows, err = tx.QueryContext(ctx, `SELECT seq, customer_id, type, at FROM events
+			WHERE seq > ? AND seq <= ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, seq, latest.Int64, string(enc), limit)
+	}
 	if err != nil {
 		return nil, seq, fmt.Errorf("read events: %w", err)
 	}

@@ -1,0 +1,205 @@
+package sqlite_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/koihq/koi/engine"
+	"github.com/koihq/koi/engine/domain"
+)
+
+// A journey file loads with the other playbooks and runs through Run:
+// a dry run previews the entries and writes nothing; a real run enters
+// and takes the steps due; a later run takes the next.
+func TestJourneysRunThroughRun(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 0)
+	f.playbook("recall", recall)
+	f.playbook("sop", sopJourney)
+	e := f.engine()
+	ctx := context.Background()
+	if _, ok := e.Playbook("sop"); !ok {
+		t.Fatal("the journey did not load")
+	}
+	runs, err := e.Run(ctx, engine.RunRequest{At: t0, DryRun: true, Playbooks: []string{"sop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Audience != 3 || !runs[0].DryRun || runs[0].ID != 0 {
+		t.Fatalf("dry run: %+v", runs)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state`) + f.count(`SELECT count(*) FROM runs`); n != 0 {
+		t.Fatalf("a dry run wrote %d rows", n)
+	}
+	runs, err = e.Run(ctx, engine.RunRequest{At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sop *engine.Run
+	for _, r := range runs {
+		if r.Playbook == "sop" {
+			sop = r
+		}
+	}
+	if len(runs) != 2 || sop == nil || sop.Audience != 3 || stepCounts(sop)["welcome"] != 3 || sop.ID == 0 {
+		t.Fatalf("run of every playbook: %d runs, sop %+v", len(runs), sop)
+	}
+	runs, err = e.Run(ctx, engine.RunRequest{At: t0.Add(25 * time.Hour), Playbooks: []string{"sop"}})
+	if err != nil || len(runs) != 1 || stepCounts(runs[0])["offer"] != 3 || runs[0].Audience != 0 {
+		t.Fatalf("next day: %+v %v", runs, err)
+	}
+}
+
+// koi serve's passes: ProcessJourneys records a run only when a pass did
+// something.
+func TestQuietJourneyPasses(t *testing.T) {
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("sop", sopJourney)
+	e := f.engine()
+	ctx := context.Background()
+	if runs := e.ProcessJourneys(ctx, t0); len(runs) != 0 {
+		t.Fatalf("nobody in the journey, yet %d runs", len(runs))
+	}
+	if n := f.count(`SELECT count(*) FROM runs`); n != 0 {
+		t.Fatalf("%d runs recorded by passes that did nothing", n)
+	}
+	if _, err := e.Run(ctx, engine.RunRequest{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	runs := e.ProcessJourneys(ctx, t0.Add(24*time.Hour))
+	if len(runs) != 1 || stepCounts(runs[0])["offer"] != 2 || runs[0].Trigger != engine.TriggerSchedule {
+		t.Fatalf("the day after: %+v", runs)
+	}
+	if runs := e.ProcessJourneys(ctx, t0.Add(24*time.Hour+time.Minute)); len(runs) != 0 {
+		t.Fatalf("a minute later: %d runs", len(runs))
+	}
+}
+
+// The trigger worker answers journeys: an event of the type a journey is
+// entered on enters its customer and takes the first step at once; an
+// order (which exit_when reads) leaves the journey on its arrival; other
+// types are not read for it.
+func TestJourneysAnswerEventsThroughTriggers(t *testing.T) {
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("sop", `name: sop
+holdout: 0%
+journey:
+  enter: { on: wecom_add }
+  exit_when: orders_since_entry > 0
+  steps:
+    - id: welcome
+      after: 0m
+      actions: [{ tag: { add: [sop] } }]
+    - id: offer
+      after: 48h
+      actions: [{ tag: { add: [offer] } }]
+`)
+	e := f.engine()
+	ctx := context.Background()
+	now := t0
+	opts := engine.TriggerOptions{Now: func() time.Time { return now }}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil { // starts the cursor
+		t.Fatal(err)
+	}
+	add := func(evs ...domain.Event) {
+		t.Helper()
+		if res, err := e.AddEvents(ctx, evs); err != nil || len(res.ItemErrs) > 0 {
+			t.Fatal(err, res.ItemErrs)
+		}
+	}
+	add(domain.Event{ID: "a0", CustomerID: "c000", Type: "wecom_add", At: now},
+		domain.Event{ID: "v1", CustomerID: "c001", Type: "visit", At: now})
+	runs, err := e.ProcessTriggers(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Audience != 1 || stepCounts(runs[0])["welcome"] != 1 || runs[0].Trigger != engine.TriggerEvent {
+		t.Fatalf("runs on wecom_add: %+v", runs)
+	}
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags LIKE '%"sop"%'`); n != 1 {
+		t.Fatalf("%d customers welcomed", n)
+	}
+	now = now.Add(time.Hour)
+	add(domain.Event{ID: "o0", CustomerID: "c000", Type: "order", At: now, AmountFen: 100})
+	if runs, err = e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 1 {
+		t.Fatalf("runs on the order: %+v, %v", runs, err)
+	}
+	sts, _ := f.db.CustomerJourneys(ctx, "c000")
+	if len(sts) != 1 || sts[0].Status != domain.JourneyExited || !sts[0].EndedAt.Equal(now) {
+		t.Fatalf("after the order: %+v; want exited at its arrival", sts)
+	}
+	now = now.Add(time.Hour)
+	add(domain.Event{ID: "v0", CustomerID: "c000", Type: "visit", At: now})
+	if runs, err = e.ProcessTriggers(ctx, opts); err != nil || len(runs) != 0 {
+		t.Fatalf("a visit, which the journey does not read: %+v, %v", runs, err)
+	}
+}
+
+// The blast guard holds a journey pass whose due steps would fire more
+// than limits.max_fires: nothing of them is written, the steps stay due,
+// and later passes take none until it is decided. Approving takes the
+// held steps; rejecting passes them, and the journey goes on.
+func TestJourneyBlastGuard(t *testing.T) {
+	body := strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 2 }", 1)
+	for _, decide := range []string{"approve", "reject"} {
+		t.Run(decide, func(t *testing.T) {
+			f := newFixture(t)
+			f.customers(4, 0)
+			f.playbook("sop", body)
+			e := f.engine()
+			ctx := context.Background()
+			runs, err := e.Run(ctx, engine.RunRequest{At: t0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := runs[0]
+			if held.Status != engine.RunHeld || held.Audience != 4 || held.Rules[0].Suppressed["blast_guard"] != 4 || held.Limit != 2 {
+				t.Fatalf("pass: %s (%s), entered %d, %v", held.Status, held.Error, held.Audience, held.Rules[0].Suppressed)
+			}
+			if n := f.count(`SELECT count(*) FROM fires`); n != 0 {
+				t.Fatalf("a held pass wrote %d fires", n)
+			}
+			if n := f.count(`SELECT count(*) FROM journey_state WHERE next_step = 'welcome'`); n != 4 {
+				t.Fatalf("%d customers still at welcome, want 4", n)
+			}
+			if runs := e.ProcessJourneys(ctx, t0.Add(time.Minute)); len(runs) != 0 {
+				t.Fatalf("a pass took steps while one is held: %+v", runs)
+			}
+			got, err := e.GetRun(ctx, held.ID)
+			if err != nil || len(got.Sample) != 4 || got.Sample[0].Rule != "welcome" {
+				t.Fatalf("held run's sample: %+v, %v", got, err)
+			}
+			at := t0.Add(2 * time.Minute)
+			if decide == "approve" {
+				r, err := e.Approve(ctx, held.ID, "ops", at)
+				if err != nil || r.Status != engine.RunDone || stepCounts(r)["welcome"] != 4 {
+					t.Fatalf("approve: %+v, %v", r, err)
+				}
+				if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'welcome' AND run_id = ?`, held.ID); n != 4 {
+					t.Fatalf("%d welcome fires in the approved run", n)
+				}
+			} else {
+				r, err := e.Reject(ctx, held.ID, "ops", at)
+				if err != nil || r.Status != engine.RunRejected {
+					t.Fatalf("reject: %+v, %v", r, err)
+				}
+				if n := f.count(`SELECT count(*) FROM fires`); n != 0 {
+					t.Fatalf("a rejected pass fired %d", n)
+				}
+			}
+			if n := f.count(`SELECT count(*) FROM journey_state WHERE next_step = 'offer' AND status = 'entered'`); n != 4 {
+				t.Fatalf("after %s: %d customers at the offer, want 4", decide, n)
+			}
+			// The journey goes on: the next steps are guarded again (4
+			// fires over 2 of max_fires), so approved in advance here.
+			runs, err = e.Run(ctx, engine.RunRequest{At: t0.Add(25 * time.Hour), ApprovedBy: "test"})
+			if err != nil || stepCounts(runs[0])["offer"] != 4 {
+				t.Fatalf("the day after: %+v, %v", runs, err)
+			}
+		})
+	}
+}
