@@ -39,7 +39,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run koi as a server: playbooks on their schedules, and the HTTP API",
 		Long: `Run koi as a server: each scheduled playbook runs on its cron, in its timezone,
-and the HTTP API (/api/v1) takes events and customers.
+journeys take their due steps every minute and on events, and the HTTP API
+(/api/v1) takes events and customers.
 
 SIGINT or SIGTERM stops it: the API stops taking requests, and a running
 playbook gets up to 30 s to finish before it is cancelled between batches.
@@ -309,6 +310,10 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 		return nil
 	})
 	grp.Go(func() error {
+		passJourneys(gctx, a.engine, o.clock)
+		return nil
+	})
+	grp.Go(func() error {
 		// Attempts under way when it stops finish and are recorded.
 		if err := disp.Run(gctx); err != nil {
 			return fmt.Errorf("the outbox dispatcher stopped: %w", err)
@@ -381,6 +386,26 @@ func sweep(ctx context.Context, e *engine.Engine, now func() time.Time, log *slo
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// journeyEvery is how often the server takes journeys' due steps (events
+// take theirs at once, through the trigger worker).
+const journeyEvery = time.Minute
+
+// passJourneys passes every journey at start (steps that came due while
+// koi was down fire late, in order) and then every journeyEvery, until
+// ctx ends.
+func passJourneys(ctx context.Context, e *engine.Engine, clock clockwork.Clock) {
+	t := clock.NewTicker(journeyEvery)
+	defer t.Stop()
+	for {
+		e.ProcessJourneys(ctx, clock.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.Chan():
 		}
 	}
 }

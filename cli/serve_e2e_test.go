@@ -222,9 +222,10 @@ trickle:
 
 	// 10:00 comes: the previous version runs on its schedule.
 	// Once gocron has set the daily job's timer on the clock (on its own
-	// goroutine), move the clock past it.
+	// goroutine), move the clock past it. The other waiter is the ticker
+	// of journey passes.
 	timerCtx, timerCancel := context.WithTimeout(ctx, 10*time.Second)
-	if err := clock.BlockUntilContext(timerCtx, 1); err != nil {
+	if err := clock.BlockUntilContext(timerCtx, 2); err != nil {
 		t.Fatalf("the daily job's timer was never set: %v", err)
 	}
 	timerCancel()

@@ -99,10 +99,13 @@ type CustomerView struct {
 	// Messages are the latest messages to the customer, with what became
 	// of each (a WeCom task waiting for the guide, sent, not_friend, …).
 	Messages []domain.MessageRecord `json:"messages"`
+	// Journeys are the customer's entries into journeys, by journey and
+	// entry: the last of each journey is where they are in it.
+	Journeys []domain.JourneyState `json:"journeys"`
 }
 
 // ViewCustomer returns a customer's stored fields, profile at now, latest
-// events, fires and coupons.
+// events, fires, coupons, messages and journeys.
 func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*CustomerView, error) {
 	cust, err := e.store.GetCustomer(ctx, id)
 	if err != nil {
@@ -130,6 +133,12 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 	}
 	if v.Coupons, err = e.ListCoupons(ctx, domain.CouponFilter{CustomerID: id, Limit: 100}, now); err != nil {
 		return nil, err
+	}
+	if v.Journeys, err = e.store.CustomerJourneys(ctx, id); err != nil {
+		return nil, err
+	}
+	if v.Journeys == nil {
+		v.Journeys = []domain.JourneyState{}
 	}
 	return v, nil
 }
