@@ -46,10 +46,13 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if verb == "approve" {
-				if err := loadHeldPlaybook(ctx, a, id, dir, cmd.ErrOrStderr()); err != nil {
+			if err := loadHeldPlaybook(ctx, a, id, dir, cmd.ErrOrStderr()); err != nil {
+				if verb == "approve" {
 					return err
 				}
+				// A rejection needs the playbook only for a journey,
+				// whose held steps it passes: without it they stay due.
+				fmt.Fprintf(cmd.ErrOrStderr(), "koi: %v (a held journey's steps stay due)\n", err)
 			}
 			decide := a.engine.Reject
 			if verb == "approve" {
@@ -70,7 +73,7 @@ func newDecideCmd(g *globals, verb string) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(run)
 			}
-			printDecision(cmd.OutOrStdout(), run, deliveries)
+			printDecision(cmd.OutOrStdout(), a.engine, run, deliveries)
 			return nil
 		},
 	}
@@ -125,8 +128,8 @@ func loadHeldPlaybook(ctx context.Context, a *app, id int64, dir string, errOut 
 	return nil
 }
 
-func printDecision(w io.Writer, r *engine.Run, deliveries map[domain.JobState]int) {
-	rep := newRunReport(r.At, false, []*engine.Run{r})
+func printDecision(w io.Writer, e *engine.Engine, r *engine.Run, deliveries map[domain.JobState]int) {
+	rep := newRunReport(r.At, false, []*engine.Run{r}, e)
 	rep.Deliveries = deliveries
 	printReport(w, rep)
 	fmt.Fprintf(w, "run %d %s by %s\n", r.ID, map[string]string{engine.RunDone: "approved", engine.RunRejected: "rejected"}[r.Status], r.DecidedBy)

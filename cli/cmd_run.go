@@ -33,7 +33,10 @@ type runReport struct {
 }
 
 type playbookRun struct {
-	Name     string                 `json:"name"`
+	Name string `json:"name"`
+	// Journey marks a journey's pass: its audience is the customers who
+	// entered, its rules are its steps.
+	Journey  bool                   `json:"journey,omitempty"`
 	RunID    int64                  `json:"run_id,omitempty"`
 	Status   string                 `json:"status"`
 	Hash     string                 `json:"hash"`
@@ -77,7 +80,7 @@ func newRunCmd(g *globals) *cobra.Command {
 				}
 			}
 			runs, err := a.engine.Run(ctx, engine.RunRequest{Playbooks: names, At: when, DryRun: dryRun})
-			rep := newRunReport(when, dryRun, runs)
+			rep := newRunReport(when, dryRun, runs, a.engine)
 			if err == nil && !dryRun {
 				// Send what the run enqueued, unless a server is running
 				// and dispatching: then it sends.
@@ -111,13 +114,14 @@ func newRunCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newRunReport(at time.Time, dryRun bool, runs []*engine.Run) *runReport {
+func newRunReport(at time.Time, dryRun bool, runs []*engine.Run, e *engine.Engine) *runReport {
 	rep := &runReport{At: at, DryRun: dryRun, Playbooks: []*playbookRun{}}
 	for _, r := range runs {
 		rep.Matched += r.Matched
 		rep.Fired += r.Fired
+		pb, _ := e.Playbook(r.Playbook)
 		rep.Playbooks = append(rep.Playbooks, &playbookRun{
-			Name: r.Playbook, RunID: r.ID, Status: r.Status, Hash: r.Hash, Audience: r.Audience,
+			Name: r.Playbook, Journey: pb != nil && pb.Journey != nil, RunID: r.ID, Status: r.Status, Hash: r.Hash, Audience: r.Audience,
 			Limit: r.Limit, Matched: r.Matched, Fired: r.Fired, Error: r.Error, Rules: r.Rules,
 		})
 	}
@@ -150,7 +154,11 @@ func printReport(w io.Writer, rep *runReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "PLAYBOOK/RULE\tMATCHED\tFIRED\tSUPPRESSED\tDEFERRED\n")
 	for _, p := range rep.Playbooks {
-		fmt.Fprintf(tw, "%s (%s, audience %d, limit %d)\t%d\t%d\t\t\n", p.Name, p.Status, p.Audience, p.Limit, p.Matched, p.Fired)
+		if p.Journey {
+			fmt.Fprintf(tw, "%s (journey, %s, entered %d, limit %d)\t%d\t%d\t\t\n", p.Name, p.Status, p.Audience, p.Limit, p.Matched, p.Fired)
+		} else {
+			fmt.Fprintf(tw, "%s (%s, audience %d, limit %d)\t%d\t%d\t\t\n", p.Name, p.Status, p.Audience, p.Limit, p.Matched, p.Fired)
+		}
 		for _, c := range p.Rules {
 			sup := ""
 			for _, reason := range c.Reasons() {

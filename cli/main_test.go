@@ -134,7 +134,7 @@ func TestDemoRunAndRerun(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Fired == 0 || rep.Matched < rep.Fired || len(rep.Playbooks) != 8 {
+	if rep.Fired == 0 || rep.Matched < rep.Fired || len(rep.Playbooks) != 11 {
 		t.Fatalf("run: fired %d matched %d playbooks %d", rep.Fired, rep.Matched, len(rep.Playbooks))
 	}
 	if rep.Fired != dryRep.Fired || rep.Matched != dryRep.Matched {
@@ -187,7 +187,7 @@ func TestCheckReportsFileLineCol(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, r.stdout)
 		}
 	}
-	if r := koi(t, nil, "check", "examples/playbooks"); r.code != 0 || !strings.Contains(r.stdout, "ok: 8 playbooks valid") {
+	if r := koi(t, nil, "check", "examples/playbooks"); r.code != 0 || !strings.Contains(r.stdout, "ok: 11 playbooks valid") {
 		t.Errorf("examples: exit %d %s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -241,13 +241,24 @@ func (pt *playTester) runStep(ctx context.Context, db *sqlite.DB, eng *engine.En
 	profiles := map[string]*profile.Profile{}
 	takeProfiles := func() {
 		for _, tc := range c.Customers {
-			if p, err := eng.Profile(ctx, tc.ID, st.At); err == nil {
-				profiles[tc.ID] = p
+			p, err := eng.Profile(ctx, tc.ID, st.At)
+			if err != nil {
+				continue
 			}
+			if pb.Journey != nil {
+				// A journey's conditions read the entry's attributes.
+				if sts, err := eng.CustomerJourneys(ctx, tc.ID); err == nil {
+					for _, js := range sts {
+						if js.Journey == pb.Name && js.Status == domain.JourneyEntered {
+							p.SetEntry(js.EnteredAt)
+						}
+					}
+				}
+			}
+			profiles[tc.ID] = p
 		}
 	}
 	var runs []*engine.Run
-	var err error
 	if len(st.Events) > 0 {
 		evs := make([]domain.Event, len(st.Events))
 		for k, e := range st.Events {
@@ -266,12 +277,20 @@ func (pt *playTester) runStep(ctx context.Context, db *sqlite.DB, eng *engine.En
 		if err != nil {
 			return nil, err
 		}
-	} else {
-		takeProfiles()
-		runs, err = eng.Run(ctx, engine.RunRequest{Playbooks: []string{pb.Name}, At: st.At, ApprovedBy: approvedBy})
+	}
+	// A journey's step processes it at its moment after its events (the
+	// pass on the events took the steps due then too; this one enters
+	// the customers of a scheduled enter.when). A playbook of rules runs
+	// at a step without events.
+	if pb.Journey != nil || len(st.Events) == 0 {
+		if len(st.Events) == 0 {
+			takeProfiles()
+		}
+		more, err := eng.Run(ctx, engine.RunRequest{Playbooks: []string{pb.Name}, At: st.At, ApprovedBy: approvedBy})
 		if err != nil {
 			return nil, err
 		}
+		runs = append(runs, more...)
 	}
 	gots := map[string]*got{}
 	g := func(id string) *got {
@@ -450,10 +469,18 @@ func decidedBy(pb *rules.Playbook, involved []string, p *profile.Profile) string
 	if pb.Audience != nil && len(involved) > 0 {
 		show("audience", pb.Audience)
 	}
+	label := "rule "
+	list := pb.Rules
+	if pb.Journey != nil {
+		label, list = "step ", pb.Journey.Steps
+		if len(involved) > 0 && pb.Journey.ExitWhen != nil {
+			show("exit_when", pb.Journey.ExitWhen)
+		}
+	}
 	for _, id := range involved {
-		for _, r := range pb.Rules {
-			if r.ID == id {
-				show("rule "+id+" when", r.When)
+		for _, r := range list {
+			if r.ID == id && r.When != nil {
+				show(label+id+" when", r.When)
 			}
 		}
 	}

@@ -44,6 +44,18 @@ func TestExampleTestsCatchMutations(t *testing.T) {
 		{"coupon-expiry", "coupon_expiring_days <= 2", "coupon_expiring_days <= 3"},
 		{"koc-referral", "referrals >= 1", "referrals >= 2"},
 		{"first-order", "orders == 1", "orders <= 2"},
+		{"new-contact-sop", "when: orders == 0", "when: orders <= 1"},
+		{"new-contact-sop", "exit_when: orders_since_entry > 0", "exit_when: orders_since_entry > 1"},
+		{"new-contact-sop", "reenter: never", "reenter: 1d"},
+		{"new-contact-sop", `when: '!has_tag("in-group")'`, `when: 'true'`},
+		{"new-contact-sop", "after: 48h", "after: 49h"},
+		{"repurchase", "recency_days >= 25", "recency_days >= 26"},
+		{"repurchase", "exit_when: orders_since_entry > 0", "exit_when: orders_since_entry > 1"},
+		{"repurchase", `count_since_entry("visit") > 0`, `count_since_entry("visit") >= 0`},
+		{"dormant-reactivation", "recency_days > 90", "recency_days > 95"},
+		{"dormant-reactivation", "reenter: 180d", "reenter: 1d"},
+		{"dormant-reactivation", "exit_when: orders_since_entry > 0", "exit_when: orders_since_entry > 1"},
+		{"dormant-reactivation", `count_since_entry("visit") > 0`, `count_since_entry("visit") >= 0`},
 	}
 	for _, m := range mutations {
 		t.Run(m.playbook+": "+strings.SplitN(m.to, "\n", 2)[0], func(t *testing.T) {

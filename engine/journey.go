@@ -66,6 +66,9 @@ type journeyMove struct {
 	// ms): quiet hours, or a cap that defers.
 	deliverAt int64
 	next      domain.JourneyState
+	// note is what the step did for the customer when it did not fire
+	// (suppressed and why, or an error), for a traced engine's outcomes.
+	note evaluate.CustomerOutcome
 }
 
 // sweep says which due steps a pass takes and how: those due by due,
@@ -459,7 +462,8 @@ func (e *Engine) journeyEvents(ctx context.Context, pb *rules.Playbook, req Jour
 				run.Rules[k].Suppress(ReasonExited, 1)
 			}
 			exits = append(exits, journeyMove{from: st, pos: pos, step: stepIndex(j, st), variant: -1,
-				next: domain.JourneyState{Status: domain.JourneyExited, EndedAt: req.At}})
+				next: domain.JourneyState{Status: domain.JourneyExited, EndedAt: req.At},
+				note: evaluate.CustomerOutcome{Outcome: evaluate.OutcomeSuppressed, Reason: ReasonExited}})
 		}
 	}
 	if len(exits) == 0 {
@@ -518,8 +522,10 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 		if j.ExitWhen != nil {
 			if exit, err := j.ExitWhen.Eval(&m, p); err != nil {
 				c.Fail(st.CustomerID + ": exit_when: " + err.Error())
+				mv.note = evaluate.CustomerOutcome{Outcome: evaluate.OutcomeError, Error: "exit_when: " + err.Error()}
 			} else if exit {
 				c.Suppress(ReasonExited, 1)
+				mv.note = evaluate.CustomerOutcome{Outcome: evaluate.OutcomeSuppressed, Reason: ReasonExited}
 				mv.next = domain.JourneyState{Status: domain.JourneyExited, EndedAt: at}
 				moves = append(moves, mv)
 				continue
@@ -532,14 +538,18 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 		switch ok, err := whenHolds(step, &m, p); {
 		case err != nil:
 			c.Fail(st.CustomerID + ": when: " + err.Error())
+			mv.note = evaluate.CustomerOutcome{Outcome: evaluate.OutcomeError, Error: "when: " + err.Error()}
 		case !ok:
 			c.Suppress(ReasonStepWhen, 1)
+			mv.note = evaluate.CustomerOutcome{Outcome: evaluate.OutcomeSuppressed, Reason: ReasonStepWhen}
 		default:
 			c.Matched++
 			mv.variant = evaluate.VariantOf(pb.Name, step, st.CustomerID)
 			d := evaluate.Decision{Cust: int32(pos), Rule: int16(mv.step), Seq: int32(st.Entry), Variant: int16(mv.variant), Holdout: st.Holdout}
-			if d, ok := evaluate.SettleStep(steps, snap, p, d, counts); ok {
+			if d, reason, ok := evaluate.SettleStep(steps, snap, p, d, counts); ok {
 				mv.fire, mv.deliverAt = true, d.DeliverAt
+			} else {
+				mv.note = evaluate.CustomerOutcome{Outcome: evaluate.OutcomeSuppressed, Reason: reason}
 			}
 		}
 		moves = append(moves, mv)
@@ -599,10 +609,27 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 	var muts []profile.Change
 	var kept []keptFire
 	var delta []*evaluate.RuleCounts
+	var outcomes []evaluate.CustomerOutcome
+	// note records what a move did for its customer, for a traced engine.
+	note := func(mv journeyMove, o evaluate.CustomerOutcome, f *domain.Fire) {
+		if !e.cfg.Trace || o.Outcome == "" || mv.step < 0 {
+			return
+		}
+		o.CustomerID, o.Rule = mv.from.CustomerID, j.Steps[mv.step].ID
+		if f != nil {
+			o.Variant = f.Variant
+		}
+		if mv.deliverAt > 0 && o.Outcome == evaluate.OutcomeFired {
+			t := time.UnixMilli(mv.deliverAt)
+			o.DeliverAt = &t
+		}
+		outcomes = append(outcomes, o)
+	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 		delta = evaluate.NewCounts(journeySteps(pb)) // afresh: a retried transaction counts again
+		outcomes = outcomes[:0]
 		kept = kept[:0]
 		fires := make([]*domain.Fire, 0, len(moves))
 		fireOf := make([]int, len(moves))
@@ -634,6 +661,7 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 		for i, mv := range moves {
 			if k := fireOf[i]; k >= 0 && !inserted[k] {
 				delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
+				note(mv, evaluate.CustomerOutcome{Outcome: evaluate.OutcomeSuppressed, Reason: evaluate.CollisionReason(j.Steps[mv.step])}, nil)
 				continue
 			}
 			mvs = append(mvs, domain.JourneyMove{Journey: pb.Name, CustomerID: mv.from.CustomerID, Entry: mv.from.Entry, From: mv.from.NextStep, Next: mv.next})
@@ -651,11 +679,14 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 			switch {
 			case k < 0:
 				// An exit, a skip or a step the policy dropped: no fire.
+				note(mv, mv.note, nil)
 			case !moved[n]:
 				undone = append(undone, fires[k].ID)
 				delta[mv.step].Suppress(evaluate.CollisionReason(j.Steps[mv.step]), 1)
+				note(mv, evaluate.CustomerOutcome{Outcome: evaluate.OutcomeSuppressed, Reason: evaluate.CollisionReason(j.Steps[mv.step])}, nil)
 			case fires[k].Status == domain.FireHoldout:
 				delta[mv.step].Suppress(evaluate.ReasonHoldout, 1)
+				note(mv, evaluate.CustomerOutcome{Outcome: evaluate.OutcomeHoldout, Reason: evaluate.ReasonHoldout}, fires[k])
 				kept = append(kept, keptFire{pos: mv.pos, fire: fires[k]})
 			default:
 				f, cust := fires[k], mv.pos
@@ -671,11 +702,13 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 					}
 					// The step failed; the journey has gone on past it.
 					delta[mv.step].Fail(mv.from.CustomerID + ": " + err.Error())
+					note(mv, evaluate.CustomerOutcome{Outcome: evaluate.OutcomeError, Error: err.Error()}, f)
 					undone = append(undone, f.ID)
 					continue
 				}
 				fx.Keep()
 				delta[mv.step].Fired++
+				note(mv, evaluate.CustomerOutcome{Outcome: evaluate.OutcomeFired}, f)
 				kept = append(kept, keptFire{pos: mv.pos, fire: f})
 			}
 		}
@@ -707,6 +740,7 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 	for i, c := range delta {
 		run.Rules[i].Add(c)
 	}
+	run.Outcomes = append(run.Outcomes, outcomes...)
 	if e.cfg.AfterBatch != nil {
 		e.cfg.AfterBatch(pb.Name, len(moves))
 	}

@@ -84,7 +84,7 @@ func (e *Engine) guardJourney(ctx context.Context, pb *rules.Playbook, sw sweep,
 		run.Rules[i].Add(c)
 	}
 	run.Status = RunHeld
-	run.Error = fmt.Sprintf("held by the blast guard: the journey's due steps would fire %d times, over limits.max_fires %d; until it is decided its steps wait (koi approve %d, or koi approve --reject %d)", fires, run.Limit, run.ID, run.ID)
+	run.Error = fmt.Sprintf("held by the blast guard: the journey's due steps would fire %d times, over limits.max_fires %d; until it is decided its steps wait (koi approve %d, or koi reject %d)", fires, run.Limit, run.ID, run.ID)
 	expires := time.Now().Add(e.cfg.HeldFor)
 	run.ExpiresAt = &expires
 	if err := e.store.HoldRun(ctx, run.ID, held, expires); err != nil {

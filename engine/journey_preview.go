@@ -36,7 +36,8 @@ type JourneyPreview struct {
 }
 
 // PreviewJourney previews a pass of pb's journey at at: the entries its
-// schedule would make, and every step due by then, each decided as a pass
+// schedule would make (and their first step, when it is due at entry),
+// and every step due by then, each decided as a pass
 // would decide it (exit_when, its when, holdout, the contact policy). A
 // customer's later steps that a late pass would also take are not
 // counted: they depend on what the first one does.
@@ -63,6 +64,20 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 		for _, st := range entries[:min(len(entries), journeyPreviewSample)] {
 			out.EnteringSample = append(out.EnteringSample, st.CustomerID)
 		}
+		// Those entering take their first step in the same pass when it
+		// is due at once (after: 0m): decided here as the pass would.
+		if len(entries) > 0 && j.Steps[0].After <= 0 {
+			ids := make([]string, len(entries))
+			for i, st := range entries {
+				ids[i] = st.CustomerID
+			}
+			snap, err := e.journeySnapshot(ctx, ids, at)
+			if err != nil {
+				return nil, err
+			}
+			counts := evaluate.NewCounts(journeySteps(pb))
+			out.addPlanned(e.planSteps(pb, snap, entries, sweep{due: at, at: at}, counts), counts)
+		}
 	}
 	var after domain.DueCursor
 	for {
@@ -74,20 +89,25 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 			out.Held = out.WouldFire > out.Limit
 			return out, nil
 		}
-		for i, c := range b.counts {
-			out.Steps[i].Add(c)
-		}
-		// What the writing would count: a step that fires, or is held out.
-		for _, mv := range b.moves {
-			switch {
-			case !mv.fire:
-			case mv.from.Holdout:
-				out.Steps[mv.step].Suppress(evaluate.ReasonHoldout, 1)
-			default:
-				out.Steps[mv.step].Fired++
-				out.WouldFire++
-			}
-		}
+		out.addPlanned(b.moves, b.counts)
 		after = b.next
+	}
+}
+
+// addPlanned adds planned moves and the counts of their deciding, and
+// counts what the writing would: a step that fires, or is held out.
+func (out *JourneyPreview) addPlanned(moves []journeyMove, counts []*evaluate.RuleCounts) {
+	for i, c := range counts {
+		out.Steps[i].Add(c)
+	}
+	for _, mv := range moves {
+		switch {
+		case !mv.fire:
+		case mv.from.Holdout:
+			out.Steps[mv.step].Suppress(evaluate.ReasonHoldout, 1)
+		default:
+			out.Steps[mv.step].Fired++
+			out.WouldFire++
+		}
 	}
 }

@@ -113,3 +113,9 @@ func journeyEventTypes(j *rules.Journey) (types []string, all bool) {
 	slices.Sort(types)
 	return types, all
 }
+
+// CustomerJourneys returns the customer's entries into journeys, by
+// journey and entry: the last of each journey is where they are in it.
+func (e *Engine) CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error) {
+	return e.store.CustomerJourneys(ctx, customerID)
+}

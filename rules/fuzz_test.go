@@ -24,7 +24,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		pb, err := rules.Load("fuzz.yaml", src, opts)
 		if err == nil {
-			if pb == nil || pb.Name == "" || len(pb.Rules) == 0 {
+			if pb == nil || pb.Name == "" || (len(pb.Rules) == 0) == (pb.Journey == nil) || (pb.Journey != nil && len(pb.Journey.Steps) == 0) {
 				t.Fatalf("loaded an incomplete playbook: %+v", pb)
 			}
 			return

@@ -116,8 +116,8 @@ type Expectation struct {
 	// these (none when the key is absent).
 	Fires []string
 	// Suppressed maps rules to the reason they must be suppressed with
-	// (cooldown, once, holdout, consent, cap, blast_guard); holdout
-	// matches count here too.
+	// (cooldown, once, holdout, consent, cap, blast_guard; for a journey's
+	// steps also when and exited); holdout matches count here too.
 	Suppressed map[string]string
 	// Coupons are the amounts (fen) of the coupons the step issues the
 	// customer, when set.
@@ -575,8 +575,10 @@ func (l *testLoader) expectations(n *yaml.Node, ids map[string]bool, what string
 
 // knownReasons are the suppression reasons an expectation may name.
 var (
-	reasonList   = []string{"cooldown", "once", "holdout", "consent", "cap", "blast_guard"}
-	knownReasons = map[string]bool{"cooldown": true, "once": true, "holdout": true, "consent": true, "cap": true, "blast_guard": true}
+	// when and exited are a journey step's: skipped by its when, or the
+	// customer left the journey (exit_when) before it.
+	reasonList   = []string{"cooldown", "once", "holdout", "consent", "cap", "blast_guard", "when", "exited"}
+	knownReasons = map[string]bool{"cooldown": true, "once": true, "holdout": true, "consent": true, "cap": true, "blast_guard": true, "when": true, "exited": true}
 )
 
 // time parses an absolute time, or a relative one ("-40d", "+2h", "-1d12h"

@@ -99,20 +99,25 @@ func RuleChannels(r *rules.Rule, variant int) []string {
 // journey, d (its Rule the step's index in steps, whose Policy is the
 // journey playbook's), as a run settles them for a rule's match: a step
 // messaging a channel the customer opted out of, or over a cap, is
-// dropped (false), the reason counted in counts; one in quiet hours or
-// deferred by its cap gets its delivery time.
-func SettleStep(steps *rules.Playbook, snap *profile.Snapshot, p *profile.Profile, d Decision, counts []*RuleCounts) (Decision, bool) {
+// dropped (false, with the reason, also counted in counts); one in quiet
+// hours or deferred by its cap gets its delivery time.
+func SettleStep(steps *rules.Playbook, snap *profile.Snapshot, p *profile.Profile, d Decision, counts []*RuleCounts) (Decision, string, bool) {
 	r := steps.Rules[d.Rule]
 	if _, no := policy.WithoutConsent(profile.OptOutOf(p), RuleChannels(r, int(d.Variant))); no {
 		counts[d.Rule].Suppress(policy.ReasonConsent, 1)
-		return d, false
+		return d, policy.ReasonConsent, false
 	}
-	ds, _ := applyPolicy(steps, snap, p, []Decision{d}, &Evaluation{Counts: counts}, nil)
+	ev := &Evaluation{Counts: counts, Trace: true}
+	ds, _ := applyPolicy(steps, snap, p, []Decision{d}, ev, nil)
 	if len(ds) == 0 {
-		return d, false
+		reason := ""
+		if len(ev.Traced) > 0 {
+			reason = ev.Traced[0].Reason
+		}
+		return d, reason, false
 	}
 	if ds[0].Deferred != policy.NotDeferred && !ds[0].Holdout {
 		counts[d.Rule].Defer(ds[0].Deferred.Reason(), 1)
 	}
-	return ds[0], true
+	return ds[0], "", true
 }

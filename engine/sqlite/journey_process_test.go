@@ -418,13 +418,16 @@ func TestPreviewJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pv.Entering != 4 || len(pv.EnteringSample) != 4 || pv.Steps[0].Fired != 0 {
+	// Those entering would take the first step (after: 0m) in the pass.
+	if pv.Entering != 4 || len(pv.EnteringSample) != 4 || pv.Steps[0].Fired != 4 || pv.WouldFire != 4 {
 		t.Errorf("before anyone entered: %+v", pv)
 	}
 	if n := f.count(`SELECT count(*) FROM journey_state`) + f.count(`SELECT count(*) FROM fires`) + f.count(`SELECT count(*) FROM runs`); n != 0 {
 		t.Fatalf("the preview wrote %d rows", n)
 	}
-	process(t, e, pb, t0, true)
+	if r := process(t, e, pb, t0, true); r.Fired != pv.WouldFire {
+		t.Errorf("the pass fired %d, the preview said %d", r.Fired, pv.WouldFire)
+	}
 	if _, err := e.AddEvents(ctx, []domain.Event{
 		{ID: "o1", CustomerID: "c001", Type: "order", At: t0.Add(2 * time.Hour), AmountFen: 100},
 		{ID: "v2", CustomerID: "c002", Type: "visit", At: t0.Add(3 * time.Hour)},
