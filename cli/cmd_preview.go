@@ -31,6 +31,10 @@ per rule the customers matched, how many would fire and how many would be
 suppressed and why, how many customers two rules both match, and a sample of
 customers with the values their conditions read.
 
+For a journey: who would enter on its schedule now, and each step due by
+--at as a pass would decide it (exit_when, the step's when, holdout, the
+contact policy).
+
 Exit codes: 0 done; 1 the playbook is invalid or unknown; 3 the run would be
 held by the blast guard.`,
 		Args: cobra.ExactArgs(1),
@@ -69,13 +73,26 @@ held by the blast guard.`,
 }
 
 func printPreview(out io.Writer, p *engine.Preview, loc *time.Location) {
-	fmt.Fprintf(out, "%s at %s — audience %d, would fire %d (limit %d)\n", p.Playbook, p.At.In(loc).Format("2006-01-02 15:04 MST"), p.Audience, p.WouldFire, p.Limit)
+	when := p.At.In(loc).Format("2006-01-02 15:04 MST")
+	head := "RULE"
+	if j := p.Journey; j != nil {
+		head = "STEP (DUE)"
+		fmt.Fprintf(out, "journey %s at %s — %d would enter, due steps would fire %d (limit %d)\n", p.Playbook, when, j.Entering, p.WouldFire, p.Limit)
+		if len(j.EnteringSample) > 0 {
+			fmt.Fprintf(out, "entering, for example: %s\n", strings.Join(j.EnteringSample, ", "))
+		}
+		if j.Waiting {
+			fmt.Fprintln(out, "WAITING: a pass of this journey is held by the blast guard; no step is taken until it is approved or rejected")
+		}
+	} else {
+		fmt.Fprintf(out, "%s at %s — audience %d, would fire %d (limit %d)\n", p.Playbook, when, p.Audience, p.WouldFire, p.Limit)
+	}
 	if p.Held {
 		fmt.Fprintf(out, "HELD: %d fires exceed limits.max_fires %d; the run would wait for approval\n", p.WouldFire, p.Limit)
 	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tMATCHED\tWOULD FIRE\tSUPPRESSED")
+	fmt.Fprintln(tw, head+"\tMATCHED\tWOULD FIRE\tSUPPRESSED")
 	for _, r := range p.Rules {
 		var sup []string
 		for _, reason := range r.Reasons() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // ExplainRequest names the customer, the rule and the moment to explain.
@@ -19,12 +20,20 @@ type ExplainRequest struct {
 
 // Explain evaluates one rule of a playbook for one customer at req.At,
 // exactly as a run would (audience, earlier stop rules, cooldown, once,
-// consent, contact policy, holdout), and explains each part.
+// consent, contact policy, holdout), and explains each part. For a
+// journey, req.Rule names a step (empty: the customer's next one): see
+// explainStep.
 func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*evaluate.Explanation, error) {
 	pb, ok := e.Playbook(req.Playbook)
 	if !ok {
 		_, err := e.selectPlaybooks([]string{req.Playbook})
 		return nil, err
+	}
+	if pb.Journey != nil {
+		return e.explainStep(ctx, pb, req)
+	}
+	if req.Rule == "" {
+		return nil, &domain.Error{Code: domain.EInvalid, Message: fmt.Sprintf("name a rule of playbook %s: PLAYBOOK/RULE", pb.Name)}
 	}
 	ri := -1
 	for i, r := range pb.Rules {
@@ -49,10 +58,7 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*evaluate.Exp
 	}
 	snap, idx := e.sparseSnapshot(pond, pop, []string{req.CustomerID}, req.At)
 	if len(idx) == 0 {
-		if _, known := pond.Lookup(req.CustomerID); known {
-			return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("customer %q had not joined yet at %s", req.CustomerID, req.At.Format(time.RFC3339))}
-		}
-		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", req.CustomerID)}
+		return nil, notInPond(pond, req.CustomerID, req.At)
 	}
 	i := idx[0]
 	marks, err := e.marks(ctx, pb, pond)
@@ -60,4 +66,13 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*evaluate.Exp
 		return nil, fmt.Errorf("explain: read fire marks: %w", err)
 	}
 	return evaluate.Explain(pb, ri, snap, i, marks, req.At), nil
+}
+
+// notInPond is the error of explaining for a customer the snapshot at at
+// does not have: unknown, or not joined yet.
+func notInPond(pond *profile.Pond, id string, at time.Time) error {
+	if _, known := pond.Lookup(id); known {
+		return &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("customer %q had not joined yet at %s", id, at.Format(time.RFC3339))}
+	}
+	return &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 }

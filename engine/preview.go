@@ -36,8 +36,12 @@ type Preview struct {
 	Limit int  `json:"limit"`
 	Held  bool `json:"held"`
 	// Rules counts, per rule, the matches, the would-be fires (Fired)
-	// and the suppressions by reason.
+	// and the suppressions by reason. A journey's are its steps'.
 	Rules []*evaluate.RuleCounts `json:"rules"`
+	// Journey is a journey's preview (nil for a playbook of rules): its
+	// Audience is who would enter on the schedule, its Rules the steps
+	// due, each decided as a pass would.
+	Journey *JourneyPreview `json:"journey,omitempty"`
 	// EventRules are the rules that run on events (on:), which a
 	// scheduled run does not evaluate.
 	EventRules []string `json:"event_rules,omitempty"`
@@ -69,6 +73,15 @@ func (e *Engine) Preview(ctx context.Context, req PreviewRequest) (*Preview, err
 // being edited, against the fire history of the playbook of its name.
 // req.Playbook is not read.
 func (e *Engine) PreviewPlaybook(ctx context.Context, pb *rules.Playbook, req PreviewRequest) (*Preview, error) {
+	if pb.Journey != nil {
+		jp, err := e.PreviewJourney(ctx, pb, req.At)
+		if err != nil {
+			return nil, err
+		}
+		return &Preview{Playbook: pb.Name, Hash: pb.Hash, At: req.At, Audience: jp.Entering, WouldFire: jp.WouldFire,
+			Limit: jp.Limit, Held: jp.Held, Rules: jp.Steps, Journey: jp,
+			Overlap: []evaluate.Overlap{}, Sample: []evaluate.SampleCustomer{}, Tasks: []evaluate.GuideTasks{}}, nil
+	}
 	pond, err := e.currentPond(ctx)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
@@ -14,13 +15,35 @@ import (
 // Report compares, for each rule of the loaded playbooks (or of one),
 // the customers it treated with the playbook's holdout over the
 // attribution window, as of now. Fires whose window is still open are
-// counted apart.
+// counted apart. A journey reports each step and then the journey as a
+// whole (JourneyReport).
 func (e *Engine) Report(ctx context.Context, playbook string, now time.Time) ([]*report.RuleReport, error) {
 	pbs, err := e.selectPlaybooks(nonEmpty(playbook))
 	if err != nil {
 		return nil, err
 	}
-	return e.report(ctx, pbs, playbook, now)
+	// A journey's report is by step and for the whole journey.
+	var journeys []*rules.Playbook
+	pbs = slices.DeleteFunc(pbs, func(pb *rules.Playbook) bool {
+		if pb.Journey != nil {
+			journeys = append(journeys, pb)
+		}
+		return pb.Journey != nil
+	})
+	out := []*report.RuleReport{}
+	if len(pbs) > 0 {
+		if out, err = e.report(ctx, pbs, playbook, now); err != nil {
+			return nil, err
+		}
+	}
+	for _, pb := range journeys {
+		rs, err := e.JourneyReport(ctx, pb, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
 }
 
 // JourneyWhole is the rule name of a journey report's last line: the

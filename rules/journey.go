@@ -101,7 +101,7 @@ func (l *loader) journey(pb *Playbook, root, n *yaml.Node) *Journey {
 	}
 	switch {
 	case raw.Enter.On == "" && raw.Enter.When != "" && pb.Schedule == "":
-		l.errorf(root, "journey: enter: when is evaluated on the playbook's schedule, and there is none: add schedule: (like \"0 * * * *\"), or enter on: an event")
+		l.errorf(keyNode(enter, "when"), "journey: enter: when is evaluated on the playbook's schedule, and there is none: add schedule: (like \"0 * * * *\"), or enter on: an event")
 	case raw.Enter.On != "" && pb.Schedule != "":
 		l.errorf(valueNode(root, "schedule"), "schedule: a journey entered on: %s has no schedule: its steps are processed as they come due", raw.Enter.On)
 	}

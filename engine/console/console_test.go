@@ -80,6 +80,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	write("recall.yaml", "name: recall\nschedule: \"0 10 * * *\"\nrules:\n  - id: lapsed\n    when: recency_days > 60\n    cooldown: 30d\n    actions:\n      - tag: { add: [lapsed] }\n  - id: vip\n    when: tier == \"vip\"\n    once: true\n    actions:\n      - tag: { add: [vip] }\n")
 	write("welcome.yaml", "name: welcome\nrules:\n  - id: hello\n    when: \"true\"\n    once: true\n    actions:\n      - tag: { add: [welcomed] }\n")
+	write("sop.yaml", "name: sop\nschedule: \"0 10 * * *\"\nholdout: 0%\nlimits: { max_fires: 100% }\njourney:\n  enter: { when: \"true\" }\n  exit_when: orders_since_entry > 0\n  steps:\n    - id: hello\n      after: 0m\n      actions: [{ tag: { add: [sop] } }]\n    - id: later\n      after: 24h\n      when: count_since_entry(\"visit\") == 0\n      actions: [{ tag: { add: [sop-later] } }]\n")
 	write("broken.yaml", "name: broken\nrules:\n  - id: r\n    when: recency_days >\n    once: true\n    actions:\n      - tag: { add: [x] }\n")
 	e := engine.New(db, builtin.Registry(), engine.Config{Tiers: []string{"normal", "silver", "gold", "vip"}})
 	if err := e.Load(dir); err == nil || !strings.Contains(err.Error(), "broken.yaml") || strings.Contains(err.Error(), "recall.yaml") {
@@ -88,6 +89,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := e.Run(ctx, engine.RunRequest{At: anchor, Playbooks: []string{"recall"}}); err != nil {
 		t.Fatal(err)
 	}
+
 	f := &fixture{t: t, e: e, now: anchor.Add(time.Hour)}
 	var keys []apikey.Key
 	for _, k := range []struct {
@@ -344,7 +346,7 @@ func TestBothLanguagesAreComplete(t *testing.T) {
 		} else {
 			f.get(c, "/lang/zh?back=/")
 		}
-		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/guides", "/outbox", "/editor", "/editor?file=recall.yaml", "/playbooks/recall/report", "/nowhere"} {
+		for _, p := range []string{"/", "/playbooks", "/runs", "/runs/1", "/customers?tier=vip", "/customers/c0000003?explain=recall/lapsed", "/customers/c0000003?explain=sop/later", "/guides", "/outbox", "/editor", "/editor?file=recall.yaml", "/playbooks/recall/report", "/nowhere"} {
 			_, pages[lang+" "+p] = f.get(c, p)
 		}
 	}
@@ -880,5 +882,36 @@ func TestEditorRunsTheTest(t *testing.T) {
 	}
 	if now, _ := os.ReadFile(filepath.Join(f.dir, "recall.yaml")); string(now) != string(src) {
 		t.Error("running the test wrote the file")
+	}
+}
+
+// A customer's page shows their journeys, and explains a journey's step:
+// where they are, exit_when and the step's when with the entry's values;
+// the playbooks page says a journey is one, with its steps.
+func TestCustomerPageShowsJourneys(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.e.Run(context.Background(), engine.RunRequest{At: anchor, Playbooks: []string{"sop"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	f.get(c, "/lang/en?back=/")
+	_, page := f.get(c, "/customers/c0000003")
+	if !strings.Contains(page, `<tr data-journey="sop" data-status="entered">`) || !strings.Contains(page, "<td>later</td>") {
+		t.Fatalf("the customer page lacks the journey state:\n%s", page)
+	}
+	_, page = f.get(c, "/customers/c0000003?explain=sop/later")
+	if !strings.Contains(page, `data-verdict="waiting"`) || !strings.Contains(page, "Exit condition (exit_when)") || !strings.Contains(page, "orders_since_entry") {
+		t.Errorf("explaining a step not due yet:\n%s", page)
+	}
+	f.now = anchor.Add(25 * time.Hour)
+	f.signIn(c, marketerSecret) // a day on: the session has expired
+	_, page = f.get(c, "/customers/c0000003?explain=sop/later")
+	if !strings.Contains(page, `data-verdict="fires"`) && !strings.Contains(page, `data-verdict="not_matched"`) {
+		t.Errorf("explaining a step due:\n%s", page)
+	}
+	_, page = f.get(c, "/playbooks")
+	if !strings.Contains(page, "journey · 2 steps") {
+		t.Errorf("the playbooks page does not show the journey:\n%s", page)
 	}
 }

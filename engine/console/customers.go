@@ -133,8 +133,8 @@ type nameValue struct {
 }
 
 // customerPage shows one customer: stored fields, the profile now, the
-// latest events, fires, coupons and messages, and "why / why not" for a
-// rule (?explain=playbook/rule).
+// latest events, fires, coupons, messages and journeys, and "why / why
+// not" for a rule or a journey's step (?explain=playbook/rule).
 func (s *server) customerPage(w http.ResponseWriter, r *http.Request, v *view) {
 	id := r.PathValue("id")
 	now := s.cfg.Now()
@@ -151,6 +151,11 @@ func (s *server) customerPage(w http.ResponseWriter, r *http.Request, v *view) {
 	for _, pb := range s.engine.Playbooks() {
 		for _, rl := range pb.Rules {
 			d.Rules = append(d.Rules, pb.Name+"/"+rl.ID)
+		}
+		if pb.Journey != nil {
+			for _, st := range pb.Journey.Steps {
+				d.Rules = append(d.Rules, pb.Name+"/"+st.ID)
+			}
 		}
 	}
 	sort.Strings(d.Rules)

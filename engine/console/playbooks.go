@@ -21,7 +21,11 @@ type playbookRow struct {
 	Schedule string
 	NextRun  *time.Time
 	Rules    int
-	Runs     []*engine.Run
+	// Journey marks a journey: Rules counts its steps, EnterOn is the
+	// event it is entered on.
+	Journey bool
+	EnterOn string
+	Runs    []*engine.Run
 	// Last is the latest run with its per-rule counts.
 	Last *engine.Run
 }
@@ -33,6 +37,9 @@ func (s *server) playbooksPage(w http.ResponseWriter, r *http.Request, v *view) 
 		row := playbookRow{File: f.File, Name: f.Playbook, Errors: f.Errors}
 		if pb, ok := s.engine.Playbook(f.Playbook); ok && f.Playbook != "" {
 			row.Running, row.Schedule, row.Rules = true, pb.Schedule, len(pb.Rules)
+			if pb.Journey != nil {
+				row.Journey, row.EnterOn, row.Rules = true, pb.Journey.EnterOn, len(pb.Journey.Steps)
+			}
 			if s.cfg.NextRun != nil {
 				if t, ok := s.cfg.NextRun(pb.Name); ok {
 					row.NextRun = &t

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -18,6 +19,13 @@ const (
 	// customer, so this rule is not evaluated for them.
 	VerdictStopped = "stopped"
 	VerdictError   = "error"
+	// Verdicts of a journey's step. VerdictNotEntered: the customer is
+	// not in the journey (never entered, or their journey ended);
+	// VerdictWaiting: they are in it, the step is not due yet (or
+	// another comes first); VerdictPassed: they are past the step.
+	VerdictNotEntered = "not_entered"
+	VerdictWaiting    = "waiting"
+	VerdictPassed     = "passed"
 )
 
 // Explanation says why a rule would or would not fire for a customer.
@@ -47,6 +55,27 @@ type Explanation struct {
 	DeliverAt *time.Time `json:"deliver_at,omitempty"`
 	// State is what the rule's suppressions look at.
 	State ExplainState `json:"state"`
+	// Journey is a journey step's part: where the customer is in the
+	// journey and what decides the step (nil for a rule).
+	Journey *JourneyExplanation `json:"journey,omitempty"`
+}
+
+// JourneyExplanation explains a journey step for a customer.
+type JourneyExplanation struct {
+	// State is the customer's latest entry into the journey; nil when
+	// they never entered.
+	State *domain.JourneyState `json:"state,omitempty"`
+	// On is the event type the journey is entered on; Enter explains its
+	// enter.when for a customer not in it, and MayEnter says whether they
+	// may enter now (reenter allows it).
+	On       string      `json:"on,omitempty"`
+	Enter    *rules.Step `json:"enter,omitempty"`
+	MayEnter bool        `json:"may_enter"`
+	// Exit explains exit_when with the entry's attributes (entered_days,
+	// orders_since_entry, …), for a customer in the journey.
+	Exit *rules.Step `json:"exit,omitempty"`
+	// DueAt is when the step is due for a customer in the journey.
+	DueAt *time.Time `json:"due_at,omitempty"`
 }
 
 // Explain evaluates rule ri of pb for the customer at pond position i of

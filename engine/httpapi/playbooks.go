@@ -204,12 +204,18 @@ func (s *server) previewPlaybook(c echo.Context) error {
 	return c.JSON(http.StatusOK, p)
 }
 
-// explainRule explains one rule for one customer: GET
-// /customers/{id}/explain?rule=PLAYBOOK/RULE&at=.
+// explainRule explains one rule (or journey step) for one customer: GET
+// /customers/{id}/explain?rule=PLAYBOOK/RULE&at=; a journey alone
+// (rule=JOURNEY) explains the customer's next step.
 func (s *server) explainRule(c echo.Context) error {
 	pb, rule, ok := strings.Cut(c.QueryParam("rule"), "/")
-	if !ok || pb == "" || rule == "" {
-		return fieldErr("rule", "want PLAYBOOK/RULE, like rfm-care/recall-important-retain")
+	// A journey's name alone explains the customer's next step.
+	journey := false
+	if p, found := s.engine.Playbook(pb); !ok && found && p.Journey != nil {
+		journey = true
+	}
+	if pb == "" || (ok && rule == "") || (!ok && !journey) {
+		return fieldErr("rule", "want PLAYBOOK/RULE, like rfm-care/recall-important-retain (or a journey's name alone, for the customer's next step)")
 	}
 	at, err := s.runAt(c)
 	if err != nil {

@@ -2,12 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
 )
 
 // A journey file loads with the other playbooks and runs through Run:
@@ -49,6 +51,19 @@ func TestJourneysRunThroughRun(t *testing.T) {
 	runs, err = e.Run(ctx, engine.RunRequest{At: t0.Add(25 * time.Hour), Playbooks: []string{"sop"}})
 	if err != nil || len(runs) != 1 || stepCounts(runs[0])["offer"] != 3 || runs[0].Audience != 0 {
 		t.Fatalf("next day: %+v %v", runs, err)
+	}
+	// Reports of every playbook include the journey's, step by step and
+	// as a whole.
+	reps, err := e.Report(ctx, "", t0.Add(30*day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range reps {
+		lines = append(lines, r.Playbook+"/"+r.Rule)
+	}
+	if !slices.Contains(lines, "sop/welcome") || !slices.Contains(lines, "sop/"+engine.JourneyWhole) || !slices.Contains(lines, "recall/recall") {
+		t.Errorf("report lines: %v", lines)
 	}
 }
 
@@ -201,5 +216,66 @@ func TestJourneyBlastGuard(t *testing.T) {
 				t.Fatalf("the day after: %+v, %v", runs, err)
 			}
 		})
+	}
+}
+
+// Explain on a journey says where the customer is and what a pass would
+// do with the step: not entered (and whether they may), due and firing,
+// waiting behind an earlier step, past it, skipped by its when, leaving
+// by exit_when.
+func TestExplainJourneyStep(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 0)
+	f.playbook("sop", sopJourney)
+	e := f.engine()
+	ctx := context.Background()
+	explain := func(customer, step string, at time.Time) *evaluate.Explanation {
+		t.Helper()
+		x, err := e.Explain(ctx, engine.ExplainRequest{Playbook: "sop", Rule: step, CustomerID: customer, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	x := explain("c000", "", t0)
+	if x.Verdict != evaluate.VerdictNotEntered || x.Rule != "welcome" || !x.Journey.MayEnter || x.Journey.Enter == nil || x.Journey.Enter.Value != true {
+		t.Fatalf("before entering: %+v %+v", x, x.Journey)
+	}
+	if _, err := e.Run(ctx, engine.RunRequest{At: t0, ApprovedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if x := explain("c000", "welcome", t0.Add(time.Hour)); x.Verdict != evaluate.VerdictPassed {
+		t.Errorf("welcome after it fired: %s", x.Verdict)
+	}
+	if x := explain("c000", "last", t0.Add(time.Hour)); x.Verdict != evaluate.VerdictWaiting || !x.Journey.DueAt.Equal(t0.Add(72*time.Hour)) {
+		t.Errorf("last, an hour in: %s due %v", x.Verdict, x.Journey.DueAt)
+	}
+	if _, err := e.AddEvents(ctx, []domain.Event{
+		{ID: "v1", CustomerID: "c001", Type: "visit", At: t0.Add(2 * time.Hour)},
+		{ID: "o2", CustomerID: "c002", Type: "order", At: t0.Add(2 * time.Hour), AmountFen: 100},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	day := t0.Add(25 * time.Hour)
+	if x := explain("c000", "", day); x.Rule != "offer" || x.Verdict != evaluate.VerdictFires || x.Journey.State.NextStep != "offer" {
+		t.Errorf("c000's next step a day in: %s %s", x.Rule, x.Verdict)
+	}
+	if x := explain("c001", "", day); x.Verdict != evaluate.VerdictNotMatched || x.When.Value != false {
+		t.Errorf("c001 visited: offer is %s, when %v", x.Verdict, x.When.Value)
+	}
+	x = explain("c002", "", day)
+	if x.Verdict != evaluate.VerdictSuppressed || x.Reason != engine.ReasonExited || x.Journey.Exit == nil || x.Journey.Exit.Value != true {
+		t.Errorf("c002 ordered: %s %s, exit %+v", x.Verdict, x.Reason, x.Journey.Exit)
+	}
+	// What explain said is what the pass does.
+	runs, err := e.Run(ctx, engine.RunRequest{At: day, ApprovedBy: "test"})
+	if err != nil || stepCounts(runs[0])["offer"] != 1 || runs[0].Rules[1].Suppressed[engine.ReasonStepWhen] != 1 || runs[0].Rules[1].Suppressed[engine.ReasonExited] != 1 {
+		t.Fatalf("the pass: %+v %v", runs, err)
+	}
+	if x := explain("c002", "", day); x.Verdict != evaluate.VerdictNotEntered || x.Journey.MayEnter || x.Journey.State.Status != domain.JourneyExited {
+		t.Errorf("c002 after leaving: %s, may enter %v (reenter: 10d)", x.Verdict, x.Journey.MayEnter)
+	}
+	if _, err := e.Explain(ctx, engine.ExplainRequest{Playbook: "sop", Rule: "nope", CustomerID: "c000", At: day}); err == nil || !strings.Contains(err.Error(), `no step "nope"`) {
+		t.Errorf("an unknown step: %v", err)
 	}
 }
