@@ -47,6 +47,10 @@ func benchJourneyPass(ctx context.Context, e *engine.Engine) (steps int, seconds
 		return 0, 0, fmt.Errorf("bench journey pass: %w", err)
 	}
 	seconds = time.Since(start).Seconds()
+	if r.Status != engine.RunDone {
+		// A held pass takes no step: its speed would be the guard's.
+		return 0, 0, fmt.Errorf("bench journey pass: %s (%s)", r.Status, r.Error)
+	}
 	for _, c := range r.Rules {
 		steps += c.Fired + c.Errors
 		for _, n := range c.Suppressed {
