@@ -232,9 +232,12 @@ func printJourneyExplanation(out io.Writer, x *evaluate.Explanation, day func(ti
 	case evaluate.VerdictNotMatched:
 		fmt.Fprintln(out, "verdict: due, skipped: its when is false; the journey goes on")
 	case evaluate.VerdictSuppressed:
-		if x.Reason == engine.ReasonExited {
+		switch x.Reason {
+		case engine.ReasonExited:
 			fmt.Fprintln(out, "verdict: exit_when holds: the customer leaves the journey before this step")
-		} else {
+		case evaluate.ReasonBlastGuard:
+			fmt.Fprintln(out, "verdict: due, but a pass of this journey is held by the blast guard: no step is taken until it is approved or rejected")
+		default:
 			fmt.Fprintln(out, "verdict: due, suppressed by "+x.Reason)
 		}
 	case evaluate.VerdictError:

@@ -8,7 +8,6 @@ import (
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
-	"github.com/koihq/koi/rules"
 )
 
 // heldSample is how many would-be fires a held run shows for deciding.
@@ -46,31 +45,27 @@ func (e *Engine) Reject(ctx context.Context, id int64, by string, now time.Time)
 	if _, err := e.store.ExpireHeldRuns(ctx, now); err != nil {
 		return nil, err
 	}
-	// A journey's held steps are passed, not left due for the next pass:
-	// read before the decision drops them.
-	var journey *rules.Playbook
-	var held []domain.HeldFire
+	// A journey's held steps are passed, not left due for the next pass,
+	// before the decision (which drops them): while the run is still held
+	// no pass takes a step, and a rejection cut short by a crash is
+	// finished by rejecting again.
 	if run, err := e.store.GetRun(ctx, id); err == nil && run.Status == RunHeld {
 		if pb, ok := e.Playbook(run.Playbook); ok && pb.Journey != nil {
-			journey = pb
-			if held, err = e.store.HeldFires(ctx, id, 0); err != nil {
+			e.journeyMu.Lock()
+			defer e.journeyMu.Unlock()
+			held, err := e.store.HeldFires(ctx, id, 0)
+			if err != nil {
 				return nil, err
+			}
+			if err := e.rejectJourney(ctx, pb, run, held, now); err != nil {
+				return run, fmt.Errorf("pass the rejected steps: %w", err)
 			}
 		}
 	}
 	if err := e.store.DecideRun(ctx, id, []string{RunHeld}, RunRejected, by, now); err != nil {
 		return nil, err
 	}
-	run, err := e.GetRun(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if journey != nil {
-		if err := e.rejectJourney(ctx, journey, run, held, now); err != nil {
-			return run, fmt.Errorf("pass the rejected steps: %w", err)
-		}
-	}
-	return run, nil
+	return e.GetRun(ctx, id)
 }
 
 // Approve releases a held run exactly as it was computed: the same
@@ -102,6 +97,13 @@ func (e *Engine) Approve(ctx context.Context, id int64, by string, now time.Time
 	held, err := e.store.HeldFires(ctx, id, 0)
 	if err != nil {
 		return run, err
+	}
+	if pb.Journey != nil {
+		// No pass of the journey takes a step between the decision and the
+		// release (in another process, the held fires kept until the end
+		// say the pass waits: JourneyWaiting).
+		e.journeyMu.Lock()
+		defer e.journeyMu.Unlock()
 	}
 	if err := e.store.DecideRun(ctx, id, []string{RunHeld}, RunRunning, by, now); err != nil {
 		return run, err

@@ -121,6 +121,11 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 	pass := &journeyPass{e: e, run: run}
 	fail := func(err error) (*Run, error) {
 		if run.ID == 0 {
+			// Nothing was written: a quiet pass records nothing (it is
+			// logged), or its failures would add a run every minute.
+			if req.Quiet {
+				return nil, fmt.Errorf("journey %s: %w", pb.Name, err)
+			}
 			if serr := e.store.StartRun(ctx, run); serr != nil {
 				return nil, fmt.Errorf("journey %s: %w", pb.Name, err)
 			}
@@ -128,6 +133,13 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 		run.Status, run.Error = RunFailed, err.Error()
 		_ = e.finish(ctx, run)
 		return run, fmt.Errorf("journey %s: %w", pb.Name, err)
+	}
+	// Whether a pass waits for a decision, asked first: a decision made
+	// while this pass writes its entries must not let it take the steps
+	// another process is releasing.
+	held, err := e.journeyHeld(ctx, pb.Name)
+	if err != nil {
+		return fail(err)
 	}
 	if req.Enter && j.EnterOn == "" && j.EnterWhen != nil {
 		// Entry on the schedule asks every customer: the whole pond's
@@ -140,10 +152,6 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 		if err := e.journeyEvents(ctx, pb, req, pass); err != nil {
 			return fail(err)
 		}
-	}
-	held, err := e.journeyHeld(ctx, pb.Name)
-	if err != nil {
-		return fail(err)
 	}
 	sw := sweep{due: req.At, at: req.At}
 	switch {

@@ -85,7 +85,16 @@ func (e *Engine) explainStep(ctx context.Context, pb *rules.Playbook, req Explai
 		x.Verdict = evaluate.VerdictWaiting
 		return x, nil
 	}
-	// Due now: decided as a pass would.
+	// Due now: decided as a pass would; none is taken while a pass of
+	// the journey waits for a decision.
+	waiting, err := e.journeyHeld(ctx, pb.Name)
+	if err != nil {
+		return nil, err
+	}
+	if waiting {
+		x.Verdict, x.Reason = evaluate.VerdictSuppressed, evaluate.ReasonBlastGuard
+		return x, nil
+	}
 	counts := evaluate.NewCounts(journeySteps(pb))
 	mv := e.planSteps(pb, snap, []domain.JourneyState{st}, sweep{due: req.At, at: req.At}, counts)[0]
 	switch {

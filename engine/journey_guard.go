@@ -10,21 +10,18 @@ import (
 	"github.com/koihq/koi/rules"
 )
 
-// journeyHeld reports whether a pass of the journey is held, waiting for
-// a decision.
+// journeyHeld reports whether a pass of the journey waits for a decision
+// (held, or being approved): until then no pass takes a step.
 func (e *Engine) journeyHeld(ctx context.Context, journey string) (bool, error) {
-	runs, err := e.store.ListRuns(ctx, domain.RunFilter{Playbook: journey, Status: RunHeld, Limit: 1})
-	if err != nil {
-		return false, fmt.Errorf("read held runs: %w", err)
-	}
-	return len(runs) > 0, nil
+	return e.store.JourneyWaiting(ctx, journey)
 }
 
 // guardJourney applies the blast guard to sw's due steps: when they would
 // fire more than limits.max_fires of the pond, it holds the pass (the run
-// records what would fire, and the steps stay due) and reports true.
-// Counting costs a pass of reading only when more steps are due than the
-// limit: fewer cannot exceed it.
+// records what would fire, and the steps stay due) and reports true. A
+// customer behind by several steps takes them all in one pass, so each
+// counts. Counting costs a pass of reading only when the steps due could
+// exceed the limit: customers due times steps of the journey.
 func (e *Engine) guardJourney(ctx context.Context, pb *rules.Playbook, sw sweep, pass *journeyPass) (bool, error) {
 	run := pass.run
 	pond, err := e.currentPond(ctx)
@@ -33,54 +30,20 @@ func (e *Engine) guardJourney(ctx context.Context, pb *rules.Playbook, sw sweep,
 	}
 	run.Limit = Limit(pb, pond.Len())
 	due, err := e.store.CountDueJourneySteps(ctx, pb.Name, sw.due)
-	if err != nil || due <= run.Limit {
+	if err != nil || int64(due)*int64(len(pb.Journey.Steps)) <= int64(run.Limit) {
 		return false, err
 	}
-	steps := pb.Journey.Steps
-	counts := evaluate.NewCounts(journeySteps(pb))
-	var held []domain.HeldFire
-	fires := 0
-	var after domain.DueCursor
-	for {
-		b := <-e.planBatch(ctx, pb, sw, after)
-		if b.err != nil {
-			return false, b.err
-		}
-		if b.done {
-			break
-		}
-		after = b.next
-		for i, c := range b.counts {
-			counts[i].Add(c)
-		}
-		for _, mv := range b.moves {
-			if !mv.fire {
-				continue
-			}
-			h := domain.HeldFire{Rule: steps[mv.step].ID, CustomerID: mv.from.CustomerID, Seq: mv.from.Entry, Holdout: mv.from.Holdout}
-			if h.Holdout {
-				counts[mv.step].Suppress(evaluate.ReasonHoldout, 1)
-			} else {
-				fires++
-				counts[mv.step].Suppress(evaluate.ReasonBlastGuard, 1)
-				if mv.variant >= 0 {
-					h.Variant = steps[mv.step].Variants[mv.variant].ID
-				}
-				if mv.deliverAt > 0 {
-					t := time.UnixMilli(mv.deliverAt)
-					h.DeliverAt = &t
-				}
-			}
-			held = append(held, h)
-		}
-	}
-	if fires <= run.Limit {
-		return false, nil
+	held, counts, fires, err := e.planPass(ctx, pb, sw)
+	if err != nil || fires <= run.Limit {
+		return false, err
 	}
 	if err := pass.start(ctx); err != nil {
 		return false, err
 	}
 	for i, c := range counts {
+		// Nothing fires: every would-be fire is counted as stopped.
+		c.Suppress(evaluate.ReasonBlastGuard, c.Fired)
+		c.Fired = 0
 		run.Rules[i].Add(c)
 	}
 	run.Status = RunHeld
@@ -91,6 +54,68 @@ func (e *Engine) guardJourney(ctx context.Context, pb *rules.Playbook, sw sweep,
 		return false, fmt.Errorf("hold run: %w", err)
 	}
 	return true, e.finish(ctx, run)
+}
+
+// planPass decides, writing nothing, every step sw's pass would take:
+// each customer's due step, and the later ones that are due too (decided
+// on the same profile, as the pass would decide them). It returns them as
+// held fires (holdouts among them), the counts as the pass would count
+// them, and how many would fire.
+func (e *Engine) planPass(ctx context.Context, pb *rules.Playbook, sw sweep) ([]domain.HeldFire, []*evaluate.RuleCounts, int, error) {
+	steps := pb.Journey.Steps
+	counts := evaluate.NewCounts(journeySteps(pb))
+	var held []domain.HeldFire
+	fires := 0
+	var after domain.DueCursor
+	for {
+		b := <-e.planBatch(ctx, pb, sw, after)
+		if b.err != nil {
+			return nil, nil, 0, b.err
+		}
+		if b.done {
+			return held, counts, fires, nil
+		}
+		after = b.next
+		for i, c := range b.counts {
+			counts[i].Add(c)
+		}
+		for moves := b.moves; len(moves) > 0; {
+			var later []domain.JourneyState
+			for _, mv := range moves {
+				if mv.next.Status == domain.JourneyEntered && !mv.next.DueAt.After(sw.due) {
+					st := mv.from
+					st.NextStep, st.DueAt = mv.next.NextStep, mv.next.DueAt
+					later = append(later, st)
+				}
+				if !mv.fire {
+					continue
+				}
+				h := domain.HeldFire{Rule: steps[mv.step].ID, CustomerID: mv.from.CustomerID, Seq: mv.from.Entry, Holdout: mv.from.Holdout}
+				if h.Holdout {
+					counts[mv.step].Suppress(evaluate.ReasonHoldout, 1)
+				} else {
+					fires++
+					counts[mv.step].Fired++
+					if mv.variant >= 0 {
+						h.Variant = steps[mv.step].Variants[mv.variant].ID
+					}
+					if mv.deliverAt > 0 {
+						t := time.UnixMilli(mv.deliverAt)
+						h.DeliverAt = &t
+					}
+				}
+				held = append(held, h)
+			}
+			moves = nil
+			if len(later) > 0 {
+				c := evaluate.NewCounts(journeySteps(pb))
+				moves = e.planSteps(pb, b.snap, later, sw, c)
+				for i := range c {
+					counts[i].Add(c[i])
+				}
+			}
+		}
+	}
 }
 
 // heldSteps keeps the due steps a held pass held: the customer's entry
@@ -111,9 +136,8 @@ func heldSteps(held []domain.HeldFire) func(domain.JourneyState) bool {
 // still due and at its step, decided again now (exit_when, when, consent
 // and the contact policy at the time of the approval: the customers may
 // have moved on), with the guard lifted, into the held run.
+// The caller holds journeyMu.
 func (e *Engine) approveJourney(ctx context.Context, pb *rules.Playbook, run *Run, held []domain.HeldFire, now time.Time) (*Run, error) {
-	e.journeyMu.Lock()
-	defer e.journeyMu.Unlock()
 	run.Rules = evaluate.NewCounts(journeySteps(pb))
 	run.Status, run.Error, run.ExpiresAt = RunRunning, "", nil
 	pass := &journeyPass{e: e, run: run}
@@ -129,9 +153,8 @@ func (e *Engine) approveJourney(ctx context.Context, pb *rules.Playbook, run *Ru
 // rejectJourney passes the steps a rejected pass of pb's journey held:
 // their customers go on to their next steps, as if those steps had been
 // skipped. Left due, the next pass would take them.
+// The caller holds journeyMu.
 func (e *Engine) rejectJourney(ctx context.Context, pb *rules.Playbook, run *Run, held []domain.HeldFire, now time.Time) error {
-	e.journeyMu.Lock()
-	defer e.journeyMu.Unlock()
 	scratch := &Run{ID: run.ID, Playbook: pb.Name, Rules: evaluate.NewCounts(journeySteps(pb))}
 	return e.sweepJourney(ctx, pb, sweep{due: run.At, at: now, keep: heldSteps(held), pass: true}, &journeyPass{e: e, run: scratch})
 }

@@ -39,8 +39,8 @@ type JourneyPreview struct {
 // schedule would make (and their first step, when it is due at entry),
 // and every step due by then, each decided as a pass
 // would decide it (exit_when, its when, holdout, the contact policy). A
-// customer's later steps that a late pass would also take are not
-// counted: they depend on what the first one does.
+// customer's later steps that a late pass would also take are counted
+// too, decided on the same profile.
 func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time.Time) (*JourneyPreview, error) {
 	j := pb.Journey
 	if j == nil {
@@ -79,19 +79,16 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 			out.addPlanned(e.planSteps(pb, snap, entries, sweep{due: at, at: at}, counts), counts)
 		}
 	}
-	var after domain.DueCursor
-	for {
-		b := <-e.planBatch(ctx, pb, sweep{due: at, at: at}, after)
-		if b.err != nil {
-			return nil, b.err
-		}
-		if b.done {
-			out.Held = out.WouldFire > out.Limit
-			return out, nil
-		}
-		out.addPlanned(b.moves, b.counts)
-		after = b.next
+	_, counts, _, err := e.planPass(ctx, pb, sweep{due: at, at: at})
+	if err != nil {
+		return nil, err
 	}
+	for i, c := range counts {
+		out.Steps[i].Add(c)
+		out.WouldFire += c.Fired
+	}
+	out.Held = out.WouldFire > out.Limit
+	return out, nil
 }
 
 // addPlanned adds planned moves and the counts of their deciding, and

@@ -28,7 +28,11 @@ func (e *Engine) runJourney(ctx context.Context, pb *rules.Playbook, req RunRequ
 		DryRun: true, Trigger: trigger, Audience: pv.Entering, Rules: pv.Steps, Limit: pv.Limit}
 	run.EndedAt = time.Now()
 	run.tally()
-	if req.ApprovedBy == "" && pv.Held {
+	switch {
+	case pv.Waiting:
+		run.Status = RunHeld
+		run.Error = "a pass of this journey is held by the blast guard: no step is taken until it is approved or rejected (GET /api/v1/runs?status=held lists it)"
+	case req.ApprovedBy == "" && pv.Held:
 		run.Status = RunHeld
 		run.Error = "held by the blast guard: the journey's due steps would fire more than limits.max_fires; a real pass would wait for approval (koi approve RUN, with the id that run prints)"
 	}
@@ -79,7 +83,18 @@ var eventTypesOfAttributes = map[string][]string{
 	"lifecycle":          {domain.EventOrder, domain.EventRefund, domain.EventReferral},
 	"referrals":          {domain.EventReferral},
 	"shares_90d":         {domain.EventShare},
+	// Coupons are issued by actions (not events), and redeemed by
+	// coupon_redeem events.
+	"open_coupons":                {domain.EventCouponRedeem},
+	"coupon_expiring_days":        {domain.EventCouponRedeem},
+	"coupon_expiring_issued_days": {domain.EventCouponRedeem},
 }
+
+// attributesNotFromEvents are the profile's attributes no event changes:
+// stored fields, time and koi's own contacts. With eventTypesOfAttributes
+// they are every attribute (TestEveryAttributeIsClassified).
+var attributesNotFromEvents = []string{"id", "name", "tier", "tags", "attrs", "guide", "member", "joined_days",
+	"last_contact_days", "contacts_7d", "birthday_in_days", "entered_days", "now"}
 
 // journeyEventTypes returns the event types a journey answers when they
 // arrive: the one it is entered on, and those that can change what its

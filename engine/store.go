@@ -101,9 +101,9 @@ type Store interface {
 	// whose next step is due by at, in order of due time and customer,
 	// after the one `after` names (from the first for its zero value).
 	DueJourneySteps(ctx context.Context, journey string, at time.Time, after domain.DueCursor, limit int) ([]domain.JourneyState, error)
-	// CustomerJourneys returns every entry of the customer into a
-	// journey, by journey and entry: the last of each journey is where
-	// they are.
+	// CustomerJourneys returns the customer's latest entries into
+	// journeys (at most 100), by journey and entry: the last of each
+	// journey is where they are.
 	CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error)
 	// JourneyEntries returns every entry into journey, of every customer.
 	JourneyEntries(ctx context.Context, journey string) ([]domain.JourneyState, error)
@@ -113,6 +113,10 @@ type Store interface {
 	// CountDueJourneySteps counts the customers in journey whose next step
 	// is due by at.
 	CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error)
+	// JourneyWaiting reports whether a pass of journey waits for a
+	// decision: a run of it held, or one being approved (running, its held
+	// fires still there).
+	JourneyWaiting(ctx context.Context, journey string) (bool, error)
 }
 
 // FireTx is a write transaction for a batch of fires and their local

@@ -290,7 +290,13 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 		if w.pb.Journey != nil {
 			run, err := e.ProcessJourney(ctx, w.pb, JourneyRequest{At: now, Events: w.events, Trigger: TriggerEvent, Quiet: true, ApprovedBy: opts.ApprovedBy})
 			if err != nil {
-				return 0, runs, fmt.Errorf("journey %s on events: %w", w.pb.Name, err)
+				if ctx.Err() != nil {
+					return 0, runs, err
+				}
+				// Logged, and the cursor moves on: retrying would run the
+				// other playbooks' triggers of these events again, and the
+				// minute's pass takes the journey's due steps anyway.
+				e.log.Error("journey pass on events failed", slog.String("journey", w.pb.Name), slog.Int("events", len(w.events)), slog.Any("err", err))
 			}
 			if run != nil {
 				runs = append(runs, run)

@@ -216,7 +216,7 @@ func TestRacingJourneyPassesFireEachStepOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, e := range []*engine.Engine{e1, e2} {
 		wg.Go(func() {
-			if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: t0.Add(30 * day)}); err != nil {
+			if _, err := e.ProcessJourney(context.Background(), pb, engine.JourneyRequest{At: t0.Add(30 * day), ApprovedBy: "test"}); err != nil {
 				t.Error(err)
 			}
 		})

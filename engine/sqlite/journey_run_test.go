@@ -279,3 +279,65 @@ func TestExplainJourneyStep(t *testing.T) {
 		t.Errorf("an unknown step: %v", err)
 	}
 }
+
+// A customer behind by several steps takes them all in one pass, so the
+// blast guard counts them all: four customers two steps behind are eight
+// fires, over a max_fires of 4, though only four customers are due.
+// Approving takes both steps of each.
+func TestJourneyGuardCountsLateSteps(t *testing.T) {
+	f := newFixture(t)
+	f.customers(4, 0)
+	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 4 }", 1))
+	e := f.engine()
+	ctx := context.Background()
+	if runs, err := e.Run(ctx, engine.RunRequest{At: t0}); err != nil || runs[0].Status != engine.RunDone || runs[0].Fired != 4 {
+		t.Fatalf("entry: %+v, %v", runs, err)
+	}
+	pv, err := e.Preview(ctx, engine.PreviewRequest{Playbook: "sop", At: t0.Add(96 * time.Hour)})
+	if err != nil || pv.WouldFire != 8 || !pv.Held {
+		t.Fatalf("preview of the late pass: would fire %d, held %v, %v", pv.WouldFire, pv.Held, err)
+	}
+	runs := e.ProcessJourneys(ctx, t0.Add(96*time.Hour))
+	if len(runs) != 1 || runs[0].Status != engine.RunHeld || runs[0].Rules[1].Suppressed["blast_guard"] != 4 || runs[0].Rules[2].Suppressed["blast_guard"] != 4 {
+		t.Fatalf("the late pass: %+v", runs)
+	}
+	if n := f.count(`SELECT count(*) FROM fires`); n != 4 {
+		t.Fatalf("%d fires after the held pass, want the 4 welcomes", n)
+	}
+	r, err := e.Approve(ctx, runs[0].ID, "ops", t0.Add(97*time.Hour))
+	if err != nil || r.Fired != 8 {
+		t.Fatalf("approve: %+v, %v", r, err)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state WHERE status = 'completed'`); n != 4 {
+		t.Errorf("%d journeys completed, want 4", n)
+	}
+}
+
+// While another process approves a held pass (the run running, its held
+// fires still there), passes here take no step and hold nothing again: the
+// approving process is taking the steps.
+func TestJourneyWaitsWhileAnotherProcessApproves(t *testing.T) {
+	f := newFixture(t)
+	f.customers(4, 0)
+	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 2 }", 1))
+	e := f.engine()
+	ctx := context.Background()
+	runs, err := e.Run(ctx, engine.RunRequest{At: t0})
+	if err != nil || runs[0].Status != engine.RunHeld {
+		t.Fatalf("entry: %+v, %v", runs, err)
+	}
+	// The other process's approval, as far as it got.
+	if err := f.db.DecideRun(ctx, runs[0].ID, []string{engine.RunHeld}, engine.RunRunning, "ops", t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ProcessJourneys(ctx, t0.Add(time.Minute)); len(got) != 0 {
+		t.Fatalf("a pass during the approval: %+v", got)
+	}
+	if n := f.count(`SELECT count(*) FROM fires`) + f.count(`SELECT count(*) FROM runs WHERE status = 'held'`); n != 0 {
+		t.Fatalf("%d fires or new holds during another process's approval", n)
+	}
+	pv, err := e.Preview(ctx, engine.PreviewRequest{Playbook: "sop", At: t0.Add(time.Minute)})
+	if err != nil || !pv.Journey.Waiting {
+		t.Errorf("the preview does not say the journey waits: %+v, %v", pv.Journey, err)
+	}
+}

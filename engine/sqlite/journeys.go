@@ -180,15 +180,23 @@ func (d *DB) DueJourneySteps(ctx context.Context, journey string, at time.Time, 
 	return scanJourneyStates(rows)
 }
 
-// CustomerJourneys returns every entry of the customer into a journey,
-// by journey and entry: the last of each journey is where they are.
+// CustomerJourneys returns the customer's latest entries into journeys
+// (at most 100), by journey and entry: the last of each journey is where
+// they are.
 func (d *DB) CustomerJourneys(ctx context.Context, customerID string) ([]domain.JourneyState, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM journey_state WHERE customer_id = ? ORDER BY journey, entry`, customerID)
+	// The latest entries, at most maxCustomerJourneys of them: a journey
+	// with a short reenter adds one per cycle.
+	rows, err := d.db.QueryContext(ctx, `SELECT `+journeyCols+` FROM (SELECT * FROM journey_state WHERE customer_id = ?
+		ORDER BY entered_at DESC, journey, entry DESC LIMIT ?) ORDER BY journey, entry`, customerID, maxCustomerJourneys)
 	if err != nil {
 		return nil, fmt.Errorf("read customer journeys: %w", err)
 	}
 	return scanJourneyStates(rows)
 }
+
+// maxCustomerJourneys is how many of a customer's journey entries
+// CustomerJourneys returns, the latest.
+const maxCustomerJourneys = 100
 
 // JourneyStates returns customers' states in journey, by customer: their
 // latest entry. Nil customerIDs reads every customer's; otherwise only
@@ -213,6 +221,19 @@ func (d *DB) JourneyStates(ctx context.Context, journey string, customerIDs []st
 		out[st.CustomerID] = st // the latest entry comes last
 	}
 	return out, nil
+}
+
+// JourneyWaiting reports whether a pass of journey waits for a decision:
+// a run of it held, or one being approved (running, with held fires).
+func (d *DB) JourneyWaiting(ctx context.Context, journey string) (bool, error) {
+	var n int
+	// The statuses are literals, as the partial index runs_waiting is.
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM runs r WHERE r.playbook = ? AND r.status IN ('held', 'running')
+		AND (r.status = 'held' OR EXISTS (SELECT 1 FROM held_fires h WHERE h.run_id = r.id))`, journey).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read held runs: %w", err)
+	}
+	return n > 0, nil
 }
 
 // CountDueJourneySteps counts the customers in journey whose next step is
