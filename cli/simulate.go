@@ -58,7 +58,8 @@ type simFire struct {
 // would: each scheduled playbook through the scheduler koi serve uses, at
 // its own cron times in its own timezone, driven by a simulated clock, and
 // the event-triggered rules on the simulated orders as they arrive
-// (within the hour). Customers respond to what koi did. Runs the blast
+// (within the hour), and journeys' due steps at each stop (an hour at
+// most). Customers respond to what koi did. Runs the blast
 // guard holds are approved, as an operator watching would.
 func simulate(ctx context.Context, a *app, start time.Time, days int, resp response, progress io.Writer) (simResult, error) {
 	res := simResult{ByPlaybook: map[string]int{}}
@@ -187,6 +188,15 @@ func simulate(ctx context.Context, a *app, start time.Time, days int, resp respo
 		for _, run := range truns {
 			res.Runs++
 			res.Triggered++
+			if err := respond(run, stop); err != nil {
+				return res, err
+			}
+		}
+		// Journeys' due steps: koi serve takes them every minute; each
+		// stop (an hour at most) is close enough for responses by the day.
+		for _, run := range a.engine.ProcessJourneys(ctx, stop) {
+			res.Runs++
+			res.ByPlaybook[run.Playbook]++
 			if err := respond(run, stop); err != nil {
 				return res, err
 			}

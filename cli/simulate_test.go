@@ -111,6 +111,12 @@ func TestSimulationFollowsSchedules(t *testing.T) {
 			t.Errorf("%s ran %d times in 40 days", pb, n)
 		}
 	}
+	// Journeys' later steps were taken as they came due: dormant repeat
+	// buyers entered on a Monday got their coupon three days on.
+	// (Thursdays, not the next Monday's scheduled entry pass).
+	if days := queryStrings(t, db, `SELECT DISTINCT strftime('%w %H', at / 1000, 'unixepoch', '+8 hours') FROM fires WHERE playbook = 'dormant-reactivation' AND rule = 'comeback-coupon'`); strings.Join(days, ",") != "4 10" {
+		t.Errorf("comeback coupons fired on (weekday hour) %v, want only Thursdays at 10, three days after the Monday entries", days)
+	}
 	// The simulated orders reached the rules on events: first orders were
 	// thanked, right after they were placed.
 	if n := query(t, db, `SELECT count(*) FROM fires f JOIN runs r ON r.id = f.run_id WHERE f.rule = 'first-order-thanks' AND r.trigger = 'event'`); n == 0 {
