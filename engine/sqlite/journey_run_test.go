@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
@@ -339,5 +340,139 @@ func TestJourneyWaitsWhileAnotherProcessApproves(t *testing.T) {
 	pv, err := e.Preview(ctx, engine.PreviewRequest{Playbook: "sop", At: t0.Add(time.Minute)})
 	if err != nil || !pv.Journey.Waiting {
 		t.Errorf("the preview does not say the journey waits: %+v, %v", pv.Journey, err)
+	}
+}
+
+// A step whose action fails is counted as an error, leaves nothing of
+// itself behind, and the customer's journey goes on to the next step.
+func TestAFailingStepIsCountedAndPassed(t *testing.T) {
+	f := newFixture(t)
+	f.reg.Add("failing", func() actions.Action { return &failing{} })
+	f.customers(3, 0)
+	f.playbook("sop", strings.Replace(sopJourney, "      actions: [{ tag: { add: [sop] } }]", "      actions: [{ coupon: { amount: 5, expires_in: 3d } }, { failing: { customer: c001 } }]", 1))
+	e := f.engine()
+	ctx := context.Background()
+	runs, err := e.Run(ctx, engine.RunRequest{At: t0, ApprovedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := runs[0].Rules[0]; c.Fired != 2 || c.Errors != 1 || !strings.Contains(c.FirstError, "downstream said no") {
+		t.Fatalf("welcome: fired %d, errors %d (%s)", c.Fired, c.Errors, c.FirstError)
+	}
+	if n := f.count(`SELECT count(*) FROM coupons WHERE customer_id = 'c001'`) + f.count(`SELECT count(*) FROM fires WHERE customer_id = 'c001'`); n != 0 {
+		t.Errorf("the failed step left %d rows behind", n)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state WHERE customer_id = 'c001' AND next_step = 'offer'`); n != 1 {
+		t.Error("the customer whose step failed did not go on to the next step")
+	}
+}
+
+// Like the rules on events, a journey is not entered by events older
+// than the trigger worker's MaxAge when it takes them: a backfill of old
+// wecom_add events starts no SOP.
+func TestOldEventsEnterNoJourney(t *testing.T) {
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("sop", `name: sop
+holdout: 0%
+journey:
+  enter: { on: wecom_add }
+  steps:
+    - id: welcome
+      after: 0m
+      actions: [{ tag: { add: [sop] } }]
+`)
+	e := f.engine()
+	ctx := context.Background()
+	opts := engine.TriggerOptions{Now: func() time.Time { return t0 }}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddEvents(ctx, []domain.Event{
+		{ID: "old", CustomerID: "c000", Type: "wecom_add", At: t0.Add(-25 * time.Hour)},
+		{ID: "new", CustomerID: "c001", Type: "wecom_add", At: t0.Add(-time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.count(`SELECT count(*) FROM journey_state WHERE customer_id = 'c000'`); got != 0 {
+		t.Error("an event 25 hours old entered its customer")
+	}
+	if got := f.count(`SELECT count(*) FROM journey_state WHERE customer_id = 'c001'`); got != 1 {
+		t.Error("an event an hour old did not enter its customer")
+	}
+}
+
+// A rejection passes the held steps before it marks the run rejected:
+// cut short, it leaves the run held (passes still take no step), and
+// rejecting again finishes it; nothing of the held steps ever fires.
+func TestARejectionCutShortIsFinishedByRejectingAgain(t *testing.T) {
+	f := newFixture(t)
+	f.customers(30, 0)
+	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 10 }", 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches := 0
+	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, BatchSize: 7, AfterBatch: func(string, int) {
+		if batches++; batches == 2 {
+			cancel() // the rejection stops after its second batch
+		}
+	}})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.Run(context.Background(), engine.RunRequest{At: t0})
+	if err != nil || runs[0].Status != engine.RunHeld {
+		t.Fatalf("entry: %+v, %v", runs, err)
+	}
+	batches = 0
+	if _, err := e.Reject(ctx, runs[0].ID, "ops", t0.Add(time.Minute)); err == nil {
+		t.Fatal("the rejection cut short reported no error")
+	}
+	passed := f.count(`SELECT count(*) FROM journey_state WHERE next_step = 'offer'`)
+	if r, _ := e.GetRun(context.Background(), runs[0].ID); r.Status != engine.RunHeld || passed == 0 || passed == 30 {
+		t.Fatalf("after the cut: run %s, %d of 30 passed; want held, some passed", r.Status, passed)
+	}
+	if got := e.ProcessJourneys(context.Background(), t0.Add(2*time.Minute)); len(got) != 0 {
+		t.Fatalf("a pass took steps of the half-rejected run: %+v", got)
+	}
+	r, err := e.Reject(context.Background(), runs[0].ID, "ops", t0.Add(3*time.Minute))
+	if err != nil || r.Status != engine.RunRejected {
+		t.Fatalf("rejecting again: %+v, %v", r, err)
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state WHERE next_step = 'offer'`); n != 30 {
+		t.Errorf("%d of 30 passed the held step", n)
+	}
+	if n := f.count(`SELECT count(*) FROM fires`); n != 0 {
+		t.Errorf("%d held steps fired", n)
+	}
+}
+
+// A held pass nobody decides expires; the next pass then looks at the
+// steps afresh (here: still too many, held again).
+func TestAnExpiredJourneyHoldIsLookedAtAfresh(t *testing.T) {
+	f := newFixture(t)
+	f.customers(4, 0)
+	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 2 }", 1))
+	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, HeldFor: time.Hour})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	runs, err := e.Run(ctx, engine.RunRequest{At: t0})
+	if err != nil || runs[0].Status != engine.RunHeld {
+		t.Fatalf("entry: %+v, %v", runs, err)
+	}
+	if err := e.Sweep(ctx, time.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.GetRun(ctx, runs[0].ID); r.Status != engine.RunExpired {
+		t.Fatalf("the hold: %s, want expired", r.Status)
+	}
+	again := e.ProcessJourneys(ctx, t0.Add(time.Minute))
+	if len(again) != 1 || again[0].Status != engine.RunHeld || again[0].ID == runs[0].ID {
+		t.Fatalf("the pass after the expiry: %+v", again)
 	}
 }
