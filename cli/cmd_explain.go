@@ -189,7 +189,7 @@ func printJourneyExplanation(out io.Writer, x *evaluate.Explanation, day func(ti
 		if jx.On != "" {
 			fmt.Fprintf(out, "enters on a %s event", jx.On)
 			if jx.Enter != nil {
-				fmt.Fprint(out, " when")
+				fmt.Fprint(out, ", when enter.when holds")
 			}
 			fmt.Fprintln(out)
 		}

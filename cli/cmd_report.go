@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/report"
 )
@@ -61,13 +62,24 @@ func newReportCmd(g *globals) *cobra.Command {
 }
 
 func printRuleReports(w io.Writer, reps []*report.RuleReport) {
+	shown := 0
+	defer func() {
+		if shown == 0 {
+			fmt.Fprintln(w, "nothing fired yet: no rule or journey step has customers to compare")
+		}
+	}()
 	for _, r := range reps {
 		if r.Treated.Customers == 0 && (r.Holdout == nil || r.Holdout.Customers == 0) && r.Open == 0 {
 			continue // never fired: nothing to say
 		}
+		shown++
 		fmt.Fprintf(w, "%s/%s — attribution window %s", r.Playbook, r.Rule, r.Window)
 		if r.Open > 0 {
-			fmt.Fprintf(w, ", %d fires still inside it (not counted yet)", r.Open)
+			what := "fires"
+			if r.Rule == engine.JourneyWhole {
+				what = "entries" // the journey as a whole counts entries
+			}
+			fmt.Fprintf(w, ", %d %s still inside it (not counted yet)", r.Open, what)
 		}
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -168,7 +168,10 @@ func printReport(w io.Writer, rep *runReport) {
 				sup += "(benefit group: " + strings.Join(causes, ", ") + ") "
 			}
 			if c.Errors > 0 {
-				sup += fmt.Sprintf("errors=%d (%s)", c.Errors, c.FirstError)
+				sup += fmt.Sprintf("errors=%d (%s) ", c.Errors, c.FirstError)
+			}
+			if c.Late > 0 {
+				sup += fmt.Sprintf("late=%d", c.Late) // a journey's steps taken late
 			}
 			deferred := ""
 			for _, reason := range []string{policy.ReasonQuietHours, policy.ReasonCap} {

@@ -49,6 +49,12 @@ func TestJourneyTools(t *testing.T) {
 	if !strings.Contains(out, "dormant-reactivation/miss-you") || !strings.Contains(out, "dormant-reactivation/(journey)") {
 		t.Errorf("report:\n%s", out)
 	}
+	// Ten days on, nothing having processed the journey: the coupon step
+	// (due at three days) is taken late, and said so.
+	out = mustKoi(t, "--db", db, "run", "dormant-reactivation", "--at", "2026-06-25T10:00:00+08:00").stdout
+	if !strings.Contains(out, "late=") {
+		t.Errorf("a late pass does not say so:\n%s", out)
+	}
 	if r := koi(t, nil, "--db", db, "explain", "--customer", who, "--rule", "rfm-care"); r.code != exitUsage {
 		t.Errorf("a playbook of rules without a rule: exit %d", r.code)
 	}

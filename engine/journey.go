@@ -137,7 +137,7 @@ func (e *Engine) ProcessJourney(ctx context.Context, pb *rules.Playbook, req Jou
 	// Whether a pass waits for a decision, asked first: a decision made
 	// while this pass writes its entries must not let it take the steps
 	// another process is releasing.
-	held, err := e.journeyHeld(ctx, pb.Name)
+	held, err := e.journeyHeld(ctx, pb.Name, req.At)
 	if err != nil {
 		return fail(err)
 	}
@@ -511,10 +511,19 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 		mv := journeyMove{from: st, step: stepIndex(j, st), variant: -1}
 		pos, ok := snap.SparseIndex(st.CustomerID)
 		mv.pos = pos
-		if !ok || mv.step < 0 {
-			// A customer gone from the pond, or a step an edit of the
-			// journey removed: move on by time, firing nothing.
+		switch {
+		case mv.step < 0:
+			// A step an edit of the journey removed: move on by time,
+			// firing nothing.
 			mv.next = resume(j, st, at)
+			moves = append(moves, mv)
+			continue
+		case !ok:
+			// A customer not in the pond at at (joined later, as their
+			// record now says): the step passes without firing. Left
+			// where it is, the step would be due again at once, and the
+			// pass would never end.
+			mv.next = nextStep(j, st, mv.step, at)
 			moves = append(moves, mv)
 			continue
 		}

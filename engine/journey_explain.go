@@ -58,6 +58,18 @@ func (e *Engine) explainStep(ctx context.Context, pb *rules.Playbook, req Explai
 	if was {
 		jx.State = &st
 	}
+	// The step's fires for the customer, one per entry at most.
+	fires, err := e.store.ListFires(ctx, domain.FireFilter{Playbook: pb.Name, Rule: step.ID, CustomerID: req.CustomerID, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fires {
+		x.State.Fires++
+		if x.State.LastFire == nil || f.At.After(*x.State.LastFire) {
+			at := f.At
+			x.State.LastFire = &at
+		}
+	}
 	if !was || st.Status != domain.JourneyEntered {
 		// Not in the journey: what entering asks of them now.
 		x.Verdict = evaluate.VerdictNotEntered
@@ -81,13 +93,14 @@ func (e *Engine) explainStep(ctx context.Context, pb *rules.Playbook, req Explai
 	case at >= 0 && k < at:
 		x.Verdict = evaluate.VerdictPassed
 		return x, nil
-	case at >= 0 && k > at, st.DueAt.After(req.At):
+	case st.DueAt.After(req.At), due.After(req.At):
+		// Their next step is not due yet, or this one is not.
 		x.Verdict = evaluate.VerdictWaiting
 		return x, nil
 	}
 	// Due now: decided as a pass would; none is taken while a pass of
 	// the journey waits for a decision.
-	waiting, err := e.journeyHeld(ctx, pb.Name)
+	waiting, err := e.journeyHeld(ctx, pb.Name, req.At)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +108,25 @@ func (e *Engine) explainStep(ctx context.Context, pb *rules.Playbook, req Explai
 		x.Verdict, x.Reason = evaluate.VerdictSuppressed, evaluate.ReasonBlastGuard
 		return x, nil
 	}
+	// A pass takes the earlier due steps first (late steps, in order):
+	// followed here, as the pass would decide them, up to this one.
+	sw := sweep{due: req.At, at: req.At}
 	counts := evaluate.NewCounts(journeySteps(pb))
-	mv := e.planSteps(pb, snap, []domain.JourneyState{st}, sweep{due: req.At, at: req.At}, counts)[0]
+	mv := e.planSteps(pb, snap, []domain.JourneyState{st}, sw, counts)[0]
+	for mv.step >= 0 && mv.step < k {
+		if mv.next.Status != domain.JourneyEntered {
+			// It left (exit_when) before reaching this step.
+			x.Verdict, x.Reason = evaluate.VerdictSuppressed, ReasonExited
+			return x, nil
+		}
+		st.NextStep, st.DueAt = mv.next.NextStep, mv.next.DueAt
+		counts = evaluate.NewCounts(journeySteps(pb))
+		mv = e.planSteps(pb, snap, []domain.JourneyState{st}, sw, counts)[0]
+	}
+	if mv.step != k {
+		x.Verdict = evaluate.VerdictWaiting // behind a step an edit removed
+		return x, nil
+	}
 	switch {
 	case mv.fire && st.Holdout:
 		x.Verdict = evaluate.VerdictHoldout

@@ -10,10 +10,17 @@ import (
 	"github.com/koihq/koi/rules"
 )
 
-// journeyHeld reports whether a pass of the journey waits for a decision
-// (held, or being approved): until then no pass takes a step.
-func (e *Engine) journeyHeld(ctx context.Context, journey string) (bool, error) {
-	return e.store.JourneyWaiting(ctx, journey)
+// ApprovalLease is how long an approval under way keeps a journey's
+// passes off its steps, counted from the decision: an approving process
+// that died must not block the journey for good. Past it, the store's
+// housekeeping (ExpireHeldRuns) marks the approval interrupted, and the
+// steps it did not take are looked at afresh.
+const ApprovalLease = 10 * time.Minute
+
+// journeyHeld reports whether a pass of the journey at at waits for a
+// decision (held, or being approved): until then no pass takes a step.
+func (e *Engine) journeyHeld(ctx context.Context, journey string, at time.Time) (bool, error) {
+	return e.store.JourneyWaiting(ctx, journey, at)
 }
 
 // guardJourney applies the blast guard to sw's due steps: when they would
@@ -33,7 +40,7 @@ func (e *Engine) guardJourney(ctx context.Context, pb *rules.Playbook, sw sweep,
 	if err != nil || int64(due)*int64(len(pb.Journey.Steps)) <= int64(run.Limit) {
 		return false, err
 	}
-	held, counts, fires, err := e.planPass(ctx, pb, sw)
+	held, counts, fires, err := e.planPass(ctx, pb, sw, true)
 	if err != nil || fires <= run.Limit {
 		return false, err
 	}
@@ -61,7 +68,11 @@ func (e *Engine) guardJourney(ctx context.Context, pb *rules.Playbook, sw sweep,
 // on the same profile, as the pass would decide them). It returns them as
 // held fires (holdouts among them), the counts as the pass would count
 // them, and how many would fire.
-func (e *Engine) planPass(ctx context.Context, pb *rules.Playbook, sw sweep) ([]domain.HeldFire, []*evaluate.RuleCounts, int, error) {
+//
+// With upperBound (the blast guard's count), a later step skipped by its
+// when is counted as firing: its when may read what the earlier steps of
+// the same pass change.
+func (e *Engine) planPass(ctx context.Context, pb *rules.Playbook, sw sweep, upperBound bool) ([]domain.HeldFire, []*evaluate.RuleCounts, int, error) {
 	steps := pb.Journey.Steps
 	counts := evaluate.NewCounts(journeySteps(pb))
 	var held []domain.HeldFire
@@ -79,13 +90,20 @@ func (e *Engine) planPass(ctx context.Context, pb *rules.Playbook, sw sweep) ([]
 		for i, c := range b.counts {
 			counts[i].Add(c)
 		}
-		for moves := b.moves; len(moves) > 0; {
-			var later []domain.JourneyState
+		for moves, later := b.moves, false; len(moves) > 0; later = true {
+			var next []domain.JourneyState
 			for _, mv := range moves {
 				if mv.next.Status == domain.JourneyEntered && !mv.next.DueAt.After(sw.due) {
 					st := mv.from
 					st.NextStep, st.DueAt = mv.next.NextStep, mv.next.DueAt
-					later = append(later, st)
+					next = append(next, st)
+				}
+				if upperBound && later && !mv.fire && mv.note.Reason == ReasonStepWhen {
+					// Decided on the profile from before the pass, a later
+					// step's when cannot see what the earlier steps will
+					// have done (a tag, a coupon): the bound counts it.
+					mv.fire = true
+					counts[mv.step].Suppressed[ReasonStepWhen]--
 				}
 				if !mv.fire {
 					continue
@@ -107,9 +125,9 @@ func (e *Engine) planPass(ctx context.Context, pb *rules.Playbook, sw sweep) ([]
 				held = append(held, h)
 			}
 			moves = nil
-			if len(later) > 0 {
+			if len(next) > 0 {
 				c := evaluate.NewCounts(journeySteps(pb))
-				moves = e.planSteps(pb, b.snap, later, sw, c)
+				moves = e.planSteps(pb, b.snap, next, sw, c)
 				for i := range c {
 					counts[i].Add(c[i])
 				}
@@ -118,18 +136,33 @@ func (e *Engine) planPass(ctx context.Context, pb *rules.Playbook, sw sweep) ([]
 	}
 }
 
-// heldSteps keeps the due steps a held pass held: the customer's entry
-// still at the step it was held at.
-func heldSteps(held []domain.HeldFire) func(domain.JourneyState) bool {
+// heldSteps keeps the due steps of a held pass: for each customer's
+// entry with held steps, every step up to the last of them (the steps
+// between, which the pass would have skipped or passed without firing,
+// are the pass's too: left out, a sweep would stop at them).
+func heldSteps(j *rules.Journey, held []domain.HeldFire) func(domain.JourneyState) bool {
 	type key struct {
-		customer, step string
-		entry          int
+		customer string
+		entry    int
 	}
-	keep := make(map[key]bool, len(held))
+	index := make(map[string]int, len(j.Steps))
+	for i, s := range j.Steps {
+		index[s.ID] = i
+	}
+	last := make(map[key]int, len(held))
 	for _, h := range held {
-		keep[key{h.CustomerID, h.Rule, h.Seq}] = true
+		if i, ok := index[h.Rule]; ok {
+			k := key{h.CustomerID, h.Seq}
+			if prev, seen := last[k]; !seen || i > prev {
+				last[k] = i
+			}
+		}
 	}
-	return func(st domain.JourneyState) bool { return keep[key{st.CustomerID, st.NextStep, st.Entry}] }
+	return func(st domain.JourneyState) bool {
+		upTo, held := last[key{st.CustomerID, st.Entry}]
+		i, ok := index[st.NextStep]
+		return held && ok && i <= upTo
+	}
 }
 
 // approveJourney takes the steps a held pass of pb's journey held, each
@@ -141,7 +174,7 @@ func (e *Engine) approveJourney(ctx context.Context, pb *rules.Playbook, run *Ru
 	run.Rules = evaluate.NewCounts(journeySteps(pb))
 	run.Status, run.Error, run.ExpiresAt = RunRunning, "", nil
 	pass := &journeyPass{e: e, run: run}
-	if err := e.sweepJourney(ctx, pb, sweep{due: run.At, at: now, keep: heldSteps(held)}, pass); err != nil {
+	if err := e.sweepJourney(ctx, pb, sweep{due: run.At, at: now, keep: heldSteps(pb.Journey, held)}, pass); err != nil {
 		run.Status, run.Error = RunFailed, err.Error()
 		_ = e.finish(ctx, run)
 		return run, err
@@ -156,5 +189,5 @@ func (e *Engine) approveJourney(ctx context.Context, pb *rules.Playbook, run *Ru
 // The caller holds journeyMu.
 func (e *Engine) rejectJourney(ctx context.Context, pb *rules.Playbook, run *Run, held []domain.HeldFire, now time.Time) error {
 	scratch := &Run{ID: run.ID, Playbook: pb.Name, Rules: evaluate.NewCounts(journeySteps(pb))}
-	return e.sweepJourney(ctx, pb, sweep{due: run.At, at: now, keep: heldSteps(held), pass: true}, &journeyPass{e: e, run: scratch})
+	return e.sweepJourney(ctx, pb, sweep{due: run.At, at: now, keep: heldSteps(pb.Journey, held), pass: true}, &journeyPass{e: e, run: scratch})
 }

@@ -52,7 +52,7 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 		return nil, err
 	}
 	out.Limit = Limit(pb, pond.Len())
-	if out.Waiting, err = e.journeyHeld(ctx, pb.Name); err != nil {
+	if out.Waiting, err = e.journeyHeld(ctx, pb.Name, at); err != nil {
 		return nil, err
 	}
 	if j.EnterOn == "" && j.EnterWhen != nil {
@@ -79,7 +79,7 @@ func (e *Engine) PreviewJourney(ctx context.Context, pb *rules.Playbook, at time
 			out.addPlanned(e.planSteps(pb, snap, entries, sweep{due: at, at: at}, counts), counts)
 		}
 	}
-	_, counts, _, err := e.planPass(ctx, pb, sweep{due: at, at: at})
+	_, counts, _, err := e.planPass(ctx, pb, sweep{due: at, at: at}, false)
 	if err != nil {
 		return nil, err
 	}

@@ -114,9 +114,10 @@ type Store interface {
 	// is due by at.
 	CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error)
 	// JourneyWaiting reports whether a pass of journey waits for a
-	// decision: a run of it held, or one being approved (running, its held
-	// fires still there).
-	JourneyWaiting(ctx context.Context, journey string) (bool, error)
+	// decision at at: a run of it held, or one being approved (running,
+	// its held fires still there, decided less than ApprovalLease before
+	// at).
+	JourneyWaiting(ctx context.Context, journey string, at time.Time) (bool, error)
 }
 
 // FireTx is a write transaction for a batch of fires and their local

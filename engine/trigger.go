@@ -288,15 +288,17 @@ func (e *Engine) processTriggers(ctx context.Context, ts TriggerStore, opts Trig
 	})
 	for _, w := range order {
 		if w.pb.Journey != nil {
-			run, err := e.ProcessJourney(ctx, w.pb, JourneyRequest{At: now, Events: w.events, Trigger: TriggerEvent, Quiet: true, ApprovedBy: opts.ApprovedBy})
+			run, err := e.journeyOnEvents(ctx, w.pb, JourneyRequest{At: now, Events: w.events, Trigger: TriggerEvent, Quiet: true, ApprovedBy: opts.ApprovedBy})
 			if err != nil {
 				if ctx.Err() != nil {
 					return 0, runs, err
 				}
-				// Logged, and the cursor moves on: retrying would run the
-				// other playbooks' triggers of these events again, and the
-				// minute's pass takes the journey's due steps anyway.
-				e.log.Error("journey pass on events failed", slog.String("journey", w.pb.Name), slog.Int("events", len(w.events)), slog.Any("err", err))
+				// Logged, and the cursor moves on: retrying the batch would
+				// run the other playbooks' triggers of these events again,
+				// and the minute's pass takes the journey's due steps.
+				// What is lost are these events' entries and exits (an
+				// exit is still made before the next step).
+				e.log.Error("journey pass on events failed; its entries are lost", slog.String("journey", w.pb.Name), slog.Int("events", len(w.events)), slog.Any("err", err))
 			}
 			if run != nil {
 				runs = append(runs, run)
@@ -382,4 +384,27 @@ func (e *Engine) sparseSnapshot(pond *profile.Pond, pop *profile.Population, ids
 	}
 	slices.Sort(idx)
 	return profile.SparseSnapshot(pond, pop, idx, now, e.cfg.Profile), idx
+}
+
+// journeyAttempts is how often a journey's pass on events is tried before
+// the trigger worker gives up on its events.
+const journeyAttempts = 3
+
+// journeyOnEvents passes a journey on events, trying again after a
+// failure (the database busy with another process's write): the entries
+// of the events are only made here.
+func (e *Engine) journeyOnEvents(ctx context.Context, pb *rules.Playbook, req JourneyRequest) (*Run, error) {
+	var err error
+	for attempt := 1; ; attempt++ {
+		var run *Run
+		if run, err = e.ProcessJourney(ctx, pb, req); err == nil || attempt == journeyAttempts || ctx.Err() != nil {
+			return run, err
+		}
+		e.log.Warn("journey pass on events failed; trying again", slog.String("journey", pb.Name), slog.Int("attempt", attempt), slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
 }

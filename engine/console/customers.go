@@ -153,6 +153,7 @@ func (s *server) customerPage(w http.ResponseWriter, r *http.Request, v *view) {
 			d.Rules = append(d.Rules, pb.Name+"/"+rl.ID)
 		}
 		if pb.Journey != nil {
+			d.Rules = append(d.Rules, pb.Name) // the customer's next step
 			for _, st := range pb.Journey.Steps {
 				d.Rules = append(d.Rules, pb.Name+"/"+st.ID)
 			}

@@ -119,8 +119,17 @@ func (d *DB) ExpireHeldRuns(ctx context.Context, now time.Time) (int, error) {
 		return 0, fmt.Errorf("expire held runs: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if n > 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM held_fires WHERE run_id IN (SELECT id FROM runs WHERE status = ?)`, engine.RunExpired); err != nil {
+	// An approval whose process died mid-release: interrupted once its
+	// lease is over, so that it no longer keeps a journey waiting.
+	stale, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = 'the approval stopped before it finished; the steps it did not take are looked at again'
+		WHERE status = ? AND decided_at <= ? AND EXISTS (SELECT 1 FROM held_fires h WHERE h.run_id = runs.id)`,
+		engine.RunInterrupted, engine.RunRunning, ms(now.Add(-engine.ApprovalLease)))
+	if err != nil {
+		return 0, fmt.Errorf("interrupt stale approvals: %w", err)
+	}
+	m, _ := stale.RowsAffected()
+	if n > 0 || m > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM held_fires WHERE run_id IN (SELECT id FROM runs WHERE status IN (?, ?))`, engine.RunExpired, engine.RunInterrupted); err != nil {
 			return 0, fmt.Errorf("drop expired held fires: %w", err)
 		}
 	}

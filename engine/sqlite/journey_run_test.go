@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
+	"github.com/koihq/koi/engine/sqlite"
 )
 
 // A journey file loads with the other playbooks and runs through Run:
@@ -245,11 +248,15 @@ func TestExplainJourneyStep(t *testing.T) {
 	if _, err := e.Run(ctx, engine.RunRequest{At: t0, ApprovedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if x := explain("c000", "welcome", t0.Add(time.Hour)); x.Verdict != evaluate.VerdictPassed {
-		t.Errorf("welcome after it fired: %s", x.Verdict)
+	if x := explain("c000", "welcome", t0.Add(time.Hour)); x.Verdict != evaluate.VerdictPassed || x.State.Fires != 1 || !x.State.LastFire.Equal(t0) {
+		t.Errorf("welcome after it fired: %s, %d fires, last %v", x.Verdict, x.State.Fires, x.State.LastFire)
 	}
 	if x := explain("c000", "last", t0.Add(time.Hour)); x.Verdict != evaluate.VerdictWaiting || !x.Journey.DueAt.Equal(t0.Add(72*time.Hour)) {
 		t.Errorf("last, an hour in: %s due %v", x.Verdict, x.Journey.DueAt)
+	}
+	// Days late, a pass would take offer and then last: last fires.
+	if x := explain("c000", "last", t0.Add(80*time.Hour)); x.Verdict != evaluate.VerdictFires {
+		t.Errorf("last, 80 hours in with offer not taken yet: %s, want fires (after offer, in the same pass)", x.Verdict)
 	}
 	if _, err := e.AddEvents(ctx, []domain.Event{
 		{ID: "v1", CustomerID: "c001", Type: "visit", At: t0.Add(2 * time.Hour)},
@@ -340,6 +347,29 @@ func TestJourneyWaitsWhileAnotherProcessApproves(t *testing.T) {
 	pv, err := e.Preview(ctx, engine.PreviewRequest{Playbook: "sop", At: t0.Add(time.Minute)})
 	if err != nil || !pv.Journey.Waiting {
 		t.Errorf("the preview does not say the journey waits: %+v, %v", pv.Journey, err)
+	}
+	// A pass that enters a new customer meanwhile records a run: the
+	// approval under way is not taken for a dead run of this playbook.
+	if err := e.PutCustomers(ctx, []domain.Customer{{ID: "c004", Tier: "normal", Member: true, JoinedAt: t0.Add(-400 * day)}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.Run(ctx, engine.RunRequest{At: t0.Add(2 * time.Minute)}); err != nil || got[0].Audience != 1 || got[0].Fired != 0 {
+		t.Fatalf("a pass entering c004 during the approval: %+v, %v", got, err)
+	}
+	if r, _ := e.GetRun(ctx, runs[0].ID); r.Status != engine.RunRunning {
+		t.Fatalf("the approval under way was marked %s", r.Status)
+	}
+	// The approving process died: past the lease the journey goes on, and
+	// the housekeeping ends the approval.
+	late := t0.Add(engine.ApprovalLease + 3*time.Minute)
+	if err := e.Sweep(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.GetRun(ctx, runs[0].ID); r.Status != engine.RunInterrupted {
+		t.Fatalf("the stale approval is %s, want interrupted", r.Status)
+	}
+	if got := e.ProcessJourneys(ctx, late); len(got) != 1 || got[0].Status != engine.RunHeld {
+		t.Fatalf("the pass after the lease: %+v; want the 5 welcomes held again (max_fires 2)", got)
 	}
 }
 
@@ -474,5 +504,161 @@ func TestAnExpiredJourneyHoldIsLookedAtAfresh(t *testing.T) {
 	again := e.ProcessJourneys(ctx, t0.Add(time.Minute))
 	if len(again) != 1 || again[0].Status != engine.RunHeld || again[0].ID == runs[0].ID {
 		t.Fatalf("the pass after the expiry: %+v", again)
+	}
+}
+
+// A customer in a journey whose record now says they joined after the
+// pass's moment is not in the pass's profiles: their due steps pass
+// without firing, and the pass ends (it went on forever when the step
+// stayed where it was).
+func TestAPassEndsWhenACustomerIsNotInItsProfiles(t *testing.T) {
+	f := newFixture(t)
+	f.customers(2, 0)
+	f.playbook("sop", sopJourney)
+	e := f.engine()
+	ctx := context.Background()
+	if _, err := e.Run(ctx, engine.RunRequest{At: t0, ApprovedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PutCustomers(ctx, []domain.Customer{{ID: "c001", Tier: "normal", Member: true, JoinedAt: t0.Add(30 * day)}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []*engine.Run, 1)
+	go func() { done <- e.ProcessJourneys(ctx, t0.Add(25*time.Hour)) }()
+	select {
+	case runs := <-done:
+		if len(runs) != 1 || stepCounts(runs[0])["offer"] != 1 {
+			t.Fatalf("the pass: %+v", runs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the pass did not end")
+	}
+	if n := f.count(`SELECT count(*) FROM journey_state WHERE customer_id = 'c001' AND next_step = 'last'`); n != 1 {
+		t.Error("c001's offer did not pass")
+	}
+}
+
+// lateJourney: after its first step, a step its when always skips, then
+// a step adding the tag the last step's when asks for.
+const lateJourney = `name: late
+holdout: 0%
+limits: { max_fires: 6 }
+journey:
+  enter: { on: wecom_add }
+  steps:
+    - id: s1
+      after: 0m
+      actions: [{ tag: { add: [x] } }]
+    - id: s2
+      after: 24h
+      when: has_tag("never")
+      actions: [{ tag: { add: [never-here] } }]
+    - id: s3
+      after: 48h
+      actions: [{ tag: { add: [z] } }]
+    - id: s4
+      after: 72h
+      when: has_tag("z")
+      actions: [{ tag: { add: [done] } }]
+`
+
+// A pass four days late takes s2 (skipped), s3 and s4 for each of four
+// customers: eight fires, though s4's when is false on the profile from
+// before the pass. The guard counts s4 (its when may read what s3 does)
+// and holds the pass; approving takes every held step, past the skipped
+// s2; rejecting passes them all, firing nothing.
+func TestAHeldLatePassTakesItsStepsPastSkippedOnes(t *testing.T) {
+	for _, decide := range []string{"approve", "reject"} {
+		t.Run(decide, func(t *testing.T) {
+			f := newFixture(t)
+			f.customers(4, 0)
+			f.playbook("late", lateJourney)
+			e := f.engine()
+			ctx := context.Background()
+			pb, _ := e.Playbook("late")
+			var evs []domain.Event
+			for i := range 4 {
+				evs = append(evs, domain.Event{ID: fmt.Sprintf("a%d", i), CustomerID: fmt.Sprintf("c%03d", i), Type: "wecom_add", At: t0})
+			}
+			if _, err := e.AddEvents(ctx, evs); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: t0, Events: evs}); err != nil || r.Fired != 4 {
+				t.Fatalf("entry: %+v, %v", r, err)
+			}
+			r, err := e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: t0.Add(96 * time.Hour)})
+			if err != nil || r.Status != engine.RunHeld {
+				t.Fatalf("the late pass: %s (%v); want held, its 8 fires over max_fires 6", r.Status, err)
+			}
+			at := t0.Add(97 * time.Hour)
+			if decide == "approve" {
+				r, err = e.Approve(ctx, r.ID, "ops", at)
+				if err != nil || r.Fired != 8 || stepCounts(r)["s4"] != 4 || r.Rules[1].Suppressed[engine.ReasonStepWhen] != 4 {
+					t.Fatalf("approve: %+v %v, %v", stepCounts(r), r.Rules[1].Suppressed, err)
+				}
+			} else {
+				if _, err := e.Reject(ctx, r.ID, "ops", at); err != nil {
+					t.Fatal(err)
+				}
+				if n := f.count(`SELECT count(*) FROM fires WHERE rule != 's1'`); n != 0 {
+					t.Fatalf("a rejected pass fired %d", n)
+				}
+			}
+			if n := f.count(`SELECT count(*) FROM journey_state WHERE status = 'completed'`); n != 4 {
+				t.Errorf("after %s: %d of 4 journeys completed", decide, n)
+			}
+			if runs := e.ProcessJourneys(ctx, t0.Add(98*time.Hour)); len(runs) != 0 {
+				t.Errorf("a pass after the decision: %+v", runs)
+			}
+		})
+	}
+}
+
+// flakyStates is the store with JourneyStates failing its first calls,
+// as a database busy with another process's write does.
+type flakyStates struct {
+	*sqlite.DB
+	fails int
+}
+
+func (s *flakyStates) JourneyStates(ctx context.Context, journey string, ids []string) (map[string]domain.JourneyState, error) {
+	if s.fails > 0 {
+		s.fails--
+		return nil, errors.New("database is locked")
+	}
+	return s.DB.JourneyStates(ctx, journey, ids)
+}
+
+// A journey's pass on events is tried again when it fails: the events'
+// entries are made only there.
+func TestAJourneyPassOnEventsIsTriedAgain(t *testing.T) {
+	f := newFixture(t)
+	f.customers(1, 0)
+	f.playbook("sop", `name: sop
+holdout: 0%
+journey:
+  enter: { on: wecom_add }
+  steps:
+    - id: welcome
+      after: 0m
+      actions: [{ tag: { add: [sop] } }]
+`)
+	store := &flakyStates{DB: f.db}
+	e := engine.New(store, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	opts := engine.TriggerOptions{Now: func() time.Time { return t0 }}
+	if _, err := e.ProcessTriggers(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "a0", CustomerID: "c000", Type: "wecom_add", At: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	store.fails = 2
+	runs, err := e.ProcessTriggers(ctx, opts)
+	if err != nil || len(runs) != 1 || runs[0].Audience != 1 || runs[0].Fired != 1 {
+		t.Fatalf("after two failures: %+v, %v", runs, err)
 	}
 }

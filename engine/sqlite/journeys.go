@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 )
 
@@ -223,13 +224,15 @@ func (d *DB) JourneyStates(ctx context.Context, journey string, customerIDs []st
 	return out, nil
 }
 
-// JourneyWaiting reports whether a pass of journey waits for a decision:
-// a run of it held, or one being approved (running, with held fires).
-func (d *DB) JourneyWaiting(ctx context.Context, journey string) (bool, error) {
+// JourneyWaiting reports whether a pass of journey waits for a decision
+// at at: a run of it held, or one being approved (running, with held
+// fires, decided within engine.ApprovalLease).
+func (d *DB) JourneyWaiting(ctx context.Context, journey string, at time.Time) (bool, error) {
 	var n int
 	// The statuses are literals, as the partial index runs_waiting is.
 	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM runs r WHERE r.playbook = ? AND r.status IN ('held', 'running')
-		AND (r.status = 'held' OR EXISTS (SELECT 1 FROM held_fires h WHERE h.run_id = r.id))`, journey).Scan(&n)
+		AND (r.status = 'held' OR (r.decided_at > ? AND EXISTS (SELECT 1 FROM held_fires h WHERE h.run_id = r.id)))`,
+		journey, ms(at.Add(-engine.ApprovalLease))).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("read held runs: %w", err)
 	}

@@ -13,15 +13,20 @@ import (
 )
 
 // StartRun records a run as running. Runs of the same playbook still marked
-// running belong to a process that died: they are marked interrupted.
+// running belong to a process that died: they are marked interrupted. Not
+// an approval under way (running with its held fires, decided within
+// engine.ApprovalLease before the new run's moment), which another process
+// may be releasing while a journey's pass here enters customers:
+// ExpireHeldRuns ends a stale one.
 func (d *DB) StartRun(ctx context.Context, r *engine.Run) error {
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer end()
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = 'the process stopped before the run finished' WHERE playbook = ? AND status = ?`,
-		engine.RunInterrupted, r.Playbook, engine.RunRunning); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = 'the process stopped before the run finished' WHERE playbook = ? AND status = ?
+		AND NOT (coalesce(decided_at, 0) > ? AND EXISTS (SELECT 1 FROM held_fires h WHERE h.run_id = runs.id))`,
+		engine.RunInterrupted, r.Playbook, engine.RunRunning, ms(r.At.Add(-engine.ApprovalLease))); err != nil {
 		return fmt.Errorf("mark interrupted runs: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs (playbook, hash, at, started_at, status, audience, limit_fires, trigger, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -46,6 +51,13 @@ func (d *DB) FinishRun(ctx context.Context, r *engine.Run) error {
 		first_fire_id = nullif(?, 0), last_fire_id = nullif(?, 0) WHERE id = ?`,
 		ms(r.EndedAt), r.Status, r.Audience, r.Matched, r.Fired, r.Limit, r.Error, r.FirstFireID, r.LastFireID, r.ID); err != nil {
 		return fmt.Errorf("update run: %w", err)
+	}
+	// What a run held lives while it is held or being released: once
+	// finished otherwise, it is gone.
+	if r.Status != engine.RunHeld {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM held_fires WHERE run_id = ?`, r.ID); err != nil {
+			return fmt.Errorf("drop held fires: %w", err)
+		}
 	}
 	// An approved run is finished a second time: its counts replace the
 	// held ones.
