@@ -113,6 +113,14 @@ type Store interface {
 	// CountDueJourneySteps counts the customers in journey whose next step
 	// is due by at.
 	CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error)
+	// LinkIdentities gives the customer identities (normalised), all or
+	// none: one another customer has is an EConflict naming both.
+	LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time) error
+	// ResolveIdentities returns the customer of each identity
+	// (normalised), "" for one nobody has.
+	ResolveIdentities(ctx context.Context, ids []domain.Identity) ([]string, error)
+	// CustomerIdentities returns the customer's identities.
+	CustomerIdentities(ctx context.Context, customerID string) ([]domain.Identity, error)
 	// JourneyWaiting reports whether a pass of journey waits for a
 	// decision at at: a run of it held, or one being approved (running,
 	// its held fires still there, decided less than ApprovalLease before

@@ -93,7 +93,8 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 	}
 	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customer_changes WHERE customer_id = ?`,
 		`DELETE FROM jobs WHERE customer_id = ?`, `DELETE FROM tasks WHERE customer_id = ?`, `DELETE FROM contacts WHERE customer_id = ?`,
-		`DELETE FROM held_fires WHERE customer_id = ?`, `DELETE FROM journey_state WHERE customer_id = ?`, `DELETE FROM customers WHERE id = ?`} {
+		`DELETE FROM held_fires WHERE customer_id = ?`, `DELETE FROM journey_state WHERE customer_id = ?`, `DELETE FROM identities WHERE customer_id = ?`,
+		`DELETE FROM customers WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return 0, fmt.Errorf("delete customer: %w", err)
 		}

@@ -1,0 +1,105 @@
+package domain
+
+import (
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Identity kinds: the names a customer is known by in other systems
+// (DESIGN §11). A value is unique per kind: one phone is one customer.
+const (
+	IdentityPhone      = "phone"
+	IdentityUnionID    = "unionid"
+	IdentityOpenID     = "openid" // per WeChat app: Identity.App names it
+	IdentityWeComExtID = "wecom_external_userid"
+	IdentityMemberNo   = "member_no"
+	IdentityEmail      = "email"
+)
+
+// IdentityKinds lists the kinds, in the order documentation shows them.
+var IdentityKinds = []string{IdentityPhone, IdentityUnionID, IdentityOpenID, IdentityWeComExtID, IdentityMemberNo, IdentityEmail}
+
+// MaxIdentityLen bounds an identity's value (and an openid's app id).
+const MaxIdentityLen = 128
+
+// DefaultPhoneRegion is the region a phone number without a country code
+// is read in: koi's customers are mostly in mainland China.
+const DefaultPhoneRegion = "CN"
+
+// Identity is one name of a customer in another system.
+type Identity struct {
+	Kind string `json:"kind"`
+	// App is the WeChat app id of an openid (an openid is only unique
+	// within its app); empty for the other kinds.
+	App   string `json:"app,omitempty"`
+	Value string `json:"value"`
+}
+
+// Key is the identity as stored and compared: its kind (with the app of
+// an openid) and its normalised value. Normalise first.
+func (id Identity) Key() (kind, value string) {
+	if id.Kind == IdentityOpenID {
+		return IdentityOpenID + ":" + id.App, id.Value
+	}
+	return id.Kind, id.Value
+}
+
+// IdentityOfKey is the identity stored under kind and value (Key's
+// inverse).
+func IdentityOfKey(kind, value string) Identity {
+	if app, ok := strings.CutPrefix(kind, IdentityOpenID+":"); ok {
+		return Identity{Kind: IdentityOpenID, App: app, Value: value}
+	}
+	return Identity{Kind: kind, Value: value}
+}
+
+// NormalizeIdentity checks an identity and returns it in the one form koi
+// stores and compares: a phone in E.164 (read in DefaultPhoneRegion when
+// it has no country code: 138 0013 8000 and +86 13800138000 are one
+// phone), an email in lower case; the other kinds as given, trimmed. field
+// names the input in errors.
+func NormalizeIdentity(id Identity, field string) (Identity, error) {
+	bad := func(format string, args ...any) (Identity, error) {
+		return Identity{}, &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	if !slices.Contains(IdentityKinds, id.Kind) {
+		return bad("kind %q: want one of %s", id.Kind, strings.Join(IdentityKinds, ", "))
+	}
+	id.Value = strings.TrimSpace(id.Value)
+	switch {
+	case id.Value == "":
+		return bad("%s: the value is empty", id.Kind)
+	case len(id.Value) > MaxIdentityLen:
+		return bad("%s: the value is %d bytes long; at most %d", id.Kind, len(id.Value), MaxIdentityLen)
+	case strings.IndexFunc(id.Value, unicode.IsControl) >= 0:
+		return bad("%s: the value has control characters", id.Kind)
+	}
+	if id.Kind == IdentityOpenID {
+		id.App = strings.TrimSpace(id.App)
+		if id.App == "" || len(id.App) > MaxIdentityLen || strings.ContainsAny(id.App, ": \t") {
+			return bad("openid: app names the WeChat app the openid belongs to (its app id, like wx1234567890abcdef)")
+		}
+	} else if id.App != "" {
+		return bad("%s: app is only for an openid", id.Kind)
+	}
+	switch id.Kind {
+	case IdentityPhone:
+		n, err := phonenumbers.Parse(id.Value, DefaultPhoneRegion)
+		if err != nil || !phonenumbers.IsValidNumber(n) {
+			return bad("phone %q is not a phone number (a mainland number like 138 0013 8000, or one with its country code like +852 5123 4567)", id.Value)
+		}
+		id.Value = phonenumbers.Format(n, phonenumbers.E164)
+	case IdentityEmail:
+		a, err := mail.ParseAddress(id.Value)
+		if err != nil || a.Address != id.Value {
+			return bad("email %q is not an address like name@example.com", id.Value)
+		}
+		id.Value = strings.ToLower(id.Value)
+	}
+	return id, nil
+}
