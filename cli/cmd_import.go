@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/engine/sqlite"
@@ -105,6 +107,7 @@ type importer struct {
 
 	lines, good, bad, dups int
 	customers              []domain.Customer
+	customerLines          []int
 	events                 []domain.Event
 	eventLines             []int
 }
@@ -218,6 +221,7 @@ func (im *importer) addCustomer(line int, rec *wire.Customer) {
 		return
 	}
 	im.customers = append(im.customers, c)
+	im.customerLines = append(im.customerLines, line)
 }
 
 func (im *importer) addEvent(line int, rec *wire.Event) {
@@ -240,24 +244,65 @@ func (im *importer) maybeFlush() error {
 func (im *importer) flush() error {
 	ctx := im.cmd.Context()
 	if len(im.customers) > 0 {
-		if err := im.db.UpsertCustomers(ctx, im.customers, time.Now()); err != nil {
+		if err := im.putCustomers(ctx); err != nil {
 			return err
 		}
-		im.good += len(im.customers)
-		im.customers = im.customers[:0]
+		im.customers, im.customerLines = im.customers[:0], im.customerLines[:0]
 	}
 	if len(im.events) > 0 {
-		profile.MarkOptOuts(im.events, im.unsubscribe)
-		inserted, bad, err := im.db.InsertEvents(ctx, im.events)
+		// Events naming their customer by an identity are resolved; one
+		// nobody has is its line's error.
+		unknown, err := engine.ResolveEventCustomers(ctx, im.db, im.events)
+		if err != nil {
+			return err
+		}
+		evs, lines := im.events[:0:0], im.eventLines[:0:0]
+		for i := range im.events {
+			if err, bad := unknown[i]; bad {
+				im.reject(im.eventLines[i], err)
+				continue
+			}
+			evs, lines = append(evs, im.events[i]), append(lines, im.eventLines[i])
+		}
+		profile.MarkOptOuts(evs, im.unsubscribe)
+		inserted, bad, err := im.db.InsertEvents(ctx, evs)
 		if err != nil {
 			return err
 		}
 		for i, e := range bad {
-			im.reject(im.eventLines[i], e)
+			im.reject(lines[i], e)
 		}
-		im.good += len(im.events) - len(bad)
-		im.dups += len(im.events) - len(bad) - inserted
+		im.good += len(evs) - len(bad)
+		im.dups += len(evs) - len(bad) - inserted
 		im.events, im.eventLines = im.events[:0], im.eventLines[:0]
+	}
+	return nil
+}
+
+// putCustomers writes the batch's customers in one transaction; when one
+// of them names an identity another customer has (which refuses the whole
+// transaction), it writes them one by one, so that only that line is
+// rejected.
+func (im *importer) putCustomers(ctx context.Context) error {
+	err := im.db.UpsertCustomers(ctx, im.customers, time.Now())
+	var de *domain.Error
+	if err == nil {
+		im.good += len(im.customers)
+		return nil
+	}
+	if !errors.As(err, &de) || de.Code != domain.EConflict {
+		return err
+	}
+	for i := range im.customers {
+		err := im.db.UpsertCustomers(ctx, im.customers[i:i+1], time.Now())
+		switch {
+		case err == nil:
+			im.good++
+		case errors.As(err, &de) && de.Code == domain.EConflict:
+			im.reject(im.customerLines[i], err)
+		default:
+			return err
+		}
 	}
 	return nil
 }

@@ -390,3 +390,34 @@ func TestGCTargetDefaultsLowAndYieldsToGOGC(t *testing.T) {
 		t.Errorf("GOGC=100 in the environment: GC percent %d, want it left at 100", got)
 	}
 }
+
+// JSONL imports name identities: customers add theirs, events name their
+// customer by one; an identity nobody has rejects its line alone, and one
+// of another customer rejects the customer's line.
+func TestImportByIdentity(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "koi.db")
+	customers := filepath.Join(dir, "customers.jsonl")
+	write(t, customers, `{"id":"u1","identities":[{"kind":"phone","value":"138 0013 8000"},{"kind":"member_no","value":"M-1"}]}
+{"id":"u2","identities":[{"kind":"phone","value":"+86 13800138000"}]}
+`)
+	r := koi(t, nil, "--db", db, "import", "customers", customers)
+	if r.code != exitPartial || !strings.Contains(r.stderr, "is customer u1's, not u2's") {
+		t.Fatalf("customers: exit %d\n%s", r.code, r.stderr)
+	}
+	events := filepath.Join(dir, "events.jsonl")
+	write(t, events, `{"id":"o1","identity":{"kind":"phone","value":"13800138000"},"type":"order","amount":50,"at":"2026-05-01T10:00:00+08:00"}
+{"id":"o2","identity":{"kind":"member_no","value":"M-1"},"type":"order","amount":60,"at":"2026-05-02T10:00:00+08:00"}
+{"id":"o3","identity":{"kind":"unionid","value":"nobody"},"type":"order","amount":70,"at":"2026-05-03T10:00:00+08:00"}
+`)
+	r = koi(t, nil, "--db", db, "import", "events", events)
+	if r.code != exitPartial || !strings.Contains(r.stderr, events+":3: identity: no customer has unionid nobody") {
+		t.Fatalf("events: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := query(t, db, `SELECT count(*) FROM events WHERE customer_id = 'u1'`); n != 2 {
+		t.Errorf("u1 has %d events, want the two keyed by identity", n)
+	}
+	if n := query(t, db, `SELECT count(*) FROM customers WHERE id = 'u2'`); n != 0 {
+		t.Error("the customer whose phone was another's was stored")
+	}
+}

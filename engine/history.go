@@ -107,7 +107,7 @@ type CustomerView struct {
 // ViewCustomer returns a customer's stored fields, profile at now, latest
 // events, fires, coupons, messages and journeys.
 func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*CustomerView, error) {
-	cust, err := e.store.GetCustomer(ctx, id)
+	cust, err := e.Customer(ctx, id)
 	if err != nil {
 		return nil, err
 	}

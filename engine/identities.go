@@ -8,10 +8,6 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
-// maxIdentities bounds the identities one call links: a person has a
-// handful (a phone, an email, an openid per app).
-const maxIdentities = 32
-
 // LinkIdentities normalises ids and gives them to the customer, all or
 // none. An identity another customer has is a conflict naming both (koi
 // does not merge customers yet: DESIGN §11, issue 26).
@@ -48,8 +44,8 @@ func (e *Engine) CustomerIdentities(ctx context.Context, customerID string) ([]d
 // record naming one identity twice (138 0013 8000 and +8613800138000) names
 // it once.
 func normalizeIdentities(ids []domain.Identity) ([]domain.Identity, error) {
-	if len(ids) > maxIdentities {
-		return nil, &domain.Error{Code: domain.EInvalid, Field: "identities", Message: fmt.Sprintf("%d identities; at most %d", len(ids), maxIdentities)}
+	if len(ids) > domain.MaxIdentities {
+		return nil, &domain.Error{Code: domain.EInvalid, Field: "identities", Message: fmt.Sprintf("%d identities; at most %d", len(ids), domain.MaxIdentities)}
 	}
 	out := make([]domain.Identity, 0, len(ids))
 	seen := map[domain.Identity]bool{}

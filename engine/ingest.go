@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/koihq/koi/engine/domain"
@@ -45,6 +47,9 @@ type ingestReq struct {
 // results of its own events, and a batch that fails a shared transaction
 // is tried again alone, so it cannot fail another's.
 func (e *Engine) AddEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+	if keyed := slices.ContainsFunc(evs, func(ev domain.Event) bool { return ev.Identity != nil && ev.CustomerID == "" }); keyed {
+		return e.addKeyedEvents(ctx, evs)
+	}
 	profile.MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
 	req := &ingestReq{evs: evs, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	q := &e.ingest
@@ -147,4 +152,80 @@ func (e *Engine) addGroup(ctx context.Context, group []*ingestReq) {
 		}
 		off += n
 	}
+}
+
+// IdentityResolver resolves identities to their customers: a Store does.
+type IdentityResolver interface {
+	// ResolveIdentities returns the customer of each identity
+	// (normalised), "" for one nobody has.
+	ResolveIdentities(ctx context.Context, ids []domain.Identity) ([]string, error)
+}
+
+// ResolveEventCustomers gives the events that name their customer by an
+// identity (and not by id) the customer who has it, in one query, and
+// returns the errors of those whose identity nobody has, by index: their
+// customer stays unknown. What writes events without the engine (koi
+// import) resolves them with it too.
+func ResolveEventCustomers(ctx context.Context, r IdentityResolver, evs []domain.Event) (map[int]error, error) {
+	var ids []domain.Identity
+	var keyed []int
+	for i := range evs {
+		if evs[i].Identity != nil && evs[i].CustomerID == "" {
+			ids = append(ids, *evs[i].Identity)
+			keyed = append(keyed, i)
+		}
+	}
+	if len(keyed) == 0 {
+		return nil, nil
+	}
+	owners, err := r.ResolveIdentities(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("resolve identities: %w", err)
+	}
+	errs := map[int]error{}
+	for k, i := range keyed {
+		if owners[k] == "" {
+			id := evs[i].Identity
+			errs[i] = &domain.Error{Code: domain.ENotFound, Field: "identity", Message: fmt.Sprintf("no customer has %s %s", id.Kind, id.Value)}
+			continue
+		}
+		evs[i].CustomerID, evs[i].Identity = owners[k], nil
+	}
+	return errs, nil
+}
+
+// addKeyedEvents adds events some of which name their customer by an
+// identity: those are resolved first (one query for the batch); an
+// identity nobody has is the item's error, and the others go on.
+func (e *Engine) addKeyedEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+	unknown, err := ResolveEventCustomers(ctx, e.store, evs)
+	if err != nil {
+		return domain.AddedEvents{}, err
+	}
+	out := domain.AddedEvents{Inserted: make([]bool, len(evs)), ItemErrs: map[int]error{}}
+	resolved := make([]domain.Event, 0, len(evs))
+	at := make([]int, 0, len(evs)) // at[j]: the index in evs of resolved[j]
+	for i := range evs {
+		if err, bad := unknown[i]; bad {
+			out.ItemErrs[i] = err
+			continue
+		}
+		resolved = append(resolved, evs[i])
+		at = append(at, i)
+	}
+	if len(resolved) == 0 {
+		return out, nil
+	}
+	res, err := e.AddEvents(ctx, resolved)
+	if err != nil {
+		return out, err
+	}
+	for j, i := range at {
+		out.Inserted[i] = res.Inserted[j]
+		if err := res.ItemErrs[j]; err != nil {
+			out.ItemErrs[i] = err
+		}
+	}
+	out.Version = res.Version
+	return out, nil
 }

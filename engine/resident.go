@@ -161,7 +161,14 @@ func (e *Engine) LastRunAt(ctx context.Context, playbook string) (time.Time, boo
 
 // Customer returns the stored customer with this id.
 func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, error) {
-	return e.store.GetCustomer(ctx, id)
+	c, err := e.store.GetCustomer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Identities, err = e.store.CustomerIdentities(ctx, id); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // addEvents stores events in one transaction and adds the new ones to the

@@ -26,6 +26,10 @@ type Customer struct {
 	// OptOut lists the channels the customer opted out of: koi never
 	// sends to them there.
 	OptOut []string `json:"opt_out,omitempty"`
+	// Identities are the customer's names in other systems (a phone, a
+	// unionid …), normalised. Storing a customer adds those it names to
+	// theirs; it takes none away.
+	Identities []Identity `json:"identities,omitempty"`
 }
 
 // Event types the profile understands; any other type is a custom event that
@@ -40,14 +44,18 @@ const (
 
 // Event is something a customer did. Money is in fen.
 type Event struct {
-	ID         string         `json:"id"`
-	CustomerID string         `json:"customer_id"`
-	Type       string         `json:"type"`
-	At         time.Time      `json:"at"`
-	AmountFen  int64          `json:"amount_fen,omitempty"`
-	OrderID    string         `json:"order_id,omitempty"`
-	Code       string         `json:"code,omitempty"`
-	Attrs      map[string]any `json:"attrs,omitempty"`
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	// Identity, in place of CustomerID, names the customer by one of
+	// their identities (a phone, a unionid …): the engine resolves it
+	// before the event is stored (Engine.AddEvents).
+	Identity  *Identity      `json:"identity,omitempty"`
+	Type      string         `json:"type"`
+	At        time.Time      `json:"at"`
+	AmountFen int64          `json:"amount_fen,omitempty"`
+	OrderID   string         `json:"order_id,omitempty"`
+	Code      string         `json:"code,omitempty"`
+	Attrs     map[string]any `json:"attrs,omitempty"`
 	// OptOut, set by the engine for an event of the configured
 	// unsubscribe type, is the channel the event opts its customer out of
 	// (OptOutAll: every one). The store records the opt-out in the

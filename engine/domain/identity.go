@@ -24,8 +24,13 @@ const (
 // IdentityKinds lists the kinds, in the order documentation shows them.
 var IdentityKinds = []string{IdentityPhone, IdentityUnionID, IdentityOpenID, IdentityWeComExtID, IdentityMemberNo, IdentityEmail}
 
-// MaxIdentityLen bounds an identity's value (and an openid's app id).
-const MaxIdentityLen = 128
+// MaxIdentityLen bounds an identity's value (and an openid's app id);
+// MaxIdentities the identities of one record: a person has a handful (a
+// phone, an email, an openid per app).
+const (
+	MaxIdentityLen = 128
+	MaxIdentities  = 32
+)
 
 // DefaultPhoneRegion is the region a phone number without a country code
 // is read in: koi's customers are mostly in mainland China.

@@ -214,6 +214,22 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 			return err
 		}
 	}
+	if len(c.Identities) > MaxIdentities {
+		return invalid("identities", "%d identities; at most %d", len(c.Identities), MaxIdentities)
+	}
+	seen := make(map[Identity]bool, len(c.Identities))
+	ids := c.Identities[:0:0]
+	for k, id := range c.Identities {
+		n, err := NormalizeIdentity(id, fmt.Sprintf("identities[%d]", k))
+		if err != nil {
+			return err
+		}
+		if !seen[n] {
+			seen[n] = true
+			ids = append(ids, n)
+		}
+	}
+	c.Identities = ids
 	return nil
 }
 
@@ -236,8 +252,16 @@ func ValidateEvent(e *Event) error {
 	switch {
 	case strings.TrimSpace(e.ID) == "":
 		return &Error{Code: EInvalid, Field: "id", Message: "is required (it makes ingest idempotent)"}
+	case e.Identity != nil && e.CustomerID != "":
+		return &Error{Code: EInvalid, Field: "identity", Message: "give customer_id or identity, not both"}
+	case e.Identity != nil:
+		id, err := NormalizeIdentity(*e.Identity, "identity")
+		if err != nil {
+			return err
+		}
+		e.Identity = &id
 	case strings.TrimSpace(e.CustomerID) == "":
-		return &Error{Code: EInvalid, Field: "customer_id", Message: "is required"}
+		return &Error{Code: EInvalid, Field: "customer_id", Message: "is required (or identity: the customer's phone, unionid, …)"}
 	case strings.TrimSpace(e.Type) == "":
 		return &Error{Code: EInvalid, Field: "type", Message: "is required"}
 	case e.At.IsZero():

@@ -81,6 +81,11 @@ func (d *DB) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Ti
 			boolInt(c.Member), ms(joined), c.Birthday, c.Guide, optOut, ms(now)); err != nil {
 			return 0, fmt.Errorf("upsert customer %s: %w", c.ID, err)
 		}
+		// In the customer's transaction: a conflict writes nothing of
+		// the batch.
+		if err := linkIdentities(ctx, tx, c.ID, c.Identities, now); err != nil {
+			return 0, err
+		}
 	}
 	version, err := bumpVersion(ctx, tx)
 	if err != nil {

@@ -30,6 +30,15 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 	if known == 0 {
 		return &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", customerID)}
 	}
+	if err := linkIdentities(ctx, tx, customerID, ids, at); err != nil {
+		return err
+	}
+	return d.commit(tx)
+}
+
+// linkIdentities gives the customer identities in tx; one another
+// customer has is a conflict naming both.
+func linkIdentities(ctx context.Context, tx *sql.Tx, customerID string, ids []domain.Identity, at time.Time) error {
 	for _, id := range ids {
 		kind, value := id.Key()
 		var owner string
@@ -42,10 +51,10 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 			return fmt.Errorf("link identities: %w", err)
 		case owner != customerID:
 			return &domain.Error{Code: domain.EConflict, Field: "identities",
-				Message: fmt.Sprintf("%s %s is customer %s's, not %s's", id.Kind, id.Value, owner, customerID)}
+				Message: fmt.Sprintf("%s %s is customer %s's, not %s's (koi does not merge customers yet)", id.Kind, id.Value, owner, customerID)}
 		}
 	}
-	return d.commit(tx)
+	return nil
 }
 
 // ResolveIdentities returns the customer of each identity (normalised),

@@ -48,18 +48,22 @@ type Customer struct {
 	Guide    string         `json:"guide"`
 	OptOut   []string       `json:"opt_out"`
 	Attrs    map[string]any `json:"attrs"`
+	// Identities are added to the customer's (a phone, a unionid …).
+	Identities []domain.Identity `json:"identities"`
 }
 
 // Event is an event as it arrives; its amount is in yuan.
 type Event struct {
-	ID         string         `json:"id"`
-	CustomerID string         `json:"customer_id"`
-	Type       string         `json:"type"`
-	Amount     float64        `json:"amount"`
-	At         string         `json:"at"`
-	OrderID    string         `json:"order_id"`
-	Code       string         `json:"code"`
-	Attrs      map[string]any `json:"attrs"`
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	// Identity names the customer by an identity instead of customer_id.
+	Identity *domain.Identity `json:"identity"`
+	Type     string           `json:"type"`
+	Amount   float64          `json:"amount"`
+	At       string           `json:"at"`
+	OrderID  string           `json:"order_id"`
+	Code     string           `json:"code"`
+	Attrs    map[string]any   `json:"attrs"`
 }
 
 // DecodeStrict decodes one JSON value strictly into v: unknown fields
@@ -124,7 +128,8 @@ func parseTime(field, s string, loc *time.Location) (time.Time, error) {
 // in loc.
 func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (domain.Customer, error) {
 	c := domain.Customer{ID: r.ID, Name: r.Name, Phone: r.Phone, Email: r.Email, WeComID: r.WeComID,
-		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, OptOut: r.OptOut, Attrs: r.Attrs}
+		Tier: r.Tier, Tags: r.Tags, Member: r.Member, Birthday: r.Birthday, Guide: r.Guide, OptOut: r.OptOut, Attrs: r.Attrs,
+		Identities: r.Identities}
 	if r.JoinedAt != "" {
 		t, err := parseTime("joined_at", r.JoinedAt, loc)
 		if err != nil {
@@ -138,7 +143,7 @@ func (r *Customer) ToCustomer(loc *time.Location, tiers []string) (domain.Custom
 // ToEvent converts and validates the record; a date without a time is
 // midnight in loc.
 func (r *Event) ToEvent(loc *time.Location) (domain.Event, error) {
-	e := domain.Event{ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
+	e := domain.Event{ID: r.ID, CustomerID: r.CustomerID, Identity: r.Identity, Type: r.Type, OrderID: r.OrderID, Code: r.Code, Attrs: r.Attrs}
 	switch {
 	case math.IsNaN(r.Amount) || math.IsInf(r.Amount, 0):
 		return e, &FieldError{Field: "amount", Msg: "must be a number of yuan"}

@@ -1,0 +1,58 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/koihq/koi/engine/httpapi"
+)
+
+// Customers name their identities; events name their customer by one.
+// A phone is one however it is written; an identity of another customer
+// is a 409 and nothing of the record is stored; an event by an identity
+// nobody has is rejected alone, naming the field.
+func TestIdentitiesOverHTTP(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	st, body := a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"name": "李雷", "identities": [
+		{"kind": "phone", "value": "138 0013 8000"}, {"kind": "openid", "app": "wxShop", "value": "oShop1"}]}`)
+	if st != http.StatusOK {
+		t.Fatalf("put c1: %d %v", st, body)
+	}
+	if got := fmt.Sprint(body["identities"]); !strings.Contains(got, "+8613800138000") || !strings.Contains(got, "wxShop") {
+		t.Fatalf("c1's identities: %s", got)
+	}
+	st, body = a.do("PUT", "/api/v1/customers/c2", ingestKey, `{"name": "韩梅梅", "tier": "gold", "identities": [{"kind": "phone", "value": "+86 13800138000"}]}`)
+	wantError(t, st, body, http.StatusConflict, "conflict", "identities")
+	if st, _ := a.do("GET", "/api/v1/customers/c2", adminKey, ""); st != http.StatusNotFound {
+		t.Errorf("the refused record was stored (%d)", st)
+	}
+	st, body = a.do("PUT", "/api/v1/customers/c3", ingestKey, `{"identities": [{"kind": "phone", "value": "12345"}]}`)
+	wantError(t, st, body, http.StatusBadRequest, "invalid", "identities[0]")
+
+	st, body = a.do("POST", "/api/v1/events/batch", ingestKey, `{"events": [
+		{"id": "o1", "identity": {"kind": "phone", "value": "13800138000"}, "type": "order", "amount": 99, "at": "2026-05-01T09:00:00Z"},
+		{"id": "o2", "identity": {"kind": "unionid", "value": "nobody"}, "type": "order", "amount": 99, "at": "2026-05-01T09:00:00Z"},
+		{"id": "o3", "identity": {"kind": "openid", "value": "oShop1"}, "type": "order", "amount": 99, "at": "2026-05-01T09:00:00Z"},
+		{"id": "o4", "customer_id": "c1", "identity": {"kind": "phone", "value": "13800138000"}, "type": "visit", "at": "2026-05-01T09:00:00Z"},
+		{"id": "v1", "identity": {"kind": "openid", "app": "wxShop", "value": "oShop1"}, "type": "visit", "at": "2026-05-01T09:00:00Z"}]}`)
+	if st != http.StatusOK || body["inserted"] != 2.0 || body["rejected"] != 3.0 {
+		t.Fatalf("the batch: %d %v", st, body)
+	}
+	results := body["results"].([]any)
+	for _, i := range []int{1, 2, 3} {
+		field := fmt.Sprintf("events[%d].identity", i)
+		r := results[i].(map[string]any)
+		if e, _ := r["error"].(map[string]any); r["status"] != "rejected" || e == nil || e["field"] != field {
+			t.Errorf("event %d: %v; want rejected on %s", i, r, field)
+		}
+	}
+	if msg := results[1].(map[string]any)["error"].(map[string]any)["message"]; !strings.Contains(fmt.Sprint(msg), "no customer has unionid nobody") {
+		t.Errorf("the unknown identity's message: %v", msg)
+	}
+	_, view := a.do("GET", "/api/v1/customers/c1", adminKey, "")
+	if events := view["recent_events"].([]any); len(events) != 2 {
+		t.Errorf("c1 has %d events, want the order and the visit by identity", len(events))
+	}
+}
