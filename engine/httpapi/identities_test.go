@@ -51,8 +51,14 @@ func TestIdentitiesOverHTTP(t *testing.T) {
 	if msg := results[1].(map[string]any)["error"].(map[string]any)["message"]; !strings.Contains(fmt.Sprint(msg), "no customer has unionid nobody") {
 		t.Errorf("the unknown identity's message: %v", msg)
 	}
+	st, body = a.do("POST", "/api/v1/events", ingestKey, `{"id": "s1", "identity": {"kind": "phone", "value": "+8613800138000"}, "type": "share", "at": "2026-05-01T09:30:00Z"}`)
+	if st != http.StatusCreated {
+		t.Fatalf("one event by identity: %d %v", st, body)
+	}
+	st, body = a.do("POST", "/api/v1/events", ingestKey, `{"id": "s2", "identity": {"kind": "phone", "value": "13900139000"}, "type": "share", "at": "2026-05-01T09:30:00Z"}`)
+	wantError(t, st, body, http.StatusNotFound, "not_found", "identity")
 	_, view := a.do("GET", "/api/v1/customers/c1", adminKey, "")
-	if events := view["recent_events"].([]any); len(events) != 2 {
-		t.Errorf("c1 has %d events, want the order and the visit by identity", len(events))
+	if events := view["recent_events"].([]any); len(events) != 3 {
+		t.Errorf("c1 has %d events, want the order, the visit and the share by identity", len(events))
 	}
 }
