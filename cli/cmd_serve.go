@@ -209,6 +209,10 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	if err != nil {
 		return err
 	}
+	wecomCB, err := a.cfg.wecomCallback()
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	listen := o.listen
 	if listen == "" {
 		listen = a.cfg.API.Listen
@@ -240,6 +244,8 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 			JobsChanged: nudgeDispatcher(a),
 			Tasks:       a.db,
 			Guides:      a.cfg.guides(),
+			// WeCom's callbacks, checked by their signature.
+			WeComCallback: wecomCB,
 		}))),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: 10 * time.Second,
@@ -415,7 +421,7 @@ func passJourneys(ctx context.Context, e *engine.Engine, clock clockwork.Clock) 
 func withConsole(con, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
-		case strings.HasPrefix(p, "/api/"), p == "/healthz", p == "/readyz", p == "/metrics":
+		case strings.HasPrefix(p, "/api/"), p == "/healthz", p == "/readyz", p == "/metrics", p == "/wecom/callback":
 			api.ServeHTTP(w, r)
 		default:
 			con.ServeHTTP(w, r)

@@ -41,6 +41,8 @@ type config struct {
 	// Policy is the contact policy every playbook obeys.
 	Policy  rules.PolicyYAML `yaml:"policy"`
 	Consent consentConfig    `yaml:"consent"`
+	// WeComCallback receives WeCom's contact events at /wecom/callback.
+	WeComCallback wecomCallbackConfig `yaml:"wecom_callback"`
 	// Approvals configures runs held by the blast guard.
 	Approvals struct {
 		// ExpireAfter is how long a held run waits for a decision (default 72h).
@@ -138,6 +140,9 @@ func loadConfig(path string) (*config, error) {
 		return nil, err
 	}
 	if err := c.compilePolicy(); err != nil {
+		return nil, err
+	}
+	if err := c.validateWeComCallback(); err != nil {
 		return nil, err
 	}
 	return c, nil

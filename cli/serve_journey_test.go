@@ -50,23 +50,8 @@ func TestServeRunsJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	addr := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		g := &globals{db: filepath.Join(dir, "koi.db"), config: cfgPath, register: []func(*actions.Registry){builtin.Register}}
-		done <- serve(ctx, g, serveOptions{listen: "127.0.0.1:0", clock: clock, serving: func(a string) { addr <- a }}, io.Discard, io.Discard)
-	}()
-	var s *e2e
-	select {
-	case a := <-addr:
-		s = &e2e{t: t, base: "http://" + a, clock: clock, dir: pbDir}
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	s, stop := startServe(t, dir, cfgPath, pbDir, clock)
+	defer stop()
 	for _, id := range []string{"c1", "c2"} {
 		s.json("PUT", "/api/v1/customers/"+id, admin, `{"member": true, "joined_at": "2026-04-01"}`)
 		s.json("POST", "/api/v1/events", admin, `{"id": "a-`+id+`", "customer_id": "`+id+`", "type": "wecom_add", "at": "2026-05-01T08:59:00Z"}`)
@@ -93,7 +78,7 @@ func TestServeRunsJourneys(t *testing.T) {
 		t.Fatalf("c1's journey = %v", j)
 	}
 	// Two days on, the minute's pass takes c1's offer.
-	waitCtx, waitCancel := context.WithTimeout(ctx, 10*time.Second)
+	waitCtx, waitCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	if err := clock.BlockUntilContext(waitCtx, 1); err != nil {
 		t.Fatalf("the journey ticker was never set: %v", err)
 	}
@@ -112,13 +97,41 @@ func TestServeRunsJourneys(t *testing.T) {
 	if latest := runs[0].(map[string]any); latest["trigger"] != "schedule" || latest["fired"] != 1.0 {
 		t.Errorf("the latest run of the journey = %v", latest)
 	}
-	cancel()
+}
+
+// startServe runs koi serve in this process over dir's koi.db with the
+// config at cfgPath and a fake clock, and returns it once it listens, and
+// a stop that ends it and checks it returned cleanly.
+func startServe(t *testing.T, dir, cfgPath, pbDir string, clock *clockwork.FakeClock) (*e2e, func()) {
+	t.Helper()
+	addr := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		g := &globals{db: filepath.Join(dir, "koi.db"), config: cfgPath, register: []func(*actions.Registry){builtin.Register}}
+		done <- serve(ctx, g, serveOptions{listen: "127.0.0.1:0", clock: clock, serving: func(a string) { addr <- a }}, io.Discard, io.Discard)
+	}()
+	var s *e2e
 	select {
+	case a := <-addr:
+		s = &e2e{t: t, base: "http://" + a, clock: clock, dir: pbDir}
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
-		}
+		cancel()
+		t.Fatalf("serve: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	return s, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
 	}
 }

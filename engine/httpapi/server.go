@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/koihq/koi/actions"
+	"github.com/koihq/koi/actions/wecom/callback"
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/apikey"
 	"github.com/koihq/koi/engine/wire"
@@ -64,6 +65,11 @@ type Config struct {
 	QueryBudget time.Duration
 	// PreviewBudget bounds the time one preview may take (default 60 s).
 	PreviewBudget time.Duration
+	// WeComCallback, when set, serves WeCom's callbacks at /wecom/callback
+	// (its signature instead of an API key): contacts added, edited and
+	// deleted become customers and wecom_add, wecom_edit and wecom_del
+	// events.
+	WeComCallback *callback.Crypt
 }
 
 type server struct {
@@ -134,6 +140,11 @@ func New(e *engine.Engine, cfg Config) http.Handler {
 		ec.GET("/metrics", echo.WrapHandler(cfg.Metrics))
 	}
 	ec.GET("/api/v1/openapi.yaml", serveOpenAPI)
+	if cfg.WeComCallback != nil {
+		w := &wecomCallback{s: s, crypt: cfg.WeComCallback}
+		ec.GET("/wecom/callback", w.verify)
+		ec.POST("/wecom/callback", w.receive)
+	}
 	v1 := ec.Group("/api/v1", s.authenticate)
 	// The group's catch-all, which makes a request for no route still meet
 	// authenticate, would also answer a known path's wrong method: 404
