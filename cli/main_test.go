@@ -421,3 +421,32 @@ func TestImportByIdentity(t *testing.T) {
 		t.Error("the customer whose phone was another's was stored")
 	}
 }
+
+// koi export --ids writes an audience's identities in the forms ad
+// platforms take, and nothing else: a mainland phone hashed as its 11
+// digits, another with its country code; a customer with none of the
+// forms is left out; the counts go to standard error.
+func TestExportIdentities(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "koi.db")
+	customers := filepath.Join(dir, "customers.jsonl")
+	write(t, customers, `{"id":"u1","member":true,"name":"李雷","identities":[{"kind":"phone","value":"138 0013 8000"},{"kind":"unionid","value":"oU1"}]}
+{"id":"u2","member":true,"identities":[{"kind":"phone","value":"+852 5123 4567"}]}
+{"id":"u3","member":true,"identities":[{"kind":"member_no","value":"M3"}]}
+{"id":"u4","member":false,"identities":[{"kind":"phone","value":"13900139000"}]}
+`)
+	mustKoi(t, "--db", db, "import", "customers", customers)
+	r := mustKoi(t, "--db", db, "export", "--audience", "member", "--ids", "phone_md5,phone_sha256,unionid", "--format", "csv")
+	want := "phone_md5,phone_sha256,unionid\n" +
+		"7945bd83237335e5376ff44d62e4f0ae,a6942f9771d67f34034d2f1926988ed3fad3bf1b4e7cedb9a31f31398dea43bc,oU1\n" +
+		"f042165811244b3c59fe785b87e9d858,"
+	if !strings.HasPrefix(r.stdout, want) || strings.Count(r.stdout, "\n") != 3 || strings.Contains(r.stdout, "李雷") || strings.Contains(r.stdout, "u1") {
+		t.Errorf("export:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "2 of the audience's 3 customers exported (phone_md5 2, phone_sha256 2, unionid 1)") {
+		t.Errorf("counts: %s", r.stderr)
+	}
+	if r := koi(t, nil, "--db", db, "export", "--ids", "phone,qq"); r.code != exitUsage || !strings.Contains(r.stderr, `"phone" is not an id form`) {
+		t.Errorf("a bad form: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -110,3 +110,20 @@ func (d *DB) CustomerIdentities(ctx context.Context, customerID string) ([]domai
 	}
 	return out, rows.Err()
 }
+
+// EachIdentity calls fn with every identity and its customer, by customer.
+func (d *DB) EachIdentity(ctx context.Context, fn func(customerID string, id domain.Identity)) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT customer_id, kind, value FROM identities ORDER BY customer_id, kind, value`)
+	if err != nil {
+		return fmt.Errorf("read identities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, kind, value string
+		if err := rows.Scan(&c, &kind, &value); err != nil {
+			return fmt.Errorf("read identities: %w", err)
+		}
+		fn(c, domain.IdentityOfKey(kind, value))
+	}
+	return rows.Err()
+}
