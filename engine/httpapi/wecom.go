@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,12 +32,28 @@ const (
 type wecomCallback struct {
 	s     *server
 	crypt *callback.Crypt
+	// The endpoint takes requests without a key: refusals are logged at
+	// most once per refusalLogEvery, with how many there were, so that
+	// junk sent to it cannot flood the log.
+	mu         sync.Mutex
+	lastLogged time.Time
+	refused    int
 }
+
+// refusalLogEvery is how often refused callbacks are logged at most.
+const refusalLogEvery = 10 * time.Second
 
 // refuse answers a callback that does not verify: 403, logged without
 // its content.
 func (w *wecomCallback) refuse(c echo.Context, err error) error {
-	w.s.log.Warn("wecom callback refused", "err", err, "remote", c.RealIP())
+	w.mu.Lock()
+	w.refused++
+	now := time.Now()
+	if now.Sub(w.lastLogged) >= refusalLogEvery {
+		w.s.log.Warn("wecom callback refused", "err", err, "remote", c.RealIP(), "refused_since_last_logged", w.refused)
+		w.lastLogged, w.refused = now, 0
+	}
+	w.mu.Unlock()
 	return c.String(http.StatusForbidden, "refused\n")
 }
 

@@ -1,12 +1,15 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,4 +135,42 @@ func TestWeComCallbacks(t *testing.T) {
 	if st, _ := a.do("GET", "/api/v1/customers/wecom:wmEXT2", adminKey, ""); st != http.StatusNotFound {
 		t.Errorf("a refused callback made a customer (%d)", st)
 	}
+}
+
+// Junk sent to the callback, which takes requests without a key, cannot
+// flood the log: refusals are logged at most once in ten seconds.
+func TestWeComCallbackRefusalsDoNotFloodTheLog(t *testing.T) {
+	crypt, err := callback.New("cbtoken", testAESKey, "wwcorp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	a := newAPI(t, httpapi.Config{WeComCallback: crypt, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	f := &fakeWeCom{t: t, url: a.url, crypt: crypt}
+	for i := range 50 {
+		if st, _ := f.raw("POST", fmt.Sprintf("/wecom/callback?msg_signature=%d&timestamp=%d&nonce=1", i, t0.Unix()), strings.NewReader("<xml><Encrypt>AAAA</Encrypt></xml>")); st != http.StatusForbidden {
+			t.Fatalf("junk %d: %d", i, st)
+		}
+	}
+	if n := strings.Count(logs.String(), "wecom callback refused"); n != 1 {
+		t.Errorf("50 refusals logged %d times, want once", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
