@@ -27,7 +27,7 @@ With --ids, print instead the audience's identities in the forms ad platforms
 take for lookalike audiences (公域): --ids phone_md5,phone_sha256,unionid writes
 one row per customer who has one of them, those columns only (no name, no
 profile), and the counts to standard error. A phone is hashed as platforms in
-China hash one: a mainland number as its 11 digits, another as its E.164
+China hash one: a mainland mobile number as its 11 digits, another as its E.164
 digits without the +; hashes are lower-case hex. Forms: phone_md5,
 phone_sha256, email_md5, email_sha256, unionid, wecom_external_userid.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {

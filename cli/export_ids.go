@@ -33,7 +33,7 @@ func parseIDForms(s string) ([]string, error) {
 
 // idForm returns an identity in form, or "" when it is not of that form's
 // kind. A phone is hashed as ad platforms in China hash one: a mainland
-// number as its 11 digits, another as its E.164 digits without the +; an
+// mobile number as its 11 digits, another as its E.164 digits without the +; an
 // email in lower case (as koi stores it). Hashes are lower-case hex.
 func idForm(form string, id domain.Identity) string {
 	kind, hash, _ := strings.Cut(form, "_")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // One person, one identity: the ways a phone or an email is written
@@ -58,5 +59,26 @@ func TestIdentityKeys(t *testing.T) {
 	}
 	if IdentityOfKey(ka, va) != a || IdentityOfKey("phone", "+8613800138000") != (Identity{Kind: "phone", Value: "+8613800138000"}) {
 		t.Error("IdentityOfKey is not Key's inverse")
+	}
+}
+
+// An event keyed by identity is checked like one keyed by id: its moment,
+// amount and type too.
+func TestEventByIdentityIsCheckedWhole(t *testing.T) {
+	id := &Identity{Kind: "phone", Value: "13800138000"}
+	ok := Event{ID: "e1", Identity: id, Type: "order", At: time.Now().Add(-time.Hour), AmountFen: 100}
+	if err := ValidateEvent(&ok); err != nil || ok.Identity.Value != "+8613800138000" {
+		t.Fatalf("a good event by identity: %v (%+v)", err, ok.Identity)
+	}
+	for name, ev := range map[string]Event{
+		"a moment years ahead":  {ID: "e2", Identity: id, Type: "order", At: time.Now().AddDate(70, 0, 0)},
+		"before 1990":           {ID: "e3", Identity: id, Type: "order", At: time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"a negative amount":     {ID: "e4", Identity: id, Type: "custom", At: time.Now(), AmountFen: -500},
+		"no type":               {ID: "e5", Identity: id, At: time.Now()},
+		"an id and an identity": {ID: "e6", CustomerID: "c1", Identity: id, Type: "order", At: time.Now()},
+	} {
+		if err := ValidateEvent(&ev); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -249,18 +249,22 @@ func phoneChars(r rune) rune {
 
 // ValidateEvent checks an event before it is stored.
 func ValidateEvent(e *Event) error {
-	switch {
-	case strings.TrimSpace(e.ID) == "":
-		return &Error{Code: EInvalid, Field: "id", Message: "is required (it makes ingest idempotent)"}
-	case e.Identity != nil && e.CustomerID != "":
-		return &Error{Code: EInvalid, Field: "identity", Message: "give customer_id or identity, not both"}
-	case e.Identity != nil:
+	// An event names its customer by id or by one identity; every other
+	// check holds for both.
+	if e.Identity != nil {
+		if e.CustomerID != "" {
+			return &Error{Code: EInvalid, Field: "identity", Message: "give customer_id or identity, not both"}
+		}
 		id, err := NormalizeIdentity(*e.Identity, "identity")
 		if err != nil {
 			return err
 		}
 		e.Identity = &id
-	case strings.TrimSpace(e.CustomerID) == "":
+	}
+	switch {
+	case strings.TrimSpace(e.ID) == "":
+		return &Error{Code: EInvalid, Field: "id", Message: "is required (it makes ingest idempotent)"}
+	case e.Identity == nil && strings.TrimSpace(e.CustomerID) == "":
 		return &Error{Code: EInvalid, Field: "customer_id", Message: "is required (or identity: the customer's phone, unionid, …)"}
 	case strings.TrimSpace(e.Type) == "":
 		return &Error{Code: EInvalid, Field: "type", Message: "is required"}

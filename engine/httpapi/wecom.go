@@ -16,6 +16,10 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
+// wecomIDPrefix begins the id of a customer koi makes for a new WeCom
+// contact: "wecom:" and their external userid.
+const wecomIDPrefix = "wecom:"
+
 // callbackSkew is how far a callback's timestamp may be from now: WeCom
 // sends (and retries) within seconds, and a message captured and sent
 // again later is refused.
@@ -104,8 +108,15 @@ func (w *wecomCallback) receive(c echo.Context) error {
 		return w.refuse(c, err)
 	}
 	if ev.Event == callback.EventContactType && ev.ExternalUserID != "" {
-		if err := w.contact(c, ev); err != nil {
-			return err
+		err := w.contact(c, ev)
+		var de *domain.Error
+		switch {
+		case errors.As(err, &de) && de.Code == domain.EInvalid:
+			// WeCom's own message that koi cannot keep: answered, so that
+			// WeCom does not send it again and again, and logged.
+			w.s.log.Warn("wecom callback not kept", "change", ev.ChangeType, "err", err)
+		case err != nil:
+			return err // a store failure: WeCom sends it again
 		}
 	}
 	return c.String(http.StatusOK, "success")
@@ -115,7 +126,9 @@ func (w *wecomCallback) receive(c echo.Context) error {
 func (w *wecomCallback) contact(c echo.Context, ev *callback.Event) error {
 	var typ string
 	switch ev.ChangeType {
-	case callback.ChangeAdd, callback.ChangeAddHalf:
+	case callback.ChangeAdd:
+		// (add_half_external_contact: the member has not confirmed yet;
+		// the add that follows is the contact.)
 		typ = EventWeComAdd
 	case callback.ChangeEdit:
 		typ = EventWeComEdit
@@ -124,35 +137,56 @@ func (w *wecomCallback) contact(c echo.Context, ev *callback.Event) error {
 	default:
 		return nil // a transfer's failure, say: nothing koi keeps
 	}
-	if len(ev.ExternalUserID) > domain.MaxIdentityLen || len(ev.UserID) > domain.MaxIdentityLen || len(ev.State) > domain.MaxIdentityLen {
-		return errors.New("wecom callback: an id is longer than WeCom's")
+	// A new contact's customer id is "wecom:" and the external userid.
+	if len(ev.ExternalUserID) > domain.MaxCustomerIDLen-len(wecomIDPrefix) || len(ev.UserID) > domain.MaxIdentityLen || len(ev.State) > domain.MaxIdentityLen {
+		return &domain.Error{Code: domain.EInvalid, Field: "ExternalUserID", Message: "an id longer than koi keeps"}
 	}
 	ctx := c.Request().Context()
-	at := ev.Created
-	if at.IsZero() || at.Unix() == 0 {
-		at = w.s.now()
+	// The contact changed when WeCom says, unless that is far from now
+	// (a clock gone wrong): then now, so that the event is one koi keeps.
+	at, now := ev.Created, w.s.now()
+	if d := now.Sub(at); d > callbackSkew || d < -callbackSkew {
+		at = now
 	}
 	id := domain.Identity{Kind: domain.IdentityWeComExtID, Value: ev.ExternalUserID}
 	customer, err := w.s.engine.ResolveIdentity(ctx, id)
 	var de *domain.Error
 	switch {
 	case errors.As(err, &de) && de.Code == domain.ENotFound:
-		if typ == EventWeComDel {
-			return nil // a contact koi never knew of left
+		if typ != EventWeComAdd {
+			// An edit or a deletion of a contact koi does not know (or
+			// one deleted from koi, which stays deleted).
+			return nil
+		}
+		customer = wecomIDPrefix + ev.ExternalUserID
+		if existing, err := w.s.engine.Customer(ctx, customer); err == nil {
+			// A customer of that id, without the identity yet: theirs now.
+			if err := w.s.engine.LinkIdentities(ctx, existing.ID, []domain.Identity{id}, now); err != nil {
+				return err
+			}
+			if err := w.linkGuide(c, customer, ev.UserID); err != nil {
+				return err
+			}
+			break
+		} else if !errors.As(err, &de) || de.Code != domain.ENotFound {
+			return err
 		}
 		// A new contact: a customer named by the external userid, reached
 		// through WeCom by it, with the member who added them as guide.
-		customer = "wecom:" + ev.ExternalUserID
 		cust := domain.Customer{ID: customer, WeComID: ev.ExternalUserID, JoinedAt: at, Guide: w.guideOf(ev.UserID),
 			Identities: []domain.Identity{id}}
-		if err := w.s.engine.PutCustomers(ctx, []domain.Customer{cust}, w.s.now()); err != nil {
+		if err := w.s.engine.PutCustomers(ctx, []domain.Customer{cust}, now); err != nil {
 			return err
 		}
 	case err != nil:
 		return err
 	case typ == EventWeComAdd:
-		// A known customer added a member: they get that guide if they
+		// A known customer added a member: the identity is theirs (it may
+		// have been their wecom_id only), and they get that guide if they
 		// have none.
+		if err := w.s.engine.LinkIdentities(ctx, customer, []domain.Identity{id}, now); err != nil {
+			return err
+		}
 		if err := w.linkGuide(c, customer, ev.UserID); err != nil {
 			return err
 		}
@@ -175,6 +209,9 @@ func (w *wecomCallback) contact(c echo.Context, ev *callback.Event) error {
 
 // guideOf is the configured guide whose WeCom userid is user ("" if none).
 func (w *wecomCallback) guideOf(user string) string {
+	if user == "" {
+		return ""
+	}
 	for _, g := range w.s.guides {
 		if g.WeComUser == user || (g.WeComUser == "" && g.ID == user) {
 			return g.ID

@@ -174,3 +174,47 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The callback and the customers koi has already: one imported with its
+// wecom_id gets the contact's events (no second customer); one whose id
+// is wecom:ID keeps what it has; an edit or a half-confirmed add of an
+// unknown contact makes no customer; an empty member picks no guide; an id
+// too long to keep is answered, so that WeCom does not send it again.
+func TestWeComCallbacksMeetKnownCustomers(t *testing.T) {
+	crypt, err := callback.New("cbtoken", testAESKey, "wwcorp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(t, httpapi.Config{WeComCallback: crypt, Guides: []actions.Guide{{ID: "g01", WeComUser: "wangxiao"}, {ID: "g02"}}})
+	f := &fakeWeCom{t: t, url: a.url, crypt: crypt}
+	a.do("PUT", "/api/v1/customers/legacy", ingestKey, `{"name": "老客", "wecom_id": "wmLEG"}`)
+	a.do("PUT", "/api/v1/customers/wecom:wmSAME", ingestKey, `{"name": "同号", "tier": "gold", "guide": "g02"}`)
+	send := func(change, ext, user string) {
+		t.Helper()
+		if st, body := f.send("POST", t0, "", contactEvent(change, ext, user, t0)); st != http.StatusOK || body != "success" {
+			t.Fatalf("%s %s: %d %q", change, ext, st, body)
+		}
+	}
+	send("add_external_contact", "wmLEG", "wangxiao")
+	send("add_external_contact", "wmSAME", "wangxiao")
+	send("edit_external_contact", "wmEDIT", "wangxiao")
+	send("add_half_external_contact", "wmHALF", "wangxiao")
+	send("add_external_contact", "wmNOUSER", "")
+	send("add_external_contact", strings.Repeat("x", 123), "wangxiao")
+	_, view := a.do("GET", "/api/v1/customers/legacy", adminKey, "")
+	if c := view["customer"].(map[string]any); c["guide"] != "g01" || !strings.Contains(fmt.Sprint(c["identities"]), "wmLEG") || len(view["recent_events"].([]any)) != 1 {
+		t.Errorf("the customer known by wecom_id: %v, events %v", c, view["recent_events"])
+	}
+	_, view = a.do("GET", "/api/v1/customers/wecom:wmSAME", adminKey, "")
+	if c := view["customer"].(map[string]any); c["name"] != "同号" || c["tier"] != "gold" || c["guide"] != "g02" || !strings.Contains(fmt.Sprint(c["identities"]), "wmSAME") {
+		t.Errorf("the customer whose id is wecom:wmSAME: %v", c)
+	}
+	for _, id := range []string{"wecom:wmLEG", "wecom:wmEDIT", "wecom:wmHALF", "wecom:" + strings.Repeat("x", 123)} {
+		if st, _ := a.do("GET", "/api/v1/customers/"+url.PathEscape(id), adminKey, ""); st != http.StatusNotFound {
+			t.Errorf("%s was made a customer (%d)", id, st)
+		}
+	}
+	if _, view := a.do("GET", "/api/v1/customers/wecom:wmNOUSER", adminKey, ""); view["customer"].(map[string]any)["guide"] != nil {
+		t.Errorf("a contact added by no member got a guide: %v", view["customer"])
+	}
+}

@@ -58,7 +58,8 @@ func linkIdentities(ctx context.Context, tx *sql.Tx, customerID string, ids []do
 }
 
 // ResolveIdentities returns the customer of each identity (normalised),
-// "" for one nobody has.
+// "" for one nobody has. A wecom_external_userid nobody has as an identity
+// is looked for among the customers' wecom_id.
 func (d *DB) ResolveIdentities(ctx context.Context, ids []domain.Identity) ([]string, error) {
 	out := make([]string, len(ids))
 	if len(ids) == 0 {
@@ -89,6 +90,14 @@ func (d *DB) ResolveIdentities(ctx context.Context, ids []domain.Identity) ([]st
 	}
 	for i, k := range keys {
 		out[i] = owner[k]
+		if out[i] == "" && k[0] == domain.IdentityWeComExtID {
+			// A customer's wecom_id names them too (the oldest, should two
+			// share one).
+			err := d.db.QueryRowContext(ctx, `SELECT id FROM customers WHERE wecom_id = ? AND wecom_id != '' ORDER BY joined_at, id LIMIT 1`, k[1]).Scan(&out[i])
+			if err != nil && err != sql.ErrNoRows {
+				return nil, fmt.Errorf("resolve identities: %w", err)
+			}
+		}
 	}
 	return out, nil
 }
