@@ -7,33 +7,6 @@ import (
 	"testing"
 )
 
-// designSOP is the journey of DESIGN.md §3b, verbatim.
-const designSOP = `name: new-contact-sop
-description: 新客激活 SOP
-timezone: Asia/Shanghai
-holdout: 10%
-journey:
-  enter:
-    on: wecom_add            # enter when this event arrives; or ` + "`when: EXPR`" + ` evaluated on ` + "`schedule`" + `
-    when: orders == 0        # optional guard (with ` + "`on:`" + `, checked at the event)
-  reenter: never             # default; or a duration: may enter again that long after the last journey ended
-  exit_when: orders_since_entry > 0   # checked before every due step and on the customer's events
-  steps:                     # ` + "`after`" + ` counts from entry; non-decreasing, else a load error
-    - id: welcome
-      after: 0m
-      actions: [{ coupon: { amount: 20, min_spend: 0, expires_in: 7d } }, { tag: { add: [sop-new] } }]
-    - id: invite-group
-      after: 24h
-      actions: [{ message: { channel: wecom, template: "..." } }]
-    - id: guide-call
-      after: 72h
-      when: orders_since_entry == 0      # false: this step is skipped, the journey goes on
-      actions: [{ assign_guide: { strategy: least_loaded, task: "1v1 需求诊断" } }]
-    - id: sample-offer
-      after: 7d
-      actions: [{ coupon: { amount: 30, min_spend: 0, expires_in: 7d } }]
-`
-
 // designSOPTest is what §3b says the SOP does, as a koi test: welcome at
 // the wecom_add (not for a customer who bought before), the group
 // invitation on WeCom a day later, the guide's call at 72 h, the sample
@@ -81,7 +54,12 @@ func TestDesignJourneyBehaves(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sop"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, "sop", "new-contact-sop.yaml"), designSOP)
+	// DESIGN §3b's journey, verbatim (rules' test loads it too).
+	designSOP, err := os.ReadFile("../rules/testdata/design-journey.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "sop", "new-contact-sop.yaml"), string(designSOP))
 	write(t, filepath.Join(dir, "sop", "new-contact-sop_test.yaml"), designSOPTest)
 	env := []string{"KOI_TEST_WECOM_SECRET=secret"}
 	if r := koi(t, env, "--config", filepath.Join(dir, "koi.yaml"), "check", "--strict", filepath.Join(dir, "sop", "new-contact-sop.yaml")); r.code != 0 {

@@ -1,42 +1,23 @@
 package rules_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
 	"github.com/koihq/koi/rules"
 )
 
-// designJourney is DESIGN §3b's journey, as written there: the syntax is
-// a contract.
-const designJourney = `name: new-contact-sop
-description: 新客激活 SOP
-timezone: Asia/Shanghai
-holdout: 10%
-journey:
-  enter:
-    on: wecom_add            # enter when this event arrives; or ` + "`when: EXPR`" + ` evaluated on ` + "`schedule`" + `
-    when: orders == 0        # optional guard (with ` + "`on:`" + `, checked at the event)
-  reenter: never             # default; or a duration: may enter again that long after the last journey ended
-  exit_when: orders_since_entry > 0   # checked before every due step and on the customer's events
-  steps:                     # ` + "`after`" + ` counts from entry; non-decreasing, else a load error
-    - id: welcome
-      after: 0m
-      actions: [{ coupon: { amount: 20, min_spend: 0, expires_in: 7d } }, { tag: { add: [sop-new] } }]
-    - id: invite-group
-      after: 24h
-      actions: [{ message: { channel: wecom, template: "..." } }]
-    - id: guide-call
-      after: 72h
-      when: orders_since_entry == 0      # false: this step is skipped, the journey goes on
-      actions: [{ assign_guide: { strategy: least_loaded, task: "1v1 需求诊断" } }]
-    - id: sample-offer
-      after: 7d
-      actions: [{ coupon: { amount: 30, min_spend: 0, expires_in: 7d } }]
-`
+// designJourneyFile is DESIGN §3b's journey, as written there (the
+// syntax is a contract); cli's TestDesignJourneyBehaves runs it too.
+const designJourneyFile = "testdata/design-journey.yaml"
 
 func TestDesignJourneyLoads(t *testing.T) {
-	pb, err := rules.Load("new-contact-sop.yaml", []byte(designJourney), options())
+	designJourney, err := os.ReadFile(designJourneyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := rules.Load("new-contact-sop.yaml", designJourney, options())
 	if err != nil {
 		t.Fatal(err)
 	}

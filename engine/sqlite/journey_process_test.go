@@ -35,7 +35,8 @@ journey:
 `
 
 // journeyEngine loads body as a journey for an engine over the fixture's
-// database (the engine does not load journeys from files yet).
+// database, the playbook loaded from body rather than the playbooks
+// directory: the tests pass it to ProcessJourney themselves.
 func (f *fixture) journeyEngine(body string) (*engine.Engine, *rules.Playbook) {
 	f.t.Helper()
 	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, BatchSize: 7})

@@ -163,7 +163,7 @@ journey:
 // and later passes take none until it is decided. Approving takes the
 // held steps; rejecting passes them, and the journey goes on.
 func TestJourneyBlastGuard(t *testing.T) {
-	body := strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 2 }", 1)
+	body := sopWithLimit(2)
 	for _, decide := range []string{"approve", "reject"} {
 		t.Run(decide, func(t *testing.T) {
 			f := newFixture(t)
@@ -295,7 +295,7 @@ func TestExplainJourneyStep(t *testing.T) {
 func TestJourneyGuardCountsLateSteps(t *testing.T) {
 	f := newFixture(t)
 	f.customers(4, 0)
-	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 4 }", 1))
+	f.playbook("sop", sopWithLimit(4))
 	e := f.engine()
 	ctx := context.Background()
 	if runs, err := e.Run(ctx, engine.RunRequest{At: t0}); err != nil || runs[0].Status != engine.RunDone || runs[0].Fired != 4 {
@@ -327,7 +327,7 @@ func TestJourneyGuardCountsLateSteps(t *testing.T) {
 func TestJourneyWaitsWhileAnotherProcessApproves(t *testing.T) {
 	f := newFixture(t)
 	f.customers(4, 0)
-	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 2 }", 1))
+	f.playbook("sop", sopWithLimit(2))
 	e := f.engine()
 	ctx := context.Background()
 	runs, err := e.Run(ctx, engine.RunRequest{At: t0})
@@ -441,7 +441,7 @@ journey:
 func TestARejectionCutShortIsFinishedByRejectingAgain(t *testing.T) {
 	f := newFixture(t)
 	f.customers(30, 0)
-	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 10 }", 1))
+	f.playbook("sop", sopWithLimit(10))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	batches := 0
@@ -485,7 +485,7 @@ func TestARejectionCutShortIsFinishedByRejectingAgain(t *testing.T) {
 func TestAnExpiredJourneyHoldIsLookedAtAfresh(t *testing.T) {
 	f := newFixture(t)
 	f.customers(4, 0)
-	f.playbook("sop", strings.Replace(sopJourney, "holdout: 0%", "holdout: 0%\nlimits: { max_fires: 2 }", 1))
+	f.playbook("sop", sopWithLimit(2))
 	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, HeldFor: time.Hour})
 	if err := e.Load(f.dir); err != nil {
 		t.Fatal(err)
@@ -661,4 +661,9 @@ journey:
 	if err != nil || len(runs) != 1 || runs[0].Audience != 1 || runs[0].Fired != 1 {
 		t.Fatalf("after two failures: %+v, %v", runs, err)
 	}
+}
+
+// sopWithLimit is sopJourney with limits.max_fires n.
+func sopWithLimit(n int) string {
+	return strings.Replace(sopJourney, "holdout: 0%", fmt.Sprintf("holdout: 0%%\nlimits: { max_fires: %d }", n), 1)
 }
