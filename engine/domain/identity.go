@@ -108,3 +108,25 @@ func NormalizeIdentity(id Identity, field string) (Identity, error) {
 	}
 	return id, nil
 }
+
+// NormalizeIdentities checks and normalises a record's identities (the
+// field identities): at most MaxIdentities, each as NormalizeIdentity has
+// it, one named twice (138 0013 8000 and +8613800138000) kept once.
+func NormalizeIdentities(ids []Identity) ([]Identity, error) {
+	if len(ids) > MaxIdentities {
+		return nil, &Error{Code: EInvalid, Field: "identities", Message: fmt.Sprintf("%d identities; at most %d", len(ids), MaxIdentities)}
+	}
+	seen := make(map[Identity]bool, len(ids))
+	out := ids[:0:0]
+	for k, id := range ids {
+		n, err := NormalizeIdentity(id, fmt.Sprintf("identities[%d]", k))
+		if err != nil {
+			return nil, err
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

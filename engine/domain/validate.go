@@ -214,20 +214,9 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 			return err
 		}
 	}
-	if len(c.Identities) > MaxIdentities {
-		return invalid("identities", "%d identities; at most %d", len(c.Identities), MaxIdentities)
-	}
-	seen := make(map[Identity]bool, len(c.Identities))
-	ids := c.Identities[:0:0]
-	for k, id := range c.Identities {
-		n, err := NormalizeIdentity(id, fmt.Sprintf("identities[%d]", k))
-		if err != nil {
-			return err
-		}
-		if !seen[n] {
-			seen[n] = true
-			ids = append(ids, n)
-		}
+	ids, err := NormalizeIdentities(c.Identities)
+	if err != nil {
+		return err
 	}
 	c.Identities = ids
 	return nil
