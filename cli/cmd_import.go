@@ -72,6 +72,9 @@ reported with its line number and field; the good lines are kept.`,
 			if im.dups > 0 {
 				fmt.Fprintf(out, " (%d already present, unchanged)", im.dups)
 			}
+			if im.merges > 0 {
+				fmt.Fprintf(out, "; %s (listed on stderr, see koi merges)", plural(im.merges, "merge"))
+			}
 			fmt.Fprintln(out)
 			if im.bad > 0 {
 				fmt.Fprintf(out, "%s skipped (listed on stderr); the good lines were kept\n", plural(im.bad, "bad line"))
@@ -105,11 +108,11 @@ type importer struct {
 	// unsubscribe is the event type that opts a customer out.
 	unsubscribe string
 
-	lines, good, bad, dups int
-	customers              []domain.Customer
-	customerLines          []int
-	events                 []domain.Event
-	eventLines             []int
+	lines, good, bad, dups, merges int
+	customers                      []domain.Customer
+	customerLines                  []int
+	events                         []domain.Event
+	eventLines                     []int
 }
 
 const importBatch = 2000
@@ -279,30 +282,46 @@ func (im *importer) flush() error {
 	return nil
 }
 
-// putCustomers writes the batch's customers in one transaction; when one
-// of them names an identity another customer has (which refuses the whole
-// transaction), it writes them one by one, so that only that line is
-// rejected.
+// putCustomers writes the batch's customers in one transaction. A record
+// naming an identity another customer has merges the two (DESIGN §11):
+// each merge is listed on stderr. A line the store refuses (a batch is
+// all or nothing) has the batch written one record at a time, so that
+// only that line is rejected.
 func (im *importer) putCustomers(ctx context.Context) error {
-	err := im.db.UpsertCustomers(ctx, im.customers, time.Now())
+	res, err := im.db.StoreCustomers(ctx, im.batch(im.customers))
 	var de *domain.Error
 	if err == nil {
 		im.good += len(im.customers)
+		im.noteMerges(res.Merges)
 		return nil
 	}
-	if !errors.As(err, &de) || de.Code != domain.EConflict {
+	if !errors.As(err, &de) {
 		return err
 	}
 	for i := range im.customers {
-		err := im.db.UpsertCustomers(ctx, im.customers[i:i+1], time.Now())
+		res, err := im.db.StoreCustomers(ctx, im.batch(im.customers[i:i+1]))
 		switch {
 		case err == nil:
 			im.good++
-		case errors.As(err, &de) && de.Code == domain.EConflict:
+			im.noteMerges(res.Merges)
+		case errors.As(err, &de):
 			im.reject(im.customerLines[i], err)
 		default:
 			return err
 		}
 	}
 	return nil
+}
+
+// batch is a store of customers from this file.
+func (im *importer) batch(cs []domain.Customer) domain.CustomerBatch {
+	return domain.CustomerBatch{Customers: cs, Now: time.Now(), Tiers: im.tiers, Source: "import " + filepath.Base(im.path)}
+}
+
+// noteMerges lists merges on stderr, a line each.
+func (im *importer) noteMerges(ms []domain.Merge) {
+	for _, m := range ms {
+		im.merges++
+		fmt.Fprintf(im.cmd.ErrOrStderr(), "merged customer %s into %s (both have %s %s)\n", m.Merged, m.Survivor, m.Identity.Kind, m.Identity.Value)
+	}
 }

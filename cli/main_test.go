@@ -402,8 +402,8 @@ func TestImportByIdentity(t *testing.T) {
 {"id":"u2","identities":[{"kind":"phone","value":"+86 13800138000"}]}
 `)
 	r := koi(t, nil, "--db", db, "import", "customers", customers)
-	if r.code != exitPartial || !strings.Contains(r.stderr, "is customer u1's, not u2's") {
-		t.Fatalf("customers: exit %d\n%s", r.code, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stderr, "merged customer u2 into u1 (both have phone +8613800138000)") || !strings.Contains(r.stdout, "1 merge") {
+		t.Fatalf("customers: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	events := filepath.Join(dir, "events.jsonl")
 	write(t, events, `{"id":"o1","identity":{"kind":"phone","value":"13800138000"},"type":"order","amount":50,"at":"2026-05-01T10:00:00+08:00"}
@@ -418,7 +418,10 @@ func TestImportByIdentity(t *testing.T) {
 		t.Errorf("u1 has %d events, want the two keyed by identity", n)
 	}
 	if n := query(t, db, `SELECT count(*) FROM customers WHERE id = 'u2'`); n != 0 {
-		t.Error("the customer whose phone was another's was stored")
+		t.Error("the customer merged into u1 is still there")
+	}
+	if n := query(t, db, `SELECT count(*) FROM customer_aliases WHERE alias = 'u2' AND customer_id = 'u1'`); n != 1 {
+		t.Error("u2 is not an alias of u1")
 	}
 }
 

@@ -102,6 +102,9 @@ type CustomerView struct {
 	// Journeys are the customer's entries into journeys, by journey and
 	// entry: the last of each journey is where they are in it.
 	Journeys []domain.JourneyState `json:"journeys"`
+	// Merges are the merges that made the customer who they are (the
+	// latest 100): which ids, when, and the identity that linked them.
+	Merges []domain.Merge `json:"merges"`
 }
 
 // ViewCustomer returns a customer's stored fields, profile at now, latest
@@ -111,6 +114,7 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 	if err != nil {
 		return nil, err
 	}
+	id = cust.ID // a merged id shows its survivor
 	p, err := e.Profile(ctx, id, now)
 	if err != nil {
 		return nil, err
@@ -140,6 +144,9 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 	if v.Journeys == nil {
 		v.Journeys = []domain.JourneyState{}
 	}
+	if v.Merges, err = e.store.ListMerges(ctx, domain.MergeFilter{CustomerID: id, Limit: 100}); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -147,6 +154,9 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 func (e *Engine) DeleteCustomer(ctx context.Context, id string) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	if c, err := e.store.GetCustomer(ctx, id); err == nil {
+		id = c.ID // a merged id deletes its survivor: the same person
+	}
 	version, err := e.store.DeleteCustomer(ctx, id)
 	if err != nil {
 		return err

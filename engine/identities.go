@@ -9,14 +9,27 @@ import (
 )
 
 // LinkIdentities normalises ids and gives them to the customer, all or
-// none. An identity another customer has is a conflict naming both (koi
-// does not merge customers yet: DESIGN §11, issue 26).
-func (e *Engine) LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, now time.Time) error {
+// none, and returns who the customer is after. An identity another
+// customer has merges the two (DESIGN §11); source says where the link
+// came from, for the merge's record.
+func (e *Engine) LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, now time.Time, source string) (string, error) {
 	norm, err := domain.NormalizeIdentities(ids)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return e.store.LinkIdentities(ctx, customerID, norm, now)
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	res, err := e.store.LinkIdentities(ctx, customerID, norm, now, e.cfg.Tiers, source)
+	if err != nil {
+		return "", err
+	}
+	e.afterStore(res, []string{customerID}, nil)
+	return res.IDs[0], nil
+}
+
+// Merges returns merges, newest first.
+func (e *Engine) Merges(ctx context.Context, f domain.MergeFilter) ([]domain.Merge, error) {
+	return e.store.ListMerges(ctx, f)
 }
 
 // ResolveIdentity returns the customer an identity names.

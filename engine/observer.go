@@ -8,6 +8,9 @@ type Observer interface {
 	RunFinished(r *Run)
 	// EventsAdded is called after a batch of events is stored.
 	EventsAdded(inserted, duplicates, rejected int)
+	// CustomersMerged is called after a store of customers merged n
+	// pairs of them (DESIGN §11).
+	CustomersMerged(n int)
 	// PlaybooksLoaded is called after every load with every file's state.
 	PlaybooksLoaded(files []PlaybookFile)
 }

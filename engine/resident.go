@@ -122,12 +122,21 @@ func (e *Engine) applyMutations(snap *profile.Snapshot, muts []profile.Change, v
 	e.pondMu.Unlock()
 }
 
-// PutCustomers stores customers and updates the pond. A customer without a
-// join time joins now.
+// PutCustomers stores customers and updates the pond (StoreCustomers,
+// from the API).
 func (e *Engine) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) error {
+	_, err := e.StoreCustomers(ctx, cs, now, "api")
+	return err
+}
+
+// StoreCustomers stores customers and updates the pond. A customer without
+// a join time joins now. A record naming another customer's identity
+// merges the two (DESIGN §11); source says where the records came from,
+// for the merges' record.
+func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now time.Time, source string) (domain.StoredCustomers, error) {
 	for i := range cs {
 		if err := domain.ValidateCustomer(&cs[i], e.cfg.Tiers); err != nil {
-			return fmt.Errorf("customer %s: %w", cs[i].ID, err)
+			return domain.StoredCustomers{}, fmt.Errorf("customer %s: %w", cs[i].ID, err)
 		}
 	}
 	for i := range cs {
@@ -138,16 +147,45 @@ func (e *Engine) PutCustomers(ctx context.Context, cs []domain.Customer, now tim
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	version, err := e.store.PutCustomers(ctx, cs, now)
+	res, err := e.store.StoreCustomers(ctx, domain.CustomerBatch{Customers: cs, Now: now, Tiers: e.cfg.Tiers, Source: source})
 	if err != nil {
-		return err
+		return res, err
 	}
-	e.applyToPond(version, func(p *profile.Pond) {
+	ids := make([]string, len(cs))
+	for i := range cs {
+		ids[i] = cs[i].ID
+	}
+	e.afterStore(res, ids, func(p *profile.Pond) {
 		for _, c := range cs {
 			p.PutCustomer(c)
 		}
 	})
-	return nil
+	return res, nil
+}
+
+// afterStore brings the pond up to a store of customers: apply when each
+// record was stored as itself (res.IDs are ids); when one merged or named a merged id, the
+// pond and its fire history are loaded again (merges move events, fires
+// and positions), on next use.
+func (e *Engine) afterStore(res domain.StoredCustomers, ids []string, apply func(p *profile.Pond)) {
+	plain := len(res.Merges) == 0
+	for i, id := range res.IDs {
+		plain = plain && id == ids[i]
+	}
+	if plain {
+		if apply != nil {
+			e.applyToPond(res.Version, apply)
+		}
+		return
+	}
+	if o := e.cfg.Observer; o != nil && len(res.Merges) > 0 {
+		o.CustomersMerged(len(res.Merges))
+	}
+	e.pondMu.Lock()
+	if e.pond != nil {
+		e.pond.Version = -1
+	}
+	e.pondMu.Unlock()
 }
 
 // Tiers returns the configured tiers, lowest first.
@@ -159,13 +197,17 @@ func (e *Engine) LastRunAt(ctx context.Context, playbook string) (time.Time, boo
 	return e.store.LastRunAt(ctx, playbook)
 }
 
-// Customer returns the stored customer with this id.
+// Customer returns the stored customer with this id, or the one it was
+// merged into, with their identities and the ids merged into them.
 func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, error) {
 	c, err := e.store.GetCustomer(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if c.Identities, err = e.store.CustomerIdentities(ctx, id); err != nil {
+	if c.Identities, err = e.store.CustomerIdentities(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	if c.Aliases, err = e.store.CustomerAliases(ctx, c.ID); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -34,8 +34,11 @@ type Store interface {
 	LoadPond(ctx context.Context) (*profile.Pond, error)
 	// PondVersion returns the current pond version.
 	PondVersion(ctx context.Context) (int64, error)
-	// PutCustomers inserts or replaces customers in one transaction.
-	PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) (version int64, err error)
+	// StoreCustomers inserts or replaces customers in one transaction,
+	// with their identities; a record naming another customer's identity
+	// merges the two, and one whose id was merged updates the survivor
+	// (DESIGN §11).
+	StoreCustomers(ctx context.Context, b domain.CustomerBatch) (domain.StoredCustomers, error)
 	// AddEvents stores events in one transaction, idempotently by id,
 	// refusing those of unknown customers item by item. known, when not
 	// nil, answers which customers exist (see KnownCustomers); the store
@@ -114,8 +117,13 @@ type Store interface {
 	// is due by at.
 	CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error)
 	// LinkIdentities gives the customer identities (normalised), all or
-	// none: one another customer has is an EConflict naming both.
-	LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time) error
+	// none: one another customer has merges the two, keeping the higher
+	// of tiers, and records source as where the merge came from.
+	LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string) (domain.StoredCustomers, error)
+	// CustomerAliases returns the ids merged into the customer.
+	CustomerAliases(ctx context.Context, customerID string) ([]string, error)
+	// ListMerges returns merges, newest first.
+	ListMerges(ctx context.Context, f domain.MergeFilter) ([]domain.Merge, error)
 	// ResolveIdentities returns the customer of each identity
 	// (normalised), "" for one nobody has.
 	ResolveIdentities(ctx context.Context, ids []domain.Identity) ([]string, error)

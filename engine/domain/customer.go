@@ -30,6 +30,9 @@ type Customer struct {
 	// unionid …), normalised. Storing a customer adds those it names to
 	// theirs; it takes none away.
 	Identities []Identity `json:"identities,omitempty"`
+	// Aliases are the ids of the customers merged into this one (read
+	// only: koi sets them when it merges).
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // Event types the profile understands; any other type is a custom event that

@@ -10,9 +10,10 @@ import (
 )
 
 // Customers name their identities; events name their customer by one.
-// A phone is one however it is written; an identity of another customer
-// is a 409 and nothing of the record is stored; an event by an identity
-// nobody has is rejected alone, naming the field.
+// A phone is one however it is written; a record naming an identity of
+// another customer merges the two into the older (the answer is the
+// survivor, the merged id an alias of it); an event by an identity nobody
+// has is rejected alone, naming the field.
 func TestIdentitiesOverHTTP(t *testing.T) {
 	a := newAPI(t, httpapi.Config{})
 	st, body := a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"name": "李雷", "identities": [
@@ -24,9 +25,18 @@ func TestIdentitiesOverHTTP(t *testing.T) {
 		t.Fatalf("c1's identities: %s", got)
 	}
 	st, body = a.do("PUT", "/api/v1/customers/c2", ingestKey, `{"name": "韩梅梅", "tier": "gold", "identities": [{"kind": "phone", "value": "+86 13800138000"}]}`)
-	wantError(t, st, body, http.StatusConflict, "conflict", "identities")
-	if st, _ := a.do("GET", "/api/v1/customers/c2", adminKey, ""); st != http.StatusNotFound {
-		t.Errorf("the refused record was stored (%d)", st)
+	if st != http.StatusOK || body["id"] != "c1" || body["tier"] != "gold" || body["name"] != "李雷" || fmt.Sprint(body["aliases"]) != "[c2]" {
+		t.Fatalf("c2 with c1's phone: %d %v; want c1, gold, with alias c2", st, body)
+	}
+	if st, body := a.do("GET", "/api/v1/customers/c2", adminKey, ""); st != http.StatusOK || body["customer"].(map[string]any)["id"] != "c1" {
+		t.Errorf("the merged id does not read its survivor: %d %v", st, body)
+	}
+	if st, body := a.do("GET", "/api/v1/merges?customer=c2", adminKey, ""); st != http.StatusOK || !strings.Contains(fmt.Sprint(body), "merged:c2") ||
+		!strings.Contains(fmt.Sprint(body), "survivor:c1") || !strings.Contains(fmt.Sprint(body), "source:api") {
+		t.Errorf("merges: %d %v", st, body)
+	}
+	if st, body := a.do("GET", "/api/v1/merges", marketerKey, ""); st != http.StatusForbidden {
+		t.Errorf("a marketer listed merges: %d %v", st, body)
 	}
 	st, body = a.do("PUT", "/api/v1/customers/c3", ingestKey, `{"identities": [{"kind": "phone", "value": "12345"}]}`)
 	wantError(t, st, body, http.StatusBadRequest, "invalid", "identities[0]")

@@ -66,6 +66,19 @@ func (s *server) listFires(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"fires": fires})
 }
 
+// listMerges lists merges of customers, newest first: ?customer=&before=&limit=.
+func (s *server) listMerges(c echo.Context) error {
+	limit, before, err := page(c)
+	if err != nil {
+		return err
+	}
+	ms, err := s.engine.Merges(c.Request().Context(), domain.MergeFilter{CustomerID: c.QueryParam("customer"), Before: before, Limit: limit})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"merges": ms})
+}
+
 // listCoupons lists coupons, newest first, with their status now:
 // ?customer=&before=&limit=.
 func (s *server) listCoupons(c echo.Context) error {

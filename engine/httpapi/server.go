@@ -228,6 +228,7 @@ func (s *server) routes(v1 *echo.Group) {
 	v1.GET("/customers/:id", s.getCustomer, marketer)
 	v1.GET("/customers", s.listCustomers, marketer)
 	v1.DELETE("/customers/:id", s.deleteCustomer, adminOnly)
+	v1.GET("/merges", s.listMerges, adminOnly)
 	v1.POST("/customers/:id/opt_out", s.optOut, ingest)
 	v1.DELETE("/customers/:id/opt_out/:channel", s.optIn, ingest)
 

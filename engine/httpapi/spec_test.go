@@ -236,6 +236,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do(call{method: "POST", path: v1 + "/customers/ghost/opt_out", key: i, body: `{"channel": "sms"}`, want: 404})
 	do(call{method: "DELETE", path: v1 + "/customers/c5/opt_out/sms", key: i, want: 200})
 	do(call{method: "DELETE", path: v1 + "/customers/ghost/opt_out/sms", key: i, want: 404})
+	// A record naming another's identity merges them; merges are listed.
+	do(call{method: "PUT", path: v1 + "/customers/c4", key: i, want: 200, body: `{"identities": [{"kind": "unionid", "value": "u-4"}]}`})
+	do(call{method: "PUT", path: v1 + "/customers/c6", key: i, want: 200, body: `{"identities": [{"kind": "unionid", "value": "u-4"}, {"kind": "member_no", "value": "M6"}]}`})
+	do(call{method: "GET", path: v1 + "/customers/c6", key: m, want: 200})
+	do(call{method: "GET", path: v1 + "/merges?customer=c4", key: adm, want: 200})
+	do(call{method: "GET", path: v1 + "/merges?before=x", key: adm, offSpec: true, want: 400})
 
 	// Playbooks, previews, explanations and runs.
 	do(call{method: "POST", path: v1 + "/playbooks/validate?file=x.yaml", key: m, contentType: "application/yaml",
@@ -523,6 +529,7 @@ var roleTable = []struct{ op, path, wrongKey string }{
 	{"GET /customers/{id}", "/customers/c1", ingestKey},
 	{"PUT /customers/{id}", "/customers/c1", marketerKey},
 	{"DELETE /customers/{id}", "/customers/c1", marketerKey},
+	{"GET /merges", "/merges", marketerKey},
 	{"POST /customers/{id}/opt_out", "/customers/c1/opt_out", marketerKey},
 	{"DELETE /customers/{id}/opt_out/{channel}", "/customers/c1/opt_out/sms", marketerKey},
 	{"GET /customers/{id}/explain", "/customers/c1/explain?rule=welcome/welcome-coupon", ingestKey},

@@ -161,7 +161,7 @@ func (w *wecomCallback) contact(c echo.Context, ev *callback.Event) error {
 		customer = wecomIDPrefix + ev.ExternalUserID
 		if existing, err := w.s.engine.Customer(ctx, customer); err == nil {
 			// A customer of that id, without the identity yet: theirs now.
-			if err := w.s.engine.LinkIdentities(ctx, existing.ID, []domain.Identity{id}, now); err != nil {
+			if customer, err = w.s.engine.LinkIdentities(ctx, existing.ID, []domain.Identity{id}, now, callbackSource); err != nil {
 				return err
 			}
 			if err := w.linkGuide(c, customer, ev.UserID); err != nil {
@@ -175,7 +175,7 @@ func (w *wecomCallback) contact(c echo.Context, ev *callback.Event) error {
 		// through WeCom by it, with the member who added them as guide.
 		cust := domain.Customer{ID: customer, WeComID: ev.ExternalUserID, JoinedAt: at, Guide: w.guideOf(ev.UserID),
 			Identities: []domain.Identity{id}}
-		if err := w.s.engine.PutCustomers(ctx, []domain.Customer{cust}, now); err != nil {
+		if _, err := w.s.engine.StoreCustomers(ctx, []domain.Customer{cust}, now, callbackSource); err != nil {
 			return err
 		}
 	case err != nil:
@@ -184,7 +184,7 @@ func (w *wecomCallback) contact(c echo.Context, ev *callback.Event) error {
 		// A known customer added a member: the identity is theirs (it may
 		// have been their wecom_id only), and they get that guide if they
 		// have none.
-		if err := w.s.engine.LinkIdentities(ctx, customer, []domain.Identity{id}, now); err != nil {
+		if customer, err = w.s.engine.LinkIdentities(ctx, customer, []domain.Identity{id}, now, callbackSource); err != nil {
 			return err
 		}
 		if err := w.linkGuide(c, customer, ev.UserID); err != nil {
@@ -233,5 +233,9 @@ func (w *wecomCallback) linkGuide(c echo.Context, customer, user string) error {
 		return err
 	}
 	cust.Guide, cust.Identities = guide, nil
-	return w.s.engine.PutCustomers(ctx, []domain.Customer{*cust}, w.s.now())
+	_, err = w.s.engine.StoreCustomers(ctx, []domain.Customer{*cust}, w.s.now(), callbackSource)
+	return err
 }
+
+// callbackSource is where merges a callback makes say they came from.
+const callbackSource = "wecom callback"

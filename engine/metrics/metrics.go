@@ -23,6 +23,7 @@ type Metrics struct {
 	runDuration *prometheus.HistogramVec
 	matches     *prometheus.CounterVec
 	events      *prometheus.CounterVec
+	merges      prometheus.Counter
 	fileErrors  *prometheus.GaugeVec
 	reloadOK    prometheus.Gauge
 	reloadTime  prometheus.Gauge
@@ -54,6 +55,10 @@ func New() *Metrics {
 			Name: "koi_events_ingested_total",
 			Help: "Events received, by result: inserted, duplicate (an id already stored) or rejected.",
 		}, []string{"result"}),
+		merges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "koi_customers_merged_total",
+			Help: "Customers merged into another because a record linked them (one identity on both).",
+		}),
 		fileErrors: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "koi_playbook_load_errors",
 			Help: "Errors in a playbook file's latest content, by file; while above 0 the file's previous version keeps running.",
@@ -76,7 +81,7 @@ func New() *Metrics {
 		Help:    "Wall time of one delivery attempt, by job kind.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"kind"})
-	m.reg.MustRegister(m.runs, m.runDuration, m.matches, m.events, m.fileErrors, m.reloadOK, m.reloadTime, m.deliveries, m.deliveryDur,
+	m.reg.MustRegister(m.runs, m.runDuration, m.matches, m.events, m.merges, m.fileErrors, m.reloadOK, m.reloadTime, m.deliveries, m.deliveryDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -116,6 +121,9 @@ func (m *Metrics) EventsAdded(inserted, duplicates, rejected int) {
 	m.events.WithLabelValues("duplicate").Add(float64(duplicates))
 	m.events.WithLabelValues("rejected").Add(float64(rejected))
 }
+
+// CustomersMerged counts merges.
+func (m *Metrics) CustomersMerged(n int) { m.merges.Add(float64(n)) }
 
 // JobDelivered counts a delivery attempt's outcome and its duration.
 func (m *Metrics) JobDelivered(j *domain.Job, state domain.JobState, took time.Duration) {

@@ -22,14 +22,13 @@ func (d *DB) UpsertCustomers(ctx context.Context, cs []domain.Customer, now time
 
 // PutCustomers inserts or replaces customers in one transaction and returns
 // the pond version it committed.
-func (d *DB) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) (_ int64, err error) {
-	defer unavailableOn(&err)
-	tx, end, err := d.beginWrite(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
-	}
-	defer end()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO customers (`+customerColumns+`, updated_at)
+func (d *DB) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Time) (int64, error) {
+	res, err := d.StoreCustomers(ctx, domain.CustomerBatch{Customers: cs, Now: now})
+	return res.Version, err
+}
+
+// upsertSQL inserts a customer or replaces the stored one's fields.
+var upsertSQL = `INSERT INTO customers (` + customerColumns + `, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
 			wecom_id = excluded.wecom_id, tier = excluded.tier, tags = excluded.tags, attrs = excluded.attrs,
@@ -40,61 +39,115 @@ func (d *DB) PutCustomers(ctx context.Context, cs []domain.Customer, now time.Ti
 			-- unsubscribe). DELETE /customers/{id}/opt_out/{channel} does.
 			-- More than MaxOptOuts channels is every channel, as
 			-- profile.UnionOptOut has it.
-			opt_out = (SELECT CASE WHEN count(*) > `+strconv.Itoa(domain.MaxOptOuts)+` THEN '["*"]' ELSE json_group_array(value) END
+			opt_out = (SELECT CASE WHEN count(*) > ` + strconv.Itoa(domain.MaxOptOuts) + ` THEN '["*"]' ELSE json_group_array(value) END
 				FROM (SELECT value FROM json_each(customers.opt_out)
-				UNION SELECT value FROM json_each(excluded.opt_out) ORDER BY value))`)
+				UNION SELECT value FROM json_each(excluded.opt_out) ORDER BY value))`
+
+// StoreCustomers inserts or replaces customers in one transaction, with
+// their identities. A record whose id was merged into another customer
+// updates that one, as a merge would (see merge.go); a record naming an
+// identity of another customer merges the two. Nothing of the batch is
+// written unless all of it is.
+func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ domain.StoredCustomers, err error) {
+	defer unavailableOn(&err)
+	out := domain.StoredCustomers{IDs: make([]string, len(b.Customers))}
+	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("prepare upsert customer: %w", err)
+		return out, fmt.Errorf("begin: %w", err)
+	}
+	defer end()
+	st, err := tx.PrepareContext(ctx, upsertSQL)
+	if err != nil {
+		return out, fmt.Errorf("prepare upsert customer: %w", err)
 	}
 	defer st.Close()
-	ids := make([]string, len(cs))
-	for i := range cs {
-		ids[i] = cs[i].ID
+	ids := make([]string, len(b.Customers))
+	for i := range b.Customers {
+		ids[i] = b.Customers[i].ID
 	}
 	if err := dropChanges(ctx, tx, ids); err != nil {
-		return 0, err
+		return out, err
 	}
-	for i := range cs {
-		c := &cs[i]
-		tags, attrs := "[]", "{}"
-		if len(c.Tags) > 0 {
-			b, _ := json.Marshal(c.Tags)
-			tags = string(b)
+	m := &merger{ctx: ctx, tx: tx, now: b.Now, tiers: b.Tiers, source: b.Source, upsert: st, aliases: map[string]string{}}
+	if err := m.anyAliases(); err != nil {
+		return out, err
+	}
+	for i := range b.Customers {
+		c := b.Customers[i]
+		if c.JoinedAt.IsZero() {
+			c.JoinedAt = b.Now
 		}
-		if len(c.Attrs) > 0 {
-			b, err := json.Marshal(c.Attrs)
-			if err != nil {
-				return 0, fmt.Errorf("customer %s: attrs: %w", c.ID, err)
+		target, err := m.canonical(c.ID)
+		if err != nil {
+			return out, err
+		}
+		if target == c.ID {
+			err = upsertCustomer(ctx, st, &c, b.Now)
+		} else {
+			// A merged id: the record adds to its survivor as a merge
+			// would, instead of replacing it.
+			var s domain.Customer
+			if s, err = m.readNow(target); err == nil {
+				merged := combine(s, c, b.Tiers)
+				err = m.put(&merged)
 			}
-			attrs = string(b)
 		}
-		optOut := "[]"
-		if len(c.OptOut) > 0 {
-			b, _ := json.Marshal(profile.UnionOptOut(nil, c.OptOut))
-			optOut = string(b)
+		if err != nil {
+			return out, err
 		}
-		joined := c.JoinedAt
-		if joined.IsZero() {
-			joined = now
-		}
-		if _, err := st.ExecContext(ctx, c.ID, c.Name, c.Phone, c.Email, c.WeComID, c.Tier, tags, attrs,
-			boolInt(c.Member), ms(joined), c.Birthday, c.Guide, optOut, ms(now)); err != nil {
-			return 0, fmt.Errorf("upsert customer %s: %w", c.ID, err)
-		}
-		// In the customer's transaction: a conflict writes nothing of
+		// In the customer's transaction: a failure writes nothing of
 		// the batch.
-		if err := linkIdentities(ctx, tx, c.ID, c.Identities, now); err != nil {
-			return 0, err
+		if out.IDs[i], err = m.link(target, c.Identities); err != nil {
+			return out, err
 		}
 	}
-	version, err := bumpVersion(ctx, tx)
-	if err != nil {
-		return 0, err
+	for i := range out.IDs {
+		// A later record may have merged an earlier one's customer.
+		if s, ok := m.aliases[out.IDs[i]]; ok {
+			out.IDs[i] = s
+		}
+	}
+	if err := m.moveEvents(); err != nil {
+		return out, err
+	}
+	out.Merges = m.merges
+	if out.Version, err = bumpVersion(ctx, tx); err != nil {
+		return out, err
 	}
 	if err := d.commit(tx); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		return out, fmt.Errorf("commit: %w", err)
 	}
-	return version, nil
+	return out, nil
+}
+
+// upsertCustomer writes c with the prepared upsertSQL.
+func upsertCustomer(ctx context.Context, st *sql.Stmt, c *domain.Customer, now time.Time) error {
+	tags, attrs := "[]", "{}"
+	if len(c.Tags) > 0 {
+		b, _ := json.Marshal(c.Tags)
+		tags = string(b)
+	}
+	if len(c.Attrs) > 0 {
+		b, err := json.Marshal(c.Attrs)
+		if err != nil {
+			return fmt.Errorf("customer %s: attrs: %w", c.ID, err)
+		}
+		attrs = string(b)
+	}
+	optOut := "[]"
+	if len(c.OptOut) > 0 {
+		b, _ := json.Marshal(profile.UnionOptOut(nil, c.OptOut))
+		optOut = string(b)
+	}
+	joined := c.JoinedAt
+	if joined.IsZero() {
+		joined = now
+	}
+	if _, err := st.ExecContext(ctx, c.ID, c.Name, c.Phone, c.Email, c.WeComID, c.Tier, tags, attrs,
+		boolInt(c.Member), ms(joined), c.Birthday, c.Guide, optOut, ms(now)); err != nil {
+		return fmt.Errorf("upsert customer %s: %w", c.ID, err)
+	}
+	return nil
 }
 
 // InsertEvents stores events in one transaction, idempotently: an event whose
@@ -143,7 +196,9 @@ func scanCustomer(row interface{ Scan(...any) error }) (domain.Customer, error) 
 
 // GetCustomer reads one stored customer.
 func (d *DB) GetCustomer(ctx context.Context, id string) (*domain.Customer, error) {
-	c, err := scanCustomer(d.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers_now WHERE id = ?`, id))
+	// A merged id reads its survivor.
+	c, err := scanCustomer(d.db.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers_now
+		WHERE id = coalesce((SELECT customer_id FROM customer_aliases WHERE alias = ?1), ?1)`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", id)}
 	}

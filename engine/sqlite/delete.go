@@ -10,7 +10,7 @@ import (
 // DeleteCustomer deletes a customer on their request (PIPL, GDPR): the
 // customer row, their events, coupons, fires, pending changes and outbox
 // jobs (a message names them), guides' tasks about them, where they are in
-// journeys, and their events' ids
+// journeys, their identities, aliases and merges, and their events' ids
 // from the id index, in one transaction. Runs keep their counts, which
 // name no one.
 //
@@ -24,6 +24,10 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer end()
+	// A merged id names its survivor: the person asking is the same.
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT customer_id FROM customer_aliases WHERE alias = ?1), ?1)`, id).Scan(&id); err != nil {
+		return 0, fmt.Errorf("read alias: %w", err)
+	}
 	var exists int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE id = ?`, id).Scan(&exists); err != nil {
 		return 0, fmt.Errorf("read customer: %w", err)
@@ -94,6 +98,11 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 	for _, q := range []string{`DELETE FROM coupons WHERE customer_id = ?`, `DELETE FROM customer_changes WHERE customer_id = ?`,
 		`DELETE FROM jobs WHERE customer_id = ?`, `DELETE FROM tasks WHERE customer_id = ?`, `DELETE FROM contacts WHERE customer_id = ?`,
 		`DELETE FROM held_fires WHERE customer_id = ?`, `DELETE FROM journey_state WHERE customer_id = ?`, `DELETE FROM identities WHERE customer_id = ?`,
+		// Their merges name them and their other ids (and the identity
+		// that linked them): gone too, with the aliases.
+		`DELETE FROM merges WHERE survivor = ?1 OR merged IN (SELECT alias FROM customer_aliases WHERE customer_id = ?1)
+			OR survivor IN (SELECT alias FROM customer_aliases WHERE customer_id = ?1)`,
+		`DELETE FROM customer_aliases WHERE customer_id = ?`,
 		`DELETE FROM customers WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return 0, fmt.Errorf("delete customer: %w", err)

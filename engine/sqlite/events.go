@@ -124,6 +124,25 @@ func knownOnly(ctx context.Context, tx *sql.Tx, evs []domain.Event, todo []int, 
 			exists[k] = stored[id]
 		}
 	}
+	// An id merged into another customer is an alias: the event is the
+	// survivor's (the pond has only them).
+	var unknown []string
+	for k, id := range ids {
+		if !exists[k] {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		survivors, err := aliasesOf(ctx, tx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range todo {
+			if s, ok := survivors[ids[k]]; ok && !exists[k] {
+				evs[i].CustomerID, exists[k] = s, true
+			}
+		}
+	}
 	kept := todo[:0]
 	for k, i := range todo {
 		if exists[k] {
@@ -136,6 +155,25 @@ func knownOnly(ctx context.Context, tx *sql.Tx, evs []domain.Event, todo []int, 
 		out.ItemErrs[i] = &domain.Error{Code: domain.EInvalid, Field: "customer_id", Message: fmt.Sprintf("unknown customer %q", evs[i].CustomerID)}
 	}
 	return kept, nil
+}
+
+// aliasesOf returns the survivors of those of ids that are aliases.
+func aliasesOf(ctx context.Context, tx *sql.Tx, ids []string) (map[string]string, error) {
+	enc, _ := json.Marshal(ids)
+	rows, err := tx.QueryContext(ctx, `SELECT alias, customer_id FROM customer_aliases WHERE alias IN (SELECT value FROM json_each(?))`, string(enc))
+	if err != nil {
+		return nil, fmt.Errorf("read aliases: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var a, c string
+		if err := rows.Scan(&a, &c); err != nil {
+			return nil, fmt.Errorf("read aliases: %w", err)
+		}
+		out[a] = c
+	}
+	return out, rows.Err()
 }
 
 // storedCustomers returns which of ids are stored customers.

@@ -10,51 +10,87 @@ import (
 	"github.com/koihq/koi/engine/domain"
 )
 
-// LinkIdentities gives the customer identities (normalised), at at, in one
-// transaction: all of them or none. An identity the customer has already
-// is left as it is; one another customer has is a conflict naming both,
-// and nothing is written.
-func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time) error {
-	if len(ids) == 0 {
-		return nil
-	}
+// LinkIdentities gives the customer (or the one its id was merged into)
+// identities (normalised), at at, in one transaction: all of them or
+// none. An identity the customer has already is left as it is; one
+// another customer has merges the two (see merge.go).
+func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string) (_ domain.StoredCustomers, err error) {
+	defer unavailableOn(&err)
+	out := domain.StoredCustomers{IDs: []string{customerID}}
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
-		return fmt.Errorf("link identities: %w", err)
+		return out, fmt.Errorf("link identities: %w", err)
 	}
 	defer end()
+	st, err := tx.PrepareContext(ctx, upsertSQL)
+	if err != nil {
+		return out, fmt.Errorf("prepare upsert customer: %w", err)
+	}
+	defer st.Close()
+	m := &merger{ctx: ctx, tx: tx, now: at, tiers: tiers, source: source, upsert: st, aliases: map[string]string{}}
+	if err := m.anyAliases(); err != nil {
+		return out, err
+	}
+	target, err := m.canonical(customerID)
+	if err != nil {
+		return out, err
+	}
 	var known int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE id = ?`, customerID).Scan(&known); err != nil {
-		return fmt.Errorf("link identities: %w", err)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE id = ?`, target).Scan(&known); err != nil {
+		return out, fmt.Errorf("link identities: %w", err)
 	}
 	if known == 0 {
-		return &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", customerID)}
+		return out, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", customerID)}
 	}
-	if err := linkIdentities(ctx, tx, customerID, ids, at); err != nil {
-		return err
+	if out.IDs[0], err = m.link(target, ids); err != nil {
+		return out, err
 	}
-	return d.commit(tx)
-}
-
-// linkIdentities gives the customer identities in tx; one another
-// customer has is a conflict naming both.
-func linkIdentities(ctx context.Context, tx *sql.Tx, customerID string, ids []domain.Identity, at time.Time) error {
-	for _, id := range ids {
-		kind, value := id.Key()
-		var owner string
-		switch err := tx.QueryRowContext(ctx, `SELECT customer_id FROM identities WHERE kind = ? AND value = ?`, kind, value).Scan(&owner); {
-		case err == sql.ErrNoRows:
-			if _, err := tx.ExecContext(ctx, `INSERT INTO identities (kind, value, customer_id, added_at) VALUES (?, ?, ?, ?)`, kind, value, customerID, ms(at)); err != nil {
-				return fmt.Errorf("link identities: %w", err)
-			}
-		case err != nil:
-			return fmt.Errorf("link identities: %w", err)
-		case owner != customerID:
-			return &domain.Error{Code: domain.EConflict, Field: "identities",
-				Message: fmt.Sprintf("%s %s is customer %s's, not %s's (koi does not merge customers yet)", id.Kind, id.Value, owner, customerID)}
+	if err := m.moveEvents(); err != nil {
+		return out, err
+	}
+	out.Merges = m.merges
+	if len(m.merges) > 0 {
+		// Merges change customers: the pond moves.
+		if out.Version, err = bumpVersion(ctx, tx); err != nil {
+			return out, err
 		}
 	}
-	return nil
+	return out, d.commit(tx)
+}
+
+// link gives customer id identities (normalised) and returns who id is
+// after: an identity another customer has merges the two, and the older
+// of them is who the rest go to.
+func (m *merger) link(id string, ids []domain.Identity) (string, error) {
+	for _, ident := range ids {
+		kind, value := ident.Key()
+		var owner string
+		switch err := m.tx.QueryRowContext(m.ctx, `SELECT customer_id FROM identities WHERE kind = ? AND value = ?`, kind, value).Scan(&owner); {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return "", fmt.Errorf("link identities: %w", err)
+		}
+		if owner == "" && kind == domain.IdentityWeComExtID {
+			// A customer's wecom_id names them too (ResolveIdentities):
+			// id's own first, else the oldest other's.
+			err := m.tx.QueryRowContext(m.ctx, `SELECT id FROM customers WHERE wecom_id = ? AND wecom_id != ''
+				ORDER BY id != ?, joined_at, id LIMIT 1`, value, id).Scan(&owner)
+			if err != nil && err != sql.ErrNoRows {
+				return "", fmt.Errorf("link identities: %w", err)
+			}
+		}
+		if owner != "" && owner != id {
+			var err error
+			if id, err = m.merge(id, owner, ident); err != nil {
+				return "", err
+			}
+		}
+		if _, err := m.tx.ExecContext(m.ctx, `INSERT INTO identities (kind, value, customer_id, added_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (kind, value) DO NOTHING`, kind, value, id, ms(m.now)); err != nil {
+			return "", fmt.Errorf("link identities: %w", err)
+		}
+	}
+	return id, nil
 }
 
 // ResolveIdentities returns the customer of each identity (normalised),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -102,19 +101,9 @@ func TestJourneySurvivesKill(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	midPass := 0 // kills that left customers at different places
 	for life := range 8 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		// Each life starts 40 minutes of journey time later, so each has
 		// steps to take: entry and hello, gift at 2 h, bye at 4 h.
-		cmd.Env = append(os.Environ(), journeyChildEnv+"="+path+","+strconv.Itoa(40*life))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, stdout, stderr := startChild(t, journeyChildEnv, path+","+strconv.Itoa(40*life))
 		sc := bufio.NewScanner(stdout)
 		// Kill after some batches of steps, counted (a slow machine or
 		// -race must not make the test vacuous), at a random moment after.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -23,7 +24,7 @@ import (
 const ingestChildEnv = "KOI_TEST_INGEST_CHILD"
 
 func TestMain(m *testing.M) {
-	for env, child := range map[string]func(string) error{ingestChildEnv: ingestChild, journeyChildEnv: journeyChild} {
+	for env, child := range map[string]func(string) error{ingestChildEnv: ingestChild, journeyChildEnv: journeyChild, mergeChildEnv: mergeChild} {
 		if spec := os.Getenv(env); spec != "" {
 			if err := child(spec); err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -33,6 +34,25 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// startChild starts the test binary as the child that env's value
+// selects (see TestMain), with its standard output to read and its
+// standard error collected.
+func startChild(t *testing.T, env, spec string) (*exec.Cmd, io.Reader, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+spec)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdout, stderr
 }
 
 const killBatch = 20
@@ -93,17 +113,7 @@ func TestEventIDsSurviveKill(t *testing.T) {
 	acked := map[int]int{} // life -> batches acknowledged
 	leftovers := 0
 	for life := 0; life < 6; life++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), ingestChildEnv+"="+path+","+strconv.Itoa(life))
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, stdout, stderr := startChild(t, ingestChildEnv, path+","+strconv.Itoa(life))
 		lines := make(chan string)
 		go func() {
 			sc := bufio.NewScanner(stdout)
