@@ -546,10 +546,11 @@ func generateBenchPond(ctx context.Context, path string, customers int, seed uin
 	}
 	defer db.Close()
 	bar := newBar(customers, "generating pond", progress)
-	_, events, err := seedDemo(ctx, db, demo.Generator{Seed: seed, Anchor: benchAnchor, UniqueAttrs: true}, customers, bar)
+	seeded, err := seedDemo(ctx, db, demo.Generator{Seed: seed, Anchor: benchAnchor, UniqueAttrs: true}, customers, bar)
 	if err != nil {
 		return 0, err
 	}
+	events := seeded.events
 	// Fold the WAL into the database file, so a file copy is the database.
 	if _, err := db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -74,11 +75,11 @@ have it open meanwhile.`,
 				return &exitError{code: exitFailed, err: fmt.Errorf("%s already holds a pond (%s); koi demo fills only an empty database, so nothing was changed: "+
 					"--replace deletes everything in it and starts over, --db names another file", g.db, describeContents(before))}
 			}
-			gen := demo.Generator{Seed: seed, Anchor: start}
-			var n, events int
+			gen := demo.Generator{Seed: seed, Anchor: start, Identities: true}
+			var seeded seededPond
 			fill := func(db *sqlite.DB) error {
 				var err error
-				n, events, err = seedDemo(cmd.Context(), db, gen, customers, newBar(customers, "generating pond", cmd.ErrOrStderr()))
+				seeded, err = seedDemo(cmd.Context(), db, gen, customers, newBar(customers, "generating pond", cmd.ErrOrStderr()))
 				return err
 			}
 			if before.Empty() {
@@ -94,8 +95,8 @@ have it open meanwhile.`,
 			} else if err := sqlite.Replace(cmd.Context(), g.db, fill); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "demo pond in %s: %d customers, %d events (seed %d, anchored at %s)\n",
-				g.db, n, events, seed, start.Format("2006-01-02"))
+			fmt.Fprintf(cmd.OutOrStdout(), "demo pond in %s: %s (seed %d, anchored at %s)\n",
+				g.db, seeded, seed, start.Format("2006-01-02"))
 			if !before.Empty() {
 				fmt.Fprintf(cmd.OutOrStdout(), "it replaced the database's previous contents (%s)\n", describeContents(before))
 			}
@@ -173,9 +174,27 @@ func describeContents(c sqlite.Contents) string {
 		plural(c.Fires, "fire"), plural(c.Runs, "run"), plural(c.Jobs, "outbox job"))
 }
 
+// seededPond is what seedDemo wrote.
+type seededPond struct {
+	customers, events int
+	// merges counts the mini-program sign-ups merged into their
+	// customers (a generator with identities only).
+	merges int
+}
+
+// String says it for a person.
+func (p seededPond) String() string {
+	s := fmt.Sprintf("%d customers, %d events", p.customers, p.events)
+	if p.merges > 0 {
+		s += fmt.Sprintf("; %d mini-program sign-ups merged into their customers by phone (koi merges)", p.merges)
+	}
+	return s
+}
+
 // seedDemo writes n demo customers, generated on all cores while the
-// previous batch is written.
-func seedDemo(ctx context.Context, db *sqlite.DB, d demo.Generator, n int, bar *progressbar.ProgressBar) (int, int, error) {
+// previous batch is written; with identities, then the mini-program's
+// sign-ups and the phone sync that merges them into their customers.
+func seedDemo(ctx context.Context, db *sqlite.DB, d demo.Generator, n int, bar *progressbar.ProgressBar) (seededPond, error) {
 	total := 0
 	now := time.Now()
 	err := d.Generate(ctx, n, 5000, runtime.GOMAXPROCS(0), func(b demo.Batch) error {
@@ -192,14 +211,42 @@ func seedDemo(ctx context.Context, db *sqlite.DB, d demo.Generator, n int, bar *
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return seededPond{}, err
+	}
+	out := seededPond{customers: n, events: total}
+	if d.Identities && n > 0 {
+		if out.merges, err = seedSignUps(ctx, db, d.SignUps(n, max(1, n/1000)), now); err != nil {
+			return seededPond{}, err
+		}
+		out.events += max(1, n/1000)
 	}
 	// Leave the event id index settled, as a database at rest has it: a
 	// merge cut short by closing would be redone by the next process that
 	// opens the pond, in the background of whatever it does.
 	if err := db.CompactEventIDs(ctx); err != nil {
-		return 0, 0, err
+		return seededPond{}, err
 	}
 	_ = bar.Finish()
-	return n, total, nil
+	return out, nil
+}
+
+// seedSignUps stores the mini-program's sign-ups with their orders, then
+// its phone sync, which merges each into the customer with that phone.
+func seedSignUps(ctx context.Context, db *sqlite.DB, ups []demo.SignUp, now time.Time) (int, error) {
+	var cs, links []domain.Customer
+	var evs []domain.Event
+	for _, u := range ups {
+		cs, links, evs = append(cs, u.Customer), append(links, u.Link), append(evs, u.Events...)
+	}
+	if _, err := db.StoreCustomers(ctx, domain.CustomerBatch{Customers: cs, Now: now, Source: "demo mini-program sign-ups"}); err != nil {
+		return 0, err
+	}
+	if _, bad, err := db.InsertEvents(ctx, evs); err != nil || len(bad) > 0 {
+		return 0, fmt.Errorf("demo sign-ups' orders: %v %v", err, bad)
+	}
+	res, err := db.StoreCustomers(ctx, domain.CustomerBatch{Customers: links, Now: now, Source: "demo mini-program phone sync"})
+	if err != nil {
+		return 0, err
+	}
+	return len(res.Merges), nil
 }

@@ -76,11 +76,11 @@ func startDemo(ctx context.Context, a *app, path string, out io.Writer) (apikey.
 		return apikey.Key{}, err
 	}
 	if customers == 0 {
-		n, events, err := seedDemo(ctx, a.db, demo.Generator{Seed: 1, Anchor: time.Now().In(a.cfg.location)}, 10000, newBar(10000, "generating demo pond", os.Stderr))
+		seeded, err := seedDemo(ctx, a.db, demo.Generator{Seed: 1, Anchor: time.Now().In(a.cfg.location), Identities: true}, 10000, newBar(10000, "generating demo pond", os.Stderr))
 		if err != nil {
 			return apikey.Key{}, err
 		}
-		fmt.Fprintf(out, "demo pond in %s: %d customers, %d events\n", path, n, events)
+		fmt.Fprintf(out, "demo pond in %s: %s\n", path, seeded)
 	}
 	secret, err := newKeySecret()
 	if err != nil {

@@ -118,6 +118,7 @@ func newRoot(register ...func(*actions.Registry)) *cobra.Command {
 		newKeyCmd(),
 		newBackupCmd(g),
 		newJobsCmd(g),
+		newMergesCmd(g),
 		newDecideCmd(g, "approve"),
 		newDecideCmd(g, "reject"),
 		newReportCmd(g),

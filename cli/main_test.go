@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/koihq/koi/engine/domain"
+
 	"github.com/koihq/koi/engine/sqlite"
 )
 
@@ -75,7 +77,7 @@ func mustKoi(t *testing.T, args ...string) result {
 	return r
 }
 
-func query(t *testing.T, db, q string) int {
+func query(t *testing.T, db, q string, args ...any) int {
 	t.Helper()
 	d, err := sql.Open("sqlite", sqlite.DSN(db))
 	if err != nil {
@@ -83,7 +85,7 @@ func query(t *testing.T, db, q string) int {
 	}
 	defer d.Close()
 	var n int
-	if err := d.QueryRow(q).Scan(&n); err != nil {
+	if err := d.QueryRow(q, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n
@@ -117,8 +119,23 @@ const at = "2026-06-18T10:00:00+08:00"
 func TestDemoRunAndRerun(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "koi.db")
 	r := mustKoi(t, "--db", db, "demo", "--customers", "2000", "--seed", "7", "--at", "2026-06-18")
-	if !strings.Contains(r.stdout, "2000 customers") {
+	if !strings.Contains(r.stdout, "2000 customers") || !strings.Contains(r.stdout, "2 mini-program sign-ups merged into their customers by phone") {
 		t.Errorf("demo said: %s", r.stdout)
+	}
+	// The demo's customers have several identities, and two merges
+	// happened: each sign-up's order is now its customer's.
+	if n := query(t, db, `SELECT count(*) FROM (SELECT customer_id FROM identities GROUP BY customer_id HAVING count(*) >= 3)`); n < 500 {
+		t.Errorf("%d demo customers with three identities or more", n)
+	}
+	r = mustKoi(t, "--db", db, "merges", "--json")
+	var merges []domain.Merge
+	if err := json.Unmarshal([]byte(r.stdout), &merges); err != nil || len(merges) != 2 || merges[0].Moved["events"] != 1 {
+		t.Fatalf("merges: %v\n%s", err, r.stdout)
+	}
+	for _, m := range merges {
+		if n := query(t, db, `SELECT count(*) FROM events WHERE customer_id = ? AND order_id LIKE 'mp-o%'`, m.Survivor); n != 1 {
+			t.Errorf("%s has %d mini-program orders after merging %s, want 1", m.Survivor, n, m.Merged)
+		}
 	}
 	mustKoi(t, "--db", db, "check", "examples/playbooks")
 
@@ -422,6 +439,15 @@ func TestImportByIdentity(t *testing.T) {
 	}
 	if n := query(t, db, `SELECT count(*) FROM customer_aliases WHERE alias = 'u2' AND customer_id = 'u1'`); n != 1 {
 		t.Error("u2 is not an alias of u1")
+	}
+	r = mustKoi(t, "--db", db, "merges")
+	if !strings.Contains(r.stdout, "u2      u1    phone +8613800138000  import customers.jsonl") {
+		t.Errorf("koi merges:\n%s", r.stdout)
+	}
+	r = mustKoi(t, "--db", db, "merges", "--customer", "u2", "--json")
+	var ms []domain.Merge
+	if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil || len(ms) != 1 || ms[0].Survivor != "u1" || ms[0].Moved["events"] != 0 {
+		t.Errorf("koi merges --customer u2 --json: %v\n%s", err, r.stdout)
 	}
 }
 

@@ -915,3 +915,34 @@ func TestCustomerPageShowsJourneys(t *testing.T) {
 		t.Errorf("the playbooks page does not show the journey:\n%s", page)
 	}
 }
+
+// A customer's page shows their identities, the ids merged into them and
+// the merges; the page of a merged id is the survivor's, explain included.
+func TestCustomerPageShowsMerges(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := domain.Identity{Kind: domain.IdentityUnionID, Value: "oU-merge"}
+	for _, id := range []string{"c0000003", "mp-1"} {
+		c := domain.Customer{ID: id, Identities: []domain.Identity{u}}
+		if id == "c0000003" {
+			got, err := f.e.Customer(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c = *got
+			c.Identities = []domain.Identity{u}
+		}
+		if _, err := f.e.StoreCustomers(ctx, []domain.Customer{c}, anchor, "import mini.jsonl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := f.client()
+	f.signIn(c, marketerSecret)
+	f.get(c, "/lang/en?back=/")
+	_, page := f.get(c, "/customers/mp-1?explain=recall/lapsed")
+	for _, want := range []string{"<h1>c0000003", `<th>unionid</th><td>oU-merge</td>`, `<code>mp-1</code>`, `<tr data-merged="mp-1">`, "import mini.jsonl", `id="verdict"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the merged id's page lacks %q:\n%s", want, page)
+		}
+	}
+}

@@ -143,6 +143,7 @@ func (s *server) customerPage(w http.ResponseWriter, r *http.Request, v *view) {
 		s.storeFailure(w, r, v, err)
 		return
 	}
+	id = cv.Customer.ID // a merged id shows the customer it was merged into
 	d := &customerData{View: cv, Explain: r.URL.Query().Get("explain")}
 	for name, val := range cv.Profile {
 		d.Values = append(d.Values, nameValue{name, formatValue(val)})

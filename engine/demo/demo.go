@@ -28,7 +28,17 @@ type Generator struct {
 	// ids: what a pond's memory must hold. The rest of the pond is the
 	// same with or without it.
 	UniqueAttrs bool
+	// Identities gives customers the names other systems know them by
+	// (DESIGN §11): a phone (unique, also their contact phone), a unionid
+	// for half of them, a mini-program openid for a third, a member
+	// number for members. koi demo sets it; the bench's pond is the same
+	// without.
+	Identities bool
 }
+
+// MiniProgramApp is the demo mini-program's app id: its openids are
+// identities of this app.
+const MiniProgramApp = "wxdemominiapp0001"
 
 var (
 	demoSurnames = []string{"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "林"}
@@ -62,6 +72,9 @@ func (d Generator) Customer(i int) (domain.Customer, []domain.Event) {
 	}
 	if r.Float64() < 0.6 {
 		c.WeComID = fmt.Sprintf("wm%012x", r.Uint64()&0xffffffffffff)
+	}
+	if d.Identities {
+		d.identify(&c, i)
 	}
 	if r.Float64() < 0.7 {
 		born := time.Date(1970+r.IntN(36), 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, r.IntN(365))
@@ -150,6 +163,57 @@ func (d Generator) Customer(i int) (domain.Customer, []domain.Event) {
 	}
 	slices.SortStableFunc(evs, func(a, b domain.Event) int { return a.At.Compare(b.At) })
 	return c, evs
+}
+
+// identify gives customer i their identities, normalised (the store takes
+// them as they are), from values of its own (not the customer's random
+// stream, which stays the pond's with or without).
+func (d Generator) identify(c *domain.Customer, i int) {
+	c.Phone = demoPhone(i)
+	c.Identities = []domain.Identity{{Kind: domain.IdentityPhone, Value: "+86" + c.Phone}}
+	if i%2 == 0 {
+		c.Identities = append(c.Identities, domain.Identity{Kind: domain.IdentityUnionID, Value: fmt.Sprintf("oUdemo%08d", i)})
+	}
+	if i%3 == 0 {
+		c.Identities = append(c.Identities, domain.Identity{Kind: domain.IdentityOpenID, App: MiniProgramApp, Value: fmt.Sprintf("oMdemo%08d", i)})
+	}
+	if c.Member {
+		c.Identities = append(c.Identities, domain.Identity{Kind: domain.IdentityMemberNo, Value: fmt.Sprintf("M%08d", i)})
+	}
+}
+
+// demoPhone is customer i's phone: a mainland mobile number of its own.
+func demoPhone(i int) string { return fmt.Sprintf("139%08d", i%100_000_000) }
+
+// SignUp is a customer as the demo mini-program first knows them: a new
+// customer of its own, by openid, with an order placed there; Link is
+// the record its phone sync sends later, naming the phone of a customer
+// already in the pond, which makes koi merge the two.
+type SignUp struct {
+	Customer domain.Customer
+	Events   []domain.Event
+	Link     domain.Customer
+}
+
+// SignUps returns count mini-program sign-ups of customers of a pond of
+// n (spread over it), each joining and ordering in the last fortnight.
+func (d Generator) SignUps(n, count int) []SignUp {
+	d.Anchor = d.Anchor.Truncate(24 * time.Hour)
+	out := make([]SignUp, 0, count)
+	for k := range min(count, n) {
+		i := (k*7919 + 13) % n
+		r := rand.New(rand.NewPCG(d.Seed^0x5eed, uint64(k)+1))
+		id := fmt.Sprintf("mp%06d", k)
+		openid := domain.Identity{Kind: domain.IdentityOpenID, App: MiniProgramApp, Value: fmt.Sprintf("oMsign%06d", k)}
+		joined := d.Anchor.Add(-time.Duration(24+r.IntN(13*24)) * time.Hour)
+		c := domain.Customer{ID: id, JoinedAt: joined, Tags: []string{"小程序"}, Identities: []domain.Identity{openid}}
+		order := domain.Event{ID: fmt.Sprintf("%s-o1", id), CustomerID: id, Type: domain.EventOrder,
+			At: joined.Add(time.Duration(r.IntN(20)) * time.Hour), AmountFen: int64(99+r.IntN(200)) * 100, OrderID: fmt.Sprintf("mp-o%06d", k)}
+		link := domain.Customer{ID: id, JoinedAt: joined, Tags: []string{"小程序"},
+			Identities: []domain.Identity{openid, {Kind: domain.IdentityPhone, Value: "+86" + demoPhone(i)}}}
+		out = append(out, SignUp{Customer: c, Events: []domain.Event{order}, Link: link})
+	}
+	return out
 }
 
 // Batch is a run of consecutive customers, [Lo, Hi), with their events.
