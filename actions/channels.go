@@ -79,3 +79,31 @@ type WorkerContext struct {
 	// Channels are the configured channels by name, opened.
 	Channels map[string]Channel
 }
+
+// TagSyncKind is the kind of the jobs that keep a channel's tags of a
+// customer in step with koi's (TagSyncer).
+const TagSyncKind = "tag_sync"
+
+// TagSyncer is a channel that shows koi's tags in its own system: WeCom
+// marks corp tags (企业标签) on the contact, so that guides see them in
+// their client. TagMap names, for each koi tag it syncs, the tag in the
+// channel's system; when a fire adds or removes one of those tags, koi
+// enqueues a TagSyncKind job in the fire's transaction, and its worker
+// calls MarkTags with the remote tags to add and to remove.
+type TagSyncer interface {
+	Channel
+	// TagMap maps koi tags to the channel's tag ids. It is read when
+	// koi starts, from the decoded configuration (before Open).
+	TagMap() map[string]string
+	// MarkTags adds and removes the channel's tags on the customer's
+	// contact, following Worker's error contract.
+	MarkTags(ctx context.Context, to Contact, add, remove []string) error
+}
+
+// TagSyncPayload is a TagSyncKind job's payload: the channel's tag ids
+// to add and to remove.
+type TagSyncPayload struct {
+	Channel string   `json:"channel"`
+	Add     []string `json:"add,omitempty"`
+	Remove  []string `json:"remove,omitempty"`
+}

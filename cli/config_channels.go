@@ -85,11 +85,14 @@ func (c *config) openChannel(reg *actions.Registry, oc actions.OpenContext, name
 // policy obeys, from the configured channels: each channel's message
 // shape (WeCom: 4000 bytes of text, 9 attachments, batched per guide), its
 // limit per customer (WeCom's monthly mass messages) and the customer
-// field it reaches customers by (WeCom: wecom_id).
+// field it reaches customers by (WeCom: wecom_id), and the tags it shows
+// in its own system (WeCom: corp tags).
 type channelTraits struct {
 	shapes    map[string]actions.MessageShape
 	limits    map[string]actions.CustomerLimiter
 	addresses map[string]string
+	// tagSync maps, per channel that syncs tags, koi tags to its own.
+	tagSync map[string]map[string]string
 }
 
 // channelTraits decodes the configured channels, without opening them (no
@@ -110,6 +113,12 @@ func (c *config) channelTraits(reg *actions.Registry) channelTraits {
 		}
 		if a, ok := ch.(actions.Addressed); ok {
 			tr.addresses[name] = a.AddressField()
+		}
+		if ts, ok := ch.(actions.TagSyncer); ok && len(ts.TagMap()) > 0 && reg.HasWorker(actions.TagSyncKind) {
+			if tr.tagSync == nil {
+				tr.tagSync = map[string]map[string]string{}
+			}
+			tr.tagSync[name] = ts.TagMap()
 		}
 	}
 	return tr

@@ -39,13 +39,14 @@ func TestChannelConfig(t *testing.T) {
 		t.Fatalf("a good config: %v", err)
 	}
 	for body, want := range map[string]string{
-		"channels:\n  crm: { type: fax }\n":                                                     "koi.yaml:2:16: channels.crm.type: unknown channel type \"fax\" (known types: log, webhook, wecom)",
-		"channels:\n  crm: { type: webhook, url: 'http://x/', colour: red }\n":                  "koi.yaml:2:51: channels.crm.colour: unknown key",
-		"channels:\n  crm: { type: webhook, url: 'http://x/', secret_env: NOT_SET_ANYWHERE }\n": "channels.crm.secret_env: environment variable NOT_SET_ANYWHERE is empty or unset",
-		"channels:\n  crm: { type: webhook, url: 'ftp://x/' }\n":                                "channels.crm.url: want an http(s) URL",
-		"channels:\n  crm: { type: webhook, url: 'http://x/', rate: fast }\n":                   "channels.crm.rate: want deliveries per second",
-		"channels:\n  Crm: { type: log }\n":                                                     "channels.Crm: channel names are snake_case",
-		"outbox: { max_backoff: soon }\n":                                                       "outbox.max_backoff: want a positive duration",
+		"channels:\n  crm: { type: fax }\n":                                                              "koi.yaml:2:16: channels.crm.type: unknown channel type \"fax\" (known types: log, webhook, wecom)",
+		"channels:\n  crm: { type: webhook, url: 'http://x/', colour: red }\n":                           "koi.yaml:2:51: channels.crm.colour: unknown key",
+		"channels:\n  crm: { type: webhook, url: 'http://x/', secret_env: NOT_SET_ANYWHERE }\n":          "channels.crm.secret_env: environment variable NOT_SET_ANYWHERE is empty or unset",
+		"channels:\n  crm: { type: webhook, url: 'ftp://x/' }\n":                                         "channels.crm.url: want an http(s) URL",
+		"channels:\n  crm: { type: webhook, url: 'http://x/', rate: fast }\n":                            "channels.crm.rate: want deliveries per second",
+		"channels:\n  Crm: { type: log }\n":                                                              "channels.Crm: channel names are snake_case",
+		"outbox: { max_backoff: soon }\n":                                                                "outbox.max_backoff: want a positive duration",
+		"channels:\n  wecom: { type: wecom, corp_id: ww1, secret_env: CRM_SECRET, tags: { vip: '' } }\n": "channels.wecom.tags.vip: want the WeCom corp tag id",
 	} {
 		err := open(body)
 		if err == nil || !strings.Contains(err.Error(), want) {

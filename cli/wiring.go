@@ -47,6 +47,7 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 		Channels:         cfg.channelNames(),
 		Shapes:           traits.shapes,
 		Guides:           cfg.guides(),
+		TagSync:          traits.tagSync,
 		MaxAttempts:      cfg.Outbox.MaxAttempts,
 		Policy:           cfg.policyWith(traits.limits),
 		HeldFor:          cfg.heldFor,

@@ -54,6 +54,11 @@ type Config struct {
 	// round robin takes them. Nil leaves playbooks unchecked against them
 	// (checking without a deployment); the CLI always sets it.
 	Guides []actions.Guide
+	// TagSync maps, per channel that syncs tags (actions.TagSyncer), koi
+	// tags to the channel's tag ids: a fire that adds or removes one
+	// enqueues an actions.TagSyncKind job for the customer, in its
+	// transaction.
+	TagSync map[string]map[string]string
 	// HeldFor is how long a run held by the blast guard waits for an
 	// approval before it expires (default 72h).
 	HeldFor time.Duration

@@ -689,7 +689,7 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 			return err
 		}
 		fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(fires))
-		fx.MaxAttempts, fx.HasWorker, fx.Guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
+		fx.MaxAttempts, fx.HasWorker, fx.Guides, fx.TagSync = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides, e.cfg.TagSync
 		for n, i := range mvOf {
 			mv := moves[i]
 			k := fireOf[i]

@@ -98,7 +98,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		}
 	}
 	fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(chunk))
-	fx.MaxAttempts, fx.HasWorker, fx.Guides = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides
+	fx.MaxAttempts, fx.HasWorker, fx.Guides, fx.TagSync = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides, e.cfg.TagSync
 	if !fx.FromPond() {
 		for i, d := range chunk {
 			if inserted[i] && !d.Holdout {

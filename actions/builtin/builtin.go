@@ -17,6 +17,7 @@ import (
 func Register(r *actions.Registry) {
 	r.Add(coupon.Kind, coupon.New)
 	r.Add(tag.Kind, tag.New)
+	r.AddWorker(actions.TagSyncKind, tag.NewSyncWorker)
 	r.Add(settier.Kind, settier.New)
 	r.Add(assignguide.Kind, assignguide.New)
 	r.Add(message.Kind, message.New)

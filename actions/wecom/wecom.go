@@ -72,6 +72,7 @@ var (
 	_ actions.Shaper          = (*Channel)(nil)
 	_ actions.CustomerLimiter = (*Channel)(nil)
 	_ actions.Addressed       = (*Channel)(nil)
+	_ actions.TagSyncer       = (*Channel)(nil)
 )
 
 // Channel is a configured WeCom corp:
@@ -109,6 +110,11 @@ type Channel struct {
 	// as many as the month has days. koi suppresses a message past it
 	// (reason channel_limit) rather than create a task WeCom would fail.
 	MonthlyLimit int `yaml:"monthly_limit"`
+	// Tags maps koi tags to WeCom corp tag ids (企业标签, from the admin
+	// console or get_corp_tag_list): when a fire adds or removes one of
+	// these tags, koi marks or unmarks the corp tag on the customer's
+	// contact (mark_tag), as their guide's, so guides see it in WeCom.
+	Tags map[string]string `yaml:"tags"`
 
 	secret  string
 	senders map[string]string // guide id → WeCom userid
@@ -177,6 +183,7 @@ func (c *Channel) Open(oc actions.OpenContext) error {
 		}
 	}
 	errs = append(errs, c.defaults()...)
+	errs = append(errs, c.checkTags()...)
 	c.senders = make(map[string]string, len(oc.Guides))
 	for _, g := range oc.Guides {
 		c.senders[g.ID] = g.Sender()

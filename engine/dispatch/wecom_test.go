@@ -29,6 +29,7 @@ type wecomPond struct {
 	fake *wecomtest.Server
 	ch   *wecom.Channel
 	e    *engine.Engine
+	dir  string // the playbooks
 }
 
 var wecomGuides = []actions.Guide{{ID: "g01", WeComUser: "wangxiao"}, {ID: "g02", WeComUser: "lihua"}}
@@ -68,8 +69,12 @@ func newWeComPond(t *testing.T, ch *wecom.Channel, playbooks ...string) *wecomPo
 		}
 	}
 	reg := builtin.Registry()
+	var sync map[string]map[string]string
+	if len(ch.TagMap()) > 0 {
+		sync = map[string]map[string]string{"wecom": ch.TagMap()}
+	}
 	e := engine.New(db, reg, engine.Config{Channels: []string{"wecom"}, Shapes: map[string]actions.MessageShape{"wecom": ch.MessageShape()},
-		Guides: wecomGuides, Policy: rules.Policy{Limits: map[string]actions.CustomerLimiter{"wecom": ch}}})
+		Guides: wecomGuides, Policy: rules.Policy{Limits: map[string]actions.CustomerLimiter{"wecom": ch}}, TagSync: sync})
 	if err := e.Load(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +82,21 @@ func newWeComPond(t *testing.T, ch *wecom.Channel, playbooks ...string) *wecomPo
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &wecomPond{fixture: fixture{db: db, workers: workers}, fake: fake, ch: ch, e: e}
+	p := &wecomPond{fixture: fixture{db: db, workers: workers}, fake: fake, ch: ch, e: e, dir: dir}
 	p.now.Store(t0.UnixMilli())
 	return p
 }
 
 func (p *wecomPond) dispatcher() *dispatch.Dispatcher {
 	return p.fixture.dispatcher(dispatch.Options{Trackers: map[string]actions.Tracker{"wecom": p.ch}})
+}
+
+// writePlaybook writes a playbook file into the pond's directory.
+func (p *wecomPond) writePlaybook(t *testing.T, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(p.dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (p *wecomPond) at(d time.Duration) { p.now.Store(t0.Add(d).UnixMilli()) }

@@ -9,6 +9,8 @@ package stage
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -61,6 +63,10 @@ type Effects struct {
 	Guides []actions.Guide
 	loads  map[string]int
 	last   string
+
+	// TagSync maps, per channel that syncs tags, koi tags to the
+	// channel's (engine.Config.TagSync).
+	TagSync map[string]map[string]string
 }
 
 var _ actions.Effects = (*Effects)(nil)
@@ -219,6 +225,7 @@ func (s *Effects) Keep() {
 			s.muts = append(s.muts, profile.Change{Cust: i, Coupon: &domain.IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
 		}
 	}
+	s.syncTags()
 	keepChanges(s, s.tags, s.out.Tags, func(st *domain.CustomerState, v []string) { st.Tags = v }, func(m *profile.Change, v *[]string) { m.Tags = v })
 	keepChanges(s, s.tiers, s.out.Tiers, func(st *domain.CustomerState, v string) { st.Tier = v }, func(m *profile.Change, v *string) { m.Tier = v })
 	keepChanges(s, s.custGuides, s.out.Guides, func(st *domain.CustomerState, v string) { st.Guide = v }, func(m *profile.Change, v *string) { m.Guide = v })
@@ -228,6 +235,44 @@ func (s *Effects) Keep() {
 	}
 	s.out.Tasks = append(s.out.Tasks, s.tasks...)
 	s.Discard()
+}
+
+// syncTags enqueues, for each customer whose tags the current fire
+// changes and each channel syncing tags, a job marking the channel's tags
+// the fire added and unmarking those it removed. It runs before the
+// fire's tags are kept, while the customer's state is still the one
+// before the fire.
+func (s *Effects) syncTags() {
+	if len(s.TagSync) == 0 || len(s.tags) == 0 {
+		return
+	}
+	f := s.fire
+	for _, id := range slices.Sorted(maps.Keys(s.tags)) {
+		before, after := s.states[id].Tags, s.tags[id]
+		for _, ch := range slices.Sorted(maps.Keys(s.TagSync)) {
+			m := s.TagSync[ch]
+			p := actions.TagSyncPayload{Channel: ch}
+			for _, t := range after {
+				if remote, ok := m[t]; ok && !slices.Contains(before, t) {
+					p.Add = append(p.Add, remote)
+				}
+			}
+			for _, t := range before {
+				if remote, ok := m[t]; ok && !slices.Contains(after, t) {
+					p.Remove = append(p.Remove, remote)
+				}
+			}
+			if len(p.Add) == 0 && len(p.Remove) == 0 {
+				continue
+			}
+			payload, _ := json.Marshal(p)
+			s.out.Jobs = append(s.out.Jobs, domain.NewJob{
+				Key: f.Key + "#tags:" + ch + ":" + id, Kind: actions.TagSyncKind, Channel: ch,
+				FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: id,
+				Payload: payload, MaxAttempts: s.MaxAttempts,
+			})
+		}
+	}
 }
 
 // keepChanges moves one kind of staged customer change (tags, tier,

@@ -4,8 +4,9 @@
 // stays unsent until the test confirms it as the guide (Confirm);
 // get_groupmsg_task and get_groupmsg_send_result page through the tasks
 // and each customer's status; remind_groupmsg_send (three a day per task)
-// and cancel_groupmsg_send. Errors use WeCom's errcodes, and any API can
-// be made to fail with InjectErrors.
+// and cancel_groupmsg_send; and mark_tag (客户标签管理 › 编辑客户企业标签),
+// which marks corp tags on a member's contact. Errors use WeCom's
+// errcodes, and any API can be made to fail with InjectErrors.
 package wecomtest
 
 import (
@@ -79,6 +80,9 @@ type Server struct {
 	MonthlyLimit int
 	// Now is the fake's clock (time.Now if nil).
 	Now func() time.Time
+	// CorpTags are the corp tag ids (企业标签) mark_tag accepts; another
+	// id is refused (40068).
+	CorpTags []string
 
 	mu       sync.Mutex
 	tokens   map[string]bool // token → still valid
@@ -88,12 +92,13 @@ type Server struct {
 	tasks    []*Task
 	received map[string][]time.Time // external user id → mass messages received
 	nextID   int
+	marks    map[[2]string][]string // (member, external user id) → corp tags marked
 }
 
 // New starts a fake for corp corpID with secret.
 func New(corpID, secret string) *Server {
 	s := &Server{CorpID: corpID, Secret: secret, TokenTTL: 7200, tokens: map[string]bool{}, calls: map[string]int{},
-		errors: map[string][]int{}, received: map[string][]time.Time{}}
+		errors: map[string][]int{}, received: map[string][]time.Time{}, marks: map[[2]string][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cgi-bin/gettoken", s.gettoken)
 	for api, h := range map[string]func(http.ResponseWriter, []byte){
@@ -102,6 +107,7 @@ func New(corpID, secret string) *Server {
 		"get_groupmsg_send_result": s.getSendResult,
 		"remind_groupmsg_send":     s.remind,
 		"cancel_groupmsg_send":     s.cancel,
+		"mark_tag":                 s.markTag,
 	} {
 		mux.HandleFunc("POST /cgi-bin/externalcontact/"+api, s.authed(api, h))
 	}
@@ -211,6 +217,56 @@ func (s *Server) chooser(ext string) string {
 		}
 	}
 	return ""
+}
+
+// markTag marks and unmarks corp tags on a member's external contact:
+// the member must have the contact (84061), the tags must be corp tags
+// (40068), and add_tag and remove_tag may not both be empty (40063).
+func (s *Server) markTag(w http.ResponseWriter, body []byte) {
+	var req struct {
+		UserID         string   `json:"userid"`
+		ExternalUserID string   `json:"external_userid"`
+		AddTag         []string `json:"add_tag"`
+		RemoveTag      []string `json:"remove_tag"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		fail(w, 47001, "data format error")
+		return
+	}
+	switch {
+	case req.UserID == "" || req.ExternalUserID == "" || (len(req.AddTag) == 0 && len(req.RemoveTag) == 0):
+		fail(w, 40063, "some parameters are empty")
+		return
+	case !s.isMember(req.UserID):
+		fail(w, 60111, "userid not found")
+		return
+	case !s.isContact(req.UserID, req.ExternalUserID):
+		fail(w, 84061, "not external contact")
+		return
+	}
+	for _, t := range slices.Concat(req.AddTag, req.RemoveTag) {
+		if !slices.Contains(s.CorpTags, t) {
+			fail(w, 40068, "invalid tagid")
+			return
+		}
+	}
+	k := [2]string{req.UserID, req.ExternalUserID}
+	tags := slices.DeleteFunc(slices.Clone(s.marks[k]), func(t string) bool { return slices.Contains(req.RemoveTag, t) })
+	for _, t := range req.AddTag {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	slices.Sort(tags)
+	s.marks[k] = tags
+	reply(w, map[string]any{})
+}
+
+// Marked returns the corp tags marked on a member's contact, sorted.
+func (s *Server) Marked(userid, ext string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.marks[[2]string{userid, ext}])
 }
 
 func (s *Server) addMsgTemplate(w http.ResponseWriter, body []byte) {

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/koihq/koi/actions/wecom/wecomtest"
+)
+
+// koi.yaml's WeCom tag map reaches the engine: `koi run` marks the mapped
+// corp tag on each tagged contact, as their guide's member, through the
+// outbox, and leaves the unmapped tag in koi.
+func TestTagSyncThroughKoiRun(t *testing.T) {
+	fake := wecomtest.New("ww1", "s3cret")
+	defer fake.Close()
+	fake.Members = map[string][]string{"wangxiao": {"wm1", "wm2"}}
+	fake.CorpTags = []string{"etVIP"}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "koi.db")
+	cfg := filepath.Join(dir, "koi.yaml")
+	write(t, cfg, fmt.Sprintf(`channels:
+  wecom: { type: wecom, base_url: %q, corp_id: ww1, secret_env: KOI_TEST_WECOM_SECRET, tags: { vip: etVIP } }
+guides:
+  - { id: g01, wecom_user: wangxiao }
+playbooks: %s
+`, fake.URL, filepath.Join(dir, "playbooks")))
+	if err := os.Mkdir(filepath.Join(dir, "playbooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "playbooks", "vip.yaml"), `name: vip
+limits: { max_fires: 100% }
+rules:
+  - id: vip
+    when: "true"
+    once: true
+    actions: [{ tag: { add: [vip, big] } }]
+`)
+	write(t, filepath.Join(dir, "customers.jsonl"), `{"id":"c1","wecom_id":"wm1","guide":"g01"}
+{"id":"c2","wecom_id":"wm2","guide":"g01"}
+`)
+	env := []string{"KOI_TEST_WECOM_SECRET=s3cret"}
+	if r := koi(t, env, "--db", db, "--config", cfg, "import", "customers", filepath.Join(dir, "customers.jsonl")); r.code != 0 {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	r := koi(t, env, "--db", db, "--config", cfg, "run")
+	if r.code != 0 {
+		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, ext := range []string{"wm1", "wm2"} {
+		if got := fake.Marked("wangxiao", ext); !slices.Equal(got, []string{"etVIP"}) {
+			t.Errorf("%s marked %v, want etVIP", ext, got)
+		}
+	}
+	r = koi(t, env, "--db", db, "--config", cfg, "jobs", "--kind", "tag_sync")
+	if strings.Count(r.stdout, "done") != 2 {
+		t.Errorf("koi jobs --kind tag_sync:\n%s", r.stdout)
+	}
+}
