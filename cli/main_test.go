@@ -440,6 +440,15 @@ func TestImportByIdentity(t *testing.T) {
 	if n := query(t, db, `SELECT count(*) FROM customer_aliases WHERE alias = 'u2' AND customer_id = 'u1'`); n != 1 {
 		t.Error("u2 is not an alias of u1")
 	}
+	// Lines naming their customer by identities alone.
+	more := filepath.Join(dir, "more.jsonl")
+	write(t, more, `{"identities":[{"kind":"member_no","value":"M-1"}],"tags":["store"]}
+{"identities":[{"kind":"unionid","value":"oU9"}],"name":"新客"}
+`)
+	mustKoi(t, "--db", db, "import", "customers", more)
+	if n := query(t, db, `SELECT count(*) FROM customers WHERE (id = 'u1' AND tags = '["store"]') OR id = 'unionid:oU9'`); n != 2 {
+		t.Errorf("the lines by identity: %d of u1 tagged and unionid:oU9 new", n)
+	}
 	r = mustKoi(t, "--db", db, "merges")
 	if !strings.Contains(r.stdout, "u2      u1    phone +8613800138000  import customers.jsonl") {
 		t.Errorf("koi merges:\n%s", r.stdout)

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -129,4 +131,19 @@ func NormalizeIdentities(ids []Identity) ([]Identity, error) {
 		}
 	}
 	return out, nil
+}
+
+// CustomerIDFor is the id of a new customer a record names only by its
+// identity id (normalised): the kind and the value, as WeCom callbacks
+// make "wecom:EXTERNAL_USERID"; a phone or an email hashed (an id is shown
+// in logs, exports and URLs; a phone number should not be), and so is a
+// value too long for an id.
+func CustomerIDFor(id Identity) string {
+	prefix := map[string]string{IdentityWeComExtID: "wecom:", IdentityMemberNo: "member:", IdentityUnionID: "unionid:",
+		IdentityOpenID: "openid:" + id.App + ":", IdentityPhone: "phone:", IdentityEmail: "email:"}[id.Kind]
+	if id.Kind == IdentityPhone || id.Kind == IdentityEmail || len(prefix)+len(id.Value) > MaxCustomerIDLen {
+		sum := sha256.Sum256([]byte(id.Kind + "\x00" + id.App + "\x00" + id.Value))
+		return prefix + hex.EncodeToString(sum[:10])
+	}
+	return prefix + id.Value
 }

@@ -143,8 +143,11 @@ func ValidateCustomer(c *Customer, tiers []string) error {
 		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	switch {
+	case c.ID == "" && len(c.Identities) > 0:
+		// Named by identities: the store finds the customer, or makes one
+		// (CustomerIDFor).
 	case strings.TrimSpace(c.ID) == "":
-		return invalid("id", "is required")
+		return invalid("id", "is required, unless identities name the customer")
 	case strings.IndexFunc(c.ID, unicode.IsControl) >= 0:
 		return invalid("id", "must not contain control characters")
 	}

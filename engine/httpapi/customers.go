@@ -45,6 +45,34 @@ func (s *server) putCustomer(c echo.Context) error {
 	return c.JSON(http.StatusOK, stored)
 }
 
+// postCustomer stores a customer named by identities alone (or an id):
+// whoever has one of them is added to (and those who have others merged
+// with them), else a new customer is made. It returns the customer as
+// stored.
+func (s *server) postCustomer(c echo.Context) error {
+	var rec wire.Customer
+	if err := decode(c, &rec); err != nil {
+		return err
+	}
+	if rec.ID == "" && len(rec.Identities) == 0 {
+		return fieldErr("identities", "name the customer by at least one identity (or PUT /customers/{id})")
+	}
+	cust, err := rec.ToCustomer(s.loc, s.engine.Tiers())
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res, err := s.engine.StoreCustomers(ctx, []domain.Customer{cust}, s.now(), "api")
+	if err != nil {
+		return err
+	}
+	stored, err := s.engine.Customer(ctx, res.IDs[0])
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, stored)
+}
+
 // getCustomer returns the stored customer, their profile now, their latest
 // events, fires and coupons.
 func (s *server) getCustomer(c echo.Context) error {

@@ -38,6 +38,17 @@ func TestIdentitiesOverHTTP(t *testing.T) {
 	if st, body := a.do("GET", "/api/v1/merges", marketerKey, ""); st != http.StatusForbidden {
 		t.Errorf("a marketer listed merges: %d %v", st, body)
 	}
+	// Named by identities alone: added to whoever has one, or new.
+	st, body = a.do("POST", "/api/v1/customers", ingestKey, `{"tags": ["mini"], "identities": [{"kind": "openid", "app": "wxShop", "value": "oShop1"}]}`)
+	if st != http.StatusOK || body["id"] != "c1" || body["name"] != "李雷" || fmt.Sprint(body["tags"]) != "[mini]" {
+		t.Errorf("a record by c1's openid: %d %v", st, body)
+	}
+	st, body = a.do("POST", "/api/v1/customers", ingestKey, `{"name": "新", "identities": [{"kind": "unionid", "value": "u-new"}]}`)
+	if st != http.StatusOK || body["id"] != "unionid:u-new" || body["name"] != "新" {
+		t.Errorf("a record of a new unionid: %d %v", st, body)
+	}
+	st, body = a.do("POST", "/api/v1/customers", ingestKey, `{"name": "nobody"}`)
+	wantError(t, st, body, http.StatusBadRequest, "invalid", "identities")
 	st, body = a.do("PUT", "/api/v1/customers/c3", ingestKey, `{"identities": [{"kind": "phone", "value": "12345"}]}`)
 	wantError(t, st, body, http.StatusBadRequest, "invalid", "identities[0]")
 

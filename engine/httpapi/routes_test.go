@@ -52,6 +52,7 @@ func TestEveryRouteChecksItsRoles(t *testing.T) {
 		{"GET", "/api/v1/customers", "", m},
 		{"DELETE", "/api/v1/customers/nobody", "", 0},
 		{"GET", "/api/v1/merges", "", 0},
+		{"POST", "/api/v1/customers", `{}`, i},
 		{"GET", "/api/v1/playbooks", "", m},
 		{"GET", "/api/v1/playbooks/welcome", "", m},
 		{"POST", "/api/v1/playbooks/validate", "name: x", m},

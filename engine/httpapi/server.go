@@ -225,6 +225,7 @@ func (s *server) routes(v1 *echo.Group) {
 	v1.POST("/events/batch", s.postEventBatch, ingest)
 
 	v1.PUT("/customers/:id", s.putCustomer, ingest)
+	v1.POST("/customers", s.postCustomer, ingest)
 	v1.GET("/customers/:id", s.getCustomer, marketer)
 	v1.GET("/customers", s.listCustomers, marketer)
 	v1.DELETE("/customers/:id", s.deleteCustomer, adminOnly)

@@ -240,6 +240,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do(call{method: "PUT", path: v1 + "/customers/c4", key: i, want: 200, body: `{"identities": [{"kind": "unionid", "value": "u-4"}]}`})
 	do(call{method: "PUT", path: v1 + "/customers/c6", key: i, want: 200, body: `{"identities": [{"kind": "unionid", "value": "u-4"}, {"kind": "member_no", "value": "M6"}]}`})
 	do(call{method: "GET", path: v1 + "/customers/c6", key: m, want: 200})
+	do(call{method: "POST", path: v1 + "/customers", key: i, want: 200, body: `{"name": "新客", "identities": [{"kind": "member_no", "value": "M6"}, {"kind": "unionid", "value": "u-7"}]}`})
+	do(call{method: "POST", path: v1 + "/customers", key: i, want: 400, body: `{"name": "nobody"}`})
 	do(call{method: "GET", path: v1 + "/merges?customer=c4", key: adm, want: 200})
 	do(call{method: "GET", path: v1 + "/merges?before=x", key: adm, offSpec: true, want: 400})
 
@@ -530,6 +532,7 @@ var roleTable = []struct{ op, path, wrongKey string }{
 	{"PUT /customers/{id}", "/customers/c1", marketerKey},
 	{"DELETE /customers/{id}", "/customers/c1", marketerKey},
 	{"GET /merges", "/merges", marketerKey},
+	{"POST /customers", "/customers", marketerKey},
 	{"POST /customers/{id}/opt_out", "/customers/c1/opt_out", marketerKey},
 	{"DELETE /customers/{id}/opt_out/{channel}", "/customers/c1/opt_out/sms", marketerKey},
 	{"GET /customers/{id}/explain", "/customers/c1/explain?rule=welcome/welcome-coupon", ingestKey},

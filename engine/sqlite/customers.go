@@ -77,15 +77,15 @@ func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ doma
 		if c.JoinedAt.IsZero() {
 			c.JoinedAt = b.Now
 		}
-		target, err := m.canonical(c.ID)
+		target, own, err := m.recordTarget(&c)
 		if err != nil {
 			return out, err
 		}
-		if target == c.ID {
+		if own {
 			err = upsertCustomer(ctx, st, &c, b.Now)
 		} else {
-			// A merged id: the record adds to its survivor as a merge
-			// would, instead of replacing it.
+			// A merged id, or identities of a customer: the record adds
+			// to them as a merge would, instead of replacing them.
 			var s domain.Customer
 			if s, err = m.readNow(target); err == nil {
 				merged := combine(s, c, b.Tiers)

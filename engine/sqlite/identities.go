@@ -58,29 +58,38 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 	return out, d.commit(tx)
 }
 
+// owner returns the customer who has identity ident ("" for none). A
+// customer's wecom_id names them as their wecom_external_userid too
+// (ResolveIdentities): prefer's own first, else the oldest's.
+func (m *merger) owner(ident domain.Identity, prefer string) (string, error) {
+	kind, value := ident.Key()
+	var owner string
+	switch err := m.tx.QueryRowContext(m.ctx, `SELECT customer_id FROM identities WHERE kind = ? AND value = ?`, kind, value).Scan(&owner); {
+	case err == sql.ErrNoRows:
+	case err != nil:
+		return "", fmt.Errorf("link identities: %w", err)
+	}
+	if owner == "" && kind == domain.IdentityWeComExtID {
+		err := m.tx.QueryRowContext(m.ctx, `SELECT id FROM customers WHERE wecom_id = ? AND wecom_id != ''
+			ORDER BY id != ?, joined_at, id LIMIT 1`, value, prefer).Scan(&owner)
+		if err != nil && err != sql.ErrNoRows {
+			return "", fmt.Errorf("link identities: %w", err)
+		}
+	}
+	return owner, nil
+}
+
 // link gives customer id identities (normalised) and returns who id is
 // after: an identity another customer has merges the two, and the older
 // of them is who the rest go to.
 func (m *merger) link(id string, ids []domain.Identity) (string, error) {
 	for _, ident := range ids {
 		kind, value := ident.Key()
-		var owner string
-		switch err := m.tx.QueryRowContext(m.ctx, `SELECT customer_id FROM identities WHERE kind = ? AND value = ?`, kind, value).Scan(&owner); {
-		case err == sql.ErrNoRows:
-		case err != nil:
-			return "", fmt.Errorf("link identities: %w", err)
-		}
-		if owner == "" && kind == domain.IdentityWeComExtID {
-			// A customer's wecom_id names them too (ResolveIdentities):
-			// id's own first, else the oldest other's.
-			err := m.tx.QueryRowContext(m.ctx, `SELECT id FROM customers WHERE wecom_id = ? AND wecom_id != ''
-				ORDER BY id != ?, joined_at, id LIMIT 1`, value, id).Scan(&owner)
-			if err != nil && err != sql.ErrNoRows {
-				return "", fmt.Errorf("link identities: %w", err)
-			}
+		owner, err := m.owner(ident, id)
+		if err != nil {
+			return "", err
 		}
 		if owner != "" && owner != id {
-			var err error
 			if id, err = m.merge(id, owner, ident); err != nil {
 				return "", err
 			}

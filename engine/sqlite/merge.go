@@ -86,6 +86,38 @@ func (m *merger) canonical(id string) (string, error) {
 	return s, nil
 }
 
+// recordTarget returns the customer a record is about, and whether it is
+// their own record (its id is theirs: it replaces their fields) rather than
+// one that adds to them (a merged id, or identities only). A record with
+// identities only is about whoever has one of them, else a new customer
+// named after the first (domain.CustomerIDFor), whose id it takes.
+func (m *merger) recordTarget(c *domain.Customer) (string, bool, error) {
+	if c.ID != "" {
+		t, err := m.canonical(c.ID)
+		return t, t == c.ID, err
+	}
+	for _, ident := range c.Identities {
+		owner, err := m.owner(ident, "")
+		if err != nil || owner != "" {
+			return owner, false, err
+		}
+	}
+	id := domain.CustomerIDFor(c.Identities[0])
+	t, err := m.canonical(id)
+	if err != nil {
+		return "", false, err
+	}
+	var exists bool
+	if err := m.tx.QueryRowContext(m.ctx, `SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?)`, t).Scan(&exists); err != nil {
+		return "", false, fmt.Errorf("read customer %s: %w", t, err)
+	}
+	if exists {
+		return t, false, nil
+	}
+	c.ID = id
+	return id, true, nil
+}
+
 // readNow reads a customer as they are now (pending changes folded in).
 func (m *merger) readNow(id string) (domain.Customer, error) {
 	c, err := scanCustomer(m.tx.QueryRowContext(m.ctx, `SELECT `+customerColumns+` FROM customers_now WHERE id = ?`, id))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,5 +316,55 @@ rules:
 	// The next fire follows them.
 	if r := f.run(e, t0.Add(4*day), false); r.Fired != 1 || f.count(`SELECT count(*) FROM fires WHERE seq = 4 AND gseq = 4`) != 1 {
 		t.Errorf("day 4: %d fired; fires %d", r.Fired, f.count(`SELECT count(*) FROM fires`))
+	}
+}
+
+// A record may name its customer by identities alone: it adds to whoever
+// has one of them (and merges those who have others), or is a new
+// customer named after its first identity, a phone hashed.
+func TestRecordsKeyedByIdentities(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	e := f.engine()
+	u := domain.Identity{Kind: "unionid", Value: "oU1"}
+	p := domain.Identity{Kind: "phone", Value: "+8613800138000"}
+	store := func(c domain.Customer, at time.Time) domain.StoredCustomers {
+		t.Helper()
+		res, err := e.StoreCustomers(ctx, []domain.Customer{c}, at, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := store(domain.Customer{Name: "李雷", Identities: []domain.Identity{u}}, t0); res.IDs[0] != "unionid:oU1" {
+		t.Errorf("new by unionid: %v", res.IDs)
+	}
+	res := store(domain.Customer{Identities: []domain.Identity{p}}, t0.Add(day))
+	if !strings.HasPrefix(res.IDs[0], "phone:") || strings.Contains(res.IDs[0], "138") {
+		t.Errorf("new by phone: %v; want a hashed id", res.IDs)
+	}
+	res = store(domain.Customer{Tier: "gold", Tags: []string{"mini"}, Identities: []domain.Identity{u, p}}, t0.Add(2*day))
+	if len(res.Merges) != 1 || res.IDs[0] != "unionid:oU1" {
+		t.Fatalf("a record naming both: %+v", res)
+	}
+	c, err := e.Customer(ctx, "unionid:oU1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "李雷" || c.Tier != "gold" || !slices.Equal(c.Tags, []string{"mini"}) || len(c.Identities) != 2 {
+		t.Errorf("after the record: %+v", c)
+	}
+	// An existing customer with the id an identity would get is added to.
+	if _, err := e.StoreCustomers(ctx, []domain.Customer{{ID: "member:M1", Name: "王芳"}}, t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if res := store(domain.Customer{Name: "x", Identities: []domain.Identity{{Kind: "member_no", Value: "M1"}}}, t0.Add(day)); res.IDs[0] != "member:M1" {
+		t.Errorf("member_no M1: %v", res.IDs)
+	}
+	if c, _ := e.Customer(ctx, "member:M1"); c == nil || c.Name != "王芳" || len(c.Identities) != 1 {
+		t.Errorf("member:M1 after a record by its member number: %+v", c)
+	}
+	if n := f.count(`SELECT count(*) FROM customers`); n != 2 {
+		t.Errorf("%d customers, want 2", n)
 	}
 }
