@@ -289,14 +289,13 @@ func (im *importer) flush() error {
 // only that line is rejected.
 func (im *importer) putCustomers(ctx context.Context) error {
 	res, err := im.db.StoreCustomers(ctx, im.batch(im.customers))
-	var de *domain.Error
 	if err == nil {
 		im.good += len(im.customers)
 		im.noteMerges(res.Merges)
 		return nil
 	}
-	if !errors.As(err, &de) {
-		return err
+	if !lineFault(err) {
+		return err // the database's (busy, full, read-only), not a line's
 	}
 	for i := range im.customers {
 		res, err := im.db.StoreCustomers(ctx, im.batch(im.customers[i:i+1]))
@@ -304,13 +303,20 @@ func (im *importer) putCustomers(ctx context.Context) error {
 		case err == nil:
 			im.good++
 			im.noteMerges(res.Merges)
-		case errors.As(err, &de):
+		case lineFault(err):
 			im.reject(im.customerLines[i], err)
 		default:
 			return err
 		}
 	}
 	return nil
+}
+
+// lineFault reports whether the store refused a record for what it says
+// (invalid, or in conflict with what is stored), rather than failing.
+func lineFault(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de) && (de.Code == domain.EInvalid || de.Code == domain.EConflict)
 }
 
 // batch is a store of customers from this file.
