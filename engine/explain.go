@@ -29,6 +29,10 @@ func (e *Engine) Explain(ctx context.Context, req ExplainRequest) (*evaluate.Exp
 		_, err := e.selectPlaybooks([]string{req.Playbook})
 		return nil, err
 	}
+	var err error
+	if req.CustomerID, err = e.store.ResolveAlias(ctx, req.CustomerID); err != nil {
+		return nil, err
+	}
 	if pb.Journey != nil {
 		return e.explainStep(ctx, pb, req)
 	}

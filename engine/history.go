@@ -14,13 +14,26 @@ func (e *Engine) ListRuns(ctx context.Context, f domain.RunFilter) ([]*Run, erro
 	return e.store.ListRuns(ctx, f)
 }
 
-// ListFires returns fires, newest first.
+// ListFires returns fires, newest first; a merged id in the filter stands
+// for its survivor.
 func (e *Engine) ListFires(ctx context.Context, f domain.FireFilter) ([]domain.Fire, error) {
+	if f.CustomerID != "" {
+		var err error
+		if f.CustomerID, err = e.store.ResolveAlias(ctx, f.CustomerID); err != nil {
+			return nil, err
+		}
+	}
 	return e.store.ListFires(ctx, f)
 }
 
 // ListCoupons returns coupons, newest first, with their status at now.
 func (e *Engine) ListCoupons(ctx context.Context, f domain.CouponFilter, now time.Time) ([]domain.Coupon, error) {
+	if f.CustomerID != "" {
+		var err error
+		if f.CustomerID, err = e.store.ResolveAlias(ctx, f.CustomerID); err != nil {
+			return nil, err
+		}
+	}
 	cs, err := e.store.ListCoupons(ctx, f)
 	if err != nil {
 		return nil, err
@@ -154,8 +167,10 @@ func (e *Engine) ViewCustomer(ctx context.Context, id string, now time.Time) (*C
 func (e *Engine) DeleteCustomer(ctx context.Context, id string) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	if c, err := e.store.GetCustomer(ctx, id); err == nil {
-		id = c.ID // a merged id deletes its survivor: the same person
+	// A merged id deletes its survivor: the same person.
+	id, err := e.store.ResolveAlias(ctx, id)
+	if err != nil {
+		return err
 	}
 	version, err := e.store.DeleteCustomer(ctx, id)
 	if err != nil {

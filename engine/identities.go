@@ -23,7 +23,7 @@ func (e *Engine) LinkIdentities(ctx context.Context, customerID string, ids []do
 	if err != nil {
 		return "", err
 	}
-	e.afterStore(res, []string{customerID}, nil)
+	e.afterStore(ctx, res, []string{customerID}, nil)
 	return res.IDs[0], nil
 }
 

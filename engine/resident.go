@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 )
 
@@ -130,7 +131,7 @@ func (e *Engine) PutCustomers(ctx context.Context, cs []domain.Customer, now tim
 }
 
 // StoreCustomers stores customers and updates the pond. A customer without
-// a join time joins now. A record naming another customer's identity
+// a join time joins now; a stored one keeps theirs. A record naming another customer's identity
 // merges the two (DESIGN §11); source says where the records came from,
 // for the merges' record.
 func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now time.Time, source string) (domain.StoredCustomers, error) {
@@ -140,9 +141,8 @@ func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now t
 		}
 	}
 	for i := range cs {
-		if cs[i].JoinedAt.IsZero() {
-			cs[i].JoinedAt = now
-		}
+		// Without one, a new customer joins now and a stored one keeps
+		// theirs (the store's rule; the pond follows it below).
 		cs[i].JoinedAt = cs[i].JoinedAt.Truncate(time.Millisecond)
 	}
 	e.writeMu.Lock()
@@ -155,37 +155,93 @@ func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now t
 	for i := range cs {
 		ids[i] = cs[i].ID
 	}
-	e.afterStore(res, ids, func(p *profile.Pond) {
-		for _, c := range cs {
+	e.afterStore(ctx, res, ids, func(p *profile.Pond, own func(int) bool) {
+		for i, c := range cs {
+			if !own(i) {
+				continue // in res.Final
+			}
+			if c.JoinedAt.IsZero() {
+				c.JoinedAt = time.UnixMilli(now.UnixMilli()).UTC()
+				if i, ok := p.Lookup(c.ID); ok {
+					c.JoinedAt = p.Customers[i].JoinedAt()
+				}
+			}
 			p.PutCustomer(c)
 		}
 	})
 	return res, nil
 }
 
-// afterStore brings the pond up to a store of customers: apply when each
-// record was stored as itself (res.IDs are ids); when one merged or named a merged id, the
-// pond and its fire history are loaded again (merges move events, fires
-// and positions), on next use.
-func (e *Engine) afterStore(res domain.StoredCustomers, ids []string, apply func(p *profile.Pond)) {
-	plain := len(res.Merges) == 0
-	for i, id := range res.IDs {
-		plain = plain && id == ids[i]
-	}
-	if plain {
-		if apply != nil {
-			e.applyToPond(res.Version, apply)
-		}
-		return
-	}
+// afterStore brings the pond up to a store of customers: apply puts the
+// records stored as given (res.IDs[i] == ids[i]); merges move the merged
+// customers' events, coupons and messages to their survivors, whose
+// records and those a record added to come from res.Final; and the fire
+// history reads each survivor's fires again (merges number them anew).
+// When the pond cannot follow (another process wrote too, or a customer
+// is missing from it), it is loaded again on next use.
+func (e *Engine) afterStore(ctx context.Context, res domain.StoredCustomers, ids []string, apply func(p *profile.Pond, own func(i int) bool)) {
 	if o := e.cfg.Observer; o != nil && len(res.Merges) > 0 {
 		o.CustomersMerged(len(res.Merges))
 	}
-	e.pondMu.Lock()
-	if e.pond != nil {
-		e.pond.Version = -1
+	own := func(i int) bool { return res.IDs[i] == ids[i] }
+	if len(res.Merges) == 0 && len(res.Final) == 0 {
+		if apply != nil {
+			e.applyToPond(res.Version, func(p *profile.Pond) { apply(p, own) })
+		}
+		return
 	}
-	e.pondMu.Unlock()
+	var pond *profile.Pond
+	e.applyToPond(res.Version, func(p *profile.Pond) {
+		pond = p
+		final := make(map[string]domain.Customer, len(res.Final))
+		for _, c := range res.Final {
+			final[c.ID] = c
+		}
+		for _, m := range res.Merges {
+			if _, ok := p.Lookup(m.Merged); !ok {
+				continue // new in this batch: nothing of theirs in memory
+			}
+			if _, ok := p.Lookup(m.Survivor); !ok {
+				c, ok := final[m.Survivor]
+				if !ok {
+					p.Version = -1
+					return
+				}
+				p.PutCustomer(c) // new in this batch, older than who it merged
+			}
+			if !p.MergeCustomer(m.Survivor, m.Merged) {
+				p.Version = -1
+				return
+			}
+		}
+		if apply != nil {
+			apply(p, own)
+		}
+		for _, c := range res.Final {
+			p.PutCustomer(c)
+		}
+	})
+	h := e.historyOf(pond)
+	if pond == nil || h == nil || len(res.Merges) == 0 {
+		return
+	}
+	survivors := map[string]bool{}
+	for _, m := range res.Merges {
+		survivors[m.Survivor] = true
+	}
+	for id := range survivors {
+		pos, ok := pond.Lookup(id)
+		fires, err := e.store.CustomerFires(ctx, id)
+		if !ok || err != nil {
+			e.pondMu.Lock()
+			pond.Version = -1 // load it all again rather than guess
+			e.pondMu.Unlock()
+			return
+		}
+		for _, f := range fires {
+			h.NoteFire(evaluate.RuleRef{Playbook: f.Playbook, Rule: f.Rule}, pos, f.Seq, f.At, f.Group, f.GroupSeq)
+		}
+	}
 }
 
 // Tiers returns the configured tiers, lowest first.
@@ -276,6 +332,11 @@ func (e *Engine) SetOptOut(ctx context.Context, customerID, channel string, out 
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	// A merged id names its survivor: an unsubscribe by an old id counts.
+	customerID, err := e.store.ResolveAlias(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
 	version, list, err := e.store.SetOptOut(ctx, customerID, channel, out)
 	if err != nil {
 		return nil, err

@@ -120,6 +120,11 @@ type Store interface {
 	// none: one another customer has merges the two, keeping the higher
 	// of tiers, and records source as where the merge came from.
 	LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string) (domain.StoredCustomers, error)
+	// CustomerFires returns a customer's fires, newest first.
+	CustomerFires(ctx context.Context, customerID string) ([]domain.Fire, error)
+	// ResolveAlias returns the customer an id names: the survivor when it
+	// was merged into another customer, else the id itself.
+	ResolveAlias(ctx context.Context, id string) (string, error)
 	// CustomerAliases returns the ids merged into the customer.
 	CustomerAliases(ctx context.Context, customerID string) ([]string, error)
 	// ListMerges returns merges, newest first.

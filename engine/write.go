@@ -76,6 +76,18 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 // changes to apply once it commits, the fires it kept (for the fire
 // history) and how many jobs it enqueued.
 func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]profile.Change, []keptFire, int, error) {
+	fromPond := e.pondIsCurrent(snap.Pond(), tx.BaseVersion())
+	if !fromPond || snap.CustomersRemoved() {
+		// A customer may have been merged into another or deleted since
+		// the run read the pond: by another process (the pond is behind),
+		// or by this one (the pond followed). Their decisions go (the
+		// survivor's own are decided on the merged history by the next
+		// run): nothing may be written under an id that is gone.
+		var err error
+		if chunk, err = dropGone(tx, snap, fromPond, chunk, counts); err != nil {
+			return nil, nil, 0, err
+		}
+	}
 	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
 		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.ID(int(d.Cust)),
@@ -97,7 +109,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			run.noteFire(f.ID)
 		}
 	}
-	fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(chunk))
+	fx := stage.New(tx, snap, fromPond, len(chunk))
 	fx.MaxAttempts, fx.HasWorker, fx.Guides, fx.TagSync = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides, e.cfg.TagSync
 	if !fx.FromPond() {
 		for i, d := range chunk {
@@ -150,6 +162,33 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		}
 	}
 	return fx.Changes(), kept, len(fx.Out().Jobs), nil
+}
+
+// dropGone returns the decisions of chunk whose customers still exist,
+// counting the others' as suppressed (evaluate.ReasonGone): as the pond
+// says when it is current, else as tx does.
+func dropGone(tx FireTx, snap *profile.Snapshot, fromPond bool, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]evaluate.Decision, error) {
+	ids := make([]string, len(chunk))
+	for i, d := range chunk {
+		ids[i] = snap.ID(int(d.Cust))
+	}
+	exists := func(id string) bool { _, ok := snap.Pond().Lookup(id); return ok }
+	if !fromPond {
+		states, err := tx.CustomerStates(ids)
+		if err != nil {
+			return nil, err
+		}
+		exists = func(id string) bool { _, ok := states[id]; return ok }
+	}
+	live := chunk[:0:0]
+	for i, d := range chunk {
+		if exists(ids[i]) {
+			live = append(live, d)
+			continue
+		}
+		counts[d.Rule].Suppress(evaluate.ReasonGone, 1)
+	}
+	return live, nil
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.

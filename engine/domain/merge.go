@@ -44,6 +44,10 @@ type StoredCustomers struct {
 	IDs []string
 	// Merges are the merges the batch made, in order.
 	Merges []Merge
+	// Final are the customers the batch changed otherwise than by
+	// storing a record as given (merge survivors, customers a record
+	// added to), as they are after it: what the pond must hold.
+	Final []Customer
 }
 
 // MergeFilter selects merges: of a customer (survivor or merged; empty

@@ -11,6 +11,9 @@ const (
 	ReasonOnce       = "once"
 	ReasonHoldout    = "holdout"
 	ReasonBlastGuard = "blast_guard"
+	// ReasonGone: the customer was merged into another, or deleted, after
+	// the run read the pond and before its fire was written.
+	ReasonGone = "gone"
 )
 
 // RuleCounts are the outcomes of one rule in a run.

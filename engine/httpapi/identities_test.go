@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,5 +83,36 @@ func TestIdentitiesOverHTTP(t *testing.T) {
 	_, view := a.do("GET", "/api/v1/customers/c1", adminKey, "")
 	if events := view["recent_events"].([]any); len(events) != 3 {
 		t.Errorf("c1 has %d events, want the order, the visit and the share by identity", len(events))
+	}
+}
+
+// A merged id names its survivor everywhere a customer id goes: opt-outs
+// (an unsubscribe by an old id counts), opt-ins and explain.
+func TestMergedIDOverHTTP(t *testing.T) {
+	a := newAPI(t, httpapi.Config{})
+	if err := os.WriteFile(filepath.Join(a.dir, "p.yaml"), []byte("name: p\nrules:\n  - id: r\n    when: \"true\"\n    once: true\n    actions: [{ tag: { add: [x] } }]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.e.Reload(a.dir); err != nil {
+		t.Fatal(err)
+	}
+	a.do("PUT", "/api/v1/customers/c1", ingestKey, `{"joined_at": "2025-01-01T00:00:00Z", "identities": [{"kind": "phone", "value": "13800138000"}]}`)
+	if st, body := a.do("PUT", "/api/v1/customers/c2", ingestKey, `{"identities": [{"kind": "phone", "value": "13800138000"}]}`); st != http.StatusOK || body["id"] != "c1" {
+		t.Fatalf("merge: %d %v", st, body)
+	}
+	if st, body := a.do("POST", "/api/v1/customers/c2/opt_out", ingestKey, `{"channel": "sms"}`); st != http.StatusOK || fmt.Sprint(body["opt_out"]) != "[sms]" {
+		t.Errorf("opt-out by the merged id: %d %v", st, body)
+	}
+	if st, body := a.do("DELETE", "/api/v1/customers/c2/opt_out/sms", ingestKey, ``); st != http.StatusOK {
+		t.Errorf("opt-in by the merged id: %d %v", st, body)
+	}
+	if st, body := a.do("GET", "/api/v1/customers/c2/explain?rule=p/r", marketerKey, ""); st != http.StatusOK {
+		t.Errorf("explain by the merged id: %d %v", st, body)
+	}
+	if st, body := a.do("POST", "/api/v1/playbooks/p/run", marketerKey, ""); st != http.StatusOK || body["fired"] != 1.0 {
+		t.Fatalf("run: %d %v", st, body)
+	}
+	if st, body := a.do("GET", "/api/v1/fires?customer=c2", marketerKey, ""); st != http.StatusOK || len(body["fires"].([]any)) != 1 {
+		t.Errorf("fires by the merged id: %d %v", st, body)
 	}
 }

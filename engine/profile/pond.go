@@ -40,6 +40,9 @@ type Pond struct {
 	// extra is what the pond image it was read from carried besides it
 	// (see TakeExtra).
 	extra []byte
+	// removed counts customers removed (deleted, merged into another):
+	// a snapshot taken before may hold decisions for them.
+	removed uint64
 }
 
 // compactEvent keeps what profiles need in 20 bytes, so ten million events

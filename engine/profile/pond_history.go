@@ -47,6 +47,7 @@ func (p *Pond) RemoveCustomer(id string) {
 	}
 	// The record without an id takes the customer out of the index.
 	p.Customers[i] = &PondCustomer{joined: true, joinedMs: math.MaxInt64 / 2}
+	p.removed++
 	if k := p.extraAt[i]; k != 0 {
 		p.extras[k-1] = extras{} // the slot stays unused; its lists can go
 	}

@@ -52,7 +52,7 @@ func (p *Profiler) Profile(i int, slots []int, pop *Population) Profile {
 // pop: a snapshot of a few customers, for event-triggered rules.
 func SparseSnapshot(pond *Pond, pop *Population, indexes []int, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
-	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*row, len(indexes)), sparseIDs: make(map[string]int, len(indexes))}
+	snap := &Snapshot{Now: now, pond: pond, cfg: cfg, Pop: pop, sparse: make(map[int]*row, len(indexes)), sparseIDs: make(map[string]int, len(indexes)), removed: pond.removed}
 	snap.pr = newProfiler(now, cfg, &pond.types)
 	var sc scratch
 	for _, i := range indexes {

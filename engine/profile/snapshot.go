@@ -25,7 +25,16 @@ type Snapshot struct {
 	sparse map[int]*row
 	// sparseIDs are the pond indexes of a sparse snapshot's customers.
 	sparseIDs map[string]int
+	// removed is the pond's count of removed customers when the snapshot
+	// was taken (see CustomersRemoved).
+	removed uint64
 }
+
+// CustomersRemoved reports whether customers have been removed from the
+// pond (deleted, merged into another) since the snapshot was taken: then
+// its customers may not all be there any more. The caller holds the pond
+// still.
+func (s *Snapshot) CustomersRemoved() bool { return s.pond.removed != s.removed }
 
 // ProfileBuf is a Profile filled from a snapshot with the numbers its
 // nil-able fields point to and the map of its attrs: a worker keeps one
@@ -115,7 +124,7 @@ func ComputeSnapshot(pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
 	n := pond.Len()
-	s := &Snapshot{Now: now, pond: pond, cfg: cfg}
+	s := &Snapshot{Now: now, pond: pond, cfg: cfg, removed: pond.removed}
 	if old == nil || cap(old.rows) < n {
 		old = ReserveSnapshot(n)
 	}

@@ -32,7 +32,11 @@ var upsertSQL = `INSERT INTO customers (` + customerColumns + `, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
 			wecom_id = excluded.wecom_id, tier = excluded.tier, tags = excluded.tags, attrs = excluded.attrs,
-			member = excluded.member, joined_at = excluded.joined_at, birthday = excluded.birthday,
+			member = excluded.member, birthday = excluded.birthday,
+			-- A record without a join time keeps the stored one (the
+			-- last parameter): when someone joined is a fact, and which
+			-- of two customers is older decides merges.
+			joined_at = CASE WHEN ? THEN customers.joined_at ELSE excluded.joined_at END,
 			guide = excluded.guide, updated_at = excluded.updated_at,
 			-- Opt-out is absolute: an upsert adds channels, never takes
 			-- one away (an import of an old CRM export must not undo an
@@ -74,9 +78,6 @@ func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ doma
 	}
 	for i := range b.Customers {
 		c := b.Customers[i]
-		if c.JoinedAt.IsZero() {
-			c.JoinedAt = b.Now
-		}
 		target, own, err := m.recordTarget(&c)
 		if err != nil {
 			return out, err
@@ -111,6 +112,9 @@ func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ doma
 		return out, err
 	}
 	out.Merges = m.merges
+	if out.Final, err = m.finals(); err != nil {
+		return out, err
+	}
 	if out.Version, err = bumpVersion(ctx, tx); err != nil {
 		return out, err
 	}
@@ -139,12 +143,12 @@ func upsertCustomer(ctx context.Context, st *sql.Stmt, c *domain.Customer, now t
 		b, _ := json.Marshal(profile.UnionOptOut(nil, c.OptOut))
 		optOut = string(b)
 	}
-	joined := c.JoinedAt
-	if joined.IsZero() {
-		joined = now
+	joined, keep := c.JoinedAt, c.JoinedAt.IsZero()
+	if keep {
+		joined = now // a new customer joins now
 	}
 	if _, err := st.ExecContext(ctx, c.ID, c.Name, c.Phone, c.Email, c.WeComID, c.Tier, tags, attrs,
-		boolInt(c.Member), ms(joined), c.Birthday, c.Guide, optOut, ms(now)); err != nil {
+		boolInt(c.Member), ms(joined), c.Birthday, c.Guide, optOut, ms(now), keep); err != nil {
 		return fmt.Errorf("upsert customer %s: %w", c.ID, err)
 	}
 	return nil

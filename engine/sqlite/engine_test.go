@@ -23,13 +23,13 @@ var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 const day = 24 * time.Hour
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	db  *sqlite.DB
 	dir string
 	reg *actions.Registry
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "koi.db"))
 	if err != nil {

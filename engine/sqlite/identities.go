@@ -49,6 +49,9 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 		return out, err
 	}
 	out.Merges = m.merges
+	if out.Final, err = m.finals(); err != nil {
+		return out, err
+	}
 	if len(m.merges) > 0 {
 		// Merges change customers: the pond moves.
 		if out.Version, err = bumpVersion(ctx, tx); err != nil {

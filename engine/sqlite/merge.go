@@ -48,6 +48,10 @@ type merger struct {
 	upsert *sql.Stmt
 	// aliases made in this transaction: merged id → survivor.
 	aliases map[string]string
+	// touched are the customers whose rows the transaction made in other
+	// ways than a record's own upsert: merge survivors, customers a
+	// record added to.
+	touched map[string]bool
 	// noAliases: the database had no alias when the transaction began,
 	// so only those made in it need looking up (a bulk import's case).
 	noAliases bool
@@ -130,6 +134,10 @@ func (m *merger) readNow(id string) (domain.Customer, error) {
 // put writes c over its row, with its pending changes dropped (c holds
 // them).
 func (m *merger) put(c *domain.Customer) error {
+	if m.touched == nil {
+		m.touched = map[string]bool{}
+	}
+	m.touched[c.ID] = true
 	if err := dropChanges(m.ctx, m.tx, []string{c.ID}); err != nil {
 		return err
 	}
@@ -139,8 +147,8 @@ func (m *merger) put(c *domain.Customer) error {
 // combine returns survivor s with what m adds to it.
 func combine(s, o domain.Customer, tiers []string) domain.Customer {
 	out := s
-	if rank(tiers, o.Tier) > rank(tiers, s.Tier) {
-		out.Tier = o.Tier
+	if s.Tier == "" || rank(tiers, o.Tier) > rank(tiers, s.Tier) {
+		out.Tier = cmp.Or(o.Tier, s.Tier)
 	}
 	for _, f := range []struct{ to, from *string }{{&out.Name, &o.Name}, {&out.Phone, &o.Phone}, {&out.Email, &o.Email},
 		{&out.WeComID, &o.WeComID}, {&out.Birthday, &o.Birthday}, {&out.Guide, &o.Guide}} {
@@ -200,16 +208,32 @@ func (m *merger) merge(a, b string, id domain.Identity) (string, error) {
 	if err := dropChanges(m.ctx, m.tx, []string{gone}); err != nil {
 		return "", err
 	}
+	if cb.WeComID != "" && cb.WeComID != merged.WeComID {
+		// Their wecom_id named them as a wecom_external_userid: it still
+		// names the person, as an identity of the survivor.
+		if _, err := m.tx.ExecContext(m.ctx, `INSERT INTO identities (kind, value, customer_id, added_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (kind, value) DO NOTHING`, domain.IdentityWeComExtID, cb.WeComID, s, ms(m.now)); err != nil {
+			return "", fmt.Errorf("merge: keep wecom_id: %w", err)
+		}
+	}
 	if _, err := m.tx.ExecContext(m.ctx, `DELETE FROM customers WHERE id = ?`, gone); err != nil {
 		return "", fmt.Errorf("merge: delete customer %s: %w", gone, err)
 	}
 	moved := map[string]int64{}
+	// Journeys first: their held steps are numbered by entry, and move
+	// with the entries.
+	journeys, err := m.moveJourneys(s, gone)
+	if err != nil {
+		return "", err
+	}
+	if journeys > 0 {
+		moved["journeys"] = journeys
+	}
 	for _, t := range []struct{ name, q string }{
 		{"coupons", `UPDATE coupons SET customer_id = ? WHERE customer_id = ?`},
 		{"contacts", `UPDATE contacts SET customer_id = ? WHERE customer_id = ?`},
 		{"jobs", `UPDATE jobs SET customer_id = ? WHERE customer_id = ?`},
 		{"tasks", `UPDATE tasks SET customer_id = ? WHERE customer_id = ?`},
-		{"held_fires", `UPDATE held_fires SET customer_id = ? WHERE customer_id = ?`},
 		{"identities", `UPDATE identities SET customer_id = ? WHERE customer_id = ?`},
 		{"aliases", `UPDATE customer_aliases SET customer_id = ? WHERE customer_id = ?`},
 	} {
@@ -225,13 +249,6 @@ func (m *merger) merge(a, b string, id domain.Identity) (string, error) {
 		if v == gone {
 			m.aliases[k] = s
 		}
-	}
-	journeys, err := m.moveJourneys(s, gone)
-	if err != nil {
-		return "", err
-	}
-	if journeys > 0 {
-		moved["journeys"] = journeys
 	}
 	fires, err := m.moveFires(s, gone)
 	if err != nil {
@@ -256,6 +273,23 @@ func (m *merger) merge(a, b string, id domain.Identity) (string, error) {
 	return s, nil
 }
 
+// finals returns the customers the transaction touched (see touched) as
+// they are now, for the pond.
+func (m *merger) finals() ([]domain.Customer, error) {
+	var out []domain.Customer
+	for _, id := range slices.Sorted(maps.Keys(m.touched)) {
+		if _, gone := m.aliases[id]; gone {
+			continue
+		}
+		c, err := m.readNow(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // firePairs returns the (playbook, rule) pairs with fires.
 func (m *merger) firePairs() ([][2]string, error) {
 	if !m.pairsRead {
@@ -278,27 +312,34 @@ type fireRow struct {
 // fireTables are the tables fires live in (see migration 0017).
 var fireTables = [2]string{"fires_recent", "fires_archive"}
 
-// pairFires reads the fires of a (playbook, rule) pair of the customers.
-func (m *merger) pairFires(pair [2]string, customers ...string) ([]fireRow, error) {
-	var out []fireRow
+// firesOf reads the fires of customer c under the given (playbook,
+// rule) pairs, by pair: one statement a table, probing the fire key for
+// each pair inside SQLite (fires have no index by customer alone).
+func (m *merger) firesOf(pairs [][2]string, c string) (map[[2]string][]fireRow, error) {
+	out := map[[2]string][]fireRow{}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	enc, _ := json.Marshal(pairs)
 	for _, t := range fireTables {
-		for _, c := range customers {
-			rows, err := m.tx.QueryContext(m.ctx, `SELECT id, seq, at, grp IS NOT NULL FROM `+t+` WHERE playbook = ? AND rule = ? AND customer_id = ?`, pair[0], pair[1], c)
-			if err != nil {
+		rows, err := m.tx.QueryContext(m.ctx, `SELECT p.value ->> 0, p.value ->> 1, f.id, f.seq, f.at, f.grp IS NOT NULL
+			FROM json_each(?) p CROSS JOIN `+t+` f
+			WHERE f.playbook = p.value ->> 0 AND f.rule = p.value ->> 1 AND f.customer_id = ?`, string(enc), c)
+		if err != nil {
+			return nil, fmt.Errorf("merge: read fires: %w", err)
+		}
+		for rows.Next() {
+			var pair [2]string
+			r := fireRow{table: t, customer: c}
+			if err := rows.Scan(&pair[0], &pair[1], &r.id, &r.seq, &r.at, &r.grouped); err != nil {
+				rows.Close()
 				return nil, fmt.Errorf("merge: read fires: %w", err)
 			}
-			for rows.Next() {
-				r := fireRow{table: t, customer: c}
-				if err := rows.Scan(&r.id, &r.seq, &r.at, &r.grouped); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("merge: read fires: %w", err)
-				}
-				out = append(out, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, fmt.Errorf("merge: read fires: %w", err)
-			}
+			out[pair] = append(out[pair], r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("merge: read fires: %w", err)
 		}
 	}
 	return out, nil
@@ -314,19 +355,18 @@ func (m *merger) moveFires(s, gone string) (int64, error) {
 	}
 	var moved int64
 	groups := map[string]bool{}
-	for _, pair := range pairs {
-		mine, err := m.pairFires(pair, gone)
-		if err != nil {
-			return 0, err
-		}
-		if len(mine) == 0 {
-			continue
-		}
+	goneFires, err := m.firesOf(pairs, gone)
+	if err != nil {
+		return 0, err
+	}
+	touched := slices.SortedFunc(maps.Keys(goneFires), func(x, y [2]string) int { return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1])) })
+	sFires, err := m.firesOf(touched, s)
+	if err != nil {
+		return 0, err
+	}
+	for _, pair := range touched {
+		mine, theirs := goneFires[pair], sFires[pair]
 		moved += int64(len(mine))
-		theirs, err := m.pairFires(pair, s)
-		if err != nil {
-			return 0, err
-		}
 		all := append(mine, theirs...)
 		slices.SortFunc(all, func(x, y fireRow) int {
 			return cmp.Or(cmp.Compare(x.at, y.at), cmp.Compare(x.customer, y.customer), cmp.Compare(x.seq, y.seq))
@@ -471,6 +511,8 @@ func (m *merger) moveJourney(j, s, gone string) (int64, error) {
 	slices.SortFunc(all, byTime)
 	// The earliest entry under way stays under way, and becomes the
 	// latest entry (the latest is where a customer is); the others end.
+	// Ended entries go in the order they ended: the latest of them is
+	// what reenter counts from.
 	live := -1
 	for i := range all {
 		if all[i].status != domain.JourneyEntered {
@@ -483,9 +525,15 @@ func (m *merger) moveJourney(j, s, gone string) (int64, error) {
 		all[i].status, all[i].next, all[i].due = domain.JourneyExited, "", sql.NullInt64{}
 		all[i].ended = sql.NullInt64{Int64: ms(m.now), Valid: true}
 	}
+	var liveRow *journeyRow
 	if live >= 0 {
 		r := all[live]
-		all = append(slices.Delete(all, live, live+1), r)
+		liveRow = &r
+		all = slices.Delete(all, live, live+1)
+	}
+	slices.SortStableFunc(all, func(x, y journeyRow) int { return cmp.Compare(x.ended.Int64, y.ended.Int64) })
+	if liveRow != nil {
+		all = append(all, *liveRow)
 	}
 	newEntry := map[[2]any]int{}
 	var moved int64
@@ -505,6 +553,38 @@ func (m *merger) moveJourney(j, s, gone string) (int64, error) {
 			return 0, fmt.Errorf("merge: move journey %s: %w", j, err)
 		}
 	}
+	// Held steps (a pass the blast guard holds) are numbered by entry too.
+	held, err := m.tx.QueryContext(m.ctx, `SELECT rowid, customer_id, seq FROM held_fires
+		WHERE run_id IN (SELECT id FROM runs WHERE playbook = ? AND status IN ('held', 'running')) AND customer_id IN (?, ?)`, j, s, gone)
+	if err != nil {
+		return 0, fmt.Errorf("merge: read held steps of %s: %w", j, err)
+	}
+	type heldRow struct {
+		rowid, seq int64
+		customer   string
+	}
+	var hs []heldRow
+	for held.Next() {
+		var h heldRow
+		if err := held.Scan(&h.rowid, &h.customer, &h.seq); err != nil {
+			held.Close()
+			return 0, fmt.Errorf("merge: read held steps of %s: %w", j, err)
+		}
+		hs = append(hs, h)
+	}
+	held.Close()
+	if err := held.Err(); err != nil {
+		return 0, fmt.Errorf("merge: read held steps of %s: %w", j, err)
+	}
+	for _, h := range hs {
+		seq := h.seq
+		if n, ok := newEntry[[2]any{h.customer, int(h.seq)}]; ok {
+			seq = int64(n)
+		}
+		if _, err := m.tx.ExecContext(m.ctx, `UPDATE held_fires SET customer_id = ?, seq = ? WHERE rowid = ?`, s, seq, h.rowid); err != nil {
+			return 0, fmt.Errorf("merge: move held steps of %s: %w", j, err)
+		}
+	}
 	// The steps' fires are numbered by entry.
 	pairs, err := m.firePairs()
 	if err != nil {
@@ -514,9 +594,13 @@ func (m *merger) moveJourney(j, s, gone string) (int64, error) {
 		if pair[0] != j {
 			continue
 		}
-		fires, err := m.pairFires(pair, s, gone)
-		if err != nil {
-			return 0, err
+		var fires []fireRow
+		for _, c := range []string{s, gone} {
+			fs, err := m.firesOf([][2]string{pair}, c)
+			if err != nil {
+				return 0, err
+			}
+			fires = append(fires, fs[pair]...)
 		}
 		extra := len(all)
 		for _, f := range fires {
@@ -538,14 +622,19 @@ func (m *merger) moveJourney(j, s, gone string) (int64, error) {
 	return moved, nil
 }
 
-// moveEvents gives the events of every customer merged in this
-// transaction to their survivors, in one pass over events, and adds the
-// counts to the merges' records.
+// moveEvents gives the events and held fires of every customer merged
+// in this transaction to their survivors, in one pass over each table
+// (neither has an index by customer: ingest and holds would pay for it
+// on every row), and adds the event counts to the merges' records.
 func (m *merger) moveEvents() error {
 	if len(m.aliases) == 0 {
 		return nil
 	}
 	enc, _ := json.Marshal(slices.Sorted(maps.Keys(m.aliases)))
+	if _, err := m.tx.ExecContext(m.ctx, `UPDATE held_fires SET customer_id = (SELECT customer_id FROM customer_aliases a WHERE a.alias = held_fires.customer_id)
+		WHERE customer_id IN (SELECT value FROM json_each(?))`, string(enc)); err != nil {
+		return fmt.Errorf("merge: move held fires: %w", err)
+	}
 	rows, err := m.tx.QueryContext(m.ctx, `SELECT seq, customer_id FROM events WHERE customer_id IN (SELECT value FROM json_each(?))`, string(enc))
 	if err != nil {
 		return fmt.Errorf("merge: read events: %w", err)
@@ -585,6 +674,16 @@ func (m *merger) moveEvents() error {
 		}
 	}
 	return nil
+}
+
+// ResolveAlias returns the customer an id names: the survivor when it was
+// merged into another customer, else the id itself.
+func (d *DB) ResolveAlias(ctx context.Context, id string) (string, error) {
+	var s string
+	if err := d.db.QueryRowContext(ctx, `SELECT coalesce((SELECT customer_id FROM customer_aliases WHERE alias = ?1), ?1)`, id).Scan(&s); err != nil {
+		return "", fmt.Errorf("read alias %s: %w", id, err)
+	}
+	return s, nil
 }
 
 // CustomerAliases returns the ids merged into the customer.
