@@ -56,7 +56,8 @@ reported with its line number and field; the good lines are kept.`,
 				return err
 			}
 			defer db.Close()
-			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location, tiers: cfg.Tiers, unsubscribe: cfg.Consent.UnsubscribeEvent}
+			im := &importer{db: db, cmd: cmd, path: path, kind: kind, loc: cfg.location, tiers: cfg.Tiers, unsubscribe: cfg.Consent.UnsubscribeEvent,
+				tagJobs: engine.TagJobsFor(cfg.channelTraits(g.registry()).tagSync, cfg.Outbox.MaxAttempts)}
 			var size int64 = -1
 			if st, err := f.Stat(); err == nil {
 				size = st.Size()
@@ -105,6 +106,9 @@ type importer struct {
 	loc  *time.Location
 	// tiers are the configured tiers, lowest first.
 	tiers []string
+	// tagJobs enqueue the tag sync of the customers' changes of tags
+	// (nil when no channel syncs tags): `koi serve` delivers them.
+	tagJobs func(key, customerID string, before, after []string) []domain.NewJob
 	// unsubscribe is the event type that opts a customer out.
 	unsubscribe string
 
@@ -321,7 +325,7 @@ func lineFault(err error) bool {
 
 // batch is a store of customers from this file.
 func (im *importer) batch(cs []domain.Customer) domain.CustomerBatch {
-	return domain.CustomerBatch{Customers: cs, Now: time.Now(), Tiers: im.tiers, Source: "import " + filepath.Base(im.path)}
+	return domain.CustomerBatch{Customers: cs, Now: time.Now(), Tiers: im.tiers, Source: "import " + filepath.Base(im.path), TagJobs: im.tagJobs}
 }
 
 // noteMerges lists merges on stderr, a line each.

@@ -17,7 +17,7 @@ import (
 func TestTagSyncThroughKoiRun(t *testing.T) {
 	fake := wecomtest.New("ww1", "s3cret")
 	defer fake.Close()
-	fake.Members = map[string][]string{"wangxiao": {"wm1", "wm2"}}
+	fake.Members = map[string][]string{"wangxiao": {"wm1", "wm2", "wm3"}}
 	fake.CorpTags = []string{"etVIP"}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "koi.db")
@@ -55,8 +55,25 @@ rules:
 			t.Errorf("%s marked %v, want etVIP", ext, got)
 		}
 	}
+	// An import's tags sync too: c2's record has no vip any more, c3's
+	// brings it.
+	write(t, filepath.Join(dir, "more.jsonl"), `{"id":"c2","wecom_id":"wm2","guide":"g01"}
+{"id":"c3","wecom_id":"wm3","guide":"g01","tags":["vip"]}
+`)
+	if r := koi(t, env, "--db", db, "--config", cfg, "import", "customers", filepath.Join(dir, "more.jsonl")); r.code != 0 {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	if r := koi(t, env, "--db", db, "--config", cfg, "run", "--at", "2026-06-18T10:00:00+08:00"); r.code != 0 {
+		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := fake.Marked("wangxiao", "wm2"); len(got) != 0 {
+		t.Errorf("wm2 marked %v after its record dropped vip", got)
+	}
+	if got := fake.Marked("wangxiao", "wm3"); !slices.Equal(got, []string{"etVIP"}) {
+		t.Errorf("wm3 marked %v, want etVIP from its record", got)
+	}
 	r = koi(t, env, "--db", db, "--config", cfg, "jobs", "--kind", "tag_sync")
-	if strings.Count(r.stdout, "done") != 2 {
+	if strings.Count(r.stdout, "done") != 4 {
 		t.Errorf("koi jobs --kind tag_sync:\n%s", r.stdout)
 	}
 }

@@ -19,6 +19,9 @@ import (
 	"github.com/koihq/koi/rules"
 )
 
+// defaultMaxAttempts is Config.MaxAttempts's default.
+const defaultMaxAttempts = 8
+
 // Config is the engine's configuration.
 type Config struct {
 	Profile profile.ProfileConfig
@@ -146,7 +149,7 @@ func New(store Store, registry *actions.Registry, cfg Config) *Engine {
 		cfg.BatchSize = 5000
 	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 8
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.HeldFor <= 0 {
 		cfg.HeldFor = 72 * time.Hour

@@ -8,6 +8,7 @@ import (
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
+	"github.com/koihq/koi/engine/stage"
 )
 
 // The engine keeps the pond in memory between runs: loading a million
@@ -147,13 +148,16 @@ func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now t
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	res, err := e.store.StoreCustomers(ctx, domain.CustomerBatch{Customers: cs, Now: now, Tiers: e.cfg.Tiers, Source: source})
+	res, err := e.store.StoreCustomers(ctx, domain.CustomerBatch{Customers: cs, Now: now, Tiers: e.cfg.Tiers, Source: source, TagJobs: e.tagJobs()})
 	if err != nil {
 		return res, err
 	}
 	ids := make([]string, len(cs))
 	for i := range cs {
 		ids[i] = cs[i].ID
+	}
+	if res.Jobs > 0 && e.cfg.JobsQueued != nil {
+		e.cfg.JobsQueued(res.Jobs)
 	}
 	e.afterStore(ctx, res, ids, func(p *profile.Pond, own func(int) bool) {
 		for i, c := range cs {
@@ -170,6 +174,31 @@ func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now t
 		}
 	})
 	return res, nil
+}
+
+// tagJobs is the TagJobs of a batch of customers (see TagJobsFor).
+func (e *Engine) tagJobs() func(key, customerID string, before, after []string) []domain.NewJob {
+	return TagJobsFor(e.cfg.TagSync, e.cfg.MaxAttempts)
+}
+
+// TagJobsFor returns a CustomerBatch's TagJobs for channels syncing tags
+// (Config.TagSync): the tag sync jobs of a customer's change of tags, each
+// tried maxAttempts times (the engine's default for 0). It is nil when no
+// channel syncs tags.
+func TagJobsFor(sync map[string]map[string]string, maxAttempts int) func(key, customerID string, before, after []string) []domain.NewJob {
+	if len(sync) == 0 {
+		return nil
+	}
+	if maxAttempts <= 0 {
+		maxAttempts = defaultMaxAttempts
+	}
+	return func(key, customerID string, before, after []string) []domain.NewJob {
+		jobs := stage.TagSyncJobs(sync, key, customerID, before, after)
+		for i := range jobs {
+			jobs[i].MaxAttempts = maxAttempts
+		}
+		return jobs
+	}
 }
 
 // afterStore brings the pond up to a store of customers: apply puts the

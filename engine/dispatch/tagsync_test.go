@@ -86,4 +86,16 @@ func TestTagSyncMarksCorpTags(t *testing.T) {
 	if got := p.byState(t); got[domain.JobDone] != 30 {
 		t.Errorf("jobs: %v, want the unmark done too", got)
 	}
+	// Tags a record brings sync too: c04's record drops vip and adds
+	// lapsed, its stored tags before and after the record compared.
+	p.fake.CorpTags = append(p.fake.CorpTags, "etLapsed")
+	res, err := p.e.StoreCustomers(ctx, []domain.Customer{{ID: "c04", WeComID: "wm04", Guide: "g01", Member: true, Tags: []string{"heavy", "lapsed"}}}, t0.Add(2*time.Hour), "api")
+	if err != nil || res.Jobs != 1 {
+		t.Fatalf("record: %+v %v; want one tag sync job (vip's removal; lapsed is not mapped)", res, err)
+	}
+	p.at(2 * time.Hour)
+	p.drain(t, d)
+	if got := p.fake.Marked("wangxiao", "wm04"); len(got) != 0 {
+		t.Errorf("after a record without vip, wm04 is marked %v", got)
+	}
 }

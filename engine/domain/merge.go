@@ -33,6 +33,12 @@ type CustomerBatch struct {
 	Tiers []string
 	// Source names where the records came from, for the merges they make.
 	Source string
+	// TagJobs, when set, gives the outbox jobs that carry a customer's
+	// change of tags to the channels that show them (tag sync): the store
+	// calls it in the batch's transaction, once per customer whose tags
+	// the batch changed, with their tags before and after, and stores
+	// what it returns with them. key is unique to the batch and customer.
+	TagJobs func(key, customerID string, before, after []string) []NewJob
 }
 
 // StoredCustomers is what storing a CustomerBatch did.
@@ -44,6 +50,8 @@ type StoredCustomers struct {
 	IDs []string
 	// Merges are the merges the batch made, in order.
 	Merges []Merge
+	// Jobs counts the outbox jobs the batch enqueued (tag sync).
+	Jobs int
 	// Final are the customers the batch changed otherwise than by
 	// storing a record as given (merge survivors, customers a record
 	// added to), as they are after it: what the pond must hold.

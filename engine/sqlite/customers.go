@@ -69,17 +69,35 @@ func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ doma
 	for i := range b.Customers {
 		ids[i] = b.Customers[i].ID
 	}
-	if err := dropChanges(ctx, tx, ids); err != nil {
+	m := &merger{ctx: ctx, tx: tx, now: b.Now, tiers: b.Tiers, source: b.Source, upsert: st, aliases: map[string]string{}, tagJobs: b.TagJobs}
+	if err := m.anyAliases(); err != nil {
 		return out, err
 	}
-	m := &merger{ctx: ctx, tx: tx, now: b.Now, tiers: b.Tiers, source: b.Source, upsert: st, aliases: map[string]string{}}
-	if err := m.anyAliases(); err != nil {
+	// Tag sync compares tags before and after the batch: before means
+	// with the pending changes (fires' tags), which a record's own
+	// upsert drops.
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		t, err := m.canonical(id)
+		if err != nil {
+			return out, err
+		}
+		if err := m.noteTags(t); err != nil {
+			return out, err
+		}
+	}
+	if err := dropChanges(ctx, tx, ids); err != nil {
 		return out, err
 	}
 	for i := range b.Customers {
 		c := b.Customers[i]
 		target, own, err := m.recordTarget(&c)
 		if err != nil {
+			return out, err
+		}
+		if err := m.noteTags(target); err != nil {
 			return out, err
 		}
 		if own {
@@ -117,6 +135,16 @@ func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ doma
 	}
 	if out.Version, err = bumpVersion(ctx, tx); err != nil {
 		return out, err
+	}
+	if m.tagJobs != nil {
+		jobs, err := m.tagSyncJobs(out.Version)
+		if err != nil {
+			return out, err
+		}
+		if err := insertTxJobs(ctx, tx, b.Now, jobs); err != nil {
+			return out, err
+		}
+		out.Jobs = len(jobs)
 	}
 	if err := d.commit(tx); err != nil {
 		return out, fmt.Errorf("commit: %w", err)

@@ -44,6 +44,21 @@ func (f *fireTx) insertJobs(jobs []domain.NewJob) error {
 	return nil
 }
 
+// insertTxJobs writes jobs due at now (or by the wall clock, when now is
+// later) into the outbox in tx, as insertJobs does for a batch of fires:
+// a job whose key exists is left as it is.
+func insertTxJobs(ctx context.Context, tx *sql.Tx, at time.Time, jobs []domain.NewJob) error {
+	now := min(ms(at), ms(time.Now()))
+	for _, j := range jobs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, batch, max_attempts, run_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+			j.Key, j.Kind, j.Channel, j.FireID, j.Playbook, j.Rule, j.CustomerID, string(j.Payload), j.Batch, j.MaxAttempts, now+j.Delay.Milliseconds(), now, now); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+	}
+	return nil
+}
+
 const jobColumns = `id, key, kind, channel, fire_id, playbook, rule, customer_id, payload, state, attempts, max_attempts, run_at, created_at, updated_at, last_error,
 	batch, receipt, tracked_at, reminders, reminded_at, cancel, sent_at`
 

@@ -48,6 +48,10 @@ type merger struct {
 	upsert *sql.Stmt
 	// aliases made in this transaction: merged id → survivor.
 	aliases map[string]string
+	// tagJobs is the batch's TagJobs; tagsBefore holds, for each customer
+	// the batch writes, their tags before it (nil for a new customer).
+	tagJobs    func(key, customerID string, before, after []string) []domain.NewJob
+	tagsBefore map[string][]string
 	// touched are the customers whose rows the transaction made in other
 	// ways than a record's own upsert: merge survivors, customers a
 	// record added to.
@@ -201,6 +205,9 @@ func (m *merger) merge(a, b string, id domain.Identity) (string, error) {
 		ca, cb = cb, ca
 	}
 	s, gone := ca.ID, cb.ID
+	if err := m.noteTags(s); err != nil {
+		return "", err
+	}
 	merged := combine(ca, cb, m.tiers)
 	if err := m.put(&merged); err != nil {
 		return "", err
@@ -271,6 +278,56 @@ func (m *merger) merge(a, b string, id domain.Identity) (string, error) {
 	m.aliases[gone] = s
 	m.merges = append(m.merges, domain.Merge{ID: mergeID, At: m.now, Survivor: s, Merged: gone, Identity: id, Source: m.source, Moved: moved})
 	return s, nil
+}
+
+// noteTags records a customer's tags before the batch writes them, once,
+// when tag sync wants them.
+func (m *merger) noteTags(id string) error {
+	if m.tagJobs == nil {
+		return nil
+	}
+	if _, ok := m.tagsBefore[id]; ok {
+		return nil
+	}
+	if m.tagsBefore == nil {
+		m.tagsBefore = map[string][]string{}
+	}
+	var raw sql.NullString
+	err := m.tx.QueryRowContext(m.ctx, `SELECT tags FROM customers_now WHERE id = ?`, id).Scan(&raw)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("read tags of %s: %w", id, err)
+	}
+	var tags []string
+	if raw.Valid && raw.String != "" {
+		if err := json.Unmarshal([]byte(raw.String), &tags); err != nil {
+			return fmt.Errorf("customer %s: tags: %w", id, err)
+		}
+	}
+	m.tagsBefore[id] = tags
+	return nil
+}
+
+// tagSyncJobs returns the tag sync jobs of the customers whose tags the
+// batch changed, keyed by the batch's pond version.
+func (m *merger) tagSyncJobs(version int64) ([]domain.NewJob, error) {
+	var out []domain.NewJob
+	for _, id := range slices.Sorted(maps.Keys(m.tagsBefore)) {
+		if _, gone := m.aliases[id]; gone {
+			continue // merged: the survivor's change is what counts
+		}
+		var after []string
+		var raw string
+		if err := m.tx.QueryRowContext(m.ctx, `SELECT tags FROM customers_now WHERE id = ?`, id).Scan(&raw); err != nil {
+			return nil, fmt.Errorf("read tags of %s: %w", id, err)
+		}
+		if raw != "" {
+			if err := json.Unmarshal([]byte(raw), &after); err != nil {
+				return nil, fmt.Errorf("customer %s: tags: %w", id, err)
+			}
+		}
+		out = append(out, m.tagJobs(fmt.Sprintf("record@%d", version), id, m.tagsBefore[id], after)...)
+	}
+	return out, nil
 }
 
 // finals returns the customers the transaction touched (see touched) as

@@ -238,9 +238,8 @@ func (s *Effects) Keep() {
 }
 
 // syncTags enqueues, for each customer whose tags the current fire
-// changes and each channel syncing tags, a job marking the channel's tags
-// the fire added and unmarking those it removed. It runs before the
-// fire's tags are kept, while the customer's state is still the one
+// changes, the tag sync jobs of their change (TagSyncJobs). It runs before
+// the fire's tags are kept, while the customer's state is still the one
 // before the fire.
 func (s *Effects) syncTags() {
 	if len(s.TagSync) == 0 || len(s.tags) == 0 {
@@ -248,31 +247,40 @@ func (s *Effects) syncTags() {
 	}
 	f := s.fire
 	for _, id := range slices.Sorted(maps.Keys(s.tags)) {
-		before, after := s.states[id].Tags, s.tags[id]
-		for _, ch := range slices.Sorted(maps.Keys(s.TagSync)) {
-			m := s.TagSync[ch]
-			p := actions.TagSyncPayload{Channel: ch}
-			for _, t := range after {
-				if remote, ok := m[t]; ok && !slices.Contains(before, t) {
-					p.Add = append(p.Add, remote)
-				}
-			}
-			for _, t := range before {
-				if remote, ok := m[t]; ok && !slices.Contains(after, t) {
-					p.Remove = append(p.Remove, remote)
-				}
-			}
-			if len(p.Add) == 0 && len(p.Remove) == 0 {
-				continue
-			}
-			payload, _ := json.Marshal(p)
-			s.out.Jobs = append(s.out.Jobs, domain.NewJob{
-				Key: f.Key + "#tags:" + ch + ":" + id, Kind: actions.TagSyncKind, Channel: ch,
-				FireID: f.FireID, Playbook: f.Playbook, Rule: f.Rule, CustomerID: id,
-				Payload: payload, MaxAttempts: s.MaxAttempts,
-			})
+		for _, j := range TagSyncJobs(s.TagSync, f.Key, id, s.states[id].Tags, s.tags[id]) {
+			j.FireID, j.Playbook, j.Rule, j.MaxAttempts = f.FireID, f.Playbook, f.Rule, s.MaxAttempts
+			s.out.Jobs = append(s.out.Jobs, j)
 		}
 	}
+}
+
+// TagSyncJobs returns, for each channel of sync (koi tag → the channel's
+// tag, by channel) that maps a tag the customer gained or lost from before
+// to after, an actions.TagSyncKind job marking the channel's tags gained
+// and unmarking those lost, keyed key#tags:CHANNEL:CUSTOMER.
+func TagSyncJobs(sync map[string]map[string]string, key, customerID string, before, after []string) []domain.NewJob {
+	var out []domain.NewJob
+	for _, ch := range slices.Sorted(maps.Keys(sync)) {
+		m := sync[ch]
+		p := actions.TagSyncPayload{Channel: ch}
+		for _, t := range after {
+			if remote, ok := m[t]; ok && !slices.Contains(before, t) {
+				p.Add = append(p.Add, remote)
+			}
+		}
+		for _, t := range before {
+			if remote, ok := m[t]; ok && !slices.Contains(after, t) {
+				p.Remove = append(p.Remove, remote)
+			}
+		}
+		if len(p.Add) == 0 && len(p.Remove) == 0 {
+			continue
+		}
+		payload, _ := json.Marshal(p)
+		out = append(out, domain.NewJob{Key: key + "#tags:" + ch + ":" + customerID, Kind: actions.TagSyncKind, Channel: ch,
+			CustomerID: customerID, Payload: payload})
+	}
+	return out
 }
 
 // keepChanges moves one kind of staged customer change (tags, tier,
