@@ -3,6 +3,7 @@ package actions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,16 @@ func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
 	if got.AmountFen != 2000 || got.MinSpendFen != 9950 || !got.ExpiresAt.Equal(at.Add(48*time.Hour)) || res["code"] != got.Code {
 		t.Errorf("coupon %+v result %v", got, res)
 	}
-	if coupon.Code("pb/r/c1/1", 0) != got.Code || coupon.Code("pb/r/c1/1", 1) == got.Code || coupon.Code("pb/r/c1/2", 0) == got.Code {
+	if coupon.Code("pb/r/c1/1", 0, at) != got.Code || coupon.Code("pb/r/c1/1", 1, at) == got.Code || coupon.Code("pb/r/c1/2", 0, at) == got.Code {
 		t.Error("codes must be stable per fire and action and differ otherwise")
+	}
+	// A day's codes sort together, after the day before's: they land at
+	// the end of the coupons' index, whatever their hashes.
+	for k := range 50 {
+		key := fmt.Sprintf("pb/r/c%d/1", k)
+		if a, b := coupon.Code(key, 0, at), coupon.Code("x", 0, at.Add(24*time.Hour)); a >= b || len(a) != 21 {
+			t.Fatalf("%s's code %s does not sort before the next day's %s", key, a, b)
+		}
 	}
 }
 

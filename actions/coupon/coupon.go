@@ -51,11 +51,12 @@ func (c *Coupon) Validate(actions.LoadContext) error {
 	return errs.Err()
 }
 
-// Do writes the coupon. Its code derives from the fire's key, so a retried
-// fire can never mint a second coupon under another code.
+// Do writes the coupon. Its code derives from the fire's key and day, so
+// a fire retried that day can never mint a second coupon under another
+// code (the fire's key, unique, keeps any later retry from firing).
 func (c *Coupon) Do(_ context.Context, f *actions.Fire, fx actions.Effects) (actions.Result, error) {
 	cp := actions.Coupon{
-		Code:        Code(f.Key, f.Index),
+		Code:        Code(f.Key, f.Index, f.At),
 		CustomerID:  f.CustomerID,
 		FireID:      f.FireID,
 		AmountFen:   actions.YuanToFen(c.Amount),
@@ -83,10 +84,27 @@ func (c *Coupon) SampleResult() actions.Result {
 	return actions.Result{"code": "KSAMPLE", "amount": c.Amount, "min_spend": c.MinSpend, "expires_at": time.Time{}.Add(c.ExpiresIn.Std())}
 }
 
-var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// codeEncoding is base32 over an alphabet in ASCII order (so codes sort
+// as their bytes do) without the letters a customer would read as digits
+// (I, O): what staff type at a till.
+var codeEncoding = base32.NewEncoding("23456789ABCDEFGHJKLMNPQRSTUVWXYZ").WithPadding(base32.NoPadding)
 
-// Code returns the coupon code for the index-th action of the fire with key.
-func Code(key string, index int) string {
+// codeEpoch is day 0 of the day a code begins with.
+var codeEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Code returns the coupon code for the index-th action of the fire with
+// key, made at: "K", then the day (two bytes, days since 2020) and 80 bits
+// of the key's hash, in base32. The day comes first so that a day's
+// coupons land together at the end of the coupons' index: codes of hash
+// alone went all over it, and with a year of coupons (millions) each new
+// one dirtied a page of its own, read from disk and written to the log
+// (a batch of 50,000 into 300,000: 721 ms against 514 ms, and the gap
+// grows with the history).
+func Code(key string, index int, at time.Time) string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s#%d", key, index))
-	return "K" + codeEncoding.EncodeToString(sum[:10])
+	var b [12]byte
+	d := max(0, min(int(at.Sub(codeEpoch).Hours()/24), 0xffff))
+	b[0], b[1] = byte(d>>8), byte(d)
+	copy(b[2:], sum[:10])
+	return "K" + codeEncoding.EncodeToString(b[:])
 }
