@@ -83,7 +83,9 @@ func (s *e2e) json(method, path, key, body string) map[string]any {
 // eventually polls cond until it holds, for at most 10 s.
 func (s *e2e) eventually(what string, cond func() bool) {
 	s.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// Generous: under -race on a loaded CI machine a trigger's pass can
+	// take seconds; a passing test returns as soon as cond holds.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return
 		}

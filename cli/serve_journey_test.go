@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,9 +109,17 @@ func startServe(t *testing.T, dir, cfgPath, pbDir string, clock *clockwork.FakeC
 	addr := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	// The server's log is shown when the test fails: a step that never
+	// comes says why there.
+	log := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("koi serve's log:\n%s", log.String())
+		}
+	})
 	go func() {
 		g := &globals{db: filepath.Join(dir, "koi.db"), config: cfgPath, register: []func(*actions.Registry){builtin.Register}}
-		done <- serve(ctx, g, serveOptions{listen: "127.0.0.1:0", clock: clock, serving: func(a string) { addr <- a }}, io.Discard, io.Discard)
+		done <- serve(ctx, g, serveOptions{listen: "127.0.0.1:0", clock: clock, serving: func(a string) { addr <- a }}, io.Discard, log)
 	}()
 	var s *e2e
 	select {
@@ -134,4 +144,23 @@ func startServe(t *testing.T, dir, cfgPath, pbDir string, clock *clockwork.FakeC
 			t.Error("serve did not stop")
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a server's goroutines to write
+// while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
