@@ -202,6 +202,11 @@ func serve(ctx context.Context, g *globals, o serveOptions, out, errOut io.Write
 	if _, err := rl.reload(ctx); err != nil && !isLoadError(err) {
 		return err
 	}
+	// Before any request: every event the API takes from now on is one
+	// the trigger worker answers.
+	if err := a.engine.StartTriggers(ctx); err != nil {
+		return err
+	}
 	// What can fail for want of configuration or a free port fails here,
 	// before any worker starts: there is nothing to unwind yet, and no
 	// made-up scheduled run is started only to be stopped again.

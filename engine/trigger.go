@@ -154,6 +154,28 @@ func (e *Engine) nudgeTriggers(evs []domain.Event, inserted []bool) {
 	}
 }
 
+// StartTriggers starts the trigger cursor of a database that never had
+// one at its newest event, so that the trigger worker answers every event
+// stored from now on. Servers call it before they take requests: the
+// worker's first pass otherwise did it whenever its goroutine first ran,
+// and took events a client had sent before that for the past.
+func (e *Engine) StartTriggers(ctx context.Context) error {
+	ts, ok := e.store.(TriggerStore)
+	if !ok {
+		return fmt.Errorf("event triggers: the store does not keep a trigger cursor")
+	}
+	e.triggerMu.Lock()
+	defer e.triggerMu.Unlock()
+	if _, started, err := ts.TriggerCursor(ctx); err != nil || started {
+		return err
+	}
+	latest, err := ts.LatestEventSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return ts.SetTriggerCursor(ctx, latest)
+}
+
 // RunTriggers handles event-triggered rules until ctx ends. The store must
 // implement TriggerStore.
 func (e *Engine) RunTriggers(ctx context.Context, opts TriggerOptions) error {

@@ -121,6 +121,36 @@ func TestEventTriggeredRules(t *testing.T) {
 
 // A crash after the fires committed but before the cursor moved re-runs
 // the triggers; the fire key keeps them from firing twice.
+// A server starts the cursor before it takes requests (StartTriggers):
+// events stored before the trigger worker's first pass are answered, not
+// taken for the past. (The worker's first pass started the cursor at the
+// newest event whenever its goroutine first ran: a loaded machine lost
+// the first events a server took, TestServeRunsJourneys in CI.)
+func TestEventsBeforeTheWorkersFirstPassAreAnswered(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.customers(3, 0)
+	f.playbook("thanks", thanks)
+	e := f.engine()
+	// An event from before the server started is the past.
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "o0", CustomerID: "c001", Type: "order", At: t0.Add(-time.Hour), AmountFen: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StartTriggers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddEvents(ctx, []domain.Event{{ID: "o1", CustomerID: "c000", Type: "order", At: t0.Add(-time.Minute), AmountFen: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.ProcessTriggers(ctx, engine.TriggerOptions{Now: func() time.Time { return t0 }})
+	if err != nil || len(runs) != 1 || runs[0].Fired != 1 {
+		t.Fatalf("the first pass after an event the server took: %+v %v; want c000 thanked", runs, err)
+	}
+	if n := f.count(`SELECT count(*) FROM fires WHERE customer_id = 'c001'`); n != 0 {
+		t.Errorf("the event from before the start was answered (%d fires)", n)
+	}
+}
+
 func TestEventTriggersRerunFireOnce(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
