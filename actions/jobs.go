@@ -46,6 +46,9 @@ type Contact struct {
 	Guide string `json:"guide,omitempty"`
 	// OptOut lists the channels the customer opted out of.
 	OptOut []string `json:"opt_out,omitempty"`
+	// Tags are the customer's tags now: read for the jobs that need
+	// them (TagSyncKind), empty for the others.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Delivery is one attempt at a job.

@@ -108,7 +108,7 @@ type importer struct {
 	tiers []string
 	// tagJobs enqueue the tag sync of the customers' changes of tags
 	// (nil when no channel syncs tags): `koi serve` delivers them.
-	tagJobs func(key, customerID string, before, after []string) []domain.NewJob
+	tagJobs func(key, customerID string, before, after []string, force bool) []domain.NewJob
 	// unsubscribe is the event type that opts a customer out.
 	unsubscribe string
 

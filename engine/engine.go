@@ -223,6 +223,11 @@ type RunRequest struct {
 	// approved it. koi test runs this way: a handful of test customers are
 	// not the audience a limit is for.
 	ApprovedBy string
+
+	// mergeMark is the newest merge when the run read its history (see
+	// Run.mergeMark); marked says it was read.
+	mergeMark int64
+	marked    bool
 }
 
 // Run triggers.
@@ -279,6 +284,10 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 	if err != nil {
 		return nil, err
 	}
+	if req.mergeMark, err = e.store.LatestMergeID(ctx); err != nil {
+		return nil, err
+	}
+	req.marked = true
 	start := time.Now()
 	snap, done, err := e.snapshotAt(ctx, pond, req.At)
 	if err != nil {
@@ -411,7 +420,8 @@ func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *prof
 	if trigger == "" {
 		trigger = TriggerManual
 	}
-	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger}
+	run := &Run{Playbook: pb.Name, Hash: pb.Hash, File: absPath(pb.File), At: snap.Now, StartedAt: started, Status: RunRunning, DryRun: dryRun, Trigger: trigger,
+		mergeMark: req.mergeMark, marked: req.marked}
 	run.Audience = ev.Audience
 	run.Rules = ev.Counts
 	if ev.Trace {

@@ -19,9 +19,12 @@ func (e *Engine) LinkIdentities(ctx context.Context, customerID string, ids []do
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	res, err := e.store.LinkIdentities(ctx, customerID, norm, now, e.cfg.Tiers, source)
+	res, err := e.store.LinkIdentities(ctx, customerID, norm, now, e.cfg.Tiers, source, e.tagJobs())
 	if err != nil {
 		return "", err
+	}
+	if res.Jobs > 0 && e.cfg.JobsQueued != nil {
+		e.cfg.JobsQueued(res.Jobs)
 	}
 	e.afterStore(ctx, res, []string{customerID}, nil)
 	return res.IDs[0], nil

@@ -18,6 +18,8 @@ type JobStore interface {
 	FinishJobs(ctx context.Context, now time.Time, outcomes []domain.JobOutcome) error
 	// Contacts reads how to reach customers; a deleted customer is missing.
 	Contacts(ctx context.Context, ids []string) (map[string]actions.Contact, error)
+	// CustomerTags reads customers' tags now.
+	CustomerTags(ctx context.Context, ids []string) (map[string][]string, error)
 	// ListJobs lists jobs, newest first.
 	ListJobs(ctx context.Context, f domain.JobFilter) ([]*domain.Job, error)
 	// CountJobs counts the jobs in each state.

@@ -177,7 +177,7 @@ func (e *Engine) StoreCustomers(ctx context.Context, cs []domain.Customer, now t
 }
 
 // tagJobs is the TagJobs of a batch of customers (see TagJobsFor).
-func (e *Engine) tagJobs() func(key, customerID string, before, after []string) []domain.NewJob {
+func (e *Engine) tagJobs() func(key, customerID string, before, after []string, force bool) []domain.NewJob {
 	return TagJobsFor(e.cfg.TagSync, e.cfg.MaxAttempts)
 }
 
@@ -185,15 +185,15 @@ func (e *Engine) tagJobs() func(key, customerID string, before, after []string) 
 // (Config.TagSync): the tag sync jobs of a customer's change of tags, each
 // tried maxAttempts times (the engine's default for 0). It is nil when no
 // channel syncs tags.
-func TagJobsFor(sync map[string]map[string]string, maxAttempts int) func(key, customerID string, before, after []string) []domain.NewJob {
+func TagJobsFor(sync map[string]map[string]string, maxAttempts int) func(key, customerID string, before, after []string, force bool) []domain.NewJob {
 	if len(sync) == 0 {
 		return nil
 	}
 	if maxAttempts <= 0 {
 		maxAttempts = defaultMaxAttempts
 	}
-	return func(key, customerID string, before, after []string) []domain.NewJob {
-		jobs := stage.TagSyncJobs(sync, key, customerID, before, after)
+	return func(key, customerID string, before, after []string, force bool) []domain.NewJob {
+		jobs := stage.TagSyncJobs(sync, key, customerID, before, after, force)
 		for i := range jobs {
 			jobs[i].MaxAttempts = maxAttempts
 		}

@@ -22,6 +22,13 @@ const (
 
 // Run is one evaluation of one playbook.
 type Run struct {
+	// mergeMark is the newest merge (domain.Merge.ID) when the run read
+	// its customers' history; marked says it was read. A customer merged
+	// with another after it has a history the run did not decide on:
+	// their decisions are dropped as gone (see dropGone).
+	mergeMark int64
+	marked    bool
+
 	ID       int64  `json:"id,omitempty"`
 	Playbook string `json:"playbook"`
 	Hash     string `json:"hash"`

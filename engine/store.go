@@ -118,10 +118,14 @@ type Store interface {
 	CountDueJourneySteps(ctx context.Context, journey string, at time.Time) (int, error)
 	// LinkIdentities gives the customer identities (normalised), all or
 	// none: one another customer has merges the two, keeping the higher
-	// of tiers, and records source as where the merge came from.
-	LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string) (domain.StoredCustomers, error)
+	// of tiers, and records source as where the merge came from; tagJobs
+	// (CustomerBatch.TagJobs) syncs the survivor's tags.
+	LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string,
+		tagJobs func(key, customerID string, before, after []string, force bool) []domain.NewJob) (domain.StoredCustomers, error)
 	// CustomerFires returns a customer's fires, newest first.
 	CustomerFires(ctx context.Context, customerID string) ([]domain.Fire, error)
+	// LatestMergeID returns the id of the newest merge (0: none).
+	LatestMergeID(ctx context.Context) (int64, error)
 	// ResolveAlias returns the customer an id names: the survivor when it
 	// was merged into another customer, else the id itself.
 	ResolveAlias(ctx context.Context, id string) (string, error)
@@ -152,6 +156,9 @@ type FireTx interface {
 	// when a fire with the same (playbook, rule, customer, seq) exists:
 	// another run got there first.
 	InsertFires(fires []*domain.Fire) (inserted []bool, err error)
+	// MergedSince returns the customers who are survivors of merges newer
+	// than the merge id mark (as they are now, merged further or not).
+	MergedSince(mark int64) (map[string]bool, error)
 	// DeleteFires removes fires of this transaction whose actions failed.
 	DeleteFires(ids []int64) error
 	// EnterJourneys records customers' entries into journeys, numbered

@@ -349,6 +349,10 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	if err != nil {
 		return nil, err
 	}
+	mark, err := e.store.LatestMergeID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	pop, err := e.population(ctx, pond, now)
 	if err != nil {
 		return nil, err
@@ -386,7 +390,7 @@ func (e *Engine) runTriggered(ctx context.Context, ts TriggerStore, pb *rules.Pl
 	if matched == 0 {
 		return nil, nil // nothing to record: most events trigger nothing
 	}
-	run, _, err := e.runPlaybook(ctx, pb, snap, ev, started, RunRequest{Trigger: TriggerEvent, ApprovedBy: approvedBy})
+	run, _, err := e.runPlaybook(ctx, pb, snap, ev, started, RunRequest{Trigger: TriggerEvent, ApprovedBy: approvedBy, mergeMark: mark, marked: true})
 	return run, err
 }
 

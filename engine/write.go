@@ -88,6 +88,26 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			return nil, nil, 0, err
 		}
 	}
+	if run.marked {
+		// A customer merged with another since the run read their history
+		// has a history it did not decide on: their once, cooldowns and
+		// caps must count the merged fires, which the next run does.
+		merged, err := tx.MergedSince(run.mergeMark)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if len(merged) > 0 {
+			live := chunk[:0:0]
+			for _, d := range chunk {
+				if merged[snap.ID(int(d.Cust))] {
+					counts[d.Rule].Suppress(evaluate.ReasonMerged, 1)
+					continue
+				}
+				live = append(live, d)
+			}
+			chunk = live
+		}
+	}
 	fires := make([]*domain.Fire, len(chunk))
 	for i, d := range chunk {
 		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.ID(int(d.Cust)),

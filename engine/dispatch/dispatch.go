@@ -390,8 +390,27 @@ func (d *Dispatcher) claim(ctx context.Context, now time.Time) ([]item, bool, er
 		d.release(out)
 		return nil, false, err
 	}
+	// A tag sync marks the tags the customer has when it is delivered:
+	// deliveries in any order (retries, parallel workers) end in the
+	// tags koi has now.
+	var tagged []string
+	for _, it := range out {
+		if it.job.Kind == actions.TagSyncKind && it.job.CustomerID != "" {
+			tagged = append(tagged, it.job.CustomerID)
+		}
+	}
+	var tags map[string][]string
+	if len(tagged) > 0 {
+		if tags, err = d.store.CustomerTags(ctx, tagged); err != nil {
+			d.release(out)
+			return nil, false, err
+		}
+	}
 	for i := range out {
 		if c, ok := contacts[out[i].job.CustomerID]; ok {
+			if out[i].job.Kind == actions.TagSyncKind {
+				c.Tags = tags[c.CustomerID]
+			}
 			out[i].contact = &c
 		}
 	}

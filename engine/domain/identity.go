@@ -143,6 +143,9 @@ func CustomerIDFor(id Identity) string {
 		IdentityOpenID: "openid:" + id.App + ":", IdentityPhone: "phone:", IdentityEmail: "email:"}[id.Kind]
 	if id.Kind == IdentityPhone || id.Kind == IdentityEmail || len(prefix)+len(id.Value) > MaxCustomerIDLen {
 		sum := sha256.Sum256([]byte(id.Kind + "\x00" + id.App + "\x00" + id.Value))
+		if len(prefix)+20 > MaxCustomerIDLen {
+			prefix = id.Kind + ":" // an app id too long to show
+		}
 		return prefix + hex.EncodeToString(sum[:10])
 	}
 	return prefix + id.Value

@@ -37,8 +37,10 @@ type CustomerBatch struct {
 	// change of tags to the channels that show them (tag sync): the store
 	// calls it in the batch's transaction, once per customer whose tags
 	// the batch changed, with their tags before and after, and stores
-	// what it returns with them. key is unique to the batch and customer.
-	TagJobs func(key, customerID string, before, after []string) []NewJob
+	// what it returns with them. key is unique to the batch and customer;
+	// force asks for the jobs even when no mapped tag changed (a merge
+	// survivor may have taken over the other's contact).
+	TagJobs func(key, customerID string, before, after []string, force bool) []NewJob
 }
 
 // StoredCustomers is what storing a CustomerBatch did.

@@ -14,6 +14,9 @@ const (
 	// ReasonGone: the customer was merged into another, or deleted, after
 	// the run read the pond and before its fire was written.
 	ReasonGone = "gone"
+	// ReasonMerged: the customer was merged with another after the run
+	// read their history; the next run decides on the merged one.
+	ReasonMerged = "merged"
 )
 
 // RuleCounts are the outcomes of one rule in a run.

@@ -102,6 +102,9 @@ func (d *DB) StoreCustomers(ctx context.Context, b domain.CustomerBatch) (_ doma
 		}
 		if own {
 			err = upsertCustomer(ctx, st, &c, b.Now)
+			if b.Customers[i].ID == "" {
+				m.touch(target) // named by identities: the caller learns who from Final
+			}
 		} else {
 			// A merged id, or identities of a customer: the record adds
 			// to them as a merge would, instead of replacing them.

@@ -14,7 +14,8 @@ import (
 // identities (normalised), at at, in one transaction: all of them or
 // none. An identity the customer has already is left as it is; one
 // another customer has merges the two (see merge.go).
-func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string) (_ domain.StoredCustomers, err error) {
+func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain.Identity, at time.Time, tiers []string, source string,
+	tagJobs func(key, customerID string, before, after []string, force bool) []domain.NewJob) (_ domain.StoredCustomers, err error) {
 	defer unavailableOn(&err)
 	out := domain.StoredCustomers{IDs: []string{customerID}}
 	tx, end, err := d.beginWrite(ctx)
@@ -27,7 +28,7 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 		return out, fmt.Errorf("prepare upsert customer: %w", err)
 	}
 	defer st.Close()
-	m := &merger{ctx: ctx, tx: tx, now: at, tiers: tiers, source: source, upsert: st, aliases: map[string]string{}}
+	m := &merger{ctx: ctx, tx: tx, now: at, tiers: tiers, source: source, upsert: st, aliases: map[string]string{}, tagJobs: tagJobs}
 	if err := m.anyAliases(); err != nil {
 		return out, err
 	}
@@ -41,6 +42,9 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 	}
 	if known == 0 {
 		return out, &domain.Error{Code: domain.ENotFound, Message: fmt.Sprintf("no customer %q", customerID)}
+	}
+	if err := m.noteTags(target); err != nil {
+		return out, err
 	}
 	if out.IDs[0], err = m.link(target, ids); err != nil {
 		return out, err
@@ -56,6 +60,16 @@ func (d *DB) LinkIdentities(ctx context.Context, customerID string, ids []domain
 		// Merges change customers: the pond moves.
 		if out.Version, err = bumpVersion(ctx, tx); err != nil {
 			return out, err
+		}
+		if m.tagJobs != nil {
+			jobs, err := m.tagSyncJobs(out.Version)
+			if err != nil {
+				return out, err
+			}
+			if err := insertTxJobs(ctx, tx, at, jobs); err != nil {
+				return out, err
+			}
+			out.Jobs = len(jobs)
 		}
 	}
 	return out, d.commit(tx)

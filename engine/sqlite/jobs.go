@@ -273,6 +273,34 @@ func (d *DB) Contacts(ctx context.Context, ids []string) (map[string]actions.Con
 	return out, rows.Err()
 }
 
+// CustomerTags reads customers' tags now.
+func (d *DB) CustomerTags(ctx context.Context, ids []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	enc, _ := json.Marshal(ids)
+	rows, err := d.db.QueryContext(ctx, `SELECT id, tags FROM customers_now WHERE id IN (SELECT value FROM json_each(?))`, string(enc))
+	if err != nil {
+		return nil, fmt.Errorf("read tags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, fmt.Errorf("read tags: %w", err)
+		}
+		var tags []string
+		if raw != "" && raw != "[]" {
+			if err := json.Unmarshal([]byte(raw), &tags); err != nil {
+				return nil, fmt.Errorf("customer %s: tags: %w", id, err)
+			}
+		}
+		out[id] = tags
+	}
+	return out, rows.Err()
+}
+
 // ListJobs lists jobs newest first.
 func (d *DB) ListJobs(ctx context.Context, f domain.JobFilter) ([]*domain.Job, error) {
 	var lq listQuery

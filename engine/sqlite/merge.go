@@ -50,7 +50,7 @@ type merger struct {
 	aliases map[string]string
 	// tagJobs is the batch's TagJobs; tagsBefore holds, for each customer
 	// the batch writes, their tags before it (nil for a new customer).
-	tagJobs    func(key, customerID string, before, after []string) []domain.NewJob
+	tagJobs    func(key, customerID string, before, after []string, force bool) []domain.NewJob
 	tagsBefore map[string][]string
 	// touched are the customers whose rows the transaction made in other
 	// ways than a record's own upsert: merge survivors, customers a
@@ -138,10 +138,7 @@ func (m *merger) readNow(id string) (domain.Customer, error) {
 // put writes c over its row, with its pending changes dropped (c holds
 // them).
 func (m *merger) put(c *domain.Customer) error {
-	if m.touched == nil {
-		m.touched = map[string]bool{}
-	}
-	m.touched[c.ID] = true
+	m.touch(c.ID)
 	if err := dropChanges(m.ctx, m.tx, []string{c.ID}); err != nil {
 		return err
 	}
@@ -311,6 +308,12 @@ func (m *merger) noteTags(id string) error {
 // batch changed, keyed by the batch's pond version.
 func (m *merger) tagSyncJobs(version int64) ([]domain.NewJob, error) {
 	var out []domain.NewJob
+	// A survivor's contact may be the merged customer's now (their
+	// wecom_id): its tags sync whether or not koi's changed.
+	survivors := map[string]bool{}
+	for _, mg := range m.merges {
+		survivors[mg.Survivor] = true
+	}
 	for _, id := range slices.Sorted(maps.Keys(m.tagsBefore)) {
 		if _, gone := m.aliases[id]; gone {
 			continue // merged: the survivor's change is what counts
@@ -325,9 +328,17 @@ func (m *merger) tagSyncJobs(version int64) ([]domain.NewJob, error) {
 				return nil, fmt.Errorf("customer %s: tags: %w", id, err)
 			}
 		}
-		out = append(out, m.tagJobs(fmt.Sprintf("record@%d", version), id, m.tagsBefore[id], after)...)
+		out = append(out, m.tagJobs(fmt.Sprintf("record@%d", version), id, m.tagsBefore[id], after, survivors[id])...)
 	}
 	return out, nil
+}
+
+// touch adds a customer to those the transaction touched.
+func (m *merger) touch(id string) {
+	if m.touched == nil {
+		m.touched = map[string]bool{}
+	}
+	m.touched[id] = true
 }
 
 // finals returns the customers the transaction touched (see touched) as
@@ -731,6 +742,35 @@ func (m *merger) moveEvents() error {
 		}
 	}
 	return nil
+}
+
+// LatestMergeID returns the id of the newest merge (0: none).
+func (d *DB) LatestMergeID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := d.db.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM merges`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("read merges: %w", err)
+	}
+	return id, nil
+}
+
+// MergedSince returns the survivors (as they are now) of the merges newer
+// than mark, in the fire transaction.
+func (f *fireTx) MergedSince(mark int64) (map[string]bool, error) {
+	rows, err := f.tx.QueryContext(f.ctx, `SELECT DISTINCT coalesce((SELECT customer_id FROM customer_aliases a WHERE a.alias = m.survivor), m.survivor)
+		FROM merges m WHERE m.id > ?`, mark)
+	if err != nil {
+		return nil, fmt.Errorf("read merges: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read merges: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 // ResolveAlias returns the customer an id names: the survivor when it was

@@ -247,7 +247,7 @@ func (s *Effects) syncTags() {
 	}
 	f := s.fire
 	for _, id := range slices.Sorted(maps.Keys(s.tags)) {
-		for _, j := range TagSyncJobs(s.TagSync, f.Key, id, s.states[id].Tags, s.tags[id]) {
+		for _, j := range TagSyncJobs(s.TagSync, f.Key, id, s.states[id].Tags, s.tags[id], false) {
 			j.FireID, j.Playbook, j.Rule, j.MaxAttempts = f.FireID, f.Playbook, f.Rule, s.MaxAttempts
 			s.out.Jobs = append(s.out.Jobs, j)
 		}
@@ -256,9 +256,10 @@ func (s *Effects) syncTags() {
 
 // TagSyncJobs returns, for each channel of sync (koi tag → the channel's
 // tag, by channel) that maps a tag the customer gained or lost from before
-// to after, an actions.TagSyncKind job marking the channel's tags gained
-// and unmarking those lost, keyed key#tags:CHANNEL:CUSTOMER.
-func TagSyncJobs(sync map[string]map[string]string, key, customerID string, before, after []string) []domain.NewJob {
+// to after (every channel, with force), an actions.TagSyncKind job keyed
+// key#tags:CHANNEL:CUSTOMER. Its payload says what changed; its delivery
+// marks what the customer has then (see actions/tag).
+func TagSyncJobs(sync map[string]map[string]string, key, customerID string, before, after []string, force bool) []domain.NewJob {
 	var out []domain.NewJob
 	for _, ch := range slices.Sorted(maps.Keys(sync)) {
 		m := sync[ch]
@@ -273,7 +274,7 @@ func TagSyncJobs(sync map[string]map[string]string, key, customerID string, befo
 				p.Remove = append(p.Remove, remote)
 			}
 		}
-		if len(p.Add) == 0 && len(p.Remove) == 0 {
+		if len(p.Add) == 0 && len(p.Remove) == 0 && !force {
 			continue
 		}
 		payload, _ := json.Marshal(p)
