@@ -97,15 +97,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			return nil, nil, 0, err
 		}
 		if len(merged) > 0 {
-			live := chunk[:0:0]
-			for _, d := range chunk {
-				if merged[snap.ID(int(d.Cust))] {
-					counts[d.Rule].Suppress(evaluate.ReasonMerged, 1)
-					continue
-				}
-				live = append(live, d)
-			}
-			chunk = live
+			chunk = keepDecisions(snap, chunk, counts, evaluate.ReasonMerged, func(id string) bool { return !merged[id] })
 		}
 	}
 	fires := make([]*domain.Fire, len(chunk))
@@ -188,27 +180,33 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 // counting the others' as suppressed (evaluate.ReasonGone): as the pond
 // says when it is current, else as tx does.
 func dropGone(tx FireTx, snap *profile.Snapshot, fromPond bool, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]evaluate.Decision, error) {
-	ids := make([]string, len(chunk))
-	for i, d := range chunk {
-		ids[i] = snap.ID(int(d.Cust))
-	}
 	exists := func(id string) bool { _, ok := snap.Pond().Lookup(id); return ok }
 	if !fromPond {
+		ids := make([]string, len(chunk))
+		for i, d := range chunk {
+			ids[i] = snap.ID(int(d.Cust))
+		}
 		states, err := tx.CustomerStates(ids)
 		if err != nil {
 			return nil, err
 		}
 		exists = func(id string) bool { _, ok := states[id]; return ok }
 	}
+	return keepDecisions(snap, chunk, counts, evaluate.ReasonGone, exists), nil
+}
+
+// keepDecisions returns the decisions of chunk whose customers keep says
+// to keep, counting the others' as suppressed for reason.
+func keepDecisions(snap *profile.Snapshot, chunk []evaluate.Decision, counts []*evaluate.RuleCounts, reason string, keep func(id string) bool) []evaluate.Decision {
 	live := chunk[:0:0]
-	for i, d := range chunk {
-		if exists(ids[i]) {
+	for _, d := range chunk {
+		if keep(snap.ID(int(d.Cust))) {
 			live = append(live, d)
 			continue
 		}
-		counts[d.Rule].Suppress(evaluate.ReasonGone, 1)
+		counts[d.Rule].Suppress(reason, 1)
 	}
-	return live, nil
+	return live
 }
 
 // doActions does a fire's actions: the rule's, then its variant's.

@@ -216,10 +216,9 @@ func scanCustomer(row interface{ Scan(...any) error }) (domain.Customer, error) 
 	}
 	c.Member = member != 0
 	c.JoinedAt = fromMs(joined)
-	if tags != "[]" && tags != "" {
-		if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
-			return c, fmt.Errorf("customer %s: tags: %w", c.ID, err)
-		}
+	var err error
+	if c.Tags, err = decodeTags(c.ID, tags); err != nil {
+		return c, err
 	}
 	if attrs != "{}" && attrs != "" {
 		if err := json.Unmarshal([]byte(attrs), &c.Attrs); err != nil {
@@ -250,6 +249,18 @@ func (d *DB) Counts(ctx context.Context) (customers, events int, err error) {
 	}
 	err = d.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&events)
 	return
+}
+
+// decodeTags decodes a customer's tags column ("[]" or empty: none).
+func decodeTags(id, raw string) ([]string, error) {
+	if raw == "" || raw == "[]" {
+		return nil, nil
+	}
+	var tags []string
+	if err := json.Unmarshal([]byte(raw), &tags); err != nil {
+		return nil, fmt.Errorf("customer %s: tags: %w", id, err)
+	}
+	return tags, nil
 }
 
 func boolInt(b bool) int {

@@ -290,11 +290,9 @@ func (d *DB) CustomerTags(ctx context.Context, ids []string) (map[string][]strin
 		if err := rows.Scan(&id, &raw); err != nil {
 			return nil, fmt.Errorf("read tags: %w", err)
 		}
-		var tags []string
-		if raw != "" && raw != "[]" {
-			if err := json.Unmarshal([]byte(raw), &tags); err != nil {
-				return nil, fmt.Errorf("customer %s: tags: %w", id, err)
-			}
+		tags, err := decodeTags(id, raw)
+		if err != nil {
+			return nil, err
 		}
 		out[id] = tags
 	}

@@ -289,19 +289,25 @@ func (m *merger) noteTags(id string) error {
 	if m.tagsBefore == nil {
 		m.tagsBefore = map[string][]string{}
 	}
-	var raw sql.NullString
-	err := m.tx.QueryRowContext(m.ctx, `SELECT tags FROM customers_now WHERE id = ?`, id).Scan(&raw)
-	if err != nil && err != sql.ErrNoRows {
-		return fmt.Errorf("read tags of %s: %w", id, err)
-	}
-	var tags []string
-	if raw.Valid && raw.String != "" {
-		if err := json.Unmarshal([]byte(raw.String), &tags); err != nil {
-			return fmt.Errorf("customer %s: tags: %w", id, err)
-		}
+	tags, err := m.readTags(id)
+	if err != nil {
+		return err
 	}
 	m.tagsBefore[id] = tags
 	return nil
+}
+
+// readTags reads a customer's tags now (pending changes folded in); none
+// for one not stored.
+func (m *merger) readTags(id string) ([]string, error) {
+	var raw string
+	switch err := m.tx.QueryRowContext(m.ctx, `SELECT tags FROM customers_now WHERE id = ?`, id).Scan(&raw); {
+	case err == sql.ErrNoRows:
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read tags of %s: %w", id, err)
+	}
+	return decodeTags(id, raw)
 }
 
 // tagSyncJobs returns the tag sync jobs of the customers whose tags the
@@ -318,15 +324,9 @@ func (m *merger) tagSyncJobs(version int64) ([]domain.NewJob, error) {
 		if _, gone := m.aliases[id]; gone {
 			continue // merged: the survivor's change is what counts
 		}
-		var after []string
-		var raw string
-		if err := m.tx.QueryRowContext(m.ctx, `SELECT tags FROM customers_now WHERE id = ?`, id).Scan(&raw); err != nil {
-			return nil, fmt.Errorf("read tags of %s: %w", id, err)
-		}
-		if raw != "" {
-			if err := json.Unmarshal([]byte(raw), &after); err != nil {
-				return nil, fmt.Errorf("customer %s: tags: %w", id, err)
-			}
+		after, err := m.readTags(id)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, m.tagJobs(fmt.Sprintf("record@%d", version), id, m.tagsBefore[id], after, survivors[id])...)
 	}

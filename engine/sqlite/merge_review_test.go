@@ -302,11 +302,11 @@ func heldOfferPass(t *testing.T, merge bool) (*fixture, *engine.Engine, int64) {
 	return f, e, runs[0].ID
 }
 
-// A held journey pass, a merge, then a rejection: the rejection passes
-// the held step of the surviving entry (renumbered by the merge), and no
-// later pass takes it.
-func TestRejectHeldJourneyAfterMerge(t *testing.T) {
-	f, e, held := heldOfferPass(t, true)
+// rejectHeldOfferPass rejects the held offer pass (heldOfferPass) and
+// passes the journey an hour later.
+func rejectHeldOfferPass(t *testing.T, merge bool) *fixture {
+	t.Helper()
+	f, e, held := heldOfferPass(t, merge)
 	ctx := context.Background()
 	if _, err := e.Reject(ctx, held, "ops", t0.Add(25*time.Hour+2*time.Minute)); err != nil {
 		t.Fatal(err)
@@ -314,6 +314,14 @@ func TestRejectHeldJourneyAfterMerge(t *testing.T) {
 	if _, err := e.Run(ctx, engine.RunRequest{At: t0.Add(26 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// A held journey pass, a merge, then a rejection: the rejection passes
+// the held step of the surviving entry (renumbered by the merge), and no
+// later pass takes it.
+func TestRejectHeldJourneyAfterMerge(t *testing.T) {
+	f := rejectHeldOfferPass(t, true)
 	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'offer'`); n != 0 {
 		t.Errorf("%d offer fires after the operator rejected the offer pass", n)
 	}
@@ -590,14 +598,7 @@ func TestMergeChainBatchIDs(t *testing.T) {
 // The control for TestRejectHeldJourneyAfterMerge: without the merge,
 // the rejected step does not come back.
 func TestRejectHeldJourneyWithoutMerge(t *testing.T) {
-	f, e, held := heldOfferPass(t, false)
-	ctx := context.Background()
-	if _, err := e.Reject(ctx, held, "ops", t0.Add(25*time.Hour+2*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Run(ctx, engine.RunRequest{At: t0.Add(26 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	f := rejectHeldOfferPass(t, false)
 	if n := f.count(`SELECT count(*) FROM fires WHERE rule = 'offer'`); n != 0 {
 		t.Errorf("control: %d offers", n)
 	}
