@@ -104,7 +104,7 @@ func benchOutboxOnce(ctx context.Context, path, playbooks, url string, secret []
 		return 0, fmt.Errorf("fired %d, want %d", runs[0].Fired, jobs)
 	}
 	hook := &webhook.Endpoint{URL: url, SecretEnv: "BENCH_SECRET"}
-	if err := hook.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return string(secret) }, HTTPClient: &http.Client{}}); err != nil {
+	if err := hook.Open(actions.OpenContext{Name: "hook", Getenv: func(string) string { return string(secret) }, HTTPClient: actions.NewHTTPClient(0)}); err != nil {
 		return 0, err
 	}
 	workers, err := reg.Workers(actions.WorkerContext{Channels: map[string]actions.Channel{"hook": hook}})

@@ -38,13 +38,16 @@ type channelSet struct {
 	byName map[string]actions.Channel
 	// rates are the deliveries per second by channel name.
 	rates map[string]float64
+	// client is the HTTP client the channels and workers share, so its
+	// connections are kept alive across deliveries.
+	client *http.Client
 }
 
 // openChannels builds, decodes and opens the configured channels. A channel
 // named log, of type log, exists unless the config names one log.
 func (c *config) openChannels(reg *actions.Registry, log *slog.Logger) (*channelSet, error) {
-	set := &channelSet{byName: map[string]actions.Channel{}, rates: map[string]float64{}}
-	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: c.guides()}
+	set := &channelSet{byName: map[string]actions.Channel{}, rates: map[string]float64{}, client: actions.NewHTTPClient(c.Outbox.Concurrency)}
+	oc := actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: set.client, Guides: c.guides()}
 	for name, node := range c.Channels {
 		ch, rate, err := c.openChannel(reg, oc, name, node)
 		if err != nil {
@@ -192,7 +195,7 @@ func (e *openError) Unwrap() error { return e.err }
 // would wait in the outbox until the channel is fixed.
 func (c *config) channelProblems(reg *actions.Registry) map[string]error {
 	out := map[string]error{}
-	oc := actions.OpenContext{Getenv: os.Getenv, Logger: slog.New(slog.DiscardHandler), HTTPClient: &http.Client{}, Guides: c.guides()}
+	oc := actions.OpenContext{Getenv: os.Getenv, Logger: slog.New(slog.DiscardHandler), HTTPClient: actions.NewHTTPClient(0), Guides: c.guides()}
 	for name, node := range c.Channels {
 		if _, _, err := c.openChannel(reg, oc, name, node); err != nil {
 			out[name] = err
@@ -262,11 +265,15 @@ func (c *config) channelError(key string, err error) error {
 	return out
 }
 
+// maxOutboxConcurrency bounds outbox.concurrency: each delivery in flight
+// is a goroutine and a connection kept open to its channel.
+const maxOutboxConcurrency = 1024
+
 // dispatchOptions turns the outbox section into the dispatcher's options.
 func (c *config) dispatchOptions(rates map[string]float64, log *slog.Logger) (dispatch.Options, error) {
 	o := dispatch.Options{Concurrency: c.Outbox.Concurrency, Rates: rates, Logger: log}
-	if c.Outbox.Concurrency < 0 {
-		return o, c.keyError("outbox.concurrency", "must be positive")
+	if c.Outbox.Concurrency < 0 || c.Outbox.Concurrency > maxOutboxConcurrency {
+		return o, c.keyError("outbox.concurrency", "must be 1 to %d, got %d", maxOutboxConcurrency, c.Outbox.Concurrency)
 	}
 	for _, d := range []struct {
 		key, val string

@@ -46,6 +46,7 @@ func TestChannelConfig(t *testing.T) {
 		"channels:\n  crm: { type: webhook, url: 'http://x/', rate: fast }\n":                            "channels.crm.rate: want deliveries per second",
 		"channels:\n  Crm: { type: log }\n":                                                              "channels.Crm: channel names are snake_case",
 		"outbox: { max_backoff: soon }\n":                                                                "outbox.max_backoff: want a positive duration",
+		"outbox: { concurrency: 100000 }\n":                                                              "outbox.concurrency: must be 1 to 1024, got 100000",
 		"channels:\n  wecom: { type: wecom, corp_id: ww1, secret_env: CRM_SECRET, tags: { vip: '' } }\n": "channels.wecom.tags.vip: want the WeCom corp tag id",
 	} {
 		err := open(body)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -87,7 +86,7 @@ func (a *app) dispatcher(log *slog.Logger, observe func(*domain.Job, domain.JobS
 		}
 	}
 	workers, err := a.registry.Workers(actions.WorkerContext{
-		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: &http.Client{}, Guides: a.cfg.guides()},
+		OpenContext: actions.OpenContext{Getenv: os.Getenv, Logger: log, HTTPClient: set.client, Guides: a.cfg.guides()},
 		Channels:    set.byName,
 	})
 	if err != nil {
