@@ -303,7 +303,8 @@ func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, err
 func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	res, err := e.store.AddEvents(ctx, evs, e.knownCustomers)
+	var found foundCustomers
+	res, err := e.store.AddEvents(ctx, evs, found.known(e))
 	if err != nil {
 		return res, err
 	}
@@ -322,7 +323,7 @@ func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 			if !res.Inserted[i] {
 				continue
 			}
-			if ci, ok := p.Lookup(evs[i].CustomerID); ok {
+			if ci, ok := found.lookup(p, evs[i].CustomerID); ok {
 				p.AddLoadedEvent(ci, evs[i])
 				if ch := evs[i].OptOut; ch != "" {
 					p.Update(ci, func(c *profile.PondCustomer) { c.SetOptOut(profile.UnionOptOut(c.OptOut(), []string{ch})) })
@@ -335,19 +336,46 @@ func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 	return res, nil
 }
 
-// knownCustomers is the engine's KnownCustomers: its pond, when at the
-// version asked about. The store asks holding the write lock, and the
-// caller holds writeMu, so the pond cannot move meanwhile.
-func (e *Engine) knownCustomers(version int64, ids []string, exists []bool) bool {
-	e.pondMu.RLock()
-	defer e.pondMu.RUnlock()
-	if e.pond == nil || e.pond.Version != version {
-		return false
+// foundCustomers remembers where the pond has the customers that
+// knownCustomers found for a batch, so that adding the batch's events to
+// the pond looks each up once: a lookup in a million customers misses the
+// CPU caches three or four times, and ingest did two per event, 14% of a
+// koi serve taking 100,000 events a second.
+type foundCustomers struct {
+	pond *profile.Pond
+	at   map[string]int
+}
+
+// known is knownCustomers, noting what it finds.
+func (f *foundCustomers) known(e *Engine) KnownCustomers {
+	return func(version int64, ids []string, exists []bool) bool {
+		e.pondMu.RLock()
+		defer e.pondMu.RUnlock()
+		if e.pond == nil || e.pond.Version != version {
+			return false
+		}
+		f.pond, f.at = e.pond, make(map[string]int, len(ids))
+		for i, id := range ids {
+			var at int
+			if at, exists[i] = e.pond.Lookup(id); exists[i] {
+				f.at[id] = at
+			}
+		}
+		return true
 	}
-	for i, id := range ids {
-		_, exists[i] = e.pond.Lookup(id)
+}
+
+// lookup is p.Lookup, answered from what known found when p is the pond
+// it looked in. The caller holds writeMu from the check to the apply, and
+// applyToPond applies only to the version that follows the one checked,
+// so nothing has moved a customer in between.
+func (f *foundCustomers) lookup(p *profile.Pond, id string) (int, bool) {
+	if p == f.pond {
+		if at, ok := f.at[id]; ok {
+			return at, true
+		}
 	}
-	return true
+	return p.Lookup(id)
 }
 
 // SetOptOut opts a customer out of a channel (OptOutAll: all of them), or
