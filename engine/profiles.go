@@ -37,19 +37,26 @@ func (e *Engine) population(ctx context.Context, pond *profile.Pond, now time.Ti
 	if pop != nil && now.Sub(at).Abs() <= popMaxAge {
 		return pop, nil
 	}
+	// Only the population is wanted: not the million scores of a
+	// snapshot (a quarter of its time).
 	e.pondMu.RLock()
-	snap := profile.RecomputeSnapshot(e.takeSpare(), pond, now, e.cfg.Profile)
+	pop, spare := profile.RecomputePopulation(e.takeSpare(), pond, now, e.cfg.Profile)
 	e.pondMu.RUnlock()
-	defer e.putSpare(snap)
-	return e.keepPopulation(snap), nil
+	defer e.putSpare(spare)
+	return e.keepPopulationOf(pop, now), nil
 }
 
 // keepPopulation keeps a copy of a snapshot's population for later
 // lookups; the snapshot's own is reused by the next run.
 func (e *Engine) keepPopulation(snap *profile.Snapshot) *profile.Population {
-	p := snap.Pop.Clone()
+	return e.keepPopulationOf(snap.Pop, snap.Now)
+}
+
+// keepPopulationOf keeps a copy of pop, the population at at.
+func (e *Engine) keepPopulationOf(pop *profile.Population, at time.Time) *profile.Population {
+	p := pop.Clone()
 	e.popMu.Lock()
-	e.pop, e.popAt = p, snap.Now
+	e.pop, e.popAt = p, at
 	e.popMu.Unlock()
 	return p
 }

@@ -358,3 +358,42 @@ func TestBirthdayInDays(t *testing.T) {
 		t.Errorf("birthday in Shanghai = %d, want 0", *p.BirthdayInDays)
 	}
 }
+
+// RecomputePopulation's population scores as the full snapshot's does, in
+// memory reused from an earlier snapshot, and scores sparse snapshots the
+// same: journeys and single profiles are scored with it.
+func TestRecomputePopulationScoresAsASnapshot(t *testing.T) {
+	b := newPond()
+	for i := 0; i < 40; i++ {
+		id := fmt.Sprintf("c%02d", i)
+		b.customer(id)
+		for k := 0; k <= i%7; k++ {
+			b.order(id, time.Duration(3*i+k)*day, float64(10*(i%11+1)), fmt.Sprintf("%s-%d", id, k))
+		}
+	}
+	b.customer("none")
+	full := profile.ComputeSnapshot(b.p, now, profile.ProfileConfig{})
+	// Memory of a snapshot at another moment, as the engine's spare is.
+	spare := profile.ComputeSnapshot(b.p, now.Add(-30*day), profile.ProfileConfig{})
+	pop, _ := profile.RecomputePopulation(spare, b.p, now, profile.ProfileConfig{})
+	pop = pop.Clone()
+	if pop.Scored() != full.Pop.Scored() {
+		t.Fatalf("population of %d, the snapshot's of %d", pop.Scored(), full.Pop.Scored())
+	}
+	r1, f1, m1 := pop.Means()
+	r2, f2, m2 := full.Pop.Means()
+	if r1 != r2 || f1 != f2 || m1 != m2 {
+		t.Errorf("means %v %v %v, the snapshot's %v %v %v", r1, f1, m1, r2, f2, m2)
+	}
+	indexes := make([]int, b.p.Len())
+	for i := range indexes {
+		indexes[i] = i
+	}
+	sparse := profile.SparseSnapshot(b.p, pop, indexes, now, profile.ProfileConfig{})
+	for i := range indexes {
+		got, want := sparse.Profile(i).RFM, full.Profile(i).RFM
+		if got != want {
+			t.Errorf("customer %d: RFM %+v with the population, %+v in the snapshot", i, got, want)
+		}
+	}
+}

@@ -122,6 +122,30 @@ func ComputeSnapshot(pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 // nothing may use any more) when it is large enough: allocating a million
 // rows afresh for every run costs more than computing them.
 func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
+	s := computeRows(old, pond, now, cfg)
+	parallel(len(s.rows), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if s.Present[i] {
+				s.Pop.score(&s.rows[i])
+			}
+		}
+	})
+	return s
+}
+
+// RecomputePopulation computes the population of pond at now, for scoring
+// a few customers' profiles (Pond.Profile, sparse snapshots), in old's
+// memory: RecomputeSnapshot without scoring every customer, which no one
+// would read. The population shares old's memory: clone it before old is
+// used again. old is left holding unscored rows, fit only to be reused.
+func RecomputePopulation(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) (*Population, *Snapshot) {
+	s := computeRows(old, pond, now, cfg)
+	return s.Pop, s
+}
+
+// computeRows computes every customer's row at now, in old's memory, and
+// the population of them, leaving the rows unscored.
+func computeRows(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConfig) *Snapshot {
 	cfg = cfg.withDefaults()
 	n := pond.Len()
 	s := &Snapshot{Now: now, pond: pond, cfg: cfg, removed: pond.removed}
@@ -142,13 +166,6 @@ func RecomputeSnapshot(old *Snapshot, pond *Pond, now time.Time, cfg ProfileConf
 		}
 	})
 	s.Pop = newPopulation(s.rows, cfg.Thresholds, old.Pop)
-	parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if s.Present[i] {
-				s.Pop.score(&s.rows[i])
-			}
-		}
-	})
 	return s
 }
 
