@@ -510,6 +510,10 @@ func (d *Dispatcher) writer(results <-chan result) (int, error) {
 			}
 			timer.Stop()
 		}
+		// What else arrives within recordLinger joins the transaction:
+		// with 16 deliveries in flight, recording whatever had arrived at
+		// once committed a few outcomes at a time, an fsync each.
+		linger := time.NewTimer(recordLinger)
 	more:
 		for open && len(batch) < 4096 {
 			select {
@@ -519,10 +523,11 @@ func (d *Dispatcher) writer(results <-chan result) (int, error) {
 					break more
 				}
 				batch = append(batch, r)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}
+		linger.Stop()
 		// Claims released without an attempt need no record.
 		var unattempted []result
 		for _, r := range batch {
@@ -576,7 +581,13 @@ func (d *Dispatcher) writer(results <-chan result) (int, error) {
 // twice as long each time, up to maxRecordBackoff (or Options.MaxBackoff
 // when shorter). Once the dispatcher stops, finalRecordTries tries in all
 // are made before the outcomes are given up.
+//
+// recordLinger is how long the writer waits for more outcomes after the
+// first before it records them: a delivered job stays claimed meanwhile,
+// so nothing is delivered twice, and an outcome is recorded a few
+// milliseconds later at most.
 const (
+	recordLinger     = 5 * time.Millisecond
 	recordBackoff    = 500 * time.Millisecond
 	maxRecordBackoff = time.Minute
 	finalRecordTries = 4
