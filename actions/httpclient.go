@@ -1,9 +1,6 @@
 package actions
 
-import (
-	"net/http"
-	"time"
-)
+import "net/http"
 
 // NewHTTPClient returns the client channels share (OpenContext.HTTPClient):
 // http.DefaultTransport's settings, except that it keeps up to conns idle
@@ -15,6 +12,5 @@ func NewHTTPClient(conns int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = max(conns, 64)
 	t.MaxIdleConns = max(t.MaxIdleConns, 4*t.MaxIdleConnsPerHost)
-	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t}
 }

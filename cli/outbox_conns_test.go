@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,13 +29,7 @@ func TestDeliveriesReuseConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "koi.db")
-	pb := filepath.Join(dir, "pb")
-	if err := os.Mkdir(pb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(pb, "hello.yaml"), `name: hello
+	db, pb, cfg := hookSetup(t, srv.URL, customers, 3, `name: hello
 limits: { max_fires: 100% }
 rules:
   - id: hello
@@ -46,13 +37,7 @@ rules:
     once: true
     actions:
       - message: { channel: hook, template: "{{.name}}" }
-`)
-	cfg := filepath.Join(dir, "koi.yaml")
-	write(t, cfg, fmt.Sprintf(`channels:
-  hook: { type: webhook, url: %q, secret_env: HOOK_SECRET }
-outbox: { concurrency: 16 }
-`, srv.URL))
-	mustKoi(t, "--db", db, "demo", "--customers", fmt.Sprint(customers), "--seed", "3")
+`, `{ concurrency: 16 }`)
 	r := koi(t, []string{"HOOK_SECRET=s"}, "--db", db, "--config", cfg, "run", "--playbooks", pb, "--at", "2026-07-01T10:00:00Z")
 	if r.code != 0 {
 		t.Fatalf("koi run: exit %d\n%s", r.code, r.stderr)

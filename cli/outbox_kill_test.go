@@ -75,13 +75,7 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	rcv := &hookReceiver{keys: map[string]int{}, failRate: 0.15}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "koi.db")
-	pb := filepath.Join(dir, "pb")
-	if err := os.Mkdir(pb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(pb, "thanks.yaml"), `name: thanks
+	db, pb, cfg := hookSetup(t, srv.URL, customers, 11, `name: thanks
 limits: { max_fires: 100% }
 rules:
   - id: thanks
@@ -90,13 +84,7 @@ rules:
     actions:
       - coupon: { amount: 10, expires_in: 7d }
       - message: { channel: hook, template: "{{.name}}: {{.coupon.code}}" }
-`)
-	cfg := filepath.Join(dir, "koi.yaml")
-	write(t, cfg, fmt.Sprintf(`channels:
-  hook: { type: webhook, url: %q, secret_env: HOOK_SECRET }
-outbox: { concurrency: 8, backoff: 50ms, max_backoff: 300ms, max_attempts: 1000 }
-`, srv.URL))
-	mustKoi(t, "--db", db, "demo", "--customers", fmt.Sprint(customers), "--seed", "11")
+`, `{ concurrency: 8, backoff: 50ms, max_backoff: 300ms, max_attempts: 1000 }`)
 
 	// Every second run is a new day, so each run has fires to write and
 	// messages to send; the run in between re-runs the same day, as an
@@ -193,4 +181,21 @@ outbox: { concurrency: 8, backoff: 50ms, max_backoff: 300ms, max_attempts: 1000 
 	}
 	rcv.mu.Unlock()
 	t.Logf("%d messages, %d deliveries: %d repeats, dropped by key at the receiver", distinct, total, total-distinct)
+}
+
+// hookSetup makes a demo pond of customers (seed), a playbook directory
+// holding playbook, and a koi.yaml with a webhook channel named hook
+// posting to url (its secret in HOOK_SECRET) and the outbox section
+// outbox; it returns their paths.
+func hookSetup(t *testing.T, url string, customers, seed int, playbook, outbox string) (db, pb, cfg string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, pb, cfg = filepath.Join(dir, "koi.db"), filepath.Join(dir, "pb"), filepath.Join(dir, "koi.yaml")
+	if err := os.Mkdir(pb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(pb, "playbook.yaml"), playbook)
+	write(t, cfg, fmt.Sprintf("channels:\n  hook: { type: webhook, url: %q, secret_env: HOOK_SECRET }\noutbox: %s\n", url, outbox))
+	mustKoi(t, "--db", db, "demo", "--customers", fmt.Sprint(customers), "--seed", fmt.Sprint(seed))
+	return db, pb, cfg
 }
