@@ -42,7 +42,9 @@ func TestOutcomesAreRecordedInFewTransactions(t *testing.T) {
 	}
 	per := float64(store.outcomes.Load()) / float64(store.finishes.Load())
 	t.Logf("%d transactions, %.1f outcomes each", store.finishes.Load(), per)
-	if per < 20 {
-		t.Errorf("%.1f outcomes a transaction (%d transactions for 800 deliveries, 16 at once): want at least 20", per, store.finishes.Load())
+	// Recording at once gives about 2 a transaction; the linger gives 100 on
+	// an idle machine and 28-50 under -race with both cores busy.
+	if per < 10 {
+		t.Errorf("%.1f outcomes a transaction (%d transactions for 800 deliveries, 16 at once): want at least 10", per, store.finishes.Load())
 	}
 }
