@@ -32,11 +32,7 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	db, err := sqlite.Open(ctx, g.db)
-	if err != nil {
-		return nil, err
-	}
-	a := &app{cfg: cfg, db: db, registry: g.registry()}
+	a := &app{cfg: cfg, registry: g.registry()}
 	traits := cfg.channelTraits(a.registry)
 	ecfg := engine.Config{
 		Profile:          cfg.profile,
@@ -60,6 +56,16 @@ func openApp(ctx context.Context, g *globals, batchSize int, tune ...func(*engin
 	for _, t := range tune {
 		t(&ecfg)
 	}
+	// The database's background work (compacting event ids, checkpoints)
+	// logs where the engine does, in the configured format and level.
+	if ecfg.Logger == nil {
+		ecfg.Logger = cfg.Log.logger(os.Stderr)
+	}
+	db, err := sqlite.Open(ctx, g.db, sqlite.WithLogger(ecfg.Logger))
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
 	a.engine = engine.New(db, a.registry, ecfg)
 	return a, nil
 }

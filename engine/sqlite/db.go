@@ -36,6 +36,8 @@ type DB struct {
 	ckpt      *checkpointer
 	ids       *idIndex
 	compactor *compactor
+	// log takes what the database reports by itself (WithLogger).
+	log *slog.Logger
 	// writeSlot queues this process's writers for writeConn, the one
 	// connection they all use; see beginWrite.
 	writeSlot chan struct{}
@@ -61,8 +63,9 @@ type options struct {
 	log *slog.Logger
 }
 
-// WithLogger has the database's background work (compacting event ids)
-// log to l; by default it logs to slog.Default().
+// WithLogger has what the database reports by itself (compacting event
+// ids, folding changes, an unusable pond image) logged to l; by default it
+// logs to slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // pageCache is each connection's page cache: 16 MiB (negative: KiB). It
@@ -117,7 +120,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{db: db, path: path, ids: newIDIndex(), writeSlot: make(chan struct{}, 1), open: lock}
+	d := &DB{db: db, path: path, ids: newIDIndex(), writeSlot: make(chan struct{}, 1), open: lock, log: o.log}
 	fail := func(err error) (*DB, error) {
 		db.Close()
 		lock.Close()

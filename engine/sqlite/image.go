@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -30,7 +29,7 @@ func (d *DB) loadImage(ctx context.Context, version int64) *profile.Pond {
 	f, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
-			slog.Warn("pond image unreadable; loading from the database", "path", path, "err", err)
+			d.log.Warn("pond image unreadable; loading from the database", "path", path, "err", err)
 		}
 		return nil
 	}
@@ -41,7 +40,7 @@ func (d *DB) loadImage(ctx context.Context, version int64) *profile.Pond {
 	identity, err = d.identity(ctx)
 	if err != nil {
 		f.Close()
-		slog.Warn("pond image not read: the database's identity is unreadable", "err", err)
+		d.log.Warn("pond image not read: the database's identity is unreadable", "err", err)
 		return nil
 	}
 	st, err := f.Stat()
@@ -57,11 +56,11 @@ func (d *DB) loadImage(ctx context.Context, version int64) *profile.Pond {
 	f.Close()
 	switch {
 	case err != nil:
-		slog.Warn("pond image damaged; loading from the database", "path", path, "err", err)
+		d.log.Warn("pond image damaged; loading from the database", "path", path, "err", err)
 	case origin != identity:
-		slog.Info("pond image of another database; loading from the database", "path", path)
+		d.log.Info("pond image of another database; loading from the database", "path", path)
 	case p.Version != version:
-		slog.Info("pond image out of date; loading from the database", "path", path, "image", p.Version, "database", version)
+		d.log.Info("pond image out of date; loading from the database", "path", path, "image", p.Version, "database", version)
 	default:
 		return p
 	}
