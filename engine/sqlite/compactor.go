@@ -343,6 +343,9 @@ func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
 			break
 		}
 		bound = next
+		if d.afterMergeChunk != nil {
+			d.afterMergeChunk()
+		}
 		if d.ids.tailLen() >= 2*p.flushAt {
 			fp, err := d.planCompaction(ctx)
 			if err != nil {
@@ -364,11 +367,15 @@ func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
 	}
 	defer end()
 	ok, err := d.registerRun(ctx, tx, r, ins, p.forgets)
-	if err != nil || !ok {
-		if err == nil {
-			d.dropRunTable(r.table())
-		}
-		return err
+	if err != nil {
+		return err // the deferred drop runs after end
+	}
+	if !ok {
+		// Void: ids were forgotten or the runs changed meanwhile. The
+		// drop needs the write slot this transaction holds.
+		end()
+		d.dropRunTable(r.table())
+		return nil
 	}
 	d.compactor.log.Debug("event id runs merged", "run", r.run, "runs", len(ins), "ids", r.ids, "took", time.Since(start))
 	return nil

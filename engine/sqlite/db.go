@@ -38,6 +38,9 @@ type DB struct {
 	compactor *compactor
 	// log takes what the database reports by itself (WithLogger).
 	log *slog.Logger
+	// afterMergeChunk, when set (by tests), runs between the chunks of a
+	// merge of event id runs, holding no lock.
+	afterMergeChunk func()
 	// writeSlot queues this process's writers for writeConn, the one
 	// connection they all use; see beginWrite.
 	writeSlot chan struct{}

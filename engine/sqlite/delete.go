@@ -67,11 +67,24 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 		return 0, fmt.Errorf("read events: %w", err)
 	}
 	for _, r := range x.runs {
+		var gone int64
 		for _, e := range evs {
 			if e.seq >= r.first && e.seq <= r.last {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM `+r.table()+` WHERE id = ?`, e.id); err != nil {
+				res, err := tx.ExecContext(ctx, `DELETE FROM `+r.table()+` WHERE id = ?`, e.id)
+				if err != nil {
 					return 0, fmt.Errorf("forget event id: %w", err)
 				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return 0, fmt.Errorf("forget event id: %w", err)
+				}
+				gone += n
+			}
+		}
+		// The run's count stays true: merges and filters are sized by it.
+		if gone > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE event_id_runs SET ids = ids - ? WHERE run = ?`, gone, r.run); err != nil {
+				return 0, fmt.Errorf("forget event ids: %w", err)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
@@ -203,4 +204,72 @@ func TestUnfinishedRunsAreDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	ingestRandom(t, db, rand.New(rand.NewPCG(9, 10)), seen, 12, 4, 1)
+}
+
+// A merge made void by ids forgotten meanwhile (a customer deleted while
+// it copied) drops its table and leaves the runs as they were. It used to
+// drop the table while its own transaction still held the write slot:
+// the compactor waited for itself, and every write after it waited too.
+func TestVoidMergeLetsWritesGoOn(t *testing.T) {
+	f := newFixture(t)
+	f.customers(5, 0)
+	ctx := context.Background()
+	// Two runs, the newer the larger, not merged yet (fan-in 1000).
+	sqlite.SetEventIDThresholds(f.db, 1<<20, 1000, 3)
+	rng := rand.New(rand.NewPCG(9, 10))
+	seen := map[string]bool{}
+	for _, n := range []int{20, 60} {
+		ingestRandom(t, f.db, rng, seen, n, 10, 4)
+		sqlite.SetEventIDThresholds(f.db, 1, 1000, 3)
+		if err := f.db.CompactEventIDs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sqlite.SetEventIDThresholds(f.db, 1<<20, 1000, 3)
+	}
+	before, err := sqlite.EventIDRuns(ctx, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) < 2 {
+		t.Fatalf("runs %v: want two to merge", before)
+	}
+	var deleted bool
+	sqlite.AfterMergeChunk(f.db, func() {
+		if !deleted {
+			deleted = true
+			if _, err := f.db.DeleteCustomer(ctx, "c003"); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	sqlite.SetEventIDThresholds(f.db, 1<<20, 2, 3)
+	done := make(chan error, 1)
+	go func() { done <- f.db.CompactEventIDs(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("compaction did not finish: the void merge waits for its own write slot")
+	}
+	if !deleted {
+		t.Fatal("no merge ran")
+	}
+	sqlite.AfterMergeChunk(f.db, nil)
+	// The compaction went on to merge again, validly.
+	if after, err := sqlite.EventIDRuns(ctx, f.db); err != nil || len(after) != 1 {
+		t.Fatalf("runs %v after the merge, %v before (%v)", after, before, err)
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
+	// A deletion keeps the runs' counts true (merges and filters are sized
+	// by them).
+	if _, err := f.db.DeleteCustomer(ctx, "c002"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
 }

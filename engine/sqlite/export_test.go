@@ -31,6 +31,10 @@ func SaturateEventIDFilters(d *DB) {
 	}
 }
 
+// AfterMergeChunk has f run between the chunks of every merge of event id
+// runs.
+func AfterMergeChunk(d *DB, f func()) { d.afterMergeChunk = f }
+
 // EventIDRuns returns the number of ids in each run, by seq.
 func EventIDRuns(ctx context.Context, d *DB) ([]int64, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT ids FROM event_id_runs ORDER BY first_seq`)
