@@ -48,8 +48,9 @@ type idIndex struct {
 	generation int64
 	runs       []*idRun // by seq
 	tail       map[string]int64
-	// lastSeq is the highest event seq this index has seen.
-	lastSeq int64
+	// lastSeq is the highest event seq this index has seen; storedMax the
+	// highest stored when it last synced.
+	lastSeq, storedMax int64
 	// flushAt is the tail size at which the compactor writes a run, fanIn
 	// how many runs of one size it merges, and mergeChunk how many ids one
 	// transaction of a merge copies; tests make them small. Guarded by mu
@@ -130,6 +131,7 @@ func (x *idIndex) syncLocked(ctx context.Context, q querier) error {
 			return err
 		}
 	}
+	x.storedMax = maxSeq
 	return nil
 }
 

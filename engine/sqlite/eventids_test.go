@@ -273,3 +273,49 @@ func TestVoidMergeLetsWritesGoOn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Deleting the customer of the newest events after their ids went into a
+// run does not let a later event take a seq in that run's range: SQLite
+// would give it the highest remaining rowid plus one, and the event would
+// be in neither the tail nor a run, its id free to be taken twice.
+func TestSeqsAfterRunsAreNotReused(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 0)
+	ctx := context.Background()
+	sqlite.SetEventIDThresholds(f.db, 1, 1000, 0)
+	add := func(id, customer string) bool {
+		t.Helper()
+		res, err := f.db.AddEvents(ctx, []domain.Event{{ID: id, CustomerID: customer, Type: "visit", At: t0}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Inserted[0]
+	}
+	for i := range 10 {
+		add(fmt.Sprintf("old-%d", i), "c000")
+	}
+	for i := range 5 {
+		add(fmt.Sprintf("newest-%d", i), "c002")
+	}
+	if err := f.db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.DeleteCustomer(ctx, "c002"); err != nil {
+		t.Fatal(err)
+	}
+	if !add("after", "c001") {
+		t.Fatal("a new event was refused")
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, false); err != nil {
+		t.Fatal(err)
+	}
+	if add("after", "c001") {
+		t.Fatal("the same event was stored twice")
+	}
+	if err := f.db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -77,9 +77,21 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 		delete(added, evs[i].ID) // refused: the id stays free
 	}
 	ins := eventInserter{d: d, ctx: ctx, tx: tx, evs: evs, out: &out}
+	rest := todo
+	// SQLite gives a new row the highest rowid plus one. When the newest
+	// events were deleted after their ids went into a run, that seq lies
+	// in the run's range: the event would be in neither the tail nor the
+	// run, and its id free to be taken again. The first event then takes
+	// the seq after the runs explicitly; the others follow it.
+	if covered := x.covered(); len(rest) > 0 && x.storedMax < covered {
+		if err := ins.at(rest[0], covered+1); err != nil {
+			return out, err
+		}
+		rest = rest[1:]
+	}
 	start := 0
-	for _, size := range chunkSizes(len(todo)) {
-		if err := ins.chunk(todo[start : start+size]); err != nil {
+	for _, size := range chunkSizes(len(rest)) {
+		if err := ins.chunk(rest[start : start+size]); err != nil {
 			return out, err
 		}
 		start += size
@@ -228,8 +240,26 @@ func (w *eventInserter) chunk(idx []int) error {
 	return nil
 }
 
-// insert runs one multi-row statement and returns the last rowid.
-func (w *eventInserter) insert(idx []int) (int64, error) {
+// at inserts the event at batch index i with the given seq.
+func (w *eventInserter) at(i int, seq int64) error {
+	if w.seqs == nil {
+		w.seqs = make([]int64, len(w.evs))
+	}
+	if err := w.bind([]int{i}); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	query := strings.Replace(insertEvent, "(id,", "(seq, id,", 1)
+	query = strings.Replace(query, "VALUES (", "VALUES (?, ", 1)
+	if _, err := w.tx.ExecContext(w.ctx, query, append([]any{seq}, w.args...)...); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	w.out.Inserted[i] = true
+	w.seqs[i] = seq
+	return nil
+}
+
+// bind sets w.args to the values of the events at the batch indexes given.
+func (w *eventInserter) bind(idx []int) error {
 	w.args = w.args[:0]
 	for _, i := range idx {
 		e := &w.evs[i]
@@ -237,11 +267,19 @@ func (w *eventInserter) insert(idx []int) (int64, error) {
 		if len(e.Attrs) > 0 {
 			b, err := json.Marshal(e.Attrs)
 			if err != nil {
-				return 0, fmt.Errorf("event %s: attrs: %w", e.ID, err)
+				return fmt.Errorf("event %s: attrs: %w", e.ID, err)
 			}
 			attrs = sql.NullString{String: string(b), Valid: true}
 		}
 		w.args = append(w.args, e.ID, e.CustomerID, e.Type, ms(e.At), e.AmountFen, e.OrderID, e.Code, attrs)
+	}
+	return nil
+}
+
+// insert runs one multi-row statement and returns the last rowid.
+func (w *eventInserter) insert(idx []int) (int64, error) {
+	if err := w.bind(idx); err != nil {
+		return 0, err
 	}
 	query := insertEvent
 	if len(idx) > 1 {
