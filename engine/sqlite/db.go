@@ -124,6 +124,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	d := &DB{db: db, path: path, ids: newIDIndex(), writeSlot: make(chan struct{}, 1), open: lock, log: o.log}
+	d.ids.coverer = newCoverer(d, o.log)
 	fail := func(err error) (*DB, error) {
 		db.Close()
 		lock.Close()
@@ -176,6 +177,7 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.compactor.close()
+	d.ids.coverer.close()
 	d.ckpt.close()
 	d.stmts.close()
 	_ = d.writeConn.Raw(func(any) error { d.raw.close(); return nil })

@@ -51,6 +51,14 @@ type idIndex struct {
 	// lastSeq is the highest event seq this index has seen; storedMax the
 	// highest stored when it last synced.
 	lastSeq, storedMax int64
+	// cover, when built, is a filter over the ids of the runs marked
+	// covered (eventids_cover.go); coverer builds it, asked once the
+	// process ingests (coverAsked).
+	cover      *idCover
+	coverer    *coverer
+	coverAsked bool
+	// coverMinRoom is the fewest ids a cover is sized for.
+	coverMinRoom int64
 	// flushAt is the tail size at which the compactor writes a run, fanIn
 	// how many runs of one size it merges, and mergeChunk how many ids one
 	// transaction of a merge copies; tests make them small. Guarded by mu
@@ -67,6 +75,8 @@ type idRun struct {
 	// unsaved is set when the filter was built at open because the run
 	// had none stored (a run made by migration); the compactor saves it.
 	unsaved bool
+	// covered is set when the index's cover holds the run's ids.
+	covered bool
 }
 
 func (r *idRun) table() string { return runTable(r.run) }
@@ -90,7 +100,8 @@ const (
 )
 
 func newIDIndex() *idIndex {
-	return &idIndex{generation: -1, tail: map[string]int64{}, flushAt: defaultFlushAt, fanIn: defaultFanIn, mergeChunk: defaultMergeChunk}
+	return &idIndex{generation: -1, tail: map[string]int64{}, flushAt: defaultFlushAt, fanIn: defaultFanIn, mergeChunk: defaultMergeChunk,
+		coverMinRoom: 1 << 16}
 }
 
 // covered is the last seq the runs hold.
@@ -141,25 +152,14 @@ func (x *idIndex) loadRuns(ctx context.Context, q querier) error {
 	for _, r := range x.runs {
 		have[r.run] = r
 	}
-	rows, err := q.QueryContext(ctx, `SELECT run, first_seq, last_seq, ids FROM event_id_runs ORDER BY first_seq`)
+	runs, err := readRunList(ctx, q)
 	if err != nil {
-		return fmt.Errorf("read event id runs: %w", err)
+		return err
 	}
-	var runs []*idRun
-	for rows.Next() {
-		r := &idRun{}
-		if err := rows.Scan(&r.run, &r.first, &r.last, &r.ids); err != nil {
-			rows.Close()
-			return fmt.Errorf("read event id runs: %w", err)
-		}
+	for i, r := range runs {
 		if old, ok := have[r.run]; ok && old.ids == r.ids {
-			r = old
+			runs[i] = old
 		}
-		runs = append(runs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read event id runs: %w", err)
 	}
 	for _, r := range runs {
 		if r.bloom == nil {
@@ -169,7 +169,29 @@ func (x *idIndex) loadRuns(ctx context.Context, q querier) error {
 		}
 	}
 	x.runs = runs
+	x.markCoveredLocked()
 	return nil
+}
+
+// readRunList lists the registered runs.
+func readRunList(ctx context.Context, q querier) ([]*idRun, error) {
+	rows, err := q.QueryContext(ctx, `SELECT run, first_seq, last_seq, ids FROM event_id_runs ORDER BY first_seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read event id runs: %w", err)
+	}
+	defer rows.Close()
+	var runs []*idRun
+	for rows.Next() {
+		r := &idRun{}
+		if err := rows.Scan(&r.run, &r.first, &r.last, &r.ids); err != nil {
+			return nil, fmt.Errorf("read event id runs: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read event id runs: %w", err)
+	}
+	return runs, nil
 }
 
 // loadBloom reads the run's stored filter, or builds it from the run.
@@ -241,10 +263,18 @@ func (x *idIndex) hasLocked(ctx context.Context, q querier, id string) (bool, er
 	if len(x.runs) == 0 {
 		return false, nil
 	}
-	locs := bloom.Locations([]byte(id), bloomHashes)
+	// An id the cover does not know is in none of the runs it covers.
+	skipCovered := x.cover != nil && !x.cover.filter.test(x.cover.filter.hash(id))
+	var locs []uint64
 	// Newest first: a duplicate is usually a retry of a recent event.
 	for i := len(x.runs) - 1; i >= 0; i-- {
 		r := x.runs[i]
+		if skipCovered && r.covered {
+			continue
+		}
+		if locs == nil {
+			locs = bloom.Locations([]byte(id), bloomHashes)
+		}
 		if r.bloom.K() == bloomHashes {
 			if !r.bloom.TestLocations(locs) {
 				continue

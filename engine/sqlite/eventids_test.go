@@ -274,6 +274,89 @@ func TestVoidMergeLetsWritesGoOn(t *testing.T) {
 	}
 }
 
+// The cover, one filter over the ids of many runs, holds every id of the
+// runs it claims while runs are flushed, merged and forgotten from, and
+// while it fills and is built again larger; a duplicate is refused
+// whether its run is covered or not.
+func TestEventIDCoverHoldsTheRunsItCovers(t *testing.T) {
+	f := newFixture(t)
+	f.customers(20, 0)
+	ctx := context.Background()
+	sqlite.SetEventIDThresholds(f.db, 8, 2, 5)
+	sqlite.SetEventIDCoverRoom(f.db, 32)
+	rng := rand.New(rand.NewPCG(7, 8))
+	seen := map[string]bool{}
+	ingestRandom(t, f.db, rng, seen, 60, 10, 20)
+	if err := f.db.CompactEventIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.BuildEventIDCover(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	covered, runs, firstRoom, built := sqlite.EventIDCover(f.db)
+	if !built || covered != runs || runs == 0 {
+		t.Fatalf("after a build: %d of %d runs covered (built %v)", covered, runs, built)
+	}
+	customers := 20
+	for round := 0; round < 30; round++ {
+		ingestRandom(t, f.db, rng, seen, 30, 10, customers)
+		if round == 10 {
+			// Forgetting ids leaves them in the cover, a false positive
+			// from then on; the ids are free again.
+			if _, err := f.db.DeleteCustomer(ctx, "c019"); err != nil {
+				t.Fatal(err)
+			}
+			customers = 19
+			clear(seen)
+			rows, err := f.db.SQL().QueryContext(ctx, `SELECT id FROM events`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				seen[id] = true
+			}
+			rows.Close()
+		}
+		if err := f.db.CompactEventIDs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	// The background builder has had its chances; build once more to be sure
+	// the last flushes' ids are read into a cover sized for them.
+	if err := sqlite.BuildEventIDCover(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	covered, runs, room, _ := sqlite.EventIDCover(f.db)
+	t.Logf("%d of %d runs covered; room %d ids, first %d", covered, runs, room, firstRoom)
+	if covered == 0 || room <= firstRoom {
+		t.Fatalf("%d of %d runs covered, room %d (first %d): want covered runs and a larger cover", covered, runs, room, firstRoom)
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
+	// Every id sent is refused again, covered or not.
+	var again []domain.Event
+	for id := range seen {
+		again = append(again, domain.Event{ID: id, CustomerID: "c001", Type: "visit", At: t0})
+	}
+	res, err := f.db.AddEvents(ctx, again, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range again {
+		if res.Inserted[i] {
+			t.Fatalf("%s was inserted a second time", e.ID)
+		}
+	}
+}
+
 // Deleting the customer of the newest events after their ids went into a
 // run does not let a later event take a seq in that run's range: SQLite
 // would give it the highest remaining rowid plus one, and the event would

@@ -52,6 +52,10 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 	if err := x.syncLocked(ctx, tx); err != nil {
 		return out, err
 	}
+	if !x.coverAsked {
+		x.coverAsked = true
+		x.coverer.kick()
+	}
 	// The events to insert, in batch order: new ids, each once.
 	added := make(map[string]int64, len(evs))
 	todo := make([]int, 0, len(evs))

@@ -29,11 +29,43 @@ func SaturateEventIDFilters(d *DB) {
 			panic("filter not saturated")
 		}
 	}
+	if c := d.ids.cover; c != nil {
+		for i := range c.filter.words {
+			c.filter.words[i].Store(^uint64(0))
+		}
+	}
+}
+
+// SetEventIDCoverRoom sets the fewest ids a cover is sized for, so tests
+// see covers fill up and be rebuilt.
+func SetEventIDCoverRoom(d *DB, ids int64) {
+	d.ids.mu.Lock()
+	defer d.ids.mu.Unlock()
+	d.ids.coverMinRoom = ids
 }
 
 // AfterMergeChunk has f run between the chunks of every merge of event id
 // runs.
 func AfterMergeChunk(d *DB, f func()) { d.afterMergeChunk = f }
+
+// BuildEventIDCover builds a cover now, as the background builder does.
+func BuildEventIDCover(ctx context.Context, d *DB) error { return d.ids.coverer.build(ctx) }
+
+// EventIDCover reports how many runs the cover covers, of how many, how
+// many ids it was sized for, and whether there is one.
+func EventIDCover(d *DB) (covered, runs int, room int64, built bool) {
+	d.ids.mu.Lock()
+	defer d.ids.mu.Unlock()
+	for _, r := range d.ids.runs {
+		if r.covered {
+			covered++
+		}
+	}
+	if d.ids.cover != nil {
+		room, built = d.ids.cover.room, true
+	}
+	return covered, len(d.ids.runs), room, built
+}
 
 // EventIDRuns returns the number of ids in each run, by seq.
 func EventIDRuns(ctx context.Context, d *DB) ([]int64, error) {
@@ -110,6 +142,10 @@ func CheckEventIDs(ctx context.Context, d *DB, settled bool) error {
 			if !r.bloom.TestString(id) {
 				rows.Close()
 				return fmt.Errorf("the filter of run %d does not know %q", r.run, id)
+			}
+			if r.covered && !x.cover.filter.test(x.cover.filter.hash(id)) {
+				rows.Close()
+				return fmt.Errorf("run %d is covered but the cover does not know %q", r.run, id)
 			}
 		}
 		rows.Close()
