@@ -39,6 +39,8 @@ type ingestReq struct {
 	lead chan struct{}
 	// written is set once res and err are the store's answer.
 	written bool
+	// pos is where the pond had the batch's customers when it was queued.
+	pos customerPositions
 }
 
 // AddEvents stores events, idempotently by id, and adds the new ones to the
@@ -51,7 +53,7 @@ func (e *Engine) AddEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 		return e.addKeyedEvents(ctx, evs)
 	}
 	profile.MarkOptOuts(evs, e.cfg.UnsubscribeEvent)
-	req := &ingestReq{evs: evs, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	req := &ingestReq{evs: evs, done: make(chan struct{}), lead: make(chan struct{}, 1), pos: e.positionsOf(evs)}
 	q := &e.ingest
 	q.mu.Lock()
 	q.pending = append(q.pending, req)
@@ -118,7 +120,7 @@ func (e *Engine) addGroup(ctx context.Context, group []*ingestReq) {
 	}()
 	if len(group) == 1 {
 		r := group[0]
-		r.res, r.err = e.addEvents(ctx, r.evs)
+		r.res, r.err = e.addEvents(ctx, r.evs, r.pos)
 		r.written = true
 		return
 	}
@@ -127,13 +129,17 @@ func (e *Engine) addGroup(ctx context.Context, group []*ingestReq) {
 		total += len(r.evs)
 	}
 	all := make([]domain.Event, 0, total)
-	for _, r := range group {
+	pos := group[0].pos
+	for i, r := range group {
 		all = append(all, r.evs...)
+		if i > 0 {
+			pos = pos.join(r.pos)
+		}
 	}
-	res, err := e.addEvents(ctx, all)
+	res, err := e.addEvents(ctx, all, pos)
 	if err != nil {
 		for _, r := range group {
-			r.res, r.err = e.addEvents(ctx, r.evs)
+			r.res, r.err = e.addEvents(ctx, r.evs, r.pos)
 			r.written = true
 		}
 		return

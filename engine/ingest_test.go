@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/profile"
 )
 
 // groupStore is a Store whose AddEvents records each call's event ids,
@@ -244,5 +245,65 @@ func TestPanickingGroupFailsItsOtherCallers(t *testing.T) {
 	}
 	if panicked != 1 || aborted != 1 {
 		t.Errorf("errors %v: want one panic and one aborted", errs[1:])
+	}
+}
+
+// knownStore answers AddEvents by asking the engine's KnownCustomers which
+// customers exist, at the version before its write, as the real store
+// does, and inserts the events of those.
+type knownStore struct {
+	Store
+	version int64
+}
+
+func (s *knownStore) AddEvents(_ context.Context, evs []domain.Event, known KnownCustomers) (domain.AddedEvents, error) {
+	ids := make([]string, len(evs))
+	for i := range evs {
+		ids[i] = evs[i].CustomerID
+	}
+	exists := make([]bool, len(ids))
+	if !known(s.version, ids, exists) {
+		return domain.AddedEvents{}, errors.New("the pond could not answer")
+	}
+	s.version++
+	out := domain.AddedEvents{Inserted: exists, Version: s.version, ItemErrs: map[int]error{}}
+	for i, ok := range exists {
+		if !ok {
+			out.ItemErrs[i] = fmt.Errorf("no customer for %s", ids[i])
+		}
+	}
+	return out, nil
+}
+
+// Where a caller found its batch's customers before queueing is used only
+// while the pond has removed no customer: a customer deleted (or merged
+// away) between the lookup and the write has no events stored for it.
+func TestCustomersRemovedAfterTheLookupAreLookedUpAgain(t *testing.T) {
+	st := &knownStore{version: 3}
+	e := New(st, nil, Config{})
+	pond := profile.NewPond()
+	for _, id := range []string{"a", "b"} {
+		pond.PutCustomer(domain.Customer{ID: id, JoinedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	}
+	pond.Version = 3
+	e.pond = pond
+	evs := []domain.Event{
+		{ID: "1", CustomerID: "a", Type: "visit", At: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)},
+		{ID: "2", CustomerID: "b", Type: "visit", At: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	pos := e.positionsOf(evs)
+	if len(pos.at) != 2 {
+		t.Fatalf("positions %v: want both customers", pos.at)
+	}
+	pond.RemoveCustomer("a")
+	res, err := e.addEvents(context.Background(), evs, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Inserted, []bool{false, true}) || res.ItemErrs[0] == nil {
+		t.Fatalf("inserted %v, errors %v: want a's event refused (a was removed after the lookup), b's stored", res.Inserted, res.ItemErrs)
+	}
+	if n := pond.EventCount(); n != 1 {
+		t.Fatalf("the pond holds %d events, want b's one", n)
 	}
 }

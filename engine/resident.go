@@ -300,10 +300,10 @@ func (e *Engine) Customer(ctx context.Context, id string) (*domain.Customer, err
 
 // addEvents stores events in one transaction and adds the new ones to the
 // pond (see AddEvents).
-func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.AddedEvents, error) {
+func (e *Engine) addEvents(ctx context.Context, evs []domain.Event, pos customerPositions) (domain.AddedEvents, error) {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	var found foundCustomers
+	found := foundCustomers{pre: pos}
 	res, err := e.store.AddEvents(ctx, evs, found.known(e))
 	if err != nil {
 		return res, err
@@ -344,12 +344,16 @@ func (e *Engine) addEvents(ctx context.Context, evs []domain.Event) (domain.Adde
 type foundCustomers struct {
 	pond *profile.Pond
 	at   map[string]int
+	// pre is what the callers looked up before their batches were
+	// written (positionsOf).
+	pre customerPositions
 }
 
 // known is the engine's KnownCustomers, noting what it finds: its pond
 // answers when at the version asked about. The store asks holding the
 // write lock, and the caller holds writeMu, so the pond cannot move
-// meanwhile.
+// meanwhile. Customers the callers found beforehand are not looked up
+// again when that pond has removed none since.
 func (f *foundCustomers) known(e *Engine) KnownCustomers {
 	return func(version int64, ids []string, exists []bool) bool {
 		e.pondMu.RLock()
@@ -357,8 +361,14 @@ func (f *foundCustomers) known(e *Engine) KnownCustomers {
 		if e.pond == nil || e.pond.Version != version {
 			return false
 		}
-		f.pond, f.at = e.pond, make(map[string]int, len(ids))
+		f.pond, f.at = e.pond, f.pre.at
+		if !f.pre.holdFor(e.pond) || f.at == nil {
+			f.at = make(map[string]int, len(ids))
+		}
 		for i, id := range ids {
+			if _, exists[i] = f.at[id]; exists[i] {
+				continue
+			}
 			var at int
 			if at, exists[i] = e.pond.Lookup(id); exists[i] {
 				f.at[id] = at
@@ -366,6 +376,55 @@ func (f *foundCustomers) known(e *Engine) KnownCustomers {
 		}
 		return true
 	}
+}
+
+// customerPositions is where a pond had some customers. Looking a batch's
+// customers up costs cache misses, not locks: callers do it as they
+// queue, side by side, rather than the writer in the serial part of ingest
+// (a sixth of its time at a million customers).
+type customerPositions struct {
+	pond    *profile.Pond
+	removed uint64
+	at      map[string]int // the customers found
+}
+
+// positionsOf looks up the customers of evs in the engine's pond.
+func (e *Engine) positionsOf(evs []domain.Event) customerPositions {
+	e.pondMu.RLock()
+	defer e.pondMu.RUnlock()
+	if e.pond == nil {
+		return customerPositions{}
+	}
+	c := customerPositions{pond: e.pond, removed: e.pond.Removed(), at: make(map[string]int, len(evs))}
+	for i := range evs {
+		id := evs[i].CustomerID
+		if _, ok := c.at[id]; ok {
+			continue
+		}
+		if at, ok := e.pond.Lookup(id); ok {
+			c.at[id] = at
+		}
+	}
+	return c
+}
+
+// holdFor reports whether the positions are still p's: found in it, and
+// no customer removed since (positions are otherwise stable, see
+// Pond.Removed).
+func (c customerPositions) holdFor(p *profile.Pond) bool {
+	return c.pond != nil && c.pond == p && p.Removed() == c.removed
+}
+
+// join adds o's positions to c's when both are of the same pond state;
+// otherwise what c holds is kept and o's customers are looked up again.
+func (c customerPositions) join(o customerPositions) customerPositions {
+	if c.pond != o.pond || c.removed != o.removed || c.at == nil {
+		return c
+	}
+	for id, at := range o.at {
+		c.at[id] = at
+	}
+	return c
 }
 
 // lookup is p.Lookup, answered from what known found when p is the pond

@@ -267,6 +267,12 @@ func (p *Pond) Update(i int, fn func(c *PondCustomer)) {
 	p.Customers[i] = &c
 }
 
+// Removed counts the customers removed from the pond (deleted, merged into
+// another). An index Lookup returned stays the same customer's while the
+// count is unchanged: records are replaced in place and removed ones keep
+// their slot.
+func (p *Pond) Removed() uint64 { return p.removed }
+
 // Len returns the number of customers.
 func (p *Pond) Len() int { return len(p.Customers) }
 
