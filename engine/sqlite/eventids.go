@@ -53,10 +53,11 @@ type idIndex struct {
 	lastSeq, storedMax int64
 	// cover, when built, is a filter over the ids of the runs marked
 	// covered (eventids_cover.go); coverer builds it, asked once the
-	// process ingests (coverAsked).
+	// process has added coverAfter events (added counts them).
 	cover      *idCover
 	coverer    *coverer
-	coverAsked bool
+	added      int64
+	coverAfter int64
 	// coverMinRoom is the fewest ids a cover is sized for.
 	coverMinRoom int64
 	// flushAt is the tail size at which the compactor writes a run, fanIn
@@ -101,7 +102,7 @@ const (
 
 func newIDIndex() *idIndex {
 	return &idIndex{generation: -1, tail: map[string]int64{}, flushAt: defaultFlushAt, fanIn: defaultFanIn, mergeChunk: defaultMergeChunk,
-		coverMinRoom: 1 << 16}
+		coverMinRoom: 1 << 16, coverAfter: defaultCoverAfter}
 }
 
 // covered is the last seq the runs hold.

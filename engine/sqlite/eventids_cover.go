@@ -20,9 +20,10 @@ import (
 // cover lets through are tested run by run, as before.
 //
 // The cover lives in memory only. A process builds it in the background
-// once it ingests (a process that only evaluates never pays for it), from
+// once it has ingested a few hundred thousand events (one that only
+// evaluates, or imports a file, never pays for it), from
 // the run tables as one read transaction sees them, and again, twice as
-// large, when the ids flushed since have filled it. Which runs it covers
+// larger, when the ids flushed since have filled it. Which runs it covers
 // is known by seq: the ids of a run are those of its events, and runs
 // never share a seq, so a run whose range lies within the spans the cover
 // was built or flushed from has all its ids in the cover: a merge of
@@ -31,12 +32,17 @@ import (
 // (one another process flushed, or one built meanwhile) is tested as
 // before.
 
-// coverBitsPerID sizes a cover for twice the ids it starts with; it is
-// rebuilt when it holds coverRefill times its size, when its false
-// positives are still about 1%.
+// coverBitsPerID sizes a cover for coverRoom times the ids it starts
+// with; it is rebuilt when it holds coverRefill times that, when its
+// false positives are still about 2% (each costing the run-by-run tests
+// of before). defaultCoverAfter is how many events a process adds before
+// it builds one: reading every run's ids costs seconds of CPU, which a
+// short import or a bench's burst would not win back.
 const (
-	coverBitsPerID = 12
-	coverRefill    = 1.4
+	coverBitsPerID    = 12
+	coverRoom         = 1.5
+	coverRefill       = 1.4
+	defaultCoverAfter = 1 << 18
 )
 
 // coverFilter is a blocked Bloom filter: the seven bits of an id lie in
@@ -276,7 +282,7 @@ func (c *coverer) build(ctx context.Context) error {
 			x.mu.Lock()
 			minRoom := x.coverMinRoom
 			x.mu.Unlock()
-			room := max(2*total, minRoom)
+			room := max(int64(coverRoom*float64(total)), minRoom)
 			cov = &idCover{filter: newCoverFilter(room), room: room}
 		}
 		var read int

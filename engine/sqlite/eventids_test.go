@@ -52,6 +52,7 @@ func TestEventIDsStayUniqueThroughRunsAndMerges(t *testing.T) {
 	f.customers(20, 0)
 	ctx := context.Background()
 	sqlite.SetEventIDThresholds(f.db, 8, 2, 5)
+	sqlite.SetEventIDCover(f.db, 16, 100) // built, filled and rebuilt meanwhile
 	rng := rand.New(rand.NewPCG(1, 2))
 	seen := map[string]bool{}
 	for round := 0; round < 40; round++ {
@@ -143,6 +144,8 @@ func TestEventIDsAcrossHandles(t *testing.T) {
 	defer b.Close()
 	sqlite.SetEventIDThresholds(a, 5, 2, 0)
 	sqlite.SetEventIDThresholds(b, 5, 2, 0)
+	sqlite.SetEventIDCover(a, 16, 20)
+	sqlite.SetEventIDCover(b, 16, 20) // b's cover never holds the runs a flushes unless rebuilt
 	rng := rand.New(rand.NewPCG(5, 6))
 	seen := map[string]bool{}
 	for round := 0; round < 12; round++ {
@@ -283,10 +286,22 @@ func TestEventIDCoverHoldsTheRunsItCovers(t *testing.T) {
 	f.customers(20, 0)
 	ctx := context.Background()
 	sqlite.SetEventIDThresholds(f.db, 8, 2, 5)
-	sqlite.SetEventIDCoverRoom(f.db, 32)
+	sqlite.SetEventIDCover(f.db, 32, 50)
 	rng := rand.New(rand.NewPCG(7, 8))
 	seen := map[string]bool{}
-	ingestRandom(t, f.db, rng, seen, 60, 10, 20)
+	ingestRandom(t, f.db, rng, seen, 40, 10, 20)
+	if _, _, _, built := sqlite.EventIDCover(f.db); built {
+		t.Fatal("a cover was built before the process added 50 events")
+	}
+	ingestRandom(t, f.db, rng, seen, 40, 10, 20)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, _, _, built := sqlite.EventIDCover(f.db); built {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no cover built in the background after the process added 50 events")
+		}
+	}
 	if err := f.db.CompactEventIDs(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -52,10 +52,6 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 	if err := x.syncLocked(ctx, tx); err != nil {
 		return out, err
 	}
-	if !x.coverAsked {
-		x.coverAsked = true
-		x.coverer.kick()
-	}
 	// The events to insert, in batch order: new ids, each once.
 	added := make(map[string]int64, len(evs))
 	todo := make([]int, 0, len(evs))
@@ -111,6 +107,10 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 		return out, fmt.Errorf("commit: %w", err)
 	}
 	x.addedLocked(added)
+	if x.added < x.coverAfter && x.added+int64(len(added)) >= x.coverAfter {
+		x.coverer.kick()
+	}
+	x.added += int64(len(added))
 	if len(x.tail) >= x.flushAt {
 		d.compactor.kick()
 	}

@@ -36,12 +36,13 @@ func SaturateEventIDFilters(d *DB) {
 	}
 }
 
-// SetEventIDCoverRoom sets the fewest ids a cover is sized for, so tests
-// see covers fill up and be rebuilt.
-func SetEventIDCoverRoom(d *DB, ids int64) {
+// SetEventIDCover sets the fewest ids a cover is sized for, so tests see
+// covers fill up and be rebuilt, and how many events the process adds
+// before it builds one in the background.
+func SetEventIDCover(d *DB, room, after int64) {
 	d.ids.mu.Lock()
 	defer d.ids.mu.Unlock()
-	d.ids.coverMinRoom = ids
+	d.ids.coverMinRoom, d.ids.coverAfter = room, after
 }
 
 // AfterMergeChunk has f run between the chunks of every merge of event id
