@@ -49,8 +49,9 @@ type idIndex struct {
 	runs       []*idRun // by seq
 	tail       map[string]int64
 	// lastSeq is the highest event seq this index has seen; storedMax the
-	// highest stored when it last synced.
-	lastSeq, storedMax int64
+	// highest stored when it last synced, highSeq the highest deleted
+	// events had (event_id_state.high_seq).
+	lastSeq, storedMax, highSeq int64
 	// cover, when built, is a filter over the ids of the runs marked
 	// covered (eventids_cover.go); coverer builds it, asked once the
 	// process has added coverAfter events (added counts them).
@@ -123,9 +124,9 @@ type querier interface {
 // generation moved, and the tail if events were added by another
 // connection. x.mu must be held.
 func (x *idIndex) syncLocked(ctx context.Context, q querier) error {
-	var gen, maxSeq int64
-	if err := q.QueryRowContext(ctx, `SELECT (SELECT generation FROM event_id_state WHERE id = 1),
-		(SELECT coalesce(max(seq), 0) FROM events)`).Scan(&gen, &maxSeq); err != nil {
+	var gen, maxSeq, highSeq int64
+	if err := q.QueryRowContext(ctx, `SELECT generation, high_seq, (SELECT coalesce(max(seq), 0) FROM events)
+		FROM event_id_state WHERE id = 1`).Scan(&gen, &highSeq, &maxSeq); err != nil {
 		return fmt.Errorf("read event id state: %w", err)
 	}
 	if gen != x.generation {
@@ -143,7 +144,7 @@ func (x *idIndex) syncLocked(ctx context.Context, q querier) error {
 			return err
 		}
 	}
-	x.storedMax = maxSeq
+	x.storedMax, x.highSeq = maxSeq, highSeq
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/koihq/koi/engine"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
@@ -414,6 +415,42 @@ func TestSeqsAfterRunsAreNotReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Deleting the newest events while they are still in the tail (no run
+// holds them) does not let the next event take a seq the trigger cursor
+// has passed: it would never be answered. Found by a review.
+func TestSeqsAfterTheTriggerCursorAreNotReused(t *testing.T) {
+	f := newFixture(t)
+	f.customers(3, 0)
+	ctx := context.Background()
+	ev := func(id, c string) domain.Event { return domain.Event{ID: id, CustomerID: c, Type: "visit", At: t0} }
+	if _, err := f.db.AddEvents(ctx, []domain.Event{ev("a", "c000"), ev("b", "c002"), ev("c", "c002")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := f.db.LatestEventSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetTriggerCursor(ctx, cur); err != nil { // triggers ran through the newest event
+		t.Fatal(err)
+	}
+	if _, err := f.db.DeleteCustomer(ctx, "c002"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.AddEvents(ctx, []domain.Event{ev("new", "c001"), ev("newer", "c001")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, through, err := f.db.EventsAfter(ctx, cur, 100, []string{engine.AnyEventType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 {
+		t.Fatalf("cursor %d: %d of the 2 new events after it (through %d)", cur, len(out), through)
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, false); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -79,12 +79,13 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 	ins := eventInserter{d: d, ctx: ctx, tx: tx, evs: evs, out: &out}
 	rest := todo
 	// SQLite gives a new row the highest rowid plus one. When the newest
-	// events were deleted after their ids went into a run, that seq lies
-	// in the run's range: the event would be in neither the tail nor the
-	// run, and its id free to be taken again. The first event then takes
-	// the seq after the runs explicitly; the others follow it.
-	if covered := x.covered(); len(rest) > 0 && x.storedMax < covered {
-		if err := ins.at(rest[0], covered+1); err != nil {
+	// events were deleted, that seq was used already: one the trigger
+	// cursor has passed (the event would never be answered), or one in a
+	// run's range (in neither the tail nor the run, its id free to be
+	// taken again). The first event then takes the seq after both the runs
+	// and the highest deleted explicitly; the others follow it.
+	if floor := max(x.covered(), x.highSeq); len(rest) > 0 && x.storedMax < floor {
+		if err := ins.at(rest[0], floor+1); err != nil {
 			return out, err
 		}
 		rest = rest[1:]
