@@ -89,13 +89,11 @@ func (d *DB) DeleteCustomer(ctx context.Context, id string) (_ int64, err error)
 		}
 	}
 	// Forgetting moves the generation (every index reloads its runs) and
-	// forgets (a run being built from before this is void).
-	if _, err := tx.ExecContext(ctx, `UPDATE event_id_state SET generation = generation + 1, forgets = forgets + 1 WHERE id = 1`); err != nil {
+	// forgets (a run being built from before this is void); the highest
+	// seq stays taken (see AddEvents), even when its event goes now.
+	if _, err := tx.ExecContext(ctx, `UPDATE event_id_state SET generation = generation + 1, forgets = forgets + 1,
+		high_seq = max(high_seq, (SELECT coalesce(max(seq), 0) FROM events)) WHERE id = 1`); err != nil {
 		return 0, fmt.Errorf("forget event ids: %w", err)
-	}
-	// The highest seq stays taken (see AddEvents), even when it goes now.
-	if _, err := tx.ExecContext(ctx, `UPDATE event_id_state SET high_seq = max(high_seq, (SELECT coalesce(max(seq), 0) FROM events)) WHERE id = 1`); err != nil {
-		return 0, fmt.Errorf("delete events: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE customer_id = ?`, id); err != nil {
 		return 0, fmt.Errorf("delete events: %w", err)

@@ -323,19 +323,7 @@ func TestEventIDCoverHoldsTheRunsItCovers(t *testing.T) {
 				t.Fatal(err)
 			}
 			customers = 19
-			clear(seen)
-			rows, err := f.db.SQL().QueryContext(ctx, `SELECT id FROM events`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					t.Fatal(err)
-				}
-				seen[id] = true
-			}
-			rows.Close()
+			seen = storedEventIDs(t, f.db)
 		}
 		if err := f.db.CompactEventIDs(ctx); err != nil {
 			t.Fatal(err)
@@ -453,4 +441,26 @@ func TestSeqsAfterTheTriggerCursorAreNotReused(t *testing.T) {
 	if err := sqlite.CheckEventIDs(ctx, f.db, false); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// storedEventIDs returns the ids of the events db holds.
+func storedEventIDs(t *testing.T, db *sqlite.DB) map[string]bool {
+	t.Helper()
+	rows, err := db.SQL().QueryContext(context.Background(), `SELECT id FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	stored := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return stored
 }

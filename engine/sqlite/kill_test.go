@@ -175,19 +175,7 @@ func TestEventIDsSurviveKill(t *testing.T) {
 		}
 		// Every acknowledged event is stored; a sample of them, sent again
 		// (CheckEventIDs vouches for the rest), are each a duplicate.
-		stored := map[string]bool{}
-		rows, err := db.SQL().QueryContext(ctx, `SELECT id FROM events`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			stored[id] = true
-		}
-		rows.Close()
+		stored := storedEventIDs(t, db)
 		var again []domain.Event
 		for l := 0; l <= life; l++ {
 			for b := 0; b < acked[l]; b++ {
