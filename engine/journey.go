@@ -672,8 +672,8 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 		// The state moves first, only from the step it is at: a move a
 		// racing process made first leaves this one's fire to undo. A step
 		// whose fire another process inserted is that process's to move.
-		var mvs []domain.JourneyMove
-		var mvOf []int
+		mvs := make([]domain.JourneyMove, 0, len(moves))
+		mvOf := make([]int, 0, len(moves))
 		var undone []int64
 		for i, mv := range moves {
 			if k := fireOf[i]; k >= 0 && !inserted[k] {
