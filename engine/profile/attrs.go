@@ -115,6 +115,9 @@ type AttrInterner struct {
 	seen map[string]*[2]int
 	// lists are the common lists made, by the content of their pairs.
 	lists map[string]*[]Attr
+	// arena, when set, holds the customers' own pairs and string values
+	// (a loader's: see arena).
+	arena *arena
 	// scratch for the lists being made
 	pairs  []Attr
 	shared []bool
@@ -170,7 +173,11 @@ func (in *AttrInterner) list(pairs []Attr) AttrList {
 	in.shared, in.sig = shared, sig
 	var l AttrList
 	if own > 0 {
-		l.own = make([]Attr, 0, own)
+		if in.arena != nil {
+			l.own = in.arena.attrList(own)
+		} else {
+			l.own = make([]Attr, 0, own)
+		}
 	}
 	var common []Attr
 	if own < len(pairs) {
@@ -260,6 +267,30 @@ func (in *AttrInterner) value(key string, v any) any {
 		return v
 	}
 	return in.str(key, s, func() any { return v })
+}
+
+// UseArena makes the interner carve the customers' own pairs and string
+// values, and the strings Keep returns, out of large chunks (see arena):
+// for a loader, which makes a million of them.
+func (in *AttrInterner) UseArena() {
+	if in.arena == nil {
+		in.arena = new(arena)
+	}
+}
+
+// Keep returns a string equal to b, which may alias a buffer: carved from
+// the arena when the interner uses one (a loaded customer's id or name).
+func (in *AttrInterner) Keep(b []byte) string {
+	if in.arena != nil {
+		return in.arena.str(b)
+	}
+	return string(b)
+}
+
+// boxBytes returns the boxed string value of b under key, shared or, for
+// a new one, copied out of b (which may alias a buffer).
+func (in *AttrInterner) boxBytes(key string, b []byte) any {
+	return in.str(key, unsafeString(b), func() any { return in.Keep(b) })
 }
 
 // str returns the shared boxed value of s under key, boxing it with box
@@ -406,7 +437,7 @@ func (p *flatParser) value(in *AttrInterner, key string) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		return in.str(key, unsafeString(s), func() any { return string(s) }), true
+		return in.boxBytes(key, s), true
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := p.i
 		for p.i < len(p.b) && strings.IndexByte("+-.eE0123456789", p.b[p.i]) >= 0 {

@@ -646,7 +646,7 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 			l[i].Value = boxNumber(math.Float64frombits(r.u64()))
 		case attrString:
 			v := r.bytes()
-			l[i].Value = ai.str(*l[i].key, unsafeString(v), func() any { return string(v) })
+			l[i].Value = ai.boxBytes(*l[i].key, v)
 		case attrJSON:
 			var v any
 			if err := json.Unmarshal(r.bytes(), &v); err != nil {
@@ -679,12 +679,13 @@ const eventArenaChunk = 1 << 16
 func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found *[]customerExtras) error {
 	in := Interner{}
 	ai := AttrInterner{keys: map[string]*string{}, vals: map[string]any{}}
+	ai.UseArena()
 	var arena []compactEvent // events are carved from it: a million small allocations cost a start-up more
 	var lists listInterner
 	var tagBuf []string
 	for i := lo; i < hi; i++ {
 		c := &slab[i]
-		c.ID, c.Name = r.str(), r.str()
+		c.ID, c.Name = ai.Keep(r.bytes()), ai.Keep(r.bytes())
 		c.SetTier(r.shared(in))
 		c.SetGuide(r.shared(in))
 		tagBuf = r.appendStrs(in, tagBuf[:0])
@@ -713,7 +714,7 @@ func (r *imageReader) customers(p *Pond, slab []PondCustomer, lo, hi int, found 
 		}
 		var ex extras
 		for range r.count() {
-			code := r.str()
+			code := ai.Keep(r.bytes())
 			issued, expires := r.varint(), r.varint()
 			ex.coupons = append(ex.coupons, domain.IssuedCoupon{Code: code, IssuedAt: time.UnixMilli(issued).UTC(), ExpiresAt: time.UnixMilli(expires).UTC()})
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"reflect"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/koihq/koi/engine/domain"
@@ -192,5 +194,49 @@ func TestPondImageOfAnotherDatabase(t *testing.T) {
 	}
 	if _, err := os.Stat(b.db.ImagePath()); !os.IsNotExist(err) {
 		t.Errorf("the other database's image is still there: %v", err)
+	}
+}
+
+// A pond loaded from the tables, like one read from its image, is a few
+// heap objects a customer however unique their ids, names and attr values
+// (see profile's TestImagePondIsFewObjects for why).
+func TestTablePondIsFewObjects(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	const n = 20_000
+	var cs []domain.Customer
+	for i := range n {
+		cs = append(cs, domain.Customer{ID: "customer-" + strconv.Itoa(i), Name: "name-" + strconv.Itoa(i), JoinedAt: t0.Add(-day),
+			Attrs: map[string]any{"member_no": "m-" + strconv.Itoa(i), "city": []string{"上海", "北京"}[i%2]}})
+	}
+	if err := f.db.UpsertCustomers(ctx, cs, t0); err != nil {
+		t.Fatal(err)
+	}
+	objects := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapObjects
+	}
+	before := objects()
+	p, err := f.db.LoadPond(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := objects()
+	perCustomer := float64(after-min(before, after)) / n
+	runtime.KeepAlive(p)
+	i, ok := p.Lookup("customer-19999")
+	if !ok {
+		t.Fatal("the last customer is missing")
+	}
+	if c := p.Customers[i]; c.Name != "name-19999" {
+		t.Fatalf("last customer named %q", c.Name)
+	}
+	if v, _ := p.Customers[i].Attrs.Get("member_no"); v != "m-19999" {
+		t.Fatalf("last customer's member_no %v", v)
+	}
+	if perCustomer > 1.5 {
+		t.Errorf("%.2f heap objects a customer", perCustomer)
 	}
 }

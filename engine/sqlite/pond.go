@@ -249,7 +249,8 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 	defer rows.Close()
 	in := profile.Interner{}
 	var attrsOf attrDecoder
-	var tier, tags, attrs, guide, birthday, optOut sql.RawBytes
+	attrsOf.in.UseArena()
+	var id, name, tier, tags, attrs, guide, birthday, optOut sql.RawBytes
 	n := 0
 	for rows.Next() {
 		if n == len(out) {
@@ -258,9 +259,10 @@ func scanCustomers(ctx context.Context, tx *sql.Tx, r [2]int64, jc *jsonCache, o
 		c := &out[n]
 		var joined int64
 		var member int
-		if err := rows.Scan(&c.ID, &c.Name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide, &optOut); err != nil {
+		if err := rows.Scan(&id, &name, &tier, &tags, &attrs, &member, &joined, &birthday, &guide, &optOut); err != nil {
 			return err
 		}
+		c.ID, c.Name = attrsOf.in.Keep(id), attrsOf.in.Keep(name)
 		c.SetTier(in.Get(tier))
 		c.SetGuide(in.Get(guide))
 		birthdays[n] = string(birthday) // parsed once all are loaded, then dropped
