@@ -53,23 +53,43 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 				// chunk and yield the write lock; the next commit urges
 				// again while the backlog lasts.
 				if _, err := d.foldChunk(ctx); err != nil && ctx.Err() == nil {
-					log.Error("folding customer changes failed; they stay in the log", "err", err)
+					housekeepingFailed(log, "folding customer changes", "they stay in the log", err)
 				}
 			case <-timer.C:
 				// An error (the database is closing, say) leaves the work
 				// to the next pause, or to SQLite's own checkpoint when the
 				// last connection closes. The changes stay readable in the
 				// log meanwhile.
+				busy := false
 				if err := d.FoldChanges(ctx); err != nil && ctx.Err() == nil {
-					log.Error("folding customer changes failed; they stay in the log", "err", err)
+					busy = housekeepingFailed(log, "folding customer changes", "they stay in the log", err) || busy
 				}
 				if _, err := d.ArchiveFires(ctx, time.Now().Add(-recentFires)); err != nil && ctx.Err() == nil {
-					log.Error("archiving fires failed; they stay in fires_recent", "err", err)
+					busy = housekeepingFailed(log, "archiving fires", "they stay in fires_recent", err) || busy
+				}
+				if busy {
+					// Another process held the write lock past the busy
+					// timeout: try again after a pause, even if this
+					// process commits nothing more to ask for one.
+					timer.Reset(checkpointIdle)
 				}
 				_, _ = d.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 			}
 		}
 	}()
+}
+
+// housekeepingFailed logs a failed step of the housekeeping and reports
+// whether it failed only because another connection held the write lock
+// too long: a warning, as the step is tried again at the next pause, not
+// an error.
+func housekeepingFailed(log *slog.Logger, step, meanwhile string, err error) (busy bool) {
+	if isBusy(err) {
+		log.Warn(step+" waits: the database is busy; trying again at the next pause", "err", err)
+		return true
+	}
+	log.Error(step+" failed; "+meanwhile, "err", err)
+	return false
 }
 
 // kick notes a commit: the checkpoint waits until commits pause.

@@ -1,13 +1,19 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine/domain"
 	"github.com/koihq/koi/engine/sqlite"
 )
@@ -64,4 +70,75 @@ func customersInBareFile(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// lockedBuffer is a log sink the background goroutines may write while a
+// test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// When another process holds the write lock past the busy timeout, the
+// housekeeping of a pause waits: a warning, not an error, and it is tried
+// again after a pause even though this process commits nothing more.
+func TestHousekeepingRetriesWhenTheDatabaseIsBusy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "koi.db")
+	var logs lockedBuffer
+	db, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(100*time.Millisecond), sqlite.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{t: t, db: db, dir: t.TempDir(), reg: builtin.Registry()}
+	f.customers(3, 0)
+	f.playbook("up", tagAndTier)
+	f.run(f.engine(), t0, false)
+
+	// Another process's long write, begun before the pause ends.
+	other, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "busy") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fold was tried while the lock was held; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	for f.count(`SELECT count(*) FROM customer_changes`) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the changes were not folded once the lock was free; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") {
+		t.Errorf("a busy database should be a warning, not an error:\n%s", out)
+	}
 }

@@ -63,8 +63,18 @@ func openLock(path string) string { return path + "-open.lock" }
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log  *slog.Logger
+	busy time.Duration
 }
+
+// defaultBusyTimeout is how long a connection waits for another's write
+// lock before its statement fails as busy.
+const defaultBusyTimeout = 10 * time.Second
+
+// WithBusyTimeout sets how long a connection waits for the write lock
+// another connection or process holds before failing busy (by default
+// 10 s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busy = d } }
 
 // WithLogger has what the database reports by itself (compacting event
 // ids, folding changes, an unusable pond image) logged to l; by default it
@@ -82,11 +92,13 @@ const pageCache = "-16384"
 
 // DSN returns the connection string for path. Pragmas live in the DSN so
 // that every connection the pool opens gets them, not just the first.
-func DSN(path string) string {
+func DSN(path string) string { return dsn(path, defaultBusyTimeout) }
+
+func dsn(path string, busy time.Duration) string {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
-		"busy_timeout(10000)",
+		"busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")",
 		"foreign_keys(1)",
 		// FULL: an acknowledged write survives power loss, not just kill -9.
 		"synchronous(FULL)",
@@ -108,7 +120,7 @@ func DSN(path string) string {
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
-	o := options{log: slog.Default()}
+	o := options{log: slog.Default(), busy: defaultBusyTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -118,7 +130,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: lock: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", DSN(path))
+	db, err := sql.Open("sqlite", dsn(path, o.busy))
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
