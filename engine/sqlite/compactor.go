@@ -35,25 +35,50 @@ type compactor struct {
 
 	workMu sync.Mutex // one compaction at a time: the loop's or CompactEventIDs'
 	lock   *os.File   // the compaction lock, once held
+	// lastFlush is when this compactor last wrote the tail into a run
+	// (flushTail); guarded by workMu, which every flush holds.
+	lastFlush time.Time
+	// quiet is how long after a flush ingest counts as paused.
+	quiet time.Duration
 }
 
-// maxRuns bounds the runs: beyond it, the smallest neighbours are merged
-// even when their sizes differ. maxMergeInputs bounds one merge, far below
-// SQLite's 500 terms of a compound SELECT.
+// defaultMaxRuns bounds the runs: beyond it, the smallest neighbours are
+// merged even when their sizes differ, and big merges no longer wait.
+// maxMergeInputs bounds one merge, far below SQLite's 500 terms of a
+// compound SELECT.
 const (
-	maxRuns        = 32
+	defaultMaxRuns = 96
 	maxMergeInputs = 16
+)
+
+// A merge whose run would hold more than defaultBigMerge ids waits while
+// ingest is busy, until no tail was flushed for defaultMergeQuiet (or the
+// runs pass maxRuns). Such a merge copies millions of ids, a 65,536-id write
+// transaction at a time, for 10-15 s at ten million events: ingest,
+// which needs the same write lock, ran at 20-45,000 events/s meanwhile
+// instead of 100-125,000, and five minutes of it at 96,580/s instead of
+// 120,184/s (150 s of koi serve at 1M customers). Once the cover holds
+// the runs (eventids_cover.go), their number barely costs a new id; it
+// costs a duplicate or a false positive a test per run, and a process
+// that has not built its cover yet a filter test per run, which is why
+// a process opening many runs builds one at once (coverRunsAtOnce).
+const (
+	defaultBigMerge   = 1 << 21
+	defaultMergeQuiet = 30 * time.Second
 )
 
 func (d *DB) startCompactor(log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &compactor{d: d, log: log, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cancel: cancel}
+	// As if a tail had just been flushed: a process that starts while
+	// ingest goes on (a restart) lets the big merges that waited wait on.
+	c := &compactor{d: d, log: log, kickc: make(chan struct{}, 1), stop: make(chan struct{}), cancel: cancel,
+		quiet: defaultMergeQuiet, lastFlush: time.Now()}
 	d.compactor = c
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
 		var failures int
-		var retry <-chan time.Time
+		var retry, quiet <-chan time.Time
 		for {
 			select {
 			case <-c.stop:
@@ -64,8 +89,11 @@ func (d *DB) startCompactor(log *slog.Logger) {
 				}
 			case <-retry:
 				retry = nil
+			case <-quiet:
+				quiet = nil
 			}
-			if err := c.work(ctx); err != nil {
+			waiting, err := c.work(ctx, false)
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
@@ -76,6 +104,11 @@ func (d *DB) startCompactor(log *slog.Logger) {
 				continue
 			}
 			failures = 0
+			if waiting > 0 && quiet == nil {
+				// A big merge waits for ingest to pause: look again
+				// then, kicked or not.
+				quiet = time.After(waiting)
+			}
 		}
 	}()
 	c.kick() // leftovers: a tail past the threshold, filters to save, debris
@@ -105,31 +138,42 @@ func (c *compactor) close() {
 // the tail of event ids into a run if it is long enough, and merge runs,
 // until nothing is left to do. It does nothing when another process holds
 // the compaction lock.
-func (d *DB) CompactEventIDs(ctx context.Context) error { return d.compactor.work(ctx) }
+// Big merges do not wait for ingest to pause here.
+func (d *DB) CompactEventIDs(ctx context.Context) error {
+	_, err := d.compactor.work(ctx, true)
+	return err
+}
 
-func (c *compactor) work(ctx context.Context) error {
+// work compacts until nothing is left to do now. Unless all, a big merge
+// waits while ingest is busy: waiting is then how long until it may go.
+func (c *compactor) work(ctx context.Context, all bool) (waiting time.Duration, err error) {
 	c.workMu.Lock()
 	defer c.workMu.Unlock()
 	if c.lock == nil {
 		f, ok, err := tryLockFile(c.d.path + "-compact.lock")
 		if err != nil {
-			return fmt.Errorf("take compaction lock: %w", err)
+			return 0, fmt.Errorf("take compaction lock: %w", err)
 		}
 		if !ok {
-			return nil
+			return 0, nil
 		}
 		c.lock = f
 		if err := c.d.dropUnregisteredRuns(ctx); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
-		p, err := c.d.planCompaction(ctx)
+		busy := false
+		if !all {
+			waiting = c.quiet - time.Since(c.lastFlush)
+			busy = waiting > 0
+		}
+		p, err := c.d.planCompaction(ctx, busy)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		switch {
 		case len(p.save) > 0:
@@ -139,10 +183,13 @@ func (c *compactor) work(ctx context.Context) error {
 		case len(p.merge) > 0:
 			err = c.d.mergeRuns(ctx, p)
 		default:
-			return nil
+			if !p.waiting {
+				waiting = 0
+			}
+			return waiting, nil
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
 }
@@ -154,13 +201,15 @@ type compactionPlan struct {
 	lo, hi  int64
 	tail    []string // the tail's ids when flush is set
 	merge   []*idRun // adjacent runs to merge, oldest first
+	waiting bool     // a big merge waits for ingest to pause
 	forgets int64    // event_id_state.forgets when planned
 	// flushAt and chunk are the index's thresholds when planned, read
 	// under its lock: a merge consults them long after.
 	flushAt, chunk int
 }
 
-func (d *DB) planCompaction(ctx context.Context) (compactionPlan, error) {
+// planCompaction plans the next step; busy holds big merges back.
+func (d *DB) planCompaction(ctx context.Context, busy bool) (compactionPlan, error) {
 	var p compactionPlan
 	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -196,7 +245,7 @@ func (d *DB) planCompaction(ctx context.Context) (compactionPlan, error) {
 		}
 		return p, nil
 	}
-	p.merge = x.mergeCandidate()
+	p.merge, p.waiting = x.mergeCandidate(busy)
 	return p, nil
 }
 
@@ -205,23 +254,30 @@ func (d *DB) planCompaction(ctx context.Context) (compactionPlan, error) {
 // together. fanIn runs of one size merge; a large run waits until the
 // runs after it have grown to about its size. Runs thus shrink from old to
 // new, and an id is rewritten about once per factor of fanIn in size, as
-// in a base-fanIn counter. Past maxRuns, which uneven flushes could
-// otherwise reach, the fanIn adjacent runs with the fewest ids merge.
-func (x *idIndex) mergeCandidate() []*idRun {
+// in a base-fanIn counter.
+//
+// While busy, a merge into a run of more than x.bigMerge ids waits
+// (waiting reports one does), and smaller merges go on: the same rule
+// applied to the runs before the newest ones, when merging those would
+// make a big run (flushes outpace merges while ingest is busy, and the
+// newest pair is often merged before the runs before it).
+//
+// Past maxRuns, which uneven flushes or waiting merges reach, the fanIn
+// adjacent runs with the fewest ids merge.
+func (x *idIndex) mergeCandidate(busy bool) (merge []*idRun, waiting bool) {
 	n := len(x.runs)
-	var newer int64
-	pick := -1
-	for i := n - 2; i >= max(0, n-maxMergeInputs); i-- {
-		newer += x.runs[i+1].ids
-		if x.runs[i].ids*int64(x.fanIn-1) <= newer {
-			pick = i
+	for end := n; end >= 2; end-- {
+		pick, held := x.suffixToMerge(x.runs[:end], busy)
+		waiting = waiting || held
+		if pick >= 0 {
+			return append([]*idRun(nil), x.runs[pick:end]...), waiting
+		}
+		if !busy {
+			break // at rest only the newest runs merge, as above
 		}
 	}
-	if pick >= 0 {
-		return append([]*idRun(nil), x.runs[pick:]...)
-	}
-	if n <= maxRuns {
-		return nil
+	if n <= x.maxRuns {
+		return nil, waiting
 	}
 	best, least := 0, int64(-1)
 	for i := 0; i+x.fanIn <= n; i++ {
@@ -233,7 +289,27 @@ func (x *idIndex) mergeCandidate() []*idRun {
 			best, least = i, sum
 		}
 	}
-	return append([]*idRun(nil), x.runs[best:best+x.fanIn]...)
+	return append([]*idRun(nil), x.runs[best:best+x.fanIn]...), false
+}
+
+// suffixToMerge applies mergeCandidate's rule to runs: the index of the
+// oldest run to merge with all after it, -1 for none; held reports a
+// merge that busy made wait.
+func (x *idIndex) suffixToMerge(runs []*idRun, busy bool) (pick int, held bool) {
+	n := len(runs)
+	var newer int64
+	pick = -1
+	for i := n - 2; i >= max(0, n-maxMergeInputs); i-- {
+		newer += runs[i+1].ids
+		if runs[i].ids*int64(x.fanIn-1) <= newer {
+			if busy && runs[i].ids+newer > x.bigMerge {
+				held = true // and so would every older pick
+				continue
+			}
+			pick = i
+		}
+	}
+	return pick, held
 }
 
 // saveBlooms stores filters built at open.
@@ -312,6 +388,7 @@ func (d *DB) flushTail(ctx context.Context, p compactionPlan) error {
 	if err != nil || !ok {
 		return err
 	}
+	d.compactor.lastFlush = time.Now()
 	d.compactor.log.Debug("event ids flushed into a run", "run", r.run, "ids", r.ids, "took", time.Since(start))
 	return nil
 }
@@ -381,7 +458,7 @@ func (d *DB) mergeRuns(ctx context.Context, p compactionPlan) (err error) {
 			d.afterMergeChunk()
 		}
 		if d.ids.tailLen() >= 2*p.flushAt {
-			fp, err := d.planCompaction(ctx)
+			fp, err := d.planCompaction(ctx, true)
 			if err != nil {
 				return err
 			}

@@ -61,11 +61,17 @@ type idIndex struct {
 	coverAfter int64
 	// coverMinRoom is the fewest ids a cover is sized for.
 	coverMinRoom int64
+	// coverAsked is set once the cover was asked for (added reached
+	// coverAfter, or the runs were many).
+	coverAsked bool
 	// flushAt is the tail size at which the compactor writes a run, fanIn
-	// how many runs of one size it merges, and mergeChunk how many ids one
-	// transaction of a merge copies; tests make them small. Guarded by mu
-	// like the rest.
-	flushAt, fanIn, mergeChunk int
+	// how many runs of one size it merges, mergeChunk how many ids one
+	// transaction of a merge copies, and maxRuns how many runs there may be
+	// before any merge goes ahead; tests make them small. A merge into a
+	// run of more than bigMerge ids waits while ingest is busy
+	// (compactor.go). Guarded by mu like the rest.
+	flushAt, fanIn, mergeChunk, maxRuns int
+	bigMerge                            int64
 }
 
 // idRun is one run: the ids of the events with seq in [first, last].
@@ -88,7 +94,8 @@ func runTable(run int64) string { return "event_ids_" + strconv.FormatInt(run, 1
 // Default thresholds: a run is written every 65,536 new events, which
 // takes the compactor about a fifth of a second; eight runs of one size
 // are merged, so an id is copied about three times on its way to a run of
-// ten million, and there are at most about twenty runs; a merge holds the
+// ten million, and at rest there are about twenty runs (up to
+// defaultMaxRuns while ingest is busy: compactor.go); a merge holds the
 // write lock for 65,536 ids at a time, about a tenth of a second.
 //
 // Compaction's writes wait for the write lock like ingest's, so they cut
@@ -103,7 +110,7 @@ const (
 
 func newIDIndex() *idIndex {
 	return &idIndex{generation: -1, tail: map[string]int64{}, flushAt: defaultFlushAt, fanIn: defaultFanIn, mergeChunk: defaultMergeChunk,
-		coverMinRoom: 1 << 16, coverAfter: defaultCoverAfter}
+		maxRuns: defaultMaxRuns, bigMerge: defaultBigMerge, coverMinRoom: 1 << 16, coverAfter: defaultCoverAfter}
 }
 
 // covered is the last seq the runs hold.

@@ -37,12 +37,16 @@ import (
 // false positives are still about 2% (each costing the run-by-run tests
 // of before). defaultCoverAfter is how many events a process adds before
 // it builds one: reading every run's ids costs seconds of CPU, which a
-// short import or a bench's burst would not win back.
+// short import or a bench's burst would not win back. With more than
+// coverRunsAtOnce runs (merges waited for a pause: compactor.go), testing
+// each new id against every run's filter costs more than that, and a
+// process builds its cover on the first events it adds.
 const (
 	coverBitsPerID    = 12
 	coverRoom         = 1.5
 	coverRefill       = 1.4
 	defaultCoverAfter = 1 << 18
+	coverRunsAtOnce   = 24
 )
 
 // coverFilter is a blocked Bloom filter: the seven bits of an id lie in

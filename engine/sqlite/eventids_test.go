@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -463,4 +464,131 @@ func storedEventIDs(t *testing.T, db *sqlite.DB) map[string]bool {
 		t.Fatal(err)
 	}
 	return stored
+}
+
+// While ingest keeps flushing runs, a merge into a big run waits (small
+// merges go on), and once ingest pauses the compactor makes it by itself,
+// with nothing more added to kick it. Merging millions of ids held the
+// write lock a chunk at a time for 10-15 s and cut ingest to a third.
+func TestBigMergesWaitForIngestToPause(t *testing.T) {
+	f := newFixture(t)
+	f.customers(5, 0)
+	ctx := context.Background()
+	// Runs of 4 ids; two of them merge into 8 at once, two of those
+	// would make 16, more than the big merge of 8.
+	sqlite.SetEventIDThresholds(f.db, 4, 2, 0)
+	const quiet = 3 * time.Second
+	sqlite.SetMergeWait(f.db, 8, quiet)
+	var evs []domain.Event
+	for i := range 32 {
+		evs = append(evs, domain.Event{ID: fmt.Sprintf("e-%02d", i), CustomerID: "c001", Type: "visit", At: t0})
+	}
+	runs := func() []int64 {
+		t.Helper()
+		r, err := sqlite.EventIDRuns(ctx, f.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	start := time.Now()
+	for i := 0; i < len(evs); i += 4 {
+		if _, err := f.db.AddEvents(ctx, evs[i:i+4], nil); err != nil {
+			t.Fatal(err)
+		}
+		// Each batch is flushed into a run of its own before the next.
+		for stored := int64(0); stored != int64(i+4); {
+			if time.Since(start) > quiet {
+				t.Fatalf("runs %v: batch %d was not flushed", runs(), i/4)
+			}
+			stored = 0
+			for _, n := range runs() {
+				stored += n
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// Every tail flushed and paired: four runs of 8, waiting.
+	for !slices.Equal(runs(), []int64{8, 8, 8, 8}) {
+		if time.Since(start) > quiet {
+			t.Fatalf("runs %v %v after ingest: want four of 8, the big merges waiting", runs(), time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Then, with nothing more added, they merge: 8+8 into 16, twice, and
+	// the two of 16 into 32.
+	for !slices.Equal(runs(), []int64{32}) {
+		if time.Since(start) > quiet+10*time.Second {
+			t.Fatalf("runs %v: the merges that waited were never made", runs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A process that opens more runs than coverRunsAtOnce (merges waited for
+// ingest to pause) builds its cover on the first events it adds: testing
+// every new id against each run's filter would cost more than the build.
+// With a few runs it waits, as before, for many events.
+func TestManyRunsAreCoveredAtOnce(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		runs  int
+		built bool
+	}{{5, false}, {30, true}} {
+		path := filepath.Join(t.TempDir(), "koi.db")
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		(&fixture{t: t, db: db}).customers(3, 0)
+		sqlite.SetEventIDThresholds(db, 1, 1000, 0) // a run per event, never merged
+		for i := range tc.runs {
+			if _, err := db.AddEvents(ctx, []domain.Event{{ID: fmt.Sprintf("e-%02d", i), CustomerID: "c001", Type: "visit", At: t0}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CompactEventIDs(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+
+		// Another process compacts: this one keeps the runs it opens.
+		release, err := sqlite.HoldCompactionLock(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		db, err = sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		sqlite.SetEventIDCover(db, 16, 1<<30) // never by count
+		if _, err := db.AddEvents(ctx, []domain.Event{{ID: "e-new", CustomerID: "c001", Type: "visit", At: t0}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		if !tc.built {
+			deadline = time.Now().Add(300 * time.Millisecond)
+		}
+		for {
+			covered, runs, _, built := sqlite.EventIDCover(db)
+			if built != tc.built && !tc.built {
+				t.Fatalf("%d runs: a cover was built at the first event", runs)
+			}
+			if tc.built && built && runs == tc.runs && covered == runs {
+				break
+			}
+			if time.Now().After(deadline) {
+				if tc.built {
+					t.Fatalf("%d runs, %d covered, built %v: want the cover built at the first event", runs, covered, built)
+				}
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }

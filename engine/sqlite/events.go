@@ -108,10 +108,11 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 		return out, fmt.Errorf("commit: %w", err)
 	}
 	x.addedLocked(added)
-	if x.added < x.coverAfter && x.added+int64(len(added)) >= x.coverAfter {
+	x.added += int64(len(added))
+	if !x.coverAsked && (x.added >= x.coverAfter || len(x.runs) > coverRunsAtOnce) {
+		x.coverAsked = true
 		x.coverer.kick()
 	}
-	x.added += int64(len(added))
 	if len(x.tail) >= x.flushAt {
 		d.compactor.kick()
 	}

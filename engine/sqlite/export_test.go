@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"time"
 )
 
 // SetEventIDThresholds makes runs small and merges frequent, so tests see
@@ -16,6 +17,30 @@ func SetEventIDThresholds(d *DB, flushAt, fanIn, mergeChunk int) {
 	if mergeChunk > 0 {
 		d.ids.mergeChunk = mergeChunk
 	}
+}
+
+// SetMergeWait sets the size of run from which a merge waits while ingest
+// is busy, and how long after a flush ingest counts as paused.
+func SetMergeWait(d *DB, bigMerge int64, quiet time.Duration) {
+	d.compactor.workMu.Lock()
+	d.compactor.quiet = quiet
+	d.compactor.workMu.Unlock()
+	d.ids.mu.Lock()
+	d.ids.bigMerge = bigMerge
+	d.ids.mu.Unlock()
+}
+
+// HoldCompactionLock takes the compaction lock of the database at path,
+// as another process compacting it would, until release.
+func HoldCompactionLock(path string) (release func(), err error) {
+	f, ok, err := tryLockFile(path + "-compact.lock")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("the compaction lock of %s is held", path)
+	}
+	return func() { f.Close() }, nil
 }
 
 // SaturateEventIDFilters sets every bit of every run's filter in memory, so

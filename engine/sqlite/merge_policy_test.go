@@ -7,7 +7,8 @@ import (
 
 // mergeCandidate merges fanIn runs of one size, lets a large run wait for
 // the runs after it to grow to its size, and past maxRuns merges the
-// smallest neighbours whatever their sizes.
+// smallest neighbours whatever their sizes. While ingest is busy, a merge
+// into a run of more than bigMerge ids waits, until the runs pass maxRuns.
 func TestMergeCandidate(t *testing.T) {
 	sizes := func(rs []*idRun) []int64 {
 		var out []int64
@@ -17,7 +18,7 @@ func TestMergeCandidate(t *testing.T) {
 		return out
 	}
 	index := func(ids ...int64) *idIndex {
-		x := &idIndex{flushAt: 100, fanIn: 4}
+		x := &idIndex{flushAt: 100, fanIn: 4, maxRuns: 32, bigMerge: defaultBigMerge}
 		for i, n := range ids {
 			x.runs = append(x.runs, &idRun{run: int64(i + 1), ids: n})
 		}
@@ -34,9 +35,13 @@ func TestMergeCandidate(t *testing.T) {
 		{[]int64{100, 300}, []int64{100, 300}},                           // a small run before a big flush
 		{[]int64{5000, 100, 100, 100, 100, 2000}, []int64{100, 100, 100, 100, 2000}},
 	} {
-		got := sizes(index(tc.runs...).mergeCandidate())
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("runs %v: merge %v, want %v", tc.runs, got, tc.want)
+		merge, waiting := index(tc.runs...).mergeCandidate(false)
+		if got := sizes(merge); !slices.Equal(got, tc.want) || waiting {
+			t.Errorf("runs %v: merge %v (waiting %v), want %v", tc.runs, got, waiting, tc.want)
+		}
+		// Small merges go ahead while ingest is busy too.
+		if merge, _ := index(tc.runs...).mergeCandidate(true); !slices.Equal(sizes(merge), tc.want) {
+			t.Errorf("runs %v, busy: merge %v, want %v", tc.runs, sizes(merge), tc.want)
 		}
 	}
 	// Past maxRuns, runs whose sizes never line up (each more than the
@@ -44,14 +49,32 @@ func TestMergeCandidate(t *testing.T) {
 	// the fewest ids.
 	x := index()
 	x.fanIn = 2
-	for i := 0; i <= maxRuns; i++ {
+	for i := 0; i <= x.maxRuns; i++ {
 		x.runs = append(x.runs, &idRun{run: int64(i + 1), ids: 1 << (40 - i)})
 	}
-	if got := sizes(x.mergeCandidate()); !slices.Equal(got, []int64{1 << 9, 1 << 8}) {
-		t.Errorf("past maxRuns: merge %v, want [512 256]", got)
+	if got, _ := x.mergeCandidate(false); !slices.Equal(sizes(got), []int64{1 << 9, 1 << 8}) {
+		t.Errorf("past maxRuns: merge %v, want [512 256]", sizes(got))
 	}
-	x.runs = x.runs[:maxRuns]
-	if got := x.mergeCandidate(); got != nil {
+	x.runs = x.runs[:x.maxRuns]
+	if got, _ := x.mergeCandidate(false); got != nil {
 		t.Errorf("at maxRuns: merge %v, want none", sizes(got))
+	}
+
+	// Busy: eight runs that would make a big one wait, and say so; at
+	// rest, or past maxRuns, they merge.
+	big := index()
+	big.fanIn = 8
+	for i := range 8 {
+		big.runs = append(big.runs, &idRun{run: int64(i + 1), ids: defaultBigMerge / 4})
+	}
+	if got, waiting := big.mergeCandidate(true); got != nil || !waiting {
+		t.Errorf("busy: merge %v (waiting %v), want none, waiting", sizes(got), waiting)
+	}
+	if got, waiting := big.mergeCandidate(false); len(got) != 8 || waiting {
+		t.Errorf("at rest: merge %v (waiting %v), want all eight", sizes(got), waiting)
+	}
+	big.maxRuns = 7
+	if got, _ := big.mergeCandidate(true); len(got) != 8 {
+		t.Errorf("busy past maxRuns: merge %v, want eight runs", sizes(got))
 	}
 }
