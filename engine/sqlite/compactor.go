@@ -91,6 +91,9 @@ func (d *DB) startCompactor(log *slog.Logger) {
 				retry = nil
 			case <-quiet:
 				quiet = nil
+				if retry != nil {
+					continue // the retry after a failure comes first
+				}
 			}
 			waiting, err := c.work(ctx, false)
 			if err != nil {
@@ -249,53 +252,60 @@ func (d *DB) planCompaction(ctx context.Context, busy bool) (compactionPlan, err
 	return p, nil
 }
 
-// mergeCandidate picks the runs to merge: the newest runs from the oldest
-// run i that is at most (fanIn-1) times smaller than the runs after it
-// together. fanIn runs of one size merge; a large run waits until the
-// runs after it have grown to about its size. Runs thus shrink from old to
-// new, and an id is rewritten about once per factor of fanIn in size, as
-// in a base-fanIn counter.
+// mergeCandidate picks the runs to merge. A merge is the runs from some
+// run i to some run j where run i is at most (fanIn-1) times smaller than
+// the runs after it up to j together: fanIn runs of one size merge, and a
+// large run waits until the runs after it have grown to about its size.
+// Of the merges there are, the one with the fewest ids goes first (the
+// oldest of equals). Runs thus shrink from old to new, and an id is
+// rewritten about once per factor of fanIn in size, as in a base-fanIn
+// counter; when runs of one size pile up (while big merges wait, below),
+// they merge fanIn at a time, oldest first, instead of each merge taking
+// in the one made before it.
 //
 // While busy, a merge into a run of more than x.bigMerge ids waits
-// (waiting reports one does), and smaller merges go on: the same rule
-// applied to the runs before the newest ones, when merging those would
-// make a big run (flushes outpace merges while ingest is busy, and the
-// newest pair is often merged before the runs before it).
+// (waiting reports one does), and smaller ones go on, until there are
+// more than maxRuns runs.
 //
-// Past maxRuns, which uneven flushes or waiting merges reach, the fanIn
-// adjacent runs with the fewest ids merge.
+// Past maxRuns, when no merge follows the rule (uneven flushes), the
+// fanIn adjacent runs with the fewest ids merge.
 func (x *idIndex) mergeCandidate(busy bool) (merge []*idRun, waiting bool) {
 	n := len(x.runs)
-	for end := n; end >= 2; end-- {
-		pick, held := x.suffixToMerge(x.runs[:end], busy)
+	if n > x.maxRuns {
+		busy = false // too many runs: the big merges wait no longer
+	}
+	from, to, least := -1, -1, int64(-1)
+	for end := 2; end <= n; end++ {
+		i, total, held := x.oldestToMerge(x.runs[:end], busy)
 		waiting = waiting || held
-		if pick >= 0 {
-			return append([]*idRun(nil), x.runs[pick:end]...), waiting
+		if i >= 0 && (least < 0 || total < least) {
+			from, to, least = i, end, total
 		}
-		if !busy {
-			break // at rest only the newest runs merge, as above
-		}
+	}
+	if from >= 0 {
+		return append([]*idRun(nil), x.runs[from:to]...), waiting
 	}
 	if n <= x.maxRuns {
 		return nil, waiting
 	}
-	best, least := 0, int64(-1)
-	for i := 0; i+x.fanIn <= n; i++ {
+	group := min(x.fanIn, n)
+	best, fewest := 0, int64(-1)
+	for i := 0; i+group <= n; i++ {
 		var sum int64
-		for _, r := range x.runs[i : i+x.fanIn] {
+		for _, r := range x.runs[i : i+group] {
 			sum += r.ids
 		}
-		if least < 0 || sum < least {
-			best, least = i, sum
+		if fewest < 0 || sum < fewest {
+			best, fewest = i, sum
 		}
 	}
-	return append([]*idRun(nil), x.runs[best:best+x.fanIn]...), false
+	return append([]*idRun(nil), x.runs[best:best+group]...), false
 }
 
-// suffixToMerge applies mergeCandidate's rule to runs: the index of the
-// oldest run to merge with all after it, -1 for none; held reports a
-// merge that busy made wait.
-func (x *idIndex) suffixToMerge(runs []*idRun, busy bool) (pick int, held bool) {
+// oldestToMerge returns the oldest run i that merges with all the runs
+// after it (mergeCandidate's rule), -1 for none, and the ids of that
+// merge; held reports a merge that busy made wait.
+func (x *idIndex) oldestToMerge(runs []*idRun, busy bool) (pick int, total int64, held bool) {
 	n := len(runs)
 	var newer int64
 	pick = -1
@@ -306,10 +316,10 @@ func (x *idIndex) suffixToMerge(runs []*idRun, busy bool) (pick int, held bool) 
 				held = true // and so would every older pick
 				continue
 			}
-			pick = i
+			pick, total = i, runs[i].ids+newer
 		}
 	}
-	return pick, held
+	return pick, total, held
 }
 
 // saveBlooms stores filters built at open.

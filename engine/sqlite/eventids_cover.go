@@ -40,13 +40,15 @@ import (
 // short import or a bench's burst would not win back. With more than
 // coverRunsAtOnce runs (merges waited for a pause: compactor.go), testing
 // each new id against every run's filter costs more than that, and a
-// process builds its cover on the first events it adds.
+// process builds its cover once it has added coverAfterManyRuns events
+// (a fraction of a second of busy ingest, more than a small import).
 const (
-	coverBitsPerID    = 12
-	coverRoom         = 1.5
-	coverRefill       = 1.4
-	defaultCoverAfter = 1 << 18
-	coverRunsAtOnce   = 24
+	coverBitsPerID     = 12
+	coverRoom          = 1.5
+	coverRefill        = 1.4
+	defaultCoverAfter  = 1 << 18
+	coverRunsAtOnce    = 24
+	coverAfterManyRuns = 1 << 14
 )
 
 // coverFilter is a blocked Bloom filter: the seven bits of an id lie in

@@ -529,15 +529,16 @@ func TestBigMergesWaitForIngestToPause(t *testing.T) {
 }
 
 // A process that opens more runs than coverRunsAtOnce (merges waited for
-// ingest to pause) builds its cover on the first events it adds: testing
-// every new id against each run's filter would cost more than the build.
-// With a few runs it waits, as before, for many events.
+// ingest to pause) builds its cover once it has added a few thousand
+// events: testing every new id against each run's filter would cost more
+// than the build. A few events (a small import) or a few runs wait, as
+// before, for a quarter of a million.
 func TestManyRunsAreCoveredAtOnce(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		runs  int
-		built bool
-	}{{5, false}, {30, true}} {
+		runs, events int
+		built        bool
+	}{{5, 1 << 14, false}, {30, 10, false}, {30, 1 << 14, true}} {
 		path := filepath.Join(t.TempDir(), "koi.db")
 		db, err := sqlite.Open(ctx, path)
 		if err != nil {
@@ -566,8 +567,12 @@ func TestManyRunsAreCoveredAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		sqlite.SetEventIDCover(db, 16, 1<<30) // never by count
-		if _, err := db.AddEvents(ctx, []domain.Event{{ID: "e-new", CustomerID: "c001", Type: "visit", At: t0}}, nil); err != nil {
+		sqlite.SetEventIDCover(db, 16, 1<<30) // never by the count alone
+		evs := make([]domain.Event, tc.events)
+		for i := range evs {
+			evs[i] = domain.Event{ID: fmt.Sprintf("new-%05d", i), CustomerID: "c001", Type: "visit", At: t0}
+		}
+		if _, err := db.AddEvents(ctx, evs, nil); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(10 * time.Second)
@@ -576,15 +581,15 @@ func TestManyRunsAreCoveredAtOnce(t *testing.T) {
 		}
 		for {
 			covered, runs, _, built := sqlite.EventIDCover(db)
-			if built != tc.built && !tc.built {
-				t.Fatalf("%d runs: a cover was built at the first event", runs)
+			if built && !tc.built {
+				t.Fatalf("%d runs, %d events: a cover was built", runs, tc.events)
 			}
 			if tc.built && built && runs == tc.runs && covered == runs {
 				break
 			}
 			if time.Now().After(deadline) {
 				if tc.built {
-					t.Fatalf("%d runs, %d covered, built %v: want the cover built at the first event", runs, covered, built)
+					t.Fatalf("%d runs, %d covered, built %v: want the cover built after %d events", runs, covered, built, tc.events)
 				}
 				break
 			}

@@ -109,7 +109,7 @@ func (d *DB) AddEvents(ctx context.Context, evs []domain.Event, known engine.Kno
 	}
 	x.addedLocked(added)
 	x.added += int64(len(added))
-	if !x.coverAsked && (x.added >= x.coverAfter || len(x.runs) > coverRunsAtOnce) {
+	if !x.coverAsked && (x.added >= x.coverAfter || len(x.runs) > coverRunsAtOnce && x.added >= coverAfterManyRuns) {
 		x.coverAsked = true
 		x.coverer.kick()
 	}

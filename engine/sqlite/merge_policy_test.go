@@ -33,7 +33,11 @@ func TestMergeCandidate(t *testing.T) {
 		{[]int64{1600, 400, 100, 100, 100, 100}, []int64{100, 100, 100, 100}},
 		{[]int64{1600, 400, 400, 400, 400}, []int64{400, 400, 400, 400}}, // the next level
 		{[]int64{100, 300}, []int64{100, 300}},                           // a small run before a big flush
-		{[]int64{5000, 100, 100, 100, 100, 2000}, []int64{100, 100, 100, 100, 2000}},
+		// The fewest ids first: the four, then those with the big flush.
+		{[]int64{5000, 100, 100, 100, 100, 2000}, []int64{100, 100, 100, 100}},
+		{[]int64{5000, 400, 2000}, []int64{400, 2000}},
+		// Runs of one size piled up: the oldest four first.
+		{[]int64{1600, 100, 100, 100, 100, 100, 100, 100}, []int64{100, 100, 100, 100}},
 	} {
 		merge, waiting := index(tc.runs...).mergeCandidate(false)
 		if got := sizes(merge); !slices.Equal(got, tc.want) || waiting {
@@ -76,5 +80,55 @@ func TestMergeCandidate(t *testing.T) {
 	big.maxRuns = 7
 	if got, _ := big.mergeCandidate(true); len(got) != 8 {
 		t.Errorf("busy past maxRuns: merge %v, want eight runs", sizes(got))
+	}
+}
+
+// Merges held back while ingest was busy, made once it pauses, copy
+// about as many ids as merging at rest throughout would have: runs of one
+// size that piled up merge fanIn at a time, not each merge taking in the
+// run the one before made (which copied 1.5 and 2.5 times as many ids at
+// 39 and 98 million, ending in one merge of them all). Replays the policy
+// over the flushes of 39 and 98 million ids at the default thresholds.
+func TestMergesAfterAPauseCopyNoMore(t *testing.T) {
+	replay := func(flushes int, busy bool) (copied, biggest int64, runs int, ids int64) {
+		x := &idIndex{flushAt: defaultFlushAt, fanIn: defaultFanIn, maxRuns: defaultMaxRuns, bigMerge: defaultBigMerge}
+		var num, seq int64
+		settle := func(busy bool) {
+			for {
+				m, _ := x.mergeCandidate(busy)
+				if m == nil {
+					return
+				}
+				num++
+				r := &idRun{run: num, first: m[0].first, last: m[len(m)-1].last}
+				for _, in := range m {
+					r.ids += in.ids
+				}
+				copied += r.ids
+				biggest = max(biggest, r.ids)
+				x.runs = spliceRuns(x.runs, r, m)
+			}
+		}
+		for range flushes {
+			num++
+			x.runs = append(x.runs, &idRun{run: num, first: seq + 1, last: seq + defaultFlushAt, ids: defaultFlushAt})
+			seq += defaultFlushAt
+			ids += defaultFlushAt
+			settle(busy)
+		}
+		settle(false) // ingest pauses
+		return copied, biggest, len(x.runs), ids
+	}
+	for _, flushes := range []int{600, 1500} {
+		restCopied, restBig, restRuns, ids := replay(flushes, false)
+		busyCopied, busyBig, busyRuns, _ := replay(flushes, true)
+		t.Logf("%d ids: at rest %.2f copies an id (biggest merge %d, %d runs); busy, then a pause, %.2f (biggest %d, %d runs)",
+			ids, float64(restCopied)/float64(ids), restBig, restRuns, float64(busyCopied)/float64(ids), busyBig, busyRuns)
+		if float64(busyCopied) > 1.2*float64(restCopied) || float64(busyBig) > 1.3*float64(restBig) {
+			t.Errorf("%d ids: busy then paused copies %d ids (biggest merge %d), more than the %d (biggest %d) at rest", ids, busyCopied, busyBig, restCopied, restBig)
+		}
+		if restCopied > 4*ids {
+			t.Errorf("%d ids: at rest %d copies", ids, restCopied)
+		}
 	}
 }
