@@ -41,6 +41,9 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 	go func() {
 		defer c.done.Done()
 		timer := time.NewTimer(checkpointIdle) // once after opening
+		// waited is set while the pauses' housekeeping keeps finding the
+		// database busy: one warning for the spell, not one a pause.
+		waited := false
 		for {
 			select {
 			case <-c.stop:
@@ -53,7 +56,7 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 				// chunk and yield the write lock; the next commit urges
 				// again while the backlog lasts.
 				if _, err := d.foldChunk(ctx); err != nil && ctx.Err() == nil {
-					housekeepingFailed(log, "folding customer changes", "they stay in the log", err)
+					housekeepingFailed(log, "folding customer changes", "they stay in the log", err, waited)
 				}
 			case <-timer.C:
 				// An error (the database is closing, say) leaves the work
@@ -62,11 +65,12 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 				// log meanwhile.
 				busy := false
 				if err := d.FoldChanges(ctx); err != nil && ctx.Err() == nil {
-					busy = housekeepingFailed(log, "folding customer changes", "they stay in the log", err) || busy
+					busy = housekeepingFailed(log, "folding customer changes", "they stay in the log", err, waited) || busy
 				}
 				if _, err := d.ArchiveFires(ctx, time.Now().Add(-recentFires)); err != nil && ctx.Err() == nil {
-					busy = housekeepingFailed(log, "archiving fires", "they stay in fires_recent", err) || busy
+					busy = housekeepingFailed(log, "archiving fires", "they stay in fires_recent", err, waited || busy) || busy
 				}
+				waited = busy
 				if busy {
 					// Another process held the write lock past the busy
 					// timeout: try again after a pause, even if this
@@ -82,10 +86,15 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 // housekeepingFailed logs a failed step of the housekeeping and reports
 // whether it failed only because another connection held the write lock
 // too long: a warning, as the step is tried again at the next pause, not
-// an error.
-func housekeepingFailed(log *slog.Logger, step, meanwhile string, err error) (busy bool) {
+// an error; at debug level when the pause before found it busy too
+// (again), as a bulk load in another process does for minutes.
+func housekeepingFailed(log *slog.Logger, step, meanwhile string, err error, again bool) (busy bool) {
 	if isBusy(err) {
-		log.Warn(step+" waits: the database is busy; trying again at the next pause", "err", err)
+		level := slog.LevelWarn
+		if again {
+			level = slog.LevelDebug
+		}
+		log.Log(context.Background(), level, step+" waits: the database is busy; trying again at the next pause", "err", err)
 		return true
 	}
 	log.Error(step+" failed; "+meanwhile, "err", err)
