@@ -597,3 +597,48 @@ func TestManyRunsAreCoveredAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Ids stay unique while big merges always wait (ingest never pauses),
+// runs pass maxRuns and are merged whatever their sizes, merges take runs
+// before the newest, and customers are deleted in between (their ids
+// forgotten, a merge under way made void).
+func TestEventIDsStayUniqueWhileMergesWait(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			f := newFixture(t)
+			f.customers(10, 0)
+			ctx := context.Background()
+			sqlite.SetEventIDThresholds(f.db, 4, 2, 3)
+			sqlite.SetMergeWait(f.db, 12, time.Hour) // always busy
+			sqlite.SetMaxRuns(f.db, 6)
+			sqlite.SetEventIDCover(f.db, 16, 30)
+			rng := rand.New(rand.NewPCG(seed, 99))
+			seen := map[string]bool{}
+			for round := range 120 {
+				ingestRandom(t, f.db, rng, seen, 1+rng.IntN(12), 1+rng.IntN(12), 10)
+				if round%17 == 16 {
+					c := fmt.Sprintf("c%03d", rng.IntN(10))
+					if _, err := f.db.DeleteCustomer(ctx, c); err != nil {
+						t.Fatal(err)
+					}
+					if err := f.db.UpsertCustomers(ctx, []domain.Customer{{ID: c, Tier: "normal"}}, t0); err != nil {
+						t.Fatal(err)
+					}
+					seen = storedEventIDs(t, f.db)
+				}
+				if round%10 == 9 {
+					if err := sqlite.CheckEventIDs(ctx, f.db, false); err != nil {
+						t.Fatalf("round %d: %v", round, err)
+					}
+				}
+			}
+			if err := f.db.CompactEventIDs(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := sqlite.CheckEventIDs(ctx, f.db, true); err != nil {
+				t.Fatal(err)
+			}
+			ingestRandom(t, f.db, rng, seen, 50, 7, 10)
+		})
+	}
+}

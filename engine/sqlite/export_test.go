@@ -30,6 +30,14 @@ func SetMergeWait(d *DB, bigMerge int64, quiet time.Duration) {
 	d.ids.mu.Unlock()
 }
 
+// SetMaxRuns sets how many runs there may be before a merge goes ahead
+// whatever its size.
+func SetMaxRuns(d *DB, n int) {
+	d.ids.mu.Lock()
+	defer d.ids.mu.Unlock()
+	d.ids.maxRuns = n
+}
+
 // HoldCompactionLock takes the compaction lock of the database at path,
 // as another process compacting it would, until release.
 func HoldCompactionLock(path string) (release func(), err error) {
