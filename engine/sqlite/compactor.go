@@ -61,7 +61,7 @@ const (
 // the runs (eventids_cover.go), their number barely costs a new id; it
 // costs a duplicate or a false positive a test per run, and a process
 // that has not built its cover yet a filter test per run, which is why
-// a process opening many runs builds one at once (coverRunsAtOnce).
+// a process opening many runs builds its cover early (coverRunsAtOnce).
 const (
 	defaultBigMerge   = 1 << 21
 	defaultMergeQuiet = 30 * time.Second
