@@ -642,3 +642,42 @@ func TestEventIDsStayUniqueWhileMergesWait(t *testing.T) {
 		})
 	}
 }
+
+// Two processes on one database, the one compacting holding its big
+// merges back and then making them, both ingesting in turns: every id is
+// refused the second time whichever process sees it, and the runs stay
+// whole for both.
+func TestEventIDsAcrossHandlesWhileMergesWait(t *testing.T) {
+	f := newFixture(t)
+	f.customers(5, 0)
+	ctx := context.Background()
+	a := f.db
+	if err := a.CompactEventIDs(ctx); err != nil { // a holds the compaction lock
+		t.Fatal(err)
+	}
+	sqlite.SetEventIDThresholds(a, 3, 2, 2)
+	sqlite.SetMergeWait(a, 6, time.Hour)
+	rng := rand.New(rand.NewPCG(11, 12))
+	seen := map[string]bool{}
+	ingestRandom(t, a, rng, seen, 150, 3, 5)
+	b, err := sqlite.Open(ctx, f.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sqlite.SetEventIDThresholds(b, 3, 2, 2)
+	for round := range 40 {
+		ingestRandom(t, b, rng, seen, 6, 3, 5)
+		ingestRandom(t, a, rng, seen, 6, 3, 5)
+		if round == 20 {
+			sqlite.SetMergeWait(a, 6, 0) // ingest "pauses": the held merges go
+		}
+	}
+	for _, db := range []*sqlite.DB{a, b} {
+		if err := sqlite.CheckEventIDs(ctx, db, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingestRandom(t, b, rng, seen, 60, 6, 5)
+	ingestRandom(t, a, rng, seen, 60, 6, 5)
+}
