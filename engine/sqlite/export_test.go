@@ -145,6 +145,13 @@ func CheckEventIDs(ctx context.Context, d *DB, settled bool) error {
 	if err := x.syncLocked(ctx, tx); err != nil {
 		return err
 	}
+	// Everything from here reads what the index was synced to: another
+	// handle's compactor may merge and drop runs meanwhile.
+	q = func(query string, args ...any) (int64, error) {
+		var n int64
+		err := tx.QueryRowContext(ctx, query, args...).Scan(&n)
+		return n, err
+	}
 	prev := int64(math.MinInt64)
 	for _, r := range x.runs {
 		if r.first <= prev || r.last < r.first {
@@ -163,7 +170,7 @@ func CheckEventIDs(ctx context.Context, d *DB, settled bool) error {
 		if err != nil || extra != 0 {
 			return fmt.Errorf("run %d holds %d ids of no event in its range (%v)", r.run, extra, err)
 		}
-		rows, err := d.db.QueryContext(ctx, `SELECT id FROM `+r.table())
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+r.table())
 		if err != nil {
 			return err
 		}
