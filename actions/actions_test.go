@@ -61,7 +61,7 @@ func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := &coupon.Coupon{Amount: 20, MinSpend: 99.5, ExpiresIn: actions.Duration(48 * time.Hour)}
 	fx := actionstest.NewEffects()
-	f := &actions.Fire{Key: "pb/r/c1/1", CustomerID: "c1", At: at}
+	f := &actions.Fire{Playbook: "pb", Rule: "r", Key: "pb/r/c1/1", CustomerID: "c1", At: at}
 	res, err := c.Do(context.Background(), f, fx)
 	if err != nil {
 		t.Fatal(err)
@@ -70,15 +70,28 @@ func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
 	if got.AmountFen != 2000 || got.MinSpendFen != 9950 || !got.ExpiresAt.Equal(at.Add(48*time.Hour)) || res["code"] != got.Code {
 		t.Errorf("coupon %+v result %v", got, res)
 	}
-	if coupon.Code("pb/r/c1/1", 0, at) != got.Code || coupon.Code("pb/r/c1/1", 1, at) == got.Code || coupon.Code("pb/r/c1/2", 0, at) == got.Code {
-		t.Error("codes must be stable per fire and action and differ otherwise")
+	code := func(playbook, rule, key string, index int, at time.Time) string {
+		return coupon.Code(&actions.Fire{Playbook: playbook, Rule: rule, Key: key, Index: index, At: at})
 	}
-	// A day's codes sort together, after the day before's: they land at
-	// the end of the coupons' index, whatever their hashes.
+	if code("pb", "r", "pb/r/c1/1", 0, at) != got.Code || code("pb", "r", "pb/r/c1/1", 0, at.Add(23*time.Hour)) != got.Code {
+		t.Error("a fire's code must be the same all day")
+	}
+	if code("pb", "r", "pb/r/c1/1", 1, at) == got.Code || code("pb", "r", "pb/r/c1/2", 0, at) == got.Code {
+		t.Error("codes must differ per fire and action")
+	}
+	// A day's codes sort together, after the day before's, and within the
+	// day a rule's sort together: a batch of one playbook's fires lands on
+	// the index pages of its own rules, whatever their hashes.
 	for k := range 50 {
 		key := fmt.Sprintf("pb/r/c%d/1", k)
-		if a, b := coupon.Code(key, 0, at), coupon.Code("x", 0, at.Add(24*time.Hour)); a >= b || len(a) != 21 {
+		a := code("pb", "r", key, 0, at)
+		if b := code("x", "y", "x", 0, at.Add(24*time.Hour)); a >= b || len(a) != 21 {
 			t.Fatalf("%s's code %s does not sort before the next day's %s", key, a, b)
+		}
+		// Day and rule are the first 24 bits: the first four characters
+		// after the K carry 20 of them.
+		if other := code("pb", "other", fmt.Sprintf("pb/other/c%d/1", k), 0, at); a[:5] != got.Code[:5] || other[:5] == a[:5] {
+			t.Fatalf("codes %s and %s of one rule and day must share a prefix that %s of another rule does not", a, got.Code, other)
 		}
 	}
 }
