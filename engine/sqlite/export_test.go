@@ -206,3 +206,6 @@ func CheckEventIDs(ctx context.Context, d *DB, settled bool) error {
 	}
 	return nil
 }
+
+// OutcomeFiresQuery is the outcome report's query, for its plan.
+const OutcomeFiresQuery = outcomeFiresQuery

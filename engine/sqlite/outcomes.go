@@ -8,17 +8,23 @@ import (
 	"github.com/koihq/koi/engine/report"
 )
 
+// outcomeFiresQuery reads a playbook's fires (all when playbook is empty) with the value
+// of the orders that redeemed their coupons. A fire's coupons are found
+// through coupons_redeemed, which holds only redeemed ones (migration 0025);
+// only those have the order_id the query asks for.
+const outcomeFiresQuery = `
+		SELECT f.id, f.playbook, f.rule, f.customer_id, f.at, f.status, f.variant,
+		       coalesce((SELECT sum(e.amount_fen) FROM coupons c JOIN events e
+		                 ON e.customer_id = c.customer_id AND e.type = 'order' AND (e.order_id = c.order_id OR (e.order_id = '' AND e.id = c.order_id))
+		                 WHERE c.fire_id = f.id AND c.order_id IS NOT NULL), 0)
+		FROM fires f WHERE (? = '' OR f.playbook = ?) ORDER BY f.id`
+
 // OutcomeFires reads fires for reports. The coupons a fire issued are
 // joined to the orders that redeemed them through the order id the
 // redemption recorded; an order is found by its order_id, or by its event
 // id when it has none, among the customer's events.
 func (d *DB) OutcomeFires(ctx context.Context, playbook string) ([]report.OutcomeFire, error) {
-	rows, err := d.db.QueryContext(ctx, `
-		SELECT f.id, f.playbook, f.rule, f.customer_id, f.at, f.status, f.variant,
-		       coalesce((SELECT sum(e.amount_fen) FROM coupons c JOIN events e
-		                 ON e.customer_id = c.customer_id AND e.type = 'order' AND (e.order_id = c.order_id OR (e.order_id = '' AND e.id = c.order_id))
-		                 WHERE c.fire_id = f.id AND c.order_id IS NOT NULL), 0)
-		FROM fires f WHERE (? = '' OR f.playbook = ?) ORDER BY f.id`, playbook, playbook)
+	rows, err := d.db.QueryContext(ctx, outcomeFiresQuery, playbook, playbook)
 	if err != nil {
 		return nil, fmt.Errorf("read outcome fires: %w", err)
 	}

@@ -3,10 +3,13 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/koihq/koi/engine/domain"
+	"github.com/koihq/koi/engine/sqlite"
 )
 
 // The report counts, per group, the customers with an order within the
@@ -101,3 +104,42 @@ rules:
 func f2d(days float64) time.Duration { return time.Duration(days * float64(day)) }
 
 func closeTo(a, b float64) bool { return fmt.Sprintf("%.9f", a) == fmt.Sprintf("%.9f", b) }
+
+// The report finds a fire's coupons through the index of redeemed ones:
+// coupons are no longer indexed by fire when issued (migration 0025), and
+// a plan that scanned coupons once per fire would make the report
+// quadratic in a year of history.
+func TestOutcomeReportFindsCouponsByIndex(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "koi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.SQL().Query(`EXPLAIN QUERY PLAN `+sqlite.OutcomeFiresQuery, "pb", "pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, step := range plan {
+		if strings.Contains(step, "SCAN c") {
+			t.Errorf("the report scans coupons: %q", plan)
+		}
+		found = found || strings.Contains(step, "USING INDEX coupons_redeemed")
+	}
+	if !found {
+		t.Errorf("the report does not use coupons_redeemed: %q", plan)
+	}
+}
