@@ -66,6 +66,9 @@ type nnode struct {
 	// structT and off locate a struct-valued field for member access.
 	structT reflect.Type
 	off     uintptr
+	// leaf marks a scalar field of the profile, read at off: a comparison
+	// with a literal then reads it in place (native_const.go).
+	leaf bool
 }
 
 var (
@@ -165,26 +168,30 @@ func fieldByExprName(t reflect.Type, name string) (reflect.StructField, bool) {
 // field returns a reader of a field of type t at offset off of the profile.
 // The type is checked exactly, which is what makes the unsafe reads sound.
 func field(t reflect.Type, off uintptr) (nnode, bool) {
+	var n nnode
 	switch t {
 	case typInt:
-		return nnode{kind: nInt, fn: intFn(func(p unsafe.Pointer, _ any) int { return *(*int)(unsafe.Add(p, off)) })}, true
+		n = nnode{kind: nInt, fn: intFn(func(p unsafe.Pointer, _ any) int { return *(*int)(unsafe.Add(p, off)) })}
 	case typFloat:
-		return nnode{kind: nFloat, fn: floatFn(func(p unsafe.Pointer, _ any) float64 { return *(*float64)(unsafe.Add(p, off)) })}, true
+		n = nnode{kind: nFloat, fn: floatFn(func(p unsafe.Pointer, _ any) float64 { return *(*float64)(unsafe.Add(p, off)) })}
 	case typString:
-		return nnode{kind: nString, fn: stringFn(func(p unsafe.Pointer, _ any) string { return *(*string)(unsafe.Add(p, off)) })}, true
+		n = nnode{kind: nString, fn: stringFn(func(p unsafe.Pointer, _ any) string { return *(*string)(unsafe.Add(p, off)) })}
 	case typBool:
-		return nnode{kind: nBool, fn: boolFn(func(p unsafe.Pointer, _ any) bool { return *(*bool)(unsafe.Add(p, off)) })}, true
+		n = nnode{kind: nBool, fn: boolFn(func(p unsafe.Pointer, _ any) bool { return *(*bool)(unsafe.Add(p, off)) })}
 	case typPtrInt:
-		return nnode{kind: nPtrInt, fn: ptrIntFn(func(p unsafe.Pointer, _ any) *int { return *(**int)(unsafe.Add(p, off)) })}, true
+		n = nnode{kind: nPtrInt, fn: ptrIntFn(func(p unsafe.Pointer, _ any) *int { return *(**int)(unsafe.Add(p, off)) })}
 	case typStrings:
 		return nnode{kind: nStrings, fn: stringsFn(func(p unsafe.Pointer, _ any) []string { return *(*[]string)(unsafe.Add(p, off)) })}, true
 	case typMapAny:
 		return nnode{kind: nMap, fn: mapFn(func(p unsafe.Pointer, _ any) map[string]any { return *(*map[string]any)(unsafe.Add(p, off)) })}, true
+	default:
+		if t.Kind() == reflect.Struct {
+			return nnode{kind: nStruct, structT: t, off: off}, true
+		}
+		return nnode{}, false
 	}
-	if t.Kind() == reflect.Struct {
-		return nnode{kind: nStruct, structT: t, off: off}, true
-	}
-	return nnode{}, false
+	n.leaf, n.off = true, off
+	return n, true
 }
 
 func (c *nativeCompiler) member(n *ast.MemberNode) (nnode, bool) {
@@ -320,6 +327,9 @@ func asFloat(n nnode) floatFn {
 // equal compiles ==. The VM dereferences pointers before comparing, so an
 // unknown recency_days equals nil and nothing else.
 func equal(l, r nnode) (boolFn, bool) {
+	if f, ok := equalConst(l, r); ok {
+		return f, true
+	}
 	switch {
 	case l.kind == nInt && r.kind == nInt:
 		a, b := l.fn.(intFn), r.fn.(intFn)
@@ -372,6 +382,9 @@ func equal(l, r nnode) (boolFn, bool) {
 // compare compiles an ordering. nilSafe marks the rewritten form, whose
 // operands may be nil (and then the comparison is false).
 func compare(op string, l, r nnode, nilSafe bool) (nnode, bool) {
+	if f, ok := compareConst(op, l, r, nilSafe); ok {
+		return nnode{kind: nBool, fn: f}, true
+	}
 	switch {
 	case l.kind == nInt && r.kind == nInt:
 		a, b, less := l.fn.(intFn), r.fn.(intFn), order[int](op)

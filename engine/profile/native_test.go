@@ -34,6 +34,16 @@ var nativeCorpus = []string{
 	`lifecycle startsWith "re"`, `name contains "王"`, `id endsWith "7"`, `lifecycle in ["koc", "repeat"] and shares_90d >= 1`,
 	`joined_days > 30 and orders == 0`, `tier > "gold"`, `tier + "x" == "goldx"`, `len(tags) > 1`, `guide == "" || guide == "g01"`,
 	`referrals >= 1 ? orders > 1 : orders > 2`, `now.Year() == 2026`,
+	// Comparisons with a literal, on either side, compiled to one closure.
+	`1 <= orders_30d`, `3 > orders`, `orders >= 2 && orders < 5`, `orders_90d == 1`, `1 == orders_90d`, `orders != 0`,
+	`spend_30d >= 200`, `200 <= spend_30d`, `spend > 199.5`, `spend_365d < 1900`, `spend == 0`, `0 == spend`, `aov == 150.5`,
+	`orders > 1.5`, `1.5 < orders`, `orders == 2.0`, `2.0 == orders`, `spend_90d != 0.0`,
+	`recency_days >= 150 && recency_days < 160`, `150 <= recency_days`, `recency_days < 30.5`, `30.5 > recency_days`,
+	`recency_days == 30.0`, `30 == recency_days`, `30.0 == recency_days`, `recency_days != 31`,
+	`tier == "gold"`, `"gold" == tier`, `tier != "normal"`, `tier < "normal"`, `"gold" <= tier`, `rfm.segment == "important_value"`,
+	`"important_retain" == rfm.segment`, `rfm.r == 5 && rfm.m >= 4`, `5 > rfm.f`, `lifecycle == "member" && joined_days <= 7`,
+	`count("visit", "30d") >= 5`, `2 <= count("share", "90d")`, `count("visit", "30d") <= 2`, `count("visit", "7d") < 1`, `count("visit", "30d") > 2`,
+	`orders <= 2.5`, `orders < 2.5`, `orders >= 1.5`, `2 >= orders_90d`, `count("order", "90d") == 1`, `len(tags) == 0`, `-orders < -1`,
 }
 
 func TestNativeMatchesVM(t *testing.T) {
