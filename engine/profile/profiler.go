@@ -83,7 +83,8 @@ func (s *Snapshot) SparseIndex(id string) (int, bool) {
 // whose memory the next snapshot reuses.
 func (pop *Population) Clone() *Population {
 	p := *pop
-	p.recency, p.orders, p.spend = slices.Clone(p.recency), slices.Clone(p.orders), slices.Clone(p.spend)
+	// Scoring reads spend's cuts, not the spends.
+	p.recency, p.orders, p.spend, p.spendTmp = slices.Clone(p.recency), slices.Clone(p.orders), nil, nil
 	p.recencyRank.below, p.ordersRank.below = slices.Clone(p.recencyRank.below), slices.Clone(p.ordersRank.below)
 	return &p
 }

@@ -10,9 +10,14 @@ import (
 // Population holds the distribution of R, F and M over the customers scored
 // at one moment, so any profile of that moment can be scored against it.
 type Population struct {
-	n                      int
-	recency, orders        []int32 // ascending; as narrow as a row keeps them
-	spend                  []int64 // ascending, fen
+	n               int
+	recency, orders []int32 // ascending; as narrow as a row keeps them
+	// spend (fen) and spendTmp are the scored spends and the scratch that
+	// sorts them, kept for the next snapshot to reuse.
+	spend, spendTmp []int64
+	// mCuts are the spends M scores are cut at: a customer with a spend
+	// above k of them scores 1+k (see score).
+	mCuts                  [4]int64
 	meanR, meanF, meanM    float64 // meanM in fen
 	highR, highF, highMFen float64 // the boundaries segments use
 	// recencyRank and ordersRank answer the searches of recency and
@@ -108,7 +113,7 @@ func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 	}
 	pop := &Population{}
 	if old != nil && cap(old.recency) >= n {
-		pop.recency, pop.orders, pop.spend = old.recency[:0], old.orders[:0], old.spend[:0]
+		pop.recency, pop.orders, pop.spend, pop.spendTmp = old.recency[:0], old.orders[:0], old.spend[:0], old.spendTmp
 		pop.recencyRank.below, pop.ordersRank.below = old.recencyRank.below, old.ordersRank.below
 	} else {
 		pop.recency, pop.orders, pop.spend = make([]int32, 0, n), make([]int32, 0, n), make([]int64, 0, n)
@@ -132,11 +137,20 @@ func newPopulation(rows []row, th *Thresholds, old *Population) *Population {
 		}
 		pop.meanR, pop.meanF, pop.meanM = sr/float64(pop.n), sf/float64(pop.n), sm/float64(pop.n)
 	}
-	// Sorting is the one part of a snapshot on a single core: spend sorts
-	// on a core of its own while recency and orders, small whole numbers,
-	// are counted into order.
+	// Spend sorts on a core of its own while recency and orders, small
+	// whole numbers, are counted into order.
 	var wg sync.WaitGroup
-	wg.Go(func() { slices.Sort(pop.spend) })
+	wg.Go(func() {
+		if cap(pop.spendTmp) < pop.n {
+			pop.spendTmp = make([]int64, pop.n)
+		}
+		sorted := radixSortInt64(pop.spend, pop.spendTmp)
+		if pop.n > 0 {
+			for k := range pop.mCuts {
+				pop.mCuts[k] = sorted[ceilDiv((k+1)*pop.n, 5)-1]
+			}
+		}
+	})
 	countingSort(pop.recency)
 	countingSort(pop.orders)
 	wg.Wait()
@@ -170,16 +184,29 @@ func (pop *Population) score(r *row) {
 	// w is the number of scored customers with a strictly worse value.
 	worseR := pop.n - pop.recencyRank.lowerBound(pop.recency, rec+1) // recency: higher is worse
 	worseF := pop.ordersRank.lowerBound(pop.orders, ord)
-	worseM, _ := slices.BinarySearch(pop.spend, spend)
-	r.r = uint8(1 + 5*worseR/pop.n)
-	r.f = uint8(1 + 5*worseF/pop.n)
-	r.m = uint8(1 + 5*worseM/pop.n)
+	// A customer scored later (a profile looked up after new orders) may
+	// beat everyone the population holds: the best score is still 5.
+	r.r = uint8(min(1+5*worseR/pop.n, 5))
+	r.f = uint8(min(1+5*worseF/pop.n, 5))
+	// 1 + floor(5w/n) is at least 1+k exactly when w, the number of lower
+	// spends, is at least ceil(kn/5), that is when the ceil(kn/5)-th
+	// lowest spend is below this one: four comparisons, where searching
+	// the sorted spends took a cache miss a step for every customer.
+	r.m = 1
+	for _, cut := range pop.mCuts {
+		if cut < spend {
+			r.m++
+		}
+	}
 	r.segment = 1 + segment(
 		float64(rec) <= pop.highR,
 		float64(ord) >= pop.highF,
 		float64(spend) >= pop.highMFen,
 	)
 }
+
+// ceilDiv returns a/b rounded up, for positive a and b.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // searchInt32 returns the index of the first of sorted a that is at
 // least v (len(a) if none is).

@@ -67,3 +67,46 @@ func TestCountingSortSorts(t *testing.T) {
 		}
 	}
 }
+
+// Scores are 1 + floor(5w/n) (DESIGN §2) for every scored customer, w
+// counted by brute force, with ties, and populations of every size up to
+// a few hundred; a customer scored later who beats the whole population
+// scores 5, not 6.
+func TestScoresFollowTheFormula(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 23, 100, 257} {
+		for _, spread := range []int64{1, 3, 50, 1 << 40} {
+			rows := make([]row, n+1) // the last one is not scored
+			for i := range n {
+				rows[i] = row{flags: rfmScored, recency: int32(rng.Int64N(spread % 400)), rfmOrders: int32(1 + rng.Int64N(spread%30+1)),
+					rfmSpend: rng.Int64N(spread) - spread/4}
+			}
+			pop := newPopulation(rows, nil, nil)
+			for i := range n {
+				r := rows[i]
+				var wr, wf, wm int
+				for _, o := range rows[:n] {
+					wr += b2i(o.recency > r.recency)
+					wf += b2i(o.rfmOrders < r.rfmOrders)
+					wm += b2i(o.rfmSpend < r.rfmSpend)
+				}
+				pop.score(&r)
+				if want := [3]int{1 + 5*wr/n, 1 + 5*wf/n, 1 + 5*wm/n}; [3]int{int(r.r), int(r.f), int(r.m)} != want {
+					t.Fatalf("n=%d spread=%d: customer %d scored R%d F%d M%d, want %v", n, spread, i, r.r, r.f, r.m, want)
+				}
+			}
+			best := row{flags: rfmScored, recency: -1, rfmOrders: 1 << 30, rfmSpend: 1 << 62}
+			pop.score(&best)
+			if best.r != 5 || best.f != 5 || best.m != 5 {
+				t.Fatalf("n=%d: a customer beating everyone scored R%d F%d M%d, want 5s", n, best.r, best.f, best.m)
+			}
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
