@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -220,22 +221,34 @@ func (s *Snapshot) RefreshAll(indexes []int) {
 // Pond returns the pond the snapshot was computed from.
 func (s *Snapshot) Pond() *Pond { return s.pond }
 
-// parallel splits [0,n) into chunks run on all cores.
+// parallelPieces is how many pieces parallel cuts its range into.
+const parallelPieces = 64
+
+// parallel runs fn over [0,n) on all cores, a piece at a time: a core
+// that loses time to something else (a collection, the previous run's
+// background work) holds the rest up by one piece, where halves made the
+// whole wait for the slower core.
 func parallel(n int, fn func(lo, hi int)) {
 	workers := runtime.GOMAXPROCS(0)
 	if n < 1024 || workers == 1 {
 		fn(0, n)
 		return
 	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+	chunk := max((n+parallelPieces-1)/parallelPieces, 512)
+	var next atomic.Int64
+	work := func() {
+		for {
+			lo := int(next.Add(int64(chunk))) - chunk
+			if lo >= n {
+				return
+			}
+			fn(lo, min(lo+chunk, n))
+		}
 	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
