@@ -306,7 +306,7 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 	var (
 		runs    []*Run
 		ahead   *lookahead
-		changed []int // customers the previous playbook changed
+		changed []profile.Change // what the previous playbook changed
 		// claims are the benefit-group fires of a dry run's playbooks so
 		// far: it writes none, yet the playbooks after must see them, as
 		// they would in a real run.
@@ -332,7 +332,7 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 			ev, err = ahead.settle(snap, changed, refresh)
 			ahead = nil
 		} else {
-			refresh(changed)
+			refresh(changedCustomers(changed))
 			var marks *evaluate.Marks
 			if marks, err = e.marks(ctx, pb, snap.Pond()); err == nil {
 				marks.LayOver(claims, pb.Groups())
@@ -365,6 +365,17 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 		}
 	}
 	return runs, nil
+}
+
+// changedCustomers returns the customers of changes, each once, in
+// order.
+func changedCustomers(changes []profile.Change) []int {
+	custs := make([]int, len(changes))
+	for i, c := range changes {
+		custs[i] = c.Cust
+	}
+	slices.Sort(custs)
+	return slices.Compact(custs)
 }
 
 // byPriority orders the playbooks of one run so that those with the
@@ -413,8 +424,8 @@ func Limit(pb *rules.Playbook, audience int) int {
 }
 
 // runPlaybook records and writes a playbook's evaluation, and returns the
-// customers it changed.
-func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation, started time.Time, req RunRequest) (*Run, []int, error) {
+// changes it made to customers.
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation, started time.Time, req RunRequest) (*Run, []profile.Change, error) {
 	dryRun := req.DryRun
 	trigger := req.Trigger
 	if trigger == "" {

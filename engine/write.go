@@ -22,9 +22,9 @@ import (
 // statements.
 //
 // Batches end between customers, so one customer's fires in a playbook
-// commit together. write returns the customers it changed: the caller
-// refreshes their profiles for the playbooks after this one.
-func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []int, err error) {
+// commit together. write returns the changes it made to customers: the
+// caller refreshes their profiles for the playbooks after this one.
+func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []profile.Change, err error) {
 	written := 0
 	for start := 0; start < len(ev.Decisions); {
 		if err := ctx.Err(); err != nil {
@@ -50,9 +50,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		if err == nil {
 			e.noteFires(snap, kept)
 			e.applyMutations(snap, muts, version)
-			for _, m := range muts {
-				touched = append(touched, m.Cust)
-			}
+			touched = append(touched, muts...)
 		}
 		e.writeMu.Unlock()
 		if err != nil {

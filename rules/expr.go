@@ -372,9 +372,14 @@ func (c *Condition) entryReads() []entryRead {
 }
 
 // Reads reports whether the condition may read the environment's name
-// (an attribute such as attrs), so that a caller can leave out what no
-// condition reads. It errs on the side of true.
+// (an attribute such as attrs, or a function such as has_tag), so that a
+// caller can leave out what no condition reads. It errs on the side of
+// true.
 func (c *Condition) Reads(name string) bool {
+	// Compiling renames the environment's functions to their methods.
+	if f, ok := c.env.Functions[name]; ok && f.Method != "" {
+		name = f.Method
+	}
 	return c.anyName || slices.Contains(c.names, name)
 }
 

@@ -206,6 +206,23 @@ func newRuleScratch(pb *rules.Playbook) *ruleScratch {
 	return sc
 }
 
+// ReadsFunc returns whether any condition of pb (its audience, a rule's
+// when) may read an expression name (rules.Condition.Reads).
+func ReadsFunc(pb *rules.Playbook) func(name string) bool {
+	var conds []*rules.Condition
+	if pb.Audience != nil {
+		conds = append(conds, pb.Audience)
+	}
+	for _, r := range pb.Rules {
+		if r.When != nil {
+			conds = append(conds, r.When)
+		}
+	}
+	return func(name string) bool {
+		return slices.ContainsFunc(conds, func(c *rules.Condition) bool { return c.Reads(name) })
+	}
+}
+
 // ReadsAttrs reports whether any condition of pb (its audience, a
 // rule's when) may read the customer's attrs as a map, not only key by
 // key (rules.Condition.NeedsMap).

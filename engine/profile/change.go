@@ -19,6 +19,27 @@ type Change struct {
 	Contact *ContactMark
 }
 
+// VisibleTo reports whether the change can alter what an evaluation sees
+// that reads only the expression names reads says it reads (a playbook's
+// conditions: evaluate.ReadsFunc). A run's next playbook, evaluated ahead
+// while this one wrote, is evaluated again only for the customers whose
+// changes it can see (engine/lookahead.go). A message is always visible:
+// besides last_contact_days and contacts_7d, the contact policy's caps
+// read the history.
+func (m Change) VisibleTo(reads func(name string) bool) bool {
+	switch {
+	case m.Tier != nil:
+		return reads("tier")
+	case m.Tags != nil:
+		return reads("tags") || reads("has_tag")
+	case m.Guide != nil:
+		return reads("guide")
+	case m.Coupon != nil:
+		return reads("open_coupons") || reads("coupon_expiring_days") || reads("coupon_expiring_issued_days")
+	}
+	return true
+}
+
 // Apply makes changes to the pond. The caller holds the pond still;
 // snapshots already computed see a change once they refresh the
 // customers it changed.

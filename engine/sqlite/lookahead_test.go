@@ -18,17 +18,22 @@ import (
 
 // The second playbook reads what the first one changes: tiers, tags and
 // coupons, through conditions, the audience, a stop rule, cooldowns and a
-// holdout.
+// holdout. Each rule of the first changes one of them, so that a change
+// the second would not see again shows.
 const (
 	lookaheadFirst = `
 name: a-first
 limits: { max_fires: 100%% }
 rules:
   - id: up
-    when: tier == "normal" && orders >= %[1]d
+    when: tier == "normal" && orders >= %[1]d && !has_tag("vip-ish")
     once: true
     actions:
       - set_tier: silver
+  - id: mark
+    when: tier == "silver" && orders >= %[1]d && !has_tag("vip-ish")
+    once: true
+    actions:
       - tag: { add: [up] }
   - id: gift
     when: has_tag("vip-ish") && orders >= %[1]d
@@ -48,6 +53,11 @@ rules:
     once: true
     actions:
       - tag: { add: [seen] }
+  - id: new-silver
+    when: tier == "silver" && !has_tag("up")
+    once: true
+    actions:
+      - tag: { add: [silver] }
   - id: spend-it
     when: open_coupons > 0
     cooldown: 3d
@@ -58,6 +68,18 @@ rules:
     cooldown: 30d
     actions:
       - tag: { add: [other] }
+`
+	// The third reads none of what the second changes (tags): the
+	// lookahead keeps its answers for those customers as they were.
+	lookaheadThird = `
+name: c-third
+limits: { max_fires: 100% }
+rules:
+  - id: regulars
+    when: orders >= 3 && tier != "gold"
+    once: true
+    actions:
+      - coupon: { amount: 3, expires_in: 7d }
 `
 )
 
@@ -81,7 +103,7 @@ func newLookaheadPond(t *testing.T, path string, n int) *sqlite.DB {
 			c.Tags = []string{"vip-ish"}
 		}
 		cs = append(cs, c)
-		for k := rng.IntN(6); k > 0; k-- {
+		for k := rng.IntN(9); k > 0; k-- {
 			evs = append(evs, domain.Event{ID: fmt.Sprintf("o-%s-%d", id, k), CustomerID: id, Type: "order", At: t0.Add(-day * time.Duration(10*k)), AmountFen: 5000})
 		}
 	}
@@ -140,29 +162,30 @@ func dump(t *testing.T, db *sqlite.DB, runs []*engine.Run) string {
 	return b.String()
 }
 
-// TestLookaheadEqualsEvaluatingAfterwards runs two playbooks in one run,
-// where the second is evaluated ahead while the first writes, against the
-// same two run one after the other. The first playbook changes few
+// TestLookaheadEqualsEvaluatingAfterwards runs three playbooks in one run,
+// each after the first evaluated ahead while the one before writes,
+// against the same three run one after the other. The first playbook changes few
 // customers (the lookahead patches them in) or many (it evaluates again).
 func TestLookaheadEqualsEvaluatingAfterwards(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		minOrders int
-	}{{"few changed", 5}, {"many changed", 0}} {
+	}{{"few changed", 8}, {"many changed", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for name, body := range map[string]string{"a-first": fmt.Sprintf(lookaheadFirst, tc.minOrders), "b-second": lookaheadSecond} {
+			for name, body := range map[string]string{"a-first": fmt.Sprintf(lookaheadFirst, tc.minOrders), "b-second": lookaheadSecond, "c-third": lookaheadThird} {
 				if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(body), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			const n = 1200 // above the size at which evaluation splits across cores
+			const n = 1500 // above the size at which evaluation splits across cores
 			together := newLookaheadPond(t, filepath.Join(t.TempDir(), "together.db"), n)
 			apart := newLookaheadPond(t, filepath.Join(t.TempDir(), "apart.db"), n)
 			got := dump(t, together, lookaheadRun(t, together, dir))
 			first := lookaheadRun(t, apart, dir, "a-first")
 			second := lookaheadRun(t, apart, dir, "b-second")
-			want := dump(t, apart, append(first, second...))
+			third := lookaheadRun(t, apart, dir, "c-third")
+			want := dump(t, apart, append(append(first, second...), third...))
 			if got != want {
 				t.Errorf("one run with lookahead:\n%s\nplaybooks run one after the other:\n%s", got, want)
 			}
