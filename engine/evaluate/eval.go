@@ -218,8 +218,19 @@ func ReadsFunc(pb *rules.Playbook) func(name string) bool {
 			conds = append(conds, r.When)
 		}
 	}
+	// A settle asks for every change it patches, of a few names: answer
+	// each name once.
+	known := map[string]bool{}
 	return func(name string) bool {
-		return slices.ContainsFunc(conds, func(c *rules.Condition) bool { return c.Reads(name) })
+		if v, ok := known[name]; ok {
+			return v
+		}
+		v := false
+		for _, c := range conds {
+			v = v || c.Reads(name)
+		}
+		known[name] = v
+		return v
 	}
 }
 
