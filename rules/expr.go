@@ -247,7 +247,7 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 	if _, err := checker.Check(tree, cfg); err != nil {
 		return nil, []exprError{toExprError(fmt.Errorf("internal: nil-safe rewrite: %w", err))}
 	}
-	names := &nameCollector{}
+	names := &nameCollector{env: env}
 	ast.Walk(&tree.Node, names)
 	// Before the optimizer rewrites the tree into forms only the VM knows.
 	var native boolFn
@@ -268,8 +268,9 @@ func compileWith(src string, env *Env, asBool bool) (*Condition, []exprError) {
 // nameCollector lists the names an expression reads from its environment,
 // and where it first reads each entry attribute (EntryAttributes).
 type nameCollector struct {
+	env     *Env
 	names   []string
-	anyName bool // it reads $env, which can reach any name
+	anyName bool // it reads $env, or calls a method such as Values(): any name
 	entry   []nameRead
 	calls   []callArg
 }
@@ -293,6 +294,9 @@ func (c *nameCollector) Visit(node *ast.Node) {
 	case *ast.CallNode:
 		if callee, ok := n.Callee.(*ast.IdentifierNode); ok {
 			c.call(callee.Value, n.Arguments)
+			if c.env.plainMethod(callee.Value) {
+				c.anyName = true
+			}
 		}
 	case *ast.BuiltinNode:
 		c.call(n.Name, n.Arguments)
@@ -310,6 +314,26 @@ func (c *nameCollector) Visit(node *ast.Node) {
 			c.entry = append(c.entry, nameRead{name: written, from: id.Location().From})
 		}
 	}
+}
+
+// plainMethod reports whether name is a method of the environment's
+// profile that is not one of its Functions: expr lets a condition call any
+// exported method (Values().tier), and such a method may read any
+// attribute.
+func (env *Env) plainMethod(name string) bool {
+	t := reflect.TypeOf(env.Profile)
+	if t == nil {
+		return false
+	}
+	if _, ok := t.MethodByName(name); !ok {
+		return false
+	}
+	for _, f := range env.Functions {
+		if f.Method == name {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *nameCollector) call(fn string, args []ast.Node) {

@@ -31,6 +31,9 @@ func TestChangesAreVisibleToWhatReadsThem(t *testing.T) {
 		{`coupon_expiring_days <= 3`, []string{"coupon", "message"}},
 		{`coupon_expiring_issued_days >= 1`, []string{"coupon", "message"}},
 		{`$env.orders > 1`, []string{"tier", "tags", "guide", "coupon", "message"}},
+		// expr lets a condition call the profile's methods: Values() reads
+		// every attribute.
+		{`Values().tier == "gold"`, []string{"tier", "tags", "guide", "coupon", "message"}},
 	} {
 		c, err := rules.CompileExpr(tc.src, profile.ExprEnv())
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,8 @@ rules:
       - tag: { add: [other] }
 `
 	// The third reads none of what the second changes (tags): the
-	// lookahead keeps its answers for those customers as they were.
+	// lookahead keeps its answers for those customers as they were. The
+	// fourth reads the third's tag in its audience only.
 	lookaheadThird = `
 name: c-third
 limits: { max_fires: 100% }
@@ -80,6 +82,18 @@ rules:
     once: true
     actions:
       - coupon: { amount: 3, expires_in: 7d }
+      - tag: { add: [regular] }
+`
+	lookaheadFourth = `
+name: d-fourth
+audience: has_tag("regular")
+limits: { max_fires: 100% }
+rules:
+  - id: welcome-regular
+    when: orders >= 1
+    once: true
+    actions:
+      - coupon: { amount: 2, expires_in: 7d }
 `
 )
 
@@ -162,9 +176,9 @@ func dump(t *testing.T, db *sqlite.DB, runs []*engine.Run) string {
 	return b.String()
 }
 
-// TestLookaheadEqualsEvaluatingAfterwards runs three playbooks in one run,
+// TestLookaheadEqualsEvaluatingAfterwards runs four playbooks in one run,
 // each after the first evaluated ahead while the one before writes,
-// against the same three run one after the other. The first playbook changes few
+// against the same four run one after the other. The first playbook changes few
 // customers (the lookahead patches them in) or many (it evaluates again).
 func TestLookaheadEqualsEvaluatingAfterwards(t *testing.T) {
 	for _, tc := range []struct {
@@ -173,7 +187,7 @@ func TestLookaheadEqualsEvaluatingAfterwards(t *testing.T) {
 	}{{"few changed", 8}, {"many changed", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for name, body := range map[string]string{"a-first": fmt.Sprintf(lookaheadFirst, tc.minOrders), "b-second": lookaheadSecond, "c-third": lookaheadThird} {
+			for name, body := range map[string]string{"a-first": fmt.Sprintf(lookaheadFirst, tc.minOrders), "b-second": lookaheadSecond, "c-third": lookaheadThird, "d-fourth": lookaheadFourth} {
 				if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(body), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -185,7 +199,8 @@ func TestLookaheadEqualsEvaluatingAfterwards(t *testing.T) {
 			first := lookaheadRun(t, apart, dir, "a-first")
 			second := lookaheadRun(t, apart, dir, "b-second")
 			third := lookaheadRun(t, apart, dir, "c-third")
-			want := dump(t, apart, append(append(first, second...), third...))
+			fourth := lookaheadRun(t, apart, dir, "d-fourth")
+			want := dump(t, apart, slices.Concat(first, second, third, fourth))
 			if got != want {
 				t.Errorf("one run with lookahead:\n%s\nplaybooks run one after the other:\n%s", got, want)
 			}
