@@ -306,7 +306,7 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 	var (
 		runs    []*Run
 		ahead   *lookahead
-		changed []profile.Change // what the previous playbook changed
+		changed []profile.Touch // what the previous playbook changed
 		// claims are the benefit-group fires of a dry run's playbooks so
 		// far: it writes none, yet the playbooks after must see them, as
 		// they would in a real run.
@@ -369,10 +369,10 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 
 // changedCustomers returns the customers of changes, each once, in
 // order.
-func changedCustomers(changes []profile.Change) []int {
+func changedCustomers(changes []profile.Touch) []int {
 	custs := make([]int, len(changes))
 	for i, c := range changes {
-		custs[i] = c.Cust
+		custs[i] = int(c.Cust)
 	}
 	slices.Sort(custs)
 	return slices.Compact(custs)
@@ -425,7 +425,7 @@ func Limit(pb *rules.Playbook, audience int) int {
 
 // runPlaybook records and writes a playbook's evaluation, and returns the
 // changes it made to customers.
-func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation, started time.Time, req RunRequest) (*Run, []profile.Change, error) {
+func (e *Engine) runPlaybook(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, ev *evaluate.Evaluation, started time.Time, req RunRequest) (*Run, []profile.Touch, error) {
 	dryRun := req.DryRun
 	trigger := req.Trigger
 	if trigger == "" {

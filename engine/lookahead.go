@@ -66,12 +66,16 @@ func (la *lookahead) wait() {
 // refreshes customers (indexes, sorted and each once).
 //
 // Only the customers with a change the playbook can see are evaluated
-// again (profile.Change.VisibleTo): a coupon changes nothing for a
+// again (profile.ChangeKind.VisibleTo): a coupon changes nothing for a
 // playbook that never reads open_coupons or the coupon expiry, and its
 // customer's answers before and after are the same. At a million
 // customers the writer spent about 0.1 s of a run on such re-evaluations,
-// with the other core idle.
-func (la *lookahead) settle(snap *profile.Snapshot, changes []profile.Change, refresh func([]int)) (*evaluate.Evaluation, error) {
+// with the other core idle. (A write from elsewhere during the run, an
+// API call changing a customer's tier, reaches this playbook's decision
+// only for a customer it evaluates again; every other customer is decided
+// on the snapshot the run took, as those the run never changed always
+// were.)
+func (la *lookahead) settle(snap *profile.Snapshot, changes []profile.Touch, refresh func([]int)) (*evaluate.Evaluation, error) {
 	la.wait()
 	changed := changedCustomers(changes)
 	if la.err != nil {
@@ -82,8 +86,8 @@ func (la *lookahead) settle(snap *profile.Snapshot, changes []profile.Change, re
 	reads := evaluate.ReadsFunc(la.pb)
 	var seen []int
 	for _, c := range changes {
-		if c.VisibleTo(reads) {
-			seen = append(seen, c.Cust)
+		if c.Kind.VisibleTo(reads) {
+			seen = append(seen, int(c.Cust))
 		}
 	}
 	seen = slices.Compact(slices.Sorted(slices.Values(seen)))

@@ -22,9 +22,9 @@ import (
 // statements.
 //
 // Batches end between customers, so one customer's fires in a playbook
-// commit together. write returns the changes it made to customers: the
-// caller refreshes their profiles for the playbooks after this one.
-func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []profile.Change, err error) {
+// commit together. write returns whom it changed, and what: the caller
+// refreshes their profiles for the playbooks after this one.
+func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []profile.Touch, err error) {
 	written := 0
 	for start := 0; start < len(ev.Decisions); {
 		if err := ctx.Err(); err != nil {
@@ -50,7 +50,9 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		if err == nil {
 			e.noteFires(snap, kept)
 			e.applyMutations(snap, muts, version)
-			touched = append(touched, muts...)
+			for _, m := range muts {
+				touched = append(touched, profile.Touch{Cust: int32(m.Cust), Kind: m.Kind()})
+			}
 		}
 		e.writeMu.Unlock()
 		if err != nil {

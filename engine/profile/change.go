@@ -19,22 +19,60 @@ type Change struct {
 	Contact *ContactMark
 }
 
+// ChangeKind says what a Change changes.
+type ChangeKind uint8
+
+// The kinds of change.
+const (
+	ChangedTier ChangeKind = iota + 1
+	ChangedTags
+	ChangedGuide
+	ChangedCoupons
+	ChangedContacts
+)
+
+// Kind returns what the change changes.
+func (m Change) Kind() ChangeKind {
+	switch {
+	case m.Tier != nil:
+		return ChangedTier
+	case m.Tags != nil:
+		return ChangedTags
+	case m.Guide != nil:
+		return ChangedGuide
+	case m.Coupon != nil:
+		return ChangedCoupons
+	}
+	return ChangedContacts
+}
+
+// Touch is what a run keeps of a change until the next playbook has
+// settled: whom it changed, and what.
+type Touch struct {
+	Cust int32
+	Kind ChangeKind
+}
+
 // VisibleTo reports whether the change can alter what an evaluation sees
 // that reads only the expression names reads says it reads (a playbook's
 // conditions: evaluate.ReadsFunc). A run's next playbook, evaluated ahead
 // while this one wrote, is evaluated again only for the customers whose
-// changes it can see (engine/lookahead.go). A message is always visible:
-// besides last_contact_days and contacts_7d, the contact policy's caps
-// read the history.
-func (m Change) VisibleTo(reads func(name string) bool) bool {
-	switch {
-	case m.Tier != nil:
+// changes it can see (engine/lookahead.go).
+func (m Change) VisibleTo(reads func(name string) bool) bool { return m.Kind().VisibleTo(reads) }
+
+// VisibleTo reports whether a change of kind k can alter what an
+// evaluation sees that reads only the names reads says it reads. A message
+// is always visible: besides last_contact_days and contacts_7d, the
+// contact policy's caps read the history.
+func (k ChangeKind) VisibleTo(reads func(name string) bool) bool {
+	switch k {
+	case ChangedTier:
 		return reads("tier")
-	case m.Tags != nil:
+	case ChangedTags:
 		return reads("tags") || reads("has_tag")
-	case m.Guide != nil:
+	case ChangedGuide:
 		return reads("guide")
-	case m.Coupon != nil:
+	case ChangedCoupons:
 		return reads("open_coupons") || reads("coupon_expiring_days") || reads("coupon_expiring_issued_days")
 	}
 	return true
