@@ -76,6 +76,11 @@ func TestCouponCodesAreStablePerFireAndAction(t *testing.T) {
 	if code("pb", "r", "pb/r/c1/1", 0, at) != got.Code || code("pb", "r", "pb/r/c1/1", 0, at.Add(23*time.Hour)) != got.Code {
 		t.Error("a fire's code must be the same all day")
 	}
+	// And the same from one version of koi to the next: a fire retried
+	// after an upgrade must meet the code it minted before.
+	if got.Code != "K34AGD9HJTG35JLHH2KB2" {
+		t.Errorf("the code of pb/r/c1/1 on 2026-01-01 is %s, was K34AGD9HJTG35JLHH2KB2", got.Code)
+	}
 	if code("pb", "r", "pb/r/c1/1", 1, at) == got.Code || code("pb", "r", "pb/r/c1/2", 0, at) == got.Code {
 		t.Error("codes must differ per fire and action")
 	}
