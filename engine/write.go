@@ -26,6 +26,8 @@ import (
 // refreshes their profiles for the playbooks after this one.
 func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []profile.Touch, err error) {
 	written := 0
+	// staged is the last batch's staging, whose memory the next reuses.
+	var staged *stage.Effects
 	for start := 0; start < len(ev.Decisions); {
 		if err := ctx.Err(); err != nil {
 			return touched, err
@@ -44,7 +46,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 			delta = evaluate.NewCounts(pb)
 			var err error
-			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta)
+			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta, &staged)
 			return err
 		})
 		if err == nil {
@@ -74,8 +76,9 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, the fires it kept (for the fire
-// history) and how many jobs it enqueued.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]profile.Change, []keptFire, int, error) {
+// history) and how many jobs it enqueued. It stages the batch's effects in
+// the memory of *staged, the batch before's, and leaves its own there.
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts, staged **stage.Effects) ([]profile.Change, []keptFire, int, error) {
 	fromPond := e.pondIsCurrent(snap.Pond(), tx.BaseVersion())
 	if !fromPond || snap.CustomersRemoved() {
 		// A customer may have been merged into another or deleted since
@@ -121,7 +124,8 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			run.noteFire(f.ID)
 		}
 	}
-	fx := stage.New(tx, snap, fromPond, len(chunk))
+	fx := stage.Reuse(*staged, tx, snap, fromPond, len(chunk))
+	*staged = fx
 	fx.MaxAttempts, fx.HasWorker, fx.Guides, fx.TagSync = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides, e.cfg.TagSync
 	if !fx.FromPond() {
 		for i, d := range chunk {

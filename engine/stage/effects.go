@@ -92,6 +92,32 @@ func New(tx Tx, snap *profile.Snapshot, fromPond bool, fires int) *Effects {
 	}
 }
 
+// Reuse returns staged effects for a new batch in the memory of old, whose
+// batch is over (its Out written, its Changes applied), or New's when old
+// is nil. A run stages batch after batch of thousands of fires, and each
+// fresh set of maps and slices sized for a batch was a sixth of what a run
+// allocated.
+func Reuse(old *Effects, tx Tx, snap *profile.Snapshot, fromPond bool, fires int) *Effects {
+	if old == nil {
+		return New(tx, snap, fromPond, fires)
+	}
+	out := old.out
+	for _, m := range []map[string]string{out.Tiers, out.Guides, old.tiers, old.custGuides} {
+		clear(m)
+	}
+	clear(out.Tags)
+	clear(old.tags)
+	clear(old.states)
+	*out = domain.BatchEffects{Coupons: out.Coupons[:0], Tags: out.Tags, Tiers: out.Tiers, Guides: out.Guides}
+	// Everything else starts as New leaves it.
+	*old = Effects{
+		tx: tx, snap: snap, fromPond: fromPond, states: old.states, out: out, muts: old.muts[:0],
+		coupons: old.coupons[:0], tags: old.tags, tiers: old.tiers, custGuides: old.custGuides,
+		tasks: old.tasks[:0], jobs: old.jobs[:0], contacts: old.contacts[:0],
+	}
+	return old
+}
+
 // stored returns a customer's state as committed before this batch.
 func (s *Effects) stored(id string) (domain.CustomerState, bool, error) {
 	if s.fromPond {
