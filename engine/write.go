@@ -26,8 +26,8 @@ import (
 // refreshes their profiles for the playbooks after this one.
 func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []profile.Touch, err error) {
 	written := 0
-	// staged is the last batch's staging, whose memory the next reuses.
-	var staged *stage.Effects
+	// mem is the last batch's memory, which the next reuses.
+	var mem batchMemory
 	for start := 0; start < len(ev.Decisions); {
 		if err := ctx.Err(); err != nil {
 			return touched, err
@@ -46,7 +46,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 			delta = evaluate.NewCounts(pb)
 			var err error
-			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta, &staged)
+			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta, &mem)
 			return err
 		})
 		if err == nil {
@@ -74,11 +74,21 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 	return touched, nil
 }
 
+// batchMemory is what a batch of a run's writing leaves for the next to
+// reuse: its staging and its fires. Nothing of a batch refers to it once
+// the batch has committed and its changes are applied (the fire history
+// copies what it keeps of the fires).
+type batchMemory struct {
+	staged *stage.Effects
+	fires  []domain.Fire
+	ptrs   []*domain.Fire
+}
+
 // writeBatch records one batch of decisions in tx and returns the in-memory
 // changes to apply once it commits, the fires it kept (for the fire
-// history) and how many jobs it enqueued. It stages the batch's effects in
-// the memory of *staged, the batch before's, and leaves its own there.
-func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts, staged **stage.Effects) ([]profile.Change, []keptFire, int, error) {
+// history) and how many jobs it enqueued, in the memory mem of the batch
+// before, which it leaves its own in.
+func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation, chunk []evaluate.Decision, counts []*evaluate.RuleCounts, mem *batchMemory) ([]profile.Change, []keptFire, int, error) {
 	fromPond := e.pondIsCurrent(snap.Pond(), tx.BaseVersion())
 	if !fromPond || snap.CustomersRemoved() {
 		// A customer may have been merged into another or deleted since
@@ -103,9 +113,12 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			chunk = keepDecisions(snap, chunk, counts, evaluate.ReasonMerged, func(id string) bool { return !merged[id] })
 		}
 	}
-	fires := make([]*domain.Fire, len(chunk))
+	mem.fires = slices.Grow(mem.fires[:0], len(chunk))[:len(chunk)]
+	mem.ptrs = slices.Grow(mem.ptrs[:0], len(chunk))[:len(chunk)]
+	fires := mem.ptrs
 	for i, d := range chunk {
-		f := &domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.ID(int(d.Cust)),
+		f := &mem.fires[i]
+		*f = domain.Fire{RunID: run.ID, Playbook: pb.Name, Rule: pb.Rules[d.Rule].ID, CustomerID: snap.ID(int(d.Cust)),
 			Seq: int(d.Seq), Status: domain.FireFired, At: snap.Now, Hash: pb.Hash, Group: pb.Rules[d.Rule].Group, GroupSeq: int(d.GroupSeq)}
 		if d.Holdout {
 			f.Status = domain.FireHoldout
@@ -124,8 +137,8 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			run.noteFire(f.ID)
 		}
 	}
-	fx := stage.Reuse(*staged, tx, snap, fromPond, len(chunk))
-	*staged = fx
+	fx := stage.Reuse(mem.staged, tx, snap, fromPond, len(chunk))
+	mem.staged = fx
 	fx.MaxAttempts, fx.HasWorker, fx.Guides, fx.TagSync = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides, e.cfg.TagSync
 	if !fx.FromPond() {
 		for i, d := range chunk {
