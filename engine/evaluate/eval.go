@@ -206,9 +206,8 @@ func newRuleScratch(pb *rules.Playbook) *ruleScratch {
 	return sc
 }
 
-// ReadsFunc returns whether any condition of pb (its audience, a rule's
-// when) may read an expression name (rules.Condition.Reads).
-func ReadsFunc(pb *rules.Playbook) func(name string) bool {
+// conditions returns pb's conditions: its audience and its rules' whens.
+func conditions(pb *rules.Playbook) []*rules.Condition {
 	var conds []*rules.Condition
 	if pb.Audience != nil {
 		conds = append(conds, pb.Audience)
@@ -218,18 +217,22 @@ func ReadsFunc(pb *rules.Playbook) func(name string) bool {
 			conds = append(conds, r.When)
 		}
 	}
+	return conds
+}
+
+// ReadsFunc returns whether any condition of pb (its audience, a rule's
+// when) may read an expression name (rules.Condition.Reads).
+func ReadsFunc(pb *rules.Playbook) func(name string) bool {
+	conds := conditions(pb)
 	// A settle asks for every change it patches, of a few names: answer
 	// each name once.
 	known := map[string]bool{}
 	return func(name string) bool {
-		if v, ok := known[name]; ok {
-			return v
+		v, ok := known[name]
+		if !ok {
+			v = slices.ContainsFunc(conds, func(c *rules.Condition) bool { return c.Reads(name) })
+			known[name] = v
 		}
-		v := false
-		for _, c := range conds {
-			v = v || c.Reads(name)
-		}
-		known[name] = v
 		return v
 	}
 }
@@ -238,15 +241,7 @@ func ReadsFunc(pb *rules.Playbook) func(name string) bool {
 // rule's when) may read the customer's attrs as a map, not only key by
 // key (rules.Condition.NeedsMap).
 func ReadsAttrs(pb *rules.Playbook) bool {
-	if pb.Audience != nil && pb.Audience.NeedsMap("attrs") {
-		return true
-	}
-	for _, r := range pb.Rules {
-		if r.When != nil && r.When.NeedsMap("attrs") {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(conditions(pb), func(c *rules.Condition) bool { return c.NeedsMap("attrs") })
 }
 
 // evaluateOne applies the audience and then the rules to customer i.
