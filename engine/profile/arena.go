@@ -19,6 +19,9 @@ import "unsafe"
 type arena struct {
 	bytes []byte
 	attrs []Attr
+	// strs and nums are the slots of boxed values (box).
+	strs []string
+	nums []float64
 }
 
 // Chunk sizes: large enough that a million customers make a few hundred
@@ -27,6 +30,7 @@ type arena struct {
 const (
 	arenaBytesChunk = 64 << 10
 	arenaAttrsChunk = 4 << 10
+	arenaBoxChunk   = 4 << 10
 )
 
 // str returns a string equal to b, which may alias a buffer the caller
@@ -58,4 +62,44 @@ func (a *arena) attrList(n int) []Attr {
 	l := a.attrs[len(a.attrs) : len(a.attrs) : len(a.attrs)+n]
 	a.attrs = a.attrs[:len(a.attrs)+n]
 	return l
+}
+
+// boxString returns s as an interface value. Converting a string to an
+// interface allocates a 16-byte header of its own: a pond whose customers
+// each have an attr value of their own (a member number, a store) held a
+// million of them, which every collection marked one by one. The header
+// goes in a slot of a large chunk instead; nothing writes the slot again.
+func (a *arena) boxString(s string) any {
+	if len(a.strs) == cap(a.strs) {
+		a.strs = make([]string, 0, arenaBoxChunk)
+	}
+	a.strs = append(a.strs, s)
+	return boxAt(&a.strs[len(a.strs)-1])
+}
+
+// boxNumber is boxString for a number that is not one of smallNumbers.
+func (a *arena) boxNumber(f float64) any {
+	if _, ok := smallNumber(f); ok {
+		return boxNumber(f)
+	}
+	if len(a.nums) == cap(a.nums) {
+		a.nums = make([]float64, 0, arenaBoxChunk)
+	}
+	a.nums = append(a.nums, f)
+	return boxAt(&a.nums[len(a.nums)-1])
+}
+
+// eface is the layout of an interface value without methods.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+// boxAt returns the interface value of type T whose data is *p, the form
+// the runtime gives a T it boxed itself: a pointer to an immutable copy.
+// *p must never be written again. The interface keeps p's chunk alive.
+func boxAt[T string | float64](p *T) any {
+	var zero T
+	v := any(zero) // the zero value boxes without allocating
+	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
+	return v
 }

@@ -179,12 +179,15 @@ func (in *AttrInterner) list(pairs []Attr) AttrList {
 			l.own = make([]Attr, 0, own)
 		}
 	}
-	var common []Attr
+	// common is a new common list, allocated only when there is one: a
+	// local whose address was taken would be allocated on every call.
+	var common *[]Attr
 	if own < len(pairs) {
 		if c, ok := in.lists[string(sig)]; ok {
 			l.common = c
 		} else {
-			common = make([]Attr, 0, len(pairs)-own)
+			c := make([]Attr, 0, len(pairs)-own)
+			common = &c
 		}
 	}
 	for k, a := range pairs {
@@ -192,11 +195,11 @@ func (in *AttrInterner) list(pairs []Attr) AttrList {
 		case !shared[k]:
 			l.own = append(l.own, a)
 		case common != nil:
-			common = append(common, a)
+			*common = append(*common, a)
 		}
 	}
 	if common != nil {
-		l.common = &common
+		l.common = common
 		if len(in.lists) < internLimit {
 			in.lists[string(sig)] = l.common
 		}
@@ -290,7 +293,12 @@ func (in *AttrInterner) Keep(b []byte) string {
 // boxBytes returns the boxed string value of b under key, shared or, for
 // a new one, copied out of b (which may alias a buffer).
 func (in *AttrInterner) boxBytes(key string, b []byte) any {
-	return in.str(key, unsafeString(b), func() any { return in.Keep(b) })
+	return in.str(key, unsafeString(b), func() any {
+		if in.arena != nil {
+			return in.arena.boxString(in.arena.str(b))
+		}
+		return string(b)
+	})
 }
 
 // str returns the shared boxed value of s under key, boxing it with box
@@ -448,7 +456,7 @@ func (p *flatParser) value(in *AttrInterner, key string) (any, bool) {
 			return nil, false
 		}
 		f, err := strconv.ParseFloat(string(num), 64)
-		return boxNumber(f), err == nil
+		return in.boxNumber(f), err == nil
 	}
 	for _, lit := range []struct {
 		text string
@@ -509,6 +517,14 @@ var smallNumbers = func() (t [1024]any) {
 	}
 	return t
 }()
+
+// boxNumber is boxNumber, in the arena when the interner uses one.
+func (in *AttrInterner) boxNumber(f float64) any {
+	if in.arena != nil {
+		return in.arena.boxNumber(f)
+	}
+	return boxNumber(f)
+}
 
 // boxNumber returns f as an any, shared when it is one of smallNumbers.
 func boxNumber(f float64) any {

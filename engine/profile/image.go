@@ -643,7 +643,7 @@ func (r *imageReader) attrs(ai *AttrInterner) AttrList {
 		case attrTrue:
 			l[i].Value = true
 		case attrNumber:
-			l[i].Value = boxNumber(math.Float64frombits(r.u64()))
+			l[i].Value = ai.boxNumber(math.Float64frombits(r.u64()))
 		case attrString:
 			v := r.bytes()
 			l[i].Value = ai.boxBytes(*l[i].key, v)
