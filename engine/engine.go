@@ -92,6 +92,10 @@ type Engine struct {
 	// writeMu serialises the engine's own store writes, so its changes
 	// reach the in-memory pond in the order they committed.
 	writeMu sync.Mutex
+	// batchMem is the memory of the last batch of fires written, which
+	// the next reuses, of whichever playbook (see write); guarded by
+	// writeMu.
+	batchMem batchMemory
 	// ingest gathers event batches that arrive together (see AddEvents).
 	ingest ingestQueue
 	// background counts the work runs leave behind them; Wait joins it.

@@ -26,8 +26,6 @@ import (
 // refreshes their profiles for the playbooks after this one.
 func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Snapshot, run *Run, ev *evaluate.Evaluation) (touched []profile.Touch, err error) {
 	written := 0
-	// mem is the last batch's memory, which the next reuses.
-	var mem batchMemory
 	for start := 0; start < len(ev.Decisions); {
 		if err := ctx.Err(); err != nil {
 			return touched, err
@@ -46,7 +44,7 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 		version, err := e.store.WriteFires(ctx, snap.Now, func(tx FireTx) error {
 			delta = evaluate.NewCounts(pb)
 			var err error
-			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta, &mem)
+			muts, kept, jobs, err = e.writeBatch(ctx, tx, pb, snap, run, ev, chunk, delta, &e.batchMem)
 			return err
 		})
 		if err == nil {
@@ -74,10 +72,11 @@ func (e *Engine) write(ctx context.Context, pb *rules.Playbook, snap *profile.Sn
 	return touched, nil
 }
 
-// batchMemory is what a batch of a run's writing leaves for the next to
-// reuse: its staging and its fires. Nothing of a batch refers to it once
-// the batch has committed and its changes are applied (the fire history
-// copies what it keeps of the fires).
+// batchMemory is what a batch of fires leaves for the next to reuse, in
+// the same playbook or the next: its staging and its fires. Nothing of a
+// batch refers to it once the batch has committed and its changes are
+// applied, under writeMu (the fire history copies what it keeps of the
+// fires).
 type batchMemory struct {
 	staged *stage.Effects
 	fires  []domain.Fire
