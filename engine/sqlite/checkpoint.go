@@ -31,6 +31,7 @@ type checkpointer struct {
 	stop   chan struct{}
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+	closed sync.Once
 }
 
 func (d *DB) startCheckpointer(log *slog.Logger) {
@@ -64,11 +65,21 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 				// last connection closes. The changes stay readable in the
 				// log meanwhile.
 				busy := false
-				if err := d.FoldChanges(ctx); err != nil && ctx.Err() == nil {
+				yielded, err := d.whileIdle(func() (int, error) { return d.foldChunk(ctx) })
+				if err != nil && ctx.Err() == nil {
 					busy = housekeepingFailed(log, "folding customer changes", "they stay in the log", err, waited) || busy
 				}
-				if _, err := d.ArchiveFires(ctx, time.Now().Add(-recentFires)); err != nil && ctx.Err() == nil {
-					busy = housekeepingFailed(log, "archiving fires", "they stay in fires_recent", err, waited || busy) || busy
+				if !yielded {
+					before := time.Now().Add(-recentFires).UnixMilli()
+					yielded, err = d.whileIdle(func() (int, error) { return d.archiveChunk(ctx, before) })
+					if err != nil && ctx.Err() == nil {
+						busy = housekeepingFailed(log, "archiving fires", "they stay in fires_recent", err, waited || busy) || busy
+					}
+				}
+				if yielded {
+					// Writing resumed: the rest waits for its next pause.
+					timer.Reset(checkpointIdle)
+					continue
 				}
 				waited = busy
 				if busy {
@@ -81,6 +92,28 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 			}
 		}
 	}()
+}
+
+// whileIdle runs chunk, a step of housekeeping that takes the write lock,
+// until it has nothing left to do or this process's work wants to write:
+// another writer waits for the lock, or committed since whileIdle began.
+// It reports whether it stopped for that. Housekeeping starts in a pause
+// of the writing, but a pause is no promise: a run evaluating before it
+// writes pauses for half a second, and folding a run's sixty thousand
+// tag changes holds the lock for a second and a half in chunks. Without
+// yielding, every batch of the run resuming its writing waited behind a
+// chunk, and the run shared the cores with the rest of the fold.
+func (d *DB) whileIdle(chunk func() (int, error)) (yielded bool, err error) {
+	commits := d.commits.Load()
+	for {
+		n, err := chunk()
+		if err != nil || n == 0 {
+			return false, err
+		}
+		if d.waiting.Load() > 0 || d.commits.Load() != commits {
+			return true, nil
+		}
+	}
 }
 
 // housekeepingFailed logs a failed step of the housekeeping and reports
@@ -117,8 +150,11 @@ func (c *checkpointer) urge() {
 	}
 }
 
+// close stops the checkpointer; closing again does nothing.
 func (c *checkpointer) close() {
-	close(c.stop)
-	c.cancel()
-	c.done.Wait()
+	c.closed.Do(func() {
+		close(c.stop)
+		c.cancel()
+		c.done.Wait()
+	})
 }

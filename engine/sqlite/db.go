@@ -45,6 +45,10 @@ type DB struct {
 	// connection they all use; see beginWrite.
 	writeSlot chan struct{}
 	writeConn *sql.Conn
+	// waiting counts this process's writers waiting for writeSlot, and
+	// commits the commits of its work (commit), not its housekeeping's:
+	// housekeeping yields when either moves (whileIdle).
+	waiting, commits atomic.Int64
 	// changes counts the pending customer changes, roughly: other
 	// processes append too. It only decides when to fold early.
 	changes atomic.Int64
@@ -277,9 +281,12 @@ func (d *DB) applyMigration(ctx context.Context, version int, name string) error
 // transaction; with writes spread over the pool, every batch started
 // cold and read the index pages of its foreign keys back from the OS.
 func (d *DB) beginWrite(ctx context.Context) (tx *sql.Tx, end func(), err error) {
+	d.waiting.Add(1)
 	select {
 	case d.writeSlot <- struct{}{}:
+		d.waiting.Add(-1)
 	case <-ctx.Done():
+		d.waiting.Add(-1)
 		return nil, nil, ctx.Err()
 	}
 	// Not cancelled with ctx: database/sql would roll back from another
@@ -319,6 +326,7 @@ func (d *DB) commit(tx *sql.Tx) error {
 	if err := tx.Commit(); err != nil {
 		return unavailable(err)
 	}
+	d.commits.Add(1)
 	d.ckpt.kick()
 	return nil
 }

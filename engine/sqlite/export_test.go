@@ -209,3 +209,37 @@ func CheckEventIDs(ctx context.Context, d *DB, settled bool) error {
 
 // OutcomeFiresQuery is the outcome report's query, for its plan.
 const OutcomeFiresQuery = outcomeFiresQuery
+
+// StopHousekeeping stops the checkpointer, for tests that fold or archive
+// themselves.
+func StopHousekeeping(d *DB) { d.ckpt.close() }
+
+// FoldWhileIdle folds as the checkpointer does in a pause, calling
+// between after each chunk that folded something, and reports whether it
+// yielded to other writers.
+func FoldWhileIdle(ctx context.Context, d *DB, between func()) (bool, error) {
+	return d.whileIdle(func() (int, error) {
+		n, err := d.foldChunk(ctx)
+		if n > 0 && between != nil {
+			between()
+		}
+		return n, err
+	})
+}
+
+// TakeWriteSlot takes the write lock of this process's writers, as a
+// writer does, until release.
+func TakeWriteSlot(d *DB) (release func()) {
+	d.writeSlot <- struct{}{}
+	return func() { <-d.writeSlot }
+}
+
+// WritersWaiting returns how many writers wait for the write slot.
+func WritersWaiting(d *DB) int64 { return d.waiting.Load() }
+
+// PretendWriterWaits counts one more writer waiting for the write slot,
+// until done: what housekeeping sees when one does.
+func PretendWriterWaits(d *DB) (done func()) {
+	d.waiting.Add(1)
+	return func() { d.waiting.Add(-1) }
+}
