@@ -23,14 +23,8 @@ const archiveChunk = 5000
 // The checkpointer calls it when writes pause, with the fires older than
 // a day.
 func (d *DB) ArchiveFires(ctx context.Context, writtenBefore time.Time) (int, error) {
-	total := 0
-	for {
-		n, err := d.archiveChunk(ctx, writtenBefore.UnixMilli())
-		total += n
-		if err != nil || n == 0 {
-			return total, err
-		}
-	}
+	_, total, err := inChunks(func() (int, error) { return d.archiveChunk(ctx, writtenBefore.UnixMilli()) }, nil)
+	return total, err
 }
 
 // archiveChunk moves the oldest fires written before the given unix ms,

@@ -69,12 +69,8 @@ func nullable(m map[string]string, k string) any {
 // FoldChanges folds every pending tag and tier change into the customers
 // rows now, as the background does once writes pause.
 func (d *DB) FoldChanges(ctx context.Context) error {
-	for {
-		n, err := d.foldChunk(ctx)
-		if err != nil || n == 0 {
-			return err
-		}
-	}
+	_, _, err := inChunks(func() (int, error) { return d.foldChunk(ctx) }, nil)
+	return err
 }
 
 // foldChunk folds the oldest changes, at most foldChunk of them, and

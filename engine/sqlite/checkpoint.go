@@ -105,13 +105,22 @@ func (d *DB) startCheckpointer(log *slog.Logger) {
 // chunk, and the run shared the cores with the rest of the fold.
 func (d *DB) whileIdle(chunk func() (int, error)) (yielded bool, err error) {
 	commits := d.commits.Load()
+	yielded, _, err = inChunks(chunk, func() bool { return d.waiting.Load() > 0 || d.commits.Load() != commits })
+	return yielded, err
+}
+
+// inChunks runs chunk, which returns how much it did, until it does
+// nothing or fails, or until stop (when set) says so after a chunk that
+// did something. It returns whether stop did, and the total done.
+func inChunks(chunk func() (int, error), stop func() bool) (stopped bool, total int, err error) {
 	for {
 		n, err := chunk()
+		total += n
 		if err != nil || n == 0 {
-			return false, err
+			return false, total, err
 		}
-		if d.waiting.Load() > 0 || d.commits.Load() != commits {
-			return true, nil
+		if stop != nil && stop() {
+			return true, total, nil
 		}
 	}
 }
