@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -302,24 +303,7 @@ func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 		chunk := fires[start : start+size]
 		start += size
 		first := f.nextFireID
-		args := f.argBuf(13 * len(chunk))
-		var box boxes
-		written := box.int64(time.Now().UnixMilli())
-		for _, fr := range chunk {
-			fr.ID = f.nextFireID
-			f.nextFireID++
-			var grp, gseq any // NULL: no group, and no entry in fires_group
-			if fr.Group != "" {
-				grp, gseq = box.string(fr.Group), fr.GroupSeq
-			}
-			args = append(args, fr.ID, box.int64(fr.RunID), box.string(fr.Playbook), box.string(fr.Rule), fr.CustomerID, fr.Seq,
-				box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant), grp, gseq, written)
-		}
-		// Either unique key may collide: the rule's (playbook, rule,
-		// customer_id, seq) or the benefit group's (grp, customer_id, gseq),
-		// with a fire of the last day (see migration 0017).
-		res, err := f.exec(`INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq, written_at)
-			VALUES `+values(len(chunk), 13)+` ON CONFLICT DO NOTHING`, args)
+		res, err := f.insertFireChunk(chunk)
 		if err != nil {
 			return nil, fmt.Errorf("insert fires: %w", err)
 		}
@@ -348,6 +332,101 @@ func (f *fireTx) InsertFires(fires []*domain.Fire) ([]bool, error) {
 		}
 	}
 	return inserted, nil
+}
+
+// insertFireChunk numbers the fires of chunk and inserts them with one
+// statement, skipping keys that exist.
+//
+// A run's batch of one playbook has its run, playbook, time, hash and
+// write time in common: those are bound once, as numbered parameters
+// every row refers to, and each row binds the six values of its own (the
+// group's two too when a fire of the chunk has one), not thirteen: the
+// driver copies every text it binds into memory of its own, and binding
+// was a tenth of the writer's time at a million customers. Fires that do
+// not share them bind every value.
+func (f *fireTx) insertFireChunk(chunk []*domain.Fire) (driver.Result, error) {
+	for _, fr := range chunk {
+		fr.ID = f.nextFireID
+		f.nextFireID++
+	}
+	written := time.Now().UnixMilli()
+	grouped := slices.ContainsFunc(chunk, func(fr *domain.Fire) bool { return fr.Group != "" })
+	// Either unique key may collide: the rule's (playbook, rule,
+	// customer_id, seq) or the benefit group's (grp, customer_id, gseq),
+	// with a fire of the last day (see migration 0017).
+	if sharesFireValues(chunk) {
+		c := chunk[0]
+		args := f.argBuf(sharedFireParams + ownFireParams(grouped)*len(chunk))
+		args = append(args, c.RunID, c.Playbook, ms(c.At), c.Hash, written)
+		var box boxes
+		for _, fr := range chunk {
+			args = append(args, fr.ID, box.string(fr.Rule), fr.CustomerID, fr.Seq, box.string(fr.Status), box.string(fr.Variant))
+			if grouped {
+				args = appendGroup(args, &box, fr)
+			}
+		}
+		return f.exec(sharedFireInsert(len(chunk), grouped), args)
+	}
+	args := f.argBuf(13 * len(chunk))
+	var box boxes
+	for _, fr := range chunk {
+		args = append(args, fr.ID, box.int64(fr.RunID), box.string(fr.Playbook), box.string(fr.Rule), fr.CustomerID, fr.Seq,
+			box.string(fr.Status), box.int64(ms(fr.At)), box.string(fr.Hash), box.string(fr.Variant))
+		args = appendGroup(args, &box, fr)
+		args = append(args, box.int64(written))
+	}
+	return f.exec(insertFires+values(len(chunk), 13)+` ON CONFLICT DO NOTHING`, args)
+}
+
+// appendGroup appends a fire's benefit group and its number in the group:
+// NULL for a fire of no group, which then has no entry in fires_group.
+func appendGroup(args []any, box *boxes, fr *domain.Fire) []any {
+	if fr.Group == "" {
+		return append(args, nil, nil)
+	}
+	return append(args, box.string(fr.Group), fr.GroupSeq)
+}
+
+// sharedFireParams are the values the fires of a chunk share: run,
+// playbook, time, hash and write time, parameters ?1 to ?5.
+const sharedFireParams = 5
+
+// ownFireParams is how many values each fire binds of its own: id, rule,
+// customer, seq, status and variant, and its group and number in it when
+// grouped.
+func ownFireParams(grouped bool) int {
+	if grouped {
+		return 8
+	}
+	return 6
+}
+
+// sharesFireValues says whether the fires of chunk have their run,
+// playbook, time and hash in common.
+func sharesFireValues(chunk []*domain.Fire) bool {
+	c := chunk[0]
+	for _, fr := range chunk[1:] {
+		if fr.RunID != c.RunID || fr.Playbook != c.Playbook || ms(fr.At) != ms(c.At) || fr.Hash != c.Hash {
+			return false
+		}
+	}
+	return true
+}
+
+const insertFires = `INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq, written_at) VALUES `
+
+// sharedFireInsert is the statement inserting rows fires that share values
+// (sharedFireParams), bound first as ?1 to ?5 and named again by every
+// row; each row's own values follow as anonymous parameters, which SQLite
+// numbers on from the largest so far. (The driver looks each parameter's
+// name up when it binds; an anonymous one has none to convert.)
+func sharedFireInsert(rows int, grouped bool) string {
+	row := "(?1, ?2, ?3, ?4, ?5, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+	if grouped {
+		row = "(?1, ?2, ?3, ?4, ?5, ?, ?, ?, ?, ?, ?, ?, ?)"
+	}
+	return `INSERT OR FAIL INTO fires_recent (run_id, playbook, at, hash, written_at, id, rule, customer_id, seq, status, variant, grp, gseq) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ") + ` ON CONFLICT DO NOTHING`
 }
 
 // existingFireIDs returns which fire ids in [lo, hi], numbers this

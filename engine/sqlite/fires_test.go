@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/koihq/koi/actions"
 	"github.com/koihq/koi/engine"
@@ -102,5 +104,80 @@ func TestInsertFiresSkipsExistingKeys(t *testing.T) {
 	}
 	if n := f.count(`SELECT count(*) FROM fires`); n != 600 {
 		t.Errorf("%d fires stored, want 600", n)
+	}
+}
+
+// InsertFires stores every column of every fire as given, whether the
+// fires of a statement share their run, playbook, time and hash (bound
+// once, numbered parameters) or not, and with benefit groups or without.
+func TestInsertFiresStoresEveryColumn(t *testing.T) {
+	f := newFixture(t)
+	f.customers(700, 0)
+	fire := func(i int) *domain.Fire {
+		return &domain.Fire{RunID: 7, Playbook: "spring", Rule: fmt.Sprintf("r%d", i%3), CustomerID: fmt.Sprintf("c%03d", i),
+			Seq: 1 + i%2, Status: domain.FireFired, At: t0, Hash: "h1"}
+	}
+	var shared, grouped, mixed []*domain.Fire
+	for i := range 600 { // a full statement of 500 and one of 64, 32 and 4
+		fr := fire(i)
+		if i%5 == 0 {
+			fr.Status = domain.FireHoldout
+		}
+		if i%7 == 0 {
+			fr.Variant = "b"
+		}
+		shared = append(shared, fr)
+	}
+	for i := 600; i < 650; i++ {
+		fr := fire(i)
+		if i%2 == 0 {
+			fr.Group, fr.GroupSeq = "vouchers", i
+		}
+		grouped = append(grouped, fr)
+	}
+	for i := 650; i < 700; i++ {
+		fr := fire(i)
+		if i%2 == 0 {
+			fr.RunID, fr.Playbook, fr.At, fr.Hash = 8, "autumn", t0.Add(time.Hour), "h2"
+		}
+		mixed = append(mixed, fr)
+	}
+	for _, fires := range [][]*domain.Fire{shared, grouped, mixed} {
+		if _, err := f.db.WriteFires(context.Background(), t0, func(tx engine.FireTx) error {
+			_, err := tx.InsertFires(fires)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := f.db.SQL().Query(`SELECT id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant,
+		coalesce(grp, '-'), coalesce(gseq, -1), written_at FROM fires_recent ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	all := slices.Concat(shared, grouped, mixed)
+	n := 0
+	for ; rows.Next(); n++ {
+		var got domain.Fire
+		var at, written int64
+		if err := rows.Scan(&got.ID, &got.RunID, &got.Playbook, &got.Rule, &got.CustomerID, &got.Seq, &got.Status, &at, &got.Hash,
+			&got.Variant, &got.Group, &got.GroupSeq, &written); err != nil {
+			t.Fatal(err)
+		}
+		if n >= len(all) {
+			continue
+		}
+		want := *all[n]
+		got.At = time.UnixMilli(at).UTC()
+		if want.Group == "" {
+			want.Group, want.GroupSeq = "-", -1
+		}
+		if got != want || written <= 0 {
+			t.Errorf("row %d:\n got %+v written %d\nwant %+v", n, got, written, want)
+		}
+	}
+	if n != len(all) {
+		t.Errorf("%d fires stored, want %d", n, len(all))
 	}
 }
