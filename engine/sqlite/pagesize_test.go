@@ -33,7 +33,14 @@ func TestNewDatabasesHaveTheLargerPages(t *testing.T) {
 func TestOlderDatabasesKeepTheirPages(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	makeOlderDatabase(t, path)
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE scratch (a); DROP TABLE scratch`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
 
 	d, err := Open(ctx, path)
 	if err != nil {
@@ -59,7 +66,14 @@ func TestOlderDatabasesKeepTheirPages(t *testing.T) {
 func TestAnOlderDatabaseConvertsToTheLargerPages(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	makeOlderDatabase(t, path)
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE scratch (a); DROP TABLE scratch`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
 	d, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +83,7 @@ func TestAnOlderDatabaseConvertsToTheLargerPages(t *testing.T) {
 	}
 	d.Close()
 
-	raw, err := sql.Open("sqlite", "file:"+path)
+	raw, err = sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,20 +109,6 @@ func TestAnOlderDatabaseConvertsToTheLargerPages(t *testing.T) {
 	}
 	if c, err := d.GetCustomer(ctx, "c1"); err != nil || c.Tier != "gold" {
 		t.Errorf("read back after converting: %+v, %v", c, err)
-	}
-}
-
-// makeOlderDatabase makes an empty database at path as koi made them
-// before pageSize: with SQLite's default of 4 KiB pages.
-func makeOlderDatabase(t *testing.T, path string) {
-	t.Helper()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=page_size(4096)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.ExecContext(context.Background(), `CREATE TABLE scratch (a); DROP TABLE scratch`); err != nil {
-		t.Fatal(err)
 	}
 }
 
