@@ -5,9 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -96,49 +94,6 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // page-faulted 0.4 s of a 3 s bench run (koi bench, 1M customers).
 const pageCache = "-16384"
 
-// pageSize is the page size of a database koi creates; one created with
-// another keeps its own (SQLite changes it only by VACUUM). A run's
-// writes dirty pages all over the fires', coupons' and their indexes'
-// b-trees, and each commit writes every dirty page to the log as a frame
-// of its own: a write(2) call and a checksum, and b-tree work per page.
-// With 8 KiB pages the timed run of the 1M bench (52,511 fires, 45,000
-// coupons) wrote 6,830 frames against 12,862 with SQLite's default of
-// 4 KiB (28.0 against 26.5 MB) and took 9% less wall and CPU (medians of
-// 13 alternating repetitions). Scattered single-row changes (a journey
-// pass, checkpoints) write more bytes: a whole bench repetition wrote
-// 362 MB against 191 MB. 16 KiB pages gained less than 8.
-const pageSize = 8192
-
-// formatNew gives a database that does not exist yet, or is empty, koi's
-// page size. It cannot be a pragma of the DSN: the driver runs those
-// sorted by name, journal_mode before page_size, and turning WAL on
-// writes a new database's header, and with it the page size for good.
-func formatNew(ctx context.Context, path string, busy time.Duration) error {
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
-		return nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// One connection: until the header is written, the page size is a
-	// setting of the connection that asked for it.
-	c, err := db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("create: %w", err)
-	}
-	defer c.Close()
-	for _, q := range []string{"PRAGMA page_size = " + strconv.Itoa(pageSize), "PRAGMA journal_mode = WAL"} {
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create: %s: %w", q, err)
-		}
-	}
-	return nil
-}
-
 // DSN returns the connection string for path. Pragmas live in the DSN so
 // that every connection the pool opens gets them, not just the first.
 func DSN(path string) string { return dsn(path, defaultBusyTimeout) }
@@ -178,10 +133,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	lock, err := lockShared(openLock(path))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: lock: %w", path, err)
-	}
-	if err := formatNew(ctx, path, o.busy); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite", dsn(path, o.busy))
 	if err != nil {
