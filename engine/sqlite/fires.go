@@ -351,12 +351,9 @@ func (f *fireTx) insertFireChunk(chunk []*domain.Fire) (driver.Result, error) {
 	}
 	written := time.Now().UnixMilli()
 	grouped := slices.ContainsFunc(chunk, func(fr *domain.Fire) bool { return fr.Group != "" })
-	// Either unique key may collide: the rule's (playbook, rule,
-	// customer_id, seq) or the benefit group's (grp, customer_id, gseq),
-	// with a fire of the last day (see migration 0017).
 	if sharesFireValues(chunk) {
 		c := chunk[0]
-		args := f.argBuf(sharedFireParams + ownFireParams(grouped)*len(chunk))
+		args := f.argBuf(sharedFireParams + 8*len(chunk)) // at most eight of its own a row
 		args = append(args, c.RunID, c.Playbook, ms(c.At), c.Hash, written)
 		var box boxes
 		for _, fr := range chunk {
@@ -391,16 +388,6 @@ func appendGroup(args []any, box *boxes, fr *domain.Fire) []any {
 // playbook, time, hash and write time, parameters ?1 to ?5.
 const sharedFireParams = 5
 
-// ownFireParams is how many values each fire binds of its own: id, rule,
-// customer, seq, status and variant, and its group and number in it when
-// grouped.
-func ownFireParams(grouped bool) int {
-	if grouped {
-		return 8
-	}
-	return 6
-}
-
 // sharesFireValues says whether the fires of chunk have their run,
 // playbook, time and hash in common.
 func sharesFireValues(chunk []*domain.Fire) bool {
@@ -413,6 +400,11 @@ func sharesFireValues(chunk []*domain.Fire) bool {
 	return true
 }
 
+// insertFires begins the insert of fires binding every value. In it and
+// in sharedFireInsert either unique key may collide: the rule's
+// (playbook, rule, customer_id, seq) or the benefit group's (grp,
+// customer_id, gseq), with a fire of the last day (see migration 0017);
+// ON CONFLICT DO NOTHING skips those rows.
 const insertFires = `INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq, written_at) VALUES `
 
 // sharedFireInsert is the statement inserting rows fires that share values
