@@ -305,6 +305,72 @@ rules:
 	}
 }
 
+// A run stages a batch's actions while its fires go in, as if all went
+// in. When another run claimed some of them meanwhile, only the fires
+// that went in keep what their actions staged: the run counts the others
+// as suppressed, and every coupon and tag belongs to a stored fire.
+func TestABatchPartlyClaimedKeepsOnlyTheActionsOfWhatWentIn(t *testing.T) {
+	f := newFixture(t)
+	f.customers(20, 20)
+	const body = `
+name: claim
+limits: { max_fires: 10000 }
+rules:
+  - id: r
+    when: %s
+    once: true
+    actions:
+      - coupon: { amount: 5, expires_in: 3d }
+      - tag: { add: [claimed] }
+`
+	f.playbook("claim", fmt.Sprintf(body, `"true"`))
+	// The other run's playbook is the same rule for three customers of the
+	// second batch (c007..c013), which it fires after the first batch is in.
+	otherDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(otherDir, "claim.yaml"), []byte(fmt.Sprintf(body, `id in ["c008", "c010", "c013"]`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}})
+	if err := other.Load(otherDir); err != nil {
+		t.Fatal(err)
+	}
+	var otherFired int
+	e := engine.New(f.db, f.reg, engine.Config{Tiers: []string{"normal", "gold", "vip"}, BatchSize: 7,
+		AfterBatch: func(_ string, written int) {
+			if written != 7 {
+				return
+			}
+			runs, err := other.Run(context.Background(), engine.RunRequest{At: t0})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			otherFired = runs[0].Fired
+		}})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(e, t0, false)
+	if otherFired != 3 {
+		t.Fatalf("the other run fired %d, want 3", otherFired)
+	}
+	if got := r.Rules[0]; got.Fired != 17 || got.Suppressed[evaluate.ReasonOnce] != 3 || got.Errors != 0 {
+		t.Errorf("fired %d, suppressed %v, errors %d (%s); want 17 fired and 3 suppressed as once", got.Fired, got.Suppressed, got.Errors, got.FirstError)
+	}
+	if n := f.count(`SELECT count(*) FROM fires`); n != 20 {
+		t.Errorf("%d fires stored, want 20", n)
+	}
+	if n := f.count(`SELECT count(*) FROM coupons c JOIN fires fr ON fr.id = c.fire_id AND fr.customer_id = c.customer_id`); n != 20 {
+		t.Errorf("%d coupons belong to a stored fire of their customer, want 20 (%d coupons in all)", n, f.count(`SELECT count(*) FROM coupons`))
+	}
+	if n := f.count(`SELECT count(DISTINCT customer_id) FROM coupons`); n != 20 {
+		t.Errorf("%d customers have a coupon, want 20", n)
+	}
+	if n := f.count(`SELECT count(*) FROM customers_now WHERE tags LIKE '%"claimed"%'`); n != 20 {
+		t.Errorf("%d customers tagged, want 20", n)
+	}
+}
+
 func TestRacingRunsFireOnce(t *testing.T) {
 	f := newFixture(t)
 	f.customers(100, 100)
