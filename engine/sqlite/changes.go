@@ -50,7 +50,7 @@ func (f *fireTx) appendChanges(tags, tiers, guides map[string]string) error {
 		for _, id := range chunk {
 			args = append(args, id, nullable(tiers, id), nullable(tags, id), nullable(guides, id), now)
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO customer_changes (customer_id, tier, tags, guide, at) VALUES `+values(len(chunk), 5), args); err != nil {
+		if _, err := f.exec(f.db.multiRow(`INSERT OR FAIL INTO customer_changes (customer_id, tier, tags, guide, at) VALUES `, len(chunk), 5, ""), args); err != nil {
 			return fmt.Errorf("log customer changes: %w", err)
 		}
 	}

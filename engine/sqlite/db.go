@@ -31,8 +31,10 @@ type DB struct {
 	db    *sql.DB
 	path  string
 	stmts stmtCache
-	// raw holds the write path's statements prepared on writeConn itself.
+	// raw holds the write path's statements prepared on writeConn itself,
+	// texts their texts.
 	raw       rawStmts
+	texts     statementTexts
 	ckpt      *checkpointer
 	ids       *idIndex
 	compactor *compactor

@@ -289,7 +289,7 @@ func (w *eventInserter) insert(idx []int) (int64, error) {
 	}
 	query := insertEvent
 	if len(idx) > 1 {
-		query = strings.TrimSuffix(insertEvent, "(?, ?, ?, ?, ?, ?, ?, ?)") + values(len(idx), eventColumns)
+		query = w.d.multiRow(strings.TrimSuffix(insertEvent, "(?, ?, ?, ?, ?, ?, ?, ?)"), len(idx), eventColumns, "")
 	}
 	res, err := w.d.execRaw(w.ctx, query, w.args)
 	if err != nil {

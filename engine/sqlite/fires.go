@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/koihq/koi/engine"
@@ -275,12 +274,6 @@ func boxOnce[K comparable](m *map[K]any, k K) any {
 	return v
 }
 
-// values returns "(?, ?), (?, ?)" for rows rows of cols columns.
-func values(rows, cols int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
-}
-
 // BaseVersion returns the pond version before this transaction.
 func (f *fireTx) BaseVersion() int64 { return f.base }
 
@@ -362,7 +355,7 @@ func (f *fireTx) insertFireChunk(chunk []*domain.Fire) (driver.Result, error) {
 				args = appendGroup(args, &box, fr)
 			}
 		}
-		return f.exec(sharedFireInsert(len(chunk), grouped), args)
+		return f.exec(f.db.texts.text(sharedFireInsert(len(chunk), grouped)), args)
 	}
 	args := f.argBuf(13 * len(chunk))
 	var box boxes
@@ -372,7 +365,7 @@ func (f *fireTx) insertFireChunk(chunk []*domain.Fire) (driver.Result, error) {
 		args = appendGroup(args, &box, fr)
 		args = append(args, box.int64(written))
 	}
-	return f.exec(insertFires+values(len(chunk), 13)+` ON CONFLICT DO NOTHING`, args)
+	return f.exec(f.db.multiRow(insertFires, len(chunk), 13, ` ON CONFLICT DO NOTHING`), args)
 }
 
 // appendGroup appends a fire's benefit group and its number in the group:
@@ -412,13 +405,13 @@ const insertFires = `INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rul
 // row; each row's own values follow as anonymous parameters, which SQLite
 // numbers on from the largest so far. (The driver looks each parameter's
 // name up when it binds; an anonymous one has none to convert.)
-func sharedFireInsert(rows int, grouped bool) string {
+func sharedFireInsert(rows int, grouped bool) multiRow {
 	row := "(?1, ?2, ?3, ?4, ?5, ?, ?, ?, ?, ?, ?, NULL, NULL)"
 	if grouped {
 		row = "(?1, ?2, ?3, ?4, ?5, ?, ?, ?, ?, ?, ?, ?, ?)"
 	}
-	return `INSERT OR FAIL INTO fires_recent (run_id, playbook, at, hash, written_at, id, rule, customer_id, seq, status, variant, grp, gseq) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ") + ` ON CONFLICT DO NOTHING`
+	return multiRow{head: `INSERT OR FAIL INTO fires_recent (run_id, playbook, at, hash, written_at, id, rule, customer_id, seq, status, variant, grp, gseq) VALUES `,
+		row: row, tail: ` ON CONFLICT DO NOTHING`, rows: rows}
 }
 
 // existingFireIDs returns which fire ids in [lo, hi], numbers this
@@ -491,8 +484,8 @@ func (f *fireTx) ApplyEffects(e *domain.BatchEffects) error {
 		for _, c := range chunk {
 			args = append(args, c.Code, c.CustomerID, c.FireID, box.int64(c.AmountFen), box.int64(c.MinSpendFen), box.int64(ms(c.IssuedAt)), box.int64(ms(c.ExpiresAt)))
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
-			VALUES `+values(len(chunk), 7), args); err != nil {
+		if _, err := f.exec(f.db.multiRow(`INSERT OR FAIL INTO coupons (code, customer_id, fire_id, amount_fen, min_spend_fen, issued_at, expires_at)
+			VALUES `, len(chunk), 7, ""), args); err != nil {
 			return fmt.Errorf("insert coupons: %w", err)
 		}
 	}
@@ -529,7 +522,7 @@ func (f *fireTx) insertContacts(cs []domain.Contact) error {
 		}
 		// A message is pending with its job until the dispatcher records
 		// what became of it (syncContacts).
-		if _, err := f.exec(`INSERT OR FAIL INTO contacts (customer_id, channel, at, fire_id, job_key, state) SELECT *, 'pending' FROM (VALUES `+values(len(chunk), 5)+`)`, args); err != nil {
+		if _, err := f.exec(f.db.multiRow(`INSERT OR FAIL INTO contacts (customer_id, channel, at, fire_id, job_key, state) SELECT *, 'pending' FROM (VALUES `, len(chunk), 5, `)`), args); err != nil {
 			return fmt.Errorf("insert contacts: %w", err)
 		}
 	}

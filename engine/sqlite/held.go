@@ -32,7 +32,7 @@ func (d *DB) HoldRun(ctx context.Context, runID int64, fires []domain.HeldFire, 
 			}
 			args = append(args, box.int64(runID), box.string(h.Rule), h.CustomerID, h.Seq, boolInt(h.Holdout), box.string(h.Variant), box.int64(deliver), h.GroupSeq)
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO held_fires (run_id, rule, customer_id, seq, holdout, variant, deliver_at, gseq) VALUES `+values(len(chunk), 8), args); err != nil {
+		if _, err := f.exec(f.db.multiRow(`INSERT OR FAIL INTO held_fires (run_id, rule, customer_id, seq, holdout, variant, deliver_at, gseq) VALUES `, len(chunk), 8, ""), args); err != nil {
 			return fmt.Errorf("hold fires: %w", err)
 		}
 	}

@@ -36,8 +36,8 @@ func (f *fireTx) insertJobs(jobs []domain.NewJob) error {
 			args = append(args, j.Key, box.string(j.Kind), box.string(j.Channel), j.FireID, box.string(j.Playbook), box.string(j.Rule),
 				j.CustomerID, string(j.Payload), box.string(j.Batch), j.MaxAttempts, box.int64(due+j.Delay.Milliseconds()), box.int64(now), box.int64(now))
 		}
-		if _, err := f.exec(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, batch, max_attempts, run_at, created_at, updated_at)
-			VALUES `+values(len(chunk), 13)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {
+		if _, err := f.exec(f.db.multiRow(`INSERT OR FAIL INTO jobs (key, kind, channel, fire_id, playbook, rule, customer_id, payload, batch, max_attempts, run_at, created_at, updated_at)
+			VALUES `, len(chunk), 13, ` ON CONFLICT (key) DO NOTHING`), args); err != nil {
 			return fmt.Errorf("insert jobs: %w", err)
 		}
 	}
@@ -133,9 +133,9 @@ func (d *DB) FinishJobs(ctx context.Context, now time.Time, outcomes []domain.Jo
 		}
 		// A job the channel accepted to track (task_created) is tracked
 		// from now.
-		s, err := d.stmt(ctx, tx, `UPDATE jobs SET state = v.column2, attempts = v.column3, run_at = v.column4, last_error = v.column5, updated_at = ?1,
+		s, err := d.stmt(ctx, tx, d.multiRow(`UPDATE jobs SET state = v.column2, attempts = v.column3, run_at = v.column4, last_error = v.column5, updated_at = ?1,
 			receipt = v.column6, tracked_at = iif(v.column2 = 'task_created', ?1, 0)
-			FROM (VALUES `+values(len(chunk), 6)+`) AS v WHERE jobs.id = v.column1 AND jobs.state = 'pending'`)
+			FROM (VALUES `, len(chunk), 6, `) AS v WHERE jobs.id = v.column1 AND jobs.state = 'pending'`))
 		if err != nil {
 			return fmt.Errorf("finish jobs: %w", err)
 		}
@@ -222,13 +222,13 @@ func (d *DB) FinishTracked(ctx context.Context, now time.Time, outcomes []domain
 		}
 		// Handed over again (pending): the receipt and the tracking go,
 		// the job is due now. Reminded: one more reminder, now.
-		s, err := d.stmt(ctx, tx, `UPDATE jobs SET state = v.column2, updated_at = ?1,
+		s, err := d.stmt(ctx, tx, d.multiRow(`UPDATE jobs SET state = v.column2, updated_at = ?1,
 			sent_at = iif(v.column3 > 0, v.column3, jobs.sent_at),
 			reminders = jobs.reminders + v.column4, reminded_at = iif(v.column4, ?1, jobs.reminded_at),
 			last_error = iif(v.column5 != '', v.column5, jobs.last_error),
 			receipt = iif(v.column2 = 'pending', '', jobs.receipt), tracked_at = iif(v.column2 = 'pending', 0, jobs.tracked_at),
 			cancel = iif(v.column2 = 'task_created', jobs.cancel, ''), run_at = iif(v.column2 = 'pending', ?1, jobs.run_at)
-			FROM (VALUES `+values(len(chunk), 5)+`) AS v WHERE jobs.id = v.column1 AND jobs.state = 'task_created'`)
+			FROM (VALUES `, len(chunk), 5, `) AS v WHERE jobs.id = v.column1 AND jobs.state = 'task_created'`))
 		if err != nil {
 			return fmt.Errorf("finish tracked jobs: %w", err)
 		}

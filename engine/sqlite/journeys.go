@@ -41,12 +41,12 @@ func (f *fireTx) EnterJourneys(sts []domain.JourneyState) ([]bool, error) {
 		}
 		// An entry is a row of its own, recorded only while the customer
 		// is not in the journey and only as the entry after their last.
-		rows, err := f.tx.QueryContext(f.ctx, `INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, holdout, status)
-			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 'entered' FROM (VALUES `+values(size, 8)+`) AS v
+		rows, err := f.tx.QueryContext(f.ctx, f.db.multiRow(`INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, holdout, status)
+			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 'entered' FROM (VALUES `, size, 8, `) AS v
 			WHERE NOT EXISTS (SELECT 1 FROM journey_state s WHERE s.journey = v.column1 AND s.customer_id = v.column2 AND (s.status = 'entered' OR s.entry >= v.column3))
 				AND (v.column3 = 1 OR EXISTS (SELECT 1 FROM journey_state s WHERE s.journey = v.column1 AND s.customer_id = v.column2 AND s.entry = v.column3 - 1))
 			ON CONFLICT DO NOTHING
-			RETURNING journey, customer_id`, args...)
+			RETURNING journey, customer_id`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("enter journeys: %w", err)
 		}
@@ -111,10 +111,10 @@ func (f *fireTx) AdvanceJourneys(moves []domain.JourneyMove) ([]bool, error) {
 // this transaction holds the write lock, so nothing moves in between. It
 // sets ok for the chunk's moves, ok[offset:offset+size].
 func (f *fireTx) advanceChunk(size int, args []any, byCustomer map[string]int, ok []bool, offset int) error {
-	update := `UPDATE journey_state SET next_step = v.column5, due_at = v.column6, status = v.column7, ended_at = v.column8
-		FROM (VALUES ` + values(size, 8) + `) AS v
+	update := f.db.multiRow(`UPDATE journey_state SET next_step = v.column5, due_at = v.column6, status = v.column7, ended_at = v.column8
+		FROM (VALUES `, size, 8, `) AS v
 		WHERE journey_state.journey = v.column1 AND journey_state.customer_id = v.column2 AND journey_state.entry = v.column3
-			AND journey_state.next_step = v.column4 AND journey_state.status = 'entered'`
+			AND journey_state.next_step = v.column4 AND journey_state.status = 'entered'`)
 	if _, err := f.exec(`SAVEPOINT journey_moves`, nil); err != nil {
 		return err
 	}

@@ -25,8 +25,8 @@ func (f *fireTx) insertTasks(tasks []domain.NewTask) error {
 		for _, t := range chunk {
 			args = append(args, t.Key, t.Guide, t.CustomerID, t.FireID, t.Playbook, t.Rule, t.Note, ms(t.DueAt), now)
 		}
-		if _, err := f.exec(`INSERT INTO tasks (key, guide, customer_id, fire_id, playbook, rule, note, due_at, created_at)
-			VALUES `+values(len(chunk), 9)+` ON CONFLICT (key) DO NOTHING`, args); err != nil {
+		if _, err := f.exec(f.db.multiRow(`INSERT INTO tasks (key, guide, customer_id, fire_id, playbook, rule, note, due_at, created_at)
+			VALUES `, len(chunk), 9, ` ON CONFLICT (key) DO NOTHING`), args); err != nil {
 			return fmt.Errorf("insert tasks: %w", err)
 		}
 	}
