@@ -400,7 +400,7 @@ func sharesFireValues(chunk []*domain.Fire) bool {
 // ON CONFLICT DO NOTHING skips those rows.
 const insertFires = `INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rule, customer_id, seq, status, at, hash, variant, grp, gseq, written_at) VALUES `
 
-// sharedFireInsert is the statement inserting rows fires that share values
+// sharedFireInsert is the shape of the statement inserting rows fires that share values
 // (sharedFireParams), bound first as ?1 to ?5 and named again by every
 // row; each row's own values follow as anonymous parameters, which SQLite
 // numbers on from the largest so far. (The driver looks each parameter's
