@@ -305,10 +305,10 @@ rules:
 	}
 }
 
-// A run stages a batch's actions while its fires go in, as if all went
-// in. When another run claimed some of them meanwhile, only the fires
-// that went in keep what their actions staged: the run counts the others
-// as suppressed, and every coupon and tag belongs to a stored fire.
+// When another run claimed some fires of a batch after this run read the
+// fire history, only the fires that went in have their actions done: the
+// run counts the others as suppressed, and every coupon and tag belongs
+// to a stored fire.
 func TestABatchPartlyClaimedKeepsOnlyTheActionsOfWhatWentIn(t *testing.T) {
 	f := newFixture(t)
 	f.customers(20, 20)

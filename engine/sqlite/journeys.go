@@ -130,9 +130,9 @@ func (f *fireTx) advanceChunk(size int, args []any, byCustomer map[string]int, o
 		if _, err := f.exec(`ROLLBACK TO journey_moves`, nil); err != nil {
 			return err
 		}
-		rows, err := f.tx.QueryContext(f.ctx, `SELECT journey_state.journey, journey_state.customer_id FROM journey_state JOIN (VALUES `+values(size, 8)+`) AS v
+		rows, err := f.tx.QueryContext(f.ctx, f.db.multiRow(`SELECT journey_state.journey, journey_state.customer_id FROM journey_state JOIN (VALUES `, size, 8, `) AS v
 			ON journey_state.journey = v.column1 AND journey_state.customer_id = v.column2 AND journey_state.entry = v.column3
-			AND journey_state.next_step = v.column4 AND journey_state.status = 'entered'`, args...)
+			AND journey_state.next_step = v.column4 AND journey_state.status = 'entered'`), args...)
 		if err != nil {
 			return err
 		}

@@ -48,7 +48,7 @@ func (d *DB) multiRow(head string, rows, cols int, tail string) string {
 // write path's statements have.
 var placeholderRows = func() (out [16]string) {
 	for cols := 1; cols < len(out); cols++ {
-		out[cols] = "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+		out[cols] = placeholderRow(cols)
 	}
 	return out
 }()
@@ -58,11 +58,9 @@ func placeholders(cols int) string {
 	if cols > 0 && cols < len(placeholderRows) {
 		return placeholderRows[cols]
 	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return placeholderRow(cols)
 }
 
-// values returns "(?, ?), (?, ?)" for rows rows of cols columns, for a
-// statement run too seldom to keep.
-func values(rows, cols int) string {
-	return strings.TrimSuffix(strings.Repeat(placeholders(cols)+", ", rows), ", ")
+func placeholderRow(cols int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 }
