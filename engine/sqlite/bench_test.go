@@ -177,3 +177,52 @@ func benchPlaybook(b *testing.B, dir, text string) string {
 	}
 	return pbDir
 }
+
+// BenchmarkAdvanceJourneys measures the store's side of a journey pass:
+// moving 50,000 entries of a journey on to their next step in batches of
+// 5,000, one write transaction each, on a database holding them.
+func BenchmarkAdvanceJourneys(b *testing.B) {
+	const n, batch = 50_000, 5_000
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	sts := make([]domain.JourneyState, n)
+	for i := range sts {
+		sts[i] = domain.JourneyState{Journey: "sop", CustomerID: fmt.Sprintf("c%07d", i), Entry: 1, EnteredAt: t0, Hash: "h",
+			NextStep: "nudge", DueAt: t0.Add(24 * time.Hour), Status: domain.JourneyEntered}
+	}
+	moves := make([]domain.JourneyMove, n)
+	for i, st := range sts {
+		moves[i] = domain.JourneyMove{Journey: st.Journey, CustomerID: st.CustomerID, Entry: 1, From: "nudge",
+			Next: domain.JourneyState{NextStep: "offer", DueAt: t0.Add(96 * time.Hour), Status: domain.JourneyEntered}}
+	}
+	dir := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		db, err := sqlite.Open(ctx, filepath.Join(dir, fmt.Sprintf("a%d.db", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.WriteFires(ctx, t0, func(tx engine.FireTx) error {
+			_, err := tx.EnterJourneys(sts)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for lo := 0; lo < n; lo += batch {
+			if _, err := db.WriteFires(ctx, t0, func(tx engine.FireTx) error {
+				moved, err := tx.AdvanceJourneys(moves[lo : lo+batch])
+				if err == nil && !moved[0] {
+					err = fmt.Errorf("customer %s did not move", moves[lo].CustomerID)
+				}
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/move")
+}

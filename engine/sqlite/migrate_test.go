@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +135,54 @@ func TestMigrationMakesStoredIDsTheFirstRun(t *testing.T) {
 	}
 	if res.Inserted[0] || res.Inserted[1] || !res.Inserted[2] {
 		t.Fatalf("inserted %v, want only the new event", res.Inserted)
+	}
+}
+
+// A database from before migration 0026 keeps its journey entries and
+// their indexes; the status check, written as comparisons, still refuses
+// what the old one refused.
+func TestMigrationRewritesTheJourneyStatusCheck(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "koi.db")
+	old, raw := databaseBefore(t, path, 26)
+	if _, err := raw.ExecContext(ctx, `INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, status, holdout, ended_at) VALUES
+		('sop', 'c1', 1, 10, 'h', 'nudge', 20, 'entered', 0, NULL),
+		('sop', 'c2', 1, 10, 'h', '', NULL, 'completed', 1, 30)`); err != nil {
+		t.Fatal(err)
+	}
+	db := reopen(t, old, raw)
+	var rows string
+	if err := db.db.QueryRowContext(ctx, `SELECT group_concat(journey || ' ' || customer_id || ' ' || entry || ' ' || entered_at || ' ' || hash || ' ' ||
+		next_step || ' ' || coalesce(due_at, '-') || ' ' || status || ' ' || holdout || ' ' || coalesce(ended_at, '-'), '; ')
+		FROM (SELECT * FROM journey_state ORDER BY customer_id)`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if want := "sop c1 1 10 h nudge 20 entered 0 -; sop c2 1 10 h  - completed 1 30"; rows != want {
+		t.Errorf("journey_state holds %q, want %q", rows, want)
+	}
+	var indexes string
+	if err := db.db.QueryRowContext(ctx, `SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'journey_state' ORDER BY name)`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if want := "journey_state_customer journey_state_due"; indexes != want {
+		t.Errorf("journey_state's indexes are %q, want %q", indexes, want)
+	}
+	// In a CHECK, SQLite builds a b-tree for an IN of three constants for
+	// every row it checks; comparisons cost nothing.
+	var schema string
+	if err := db.db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'journey_state'`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(schema, "status IN") || !strings.Contains(schema, "status = 'entered' OR status = 'exited' OR status = 'completed'") {
+		t.Errorf("journey_state's status check is not written as comparisons:\n%s", schema)
+	}
+	for _, bad := range []string{
+		`INSERT INTO journey_state (journey, customer_id, entry, entered_at, hash, next_step, due_at, status) VALUES ('sop', 'c3', 1, 10, 'h', '', NULL, 'paused')`,
+		`UPDATE journey_state SET status = 'Entered' WHERE customer_id = 'c1'`,
+		`UPDATE journey_state SET status = 'exited' WHERE customer_id = 'c1'`, // still due: the pairing check
+	} {
+		if _, err := db.db.ExecContext(ctx, bad); err == nil || !strings.Contains(err.Error(), "CHECK constraint failed") {
+			t.Errorf("%s: %v, want a failed check", bad, err)
+		}
 	}
 }
