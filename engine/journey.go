@@ -712,7 +712,7 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 				if mv.deliverAt > 0 {
 					delay = time.Duration(mv.deliverAt-snap.Now.UnixMilli()) * time.Millisecond
 				}
-				if err := e.doActions(ctx, j.Steps[mv.step], mv.variant, f, values, fx, delay); err != nil {
+				if err := e.doActions(ctx, j.Steps[mv.step], mv.variant, f, cust, values, fx, delay); err != nil {
 					fx.Discard()
 					if err := fx.Fatal(); err != nil {
 						return err

@@ -109,7 +109,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 			return nil, nil, 0, err
 		}
 		if len(merged) > 0 {
-			chunk = keepDecisions(snap, chunk, counts, evaluate.ReasonMerged, func(id string) bool { return !merged[id] })
+			chunk = keepDecisions(snap, chunk, counts, evaluate.ReasonMerged, func(_ int, id string) bool { return !merged[id] })
 		}
 	}
 	mem.fires = slices.Grow(mem.fires[:0], len(chunk))[:len(chunk)]
@@ -165,7 +165,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 		if d.DeliverAt > 0 {
 			delay = time.Duration(d.DeliverAt-snap.Now.UnixMilli()) * time.Millisecond
 		}
-		if err := e.doActions(ctx, r, int(d.Variant), fires[i], values, fx, delay); err != nil {
+		if err := e.doActions(ctx, r, int(d.Variant), fires[i], cust, values, fx, delay); err != nil {
 			fx.Discard()
 			if err := fx.Fatal(); err != nil {
 				return nil, nil, 0, err // the store failed, not the action
@@ -196,7 +196,7 @@ func (e *Engine) writeBatch(ctx context.Context, tx FireTx, pb *rules.Playbook, 
 // counting the others' as suppressed (evaluate.ReasonGone): as the pond
 // says when it is current, else as tx does.
 func dropGone(tx FireTx, snap *profile.Snapshot, fromPond bool, chunk []evaluate.Decision, counts []*evaluate.RuleCounts) ([]evaluate.Decision, error) {
-	exists := func(id string) bool { _, ok := snap.Pond().Lookup(id); return ok }
+	exists := func(pos int, id string) bool { _, ok := snap.Pond().LookupAt(pos, id); return ok }
 	if !fromPond {
 		ids := make([]string, len(chunk))
 		for i, d := range chunk {
@@ -206,17 +206,18 @@ func dropGone(tx FireTx, snap *profile.Snapshot, fromPond bool, chunk []evaluate
 		if err != nil {
 			return nil, err
 		}
-		exists = func(id string) bool { _, ok := states[id]; return ok }
+		exists = func(_ int, id string) bool { _, ok := states[id]; return ok }
 	}
 	return keepDecisions(snap, chunk, counts, evaluate.ReasonGone, exists), nil
 }
 
 // keepDecisions returns the decisions of chunk whose customers keep says
-// to keep, counting the others' as suppressed for reason.
-func keepDecisions(snap *profile.Snapshot, chunk []evaluate.Decision, counts []*evaluate.RuleCounts, reason string, keep func(id string) bool) []evaluate.Decision {
+// to keep, counting the others' as suppressed for reason. keep gets each
+// customer's index in the snapshot's pond and id.
+func keepDecisions(snap *profile.Snapshot, chunk []evaluate.Decision, counts []*evaluate.RuleCounts, reason string, keep func(pos int, id string) bool) []evaluate.Decision {
 	live := chunk[:0:0]
 	for _, d := range chunk {
-		if keep(snap.ID(int(d.Cust))) {
+		if keep(int(d.Cust), snap.ID(int(d.Cust))) {
 			live = append(live, d)
 			continue
 		}
@@ -225,8 +226,9 @@ func keepDecisions(snap *profile.Snapshot, chunk []evaluate.Decision, counts []*
 	return live
 }
 
-// doActions does a fire's actions: the rule's, then its variant's.
-func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, values func() map[string]any, fx *stage.Effects, delay time.Duration) error {
+// doActions does a fire's actions: the rule's, then its variant's. pos is
+// the index of the fire's customer in the pond the run's snapshot read.
+func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *domain.Fire, pos int, values func() map[string]any, fx *stage.Effects, delay time.Duration) error {
 	acts := r.Actions
 	if variant >= 0 {
 		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
@@ -236,7 +238,7 @@ func (e *Engine) doActions(ctx context.Context, r *rules.Rule, variant int, f *d
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
 		ProfileFunc: values,
 	}
-	fx.Begin(af, delay)
+	fx.BeginAt(af, delay, pos)
 	for i, ra := range acts {
 		af.Index, af.ResultUnread = i, i == len(acts)-1
 		res, err := ra.Action.Do(ctx, af, fx)

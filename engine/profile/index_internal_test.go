@@ -67,3 +67,42 @@ func TestCustomerIndexFindsEveryCustomer(t *testing.T) {
 		t.Fatalf("%d entries after growing (%d before), want %d", p.index.used, before, want)
 	}
 }
+
+// LookupAt finds a customer at the index it is given only when they are
+// still there, and through the index otherwise: an index beyond the pond,
+// another customer's, or the slot of a removed customer, whose id a new
+// customer has taken since.
+func TestLookupAtTrustsOnlyTheCustomerAtTheHint(t *testing.T) {
+	p := NewPond()
+	for _, id := range []string{"c0", "c1", "c2"} {
+		p.PutCustomer(domain.Customer{ID: id})
+	}
+	for _, tc := range []struct {
+		hint   int
+		id     string
+		want   int
+		wantOK bool
+	}{
+		{1, "c1", 1, true},
+		{0, "c2", 2, true},
+		{-1, "c1", 1, true},
+		{7, "c0", 0, true},
+		{1, "", 0, false},
+		{2, "c9", 0, false},
+	} {
+		if i, ok := p.LookupAt(tc.hint, tc.id); i != tc.want || ok != tc.wantOK {
+			t.Errorf("LookupAt(%d, %q) = %d, %v; want %d, %v", tc.hint, tc.id, i, ok, tc.want, tc.wantOK)
+		}
+	}
+	p.RemoveCustomer("c1")
+	if i, ok := p.LookupAt(1, "c1"); ok {
+		t.Errorf("LookupAt(1, c1) after its removal = %d, true; want not found", i)
+	}
+	back := p.PutCustomer(domain.Customer{ID: "c1"})
+	if back == 1 {
+		t.Fatal("a customer added again took the removed one's slot; the test needs a fresh one")
+	}
+	if i, ok := p.LookupAt(1, "c1"); i != back || !ok {
+		t.Errorf("LookupAt(1, c1) after it came back = %d, %v; want %d, true", i, ok, back)
+	}
+}

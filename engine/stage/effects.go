@@ -44,6 +44,9 @@ type Effects struct {
 
 	// The current fire and action, and the fire's staged effects.
 	fire *actions.Fire
+	// firePos is the index of the current fire's customer in the pond of
+	// snap (-1: not known).
+	firePos int
 	// delay holds the current fire's messages back (quiet hours, a
 	// deferred cap).
 	delay       time.Duration
@@ -121,7 +124,7 @@ func Reuse(old *Effects, tx Tx, snap *profile.Snapshot, fromPond bool, fires int
 // stored returns a customer's state as committed before this batch.
 func (s *Effects) stored(id string) (domain.CustomerState, bool, error) {
 	if s.fromPond {
-		i, ok := s.snap.Pond().Lookup(id)
+		i, ok := s.posOf(id)
 		if !ok {
 			return domain.CustomerState{}, false, nil
 		}
@@ -241,13 +244,13 @@ func (s *Effects) Keep() {
 	s.out.Jobs = append(s.out.Jobs, s.jobs...)
 	for _, c := range s.contacts {
 		s.out.Contacts = append(s.out.Contacts, c)
-		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
+		if i, ok := s.posOf(c.CustomerID); ok {
 			s.muts = append(s.muts, profile.Change{Cust: i, Contact: &profile.ContactMark{At: c.At.UnixMilli(), Channel: c.Channel}})
 		}
 	}
 	for _, c := range s.coupons {
 		s.out.Coupons = append(s.out.Coupons, c)
-		if i, ok := s.snap.Pond().Lookup(c.CustomerID); ok {
+		if i, ok := s.posOf(c.CustomerID); ok {
 			s.muts = append(s.muts, profile.Change{Cust: i, Coupon: &domain.IssuedCoupon{Code: c.Code, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}})
 		}
 	}
@@ -319,7 +322,7 @@ func keepChanges[V any](s *Effects, staged, out map[string]V, set func(*domain.C
 		st := s.states[id]
 		set(&st, v)
 		s.states[id] = st
-		if i, ok := s.snap.Pond().Lookup(id); ok {
+		if i, ok := s.posOf(id); ok {
 			m := profile.Change{Cust: i}
 			mutate(&m, &v)
 			s.muts = append(s.muts, m)
@@ -348,7 +351,25 @@ func (s *Effects) Prefetch(customerID string) { s.prefetch = append(s.prefetch, 
 
 // Begin starts staging the effects of fire f, whose messages wait delay
 // (quiet hours, a deferred cap).
-func (s *Effects) Begin(f *actions.Fire, delay time.Duration) { s.fire, s.delay = f, delay }
+func (s *Effects) Begin(f *actions.Fire, delay time.Duration) { s.BeginAt(f, delay, -1) }
+
+// posOf returns the index of customer id in the pond of the batch's
+// snapshot: where the current fire's customer is, without a lookup, when
+// it is theirs (BeginAt).
+func (s *Effects) posOf(id string) (int, bool) {
+	hint := -1
+	if s.fire != nil && id == s.fire.CustomerID {
+		hint = s.firePos
+	}
+	return s.snap.Pond().LookupAt(hint, id)
+}
+
+// BeginAt is Begin for a fire whose customer is at index pos of the pond
+// of the batch's snapshot: their stored state is then read from there
+// without a lookup by id (profile.Pond.LookupAt).
+func (s *Effects) BeginAt(f *actions.Fire, delay time.Duration, pos int) {
+	s.fire, s.delay, s.firePos = f, delay, pos
+}
 
 // Fatal is the store error met while serving an action, if any: it fails
 // the batch, not just the fire.
