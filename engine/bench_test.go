@@ -6,6 +6,7 @@ import (
 
 	"github.com/koihq/koi/actions/builtin"
 	"github.com/koihq/koi/engine/demo"
+	"github.com/koihq/koi/engine/evaluate"
 	"github.com/koihq/koi/engine/profile"
 	"github.com/koihq/koi/rules"
 )
@@ -71,6 +72,25 @@ func BenchmarkEvaluateExamples(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(snap.Len()*len(conds)), "ns/condition")
+}
+
+// BenchmarkEvaluatePlaybooks evaluates each example playbook over every
+// customer with no fire history, one core: audience, rules, holdouts and
+// decisions, as a run does before it writes anything.
+func BenchmarkEvaluatePlaybooks(b *testing.B) {
+	p := demoPond(b, 50_000)
+	snap := profile.ComputeSnapshot(p, benchAt, profile.ProfileConfig{})
+	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, pb := range pbs {
+			evaluate.EvaluateWith(pb, snap, &evaluate.Marks{}, 1, false)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(snap.Len()*len(pbs)), "ns/customer")
 }
 
 // BenchmarkFill fills every profile of a 200,000-customer snapshot, as an

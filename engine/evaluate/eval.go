@@ -273,7 +273,10 @@ func EvaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, 
 // evaluateCustomer is EvaluateCustomer, taking the rules' results from
 // sc when it is set (the scheduled rules, evaluated by the caller).
 func evaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, i int, p *profile.Profile, m *rules.Evaluator, out *Evaluation, events map[string]bool, sc *ruleScratch) {
-	holdout := InHoldout(pb.Name, p.ID, pb.HoldoutBP)
+	// Whether the customer is held out, hashed on their first match: most
+	// customers match no rule, and a playbook with a holdout hashed every
+	// one of its audience.
+	holdout, hashed := false, false
 	start := len(out.Decisions)
 	// A match of a benefit group that an earlier rule of this evaluation
 	// already matched waits on standby: it fires only if the contact
@@ -313,6 +316,9 @@ func evaluateCustomer(pb *rules.Playbook, snap *profile.Snapshot, marks *Marks, 
 			if _, no := policy.WithoutConsent(profile.OptOutOf(p), RuleChannels(r, variant)); no {
 				reason = policy.ReasonConsent
 			}
+		}
+		if !hashed {
+			holdout, hashed = InHoldout(pb.Name, p.ID, pb.HoldoutBP), true
 		}
 		d := Decision{Cust: int32(i), Rule: int16(ri), Seq: int32(seq), Variant: int16(variant), Holdout: holdout}
 		if r.Group != "" {
