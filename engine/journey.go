@@ -511,6 +511,9 @@ func (e *Engine) planSteps(pb *rules.Playbook, snap *profile.Snapshot, due []dom
 		mv := journeyMove{from: st, step: stepIndex(j, st), variant: -1}
 		pos, ok := snap.SparseIndex(st.CustomerID)
 		mv.pos = pos
+		if !ok {
+			mv.pos = -1
+		}
 		switch {
 		case mv.step < 0:
 			// A step an edit of the journey removed: move on by time,

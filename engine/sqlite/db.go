@@ -242,6 +242,10 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// slowMigration is how long a migration takes before the log says so at
+// info level.
+const slowMigration = time.Second
+
 func (d *DB) applyMigration(ctx context.Context, version int, name string) error {
 	tx, end, err := d.beginWrite(ctx)
 	if err != nil {
@@ -259,6 +263,7 @@ func (d *DB) applyMigration(ctx context.Context, version int, name string) error
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return err
 	}
@@ -266,7 +271,21 @@ func (d *DB) applyMigration(ctx context.Context, version int, name string) error
 		version, name, time.Now().UnixMilli()); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// Some migrations rewrite a table: an operator waiting on a start-up
+	// sees which, and how long it took (a new database's dozens of quick
+	// ones only at debug level).
+	if d.log != nil {
+		took := time.Since(start)
+		level := slog.LevelDebug
+		if took >= slowMigration {
+			level = slog.LevelInfo
+		}
+		d.log.Log(ctx, level, "database migrated", "migration", name, "took", took.Round(time.Millisecond))
+	}
+	return nil
 }
 
 // beginWrite starts a write transaction; end rolls it back unless it was

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,6 +185,27 @@ func TestMigrationRewritesTheJourneyStatusCheck(t *testing.T) {
 	} {
 		if _, err := db.db.ExecContext(ctx, bad); err == nil || !strings.Contains(err.Error(), "CHECK constraint failed") {
 			t.Errorf("%s: %v, want a failed check", bad, err)
+		}
+	}
+}
+
+// Each migration a database gets is logged with how long it took: at
+// debug level, or at info level when it is slow (a rewritten table).
+func TestMigrationsAreLogged(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "koi.db"), WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, err := migrationFS.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.Contains(buf.String(), "msg=\"database migrated\" migration="+e.Name()+" took=") {
+			t.Errorf("no log line for migration %s in:\n%s", e.Name(), buf.String())
 		}
 	}
 }

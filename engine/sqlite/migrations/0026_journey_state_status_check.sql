@@ -1,9 +1,11 @@
 -- journey_state again, its rows and indexes unchanged, with the status
 -- check written as comparisons. SQLite codes `status IN (three constants)`
 -- in a CHECK by building a temporary b-tree of the three, anew for every
--- row an insert or update checks (two or fewer it compares directly):
--- 30% of moving a journey's entries on, a third of a journey pass's
--- writes (koi bench, 100,000 steps). The check allows the same values.
+-- row an insert or update checks (two or fewer it compares directly), and
+-- moving a journey's entries on sets the status: BenchmarkAdvanceJourneys
+-- took 7.0 µs a move with it, 6.5 without. The check allows the same
+-- values. The copy is one statement, run once: about 2 s a million
+-- entries on the development machine (the log says how long it took).
 CREATE TABLE journey_state_new (
     journey     TEXT    NOT NULL,
     customer_id TEXT    NOT NULL,
