@@ -33,7 +33,7 @@ journey:
 // times the pass that takes their due steps: journey_steps_per_second is
 // the steps it took (fired, held out, or left by exit_when) per second,
 // from the pass's start to its last step committed.
-func benchJourneyPass(ctx context.Context, e *engine.Engine) (steps int, seconds float64, err error) {
+func benchJourneyPass(ctx context.Context, e *engine.Engine, prof *phaseProfile) (steps int, seconds float64, err error) {
 	pb, err := rules.Load("bench-journey.yaml", []byte(benchJourney), e.LoadOptions())
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench journey: %w", err)
@@ -41,8 +41,12 @@ func benchJourneyPass(ctx context.Context, e *engine.Engine) (steps int, seconds
 	if _, err := e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: benchAnchor, Enter: true}); err != nil {
 		return 0, 0, fmt.Errorf("bench journey entry: %w", err)
 	}
+	if err := prof.start("journey"); err != nil {
+		return 0, 0, err
+	}
 	start := time.Now()
 	r, err := e.ProcessJourney(ctx, pb, engine.JourneyRequest{At: benchAnchor.Add(24 * time.Hour)})
+	prof.end()
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench journey pass: %w", err)
 	}

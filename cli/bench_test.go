@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,8 +16,10 @@ import (
 // The server measures run briefly, on a real koi serve each repetition.
 func TestBenchSmoke(t *testing.T) {
 	tmp := t.TempDir()
+	profiles := t.TempDir()
+	cpu := filepath.Join(profiles, "cpu")
 	r := koi(t, []string{"TMPDIR=" + tmp}, "bench", "--customers", "20000", "--reps", "2", "--ingest-events", "5000", "--outbox-jobs", "2000",
-		"--ingest-seconds", "0.5", "--trigger-events", "10", "--console-requests", "2", "--json")
+		"--ingest-seconds", "0.5", "--trigger-events", "10", "--console-requests", "2", "--cpuprofile", cpu, "--json")
 	if r.code != 0 {
 		t.Fatalf("koi bench exited %d: %s", r.code, r.stderr)
 	}
@@ -101,6 +104,27 @@ func TestBenchSmoke(t *testing.T) {
 	if rep.Machine.Cores <= 0 || rep.Machine.GoVersion == "" || len(rep.Budget) != 11 || !budget["console_p99_ms"] || !budget["journey_steps_per_second"] ||
 		!budget["ingest_sustained_events_per_second"] || !budget["trigger_latency_p99_ms"] || !budget["outbox_deliveries_per_second"] {
 		t.Errorf("machine or budget missing: %+v %+v", rep.Machine, rep.Budget)
+	}
+	// A profile of each phase of each repetition, ingest only in the last
+	// one (the only one that ingests), none of it empty.
+	want := []string{"cpu"}
+	for _, rep := range []string{"rep1", "rep2", "history-rep1", "history-rep2"} {
+		for _, phase := range benchPhases {
+			if phase != "ingest" || rep == "rep2" {
+				want = append(want, "cpu."+rep+"."+phase)
+			}
+		}
+	}
+	got, _ := filepath.Glob(filepath.Join(profiles, "*"))
+	for i, g := range got {
+		got[i] = filepath.Base(g)
+		if fi, err := os.Stat(g); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s is empty: %v", got[i], err)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("CPU profiles %v, want %v", got, want)
 	}
 	left, _ := filepath.Glob(filepath.Join(tmp, "koi-bench-*"))
 	if len(left) > 0 {

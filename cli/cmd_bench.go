@@ -320,7 +320,7 @@ It fails when koi and SQL disagree on any rule's count.`,
 	cmd.Flags().IntVar(&outboxJobs, "outbox-jobs", 50_000, "`messages` for the outbox measure (0 skips it)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "demo pond `seed`")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N to file.repN, with history to file.history-repN")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles (go tool pprof): generation and SQL to `file`, koi repetition N's phases to file.repN.startup, .first, .eval (eval_seconds), .journey and .ingest, with history to file.history-repN.PHASE")
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the bench databases in `dir` instead of a temporary directory")
 	return cmd
 }
@@ -642,19 +642,24 @@ func newBenchRepCmd(g *globals) *cobra.Command {
 		Short:  "One repetition of koi bench, in a process of its own (used by koi bench)",
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stop, err := startCPUProfile(cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer stop()
 			var res *benchRepResult
+			var err error
 			if prime {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 				res, err = benchPrime(cmd.Context(), g.db, playbooks)
+				if err != nil {
+					return err
+				}
 			} else {
-				res, err = benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch)
-			}
-			if err != nil {
-				return err
+				prof := &phaseProfile{base: cpuProfile}
+				defer prof.end()
+				if res, err = benchKoiOnce(cmd.Context(), g.db, playbooks, ingestN, ingestBatch, prof); err != nil {
+					return err
+				}
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 		},
@@ -663,13 +668,53 @@ func newBenchRepCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&playbooks, "playbooks", "", "bench set `dir`")
 	cmd.Flags().IntVar(&ingestN, "ingest-events", 0, "`events` to ingest after the run")
 	cmd.Flags().IntVar(&ingestBatch, "ingest-batch", 1000, "`events` per ingest batch")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to `file`")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles: a cold start's to `file`; a repetition's phases to file.startup, .first, .eval, .journey and .ingest")
 	return cmd
 }
 
+// benchPhases are the phases of a koi repetition profiled apart
+// (phaseProfile), each one a measure of the report: start-up, the first
+// run, the timed run (eval_seconds), the journey pass and the ingest.
+var benchPhases = []string{"startup", "first", "eval", "journey", "ingest"}
+
+// phaseProfile writes a CPU profile of each phase of a repetition to a file
+// of its own, base.PHASE: one profile of the whole process mixed the
+// start-up, the first run and the journey pass into the timed run's, the
+// one a missed eval_seconds is read from. With base empty it does nothing.
+type phaseProfile struct {
+	base string
+	stop func()
+}
+
+// start ends the phase under way and profiles phase.
+func (p *phaseProfile) start(phase string) error {
+	p.end()
+	stop, err := startCPUProfile(p.base + "." + phase)
+	if p.base == "" {
+		stop, err = func() {}, nil
+	}
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", phase, err)
+	}
+	p.stop = stop
+	return nil
+}
+
+// end ends the phase under way, writing its profile.
+func (p *phaseProfile) end() {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+}
+
 // benchKoiOnce opens a copy of the pond, loads it (start-up) and runs the
-// bench set once (eval). With ingestN set it then measures ingest.
-func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBatch int) (*benchRepResult, error) {
+// bench set once (eval). With ingestN set it then measures ingest. prof
+// profiles each phase.
+func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBatch int, prof *phaseProfile) (*benchRepResult, error) {
+	if err := prof.start("startup"); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	db, e, err := openBenchEngine(ctx, path, playbooks)
 	if err != nil {
@@ -711,6 +756,9 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 		}
 		return runs, took, nil
 	}
+	if err := prof.start("first"); err != nil {
+		return nil, err
+	}
 	runs, took, err := timedRun(first)
 	if err != nil {
 		return nil, err
@@ -722,7 +770,11 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 			res.Counts[r.Playbook+"/"+c.Rule] = c.Matched
 		}
 	}
+	if err := prof.start("eval"); err != nil {
+		return nil, err
+	}
 	runs, took, err = timedRun(again)
+	prof.end()
 	if err != nil {
 		return nil, err
 	}
@@ -735,10 +787,14 @@ func benchKoiOnce(ctx context.Context, path, playbooks string, ingestN, ingestBa
 			}
 		}
 	}
-	if res.JourneySteps, res.JourneySeconds, err = benchJourneyPass(ctx, e); err != nil {
+	if res.JourneySteps, res.JourneySeconds, err = benchJourneyPass(ctx, e, prof); err != nil {
 		return nil, err
 	}
+	prof.end()
 	if ingestN > 0 {
+		if err := prof.start("ingest"); err != nil {
+			return nil, err
+		}
 		if res.IngestEventsPerSecond, err = benchIngest(ctx, e, db, ingestN, ingestBatch); err != nil {
 			return nil, err
 		}
