@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"testing"
@@ -155,5 +156,33 @@ func TestBenchCountsMustAgree(t *testing.T) {
 		if tc.name == "equal" && (matched != 3 || len(rules) != 2) {
 			t.Errorf("equal: matched %d over %d rules, want 3 over 2", matched, len(rules))
 		}
+	}
+}
+
+// Without --cpuprofile a repetition profiles nothing and writes no file:
+// its phases left empty files named after them where it ran, and a
+// profiler running that nothing stopped.
+func TestBenchPhasesWithoutAProfile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	prof := &phaseProfile{}
+	for _, phase := range benchPhases {
+		if err := prof.start(phase); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prof.end()
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("files written without a profile asked for: %v", left)
+	}
+	f, err := os.Create(filepath.Join(dir, "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Errorf("a profiler was left running: %v", err)
+	} else {
+		pprof.StopCPUProfile()
 	}
 }

@@ -689,10 +689,10 @@ type phaseProfile struct {
 // start ends the phase under way and profiles phase.
 func (p *phaseProfile) start(phase string) error {
 	p.end()
-	stop, err := startCPUProfile(p.base + "." + phase)
 	if p.base == "" {
-		stop, err = func() {}, nil
+		return nil
 	}
+	stop, err := startCPUProfile(p.base + "." + phase)
 	if err != nil {
 		return fmt.Errorf("profile %s: %w", phase, err)
 	}
