@@ -33,6 +33,16 @@ func demoPond(b *testing.B, n int) *profile.Pond {
 	return p
 }
 
+// examplePlaybooks loads the example playbooks.
+func examplePlaybooks(b *testing.B) []*rules.Playbook {
+	b.Helper()
+	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pbs
+}
+
 // BenchmarkComputeSnapshot computes every profile of a 50,000-customer pond.
 func BenchmarkComputeSnapshot(b *testing.B) {
 	p := demoPond(b, 50_000)
@@ -48,10 +58,7 @@ func BenchmarkComputeSnapshot(b *testing.B) {
 func BenchmarkEvaluateExamples(b *testing.B) {
 	p := demoPond(b, 50_000)
 	snap := profile.ComputeSnapshot(p, benchAt, profile.ProfileConfig{})
-	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	pbs := examplePlaybooks(b)
 	var conds []*rules.Condition
 	for _, pb := range pbs {
 		for _, r := range pb.Rules {
@@ -80,10 +87,7 @@ func BenchmarkEvaluateExamples(b *testing.B) {
 func BenchmarkEvaluatePlaybooks(b *testing.B) {
 	p := demoPond(b, 50_000)
 	snap := profile.ComputeSnapshot(p, benchAt, profile.ProfileConfig{})
-	pbs, err := rules.LoadPaths([]string{"../examples/playbooks"}, rules.Options{Env: profile.ExprEnv(), Registry: builtin.Registry(), Tiers: []string{"normal", "silver", "gold", "vip"}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	pbs := examplePlaybooks(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, pb := range pbs {

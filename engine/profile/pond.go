@@ -292,7 +292,7 @@ func (p *Pond) LookupAt(hint int, id string) (int, bool) {
 	if hint >= 0 && hint < len(p.Customers) && id != "" && p.Customers[hint].ID == id {
 		return hint, true
 	}
-	return p.index.get(p.Customers, id)
+	return p.Lookup(id)
 }
 
 // PutCustomer adds or replaces a customer and returns its index. The pond
