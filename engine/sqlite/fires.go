@@ -346,16 +346,20 @@ func (f *fireTx) insertFireChunk(chunk []*domain.Fire) (driver.Result, error) {
 	grouped := slices.ContainsFunc(chunk, func(fr *domain.Fire) bool { return fr.Group != "" })
 	if sharesFireValues(chunk) {
 		c := chunk[0]
+		plain := !slices.ContainsFunc(chunk, func(fr *domain.Fire) bool { return fr.Status != domain.FireFired || fr.Variant != "" })
 		args := f.argBuf(sharedFireParams + 8*len(chunk)) // at most eight of its own a row
 		args = append(args, c.RunID, c.Playbook, ms(c.At), c.Hash, written)
 		var box boxes
 		for _, fr := range chunk {
-			args = append(args, fr.ID, box.string(fr.Rule), fr.CustomerID, fr.Seq, box.string(fr.Status), box.string(fr.Variant))
+			args = append(args, fr.ID, box.string(fr.Rule), fr.CustomerID, fr.Seq)
+			if !plain {
+				args = append(args, box.string(fr.Status), box.string(fr.Variant))
+			}
 			if grouped {
 				args = appendGroup(args, &box, fr)
 			}
 		}
-		return f.exec(f.db.texts.text(sharedFireInsert(len(chunk), grouped)), args)
+		return f.exec(f.db.texts.text(sharedFireInsert(len(chunk), grouped, plain)), args)
 	}
 	args := f.argBuf(13 * len(chunk))
 	var box boxes
@@ -405,11 +409,21 @@ const insertFires = `INSERT OR FAIL INTO fires_recent (id, run_id, playbook, rul
 // row; each row's own values follow as anonymous parameters, which SQLite
 // numbers on from the largest so far. (The driver looks each parameter's
 // name up when it binds; an anonymous one has none to convert.)
-func sharedFireInsert(rows int, grouped bool) multiRow {
-	row := "(?1, ?2, ?3, ?4, ?5, ?, ?, ?, ?, ?, ?, NULL, NULL)"
-	if grouped {
-		row = "(?1, ?2, ?3, ?4, ?5, ?, ?, ?, ?, ?, ?, ?, ?)"
+//
+// A plain chunk, every fire of it fired and of no variant (nearly all),
+// has the status and the variant written into the statement: the driver
+// copies each text it binds into memory of its own and keeps a record of
+// it, and those two were half the texts a run bound for its fires.
+func sharedFireInsert(rows int, grouped, plain bool) multiRow {
+	own := "?, ?, ?, ?, ?, ?" // id, rule, customer_id, seq, status, variant
+	if plain {
+		own = "?, ?, ?, ?, '" + domain.FireFired + "', ''"
 	}
+	group := "NULL, NULL"
+	if grouped {
+		group = "?, ?"
+	}
+	row := "(?1, ?2, ?3, ?4, ?5, " + own + ", " + group + ")"
 	return multiRow{head: `INSERT OR FAIL INTO fires_recent (run_id, playbook, at, hash, written_at, id, rule, customer_id, seq, status, variant, grp, gseq) VALUES `,
 		row: row, tail: ` ON CONFLICT DO NOTHING`, rows: rows}
 }
