@@ -73,7 +73,10 @@ type Messenger interface {
 // it in Fire.Results under the action's kind (a message can quote the coupon).
 type Result map[string]any
 
-// Fire describes one firing of a rule for one customer.
+// Fire describes one firing of a rule for one customer. It is valid only
+// while Do runs: the engine reuses it for the next fire, so an action
+// copies what it keeps (the strings are immutable and safe to keep; the
+// Fire and its Results map are not).
 type Fire struct {
 	Playbook   string
 	Rule       string

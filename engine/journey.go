@@ -693,6 +693,7 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 		}
 		fx := stage.New(tx, snap, e.pondIsCurrent(snap.Pond(), tx.BaseVersion()), len(fires))
 		fx.MaxAttempts, fx.HasWorker, fx.Guides, fx.TagSync = e.cfg.MaxAttempts, e.registry.HasWorker, e.cfg.Guides, e.cfg.TagSync
+		actor := newFireActor(snap)
 		for n, i := range mvOf {
 			mv := moves[i]
 			k := fireOf[i]
@@ -709,13 +710,12 @@ func (e *Engine) writeJourneyMoves(ctx context.Context, pb *rules.Playbook, snap
 				note(mv, evaluate.CustomerOutcome{Outcome: evaluate.OutcomeHoldout, Reason: evaluate.ReasonHoldout}, fires[k])
 				kept = append(kept, keptFire{pos: mv.pos, fire: fires[k]})
 			default:
-				f, cust := fires[k], mv.pos
-				values := func() map[string]any { return snap.Profile(cust).Values() }
+				f := fires[k]
 				var delay time.Duration
 				if mv.deliverAt > 0 {
 					delay = time.Duration(mv.deliverAt-snap.Now.UnixMilli()) * time.Millisecond
 				}
-				if err := e.doActions(ctx, j.Steps[mv.step], mv.variant, f, cust, values, fx, delay); err != nil {
+				if err := actor.do(ctx, j.Steps[mv.step], mv.variant, f, mv.pos, fx, delay); err != nil {
 					fx.Discard()
 					if err := fx.Fatal(); err != nil {
 						return err

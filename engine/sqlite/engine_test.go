@@ -452,7 +452,8 @@ func TestRegistryRejectsDuplicateKinds(t *testing.T) {
 	builtin.Registry().Add("coupon", func() actions.Action { return &failing{} })
 }
 
-// recorder is a plugin action that notes what a fire shows it.
+// recorder is a plugin action that notes what a fire shows it, by
+// customer and position in the rule.
 type recorder struct {
 	mu   sync.Mutex
 	seen map[string]string
@@ -462,10 +463,13 @@ func (a *recorder) Validate(actions.LoadContext) error { return nil }
 func (a *recorder) Do(_ context.Context, f *actions.Fire, _ actions.Effects) (actions.Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.seen[f.CustomerID] = fmt.Sprintf("tier=%v orders=%v coupon=%v", f.Profile()["tier"], f.Profile()["orders"], f.Results["coupon"]["code"] != nil)
-	return nil, nil
+	a.seen[fmt.Sprintf("%s/%d", f.CustomerID, f.Index)] = fmt.Sprintf("id=%v tier=%v orders=%v coupon=%v", f.Profile()["id"], f.Profile()["tier"], f.Profile()["orders"], f.Results["coupon"]["code"] != nil)
+	return actions.Result{"noted": true}, nil
 }
 
+// An action sees the fire's profile and the results of the actions
+// before it in the rule, and nothing of the fire before: the engine reuses
+// one actions.Fire for the fires of a batch.
 func TestActionsSeeTheProfileAndEarlierResults(t *testing.T) {
 	f := newFixture(t)
 	rec := &recorder{seen: map[string]string{}}
@@ -479,6 +483,7 @@ rules:
     when: "true"
     once: true
     actions:
+      - record: {}
       - coupon: { amount: 5, expires_in: 3d }
       - record: {}
 `)
@@ -486,13 +491,16 @@ rules:
 		t.Fatalf("fired %d, want 3", r.Fired)
 	}
 	want := map[string]string{
-		"c000": "tier=normal orders=1 coupon=true",
-		"c001": "tier=normal orders=1 coupon=true",
-		"c002": "tier=normal orders=0 coupon=true",
+		"c000/0": "id=c000 tier=normal orders=1 coupon=false",
+		"c000/2": "id=c000 tier=normal orders=1 coupon=true",
+		"c001/0": "id=c001 tier=normal orders=1 coupon=false",
+		"c001/2": "id=c001 tier=normal orders=1 coupon=true",
+		"c002/0": "id=c002 tier=normal orders=0 coupon=false",
+		"c002/2": "id=c002 tier=normal orders=0 coupon=true",
 	}
-	for id, w := range want {
-		if rec.seen[id] != w {
-			t.Errorf("%s: action saw %q, want %q", id, rec.seen[id], w)
+	for k, w := range want {
+		if rec.seen[k] != w {
+			t.Errorf("%s: action saw %q, want %q", k, rec.seen[k], w)
 		}
 	}
 }
