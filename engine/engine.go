@@ -100,6 +100,9 @@ type Engine struct {
 	ingest ingestQueue
 	// background counts the work runs leave behind them; Wait joins it.
 	background sync.WaitGroup
+	// runway collects garbage before a run that would not fit in the
+	// heap's room to grow (see runway).
+	runway *runway
 	// pondMu guards the pond's contents; pond is nil until first loaded.
 	pondMu sync.RWMutex
 	pond   *profile.Pond
@@ -163,7 +166,7 @@ func New(store Store, registry *actions.Registry, cfg Config) *Engine {
 		log = slog.Default()
 	}
 	return &Engine{store: store, registry: registry, cfg: cfg, log: log, playbooks: map[string]*rules.Playbook{},
-		snapSlot: make(chan struct{}, 1), triggerKick: make(chan struct{}, 1)}
+		snapSlot: make(chan struct{}, 1), triggerKick: make(chan struct{}, 1), runway: newRunway()}
 }
 
 // holdSnapshot waits for the snapshot memory (see snapSlot), as long as ctx
@@ -292,6 +295,11 @@ func (e *Engine) runRules(ctx context.Context, pbs []*rules.Playbook, req RunReq
 		return nil, err
 	}
 	req.marked = true
+	allocs, collected := e.runway.before()
+	defer e.runway.after(allocs)
+	if collected > 0 {
+		e.log.Debug("collected garbage before the run", "took", collected)
+	}
 	start := time.Now()
 	snap, done, err := e.snapshotAt(ctx, pond, req.At)
 	if err != nil {
