@@ -1,10 +1,15 @@
 package sqlite_test
 
 import (
+	"bytes"
+	"log/slog"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/koihq/koi/engine"
 )
 
 // heapNow reads what the engine's runway reads of the heap, and how many
@@ -35,7 +40,12 @@ rules:
     actions:
       - coupon: { amount: 5, expires_in: 3d }
 `)
-	e := f.engine()
+	var logged bytes.Buffer
+	e := engine.New(f.db, f.reg, engine.Config{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err := e.Load(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	const line = `msg="collected garbage before the run" took=`
 	at := t0
 	runOnce := func() (allocated, forced uint64) {
 		_, _, _, a0, f0, _ := heapNow()
@@ -45,12 +55,16 @@ rules:
 		return a1 - a0, f1 - f0
 	}
 	runtime.GC()
-	allocated, forced := runOnce() // the first run: nothing known yet
-	if forced != 0 {
+	if _, forced := runOnce(); forced != 0 { // the first run: nothing known yet
 		t.Fatalf("the first run was preceded by %d collections", forced)
 	}
-	if _, forced := runOnce(); forced != 0 {
+	runtime.GC()
+	allocated, forced := runOnce() // what the engine expects of the next
+	if forced != 0 {
 		t.Errorf("a run that fits (on a fresh heap) was preceded by %d collections", forced)
+	}
+	if strings.Contains(logged.String(), line) {
+		t.Errorf("the log says a collection was made before a run that fits:\n%s", logged.String())
 	}
 	for try := 0; ; try++ {
 		runtime.GC()
@@ -73,5 +87,8 @@ rules:
 	}
 	if forced != 1 {
 		t.Errorf("a run that would cross the collector's start was preceded by %d collections, want 1", forced)
+	}
+	if n := strings.Count(logged.String(), line); n != 1 {
+		t.Errorf("the debug log has %d lines %q, want 1:\n%s", n, line, logged.String())
 	}
 }
