@@ -237,6 +237,8 @@ type fireActor struct {
 	// pos is the current fire's customer's index in the pond of snap,
 	// read by the profile function, made once.
 	pos int
+	// results is the results map the fires share, one after another.
+	results map[string]actions.Result
 }
 
 // newFireActor returns a fireActor for fires decided on snap.
@@ -253,13 +255,11 @@ func (a *fireActor) do(ctx context.Context, r *rules.Rule, variant int, f *domai
 	if variant >= 0 {
 		acts = append(slices.Clip(acts), r.Variants[variant].Actions...)
 	}
-	results := a.fire.Results
-	clear(results)
 	a.pos = pos
 	a.fire = actions.Fire{
 		Playbook: f.Playbook, Rule: f.Rule, RunID: f.RunID, FireID: f.ID,
 		CustomerID: f.CustomerID, At: f.At, Key: f.Key(),
-		ProfileFunc: a.fire.ProfileFunc, Results: results,
+		ProfileFunc: a.fire.ProfileFunc,
 	}
 	af := &a.fire
 	fx.BeginAt(af, delay, pos)
@@ -272,7 +272,13 @@ func (a *fireActor) do(ctx context.Context, r *rules.Rule, variant int, f *domai
 		// The last action's result has no later action to read it.
 		if res != nil && i < len(acts)-1 {
 			if af.Results == nil {
-				af.Results = make(map[string]actions.Result, len(acts))
+				// Nil until an action has a result, as for a fire of its
+				// own; then the map the fires before used, emptied.
+				if a.results == nil {
+					a.results = make(map[string]actions.Result, len(acts))
+				}
+				clear(a.results)
+				af.Results = a.results
 			}
 			af.Results[ra.Kind] = res
 		}

@@ -480,11 +480,17 @@ name: look
 limits: { max_fires: 10000 }
 rules:
   - id: r
-    when: "true"
+    when: orders > 0
     once: true
     actions:
       - record: {}
       - coupon: { amount: 5, expires_in: 3d }
+      - record: {}
+  - id: s
+    when: orders == 0
+    once: true
+    actions:
+      - record: {}
       - record: {}
 `)
 	if r := f.run(f.engine(), t0, false); r.Fired != 3 {
@@ -496,7 +502,7 @@ rules:
 		"c001/0": "id=c001 tier=normal orders=1 coupon=false",
 		"c001/2": "id=c001 tier=normal orders=1 coupon=true",
 		"c002/0": "id=c002 tier=normal orders=0 coupon=false",
-		"c002/2": "id=c002 tier=normal orders=0 coupon=true",
+		"c002/1": "id=c002 tier=normal orders=0 coupon=false",
 	}
 	for k, w := range want {
 		if rec.seen[k] != w {
