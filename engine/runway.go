@@ -36,15 +36,19 @@ type heapState struct {
 const runwayTriggerShare = 7
 
 // needsCollection says whether a run expected to allocate expected bytes
-// would cross the point where the collector may start, with the heap as h.
-// Nothing is known before the first run (expected 0); with the collector
-// off (GOGC=off) the goal is out of reach.
+// would cross the point where the collector may start, with the heap as h,
+// and would not once the garbage is collected: a run larger than the whole
+// runway meets a collection anyway (a small pond with a large fire history:
+// at 100,000 customers a run allocated about as much as the runway, and a
+// collection first only added its own time). Nothing is known before the
+// first run (expected 0); with the collector off (GOGC=off) the goal is out
+// of reach.
 func needsCollection(h heapState, expected uint64) bool {
 	if expected == 0 || h.goal <= h.live {
 		return false
 	}
 	trigger := h.live + (h.goal-h.live)/10*runwayTriggerShare
-	return h.objects+expected > trigger
+	return h.objects+expected > trigger && h.live+expected <= trigger
 }
 
 // runway collects before a run that would not fit in the heap's runway

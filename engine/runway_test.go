@@ -20,6 +20,8 @@ func TestNeedsCollection(t *testing.T) {
 		{"a run that ends just short of the trigger", 600 * mb, 92 * mb, false},
 		{"a run that would cross the trigger", 649 * mb, 59 * mb, true},
 		{"a heap already past the goal", 800 * mb, 1, true},
+		{"a run larger than the whole runway", 649 * mb, 121 * mb, false},
+		{"a run as large as the whole runway", 649 * mb, 120 * mb, true},
 	}
 	for _, c := range cases {
 		h := h
