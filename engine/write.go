@@ -226,10 +226,10 @@ func keepDecisions(snap *profile.Snapshot, chunk []evaluate.Decision, counts []*
 }
 
 // fireActor does fires' actions, one fire after another, in one
-// actions.Fire it reuses: allocating one (with its profile closure and the
-// key) for every fire was a tenth of what a run allocated at a million
-// customers, and what a run allocates decides how often a collection
-// lands in one. An action sees the Fire only during its Do (see
+// actions.Fire it reuses: allocating one, with a profile closure and a
+// results map, for every fire was a tenth of what a run allocated at a
+// million customers, and what a run allocates decides how often a
+// collection lands in one. (The fire's key is still built for each.) An action sees the Fire only during its Do (see
 // actions.Fire), so nothing refers to it once the fire is done.
 type fireActor struct {
 	snap *profile.Snapshot
